@@ -21,6 +21,11 @@ async def _seed() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db.migrate(db.sync_engine())
+    from travelsim.services import catalogue
+
+    report = await catalogue.seed_and_sync(settings)
+    log.info("catalogue: %d plans synced from SFT", len(report.created) + len(report.updated))
+    await db.async_engine().dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
