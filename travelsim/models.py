@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, DateTime, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -100,3 +108,241 @@ class Plan(SQLModel, table=True):
             and self.present_on_platform
             and self.sft_status.lower() == "active"
         )
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    """A traveler (or staff member). ``email`` is stored normalised (lower-case)."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str = Field(max_length=255, repr=False)
+    email_verified_at: datetime | None = utc_column()
+    is_staff: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class EmailToken(SQLModel, table=True):
+    """A single-use, expiring token sent by email (verification, password reset).
+    Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "email_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    purpose: str = Field(max_length=16, description="'verify' or 'reset'")
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = utc_column()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser session behind the HttpOnly cookie. The cookie holds a random
+    token; only its SHA-256 is stored here."""
+
+    __tablename__ = "auth_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, repr=False)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    last_seen_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = utc_column()
+    user_agent: str | None = Field(default=None, max_length=300)
+
+
+# --- inventory ----------------------------------------------------------------------------
+
+
+class Esim(SQLModel, table=True):
+    """An eSIM of the seller's SFT inventory, mirrored locally.
+
+    ``state``: ``free`` (pre-active on SFT, nobody's), ``reserved`` (held exclusively for
+    one checkout until ``reserved_until``), ``assigned`` (sold: belongs to ``user_id``
+    for good; never handed to anyone else), ``retired``. Exclusivity comes from a
+    compare-and-set update on ``state`` in this database, never from SFT's "first free SIM".
+    The activation code (``LPA:1$…``) is stored encrypted (``activation_code_enc``).
+    """
+
+    __tablename__ = "esim"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('free', 'reserved', 'assigned', 'retired')", name="ck_esim_state"
+        ),
+        CheckConstraint(
+            "state != 'assigned' OR user_id IS NOT NULL", name="ck_esim_assigned_has_owner"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    iccid: str = Field(max_length=22, unique=True, index=True)
+    eid: str | None = Field(default=None, max_length=32)
+    endpoint_id: str = Field(max_length=32, unique=True, index=True)
+    state: str = Field(default="free", max_length=16, index=True)
+    checkout_id: str | None = Field(default=None, max_length=36, index=True)
+    reserved_until: datetime | None = utc_column()
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    nickname: str | None = Field(default=None, max_length=60)
+    destination: str | None = Field(default=None, max_length=2)
+    activation_code_enc: str | None = Field(default=None, repr=False)
+    confirmation_code_required: bool = False
+    endpoint_status: str | None = Field(default=None, max_length=32)
+    profile_status: str | None = Field(default=None, max_length=32)
+    assigned_at: datetime | None = utc_column()
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+# --- commerce -----------------------------------------------------------------------------
+
+
+class Checkout(SQLModel, table=True):
+    """One purchase attempt. Its ``id`` is the idempotency key of everything after it:
+    one checkout → at most one successful payment → at most one order.
+
+    ``status``: ``open`` → ``paid`` (order created) or ``expired`` / ``cancelled`` /
+    ``sold_out``. ``kind``: ``new_esim`` or ``topup`` (``esim_id`` given).
+    """
+
+    __tablename__ = "checkout"
+
+    id: str = Field(primary_key=True, max_length=36)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    plan_id: str = Field(foreign_key="plan.plan_id", max_length=32)
+    kind: str = Field(default="new_esim", max_length=16)
+    esim_id: int | None = Field(default=None, foreign_key="esim.id")
+    destination: str | None = Field(default=None, max_length=2)
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    status: str = Field(default="open", max_length=16, index=True)
+    device_confirmed: bool = False
+    reserved_until: datetime | None = utc_column()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Payment(SQLModel, table=True):
+    """A card payment through a provider. ``idempotency_key`` (the checkout id) is unique:
+    retries return the same payment instead of charging again.
+
+    ``status``: ``requires_action`` (second step pending), ``succeeded``, ``declined``,
+    ``voided`` (authorisation released / refunded before capture), ``refunded``,
+    ``flagged`` (needs a human).
+    """
+
+    __tablename__ = "payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkout_id: str = Field(foreign_key="checkout.id", max_length=36, index=True)
+    idempotency_key: str = Field(max_length=64, unique=True)
+    provider: str = Field(max_length=32)
+    provider_ref: str | None = Field(default=None, max_length=64, index=True)
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=20, index=True)
+    card_last4: str | None = Field(default=None, max_length=4)
+    failure_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Order(SQLModel, table=True):
+    """A paid purchase and its provisioning.
+
+    ``status``: ``paid`` → ``provisioning`` → ``delivered``, or ``needs_attention`` (a step
+    could not complete; payment voided or flagged). ``addon_unique_id`` is the SFT add-on
+    instance (``uniqueId``) subscribed for this order.
+    """
+
+    __tablename__ = "purchase_order"
+
+    id: str = Field(primary_key=True, max_length=36)
+    reference: str = Field(max_length=16, unique=True, description="Shown to travelers")
+    checkout_id: str = Field(foreign_key="checkout.id", max_length=36, unique=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    plan_id: str = Field(foreign_key="plan.plan_id", max_length=32)
+    esim_id: int = Field(foreign_key="esim.id", index=True)
+    payment_id: int = Field(foreign_key="payment.id")
+    kind: str = Field(default="new_esim", max_length=16)
+    status: str = Field(default="paid", max_length=20, index=True)
+    amount_minor: int
+    tax_minor: int = 0
+    currency: str = Field(max_length=3)
+    addon_unique_id: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=500)
+    attempts: int = 0
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    delivered_at: datetime | None = utc_column()
+
+
+class ProvisioningStep(SQLModel, table=True):
+    """One persisted step of an order's provisioning (``activate``, ``subscribe``,
+    ``fetch_code``, ``deliver``). ``status``: ``pending``, ``running``, ``done``, ``failed``."""
+
+    __tablename__ = "provisioning_step"
+    __table_args__ = (UniqueConstraint("order_id", "name", name="uq_step_order_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(foreign_key="purchase_order.id", max_length=36, index=True)
+    seq: int
+    name: str = Field(max_length=20)
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    detail: str | None = Field(default=None, max_length=500)
+    error: str | None = Field(default=None, max_length=500)
+    started_at: datetime | None = utc_column()
+    finished_at: datetime | None = utc_column()
+
+
+class OutboxEmail(SQLModel, table=True):
+    """An email to send. Without SMTP configured it simply stays here (``queued``);
+    with SMTP, a sender delivers it (``sent``) with bounded retries (``failed``)."""
+
+    __tablename__ = "outbox_email"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    kind: str = Field(max_length=32, index=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=200)
+    body_text: str
+    body_html: str | None = None
+    attachments: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    status: str = Field(default="queued", max_length=12, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: datetime | None = utc_column()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    sent_at: datetime | None = utc_column()
