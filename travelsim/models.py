@@ -8,7 +8,7 @@ minor units (cents) with an ISO 4217 code beside it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -346,3 +346,108 @@ class OutboxEmail(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     sent_at: datetime | None = utc_column()
+
+
+# --- usage figures ("My eSIMs") -----------------------------------------------------------
+
+
+class EsimAddon(SQLModel, table=True):
+    """One SFT add-on instance (``uniqueId``) on an eSIM, mirrored from Get Endpoint Add-on
+    Details (sft-api.md §3.7, §4) by ``services.usage.sync_esims``.
+
+    ``status``: ``waiting`` (subscribed, validity not started: wire "Subscribed"),
+    ``active``, ``used_up`` (wire "Exhausted"), ``expired``, ``deactivated`` or ``unknown``
+    (a status the portal does not know, or an instance the platform no longer lists).
+    ``activated_by``: ``immediate`` / ``on_usage`` / ``None`` (not reported). Volumes are
+    bytes; ``None`` means unknown (never read as 0). ``started_at``/``expires_at`` come from the
+    platform (never derived locally), ``None`` until validity starts. ``figures_at`` is when the
+    figures stored in this row were read from the platform (the row is rewritten only when
+    they change; ``EsimSync.synced_at`` says until when they were confirmed).
+    """
+
+    __tablename__ = "esim_addon"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('waiting', 'active', 'used_up', 'expired', 'deactivated', 'unknown')",
+            name="ck_esim_addon_status",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    esim_id: int = Field(foreign_key="esim.id", index=True)
+    unique_id: str = Field(max_length=32, unique=True, description="SFT add-on uniqueId")
+    plan_id: str = Field(max_length=32, description="SFT planId (addonId)")
+    plan_name: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=16)
+    activated_by: str | None = Field(default=None, max_length=16)
+    priority: int | None = None
+    validity_days: int | None = None
+    subscribed_at: datetime | None = utc_column()
+    started_at: datetime | None = utc_column()
+    expires_at: datetime | None = utc_column()
+    initial_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    remaining_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    used_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    figures_at: datetime | None = utc_column()
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class UsageDay(SQLModel, table=True):
+    """Rated data usage of one eSIM on one UTC day (GetStatistics ``dataUsage[]``, sft-api.md
+    §3.9; bytes converted from MB with 1 MB = 1,048,576 B). A missing day inside a synced
+    window means no rated usage that day."""
+
+    __tablename__ = "usage_day"
+    __table_args__ = (UniqueConstraint("esim_id", "day", name="uq_usage_day_esim_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    esim_id: int = Field(foreign_key="esim.id", index=True)
+    day: date
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ReplacementRequest(SQLModel, table=True):
+    """A traveler's request for a replacement eSIM when the profile was used or broke
+    (esim-facts.md F1, F2). ``status``: ``open`` → ``closed`` (by staff)."""
+
+    __tablename__ = "replacement_request"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="ck_replacement_request_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    esim_id: int = Field(foreign_key="esim.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    reason: str = Field(max_length=500)
+    status: str = Field(default="open", max_length=12, index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    closed_at: datetime | None = utc_column()
+
+
+class EsimSync(SQLModel, table=True):
+    """Per-eSIM state of the usage sync (one row per eSIM, created by the first sync or the
+    first manual refresh).
+
+    ``synced_at``: last successful full read of the platform (add-on details, profile,
+    statistics), i.e. until when the stored figures are known to be the platform's.
+    ``attempted_at``: last attempt, successful or not; ``last_error``: why the last attempt
+    failed (``None`` after a success). ``endpoint_status`` / ``lifecycle_reason`` /
+    ``profile_status``: as GetEndPointProfile last reported them (sft-api.md §3.8, §3.10;
+    lifecycle reason "1" System, "2" Dunning, "3" CSR, ``None`` if never suspended).
+    ``refresh_requested_at``: last accepted manual refresh (the cool-down runs from it).
+    """
+
+    __tablename__ = "esim_sync"
+
+    esim_id: int = Field(foreign_key="esim.id", primary_key=True)
+    synced_at: datetime | None = utc_column()
+    attempted_at: datetime | None = utc_column()
+    endpoint_status: str | None = Field(default=None, max_length=32)
+    lifecycle_reason: str | None = Field(default=None, max_length=8)
+    profile_status: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=500)
+    refresh_requested_at: datetime | None = utc_column()
