@@ -43,7 +43,7 @@ async def test_sync_then_seed_then_offers(sqlite_db: Settings, monkeypatch, tmp_
         plans = await catalogue.sellable_plans(s)
         assert "870401" not in {p.plan_id for p in plans}
         offers = catalogue.offers_for_country(plans, "JP")
-        assert [o.plan_id for o in offers][0] == "870141"  # single-country first
+        assert offers[0].plan_id == "870141"  # single-country first
         assert {o.plan_id for o in offers} == {"870141", "870211", "870301", "870302"}
         assert offers[0].price == "€11.50" and offers[0].volume == "3 GB"
 

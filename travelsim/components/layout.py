@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.native_form import native_form
+from travelsim.state.session import SessionState
+
 NAV_LINKS: list[tuple[str, str, str]] = [
     ("Plans", "/", "map"),
 ]
@@ -37,6 +40,28 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     )
 
 
+def signout_form(**props: object) -> rx.Component:
+    return native_form(
+        rx.button("Sign out", type="submit", variant="ghost", size="2"),
+        action="/auth/signout",
+        method="post",
+        **props,
+    )
+
+
+def account_links() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in,
+        rx.hstack(
+            _nav_link("My eSIMs", "/account", "smartphone"),
+            signout_form(),
+            spacing="4",
+            align="center",
+        ),
+        _nav_link("Sign in", "/signin", "log-in"),
+    )
+
+
 def color_mode_button() -> rx.Component:
     return rx.color_mode.button(variant="ghost", size="2", aria_label="Toggle dark mode")
 
@@ -47,6 +72,7 @@ def header() -> rx.Component:
             brand(),
             rx.spacer(),
             rx.hstack(*[_nav_link(*link) for link in NAV_LINKS], spacing="5", align="center"),
+            account_links(),
             color_mode_button(),
             align="center",
             spacing="5",
@@ -57,6 +83,7 @@ def header() -> rx.Component:
         rx.hstack(
             brand(),
             rx.spacer(),
+            rx.cond(SessionState.signed_in, signout_form()),
             color_mode_button(),
             rx.menu.root(
                 rx.menu.trigger(
@@ -66,7 +93,12 @@ def header() -> rx.Component:
                     *[
                         rx.menu.item(rx.link(label, href=href, underline="none"))
                         for label, href, _icon in NAV_LINKS
-                    ]
+                    ],
+                    rx.cond(
+                        SessionState.signed_in,
+                        rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
+                        rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),
+                    ),
                 ),
             ),
             align="center",

@@ -5,9 +5,18 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from travelsim.routes.auth import auth_routes
+from travelsim.routes.esim import qr_png
 from travelsim.routes.health import healthz
 
 
 def build_routes_app() -> Starlette:
-    """Routes: ``/healthz``. Later issues add auth, QR images and callbacks here."""
-    return Starlette(routes=[Route("/healthz", healthz, methods=["GET"])])
+    """Routes: ``/healthz``, the ``/auth/*`` form posts (``travelsim.routes.auth``) and the
+    owner-only installation QR image (``travelsim.routes.esim``)."""
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            *auth_routes(),
+            Route("/esims/{esim_id}/qr.png", qr_png, methods=["GET"]),
+        ]
+    )

@@ -1,0 +1,78 @@
+"""Read models of a traveler's orders (ownership enforced in every query)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim.formatting import format_money
+from travelsim.models import Esim, Order, Plan, ProvisioningStep
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order_id: str
+    reference: str
+    status: str
+    kind: str
+    plan_id: str
+    plan_title: str
+    amount: str
+    esim_id: int
+    iccid: str
+    created_at: datetime
+    steps: list[StepView] = field(default_factory=list)
+
+
+async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> OrderView | None:
+    """The order ``order_id`` if it belongs to ``user_id``; ``None`` otherwise (callers
+    answer 404 either way, so another traveler's order ids reveal nothing)."""
+    order = await session.get(Order, order_id)
+    if order is None or order.user_id != user_id:
+        return None
+    steps = (
+        await session.exec(
+            select(ProvisioningStep)
+            .where(ProvisioningStep.order_id == order.id)
+            .order_by(col(ProvisioningStep.seq))
+        )
+    ).all()
+    return await _view(session, order, list(steps))
+
+
+async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningStep]) -> OrderView:
+    plan = await session.get(Plan, order.plan_id)
+    esim = await session.get(Esim, order.esim_id)
+    return OrderView(
+        order_id=order.id,
+        reference=order.reference,
+        status=order.status,
+        kind=order.kind,
+        plan_id=order.plan_id,
+        plan_title=(plan.display_name or plan.sft_name) if plan else order.plan_id,
+        amount=format_money(order.amount_minor, order.currency),
+        esim_id=order.esim_id,
+        iccid=esim.iccid if esim else "",
+        created_at=order.created_at,
+        steps=[StepView(s.name, s.status, s.error) for s in steps],
+    )
+
+
+async def orders_of(session: AsyncSession, user_id: int) -> list[OrderView]:
+    """Every order of ``user_id``, newest first (without steps)."""
+    rows = (
+        await session.exec(
+            select(Order).where(Order.user_id == user_id).order_by(col(Order.created_at).desc())
+        )
+    ).all()
+    return [await _view(session, o, []) for o in rows]

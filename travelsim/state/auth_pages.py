@@ -1,0 +1,37 @@
+"""State of the sign-in and sign-up pages: messages from the ``/auth/*`` redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from travelsim.services import accounts
+from travelsim.state.session import SessionState
+
+NOTICES = {
+    "check_email": "Check your inbox: we sent you a link to verify your email address.",
+    "signed_out": "You are signed out.",
+    "verified": "Your email is verified. Welcome!",
+}
+
+
+class AuthPageState(SessionState):
+    error: str = ""
+    notice: str = ""
+    email: str = ""
+    next_path: str = "/"
+
+    @rx.event
+    async def load(self) -> Any:
+        params = self.router.url.query_parameters
+        code = params.get("error", "")
+        self.error = accounts.message_for(code) if code else ""
+        self.notice = NOTICES.get(params.get("notice", ""), "")
+        self.email = params.get("email", "")[:254]
+        nxt = params.get("next", "/")
+        self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+        await self.require_user()
+        if self.signed_in:
+            return rx.redirect(self.next_path)  # type: ignore[operator]
+        return None
