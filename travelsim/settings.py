@@ -13,6 +13,7 @@ the same database.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
 
     # --- commerce --------------------------------------------------------------------
     checkout_reservation_minutes: int = 15
+    vat_rate_percent: Decimal = Field(
+        Decimal("21"), ge=0, le=100, description="VAT included in retail prices (receipts)."
+    )
+    seller_name: str = "TravelSIM Demo Seller"
+    seller_address: str = "Rue de l'Exemple 1, 1000 Brussels, Belgium"
+    seller_vat_number: str = "BE0000000000"
     catalogue_seed_file: Path = Field(PROJECT_ROOT / "travelsim" / "seed" / "catalogue.json")
 
     # --- email -----------------------------------------------------------------------
@@ -80,6 +87,60 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "TravelSIM <no-reply@travelsim.local>"
+
+    # --- background work (travelsim.scheduler) -----------------------------------------
+    scheduler_enabled: bool = Field(
+        True, description="Run the background scheduler in this process (leader lease decides)."
+    )
+    scheduler_lease_seconds: float = Field(
+        30.0, gt=0, description="Leader lease duration; a dead leader is replaced after this."
+    )
+    scheduler_lease_renew_seconds: float = Field(
+        10.0, gt=0, description="How often the leader renews (and others try to take) the lease."
+    )
+    sync_interval_seconds: float = Field(60.0, gt=0, description="Usage sync run interval.")
+    sync_fill_fraction: float = Field(
+        0.9, gt=0, le=1, description="Share of the interval a usage sync run may spend."
+    )
+    sync_viewed_seconds: float = Field(
+        300.0, ge=0, description="An eSIM marked as viewed is synced first for this long."
+    )
+    sync_near_empty_percent: float = Field(
+        80.0, ge=0, le=100, description="Percent used from which an add-on counts as near empty."
+    )
+    sync_near_expiry_hours: float = Field(
+        24.0, ge=0, description="Hours left from which an add-on counts as near expiry."
+    )
+    catalogue_sync_interval_seconds: float = Field(3600.0, gt=0)
+    inventory_sync_interval_seconds: float = Field(600.0, gt=0)
+    low_stock_threshold: int = Field(
+        20, ge=0, description="Staff are alerted when fewer free eSIMs than this remain."
+    )
+    staff_alert_email: str | None = Field(
+        None, description="Staff alert recipient; unset: every staff account's address."
+    )
+    recovery_interval_seconds: float = Field(60.0, gt=0)
+    recovery_paid_grace_seconds: float = Field(
+        60.0, ge=0, description="A paid order untouched this long is resumed by recovery."
+    )
+    recovery_max_attempts: int = Field(
+        3, ge=1, description="Provisioning runs of an order before it needs attention."
+    )
+    notifications_interval_seconds: float = Field(300.0, gt=0)
+    notify_data_percent: list[int] = Field(
+        default_factory=lambda: [80, 100], description="Data-used thresholds (JSON list)."
+    )
+    notify_validity_hours: int = Field(24, ge=1, description="Validity ending within N hours.")
+    notify_not_installed_days: int = Field(
+        3, ge=1, description="Remind travelers who have not installed N days after purchase."
+    )
+    email_send_interval_seconds: float = Field(30.0, gt=0)
+    callback_process_interval_seconds: float = Field(
+        60.0, gt=0, description="Sweep of stored platform events left unprocessed."
+    )
+    sft_callback_token: SecretStr | None = Field(
+        None, description="Token SFT sends with callbacks; unset: POST /callbacks/sft is off."
+    )
 
     # --- derived ---------------------------------------------------------------------
     @property

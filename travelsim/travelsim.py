@@ -7,40 +7,42 @@ import reflex as rx
 from travelsim.pages.account import account_page
 from travelsim.pages.auth import signin, signup
 from travelsim.pages.buy import buy
+from travelsim.pages.esim import esim_page
 from travelsim.pages.home import home
 from travelsim.pages.install import install_page
 from travelsim.pages.order import order_page
+from travelsim.pages.receipt import receipt_page
+from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
 from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.buy import BuyState
 from travelsim.state.catalogue import CatalogueState
+from travelsim.state.esim import EsimState
 from travelsim.state.install import InstallState
 from travelsim.state.order import OrderState
+from travelsim.state.receipt import ReceiptState
 from travelsim.state.session import SessionState
+from travelsim.state.topup import TopupState
 
 app = rx.App(api_transformer=build_routes_app())
 
-app.add_page(
-    home,
-    route="/",
-    title="TravelSIM: travel eSIMs with live data balance",
-    on_load=[SessionState.load_session, CatalogueState.load],
-)
-app.add_page(signin, route="/signin", title="Sign in · TravelSIM", on_load=AuthPageState.load)
-app.add_page(
-    signup, route="/signup", title="Create account · TravelSIM", on_load=AuthPageState.load
-)
-app.add_page(buy, route="/buy/[buy_plan_id]", title="Checkout · TravelSIM", on_load=BuyState.load)
-app.add_page(
-    order_page, route="/orders/[order_ref]", title="Your order · TravelSIM", on_load=OrderState.load
-)
-app.add_page(
-    install_page,
-    route="/esims/[esim_ref]",
-    title="Install your eSIM · TravelSIM",
-    on_load=InstallState.load,
-)
-app.add_page(
-    account_page, route="/account", title="My eSIMs · TravelSIM", on_load=AccountState.load
-)
+PAGES = [
+    (
+        home,
+        "/",
+        "Travel eSIMs with live data balance",
+        [SessionState.load_session, CatalogueState.load],
+    ),
+    (signin, "/signin", "Sign in", AuthPageState.load),
+    (signup, "/signup", "Create account", AuthPageState.load),
+    (buy, "/buy/[buy_plan_id]", "Checkout", BuyState.load),
+    (order_page, "/orders/[order_ref]", "Your order", OrderState.load),
+    (receipt_page, "/orders/[order_ref]/receipt", "Receipt", ReceiptState.load),
+    (account_page, "/account", "My eSIMs", AccountState.load),
+    (esim_page, "/esims/[esim_ref]", "Your eSIM", EsimState.load),
+    (install_page, "/esims/[esim_ref]/install", "Install your eSIM", InstallState.load),
+    (topup_page, "/esims/[esim_ref]/topup", "Buy more data", TopupState.load),
+]
+for component, route, title, on_load in PAGES:
+    app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)

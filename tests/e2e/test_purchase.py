@@ -111,7 +111,7 @@ def test_sign_up_buy_and_install(
     assert payments == 1
 
     page.get_by_role("button", name="Install your eSIM").click()
-    expect(page).to_have_url(re.compile(rf"/esims/{esim_id}$"))
+    expect(page).to_have_url(re.compile(rf"/esims/{esim_id}/install$"))
     smdp = page.get_by_test_id("smdp").inner_text()
     matching_id = page.get_by_test_id("matching-id").inner_text()
 
@@ -159,7 +159,7 @@ def test_sign_up_buy_and_install(
     phone = phone_ctx.new_page()
     email = sign_up_and_verify(phone, app_url, app_env["DATA_DIR"])
     assert email
-    phone.goto(f"{app_url}/esims/{esim_id}")
+    phone.goto(f"{app_url}/esims/{esim_id}/install")
     expect(phone.get_by_text("eSIM not found")).to_be_visible()  # another traveler's eSIM
     phone_ctx.close()
 

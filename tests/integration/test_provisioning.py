@@ -146,7 +146,7 @@ async def test_happy_path_delivers_exactly_once(
     # One installation email: QR inline, link to the install page, no matching ID in text.
     (mail,) = await emails()
     assert (mail.kind, mail.to_address, mail.user_id) == ("installation", user.email, user.id)
-    link = f"{any_db.public_url}/esims/{esim.id}"
+    link = f"{any_db.public_url}/esims/{esim.id}/install"
     assert link in mail.body_text and mail.body_html and link in mail.body_html
     assert platform_code["smDpPlusAdress"] in mail.body_text
     for body in (mail.body_text, mail.body_html):

@@ -1,4 +1,4 @@
-"""Account page: every order with its eSIM, so the QR is always one click away."""
+"""My eSIMs: each eSIM with its remaining data, and the order history with receipts."""
 
 from __future__ import annotations
 
@@ -8,40 +8,46 @@ from travelsim.components.layout import page
 from travelsim.state.account import AccountState
 
 
-def _row(r: rx.Var) -> rx.Component:
-    return rx.card(
-        rx.flex(
-            rx.vstack(
-                rx.heading(r["plan"], size="4"),
-                rx.text(
-                    "Order ",
-                    r["reference"],
-                    " · ",
-                    r["date"],
-                    " · ",
-                    r["amount"],
-                    size="2",
-                    color=rx.color("gray", 11),
+def _esim_card(e: rx.Var) -> rx.Component:
+    return rx.link(
+        rx.card(
+            rx.flex(
+                rx.vstack(
+                    rx.heading(e["title"], size="4"),
+                    rx.text(e["destination"], size="2"),
+                    rx.text("ICCID ", rx.code(e["iccid"]), size="1"),
+                    spacing="1",
                 ),
-                rx.text("ICCID ", rx.code(r["iccid"]), size="1"),
-                spacing="1",
-            ),
-            rx.spacer(),
-            rx.hstack(
-                rx.badge(r["status"]),
-                rx.link("Order", href="/orders/" + r["order_id"]),
-                rx.cond(
-                    r["delivered"] != "",
-                    rx.link(rx.button("Install", size="2"), href="/esims/" + r["esim_id"]),
+                rx.spacer(),
+                rx.vstack(
+                    rx.badge(e["state"]),
+                    rx.text(e["remaining"], size="2"),
+                    rx.text(e["install"], size="1", color=rx.color("gray", 11)),
+                    align=rx.breakpoints(initial="start", sm="end"),
+                    spacing="1",
                 ),
-                align="center",
-                spacing="3",
+                direction=rx.breakpoints(initial="column", sm="row"),
+                gap="2",
+                width="100%",
             ),
-            direction=rx.breakpoints(initial="column", sm="row"),
-            gap="3",
             width="100%",
         ),
+        href="/esims/" + e["esim_id"],
+        underline="none",
+        color="inherit",
         width="100%",
+        data_testid="esim-card",
+    )
+
+
+def _order_row(r: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(r["reference"], href="/orders/" + r["order_id"])),
+        rx.table.cell(r["date"]),
+        rx.table.cell(r["kind"], " · ", r["plan"]),
+        rx.table.cell(r["amount"]),
+        rx.table.cell(rx.badge(r["status"])),
+        rx.table.cell(rx.link("Receipt", href="/orders/" + r["order_id"] + "/receipt")),
         data_testid="order-row",
     )
 
@@ -51,9 +57,35 @@ def account_page() -> rx.Component:
         rx.vstack(
             rx.heading("My eSIMs", size="7"),
             rx.cond(
-                AccountState.rows.length() > 0,
-                rx.vstack(rx.foreach(AccountState.rows, _row), spacing="3", width="100%"),
+                AccountState.esims.length() > 0,
+                rx.vstack(rx.foreach(AccountState.esims, _esim_card), spacing="3", width="100%"),
                 rx.text("No eSIM yet. ", rx.link("Find a plan for your trip", href="/")),
+            ),
+            rx.cond(
+                AccountState.rows.length() > 0,
+                rx.vstack(
+                    rx.heading("Orders", size="5"),
+                    rx.box(
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    rx.table.column_header_cell("Order"),
+                                    rx.table.column_header_cell("Date"),
+                                    rx.table.column_header_cell("What"),
+                                    rx.table.column_header_cell("Amount"),
+                                    rx.table.column_header_cell("Status"),
+                                    rx.table.column_header_cell(""),
+                                )
+                            ),
+                            rx.table.body(rx.foreach(AccountState.rows, _order_row)),
+                            size="1",
+                        ),
+                        overflow_x="auto",
+                        width="100%",
+                    ),
+                    width="100%",
+                    padding_top="4",
+                ),
             ),
             spacing="4",
             width="100%",

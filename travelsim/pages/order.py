@@ -52,17 +52,36 @@ def order_page() -> rx.Component:
                     OrderState.status,
                     (
                         "delivered",
-                        rx.callout(
-                            rx.vstack(
-                                rx.text("Your eSIM is ready. Install it before you travel."),
-                                rx.link(
-                                    rx.button("Install your eSIM", size="3"),
-                                    href="/esims/" + OrderState.esim_id,
+                        rx.cond(
+                            OrderState.kind == "topup",
+                            rx.callout(
+                                rx.vstack(
+                                    rx.text(
+                                        "Your new data plan is on your eSIM. If data does not "
+                                        "resume within a few minutes, turn airplane mode on and "
+                                        "off."
+                                    ),
+                                    rx.link(
+                                        rx.button("See your eSIM", size="3"),
+                                        href="/esims/" + OrderState.esim_id,
+                                    ),
                                 ),
+                                icon="party-popper",
+                                color_scheme="green",
+                                data_testid="order-delivered",
                             ),
-                            icon="party-popper",
-                            color_scheme="green",
-                            data_testid="order-delivered",
+                            rx.callout(
+                                rx.vstack(
+                                    rx.text("Your eSIM is ready. Install it before you travel."),
+                                    rx.link(
+                                        rx.button("Install your eSIM", size="3"),
+                                        href="/esims/" + OrderState.esim_id + "/install",
+                                    ),
+                                ),
+                                icon="party-popper",
+                                color_scheme="green",
+                                data_testid="order-delivered",
+                            ),
                         ),
                     ),
                     (

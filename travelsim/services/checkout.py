@@ -33,6 +33,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from sqlalchemy import update
@@ -212,6 +213,17 @@ async def start_checkout(
         target = await session.get(Esim, esim_id) if esim_id is not None else None
         if target is None or target.user_id != user_id or target.state != "assigned":
             raise CheckoutError("not_found")
+        # Refuse before any payment: 15 live add-ons, or suspended by staff (topup.py).
+        from travelsim.services import topup
+
+        offer = await topup.topup_offer(
+            session, user_id=user_id, esim_id=target.id or 0, plan_id=plan.plan_id, now=now
+        )
+        if offer is not None and not offer.decision.allowed:
+            raise CheckoutError(
+                offer.decision.refusal or "topup_refused",
+                offer.decision.message or "This eSIM cannot take another plan right now.",
+            )
     until = now + _minutes(reservation_minutes)
     checkout = Checkout(
         id=str(uuid.uuid4()),
@@ -675,6 +687,15 @@ async def _finalize(
     raise RuntimeError("could not create the order after repeated conflicts")
 
 
+def included_vat(gross_minor: int, rate_percent: Decimal) -> int:
+    """VAT contained in a VAT-inclusive price, in minor units, rounded half up:
+    ``included_vat(450, Decimal(21))`` = round(450 x 21 / 121) = 78."""
+    if rate_percent <= 0:
+        return 0
+    exact = Decimal(gross_minor) * rate_percent / (Decimal(100) + rate_percent)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 async def _create_order(
     session: AsyncSession, checkout_id: str, payment_id: int, user_id: int
 ) -> Order:
@@ -708,6 +729,7 @@ async def _create_order(
         kind=checkout.kind,
         status="paid",
         amount_minor=payment.amount_minor,
+        tax_minor=included_vat(payment.amount_minor, get_settings().vat_rate_percent),
         currency=payment.currency,
         created_at=now,
         updated_at=now,

@@ -76,3 +76,50 @@ async def orders_of(session: AsyncSession, user_id: int) -> list[OrderView]:
         )
     ).all()
     return [await _view(session, o, []) for o in rows]
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """A printable receipt: amounts exactly as charged (minor units formatted)."""
+
+    reference: str
+    date: datetime
+    customer_email: str
+    description: str
+    iccid: str
+    net: str
+    vat: str
+    vat_rate: str
+    total: str
+    payment: str
+    status: str
+
+
+async def receipt_view(
+    session: AsyncSession, *, order_id: str, user_id: int, vat_rate_percent: str
+) -> ReceiptView | None:
+    """The receipt of ``order_id`` if it belongs to ``user_id``, else ``None``."""
+    from travelsim.models import Payment, User
+
+    view = await order_view(session, order_id=order_id, user_id=user_id)
+    order = await session.get(Order, order_id)
+    if view is None or order is None:
+        return None
+    payment = await session.get(Payment, order.payment_id)
+    user = await session.get(User, user_id)
+    card = f"Card ending {payment.card_last4}" if payment and payment.card_last4 else "Card"
+    state = payment.status if payment else "unknown"
+    return ReceiptView(
+        reference=order.reference,
+        date=order.created_at,
+        customer_email=user.email if user else "",
+        description=("Data top-up: " if order.kind == "topup" else "eSIM with data plan: ")
+        + view.plan_title,
+        iccid=view.iccid,
+        net=format_money(order.amount_minor - order.tax_minor, order.currency),
+        vat=format_money(order.tax_minor, order.currency),
+        vat_rate=vat_rate_percent,
+        total=format_money(order.amount_minor, order.currency),
+        payment=f"{card} ({state})",
+        status=order.status,
+    )

@@ -45,7 +45,10 @@ def ensure_provisioning(order_id: str) -> bool:
 
     async def run() -> object:
         try:
-            return await provisioning.run_order(order_id, client=sft_client())
+            order = await provisioning.run_order(order_id, client=sft_client())
+            if order.status == "delivered":
+                await _first_figures(order.esim_id)
+            return order
         except Exception:
             log.exception("provisioning run failed for order %s", order_id)
             return None
@@ -54,6 +57,20 @@ def ensure_provisioning(order_id: str) -> bool:
 
     _tasks[order_id] = asyncio.get_running_loop().create_task(run())
     return True
+
+
+async def _first_figures(esim_id: int) -> None:
+    """Read the new add-on's figures right after delivery so the eSIM page shows them
+    (provisioning priority: the traveler is waiting for it)."""
+    from travelsim.services import live, usage
+    from travelsim.sft.ratelimit import Priority
+
+    try:
+        await usage.sync_esims(sft_client(), [esim_id], priority=Priority.PROVISIONING)
+    except Exception:
+        log.warning("first usage sync failed for eSIM %s", esim_id, exc_info=True)
+        return
+    live.notify(esim_id)
 
 
 def is_provisioning(order_id: str) -> bool:

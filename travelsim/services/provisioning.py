@@ -110,8 +110,8 @@ class _Ctx:
 
 
 def install_page_url(public_url: str, esim_id: int) -> str:
-    """The authenticated install page of an eSIM: ``{public_url}/esims/{esim_id}``."""
-    return f"{public_url.rstrip('/')}/esims/{esim_id}"
+    """The authenticated install page of an eSIM: ``{public_url}/esims/{esim_id}/install``."""
+    return f"{public_url.rstrip('/')}/esims/{esim_id}/install"
 
 
 async def _progress(on_progress: ProgressCallback | None, name: str, status: str) -> None:

@@ -1,4 +1,4 @@
-"""Account page: the traveler's orders and eSIMs (ownership from the session)."""
+"""My eSIMs: the traveler's eSIMs and order history (ownership from the session)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 import reflex as rx
 
 from travelsim import db
-from travelsim.services import orders
+from travelsim.formatting import format_bytes
+from travelsim.services import countries, orders, usage
+from travelsim.state.esim import INSTALL_LABELS
 from travelsim.state.session import SessionState, _uid
 
 
 class AccountState(SessionState):
+    esims: list[dict[str, str]] = []
     rows: list[dict[str, str]] = []
 
     @rx.event
@@ -20,7 +23,24 @@ class AccountState(SessionState):
         if user is None:
             return self.signin_redirect()
         async with db.session() as s:
+            summaries = await usage.esims_of(s, _uid(user))
             views = await orders.orders_of(s, _uid(user))
+        self.esims = [
+            {
+                "esim_id": str(e.esim_id),
+                "title": e.title,
+                "destination": _destination(e.destination),
+                "state": e.state,
+                "install": INSTALL_LABELS.get(e.install, e.install),
+                "remaining": (
+                    f"{format_bytes(e.remaining_bytes)} of {format_bytes(e.total_bytes)} left"
+                    if e.remaining_bytes is not None and e.total_bytes is not None
+                    else "remaining data unknown"
+                ),
+                "iccid": e.iccid,
+            }
+            for e in summaries
+        ]
         self.rows = [
             {
                 "order_id": v.order_id,
@@ -29,10 +49,15 @@ class AccountState(SessionState):
                 "status": v.status.replace("_", " "),
                 "amount": v.amount,
                 "date": v.created_at.strftime("%Y-%m-%d"),
-                "esim_id": str(v.esim_id),
-                "iccid": v.iccid,
-                "delivered": "yes" if v.status == "delivered" else "",
+                "kind": "Top-up" if v.kind == "topup" else "New eSIM",
             }
             for v in views
         ]
         return None
+
+
+def _destination(code: str | None) -> str:
+    if not code:
+        return ""
+    c = countries.country(code)
+    return f"{c.flag} {c.name}"

@@ -33,7 +33,7 @@ class InstallState(SessionState):
         user = await self.require_user()
         if user is None:
             return self.signin_redirect()
-        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = self.router.url.path.rstrip("/").rsplit("/", 2)[-2]
         ua = self.router.headers.user_agent or ""
         self.platform = install_links.device_platform(ua)
         self.mobile = install_links.is_mobile(ua)

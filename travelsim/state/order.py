@@ -16,6 +16,7 @@ STEP_LABELS = {
     "subscribe": "Adding your data plan",
     "fetch_code": "Preparing your installation QR code",
     "deliver": "Delivering your eSIM",
+    "resume": "Resuming your eSIM",
 }
 FINAL = {"delivered", "needs_attention"}
 WATCH_SECONDS = 300
@@ -28,6 +29,7 @@ class OrderState(SessionState):
     plan_title: str = ""
     amount: str = ""
     esim_id: str = ""
+    kind: str = "new_esim"
     steps: list[dict[str, str]] = []
     not_found: bool = False
     watching: bool = False
@@ -61,6 +63,7 @@ class OrderState(SessionState):
         self.plan_title = view.plan_title
         self.amount = view.amount
         self.esim_id = str(view.esim_id)
+        self.kind = view.kind
         self.steps = [
             {"name": st.name, "label": STEP_LABELS.get(st.name, st.name), "status": st.status}
             for st in view.steps

@@ -1,0 +1,324 @@
+"""One eSIM's page: data and validity gauges, add-ons, daily usage, live updates.
+
+Figures come from the database (written by the usage sync); "Refresh now" asks SFT at
+the traveler's priority with a per-eSIM cool-down. A background watcher re-reads the
+figures whenever a writer signals a change (:mod:`travelsim.services.live`), or every
+few seconds otherwise, so open pages update without a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+
+from travelsim import db
+from travelsim.formatting import format_bytes
+from travelsim.models import utcnow
+from travelsim.services import countries, live, platform, usage
+from travelsim.state.session import SessionState, _uid
+from travelsim.timefmt import age_text, duration_text, iso_utc, local_datetime
+
+STATE_LABELS = {
+    "waiting": "waiting",
+    "active": "active",
+    "used_up": "used up",
+    "expired": "expired",
+    "deactivated": "removed",
+    "unknown": "unknown",
+}
+INSTALL_LABELS = {
+    "ready": "Not installed yet",
+    "downloaded": "Downloaded to a phone",
+    "installed": "Installed",
+    "deleted": "Deleted from the phone",
+    "error": "Installation error",
+    "unknown": "Install status unknown",
+}
+WATCH_SECONDS = 15 * 60
+POLL_SECONDS = 5.0
+
+
+class EsimState(SessionState):
+    esim_id: str = ""
+    not_found: bool = False
+    loaded: bool = False
+    tz: str = ""
+    title: str = ""
+    iccid: str = ""
+    destination: str = ""
+    endpoint_status: str = ""
+    install: str = ""
+    install_label: str = ""
+    qr_used: bool = False
+    can_request_replacement: bool = False
+    replacement_open: bool = False
+    suspended_by_staff: bool = False
+
+    known: bool = False
+    percent: float = 0.0
+    remaining_text: str = "unknown"
+    total_text: str = "unknown"
+    used_text: str = "unknown"
+    data_text: str = ""
+
+    expires_text: str = ""
+    expires_iso: str = ""
+    time_left_text: str = ""
+    validity_percent: float = 0.0
+    clock_text: str = ""
+    updated_text: str = ""
+    stale: bool = False
+    last_error: str = ""
+    projection_text: str = ""
+    projection_warning: bool = False
+
+    addons: list[dict[str, str]] = []
+    daily: list[dict[str, Any]] = []
+    refresh_message: str = ""
+    refreshing: bool = False
+    watching: bool = False
+    rename_error: str = ""
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self.require_user()
+        if user is None:
+            return self.signin_redirect()
+        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        self.esim_id = raw if raw.isdigit() else ""
+        self.refresh_message = ""
+        if not await self._reload(_uid(user)):
+            return None
+        return [
+            rx.call_script(
+                "Intl.DateTimeFormat().resolvedOptions().timeZone",
+                callback=EsimState.set_timezone,
+            ),
+            EsimState.watch,
+        ]
+
+    @rx.event
+    async def set_timezone(self, tz: Any) -> None:
+        """The browser's IANA zone, used only to format dates for this viewer."""
+        self.tz = str(tz)[:64] if tz else ""
+        user = await self.current_user()
+        if user is not None:
+            await self._reload(_uid(user))
+
+    async def _fetch(self, user_id: int) -> usage.Dashboard | None:
+        if not self.esim_id:
+            return None
+        async with db.session() as s:
+            return await usage.esim_dashboard(
+                s, user_id=user_id, esim_id=int(self.esim_id), now=utcnow()
+            )
+
+    async def _reload(self, user_id: int) -> bool:
+        return self._apply(await self._fetch(user_id))
+
+    def _apply(self, d: usage.Dashboard | None) -> bool:
+        if d is None:
+            self.not_found = True
+            self.loaded = True
+            return False
+        tz = self.tz or "UTC"
+        self.not_found = False
+        self.loaded = True
+        self.title = d.title
+        self.iccid = d.iccid
+        if d.destination:
+            c = countries.country(d.destination)
+            self.destination = f"{c.flag} {c.name}"
+        else:
+            self.destination = ""
+        self.endpoint_status = d.endpoint_status or "unknown"
+        self.suspended_by_staff = (d.endpoint_status or "").lower() == "suspended" and (
+            d.lifecycle_reason == "3"
+        )
+        self.install = d.install
+        self.install_label = INSTALL_LABELS.get(d.install, d.install)
+        self.qr_used = d.qr_used
+        self.can_request_replacement = d.can_request_replacement
+        self.replacement_open = d.replacement_open
+
+        self.known = d.remaining_bytes is not None and d.total_bytes is not None
+        self.percent = float(d.percent_remaining or 0.0)
+        self.remaining_text = format_bytes(d.remaining_bytes)
+        self.total_text = format_bytes(d.total_bytes)
+        self.used_text = format_bytes(d.used_bytes)
+        if self.known:
+            self.data_text = (
+                f"{self.remaining_text} of {self.total_text} left ({d.percent_remaining:g} %)"
+            )
+        else:
+            self.data_text = "Remaining data unknown: not reported by the network yet"
+
+        self.expires_iso = iso_utc(d.expires_at)
+        self.expires_text = local_datetime(d.expires_at, tz) if d.expires_at else ""
+        self.time_left_text = duration_text(d.time_left_seconds) if d.expires_at else ""
+        validity_days = d.current.validity_days if d.current else None
+        if d.time_left_seconds is not None and validity_days:
+            self.validity_percent = round(
+                min(100.0, 100.0 * d.time_left_seconds / (validity_days * 86400)), 1
+            )
+        else:
+            self.validity_percent = 0.0
+        if d.current is None:
+            self.clock_text = "No active plan on this eSIM."
+        elif d.clock_started:
+            starts = "your first use" if d.clock_starts == "first_use" else "purchase"
+            self.clock_text = f"Validity started at {starts}."
+        elif d.clock_starts == "first_use":
+            self.clock_text = "Validity starts at your first data use at the destination."
+        else:
+            self.clock_text = "Validity starts at purchase."
+        if d.updated_at is None:
+            self.updated_text = "Figures not received from the network yet"
+        else:
+            self.updated_text = (
+                f"Updated {local_datetime(d.updated_at, tz)} ({age_text(d.figures_age_seconds)})"
+            )
+        self.stale = d.figures_stale
+        self.last_error = "The last update failed; figures may be older." if d.last_error else ""
+        p = d.projection
+        if p is None:
+            self.projection_text = ""
+            self.projection_warning = False
+        else:
+            when = local_datetime(p.run_out_at, tz)
+            pace = format_bytes(round(p.pace_bytes_per_day))
+            if p.before_expiry:
+                self.projection_text = (
+                    f"At your recent pace ({pace}/day) your data runs out around {when}, "
+                    "before the plan expires."
+                )
+                self.projection_warning = True
+            else:
+                self.projection_text = (
+                    f"At your recent pace ({pace}/day) your data lasts until the plan expires."
+                )
+                self.projection_warning = False
+        self.addons = [self._addon_view(a, tz) for a in d.addons]
+        self.daily = [
+            {"day": pt.day.strftime("%d %b"), "MB": round(pt.bytes / 1_048_576, 1)}
+            for pt in d.daily_usage
+        ]
+        return True
+
+    @staticmethod
+    def _addon_view(a: usage.AddonView, tz: str) -> dict[str, str]:
+        if a.expires_at is not None:
+            validity = f"until {local_datetime(a.expires_at, tz)}"
+        elif a.validity_days:
+            start = "first use" if a.clock_starts == "first_use" else "activation"
+            validity = f"{a.validity_days} days from {start}"
+        else:
+            validity = "validity unknown"
+        if a.remaining_bytes is not None and a.initial_bytes is not None:
+            data = f"{format_bytes(a.remaining_bytes)} of {format_bytes(a.initial_bytes)} left"
+        else:
+            data = "data unknown"
+        queue = f" (#{a.queue_position} in line)" if a.queue_position else ""
+        return {
+            "unique_id": a.unique_id,
+            "name": a.plan_name or a.plan_id,
+            "state": a.state,
+            "state_label": STATE_LABELS.get(a.state, a.state) + queue,
+            "data": data,
+            "validity": validity,
+            "current": "yes" if a.is_current else "",
+        }
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """Re-read the figures when they change, while the page is open."""
+        async with self:
+            if self.watching or not self.esim_id:
+                return
+            self.watching = True
+            esim_id = int(self.esim_id)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WATCH_SECONDS
+            while loop.time() < deadline:
+                await live.wait(esim_id, POLL_SECONDS)
+                user = await self.current_user()
+                if user is None:
+                    return
+                view = await self._fetch(_uid(user))
+                async with self:
+                    if str(esim_id) != self.esim_id:
+                        return
+                    self._apply(view)
+        finally:
+            async with self:
+                self.watching = False
+
+    @rx.event(background=True)
+    async def refresh(self) -> None:
+        """Ask SFT for fresh figures now (traveler priority, per-eSIM cool-down)."""
+        async with self:
+            if self.refreshing or not self.esim_id:
+                return
+            self.refreshing = True
+            self.refresh_message = ""
+            esim_id = int(self.esim_id)
+        try:
+            user = await self.current_user()
+            if user is None:
+                return
+            outcome = await usage.refresh_now(
+                platform.sft_client(), user_id=_uid(user), esim_id=esim_id
+            )
+            if outcome.status == "refreshed":
+                live.notify(esim_id)
+                message = "Updated from the network just now."
+            elif outcome.status == "cooling_down":
+                message = f"Just updated. Try again in {outcome.retry_after_seconds} s."
+            elif outcome.status == "not_found":
+                message = "eSIM not found."
+            else:
+                message = "The network did not answer. Please try again in a minute."
+            view = await self._fetch(_uid(user))
+            async with self:
+                self._apply(view)
+                self.refresh_message = message
+        finally:
+            async with self:
+                self.refreshing = False
+
+    @rx.event
+    async def rename(self, form: dict[str, Any]) -> None:
+        user = await self.require_user()
+        if user is None or not self.esim_id:
+            return
+        async with db.session() as s:
+            try:
+                name = await usage.rename_esim(
+                    s,
+                    user_id=_uid(user),
+                    esim_id=int(self.esim_id),
+                    nickname=str(form.get("nickname", "")),
+                )
+            except usage.NicknameError as exc:
+                self.rename_error = str(exc)
+                return
+        self.rename_error = ""
+        if name is not None:
+            await self._reload(_uid(user))
+
+    @rx.event
+    async def request_replacement(self) -> None:
+        user = await self.require_user()
+        if user is None or not self.esim_id:
+            return
+        async with db.session() as s:
+            await usage.request_replacement(
+                s,
+                user_id=_uid(user),
+                esim_id=int(self.esim_id),
+                reason="QR already used or installation failed (requested by the traveler)",
+            )
+        await self._reload(_uid(user))

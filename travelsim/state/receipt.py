@@ -1,0 +1,56 @@
+"""Receipt page state (owner only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from travelsim import db
+from travelsim.services import orders
+from travelsim.settings import get_settings
+from travelsim.state.session import SessionState, _uid
+from travelsim.timefmt import local_datetime
+
+
+class ReceiptState(SessionState):
+    found: bool = False
+    receipt: dict[str, str] = {}
+    seller: dict[str, str] = {}
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self.require_user()
+        if user is None:
+            return self.signin_redirect()
+        order_id = self.router.url.path.rstrip("/").rsplit("/", 2)[-2][:36]
+        settings = get_settings()
+        async with db.session() as s:
+            r = await orders.receipt_view(
+                s,
+                order_id=order_id,
+                user_id=_uid(user),
+                vat_rate_percent=f"{settings.vat_rate_percent:g}",
+            )
+        self.found = r is not None
+        if r is None:
+            return None
+        self.receipt = {
+            "reference": r.reference,
+            "date": local_datetime(r.date, "UTC"),
+            "email": r.customer_email,
+            "description": r.description,
+            "iccid": r.iccid,
+            "net": r.net,
+            "vat": r.vat,
+            "vat_rate": r.vat_rate,
+            "total": r.total,
+            "payment": r.payment,
+            "status": r.status.replace("_", " "),
+        }
+        self.seller = {
+            "name": settings.seller_name,
+            "address": settings.seller_address,
+            "vat_number": settings.seller_vat_number,
+        }
+        return None
