@@ -14,6 +14,10 @@ config = rx.Config(
     deploy_url=_settings.public_url,
     db_url=_settings.sync_database_url,
     redis_url=_settings.redis_url,
+    # Per-tab state is a cache (the database is the source of truth). It holds the owner's
+    # activation code while the install page is open, so it never goes to disk: memory for
+    # one worker, Redis (with expiry) for several.
+    state_manager_mode="redis" if _settings.redis_url else "memory",
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

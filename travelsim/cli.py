@@ -25,7 +25,34 @@ async def _seed() -> None:
 
     report = await catalogue.seed_and_sync(settings)
     log.info("catalogue: %d plans synced from SFT", len(report.created) + len(report.updated))
+    if settings.app_env == "demo":
+        await _demo_traveler()
     await db.async_engine().dispose()
+
+
+DEMO_EMAIL = "demo@travelsim.local"
+DEMO_PASSWORD = "travel-demo-2026"
+
+
+async def _demo_traveler() -> None:
+    """A verified traveler for the local demo (never created outside ``APP_ENV=demo``)."""
+    from sqlmodel import select
+
+    from travelsim.models import User, utcnow
+    from travelsim.services import accounts
+
+    async with db.session() as s:
+        exists = (await s.exec(select(User).where(User.email == DEMO_EMAIL))).first()
+        if exists is None:
+            s.add(
+                User(
+                    email=DEMO_EMAIL,
+                    password_hash=accounts.hash_password(DEMO_PASSWORD),
+                    email_verified_at=utcnow(),
+                )
+            )
+            await s.commit()
+            log.info("demo traveler: %s (password in the README)", DEMO_EMAIL)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,15 @@ def _messages() -> rx.Component:
                 AuthPageState.notice, icon="mail-check", color_scheme="green", role="status"
             ),
         ),
+        rx.cond(
+            AuthPageState.demo_mailbox & (AuthPageState.notice != ""),
+            rx.text(
+                "Local demo without an email server: open the ",
+                rx.link("demo mailbox", href="/demo/mailbox", is_external=True),
+                ".",
+                size="2",
+            ),
+        ),
     )
 
 

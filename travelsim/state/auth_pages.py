@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from travelsim.services import accounts
+from travelsim.settings import get_settings
 from travelsim.state.session import SessionState
 
 NOTICES = {
@@ -21,6 +22,7 @@ class AuthPageState(SessionState):
     notice: str = ""
     email: str = ""
     next_path: str = "/"
+    demo_mailbox: bool = False
 
     @rx.event
     async def load(self) -> Any:
@@ -28,6 +30,7 @@ class AuthPageState(SessionState):
         code = params.get("error", "")
         self.error = accounts.message_for(code) if code else ""
         self.notice = NOTICES.get(params.get("notice", ""), "")
+        self.demo_mailbox = get_settings().app_env == "demo"
         self.email = params.get("email", "")[:254]
         nxt = params.get("next", "/")
         self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"

@@ -1,0 +1,45 @@
+"""The demo mailbox exists only in APP_ENV=demo."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from travelsim import db
+from travelsim.routes.app import build_routes_app
+from travelsim.services import email
+from travelsim.settings import Settings, get_settings
+
+
+async def _get() -> httpx.Response:
+    transport = httpx.ASGITransport(app=build_routes_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal") as client:
+        return await client.get("/demo/mailbox")
+
+
+async def test_mailbox_hidden_outside_demo(sqlite_db: Settings) -> None:
+    assert get_settings().app_env == "test"
+    assert (await _get()).status_code == 404
+    await db.async_engine().dispose()
+
+
+async def test_mailbox_lists_outbox_in_demo(
+    sqlite_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_ENV", "demo")
+    get_settings.cache_clear()
+    async with db.session() as s:
+        await email.enqueue(
+            s,
+            to="a@example.com",
+            subject="Verify <your> email",
+            text="Open https://x.example/auth/verify?token=abc",
+            kind="verify_email",
+        )
+        await s.commit()
+    response = await _get()
+    await db.async_engine().dispose()
+    assert response.status_code == 200
+    assert "Verify &lt;your&gt; email" in response.text  # escaped
+    assert "auth/verify?token=abc" in response.text
+    assert response.headers["cache-control"] == "no-store"
