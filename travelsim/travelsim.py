@@ -14,6 +14,7 @@ from travelsim.pages.order import order_page
 from travelsim.pages.receipt import receipt_page
 from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
+from travelsim.scheduler import scheduler_lifespan
 from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.buy import BuyState
@@ -46,3 +47,6 @@ PAGES = [
 ]
 for component, route, title, on_load in PAGES:
     app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)
+
+# Background jobs (usage sync, recovery, notifications, ...): one leader across workers.
+app.register_lifespan_task(scheduler_lifespan)

@@ -6,17 +6,22 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from travelsim.routes.auth import auth_routes
+from travelsim.routes.callbacks import callback_routes
+from travelsim.routes.demo import mailbox
 from travelsim.routes.esim import qr_png
 from travelsim.routes.health import healthz
 
 
 def build_routes_app() -> Starlette:
     """Routes: ``/healthz``, the ``/auth/*`` form posts (``travelsim.routes.auth``) and the
-    owner-only installation QR image (``travelsim.routes.esim``)."""
+    owner-only installation QR image (``travelsim.routes.esim``), the demo mailbox, the
+    platform callbacks and the notification unsubscribe link (``travelsim.routes.callbacks``)."""
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             *auth_routes(),
             Route("/esims/{esim_id}/qr.png", qr_png, methods=["GET"]),
+            Route("/demo/mailbox", mailbox, methods=["GET"]),
+            *callback_routes(),
         ]
     )

@@ -76,7 +76,13 @@ Open-gap decisions (sft-api.md §4)
   simulator-clock day of the consume.
 * QueryRatePlan: ``planCategory`` (default ADDON), ``planType`` (default 0), ``planId``; the
   catalogue is fixed in ``catalogue.py`` (plan ids 870101 ... 870401).
-* Webhooks/callbacks: not implemented yet.
+* Webhooks/callbacks (§3.13): with ``callback_url`` set (config ``SFT_SIM_CALLBACK_URL`` or
+  ``POST /_sim/callbacks``) a background thread POSTs CallBackNotification batches (process
+  10011) every ``callback_interval_seconds`` (60), at most ``callback_max_events`` (800) events
+  each, ``X-Authorization: Bearer <callback_token>``, no retries. Events are the changes of
+  the visible state since the previous batch: Addon Subscription / Activation / Deactivation,
+  Counter Changes, eSIM Profile Status (no Addon Renew: no recurring plans). Shapes and rules:
+  ``callbacks.py``.
 
 Add-on life model
 =================
@@ -122,7 +128,8 @@ Controls (``/_sim/``, no SFT auth, no rate limit; JSON in and out; bad input -> 
 latency_seconds?, status?}``, ``GET faults``, ``DELETE faults`` (or ``POST faults/clear``);
 ``POST settings {expiry_shape?, rate_limit_tps?, rate_limit_burst?, rating_delay_seconds?}``,
 ``GET settings``; ``POST tokens/expire``; ``GET state``; ``GET calls?limit=&operation=``,
-``DELETE calls``.
+``DELETE calls``; ``POST callbacks {url|null, token?, interval_seconds?, max_events?}``,
+``POST callbacks/flush``, ``GET callbacks``.
 
 Fault kinds (only on ``/api/``; applied after the rate limiter, before auth; in memory):
 ``latency`` (sleep latency_seconds, default 1, then answer normally); ``http500`` (HTTP 500

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .callbacks import CallbackEmitter
 from .catalogue import PLANS, PLANS_BY_ID
 from .config import SimulatorConfig
 from .faults import FaultBook
@@ -202,6 +203,14 @@ class Simulator:
         self.calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=5000)
         self.call_counts: collections.Counter[str] = collections.Counter()
         self._seq = 0
+        self.callbacks = CallbackEmitter(self.store, lambda: self.rating_delay, config.account_id)
+        if config.callback_url:
+            self.callbacks.configure(
+                config.callback_url,
+                token=config.callback_token,
+                interval_seconds=config.callback_interval_seconds,
+                max_events=config.callback_max_events,
+            )
         self.ops: dict[str, Operation] = {
             "login": Operation(frozenset({"POST"}), self.op_login, auth=False),
             "refreshtoken": Operation(frozenset({"GET", "POST"}), self.op_refresh, auth=False),
@@ -221,6 +230,7 @@ class Simulator:
         @contextlib.asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             yield
+            self.callbacks.stop()
             self.store.close()
 
         self.app = Starlette(
@@ -649,6 +659,9 @@ class Simulator:
                     return JSONResponse({"error": "expected a JSON object"}, status_code=400)
                 body = parsed
         query = dict(request.query_params)
+        if (request.method, key) == ("POST", "callbacks/flush"):
+            # The POST may go to an app served by this very event loop: send from a thread.
+            return JSONResponse(await asyncio.to_thread(self.callbacks.flush))
         try:
             return self._control_route(request.method, key, body, query)
         except (BadInput, ValueError, TypeError) as exc:
@@ -717,6 +730,25 @@ class Simulator:
             op = query.get("operation")
             calls = [c for c in self.calls if op is None or c["operation"] == op.lower()]
             return JSONResponse({"calls": calls[-limit:] if limit > 0 else []})
+        if route == ("GET", "callbacks"):
+            return JSONResponse(self.callbacks.status())
+        if route == ("POST", "callbacks"):
+            url = body.get("url")
+            if url is not None and not (isinstance(url, str) and url.startswith("http")):
+                raise ValueError("url must be an http(s) URL or null")
+            self.callbacks.configure(
+                url,
+                token=None if body.get("token") is None else str(body["token"]),
+                interval_seconds=(
+                    None
+                    if body.get("interval_seconds") is None
+                    else float(body["interval_seconds"])
+                ),
+                max_events=None if body.get("max_events") is None else int(body["max_events"]),
+            )
+            status = self.callbacks.status()
+            status.pop("history")
+            return JSONResponse(status)
         if route in (("DELETE", "calls"), ("POST", "calls/clear")):
             self.calls.clear()
             self.call_counts.clear()

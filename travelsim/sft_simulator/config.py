@@ -48,7 +48,14 @@ class SimulatorConfig(BaseSettings):
     timeout_after_commit_default_seconds: float = Field(
         200.0, ge=0, description="Default sleep of the timeout_after_commit fault."
     )
-    callback_url: str | None = Field(None, description="Reserved: notification callbacks.")
+    callback_url: str | None = Field(
+        None, description="Where to POST CallBackNotification batches (unset: no callbacks)."
+    )
+    callback_token: str | None = Field(
+        None, description="Sent as X-Authorization: Bearer <token> with every batch."
+    )
+    callback_interval_seconds: float = Field(60.0, gt=0, description="Seconds between batches.")
+    callback_max_events: int = Field(800, ge=1, le=800, description="Events per POST at most.")
 
     @property
     def bucket_capacity(self) -> float:

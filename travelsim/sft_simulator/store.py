@@ -804,6 +804,36 @@ class Store:
             },
         )
 
+    # ------------------------------------------------------------------ callbacks
+    def callback_snapshot(
+        self, rating_delay: float
+    ) -> tuple[dict[int, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Visible state for the callback emitter: every add-on instance as an add-on details
+        row (plus ``iccid``), keyed by uniqueId, and every SIM's ``{iccid, endPointId,
+        esimProfileStatus}`` keyed by ICCID. Same visibility rules as add-on details."""
+        addons: dict[int, dict[str, Any]] = {}
+        with self.tx() as conn:
+            now = self.now()
+            sims = {
+                r.iccid: {
+                    "iccid": r.iccid,
+                    "endPointId": r.endpoint_id or "-",
+                    "esimProfileStatus": r.profile_status,
+                }
+                for r in conn.execute(select(sim_sims))
+            }
+            iccid_of = {v["endPointId"]: k for k, v in sims.items()}
+            endpoint_ids = list(conn.execute(select(sim_addons.c.endpoint_id).distinct()).scalars())
+            for endpoint_id in endpoint_ids:
+                ep = self._endpoint(conn, endpoint_id)
+                if ep is None:
+                    continue
+                for st in self._states(conn, ep, now, rating_delay).states:
+                    row = self.addon_row(st, endpoint_id)
+                    row["iccid"] = iccid_of.get(endpoint_id, "-")
+                    addons[st.instance.unique_id] = row
+        return addons, sims
+
     # ------------------------------------------------------------------ controls
     def set_profile_status(
         self, iccid: str | None, endpoint_id: str | None, status: str
