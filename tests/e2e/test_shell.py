@@ -20,7 +20,7 @@ def test_home_desktop_has_header_nav_footer(app_url: str, desktop: Page) -> None
     expect(header.get_by_text("TravelSIM").first).to_be_visible()
     expect(header.get_by_role("link", name="Plans")).to_be_visible()
     expect(desktop.locator("footer")).to_contain_text("SIM for Things")
-    assert desktop.title().startswith("TravelSIM")
+    assert desktop.title().endswith("· TravelSIM")
     shot(desktop, "shell-desktop-light")
 
 
