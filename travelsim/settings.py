@@ -142,7 +142,40 @@ class Settings(BaseSettings):
         None, description="Token SFT sends with callbacks; unset: POST /callbacks/sft is off."
     )
 
+    # --- sign-in with an identity provider (OpenID Connect) ----------------------------
+    oidc_issuer_url: str | None = Field(
+        None,
+        description="Issuer URL of the OIDC provider (discovery at "
+        "<issuer>/.well-known/openid-configuration). Unset: no provider sign-in.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = Field("openid email profile", description="Space-separated scopes.")
+    oidc_display_name: str = Field(
+        "your company account", description='Shown on the button: "Sign in with <name>".'
+    )
+
+    # --- session security ------------------------------------------------------------
+    signin_throttle_window_seconds: int = Field(
+        900, gt=0, description="Window over which failed sign-in attempts are counted."
+    )
+    signin_throttle_per_account: int = Field(
+        5, ge=1, description="Failed attempts per account within the window before refusal."
+    )
+    signin_throttle_per_address: int = Field(
+        20, ge=1, description="Failed attempts per client address within the window."
+    )
+    totp_issuer: str = Field("TravelSIM", description="Issuer name shown in authenticator apps.")
+    password_reset_ttl_minutes: int = Field(
+        60, ge=5, le=1440, description="Lifetime of a password reset link."
+    )
+
     # --- derived ---------------------------------------------------------------------
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when an OIDC issuer and client id are configured."""
+        return bool(self.oidc_issuer_url and self.oidc_client_id)
+
     @property
     def uses_simulator(self) -> bool:
         """True when no SFT URL is configured: the built-in simulator serves the API."""

@@ -12,6 +12,13 @@ from travelsim.pages.home import home
 from travelsim.pages.install import install_page
 from travelsim.pages.order import order_page
 from travelsim.pages.receipt import receipt_page
+from travelsim.pages.security import (
+    delete_account_page,
+    forgot_password_page,
+    reset_password_page,
+    security_page,
+    totp_page,
+)
 from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
 from travelsim.scheduler import scheduler_lifespan
@@ -23,6 +30,12 @@ from travelsim.state.esim import EsimState
 from travelsim.state.install import InstallState
 from travelsim.state.order import OrderState
 from travelsim.state.receipt import ReceiptState
+from travelsim.state.security import (
+    DeleteAccountState,
+    PasswordResetState,
+    SecurityState,
+    TotpState,
+)
 from travelsim.state.session import SessionState
 from travelsim.state.topup import TopupState
 
@@ -44,6 +57,21 @@ PAGES = [
     (esim_page, "/esims/[esim_ref]", "Your eSIM", EsimState.load),
     (install_page, "/esims/[esim_ref]/install", "Install your eSIM", InstallState.load),
     (topup_page, "/esims/[esim_ref]/topup", "Buy more data", TopupState.load),
+    (security_page, "/security", "Security & privacy", SecurityState.load),
+    (totp_page, "/security/totp", "Two-step verification", TotpState.load),
+    (
+        forgot_password_page,
+        "/password/forgot",
+        "Reset your password",
+        PasswordResetState.load_forgot,
+    ),
+    (
+        reset_password_page,
+        "/password/reset",
+        "Choose a new password",
+        PasswordResetState.load_reset,
+    ),
+    (delete_account_page, "/account/delete", "Delete your account", DeleteAccountState.load),
 ]
 for component, route, title, on_load in PAGES:
     app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)

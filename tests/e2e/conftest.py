@@ -23,6 +23,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.oidc_provider import ProviderServer, start_provider
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -46,8 +48,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_env() -> dict[str, str]:
+def oidc_provider() -> Iterator[ProviderServer]:
+    """The test OpenID Connect provider (``tests/oidc_provider.py``) on loopback, started
+    before the app so the app's settings can name it (``OIDC_*`` in :func:`app_env`)."""
+    server = start_provider(redirect_uris=[])
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(oidc_provider: ProviderServer) -> dict[str, str]:
     port = _free_port()
+    oidc_provider.provider.redirect_uris.append(f"http://localhost:{port}/auth/oidc/callback")
     data_dir = Path(tempfile.mkdtemp(prefix="travelsim-e2e-"))
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
@@ -62,6 +74,10 @@ def app_env() -> dict[str, str]:
         SFT_SIM_RATE_LIMIT_TPS="50",
         SFT_RATE_LIMIT_TPS="40",
         PYTHONUNBUFFERED="1",
+        OIDC_ISSUER_URL=oidc_provider.issuer,
+        OIDC_CLIENT_ID=oidc_provider.provider.client_id,
+        OIDC_CLIENT_SECRET=oidc_provider.provider.client_secret,
+        OIDC_DISPLAY_NAME="Test IdP",
     )
     env.pop("DATABASE_URL", None)
     env.pop("SFT_BASE_URL", None)

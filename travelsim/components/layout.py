@@ -54,6 +54,7 @@ def account_links() -> rx.Component:
         SessionState.signed_in,
         rx.hstack(
             _nav_link("My eSIMs", "/account", "smartphone"),
+            _nav_link("Security", "/security", "shield"),
             signout_form(),
             spacing="4",
             align="center",
@@ -96,7 +97,12 @@ def header() -> rx.Component:
                     ],
                     rx.cond(
                         SessionState.signed_in,
-                        rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
+                        rx.fragment(
+                            rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
+                            rx.menu.item(
+                                rx.link("Security & privacy", href="/security", underline="none")
+                            ),
+                        ),
                         rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),
                     ),
                 ),

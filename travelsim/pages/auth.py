@@ -53,6 +53,39 @@ def _card(*children: rx.Component) -> rx.Component:
     )
 
 
+def _provider_signin() -> rx.Component:
+    """The "Sign in with <provider>" button (a form post starting the OIDC flow), only when a
+    provider is configured (``AuthPageState.oidc_name`` is set at runtime by ``load``)."""
+    return rx.cond(
+        AuthPageState.oidc_name != "",
+        rx.vstack(
+            rx.hstack(
+                rx.separator(size="4"),
+                rx.text("or", size="2", color=rx.color("gray", 11)),
+                rx.separator(size="4"),
+                align="center",
+                width="100%",
+            ),
+            native_form(
+                rx.el.input(type="hidden", name="next", value=AuthPageState.next_path),
+                rx.button(
+                    rx.icon("key-round", size=18),
+                    "Sign in with " + AuthPageState.oidc_name,
+                    type="submit",
+                    size="3",
+                    variant="outline",
+                    width="100%",
+                ),
+                action="/auth/oidc/login",
+                method="post",
+                width="100%",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+    )
+
+
 def signin() -> rx.Component:
     return page(
         _card(
@@ -82,6 +115,8 @@ def signin() -> rx.Component:
                 action="/auth/signin",
                 method="post",
             ),
+            rx.link("Forgot your password?", href="/password/forgot", size="2"),
+            _provider_signin(),
             rx.text(
                 "New here? ",
                 rx.link("Create an account", href="/signup"),

@@ -10,8 +10,12 @@ show. The session lives in the HttpOnly cookie ``travelsim_session`` (``SameSite
   errors ``/signup?error=…&email=…&next=…``.
 - ``GET /auth/verify?token=``: cookie set, ``/``; errors ``/signin?error=…``.
 - ``POST /auth/signin`` (email, password, next): cookie set, ``next`` (a safe relative
-  path, else ``/``); errors ``/signin?error=…&next=…`` (plus ``email`` for ``unverified``).
-- ``POST /auth/signout``: session revoked, cookie deleted, ``/``.
+  path, else ``/``), or the second-factor page first for staff and TOTP users; errors
+  ``/signin?error=…&next=…`` (plus ``email`` for ``unverified``). Failed attempts are
+  throttled per account and per client address (``throttled``, see
+  ``travelsim.services.security``).
+- ``POST /auth/signout``: session revoked, cookie deleted, ``/`` (or, for a session started
+  at an identity provider, that provider's end-session page, which returns to ``/``).
 - ``POST /auth/resend`` (email): always ``/signin?notice=check_email``.
 
 A duplicate sign-up gets the same answer as a new one (no account enumeration); the
@@ -32,7 +36,7 @@ from starlette.routing import Route
 
 from travelsim import db
 from travelsim.models import User
-from travelsim.services import accounts
+from travelsim.services import accounts, security
 from travelsim.services.accounts import COOKIE_NAME, AccountError
 from travelsim.settings import Settings, get_settings
 
@@ -81,6 +85,11 @@ def same_origin(request: Request, settings: Settings) -> bool:
         return False
     allowed = {_origin_of(str(request.url)), _origin_of(settings.public_url)}
     return origin in allowed
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address as the server sees it (the throttling key per address)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _redirect(path: str, **params: str) -> RedirectResponse:
@@ -145,13 +154,18 @@ async def verify(request: Request) -> Response:
     async with db.session() as s:
         try:
             user = await accounts.verify_email(s, token)
-            session_token = await accounts.create_session(
-                s, user, user_agent=request.headers.get("user-agent")
+            session_token = await security.start_session(
+                s,
+                user,
+                method="email_link",
+                previous_token=request.cookies.get(COOKIE_NAME),
+                user_agent=request.headers.get("user-agent"),
             )
+            target = await security.after_signin_path(s, user, session_token, "/")
             await s.commit()
         except AccountError as exc:
             return _redirect("/signin", error=exc.code)
-    response = _redirect("/")
+    response = _redirect(target)
     _set_session_cookie(response, session_token, settings)
     return response
 
@@ -163,20 +177,37 @@ async def signin(request: Request) -> Response:
         return _forbidden()
     form = await _form(request)
     next_path = safe_next(form.get("next"))
+    account = security.throttle_account(form.get("email", ""))
+    address = client_address(request)
     async with db.session() as s:
         try:
+            # Throttled before the password is even checked: a guesser learns nothing more.
+            await security.check_throttle(
+                s, kind=security.KIND_PASSWORD, account=account, address=address
+            )
             user = await accounts.authenticate(s, form.get("email", ""), form.get("password", ""))
         except AccountError as exc:
+            if exc.code == "invalid_credentials":
+                await security.record_failure(
+                    s, kind=security.KIND_PASSWORD, account=account, address=address
+                )
             await s.commit()
             # ``unverified`` is only answered to someone who knows the password: echo the
             # email so the page can offer "send the link again".
             email = form.get("email", "").strip() if exc.code == "unverified" else ""
             return _redirect("/signin", error=exc.code, next=next_path, email=email)
+        await security.clear_failures(s, kind=security.KIND_PASSWORD, account=account)
         # A fresh token on every sign-in (no session fixation); the old one is revoked.
-        await accounts.end_session(s, request.cookies.get(COOKIE_NAME))
-        token = await accounts.create_session(s, user, user_agent=request.headers.get("user-agent"))
+        token = await security.start_session(
+            s,
+            user,
+            method="password",
+            previous_token=request.cookies.get(COOKIE_NAME),
+            user_agent=request.headers.get("user-agent"),
+        )
+        target = await security.after_signin_path(s, user, token, next_path)
         await s.commit()
-    response = _redirect(next_path)
+    response = _redirect(target)
     _set_session_cookie(response, token, settings)
     return response
 
@@ -186,10 +217,15 @@ async def signout(request: Request) -> Response:
     settings = get_settings()
     if not same_origin(request, settings):
         return _forbidden()
+    from travelsim.routes.oidc import provider_logout_url
+
+    token = request.cookies.get(COOKIE_NAME)
     async with db.session() as s:
-        await accounts.end_session(s, request.cookies.get(COOKIE_NAME))
+        factor = await security.session_factor(s, token)
+        await accounts.end_session(s, token)
         await s.commit()
-    response = _redirect("/")
+    provider_url = await provider_logout_url(factor)
+    response = RedirectResponse(provider_url, status_code=303) if provider_url else _redirect("/")
     _delete_session_cookie(response, settings)
     return response
 

@@ -76,6 +76,34 @@ ERROR_MESSAGES: dict[str, str] = {
     "token_used": "This link was already used. Your email is confirmed: please sign in.",
     "token_expired": "This link has expired. Request a new one.",
     "csrf": "This request came from another site and was refused.",
+    # session security (travelsim.services.security)
+    "throttled": "Too many failed attempts. Please wait 15 minutes and try again.",
+    "totp_invalid": "That code is not right, or was already used. Enter the current code "
+    "from your authenticator app.",
+    "totp_already": "Two-step verification is already set up for this account.",
+    "second_factor_required": "Please complete two-step verification first.",
+    "forbidden": "You are not allowed to do this.",
+    "signin_required": "Please sign in first.",
+    "passwords_differ": "The two passwords are different.",
+    "reset_token_invalid": "This password reset link is not valid. Request a new one.",
+    "reset_token_used": "This password reset link was already used. Request a new one.",
+    "reset_token_expired": "This password reset link has expired. Request a new one.",
+    # sign-in with an identity provider (travelsim.services.oidc)
+    "oidc_disabled": "Sign-in with an identity provider is not available.",
+    "oidc_denied": "Sign-in was cancelled at your identity provider.",
+    "oidc_failed": "Sign-in with your identity provider could not be completed. Please try again.",
+    "oidc_unavailable": "Your identity provider could not be reached. Please try again later.",
+    "oidc_no_email": "Your identity provider did not share an email address, so we cannot "
+    "sign you in.",
+    "oidc_unverified": "We cannot sign you in with this provider account: its email address "
+    "is not verified, here or at the provider. Sign in with your password, or confirm your "
+    "email address first.",
+    # privacy (travelsim.services.privacy)
+    "delete_confirm": "To delete your account, type your email address exactly and tick the box.",
+    "delete_pending": "An order of yours is still being prepared. Please try again once it "
+    "is delivered.",
+    "delete_failed": "We could not suspend your eSIMs right now, so nothing was deleted. "
+    "Please try again in a few minutes.",
 }
 
 

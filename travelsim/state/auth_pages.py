@@ -14,6 +14,9 @@ NOTICES = {
     "check_email": "Check your inbox: we sent you a link to verify your email address.",
     "signed_out": "You are signed out.",
     "verified": "Your email is verified. Welcome!",
+    "reset_sent": "If an account uses this address, we sent it a link to choose a new password.",
+    "signed_out_everywhere": "You are signed out on every device.",
+    "account_deleted": "Your account is deleted. Thank you for travelling with us.",
 }
 
 
@@ -22,6 +25,9 @@ class AuthPageState(SessionState):
     notice: str = ""
     email: str = ""
     next_path: str = "/"
+    #: "Sign in with <name>" when an identity provider is configured, else "" (runtime
+    #: settings, never read while the page is built).
+    oidc_name: str = ""
     demo_mailbox: bool = False
 
     @rx.event
@@ -34,6 +40,8 @@ class AuthPageState(SessionState):
         self.email = params.get("email", "")[:254]
         nxt = params.get("next", "/")
         self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+        settings = get_settings()
+        self.oidc_name = settings.oidc_display_name if settings.oidc_enabled else ""
         await self.require_user()
         if self.signed_in:
             return rx.redirect(self.next_path)  # type: ignore[operator]
