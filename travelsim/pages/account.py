@@ -52,10 +52,43 @@ def _order_row(r: rx.Var) -> rx.Component:
     )
 
 
+def _notice(n: rx.Var) -> rx.Component:
+    return rx.callout(
+        rx.vstack(
+            rx.text(n["title"], weight="bold"),
+            rx.text(n["body"], size="2"),
+            rx.hstack(
+                rx.text(n["date"], size="1", color=rx.color("gray", 11)),
+                rx.link("Open the eSIM", href="/esims/" + n["esim_id"], size="1"),
+                rx.cond(
+                    n["unread"] != "",
+                    rx.button(
+                        "Mark as read",
+                        size="1",
+                        variant="ghost",
+                        on_click=AccountState.mark_read(n["id"]),
+                    ),
+                ),
+                spacing="3",
+                align="center",
+            ),
+            spacing="1",
+        ),
+        icon="bell",
+        color_scheme=rx.cond(n["unread"] != "", "amber", "gray"),
+        width="100%",
+        data_testid="notice",
+    )
+
+
 def account_page() -> rx.Component:
     return page(
         rx.vstack(
             rx.heading("My eSIMs", size="7"),
+            rx.cond(
+                AccountState.notices.length() > 0,
+                rx.vstack(rx.foreach(AccountState.notices, _notice), spacing="2", width="100%"),
+            ),
             rx.cond(
                 AccountState.esims.length() > 0,
                 rx.vstack(rx.foreach(AccountState.esims, _esim_card), spacing="3", width="100%"),

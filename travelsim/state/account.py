@@ -8,13 +8,14 @@ import reflex as rx
 
 from travelsim import db
 from travelsim.formatting import format_bytes
-from travelsim.services import countries, orders, usage
+from travelsim.services import countries, notifications, orders, usage
 from travelsim.state.esim import INSTALL_LABELS
 from travelsim.state.session import SessionState, _uid
 
 
 class AccountState(SessionState):
     esims: list[dict[str, str]] = []
+    notices: list[dict[str, str]] = []
     rows: list[dict[str, str]] = []
 
     @rx.event
@@ -25,6 +26,18 @@ class AccountState(SessionState):
         async with db.session() as s:
             summaries = await usage.esims_of(s, _uid(user))
             views = await orders.orders_of(s, _uid(user))
+            notes = await notifications.list_for_user(s, _uid(user), limit=20)
+        self.notices = [
+            {
+                "id": str(n.id),
+                "title": n.title,
+                "body": n.body,
+                "esim_id": str(n.esim_id),
+                "date": n.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "unread": "" if n.read_at else "yes",
+            }
+            for n in notes
+        ]
         self.esims = [
             {
                 "esim_id": str(e.esim_id),
@@ -54,6 +67,18 @@ class AccountState(SessionState):
             for v in views
         ]
         return None
+
+    @rx.event
+    async def mark_read(self, notification_id: str) -> None:
+        """Mark one of this traveler's notices read (ownership checked by the service)."""
+        user = await self.require_user()
+        if user is None or not notification_id.isdigit():
+            return
+        async with db.session() as s:
+            if await notifications.mark_read(s, _uid(user), int(notification_id)):
+                self.notices = [
+                    {**n, "unread": ""} if n["id"] == notification_id else n for n in self.notices
+                ]
 
 
 def _destination(code: str | None) -> str:
