@@ -129,6 +129,7 @@ def test_usage_refresh_and_topup(
         has_touch=True,
         device_scale_factor=2,
         timezone_id="Asia/Tokyo",
+        color_scheme="dark",
     )
     phone.add_cookies(ctx.cookies())
     p = phone.new_page()
@@ -136,7 +137,7 @@ def test_usage_refresh_and_topup(
     expect(p.get_by_test_id("data-gauge")).to_be_visible()
     expect(p.get_by_test_id("expires")).to_contain_text("JST")
     assert p.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-    shot(p, "esim-phone")
+    shot(p, "esim-phone-dark")
     receipt_ctx = p
     receipt_ctx.goto(f"{app_url}/account")
     receipt_ctx.get_by_role("link", name="Receipt").first.click()

@@ -104,7 +104,7 @@ def usage_chart() -> rx.Component:
             rx.cond(
                 EsimState.daily.length() > 0,
                 rx.recharts.bar_chart(
-                    rx.recharts.bar(data_key="MB", fill="#12a594"),
+                    rx.recharts.bar(data_key="MB", fill="#12a594", is_animation_active=False),
                     rx.recharts.x_axis(data_key="day"),
                     rx.recharts.y_axis(width=40),
                     rx.recharts.graphing_tooltip(),
