@@ -692,3 +692,71 @@ class AccountDeletion(SQLModel, table=True):
     )
     esims_suspended: int = 0
     orders_detached: int = 0
+
+
+# --- staff admin (issue 8) ----------------------------------------------------------------
+
+
+class AuditLog(SQLModel, table=True):
+    """One staff action (``services.admin``): who, when, what, on what, and how it ended.
+
+    Append-only: the application has no code path that updates or deletes a row, and the
+    database refuses both (triggers added by migration 0006 on SQLite and PostgreSQL).
+    ``actor_user_id`` is ``None`` for actions from the command line or the demo seed, which
+    ``actor`` names (``cli``, ``seed``); otherwise ``actor`` is the staff member's email at
+    the time. ``action``: dotted name (``order.refund``, ``esim.suspend``, ``staff.grant``,
+    ...). ``target_type`` / ``target_id``: ``order`` + order id, ``esim`` + eSIM id, ``plan`` +
+    plan id, ``user`` + email, ``simulator`` + endpoint id. ``result``: ``ok``, ``refused``
+    (a rule said no: ``detail`` says which) or ``failed`` (an error: ``detail`` says which).
+    ``detail`` never holds secrets (no activation codes, tokens or card data).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint("result IN ('ok', 'refused', 'failed')", name="ck_audit_log_result"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
+    actor_user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    actor: str = Field(max_length=254)
+    action: str = Field(max_length=40, index=True)
+    target_type: str = Field(max_length=20)
+    target_id: str = Field(max_length=64, index=True)
+    result: str = Field(max_length=8)
+    detail: str = Field(default="", max_length=1000)
+
+
+class EsimReplacement(SQLModel, table=True):
+    """A replacement eSIM given by staff for ``old_esim_id`` (esim-facts.md F1, F2).
+
+    One per old eSIM (unique): pressing "replace" twice never hands out two eSIMs.
+    ``plan_ids``: the plans of the add-ons still live on the old eSIM, each subscribed anew
+    on the new one (``order_ids``: the zero-amount staff orders that provision them, the
+    first one a ``new_esim`` order). ``status``: ``provisioning`` → ``done`` (new eSIM
+    delivered, old endpoint suspended) or ``failed`` (``detail``; the orders stay visible
+    and can be retried).
+    """
+
+    __tablename__ = "esim_replacement"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('provisioning', 'done', 'failed')", name="ck_esim_replacement_status"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    old_esim_id: int = Field(foreign_key="esim.id", unique=True)
+    new_esim_id: int | None = Field(default=None, foreign_key="esim.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    staff_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    plan_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    order_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="provisioning", max_length=16)
+    detail: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    finished_at: datetime | None = utc_column()

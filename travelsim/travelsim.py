@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.pages.account import account_page
+from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
 from travelsim.pages.buy import buy
 from travelsim.pages.esim import esim_page
@@ -73,6 +74,7 @@ PAGES = [
     ),
     (delete_account_page, "/account/delete", "Delete your account", DeleteAccountState.load),
 ]
+PAGES += ADMIN_PAGES
 for component, route, title, on_load in PAGES:
     app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)
 

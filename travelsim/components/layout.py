@@ -55,6 +55,7 @@ def account_links() -> rx.Component:
         rx.hstack(
             _nav_link("My eSIMs", "/account", "smartphone"),
             _nav_link("Security", "/security", "shield"),
+            rx.cond(SessionState.is_staff, _nav_link("Admin", "/admin", "layout-dashboard")),
             signout_form(),
             spacing="4",
             align="center",
@@ -101,6 +102,10 @@ def header() -> rx.Component:
                             rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
                             rx.menu.item(
                                 rx.link("Security & privacy", href="/security", underline="none")
+                            ),
+                            rx.cond(
+                                SessionState.is_staff,
+                                rx.menu.item(rx.link("Admin", href="/admin", underline="none")),
                             ),
                         ),
                         rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),

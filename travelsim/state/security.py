@@ -43,7 +43,6 @@ class SecurityState(SessionState):
     sessions: list[dict[str, str]] = []
     identities: list[dict[str, str]] = []
     totp_enabled: bool = False
-    is_staff: bool = False
     notice: str = ""
 
     @rx.event

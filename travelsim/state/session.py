@@ -29,6 +29,8 @@ class SessionState(rx.State):
 
     signed_in: bool = False
     user_email: str = ""
+    #: Drives the header's "Admin" link only; admin handlers re-check the role themselves.
+    is_staff: bool = False
 
     def _session_token(self) -> str | None:
         return accounts.token_from_cookie_header(self.router.headers.cookie)
@@ -53,6 +55,7 @@ class SessionState(rx.State):
         user = await self.current_user()
         self.signed_in = user is not None
         self.user_email = user.email if user else ""
+        self.is_staff = bool(user and user.is_staff)
         return user
 
     def signin_redirect(self) -> Any:
