@@ -368,9 +368,14 @@ async def test_malformed_fault(sim: SimControl, make_client: ClientFactory):
     endpoint = await first_free_endpoint(client)
     plan_id = (await client.rate_plans(priority=S))[0].plan_id
     await sim.fault("fetchSIM", "malformed", count=1)
+    rows, _ = await client.fetch_sims(priority=S)  # a read is asked again
+    assert rows
+    assert statuses(await sim.calls("fetchsim"))[-2:] == [200, 200]
+    await sim.fault("fetchSIM", "malformed", count=50)  # persistently malformed
     with pytest.raises(SFTMalformedResponse) as read:
         await client.fetch_sims(priority=S)
     assert read.value.http_status == 200
+    await sim.clear_faults()
     await sim.fault("subscribeAddon", "malformed", count=1)
     with pytest.raises(SFTMalformedOutcomeUnknown):
         await client.subscribe_addon(endpoint, plan_id, priority=P)
@@ -384,9 +389,10 @@ async def test_html_fault(sim: SimControl, make_client: ClientFactory):
     rows, _ = await client.fetch_sims(priority=S)
     assert rows
     assert statuses(await sim.calls("fetchsim"))[-2:] == [502, 200]
-    await sim.fault("fetchSIM", "html", status=200, count=1)
+    await sim.fault("fetchSIM", "html", status=200, count=50)
     with pytest.raises(SFTMalformedResponse):
         await client.fetch_sims(priority=S)
+    await sim.clear_faults()
     await sim.fault("EndPointActivation", "html", count=1)
     with pytest.raises(SFTOutcomeUnknown) as post:
         await client.activate_endpoint(endpoint, priority=P)

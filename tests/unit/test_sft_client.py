@@ -250,14 +250,25 @@ async def test_rejected_token_is_renewed_once_and_replayed(shape: str) -> None:
     assert platform.count("RefreshToken") == 1
 
 
-async def test_token_rejected_twice_raises_auth_error() -> None:
+async def test_token_rejected_after_every_reauthentication_raises_auth_error() -> None:
     platform = FakePlatform()
     reject = respond(401, fail("401", "Invalid token"))
-    platform.script("fetchSIM", reject, reject)
+    platform.script("fetchSIM", *[reject] * 10)
     async with make_client(platform) as client:
         with pytest.raises(SFTAuthError):
             await client.fetch_sims(priority=P)
-    assert platform.count("fetchSIM") == 2
+    # The first try, then one replay after each of MAX_REAUTHENTICATIONS (3) renewals.
+    assert platform.count("fetchSIM") == 4
+
+
+async def test_token_rejected_twice_then_accepted_succeeds() -> None:
+    platform = FakePlatform()
+    reject = respond(401, fail("401", "Token expired"))
+    platform.script("fetchSIM", reject, reject)
+    async with make_client(platform) as client:
+        rows, _ = await client.fetch_sims(priority=P)
+    assert rows is not None
+    assert platform.count("fetchSIM") == 3
 
 
 # --- rate limiting ----------------------------------------------------------------------------
@@ -346,24 +357,26 @@ async def test_malformed_answer_to_post_is_outcome_unknown_too() -> None:
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("answer", "asked"),
     [
-        respond(200, text=""),
-        respond(200, text="<html><body>maintenance</body></html>"),
-        respond(200, text="{not json"),
-        respond(200, body=["Response"]),
-        respond(200, body={"Response": None}),
-        respond(200, body={"Response": {"resultCode": "0", "responseParam": {"rows": 5}}}),
-        respond(404, text="<html>not found</html>"),
+        (respond(200, text=""), 3),
+        (respond(200, text="<html><body>maintenance</body></html>"), 3),
+        (respond(200, text="{not json"), 3),
+        (respond(200, body=["Response"]), 3),
+        (respond(200, body={"Response": None}), 3),
+        # A well-formed envelope whose payload has the wrong shape: the platform answered,
+        # asking again would get the same answer.
+        (respond(200, body={"Response": {"resultCode": "0", "responseParam": {"rows": 5}}}), 1),
+        (respond(404, text="<html>not found</html>"), 3),
     ],
 )
-async def test_malformed_answer_to_get_raises_malformed(answer: Script) -> None:
+async def test_malformed_answer_to_get_raises_malformed(answer: Script, asked: int) -> None:
     platform = FakePlatform()
-    platform.script("fetchSIM", answer)
-    async with make_client(platform) as client:
+    platform.script("fetchSIM", *[answer] * 10)
+    async with make_client(platform, retry_attempts=3) as client:
         with pytest.raises(SFTMalformedResponse):
             await client.fetch_sims(priority=P)
-    assert platform.count("fetchSIM") == 1
+    assert platform.count("fetchSIM") == asked  # unreadable envelopes: asked again, bounded
 
 
 async def test_business_errors_carry_the_op_code() -> None:

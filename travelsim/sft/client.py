@@ -87,6 +87,13 @@ class _Transient(Exception):
         self.error = error
 
 
+#: Re-authentications (refresh or login) tried for one request before giving up: more than
+#: one, because another caller's expiry (or the platform expiring every token of the account)
+#: can reject the fresh token too; bounded, because a platform that rejects every token
+#: must surface as SFTAuthError.
+MAX_REAUTHENTICATIONS = 3
+
+
 class _TokenRejected(Exception):
     """The platform rejected the bearer token (either 401 shape)."""
 
@@ -515,7 +522,7 @@ class SFTClient:
         *,
         accept_codes: set[str] | frozenset[str],
     ) -> parsing.Envelope:
-        replayed = False
+        reauths = 0
         while True:
             token = await self._access_token()
             try:
@@ -523,14 +530,14 @@ class SFTClient:
                     op, path, priority, params, body, token, accept_codes
                 )
             except _TokenRejected as rejected:
-                if replayed:
+                if reauths >= MAX_REAUTHENTICATIONS:
                     raise SFTAuthError(
                         op.name,
                         rejected.http_status,
                         wire.CODE_TOKEN_INVALID,
                         "token rejected again after re-authentication",
                     ) from None
-                replayed = True
+                reauths += 1
                 logger.info(
                     "sft token rejected; re-authenticating and replaying",
                     extra={"sft_operation": op.name, "http_status": rejected.http_status},
@@ -560,6 +567,8 @@ class SFTClient:
                 raise SFTMalformedOutcomeUnknown(
                     op.name, status, exc.result_code, exc.result_description
                 ) from None
+            if not op.state_changing:
+                raise _Transient(exc) from None  # a read is safe to ask again
             raise
         if env.token_rejected and not env.ok:
             raise _TokenRejected(status, env.description)
