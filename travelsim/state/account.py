@@ -20,9 +20,9 @@ class AccountState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         async with db.session() as s:
             summaries = await usage.esims_of(s, _uid(user))
             views = await orders.orders_of(s, _uid(user))
@@ -71,7 +71,7 @@ class AccountState(SessionState):
     @rx.event
     async def mark_read(self, notification_id: str) -> None:
         """Mark one of this traveler's notices read (ownership checked by the service)."""
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None or not notification_id.isdigit():
             return
         async with db.session() as s:

@@ -63,9 +63,9 @@ class AdminState(SessionState):
         self.is_admin = False
         self.notice = ""
         self._forget()
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         if user.is_staff:
             async with db.session() as s:
                 if await security.needs_second_factor(s, user, self._session_token()):
@@ -81,7 +81,7 @@ class AdminState(SessionState):
         staff = await self._staff()
         if staff is None:
             return None
-        await self.require_user()
+        await self._require_user()
         self.notice = ""
         self.notice_result = ""
         self.is_admin = True

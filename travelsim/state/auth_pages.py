@@ -42,7 +42,7 @@ class AuthPageState(SessionState):
         self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
         settings = get_settings()
         self.oidc_name = settings.oidc_display_name if settings.oidc_enabled else ""
-        await self.require_user()
+        await self._require_user()
         if self.signed_in:
             return rx.redirect(self.next_path)  # type: ignore[operator]
         return None

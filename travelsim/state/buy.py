@@ -8,12 +8,14 @@ one event and are never kept in state.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import reflex as rx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.models import Checkout, Plan
+from travelsim.models import Checkout, Plan, User
 from travelsim.services import catalogue, checkout, countries, payments, platform
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState
@@ -49,9 +51,9 @@ class BuyState(SessionState):
     async def load(self) -> Any:
         self.error = ""
         self.busy = False
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         self.plan_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         params = self.router.url.query_parameters
         async with db.session() as s:
@@ -117,9 +119,9 @@ class BuyState(SessionState):
         if self.destination not in {d["code"] for d in self.destinations}:
             self.error = ERRORS["bad_destination"]
             return None
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         self.busy = True
         self.error = ""
         try:
@@ -143,62 +145,60 @@ class BuyState(SessionState):
     @rx.event
     async def pay(self, form: dict[str, Any]) -> Any:
         """Charge the card for this checkout (idempotent on the checkout id)."""
-        if self.busy or not self.checkout_id:
-            return
-        user = await self.require_user()
-        if user is None:
-            yield self.signin_redirect()
-            return
-        self.busy = True
-        self.error = ""
-        yield
-        try:
-            async with db.session() as s:
-                outcome = await checkout.pay(
-                    s,
-                    payments.demo_provider(),
-                    checkout_id=self.checkout_id,
-                    user=user,
-                    card=payments.Card(
-                        number=str(form.get("card_number", "")),
-                        expiry=str(form.get("card_expiry", "")),
-                        cvc=str(form.get("card_cvc", "")),
-                    ),
-                    device_confirmed=True,
-                )
-        except checkout.CheckoutError as exc:
-            self.error = ERRORS.get(exc.code, exc.message)
-            self.busy = False
-            return
-        self.busy = False
-        yield self._after_payment(outcome)
+        card = payments.Card(
+            number=str(form.get("card_number", "")),
+            expiry=str(form.get("card_expiry", "")),
+            cvc=str(form.get("card_cvc", "")),
+        )
+        async for step in self._payment_step(
+            lambda s, user: checkout.pay(
+                s,
+                payments.demo_provider(),
+                checkout_id=self.checkout_id,
+                user=user,
+                card=card,
+                device_confirmed=True,
+            )
+        ):
+            yield step
 
     @rx.event
     async def confirm_action(self, form: dict[str, Any]) -> Any:
         """Second step of a card that needs it (3-D Secure style code)."""
+        code = str(form.get("code", ""))[:12]
+        async for step in self._payment_step(
+            lambda s, user: checkout.confirm_payment(
+                s,
+                payments.demo_provider(),
+                checkout_id=self.checkout_id,
+                user=user,
+                code=code,
+            )
+        ):
+            yield step
+
+    async def _payment_step(
+        self, call: Callable[[AsyncSession, User], Awaitable[checkout.PayOutcome]]
+    ) -> AsyncIterator[Any]:
+        """Run one payment call for the signed-in owner: button disabled meanwhile (the
+        checkout id makes a second click harmless anyway), errors shown, then the outcome."""
         if self.busy or not self.checkout_id:
             return
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            yield self.signin_redirect()
+            yield self._signin_redirect()
             return
         self.busy = True
         self.error = ""
-        yield
+        yield None
         try:
             async with db.session() as s:
-                outcome = await checkout.confirm_payment(
-                    s,
-                    payments.demo_provider(),
-                    checkout_id=self.checkout_id,
-                    user=user,
-                    code=str(form.get("code", ""))[:12],
-                )
+                outcome = await call(s, user)
         except checkout.CheckoutError as exc:
             self.error = ERRORS.get(exc.code, exc.message)
-            self.busy = False
             return
-        self.busy = False
+        finally:
+            self.busy = False
         yield self._after_payment(outcome)
 
     def _after_payment(self, outcome: checkout.PayOutcome) -> Any:
@@ -219,12 +219,18 @@ class BuyState(SessionState):
         """Another click of this checkout is charging: wait for its outcome (no new charge)."""
         import asyncio
 
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None or not self.checkout_id:
             return None
         for _ in range(20):
-            async with db.session() as s:
-                outcome = await checkout.payment_outcome(s, checkout_id=self.checkout_id, user=user)
+            try:
+                async with db.session() as s:
+                    outcome = await checkout.payment_outcome(
+                        s, checkout_id=self.checkout_id, user=user
+                    )
+            except checkout.CheckoutError as exc:  # not this traveler's checkout
+                self.error = ERRORS.get(exc.code, exc.message)
+                return None
             if outcome.status != "processing":
                 return self._after_payment(outcome)
             await asyncio.sleep(0.5)

@@ -83,9 +83,9 @@ class EsimState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         self.esim_id = raw if raw.isdigit() else ""
         self.refresh_message = ""
@@ -103,7 +103,7 @@ class EsimState(SessionState):
     async def set_timezone(self, tz: Any) -> None:
         """The browser's IANA zone, used only to format dates for this viewer."""
         self.tz = str(tz)[:64] if tz else ""
-        user = await self.current_user()
+        user = await self._current_user()
         if user is not None:
             await self._reload(_uid(user))
 
@@ -245,7 +245,7 @@ class EsimState(SessionState):
             deadline = loop.time() + WATCH_SECONDS
             while loop.time() < deadline:
                 await live.wait(esim_id, POLL_SECONDS)
-                user = await self.current_user()
+                user = await self._current_user()
                 if user is None:
                     return
                 view = await self._fetch(_uid(user))
@@ -267,7 +267,7 @@ class EsimState(SessionState):
             self.refresh_message = ""
             esim_id = int(self.esim_id)
         try:
-            user = await self.current_user()
+            user = await self._current_user()
             if user is None:
                 return
             outcome = await usage.refresh_now(
@@ -292,7 +292,7 @@ class EsimState(SessionState):
 
     @rx.event
     async def rename(self, form: dict[str, Any]) -> None:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None or not self.esim_id:
             return
         async with db.session() as s:
@@ -312,7 +312,7 @@ class EsimState(SessionState):
 
     @rx.event
     async def request_replacement(self) -> None:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None or not self.esim_id:
             return
         async with db.session() as s:

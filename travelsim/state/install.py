@@ -30,9 +30,9 @@ class InstallState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         raw = self.router.url.path.rstrip("/").rsplit("/", 2)[-2]
         ua = self.router.headers.user_agent or ""
         self.platform = install_links.device_platform(ua)

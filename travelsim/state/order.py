@@ -36,9 +36,9 @@ class OrderState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         self.order_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:36]
         if not await self._refresh(_uid(user)):
             return None
@@ -81,7 +81,7 @@ class OrderState(SessionState):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + WATCH_SECONDS
             while loop.time() < deadline:
-                user = await self.current_user()
+                user = await self._current_user()
                 view = await self._fetch(_uid(user)) if user is not None else None
                 async with self:
                     if not self._apply(view) or self.status in FINAL:

@@ -20,9 +20,9 @@ class ReceiptState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         order_id = self.router.url.path.rstrip("/").rsplit("/", 2)[-2][:36]
         settings = get_settings()
         async with db.session() as s:

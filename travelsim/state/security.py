@@ -47,9 +47,9 @@ class SecurityState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         token = self._session_token()
         async with db.session() as s:
             if await security.needs_second_factor(s, user, token):
@@ -97,9 +97,9 @@ class TotpState(SessionState):
         code = params.get("error", "")
         self.error = accounts.message_for(code) if code else ""
         self.next_path = _safe_next(params.get("next", "/"))
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         token = self._session_token()
         self.qr_data_uri = ""
         self.secret = ""
@@ -133,7 +133,7 @@ class PasswordResetState(SessionState):
     async def load_forgot(self) -> None:
         code = self.router.url.query_parameters.get("error", "")
         self.error = accounts.message_for(code) if code else ""
-        await self.require_user()
+        await self._require_user()
 
     @rx.event
     async def load_reset(self) -> Any:
@@ -148,7 +148,7 @@ class PasswordResetState(SessionState):
             except accounts.AccountError as exc:
                 self.token_ok = False
                 return rx.redirect(f"/password/forgot?error={quote(exc.code)}")
-        await self.require_user()
+        await self._require_user()
         return None
 
 
@@ -163,9 +163,9 @@ class DeleteAccountState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         code = self.router.url.query_parameters.get("error", "")
         self.error = accounts.message_for(code) if code else ""
         async with db.session() as s:

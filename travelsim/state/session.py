@@ -35,7 +35,7 @@ class SessionState(rx.State):
     def _session_token(self) -> str | None:
         return accounts.token_from_cookie_header(self.router.headers.cookie)
 
-    async def current_user(self) -> User | None:
+    async def _current_user(self) -> User | None:
         """The traveler behind this tab's session cookie, or ``None``."""
         token = self._session_token()
         if not token:
@@ -48,17 +48,17 @@ class SessionState(rx.State):
     @rx.event
     async def load_session(self) -> None:
         """Refresh the header's signed-in view (on page load)."""
-        await self.require_user()
+        await self._require_user()
 
-    async def require_user(self) -> User | None:
+    async def _require_user(self) -> User | None:
         """Resolve the traveler; ``None`` when signed out (the caller redirects)."""
-        user = await self.current_user()
+        user = await self._current_user()
         self.signed_in = user is not None
         self.user_email = user.email if user else ""
         self.is_staff = bool(user and user.is_staff)
         return user
 
-    def signin_redirect(self) -> Any:
+    def _signin_redirect(self) -> Any:
         path = self.router.url.path or "/"
         query = self.router.url.query
         target = f"{path}?{query}" if query else path

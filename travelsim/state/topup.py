@@ -43,9 +43,9 @@ class TopupState(SessionState):
 
     @rx.event
     async def load(self) -> Any:
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         raw = self.router.url.path.rstrip("/").rsplit("/", 2)[-2]
         self.esim_id = raw if raw.isdigit() else ""
         self.selected, self.preview, self.totals, self.error = "", [], "", ""
@@ -82,7 +82,7 @@ class TopupState(SessionState):
     @rx.event
     async def choose(self, plan_id: str) -> None:
         """Show what the eSIM will have after adding ``plan_id`` (no payment yet)."""
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None or not self.esim_id:
             return
         if plan_id not in {o["plan_id"] for o in self.offers}:
@@ -127,9 +127,9 @@ class TopupState(SessionState):
     async def start(self) -> Any:
         if self.busy or not self.selected or not self.allowed:
             return None
-        user = await self.require_user()
+        user = await self._require_user()
         if user is None:
-            return self.signin_redirect()
+            return self._signin_redirect()
         self.busy = True
         try:
             async with db.session() as s:
