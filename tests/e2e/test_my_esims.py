@@ -7,6 +7,7 @@ the documented units (1 MB = 1,048,576 bytes; France 1 GB = 1,073,741,824 bytes)
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.e2e.conftest import DESKTOP, PHONE, shot
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.integration.sim_fixtures import SimApi, start_sim_server
 from travelsim.formatting import format_bytes
+from travelsim.timefmt import local_datetime
 
 MB = 1_048_576
 
@@ -79,9 +81,16 @@ def test_usage_refresh_and_topup(
     assert page.url == esim_path
     expect(page.get_by_test_id("addon").first).to_have_attribute("data-state", "active")
     expect(page.get_by_test_id("clock-text")).to_have_text("Validity started at your first use.")
-    expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^6 d \d\d:\d\d:\d\d$"))
-    # Expiry shown in the viewer's zone, named (Brussels in winter: CET).
-    expect(page.get_by_test_id("expires")).to_contain_text("CET")
+    expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^\d+ d \d\d:\d\d:\d\d$"))
+    # The platform's own expiry (start + 7 days, simulator clock), shown in the viewer's
+    # zone and named (Brussels in winter: CET).
+    expiry = datetime.strptime(platform["expiryDate"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
+    started = datetime.strptime(platform["startDate"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
+    assert expiry - started == timedelta(days=7)
+    expect(page.get_by_test_id("expires")).to_have_text(
+        "Expires " + local_datetime(expiry, "Europe/Brussels")
+    )
+    assert "CET" in local_datetime(expiry, "Europe/Brussels")
     first = page.get_by_test_id("countdown").inner_text()
     page.wait_for_timeout(1500)
     assert page.get_by_test_id("countdown").inner_text() != first  # it ticks
