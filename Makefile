@@ -9,7 +9,7 @@ export REFLEX_USE_NPM := 1
 export PYTHONUNBUFFERED := 1
 PORT ?= 3000
 
-.PHONY: install migrate seed demo test test-unit test-integration test-e2e lint format bench simulator clean
+.PHONY: install migrate seed demo test test-unit test-integration test-e2e test-load lint format bench simulator clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,14 +44,21 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest -q tests/integration
 
+# Proofs under load, faults, crashes and attack (PostgreSQL and Redis where present).
+test-load: install
+	$(BIN)/pytest -q tests/load -m "not e2e"
+	$(BIN)/pytest -q tests/load/test_attack_browser.py
+
 # Browser tests run in their own pytest process (they start the real app).
 test-e2e: install
 	$(BIN)/pytest -q tests/e2e
 
 ## Lint, then every test layer; exits non-zero on any failure.
+## Browser tests (tests/e2e, and the browser attack test) run in their own pytest processes.
 test: lint
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q tests/unit tests/integration tests/load -m "not e2e"
 	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q tests/load/test_attack_browser.py
 
 bench: install
 	$(BIN)/python -m benchmarks

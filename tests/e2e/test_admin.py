@@ -167,13 +167,14 @@ def test_staff_admin_actions(
     # Suspend as staff: the platform says Suspended; the traveler is told to contact support.
     page.goto(f"{app_url}/admin/esims?esim={esim_id}")
     page.get_by_role("button", name="Suspend endpoint").click()
-    _notice(page, "ok")
+    _notice(page, "ok", re.compile(r"endpoint suspended", re.IGNORECASE))
     assert _endpoint_status(sim, endpoint) == "Suspended"
     expect(page.get_by_test_id("esim-endpoint-status")).to_contain_text("Staff (CSR)")
     traveler.goto(f"{app_url}/esims/{esim_id}")
     expect(traveler.get_by_text("This eSIM is suspended. Please contact support")).to_be_visible()
     page.get_by_role("button", name="Resume endpoint").click()
-    _notice(page, "ok")
+    # Wait for this action's own notice (the suspend notice above also says "ok").
+    _notice(page, "ok", re.compile(r"endpoint active", re.IGNORECASE))
     assert _endpoint_status(sim, endpoint) == "Active"
 
     # Goodwill add-on: one more instance of 870102 on the platform.

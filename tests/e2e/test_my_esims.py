@@ -71,7 +71,9 @@ def test_usage_refresh_and_topup(
     r = sim.ctl("POST", "consume", {"endPointId": endpoint, "bytes": 300 * MB})
     assert r.status_code == 200, r.text
     page.get_by_role("button", name="Refresh now").click()
-    (platform,) = _sim_addons(sim, iccid)
+    found = _sim_addons(sim, iccid)
+    assert len(found) == 1, (iccid, found)
+    (platform,) = found
     remaining = int(platform["remainingVolume"])
     assert remaining == 1024 * MB - 300 * MB  # 1 GB minus 300 MB, in bytes
     percent = round(100 * remaining / (1024 * MB), 1)

@@ -1,7 +1,10 @@
 """Wire settings to the SFT client: real platform or in-process simulator, one shared budget.
 
 * :func:`get_rate_budget` returns the process-wide :class:`RateBudget`; every client built in
-  the process shares it, so all callers together stay under the account's TPS.
+  the process shares it, so all callers together stay under the account's TPS. With
+  ``REDIS_URL`` set (several workers) it is a :class:`~travelsim.sft.ratelimit_redis.
+  RedisRateBudget` shared by every process of the account; without Redis, a
+  :class:`LocalRateBudget`.
 * :func:`build_client` returns an :class:`SFTClient` for the real platform when
   ``SFT_BASE_URL`` is set, else for the built-in simulator served in process through
   ``httpx.ASGITransport`` (design.md §2). The simulator app is created once per database path
@@ -24,7 +27,13 @@ if TYPE_CHECKING:
 
     from travelsim.settings import Settings
 
-__all__ = ["SIMULATOR_BASE_URL", "build_client", "get_rate_budget", "reset_rate_budget"]
+__all__ = [
+    "SIMULATOR_BASE_URL",
+    "budget_account",
+    "build_client",
+    "get_rate_budget",
+    "reset_rate_budget",
+]
 
 #: Base URL used with the in-process simulator (never resolved: the ASGI transport serves it).
 SIMULATOR_BASE_URL = "http://sft-simulator.internal"
@@ -36,12 +45,29 @@ _simulator_apps: dict[Path, ASGIApp] = {}
 
 def get_rate_budget(settings: Settings) -> RateBudget:
     """The process-wide SFT budget at ``settings.sft_rate_limit_tps`` (created on first call;
-    later calls return the same object whatever their settings)."""
+    later calls return the same object whatever their settings): shared across processes
+    through Redis when ``settings.redis_url`` is set, else local to the process."""
     global _budget
     with _lock:
         if _budget is None:
-            _budget = LocalRateBudget(settings.sft_rate_limit_tps)
+            if settings.redis_url:
+                from travelsim.sft.ratelimit_redis import RedisRateBudget
+
+                _budget = RedisRateBudget(
+                    settings.redis_url,
+                    settings.sft_rate_limit_tps,
+                    account=budget_account(settings),
+                )
+            else:
+                _budget = LocalRateBudget(settings.sft_rate_limit_tps)
         return _budget
+
+
+def budget_account(settings: Settings) -> str:
+    """The key naming one SFT account's shared budget: platform, user and target account
+    (no secret in it)."""
+    platform = settings.sft_base_url or "simulator"
+    return f"{platform}|{settings.sft_username}|{settings.sft_target_account_id or '-'}"
 
 
 def reset_rate_budget(budget: RateBudget | None = None) -> None:

@@ -1,0 +1,186 @@
+"""The portal's own time per purchase, beyond the SFT calls (target: p95 <= 40 ms).
+
+``python -m benchmarks.purchase [--purchases N] [--postgres URL]``
+
+One purchase = what a traveler's purchase costs the portal: ``checkout.start_checkout`` +
+``checkout.pay`` (demo card) + ``provisioning.run_order`` (activate, subscribe, fetch the
+code, encrypt it, render the QR, queue the email), each in its own database sessions as the
+app does, one purchase after another. The simulator runs in process (``httpx.ASGITransport``)
+with no rate limit. Time spent inside the SFT client's HTTP transport (the simulator's work
+and the HTTP round trip) and waiting for the rate budget is measured by a wrapping transport
+and budget and subtracted: what remains is the portal's own time (Python, database, crypto,
+QR, email rendering). Default database: a SQLite file; ``--postgres`` runs against a fresh
+PostgreSQL database created on that server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+import warnings
+
+from benchmarks.common import fresh_environment, machine, percentile
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--purchases", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--postgres", help="admin URL, e.g. postgresql://postgres@127.0.0.1/test")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    data_dir = fresh_environment("purchase")
+    db_name = None
+    if args.postgres:
+        import psycopg
+
+        db_name = f"travelsim_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+        os.environ["DATABASE_URL"] = args.postgres.rsplit("/", 1)[0] + "/" + db_name
+    try:
+        asyncio.run(run(args.purchases, args.warmup, data_dir))
+    finally:
+        if db_name and args.postgres:
+            import psycopg
+
+            with psycopg.connect(args.postgres, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    return 0
+
+
+async def run(purchases: int, warmup: int, data_dir: object) -> None:
+    import httpx
+
+    from travelsim import db
+    from travelsim.models import Plan, User
+    from travelsim.services import checkout, inventory, provisioning
+    from travelsim.services.payments import Card, DemoCardProvider
+    from travelsim.settings import get_settings
+    from travelsim.sft import LocalRateBudget, Priority, SFTClient
+    from travelsim.sft_simulator import SimulatorConfig, create_app
+
+    settings = get_settings()
+    db.migrate(db.sync_engine())
+    total = purchases + warmup
+
+    class TimedTransport(httpx.AsyncBaseTransport):
+        """Accumulates the time spent in the SFT HTTP exchange (simulator included)."""
+
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+            self.seconds = 0.0
+            self.calls = 0
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            t0 = time.perf_counter()
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            self.seconds += time.perf_counter() - t0
+            self.calls += 1
+            return response
+
+    class TimedBudget:
+        """Accumulates the time spent waiting for the rate budget."""
+
+        def __init__(self) -> None:
+            self.inner = LocalRateBudget(10_000.0)
+            self.seconds = 0.0
+
+        async def acquire(self, priority: Priority) -> None:
+            t0 = time.perf_counter()
+            await self.inner.acquire(priority)
+            self.seconds += time.perf_counter() - t0
+
+        def penalize(self, seconds: float) -> None:
+            self.inner.penalize(seconds)
+
+    app = create_app(
+        SimulatorConfig(
+            db_path=settings.data_dir / "bench-sim.db", seed_esims=total + 5, rate_limit_tps=0
+        )
+    )
+    transport = TimedTransport(httpx.ASGITransport(app=app))
+    budget = TimedBudget()
+    client = SFTClient(
+        "http://sft-simulator.internal", "demo", "demo", rate_budget=budget, transport=transport
+    )
+    async with db.session() as s:
+        s.add(
+            Plan(
+                plan_id="870101",
+                sft_name="France 1 GB 7 days",
+                volume_bytes=1_073_741_824,
+                validity_days=7,
+                activated_by="on_usage",
+                sft_countries=["FR"],
+                display_name="France 1 GB",
+                price_minor=990,
+                currency="EUR",
+                destinations=["FR"],
+                on_sale=True,
+            )
+        )
+        users = [User(email=f"bench{i}@example.com", password_hash="x") for i in range(total)]
+        s.add_all(users)
+        await s.commit()
+        for u in users:
+            await s.refresh(u)
+        await inventory.refill_pool(client, s, max_pages=20)
+    provider = DemoCardProvider()
+    card = Card("4242 4242 4242 4242", "12/35", "123")
+    own_ms: list[float] = []
+    checkout_ms: list[float] = []
+    wall_ms: list[float] = []
+    sft_calls: list[int] = []
+    for i, user in enumerate(users):
+        t0 = time.perf_counter()
+        sft0, wait0, calls0 = transport.seconds, budget.seconds, transport.calls
+        async with db.session() as s:
+            co = await checkout.start_checkout(
+                s, user=user, plan_id="870101", destination="FR", client=client
+            )
+            checkout_id = co.id
+        async with db.session() as s:
+            outcome = await checkout.pay(
+                s, provider, checkout_id=checkout_id, user=user, card=card, device_confirmed=True
+            )
+        assert outcome.order_id
+        t_paid = time.perf_counter()
+        outside_paid = (transport.seconds - sft0) + (budget.seconds - wait0)
+        order = await provisioning.run_order(outcome.order_id, client=client)
+        assert order.status == "delivered", order.last_error
+        wall = time.perf_counter() - t0
+        outside = (transport.seconds - sft0) + (budget.seconds - wait0)
+        if i >= warmup:
+            own_ms.append((wall - outside) * 1000)
+            checkout_ms.append((t_paid - t0 - outside_paid) * 1000)
+            wall_ms.append(wall * 1000)
+            sft_calls.append(transport.calls - calls0)
+    await client.aclose()
+    await db.async_engine().dispose()
+
+    backend = "PostgreSQL" if not settings.is_sqlite else "SQLite file"
+    print(f"purchase: portal time per purchase beyond SFT calls ({backend}, {purchases} runs)")
+    print(f"  machine: {machine()}")
+    print(
+        f"  portal own time   p50 {percentile(own_ms, 50):6.1f} ms   "
+        f"p95 {percentile(own_ms, 95):6.1f} ms   max {max(own_ms):6.1f} ms   (target p95 <= 40 ms)"
+    )
+    provisioning_ms = [a - b for a, b in zip(own_ms, checkout_ms, strict=True)]
+    print(
+        f"    of which checkout + payment p50 {percentile(checkout_ms, 50):6.1f} ms, "
+        f"provisioning p50 {percentile(provisioning_ms, 50):6.1f} ms"
+    )
+    print(
+        f"  wall incl. SFT    p50 {percentile(wall_ms, 50):6.1f} ms   "
+        f"p95 {percentile(wall_ms, 95):6.1f} ms   (in-process simulator, no rate limit)"
+    )
+    print(f"  SFT calls per purchase: {sum(sft_calls) / len(sft_calls):.1f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
