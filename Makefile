@@ -27,7 +27,7 @@ seed: migrate
 
 ## The portal on http://localhost:$(PORT) (frontend, backend and routes on one port), in the foreground.
 demo: seed
-	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) PUBLIC_URL=$${PUBLIC_URL:-http://localhost:$(PORT)} $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
