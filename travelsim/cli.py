@@ -37,7 +37,9 @@ async def _seed() -> None:
     await db.async_engine().dispose()
 
 
-DEMO_EMAIL = "demo@travelsim.local"
+# Addresses must pass the same validation as sign-in (email-validator refuses special-use
+# domains such as .local): example.com is reserved for documentation and examples.
+DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "travel-demo-2026"
 
 
@@ -62,7 +64,7 @@ async def _demo_traveler() -> None:
             log.info("demo traveler: %s (password in the README)", DEMO_EMAIL)
 
 
-DEMO_STAFF_EMAIL = "staff@travelsim.local"
+DEMO_STAFF_EMAIL = "staff@example.com"
 DEMO_STAFF_PASSWORD = "staff-demo-2026"
 
 
