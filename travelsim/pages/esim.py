@@ -283,6 +283,7 @@ def esim_page() -> rx.Component:
                                 placeholder="Name this eSIM, e.g. Japan trip",
                                 aria_label="eSIM name",
                                 max_length=40,
+                                width="min(18em, 60vw)",
                             ),
                             rx.button("Rename", type="submit", variant="soft"),
                         ),

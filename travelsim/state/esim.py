@@ -201,7 +201,8 @@ class EsimState(SessionState):
                     f"At your recent pace ({pace}/day) your data lasts until the plan expires."
                 )
                 self.projection_warning = False
-        self.addons = [self._addon_view(a, tz) for a in d.addons]
+        running = any(a.state == "active" for a in d.addons)
+        self.addons = [self._addon_view(a, tz, running) for a in d.addons]
         self.daily = [
             {"day": pt.day.strftime("%d %b"), "MB": round(pt.bytes / 1_048_576, 1)}
             for pt in d.daily_usage
@@ -209,7 +210,7 @@ class EsimState(SessionState):
         return True
 
     @staticmethod
-    def _addon_view(a: usage.AddonView, tz: str) -> dict[str, str]:
+    def _addon_view(a: usage.AddonView, tz: str, running: bool) -> dict[str, str]:
         if a.expires_at is not None:
             validity = f"until {local_datetime(a.expires_at, tz)}"
         elif a.validity_days:
@@ -221,12 +222,16 @@ class EsimState(SessionState):
             data = f"{format_bytes(a.remaining_bytes)} of {format_bytes(a.initial_bytes)} left"
         else:
             data = "data unknown"
-        queue = f" (#{a.queue_position} in line)" if a.queue_position else ""
+        if a.state == "waiting" and not running and a.queue_position == 1:
+            label = "not started yet"  # the next one to start; nothing runs before it
+        else:
+            queue = f" (#{a.queue_position} in line)" if a.queue_position else ""
+            label = STATE_LABELS.get(a.state, a.state) + queue
         return {
             "unique_id": a.unique_id,
             "name": a.plan_name or a.plan_id,
             "state": a.state,
-            "state_label": STATE_LABELS.get(a.state, a.state) + queue,
+            "state_label": label,
             "data": data,
             "validity": validity,
             "current": "yes" if a.is_current else "",
