@@ -53,6 +53,7 @@ def build_signing_key(settings: Settings, purpose: str) -> bytes:
 
 @lru_cache(maxsize=4)
 def _generated_signing_key(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
     return load_or_create_key(path).encode()
 
 

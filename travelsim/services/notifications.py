@@ -42,16 +42,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.crypto import load_or_create_key
 from travelsim.formatting import format_bytes
+from travelsim.keys import build_signing_key
 from travelsim.models import (
     Esim,
     EsimAddon,
@@ -96,20 +94,10 @@ _TOKEN_PREFIX = b"travelsim-unsubscribe-v1:"
 
 # ============================================================================ signing
 def signing_key(settings: Settings) -> bytes:
-    """The HMAC key for unsubscribe tokens: ``SECRET_KEY``, else (demo/test only) a random key
-    generated once into ``DATA_DIR/signing.key``. Raises ``RuntimeError`` in production when
-    ``SECRET_KEY`` is unset."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
-    if settings.app_env == "production":
-        raise RuntimeError("SECRET_KEY must be set in production")
-    return _generated_key(settings.data_dir / "signing.key")
-
-
-@lru_cache(maxsize=4)
-def _generated_key(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return load_or_create_key(path).encode()
+    """The HMAC key for unsubscribe tokens (:func:`travelsim.keys.build_signing_key`,
+    purpose ``"unsubscribe"``). Raises ``RuntimeError`` in production when ``SECRET_KEY``
+    is unset."""
+    return build_signing_key(settings, "unsubscribe")
 
 
 def _b64(raw: bytes) -> str:
