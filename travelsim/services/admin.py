@@ -786,10 +786,9 @@ async def resend_installation_email(staff: Staff, order_id: str) -> ActionResult
             if user is None or await s.get(AccountDeletion, user.id) is not None:
                 raise Refused("the traveler's account no longer exists")
             title = (plan.display_name or plan.sft_name) if plan else order.plan_id
-            ctx = provisioning._Ctx(
-                s, cast(SFTClient, None), order, esim, get_settings().public_url
+            message = provisioning.installation_email(
+                order, esim, title=title, public_url=get_settings().public_url
             )
-            message = provisioning._installation_email(ctx, title)
             row = await email.enqueue(s, to=user.email, user_id=user.id, **message)
             await s.commit()
             return f"installation email queued (outbox #{row.id})"

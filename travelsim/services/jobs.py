@@ -600,13 +600,11 @@ async def _escalate(
         await s.commit()
         if claimed.rowcount != 1:
             return False
-        await provisioning._give_up(
+        await provisioning.give_up_order(
             s,
             order_id,
-            "recovery",
-            f"gave up after {attempts} provisioning runs",
-            None,
-            None,
+            step_name="recovery",
+            error=f"gave up after {attempts} provisioning runs",
         )
     return True
 

@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import or_, update
 from sqlmodel import col, select
@@ -556,6 +556,28 @@ async def _step_deliver(ctx: _Ctx, step: ProvisioningStep) -> str:
     order.updated_at = now
     ctx.session.add(order)
     return detail
+
+
+async def give_up_order(
+    session: AsyncSession,
+    order_id: str,
+    *,
+    step_name: str,
+    error: str,
+    provider: PaymentProvider | None = None,
+) -> Order:
+    """Escalate ``order_id`` to ``needs_attention`` with ``error`` recorded against
+    ``step_name`` and its payment voided (``flagged`` if voiding fails); commits. For
+    callers outside a provisioning run (recovery after too many runs)."""
+    return await _give_up(session, order_id, step_name, error, provider, None)
+
+
+def installation_email(order: Order, esim: Esim, *, title: str, public_url: str) -> dict[str, Any]:
+    """The installation email of ``esim`` for ``order`` as :func:`email.enqueue` keyword
+    arguments (subject, text, html, kind, attachments); see :func:`_installation_email` for
+    what it contains and why. Raises ``_StepError`` when no activation code is stored."""
+    ctx = _Ctx(cast(AsyncSession, None), cast(SFTClient, None), order, esim, public_url)
+    return _installation_email(ctx, title)
 
 
 def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
