@@ -174,11 +174,15 @@ class LeaderLease:
         if won:
             self._valid_until = started + self.ttl.total_seconds()
             if not was:
-                log.info("scheduler lease acquired", extra={"holder": self.holder})
+                log.info(
+                    "scheduler lease acquired by %s", self.holder, extra={"holder": self.holder}
+                )
         else:
             self._valid_until = 0.0
             if was:
-                log.warning("scheduler lease lost", extra={"holder": self.holder})
+                log.warning(
+                    "scheduler lease lost by %s", self.holder, extra={"holder": self.holder}
+                )
         return won
 
     async def release(self) -> None:
@@ -196,7 +200,7 @@ class LeaderLease:
                 .execution_options(synchronize_session=False)
             )
             await s.commit()
-        log.info("scheduler lease released", extra={"holder": self.holder})
+        log.info("scheduler lease released by %s", self.holder, extra={"holder": self.holder})
 
 
 # ============================================================================ scheduler
@@ -356,7 +360,8 @@ class BackgroundScheduler:
         sched.start()
         self._scheduler = sched
         log.info(
-            "scheduler started",
+            "scheduler %s started (jobs run only while it holds the lease)",
+            self.holder,
             extra={"holder": self.holder, "jobs": [s.name for s in specs]},
         )
 
@@ -419,7 +424,7 @@ class BackgroundScheduler:
         if self._owns_client and self._client is not None:
             await self._client.aclose()
             self._client = None
-        log.info("scheduler stopped", extra={"holder": self.holder})
+        log.info("scheduler %s stopped", self.holder, extra={"holder": self.holder})
 
 
 @asynccontextmanager

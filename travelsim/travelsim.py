@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim import logs
 from travelsim.pages.account import account_page
 from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
@@ -23,6 +24,8 @@ from travelsim.pages.security import (
 from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
 from travelsim.scheduler import scheduler_lifespan
+from travelsim.services import live
+from travelsim.settings import get_settings
 from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.buy import BuyState
@@ -39,6 +42,8 @@ from travelsim.state.security import (
 )
 from travelsim.state.session import SessionState
 from travelsim.state.topup import TopupState
+
+logs.configure(get_settings())
 
 app = rx.App(api_transformer=build_routes_app())
 
@@ -80,3 +85,5 @@ for component, route, title, on_load in PAGES:
 
 # Background jobs (usage sync, recovery, notifications, ...): one leader across workers.
 app.register_lifespan_task(scheduler_lifespan)
+# Live page updates across workers (Redis pub/sub when REDIS_URL is set).
+app.register_lifespan_task(live.live_lifespan)
