@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     scheduler_lease_renew_seconds: float = Field(
         10.0, gt=0, description="How often the leader renews (and others try to take) the lease."
     )
+    live_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "An open eSIM page re-reads its figures at least this often; changes notified "
+            "through services.live (Redis across workers) show at once."
+        ),
+    )
     sync_interval_seconds: float = Field(60.0, gt=0, description="Usage sync run interval.")
     sync_fill_fraction: float = Field(
         0.9, gt=0, le=1, description="Share of the interval a usage sync run may spend."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import subprocess
@@ -148,3 +149,21 @@ async def test_unreachable_redis_never_breaks_a_writer(monkeypatch: pytest.Monke
     finally:
         await live.stop()
         get_settings.cache_clear()
+
+
+def _child_process_id(queue: multiprocessing.Queue[str]) -> None:
+    queue.put(live._process_id())
+
+
+def test_forked_workers_get_their_own_origin_id() -> None:
+    """Granian forks its workers from a parent that imported the app: each worker must still
+    tell its own notifications from the others' (else a worker drops its peers' messages)."""
+    parent = live._process_id()
+    ctx = multiprocessing.get_context("fork")
+    queue: multiprocessing.Queue[str] = ctx.Queue()
+    child = ctx.Process(target=_child_process_id, args=(queue,))
+    child.start()
+    child.join(10)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) != parent
+    assert live._process_id() == parent  # stable within a process

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -34,12 +35,22 @@ CHANNEL = "travelsim:live:esims"
 
 RETRY_SECONDS = 3.0
 
-_ORIGIN = uuid.uuid4().hex
+_origin: tuple[int, str] | None = None
 _events: dict[int, set[asyncio.Event]] = defaultdict(set)
 # Per event loop: the subscriber task and the publishing client (tests run many loops).
 _subscribers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 _publishers: dict[asyncio.AbstractEventLoop, Any] = {}
 _pending: set[asyncio.Task[None]] = set()
+
+
+def _process_id() -> str:
+    """A random id of this process, made anew after a fork (Granian forks its workers from a
+    parent that imported the app, so a module-level id would be shared by all of them)."""
+    global _origin
+    pid = os.getpid()
+    if _origin is None or _origin[0] != pid:
+        _origin = (pid, uuid.uuid4().hex)
+    return _origin[1]
 
 
 def _wake(esim_ids: list[int]) -> None:
@@ -58,7 +69,7 @@ def notify(*esim_ids: int) -> None:
     url = get_settings().redis_url
     if not url:
         return
-    message = json.dumps({"origin": _ORIGIN, "esims": ids})
+    message = json.dumps({"origin": _process_id(), "esims": ids})
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -111,7 +122,7 @@ async def _subscribe(url: str) -> None:
             async for message in pubsub.listen():
                 try:
                     body = json.loads(message["data"])
-                    if body.get("origin") != _ORIGIN:
+                    if body.get("origin") != _process_id():
                         _wake([int(i) for i in body.get("esims", [])])
                 except (ValueError, TypeError, KeyError, AttributeError):
                     log.warning("ignored a malformed live notification")

@@ -17,6 +17,7 @@ from travelsim import db
 from travelsim.formatting import format_bytes
 from travelsim.models import utcnow
 from travelsim.services import countries, jobs, live, platform, usage
+from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import age_text, duration_text, iso_utc, local_datetime
 
@@ -37,7 +38,6 @@ INSTALL_LABELS = {
     "unknown": "Install status unknown",
 }
 WATCH_SECONDS = 15 * 60
-POLL_SECONDS = 5.0
 
 
 class EsimState(SessionState):
@@ -249,7 +249,7 @@ class EsimState(SessionState):
             loop = asyncio.get_running_loop()
             deadline = loop.time() + WATCH_SECONDS
             while loop.time() < deadline:
-                await live.wait(esim_id, POLL_SECONDS)
+                await live.wait(esim_id, get_settings().live_poll_seconds)
                 user = await self._current_user()
                 if user is None:
                     return
