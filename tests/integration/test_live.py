@@ -1,5 +1,6 @@
-"""Live change notifications (``travelsim.services.live``), in one process and across
-processes through Redis (issue 10: more than one worker).
+"""What workers share through Redis (issue 10: more than one worker): live change
+notifications (``travelsim.services.live``), in one process and across processes, and the
+usage sync's "being viewed" marks (``jobs.mark_viewed``).
 
 The other process is a real one (``python -c``), publishing from plain code (no event loop,
 as the CLI does) and from inside an event loop (as the scheduler and the app do).
@@ -167,3 +168,20 @@ def test_forked_workers_get_their_own_origin_id() -> None:
     assert child.exitcode == 0
     assert queue.get(timeout=5) != parent
     assert live._process_id() == parent  # stable within a process
+
+
+async def test_viewed_marks_of_another_worker_reach_the_scheduler(with_redis: str) -> None:
+    from travelsim.services import jobs
+
+    esim_id, expired = _esim_id(), _esim_id()
+    code = (
+        "from travelsim.services import jobs\n"
+        f"jobs.mark_viewed({esim_id})\n"
+        f"jobs.mark_viewed({expired}, seconds=0.01)\n"
+    )
+    await asyncio.to_thread(_other_process, code, redis_url=with_redis)
+    await asyncio.sleep(0.05)
+    seen = jobs.viewed_esims()
+    assert esim_id in seen and expired not in seen
+    jobs.clear_viewed()
+    assert esim_id not in jobs.viewed_esims()

@@ -16,8 +16,8 @@ Usage sync (:func:`run_usage_sync`)
 Candidates: every ``assigned`` eSIM with a live add-on at ``now`` (``waiting`` or
 ``active`` after ``topup.effective_status``), plus assigned eSIMs never synced yet. Order:
 
-1. eSIMs being viewed (:func:`mark_viewed`, in memory, per process, for
-   ``SYNC_VIEWED_SECONDS``);
+1. eSIMs being viewed (:func:`mark_viewed`, for ``SYNC_VIEWED_SECONDS``; shared by all
+   workers through Redis when ``REDIS_URL`` is set, else per process);
 2. eSIMs near empty (an active add-on ≥ ``SYNC_NEAR_EMPTY_PERCENT`` used) or near expiry (an
    active add-on expiring within ``SYNC_NEAR_EXPIRY_HOURS``);
 3. the rest, least recently refreshed first (never synced first), which makes successive
@@ -63,6 +63,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -249,28 +250,73 @@ async def record_run(
 
 # ============================================================================ viewed eSIMs
 _viewed: dict[int, float] = {}
+VIEWED_KEY = "travelsim:viewed-esims"
+"""Redis sorted set (with ``REDIS_URL``): member eSIM id, score the mark's expiry (epoch s)."""
+_viewed_redis: tuple[int, Any] | None = None  # (pid, client): one client per process
+
+
+def _viewed_client() -> Any:
+    """This process's Redis client for viewed marks, or None without ``REDIS_URL``."""
+    global _viewed_redis
+    url = get_settings().redis_url
+    if not url:
+        return None
+    if _viewed_redis is None or _viewed_redis[0] != os.getpid():
+        import redis
+
+        _viewed_redis = (
+            os.getpid(),
+            redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1),
+        )
+    return _viewed_redis[1]
 
 
 def mark_viewed(esim_id: int, *, seconds: float | None = None) -> None:
     """Note that a traveler is looking at ``esim_id`` (call from page load and while the page
     stays open): the usage sync puts it first for ``seconds`` (default
-    ``SYNC_VIEWED_SECONDS``). In memory, this process only; safe to call often."""
+    ``SYNC_VIEWED_SECONDS``). In memory, and with ``REDIS_URL`` also in Redis
+    (:data:`VIEWED_KEY`) so the scheduler's worker sees what every worker's travelers view.
+    Safe to call often; a Redis error is logged, never raised."""
     ttl = get_settings().sync_viewed_seconds if seconds is None else seconds
     _viewed[esim_id] = max(_viewed.get(esim_id, 0.0), time.monotonic() + ttl)
+    client = _viewed_client()
+    if client is None:
+        return
+    import redis
+
+    try:
+        client.zadd(VIEWED_KEY, {str(esim_id): time.time() + ttl}, gt=True)
+    except redis.RedisError as exc:
+        log.warning("viewed mark not shared (Redis): %s", exc)
 
 
 def viewed_esims() -> set[int]:
-    """The eSIMs marked viewed whose mark has not expired (expired marks are dropped)."""
+    """The eSIMs marked viewed whose mark has not expired (expired marks are dropped), in
+    this process and, with ``REDIS_URL``, in every process sharing that Redis."""
     now = time.monotonic()
     for esim_id, until in list(_viewed.items()):
         if until <= now:
             _viewed.pop(esim_id, None)
-    return set(_viewed)
+    seen = set(_viewed)
+    client = _viewed_client()
+    if client is not None:
+        import redis
+
+        try:
+            wall = time.time()
+            client.zremrangebyscore(VIEWED_KEY, "-inf", wall)
+            seen |= {int(m) for m in client.zrangebyscore(VIEWED_KEY, wall, "+inf")}
+        except redis.RedisError as exc:
+            log.warning("viewed marks of other workers unavailable (Redis): %s", exc)
+    return seen
 
 
 def clear_viewed() -> None:
     """Forget every viewed mark (tests)."""
     _viewed.clear()
+    client = _viewed_client()
+    if client is not None:
+        client.delete(VIEWED_KEY)
 
 
 # ============================================================================ usage sync
