@@ -8,9 +8,10 @@ Before the app starts, ``python -m benchmarks.appserver populate`` (a separate p
 the app's environment, so it writes the app's SQLite files) creates the travelers and buys
 each one a "France 1 GB" eSIM through the portal's own services
 (``checkout.start_checkout`` + ``checkout.pay`` with the demo card + ``provisioning.run_order``)
-against the app's built-in simulator (same SQLite file; no rate limit during setup), consumes
-some data on every endpoint through the simulator's control ``POST /_sim/consume`` and runs
-the portal's usage sync once (``usage.sync_esims``), so every dashboard has real figures.
+against the app's built-in simulator (same SQLite file; no rate limit during setup, the
+documented 2 requests/s while the app runs), consumes some data on every endpoint through
+the simulator's control ``POST /_sim/consume`` and runs the portal's usage sync once
+(``usage.sync_esims``), so every dashboard has real figures.
 Travelers then sign in through the real form route ``POST /auth/signin`` of the running app,
 which answers with the HttpOnly session cookie.
 """
@@ -131,8 +132,10 @@ def app_environment(
         BACKEND_PORT=str(port),
         PUBLIC_URL=f"http://localhost:{port}",
         SFT_SIM_SEED_ESIMS=str(esims + 10),
-        SFT_SIM_RATE_LIMIT_TPS="50",
-        SFT_RATE_LIMIT_TPS="40",
+        # The running app at the documented account limit (its scheduler's usage sync then
+        # adds the same light background load as in production); setup is unlimited.
+        SFT_SIM_RATE_LIMIT_TPS="2",
+        SFT_RATE_LIMIT_TPS="2",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),
     )

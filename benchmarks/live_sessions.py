@@ -222,6 +222,10 @@ async def run(app: App, n: int, rounds: int, idle_s: float, setup_s: float) -> N
                 from_post.append(s.watch_seen_at - t_post)
                 if s.esim("remaining_text") != format_bytes(remaining):
                     wrong += 1
+                    print(
+                        f"  ! {s.path}: received {s.esim('remaining_text')!r}, database "
+                        f"{format_bytes(remaining)!r}"
+                    )
             from_commit.extend(lat)
             # The real page shows what the raw session of the same traveler received.
             expected = str(first_session.esim("data_text"))
