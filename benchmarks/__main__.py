@@ -1,6 +1,7 @@
 """``python -m benchmarks`` (``make bench``): every benchmark, each in its own process.
 
-Options: ``--quick`` (fewer purchases, a 20 s sync window), ``--postgres URL`` (also run the
+Options: ``--quick`` (fewer purchases, a 20 s sync window, 10 dashboard loads instead of 30,
+50 live sessions and one round instead of 200 and three), ``--postgres URL`` (also run the
 purchase benchmark on a fresh database of that PostgreSQL server; default: the local server
 at 127.0.0.1:5432 when it answers).
 """
@@ -38,6 +39,9 @@ def main() -> int:
     else:
         print(f"(PostgreSQL at {args.postgres} not reachable: SQLite only)")
     runs.append(["benchmarks.sync", "--window", "20" if args.quick else "60"])
+    runs.append(["benchmarks.dashboard", "--runs", "10" if args.quick else "30"])
+    live = ["--sessions", "50", "--rounds", "1", "--idle", "5"] if args.quick else []
+    runs.append(["benchmarks.live_sessions", *live])
     print(f"TravelSIM benchmarks on {machine()}\n")
     failed = 0
     for run in runs:
