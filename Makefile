@@ -47,7 +47,8 @@ test-integration: install
 # Proofs under load, faults, crashes and attack (PostgreSQL and Redis where present).
 test-load: install
 	$(BIN)/pytest -q tests/load -m "not e2e"
-	$(BIN)/pytest -q tests/load/test_attack_browser.py tests/load/test_workers_browser.py
+	$(BIN)/pytest -q tests/load/test_attack_browser.py
+	$(BIN)/pytest -q tests/load/test_workers_browser.py
 
 # Browser tests run in their own pytest process (they start the real app).
 test-e2e: install
@@ -58,7 +59,8 @@ test-e2e: install
 test: lint
 	$(BIN)/pytest -q tests/unit tests/integration tests/load -m "not e2e"
 	$(BIN)/pytest -q tests/e2e
-	$(BIN)/pytest -q tests/load/test_attack_browser.py tests/load/test_workers_browser.py
+	$(BIN)/pytest -q tests/load/test_attack_browser.py
+	$(BIN)/pytest -q tests/load/test_workers_browser.py
 
 bench: install
 	$(BIN)/python -m benchmarks

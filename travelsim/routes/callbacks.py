@@ -61,9 +61,8 @@ def _presented_token(request: Request) -> str:
 async def _process_after_response() -> None:
     """Apply the pending events, wake pages, evaluate notifications (never raises)."""
     try:
-        report = await callbacks.process_pending()
+        report = await callbacks.process_pending(on_applied=live.notify)
         if report.esim_ids:
-            live.notify(*report.esim_ids)
             await notifications.evaluate(esim_ids=sorted(report.esim_ids))
     except Exception:  # the scheduler's sweep retries whatever is still pending
         log.exception("processing platform callbacks failed")

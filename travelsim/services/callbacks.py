@@ -362,12 +362,15 @@ async def process_pending(
     session_factory: SessionFactory = db.session,
     clock: Callable[[], datetime] = utcnow,
     limit: int = 2000,
+    on_applied: Callable[[int], object] | None = None,
 ) -> ProcessReport:
     """Apply up to ``limit`` pending events, oldest platform time first (module docstring).
 
     Each event is applied in its own transaction together with its ``pending → processed``
     (or ``ignored``) compare-and-set; an event another processor took is skipped. An
     unexpected error marks the event ``failed`` (with the error) and processing continues.
+    ``on_applied(esim_id)`` is called right after each applied event's commit (e.g.
+    ``live.notify``, so open pages update event by event, not at the end of a batch).
     """
     report = ProcessReport()
     async with session_factory() as s:
@@ -399,6 +402,8 @@ async def process_pending(
             report.applied += 1
             if esim_id is not None:
                 report.esim_ids.add(esim_id)
+                if on_applied is not None:
+                    on_applied(esim_id)
         elif outcome == "superseded":
             report.superseded += 1
         elif outcome == "ignored":

@@ -685,9 +685,10 @@ async def run_callback_sweep(
 ) -> callbacks.ProcessReport:
     """Apply platform events left ``pending`` (``callbacks.process_pending``), wake their
     pages and evaluate their notifications."""
-    report = await callbacks.process_pending(session_factory=session_factory, clock=clock)
+    report = await callbacks.process_pending(
+        session_factory=session_factory, clock=clock, on_applied=live.notify
+    )
     if report.esim_ids:
-        live.notify(*report.esim_ids)
         await notifications.evaluate(
             session_factory=session_factory,
             settings=settings,

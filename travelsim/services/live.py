@@ -23,7 +23,7 @@ import logging
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from travelsim.settings import get_settings
@@ -148,21 +148,51 @@ def _ensure_subscriber() -> None:
         _subscribers[loop] = loop.create_task(_subscribe(url), name="live-subscriber")
 
 
-async def wait(esim_id: int, seconds: float) -> bool:
-    """Wait until :func:`notify` is called for ``esim_id`` (in any process sharing
-    ``REDIS_URL``) or ``seconds`` pass. Returns True when notified."""
+class Watch:
+    """A standing subscription to one eSIM's notifications (from :func:`watching`).
+
+    A notification that arrives while the owner is busy (re-reading the database) is kept
+    and makes the next :meth:`wait` return at once, so no change is missed between waits.
+    """
+
+    def __init__(self, esim_id: int) -> None:
+        self.esim_id = esim_id
+        self.event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> bool:
+        """Until a notification (possibly one already pending) or ``seconds`` pass; True
+        when notified. The pending flag is cleared on return."""
+        try:
+            await asyncio.wait_for(self.event.wait(), seconds)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.event.clear()
+
+
+@contextlib.contextmanager
+def watching(esim_id: int) -> Iterator[Watch]:
+    """Subscribe to ``esim_id``'s notifications (in any process sharing ``REDIS_URL``) for
+    the duration of the ``with`` block; must be entered on a running event loop."""
     _ensure_subscriber()
-    event = asyncio.Event()
-    _events[esim_id].add(event)
+    w = Watch(esim_id)
+    _events[esim_id].add(w.event)
     try:
-        await asyncio.wait_for(event.wait(), seconds)
-        return True
-    except TimeoutError:
-        return False
+        yield w
     finally:
-        _events[esim_id].discard(event)
+        _events[esim_id].discard(w.event)
         if not _events[esim_id]:
             _events.pop(esim_id, None)
+
+
+async def wait(esim_id: int, seconds: float) -> bool:
+    """Wait until :func:`notify` is called for ``esim_id`` (in any process sharing
+    ``REDIS_URL``) or ``seconds`` pass. Returns True when notified. (A loop that re-reads
+    between waits should hold a :func:`watching` subscription instead, so as not to miss a
+    notification sent while it reads.)"""
+    with watching(esim_id) as w:
+        return await w.wait(seconds)
 
 
 @contextlib.asynccontextmanager

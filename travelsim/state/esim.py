@@ -9,6 +9,7 @@ few seconds otherwise, so open pages update without a reload.
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import reflex as rx
@@ -125,88 +126,92 @@ class EsimState(SessionState):
             self.loaded = True
             return False
         tz = self.tz or "UTC"
-        self.not_found = False
-        self.loaded = True
-        self.title = d.title
-        self.iccid = d.iccid
+        n = SimpleNamespace()
+        n.not_found = False
+        n.loaded = True
+        n.title = d.title
+        n.iccid = d.iccid
         if d.destination:
             c = countries.country(d.destination)
-            self.destination = f"{c.flag} {c.name}"
+            n.destination = f"{c.flag} {c.name}"
         else:
-            self.destination = ""
-        self.endpoint_status = d.endpoint_status or "unknown"
-        self.suspended_by_staff = (d.endpoint_status or "").lower() == "suspended" and (
+            n.destination = ""
+        n.endpoint_status = d.endpoint_status or "unknown"
+        n.suspended_by_staff = (d.endpoint_status or "").lower() == "suspended" and (
             d.lifecycle_reason == "3"
         )
-        self.install = d.install
-        self.install_label = INSTALL_LABELS.get(d.install, d.install)
-        self.qr_used = d.qr_used
-        self.can_request_replacement = d.can_request_replacement
-        self.replacement_open = d.replacement_open
+        n.install = d.install
+        n.install_label = INSTALL_LABELS.get(d.install, d.install)
+        n.qr_used = d.qr_used
+        n.can_request_replacement = d.can_request_replacement
+        n.replacement_open = d.replacement_open
 
-        self.known = d.remaining_bytes is not None and d.total_bytes is not None
-        self.percent = float(d.percent_remaining or 0.0)
-        self.remaining_text = format_bytes(d.remaining_bytes)
-        self.total_text = format_bytes(d.total_bytes)
-        self.used_text = format_bytes(d.used_bytes)
-        if self.known:
-            self.data_text = (
-                f"{self.remaining_text} of {self.total_text} left ({d.percent_remaining:g} %)"
-            )
+        n.known = d.remaining_bytes is not None and d.total_bytes is not None
+        n.percent = float(d.percent_remaining or 0.0)
+        n.remaining_text = format_bytes(d.remaining_bytes)
+        n.total_text = format_bytes(d.total_bytes)
+        n.used_text = format_bytes(d.used_bytes)
+        if n.known:
+            n.data_text = f"{n.remaining_text} of {n.total_text} left ({d.percent_remaining:g} %)"
         else:
-            self.data_text = "Remaining data unknown: not reported by the network yet"
+            n.data_text = "Remaining data unknown: not reported by the network yet"
 
-        self.expires_iso = iso_utc(d.expires_at)
-        self.expires_text = local_datetime(d.expires_at, tz) if d.expires_at else ""
-        self.time_left_text = duration_text(d.time_left_seconds) if d.expires_at else ""
+        n.expires_iso = iso_utc(d.expires_at)
+        n.expires_text = local_datetime(d.expires_at, tz) if d.expires_at else ""
+        n.time_left_text = duration_text(d.time_left_seconds) if d.expires_at else ""
         validity_days = d.current.validity_days if d.current else None
         if d.time_left_seconds is not None and validity_days:
-            self.validity_percent = round(
+            n.validity_percent = round(
                 min(100.0, 100.0 * d.time_left_seconds / (validity_days * 86400)), 1
             )
         else:
-            self.validity_percent = 0.0
+            n.validity_percent = 0.0
         if d.current is None:
-            self.clock_text = "No active plan on this eSIM."
+            n.clock_text = "No active plan on this eSIM."
         elif d.clock_started:
             starts = "your first use" if d.clock_starts == "first_use" else "purchase"
-            self.clock_text = f"Validity started at {starts}."
+            n.clock_text = f"Validity started at {starts}."
         elif d.clock_starts == "first_use":
-            self.clock_text = "Validity starts at your first data use at the destination."
+            n.clock_text = "Validity starts at your first data use at the destination."
         else:
-            self.clock_text = "Validity starts at purchase."
+            n.clock_text = "Validity starts at purchase."
         if d.updated_at is None:
-            self.updated_text = "Figures not received from the network yet"
+            n.updated_text = "Figures not received from the network yet"
         else:
-            self.updated_text = (
+            n.updated_text = (
                 f"Updated {local_datetime(d.updated_at, tz)} ({age_text(d.figures_age_seconds)})"
             )
-        self.stale = d.figures_stale
-        self.last_error = "The last update failed; figures may be older." if d.last_error else ""
+        n.stale = d.figures_stale
+        n.last_error = "The last update failed; figures may be older." if d.last_error else ""
         p = d.projection
         if p is None:
-            self.projection_text = ""
-            self.projection_warning = False
+            n.projection_text = ""
+            n.projection_warning = False
         else:
             when = local_datetime(p.run_out_at, tz)
             pace = format_bytes(round(p.pace_bytes_per_day))
             if p.before_expiry:
-                self.projection_text = (
+                n.projection_text = (
                     f"At your recent pace ({pace}/day) your data runs out around {when}, "
                     "before the plan expires."
                 )
-                self.projection_warning = True
+                n.projection_warning = True
             else:
-                self.projection_text = (
+                n.projection_text = (
                     f"At your recent pace ({pace}/day) your data lasts until the plan expires."
                 )
-                self.projection_warning = False
+                n.projection_warning = False
         running = any(a.state == "active" for a in d.addons)
-        self.addons = [self._addon_view(a, tz, running) for a in d.addons]
-        self.daily = [
+        n.addons = [self._addon_view(a, tz, running) for a in d.addons]
+        n.daily = [
             {"day": pt.day.strftime("%d %b"), "MB": round(pt.bytes / 1_048_576, 1)}
             for pt in d.daily_usage
         ]
+        # Assign only what changed: Reflex sends every assigned var to the browser, and an
+        # unchanged page (most polls) should cost no websocket traffic.
+        for name, value in vars(n).items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
         return True
 
     @staticmethod
@@ -239,7 +244,13 @@ class EsimState(SessionState):
 
     @rx.event(background=True)
     async def watch(self) -> None:
-        """Re-read the figures when they change, while the page is open."""
+        """Re-read the figures when they change, while the page is open.
+
+        Woken by :mod:`travelsim.services.live` (a standing subscription, so a change
+        notified while this re-reads is not missed) or every ``LIVE_POLL_SECONDS``. The
+        session cookie is re-checked at least that often, and the tab stops watching once
+        it is signed out.
+        """
         async with self:
             if self.watching or not self.esim_id:
                 return
@@ -247,17 +258,23 @@ class EsimState(SessionState):
             esim_id = int(self.esim_id)
         try:
             loop = asyncio.get_running_loop()
+            poll = get_settings().live_poll_seconds
             deadline = loop.time() + WATCH_SECONDS
-            while loop.time() < deadline:
-                await live.wait(esim_id, get_settings().live_poll_seconds)
-                user = await self._current_user()
-                if user is None:
-                    return
-                view = await self._fetch(_uid(user))
-                async with self:
-                    if str(esim_id) != self.esim_id:
-                        return
-                    self._apply(view)
+            user_id: int | None = None
+            checked_at = 0.0
+            with live.watching(esim_id) as changes:
+                while loop.time() < deadline:
+                    notified = await changes.wait(poll)
+                    if user_id is None or not notified or loop.time() - checked_at >= poll:
+                        user = await self._current_user()
+                        if user is None:
+                            return
+                        user_id, checked_at = _uid(user), loop.time()
+                    view = await self._fetch(user_id)
+                    async with self:
+                        if str(esim_id) != self.esim_id:
+                            return
+                        self._apply(view)
         finally:
             async with self:
                 self.watching = False
