@@ -24,15 +24,16 @@ then ``POST /_sim/callbacks/flush`` sends the platform's CallBackNotification ba
 ("Counter Changes", one event per add-on) to the portal. The portal stores the batch,
 answers, then applies each event in its own transaction (``callbacks.process_pending``:
 ``esim_addon.updated_at`` = the moment it writes the new figures) and calls
-``live.notify`` with the changed eSIMs; each watching tab re-reads the database and
+``live.notify`` for that eSIM right after each commit; each watching tab re-reads the database and
 pushes its delta.
 
 Timed, per session: from the commit of that eSIM's new figures (``esim_addon.updated_at``,
 read back from the portal's database; set just before the commit, so slightly early) to
 the moment that session's client reads the first websocket frame whose
 ``remaining_text`` differs from the old one (``time.time()`` at frame read, before
-parsing; same machine, same clock). Also shown: from the batch's last commit (about when
-``live.notify`` runs, after the whole batch is applied) and from the platform's POST. The
+parsing; same machine, same clock). Also shown: from the batch's last commit (negative when a
+session updated before the whole batch was applied) and from the platform's POST (includes
+applying the 200 events one transaction each). The
 received figure is checked against the database (``format_bytes(remaining_bytes)``).
 
 Memory: VmRSS (``/proc``) of the app's processes (``reflex run`` and its backend worker)
@@ -263,7 +264,7 @@ async def run(app: App, n: int, rounds: int, idle_s: float, setup_s: float) -> N
     ms_last = [x * 1000 for x in from_last_commit]
     ms_post = [x * 1000 for x in from_post]
     print(
-        f"    from the batch's last commit (~live.notify): p50 {percentile(ms_last, 50):.0f} ms, "
+        f"    from the batch's last commit: p50 {percentile(ms_last, 50):.0f} ms, "
         f"p95 {percentile(ms_last, 95):.0f} ms; from the platform's POST: "
         f"p50 {percentile(ms_post, 50):.0f} ms, p95 {percentile(ms_post, 95):.0f} ms"
     )
