@@ -1,4 +1,4 @@
-"""Accessible gauges (Recharts radial bars) and a client-side ticking countdown.
+"""Accessible gauges (plain SVG rings) and a client-side ticking countdown.
 
 Each gauge is a ``role="meter"`` with ``aria-valuenow``/``aria-valuetext`` and a visible
 text equivalent, so its meaning never depends on the drawing. Unknown values draw an
@@ -7,6 +7,7 @@ empty grey ring and say "unknown" (never 0).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import reflex as rx
@@ -45,6 +46,11 @@ function TravelsimCountdown({ target }) {
 
 countdown = Countdown.create
 
+_RADIUS = 84
+_STROKE = 22
+_CIRCUMFERENCE = round(2 * math.pi * _RADIUS, 2)  # 527.79
+_TRACK = "rgba(127, 127, 127, 0.18)"
+
 
 def radial_gauge(
     *,
@@ -60,24 +66,25 @@ def radial_gauge(
     """A 0-100 ring with text in the middle; ``known=False`` draws an empty ring.
     ``color`` must be a literal colour (SVG attributes do not resolve CSS variables)."""
     shown = rx.cond(known, percent, 0)
-    chart = rx.recharts.radial_bar_chart(
-        rx.recharts.polar_angle_axis(
-            type_="number", tick=False, custom_attrs={"domain": [0, 100], "axisLine": False}
+    dash = rx.cond(known, percent * (_CIRCUMFERENCE / 100), 0)
+    chart = rx.el.svg(
+        rx.el.svg.circle(cx=95, cy=95, r=_RADIUS, fill="none", stroke=_TRACK, stroke_width=_STROKE),
+        rx.el.svg.circle(
+            cx=95,
+            cy=95,
+            r=_RADIUS,
+            fill="none",
+            stroke=color,
+            stroke_width=_STROKE,
+            stroke_linecap="round",
+            stroke_dasharray=f"{dash} {_CIRCUMFERENCE}",
+            stroke_opacity=rx.cond(dash > 0, 1, 0),
+            transform="rotate(-90 95 95)",
         ),
-        rx.recharts.radial_bar(
-            data_key="value",
-            corner_radius=12,
-            custom_attrs={"background": {"fill": "rgba(127, 127, 127, 0.18)"}},
-            fill=color,
-            is_animation_active=False,
-        ),
-        data=[{"name": label, "value": shown, "fill": color}],
-        inner_radius="78%",
-        outer_radius="100%",
-        start_angle=90,
-        end_angle=-270,
         width=190,
         height=190,
+        view_box="0 0 190 190",
+        custom_attrs={"aria-hidden": "true"},
     )
     return rx.box(
         chart,

@@ -97,22 +97,60 @@ def addons_table() -> rx.Component:
     )
 
 
+def _usage_bar(day: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.box(
+            height=day["height"],
+            width="100%",
+            background="#12a594",
+            border_radius="3px 3px 0 0",
+        ),
+        title=day["label"],
+        display="flex",
+        align_items="flex-end",
+        flex="1",
+        height="100%",
+        min_width="3px",
+        data_testid="usage-bar",
+    )
+
+
 def usage_chart() -> rx.Component:
+    """Bars of data used per day (plain elements: no chart library on this page)."""
+    first = EsimState.daily[0]["day"]
+    last = EsimState.daily[EsimState.daily.length() - 1]["day"]
     return rx.card(
         rx.vstack(
-            rx.heading("Data used per day (MB)", size="4"),
+            rx.heading("Data used per day", size="4"),
             rx.cond(
-                EsimState.daily.length() > 0,
-                rx.recharts.bar_chart(
-                    rx.recharts.bar(data_key="MB", fill="#12a594", is_animation_active=False),
-                    rx.recharts.x_axis(data_key="day"),
-                    rx.recharts.y_axis(width=40),
-                    rx.recharts.graphing_tooltip(),
-                    data=EsimState.daily,
-                    height=200,
+                EsimState.daily_summary != "",
+                rx.vstack(
+                    rx.text(
+                        "Busiest day: " + EsimState.daily_peak_text,
+                        size="1",
+                        color=rx.color("gray", 11),
+                    ),
+                    rx.hstack(
+                        rx.foreach(EsimState.daily, _usage_bar),
+                        spacing="1",
+                        align="end",
+                        height="160px",
+                        width="100%",
+                        border_bottom=f"1px solid {rx.color('gray', 7)}",
+                        custom_attrs={"role": "img"},
+                        aria_label=EsimState.daily_summary,
+                    ),
+                    rx.hstack(
+                        rx.text(first, size="1", color=rx.color("gray", 11)),
+                        rx.text(last, size="1", color=rx.color("gray", 11)),
+                        justify="between",
+                        width="100%",
+                    ),
                     width="100%",
+                    spacing="1",
+                    data_testid="usage-chart",
                 ),
-                rx.text("No usage reported yet.", size="2", color=rx.color("gray", 11)),
+                rx.text("No data used yet.", size="2", color=rx.color("gray", 11)),
             ),
             width="100%",
         ),

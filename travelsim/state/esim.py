@@ -77,6 +77,10 @@ class EsimState(SessionState):
 
     addons: list[dict[str, str]] = []
     daily: list[dict[str, Any]] = []
+    #: "1.2 GB" on the busiest day shown, "" when no day has usage.
+    daily_peak_text: str = ""
+    #: One sentence describing the chart for screen readers, "" when nothing was used.
+    daily_summary: str = ""
     refresh_message: str = ""
     refreshing: bool = False
     watching: bool = False
@@ -203,10 +207,26 @@ class EsimState(SessionState):
                 n.projection_warning = False
         running = any(a.state == "active" for a in d.addons)
         n.addons = [self._addon_view(a, tz, running) for a in d.addons]
+        peak = max((pt.bytes for pt in d.daily_usage), default=0)
         n.daily = [
-            {"day": pt.day.strftime("%d %b"), "MB": round(pt.bytes / 1_048_576, 1)}
+            {
+                "day": pt.day.strftime("%d %b"),
+                "MB": round(pt.bytes / 1_048_576, 1),
+                # Bar height in % of the busiest day (a used day shows at least a sliver).
+                "height": f"{max(2.0, 100 * pt.bytes / peak) if pt.bytes else 0:.1f}%",
+                "label": f"{pt.day.strftime('%d %b')}: {format_bytes(pt.bytes)}",
+            }
             for pt in d.daily_usage
         ]
+        n.daily_peak_text = format_bytes(peak) if peak else ""
+        if peak and d.daily_usage:
+            total = sum(pt.bytes for pt in d.daily_usage)
+            n.daily_summary = (
+                f"{format_bytes(total)} used from {n.daily[0]['day']} to {n.daily[-1]['day']}; "
+                f"busiest day {format_bytes(peak)}"
+            )
+        else:
+            n.daily_summary = ""
         # Assign only what changed: Reflex sends every assigned var to the browser, and an
         # unchanged page (most polls) should cost no websocket traffic.
         for name, value in vars(n).items():
