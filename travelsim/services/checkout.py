@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -240,11 +240,20 @@ async def start_checkout(
         created_at=now,
         updated_at=now,
     )
-    session.add(checkout)
-    await session.commit()
     if kind == "topup":
+        session.add(checkout)
+        await session.commit()
         return checkout
 
+    # Fast path: reserve a free eSIM and insert the checkout in ONE transaction.
+    esim = await inventory.reserve(session, checkout.id, until)
+    if esim is not None:
+        checkout.esim_id = esim.id
+        session.add(checkout)
+        await session.commit()
+        return checkout
+    session.add(checkout)
+    await session.commit()
     esim = await _reserve_with_refill(session, checkout.id, until, now, client)
     if esim is None:
         checkout.status = "sold_out"
@@ -267,12 +276,9 @@ async def _reserve_with_refill(
     now: datetime,
     client: SFTClient | None,
 ) -> Esim | None:
-    """Reserve; else release expired reservations and retry; else refill once from SFT and
-    retry. Commits after each step (no database lock is held across the SFT call)."""
-    esim = await inventory.reserve(session, checkout_id, until)
-    await session.commit()
-    if esim is not None:
-        return esim
+    """After a first reservation found no free eSIM: release expired reservations and retry;
+    else refill once from SFT and retry. Commits after each step (no database lock is held
+    across the SFT call)."""
     if await inventory.release_expired(session, now):
         esim = await inventory.reserve(session, checkout_id, until)
         await session.commit()
@@ -559,7 +565,9 @@ async def _apply_charge(
         session.add(payment)
         await session.commit()
         assert payment.id is not None
-        return await _finalize(session, provider, checkout_id, payment.id, user_id)
+        return await _finalize(
+            session, provider, checkout_id, payment.id, user_id, known_absent=True
+        )
     if result.status == "requires_action":
         payment.status = "requires_action"
         payment.failure_reason = None
@@ -663,12 +671,16 @@ async def _finalize(
     checkout_id: str,
     payment_id: int,
     user_id: int,
+    *,
+    known_absent: bool = False,
 ) -> PayOutcome:
     """Turn a succeeded payment into the order, in one transaction: order + steps + eSIM
     assignment + checkout ``paid``. Safe to repeat (unique ``purchase_order.checkout_id``):
-    a concurrent or repeated call returns the existing order."""
-    for _ in range(_FINALIZE_ATTEMPTS):
-        existing = await _order_for(session, checkout_id)
+    a concurrent or repeated call returns the existing order. ``known_absent``: the caller
+    saw no order in this session (skips the first look; the unique constraint still
+    catches a concurrent one)."""
+    for attempt in range(_FINALIZE_ATTEMPTS):
+        existing = None if known_absent and attempt == 0 else await _order_for(session, checkout_id)
         if existing is not None:
             payment = await session.get(Payment, existing.payment_id)
             return _paid_outcome(checkout_id, existing, payment, replayed=True)
@@ -700,7 +712,7 @@ async def _create_order(
     session: AsyncSession, checkout_id: str, payment_id: int, user_id: int
 ) -> Order:
     checkout = await session.get(Checkout, checkout_id, populate_existing=True)
-    payment = await session.get(Payment, payment_id, populate_existing=True)
+    payment = await session.get(Payment, payment_id)  # amount and currency never change
     assert checkout is not None and payment is not None
     now = utcnow()
     esim: Esim | None
@@ -713,14 +725,9 @@ async def _create_order(
     if esim is None or esim.user_id != user_id:
         raise inventory.InventoryError("the order's eSIM is not the buyer's")
     assert esim.id is not None
-    reference = new_reference()
-    while (
-        await session.exec(select(Order.id).where(col(Order.reference) == reference))
-    ).first() is not None:
-        reference = new_reference()
     order = Order(
         id=str(uuid.uuid4()),
-        reference=reference,
+        reference=new_reference(),  # unique constraint; a collision retries (_finalize)
         checkout_id=checkout.id,
         user_id=user_id,
         plan_id=checkout.plan_id,
@@ -736,8 +743,14 @@ async def _create_order(
     )
     session.add(order)
     await session.flush()  # the order row must exist before its steps (foreign key)
-    for seq, name in enumerate(steps, start=1):
-        session.add(ProvisioningStep(order_id=order.id, seq=seq, name=name, status="pending"))
+    # One executemany; the step rows are loaded by provisioning, not needed here.
+    await session.execute(
+        insert(ProvisioningStep),
+        [
+            {"order_id": order.id, "seq": seq, "name": name, "status": "pending", "attempts": 0}
+            for seq, name in enumerate(steps, start=1)
+        ],
+    )
     checkout.status = "paid"
     checkout.esim_id = esim.id
     checkout.reserved_until = None
@@ -750,12 +763,11 @@ async def _create_order(
 async def _esim_for_order(session: AsyncSession, checkout: Checkout, now: datetime) -> Esim:
     """Assign the checkout's reserved eSIM (or, if the reservation was lost meanwhile,
     another free one). Raises InventoryError when none is left."""
-    esim = await session.get(Esim, checkout.esim_id) if checkout.esim_id else None
-    if esim is not None:
+    if checkout.esim_id is not None:
         try:
             return await inventory.assign(
                 session,
-                esim,
+                checkout.esim_id,
                 checkout.user_id,
                 checkout_id=checkout.id,
                 destination=checkout.destination,
