@@ -4,8 +4,15 @@
 
 One purchase = what a traveler's purchase costs the portal: ``checkout.start_checkout`` +
 ``checkout.pay`` (demo card) + ``provisioning.run_order`` (activate, subscribe, fetch the
-code, encrypt it, render the QR, queue the email), each in its own database sessions as the
-app does, one purchase after another. The simulator runs in process (``httpx.ASGITransport``)
+code, encrypt it, queue the installation email), each in its own database sessions as the
+app does, one purchase after another.
+
+Not in the figure: rendering the QR PNG. The installation email's QR is a deferred attachment
+(``email.resolve_attachments``) rendered when the email is sent (the outbox sender, outside
+the purchase) or viewed in the demo mailbox; the install page's QR route renders it on
+request, as before. The benchmark times that rendering separately for every purchased eSIM
+(``installation.esim_qr_png``, which decrypts the code and renders the PNG) and prints it on
+its own line, so nothing is hidden. The simulator runs in process (``httpx.ASGITransport``)
 with no rate limit. Time spent inside the SFT client's HTTP transport (the simulator's work
 and the HTTP round trip) and waiting for the rate budget is measured by a wrapping transport
 and budget and subtracted: what remains is the portal's own time (Python, database, crypto,
@@ -54,10 +61,11 @@ def main() -> int:
 
 async def run(purchases: int, warmup: int, data_dir: object) -> None:
     import httpx
+    from sqlmodel import col, select
 
     from travelsim import db
-    from travelsim.models import Plan, User
-    from travelsim.services import checkout, inventory, provisioning
+    from travelsim.models import Esim, Plan, User
+    from travelsim.services import checkout, installation, inventory, provisioning
     from travelsim.services.payments import Card, DemoCardProvider
     from travelsim.settings import get_settings
     from travelsim.sft import LocalRateBudget, Priority, SFTClient
@@ -160,6 +168,15 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
             checkout_ms.append((t_paid - t0 - outside_paid) * 1000)
             wall_ms.append(wall * 1000)
             sft_calls.append(transport.calls - calls0)
+    qr_ms: list[float] = []
+    async with db.session() as s:
+        for user in users[warmup:]:
+            esim_id = (await s.exec(select(Esim.id).where(col(Esim.user_id) == user.id))).one()
+            assert user.id is not None
+            t0 = time.perf_counter()
+            png = await installation.esim_qr_png(s, user_id=user.id, esim_id=esim_id)
+            qr_ms.append((time.perf_counter() - t0) * 1000)
+            assert png
     await client.aclose()
     await db.async_engine().dispose()
 
@@ -180,6 +197,10 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
         f"p95 {percentile(wall_ms, 95):6.1f} ms   (in-process simulator, no rate limit)"
     )
     print(f"  SFT calls per purchase: {sum(sft_calls) / len(sft_calls):.1f}")
+    print(
+        f"  not included: QR PNG rendered later (email sending, install page) "
+        f"p50 {percentile(qr_ms, 50):5.1f} ms   p95 {percentile(qr_ms, 95):5.1f} ms per eSIM"
+    )
 
 
 if __name__ == "__main__":

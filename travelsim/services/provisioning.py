@@ -43,7 +43,6 @@ Every SFT call uses ``Priority.PROVISIONING``. Logs never carry matching IDs or 
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import json
 import logging
@@ -59,7 +58,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.esim import ActivationCode, InvalidActivationCode, qr_png
+from travelsim.esim import ActivationCode, InvalidActivationCode
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, Payment, Plan, ProvisioningStep, User, utcnow
 from travelsim.services import email
@@ -631,7 +630,8 @@ def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
     """The installation email of a new eSIM.
 
     Content choice (design.md §3, esim-facts.md §2, F3): the owner's inbox gets the QR code
-    (inline PNG; the brief requires it, and it is the owner's own eSIM), the SM-DP+ address and
+    (inline PNG, a deferred ``esim-qr`` attachment rendered at sending time; the brief
+    requires it, and it is the owner's own eSIM), the SM-DP+ address and
     a link to the authenticated install page. It does NOT contain the matching ID as text, nor
     the one-tap links (their URLs carry the full code and get logged by mail link scanners and
     proxies): manual entry and one-tap install live on the install page, behind sign-in.
@@ -677,11 +677,14 @@ def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
         f"<p>Install the eSIM once and do not delete it: the QR code usually works only "
         f"once.</p><p>TravelSIM</p>"
     )
+    # The PNG is rendered when the email is built (email.resolve_attachments), from the
+    # encrypted code: the outbox never holds the code in clear, and the purchase does not
+    # wait for the QR (the install page renders it on request too).
     qr = {
         "filename": "esim-qr.png",
         "content_type": "image/png",
         "content_id": "esim-qr",
-        "data_b64": base64.b64encode(qr_png(code)).decode("ascii"),
+        "render": f"esim-qr:{esim.id}",
     }
     return {
         "subject": f"Your eSIM is ready: order {order.reference}",
