@@ -244,17 +244,21 @@ async def _steps(session: AsyncSession, order_id: str) -> dict[str, Provisioning
     return {step.name: step for step in rows.all()}
 
 
-def _mark_running(session: AsyncSession, step: ProvisioningStep, order: Order) -> None:
-    """Start an attempt of ``step`` (``attempts`` + 1) and beat the order's lease; the
-    caller commits."""
+def _mark_running(
+    session: AsyncSession, step: ProvisioningStep, order: Order, *, heartbeat: bool = True
+) -> None:
+    """Start an attempt of ``step`` (``attempts`` + 1) and, unless the same transaction
+    already did (``heartbeat=False``), beat the order's lease; the caller commits."""
     now = utcnow()
     step.status = "running"
     step.attempts += 1
     step.started_at = now
     step.finished_at = None
     step.error = None
-    order.updated_at = now  # heartbeat of the lease
-    session.add_all([step, order])
+    session.add(step)
+    if heartbeat:
+        order.updated_at = now  # heartbeat of the lease
+        session.add(order)
 
 
 async def _claim(
@@ -290,7 +294,7 @@ async def _claim(
     run = _Run(session, client, order.id, order, esim, await _steps(session, order.id))
     first = next((s for s in run.steps.values() if s.status != "done"), None)
     if first is not None:
-        _mark_running(session, first, order)
+        _mark_running(session, first, order, heartbeat=False)  # the claim set updated_at
     await session.commit()
     return run
 
@@ -343,7 +347,7 @@ async def _run_step(
             run.order.updated_at = step.finished_at
             session.add_all([step, run.order])
             if next_name is not None:
-                _mark_running(session, run.steps[next_name], run.order)
+                _mark_running(session, run.steps[next_name], run.order, heartbeat=False)
             await session.commit()
             await _progress(on_progress, name, "done")
             if next_name is not None:
