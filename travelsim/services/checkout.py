@@ -14,7 +14,9 @@ most one order. The sequence:
    declines), then charges. Two concurrent calls compute the same key: the unique constraint
    lets one through and the other returns the first one's state. A succeeded charge creates, in
    ONE transaction, the ``Order`` (reference ``TS-XXXXXX``), its ``ProvisioningStep`` rows, the
-   eSIM assignment and the checkout's ``paid`` status.
+   eSIM assignment and the checkout's ``paid`` status; normally the payment's ``succeeded``
+   is part of that transaction too (if the order cannot be written, the payment is recorded
+   alone first, then the order is retried or the charge voided).
 3. ``requires_action`` → the UI asks for the code and calls :func:`confirm_payment`.
 4. Declined → the checkout stays ``open`` with a clear message; the reservation runs on until
    it expires.
@@ -552,31 +554,53 @@ async def _apply_charge(
     result: ChargeResult,
     user_id: int,
 ) -> PayOutcome:
-    payment.card_last4 = result.card_last4
-    payment.provider_ref = result.provider_ref
-    payment.updated_at = utcnow()
+    payment_id = payment.id
+    assert payment_id is not None
     log.info(
         "payment charged",
         extra={"checkout_id": checkout_id, "status": result.status, "code": result.failure_code},
     )
     if result.status == "succeeded":
-        payment.status = "succeeded"
-        payment.failure_reason = None
-        session.add(payment)
-        await session.commit()
-        assert payment.id is not None
-        return await _finalize(
-            session, provider, checkout_id, payment.id, user_id, known_absent=True
-        )
-    if result.status == "requires_action":
-        payment.status = "requires_action"
+        # Usually the succeeded payment and its order are ONE commit. A crash before it
+        # leaves the payment ``processing``, exactly as a crash right after the charge
+        # would: it is re-sent with the same idempotency key, never charged twice.
+        # Row locks in the order pay()'s first transaction takes them (eSIM, checkout, then
+        # payment): the payment row is updated last, so a concurrent pay() of the same
+        # checkout cannot deadlock with this one (PostgreSQL).
+        try:
+            order = await _create_order(session, checkout_id, payment_id, user_id)
+            _record_charge(payment, result)
+            session.add(payment)
+            await session.commit()
+        except (IntegrityError, inventory.InventoryError):
+            # A concurrent order, or no eSIM left: record the charge on its own first, then
+            # take the general path (which returns the existing order or refunds).
+            await session.rollback()
+            fresh = await session.get(Payment, payment_id, populate_existing=True)
+            assert fresh is not None
+            _record_charge(fresh, result)
+            session.add(fresh)
+            await session.commit()
+            return await _finalize(session, provider, checkout_id, payment_id, user_id)
+        log.info("order created", extra={"order_id": order.id, "checkout_id": checkout_id})
+        return _paid_outcome(checkout_id, order, payment, replayed=False)
+    _record_charge(payment, result)
+    session.add(payment)
+    await session.commit()
+    return _payment_outcome(checkout_id, payment, replayed=False)
+
+
+def _record_charge(payment: Payment, result: ChargeResult) -> None:
+    """Copy the provider's answer onto ``payment`` (the caller adds and commits)."""
+    payment.card_last4 = result.card_last4
+    payment.provider_ref = result.provider_ref
+    payment.updated_at = utcnow()
+    if result.status in ("succeeded", "requires_action"):
+        payment.status = result.status
         payment.failure_reason = None
     else:
         payment.status = "declined"
         payment.failure_reason = result.failure_code
-    session.add(payment)
-    await session.commit()
-    return _payment_outcome(checkout_id, payment, replayed=False)
 
 
 async def confirm_payment(
@@ -671,16 +695,12 @@ async def _finalize(
     checkout_id: str,
     payment_id: int,
     user_id: int,
-    *,
-    known_absent: bool = False,
 ) -> PayOutcome:
     """Turn a succeeded payment into the order, in one transaction: order + steps + eSIM
     assignment + checkout ``paid``. Safe to repeat (unique ``purchase_order.checkout_id``):
-    a concurrent or repeated call returns the existing order. ``known_absent``: the caller
-    saw no order in this session (skips the first look; the unique constraint still
-    catches a concurrent one)."""
-    for attempt in range(_FINALIZE_ATTEMPTS):
-        existing = None if known_absent and attempt == 0 else await _order_for(session, checkout_id)
+    a concurrent or repeated call returns the existing order."""
+    for _ in range(_FINALIZE_ATTEMPTS):
+        existing = await _order_for(session, checkout_id)
         if existing is not None:
             payment = await session.get(Payment, existing.payment_id)
             return _paid_outcome(checkout_id, existing, payment, replayed=True)
