@@ -4,8 +4,15 @@
 
 One purchase = what a traveler's purchase costs the portal: ``checkout.start_checkout`` +
 ``checkout.pay`` (demo card) + ``provisioning.run_order`` (activate, subscribe, fetch the
-code, encrypt it, render the QR, queue the email), each in its own database sessions as the
-app does, one purchase after another. The simulator runs in process (``httpx.ASGITransport``)
+code, encrypt it, queue the installation email), each in its own database sessions as the
+app does, one purchase after another.
+
+Not in the figure: rendering the QR PNG. The installation email's QR is a deferred attachment
+(``email.resolve_attachments``) rendered when the email is sent (the outbox sender, outside
+the purchase) or viewed in the demo mailbox; the install page's QR route renders it on
+request, as before. The benchmark times that rendering separately for every purchased eSIM
+(``installation.esim_qr_png``, which decrypts the code and renders the PNG) and prints it on
+its own line, so nothing is hidden. The simulator runs in process (``httpx.ASGITransport``)
 with no rate limit. Time spent inside the SFT client's HTTP transport (the simulator's work
 and the HTTP round trip) and waiting for the rate budget is measured by a wrapping transport
 and budget and subtracted: what remains is the portal's own time (Python, database, crypto,
@@ -54,10 +61,11 @@ def main() -> int:
 
 async def run(purchases: int, warmup: int, data_dir: object) -> None:
     import httpx
+    from sqlmodel import col, select
 
     from travelsim import db
-    from travelsim.models import Plan, User
-    from travelsim.services import checkout, inventory, provisioning
+    from travelsim.models import Esim, Plan, User
+    from travelsim.services import checkout, installation, inventory, provisioning
     from travelsim.services.payments import Card, DemoCardProvider
     from travelsim.settings import get_settings
     from travelsim.sft import LocalRateBudget, Priority, SFTClient
@@ -73,13 +81,15 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
         def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
             self.inner = inner
             self.seconds = 0.0
+            self.cpu_seconds = 0.0
             self.calls = 0
 
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             response = await self.inner.handle_async_request(request)
             await response.aread()
             self.seconds += time.perf_counter() - t0
+            self.cpu_seconds += time.process_time() - c0
             self.calls += 1
             return response
 
@@ -135,10 +145,12 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
     own_ms: list[float] = []
     checkout_ms: list[float] = []
     wall_ms: list[float] = []
+    cpu_ms: list[float] = []
     sft_calls: list[int] = []
     for i, user in enumerate(users):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sft0, wait0, calls0 = transport.seconds, budget.seconds, transport.calls
+        sft_cpu0 = transport.cpu_seconds
         async with db.session() as s:
             co = await checkout.start_checkout(
                 s, user=user, plan_id="870101", destination="FR", client=client
@@ -159,7 +171,18 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
             own_ms.append((wall - outside) * 1000)
             checkout_ms.append((t_paid - t0 - outside_paid) * 1000)
             wall_ms.append(wall * 1000)
+            cpu = time.process_time() - c0 - (transport.cpu_seconds - sft_cpu0)
+            cpu_ms.append(cpu * 1000)
             sft_calls.append(transport.calls - calls0)
+    qr_ms: list[float] = []
+    async with db.session() as s:
+        for user in users[warmup:]:
+            esim_id = (await s.exec(select(Esim.id).where(col(Esim.user_id) == user.id))).one()
+            assert user.id is not None
+            t0 = time.perf_counter()
+            png = await installation.esim_qr_png(s, user_id=user.id, esim_id=esim_id)
+            qr_ms.append((time.perf_counter() - t0) * 1000)
+            assert png
     await client.aclose()
     await db.async_engine().dispose()
 
@@ -176,10 +199,19 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
         f"provisioning p50 {percentile(provisioning_ms, 50):6.1f} ms"
     )
     print(
+        f"  portal CPU time   p50 {percentile(cpu_ms, 50):6.1f} ms   "
+        f"p95 {percentile(cpu_ms, 95):6.1f} ms   (process CPU, SFT exchange excluded: "
+        "less sensitive to other load)"
+    )
+    print(
         f"  wall incl. SFT    p50 {percentile(wall_ms, 50):6.1f} ms   "
         f"p95 {percentile(wall_ms, 95):6.1f} ms   (in-process simulator, no rate limit)"
     )
     print(f"  SFT calls per purchase: {sum(sft_calls) / len(sft_calls):.1f}")
+    print(
+        f"  not included: QR PNG rendered later (email sending, install page) "
+        f"p50 {percentile(qr_ms, 50):5.1f} ms   p95 {percentile(qr_ms, 95):5.1f} ms per eSIM"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from travelsim import db
-from travelsim.models import OutboxEmail, utcnow
+from travelsim.esim import ActivationCode, qr_png
+from travelsim.keys import secret_box
+from travelsim.models import Esim, OutboxEmail, User, utcnow
 from travelsim.services import email as email_service
 from travelsim.settings import Settings
 
@@ -138,6 +140,9 @@ async def test_enqueue_does_not_commit(sqlite_db: Settings, engines: None) -> No
         {"attachments": [{**QR_ATTACHMENT, "data_b64": "***"}]},
         {"attachments": [{k: v for k, v in QR_ATTACHMENT.items() if k != "content_id"}]},
         {"attachments": [{**QR_ATTACHMENT, "content_type": "png"}]},
+        {"attachments": [{**QR_ATTACHMENT, "render": "esim-qr:1"}]},  # both data and render
+        {"attachments": [{**QR_ATTACHMENT, "data_b64": "", "render": "file:/etc/passwd"}]},
+        {"attachments": [{**QR_ATTACHMENT, "data_b64": "", "render": "esim-qr:x"}]},
     ],
 )
 async def test_enqueue_rejects_bad_input(
@@ -193,6 +198,41 @@ async def test_delivers_over_smtp_with_inline_qr(
     # Nothing left to send: sending again delivers nothing twice.
     assert await email_service.send_pending(settings) == 0
     assert len(collector.messages) == 2
+
+
+async def test_deferred_esim_qr_is_rendered_only_when_sent(
+    sqlite_db: Settings, smtp_server: tuple[Collector, int], engines: None
+) -> None:
+    """The installation email's QR is stored as a reference (``render``), rendered from the
+    encrypted activation code when the message is built, and never written back."""
+    collector, port = smtp_server
+    settings = sqlite_db.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    lpa = "LPA:1$smdp.example.com$MATCHING-ID-0001"
+    async with db.session() as s:
+        user = User(email="ana@example.com", password_hash="x")
+        s.add(user)
+        await s.flush()
+        esim = Esim(
+            iccid="8944000000000000001",
+            endpoint_id="900001",
+            state="assigned",
+            user_id=user.id,
+            activation_code_enc=secret_box().encrypt(lpa),
+        )
+        s.add(esim)
+        await s.commit()
+    deferred = {**QR_ATTACHMENT, "data_b64": "", "render": f"esim-qr:{esim.id}"}
+    row_id = await queue(user_id=user.id, attachments=[deferred])
+    stored = (await load(row_id)).attachments
+    assert stored == [{k: v for k, v in deferred.items() if k != "data_b64"}]
+
+    assert await email_service.send_pending(settings) == 1
+
+    (_, _, msg) = collector.messages[0]
+    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert [p.get_content() for p in images] == [qr_png(ActivationCode.parse(lpa))]
+    row = await load(row_id)
+    assert row.status == "sent" and row.attachments == stored  # nothing rendered at rest
 
 
 async def test_refused_connection_backs_off_then_fails_after_five_attempts(

@@ -32,7 +32,7 @@ from travelsim import db
 from travelsim.esim import ActivationCode, qr_png
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, OutboxEmail, Payment, ProvisioningStep, User
-from travelsim.services import checkout, installation, provisioning
+from travelsim.services import checkout, email, installation, provisioning
 from travelsim.services.payments import Card, DemoCardProvider, PaymentProviderError
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
@@ -152,10 +152,27 @@ async def test_happy_path_delivers_exactly_once(
     for body in (mail.body_text, mail.body_html):
         assert platform_code["matchingId"] not in body
         assert "esimsetup" not in body  # one-tap links carry the code: install page only
+    # The QR is a deferred attachment: the outbox keeps a reference, never the code in
+    # clear; it is rendered when the message is built (sending, demo mailbox).
     (att,) = mail.attachments
     assert (att["content_id"], att["content_type"]) == ("esim-qr", "image/png")
+    assert att["render"] == f"esim-qr:{esim.id}" and "data_b64" not in att
     expected_qr = qr_png(ActivationCode.parse(platform_code["textQrCode"]))
-    assert base64.b64decode(att["data_b64"]) == expected_qr
+    async with db.session() as s:
+        (rendered,) = await email.resolve_attachments(s, mail)
+        assert base64.b64decode(rendered["data_b64"]) == expected_qr
+        images = [
+            p
+            for p in email.build_message(mail, any_db, [rendered]).walk()
+            if p.get_content_type() == "image/png"
+        ]
+        assert [(p["Content-ID"], p.get_content()) for p in images] == [("<esim-qr>", expected_qr)]
+        # Only for the eSIM's owner: a row addressed to someone else renders nothing.
+        stranger = mail.model_copy(update={"user_id": (user.id or 0) + 1000})
+        with pytest.raises(LookupError):
+            await email.resolve_attachments(s, stranger)
+    with pytest.raises(ValueError):
+        email.build_message(mail, any_db)  # never sent unrendered
     assert 'src="cid:esim-qr"' in mail.body_html
 
     # The install page data: owner only.

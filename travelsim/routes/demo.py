@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 
 from travelsim import db
 from travelsim.models import OutboxEmail
+from travelsim.services import email
 from travelsim.settings import get_settings
 
 
@@ -26,10 +27,16 @@ async def mailbox(_request: Request) -> Response:
         rows = (
             await s.exec(select(OutboxEmail).order_by(col(OutboxEmail.id).desc()).limit(50))
         ).all()
+        attachments: dict[int | None, list[dict[str, str]]] = {}
+        for row in rows:
+            try:  # deferred attachments (the eSIM QR) are rendered as when sending
+                attachments[row.id] = await email.resolve_attachments(s, row)
+            except LookupError:
+                attachments[row.id] = []
     items = []
     for row in rows:
         body = row.body_html or f"<pre>{html.escape(row.body_text)}</pre>"
-        for att in row.attachments:
+        for att in attachments[row.id]:
             cid = att.get("content_id", "")
             data = att.get("data_b64", "")
             ctype = att.get("content_type", "image/png")

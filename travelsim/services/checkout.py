@@ -14,7 +14,9 @@ most one order. The sequence:
    declines), then charges. Two concurrent calls compute the same key: the unique constraint
    lets one through and the other returns the first one's state. A succeeded charge creates, in
    ONE transaction, the ``Order`` (reference ``TS-XXXXXX``), its ``ProvisioningStep`` rows, the
-   eSIM assignment and the checkout's ``paid`` status.
+   eSIM assignment and the checkout's ``paid`` status; normally the payment's ``succeeded``
+   is part of that transaction too (if the order cannot be written, the payment is recorded
+   alone first, then the order is retried or the charge voided).
 3. ``requires_action`` → the UI asks for the code and calls :func:`confirm_payment`.
 4. Declined → the checkout stays ``open`` with a clear message; the reservation runs on until
    it expires.
@@ -36,7 +38,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -240,11 +242,20 @@ async def start_checkout(
         created_at=now,
         updated_at=now,
     )
-    session.add(checkout)
-    await session.commit()
     if kind == "topup":
+        session.add(checkout)
+        await session.commit()
         return checkout
 
+    # Fast path: reserve a free eSIM and insert the checkout in ONE transaction.
+    esim = await inventory.reserve(session, checkout.id, until)
+    if esim is not None:
+        checkout.esim_id = esim.id
+        session.add(checkout)
+        await session.commit()
+        return checkout
+    session.add(checkout)
+    await session.commit()
     esim = await _reserve_with_refill(session, checkout.id, until, now, client)
     if esim is None:
         checkout.status = "sold_out"
@@ -267,12 +278,9 @@ async def _reserve_with_refill(
     now: datetime,
     client: SFTClient | None,
 ) -> Esim | None:
-    """Reserve; else release expired reservations and retry; else refill once from SFT and
-    retry. Commits after each step (no database lock is held across the SFT call)."""
-    esim = await inventory.reserve(session, checkout_id, until)
-    await session.commit()
-    if esim is not None:
-        return esim
+    """After a first reservation found no free eSIM: release expired reservations and retry;
+    else refill once from SFT and retry. Commits after each step (no database lock is held
+    across the SFT call)."""
     if await inventory.release_expired(session, now):
         esim = await inventory.reserve(session, checkout_id, until)
         await session.commit()
@@ -546,29 +554,53 @@ async def _apply_charge(
     result: ChargeResult,
     user_id: int,
 ) -> PayOutcome:
-    payment.card_last4 = result.card_last4
-    payment.provider_ref = result.provider_ref
-    payment.updated_at = utcnow()
+    payment_id = payment.id
+    assert payment_id is not None
     log.info(
         "payment charged",
         extra={"checkout_id": checkout_id, "status": result.status, "code": result.failure_code},
     )
     if result.status == "succeeded":
-        payment.status = "succeeded"
-        payment.failure_reason = None
-        session.add(payment)
-        await session.commit()
-        assert payment.id is not None
-        return await _finalize(session, provider, checkout_id, payment.id, user_id)
-    if result.status == "requires_action":
-        payment.status = "requires_action"
+        # Usually the succeeded payment and its order are ONE commit. A crash before it
+        # leaves the payment ``processing``, exactly as a crash right after the charge
+        # would: it is re-sent with the same idempotency key, never charged twice.
+        # Row locks in the order pay()'s first transaction takes them (eSIM, checkout, then
+        # payment): the payment row is updated last, so a concurrent pay() of the same
+        # checkout cannot deadlock with this one (PostgreSQL).
+        try:
+            order = await _create_order(session, checkout_id, payment_id, user_id)
+            _record_charge(payment, result)
+            session.add(payment)
+            await session.commit()
+        except (IntegrityError, inventory.InventoryError):
+            # A concurrent order, or no eSIM left: record the charge on its own first, then
+            # take the general path (which returns the existing order or refunds).
+            await session.rollback()
+            fresh = await session.get(Payment, payment_id, populate_existing=True)
+            assert fresh is not None
+            _record_charge(fresh, result)
+            session.add(fresh)
+            await session.commit()
+            return await _finalize(session, provider, checkout_id, payment_id, user_id)
+        log.info("order created", extra={"order_id": order.id, "checkout_id": checkout_id})
+        return _paid_outcome(checkout_id, order, payment, replayed=False)
+    _record_charge(payment, result)
+    session.add(payment)
+    await session.commit()
+    return _payment_outcome(checkout_id, payment, replayed=False)
+
+
+def _record_charge(payment: Payment, result: ChargeResult) -> None:
+    """Copy the provider's answer onto ``payment`` (the caller adds and commits)."""
+    payment.card_last4 = result.card_last4
+    payment.provider_ref = result.provider_ref
+    payment.updated_at = utcnow()
+    if result.status in ("succeeded", "requires_action"):
+        payment.status = result.status
         payment.failure_reason = None
     else:
         payment.status = "declined"
         payment.failure_reason = result.failure_code
-    session.add(payment)
-    await session.commit()
-    return _payment_outcome(checkout_id, payment, replayed=False)
 
 
 async def confirm_payment(
@@ -700,7 +732,7 @@ async def _create_order(
     session: AsyncSession, checkout_id: str, payment_id: int, user_id: int
 ) -> Order:
     checkout = await session.get(Checkout, checkout_id, populate_existing=True)
-    payment = await session.get(Payment, payment_id, populate_existing=True)
+    payment = await session.get(Payment, payment_id)  # amount and currency never change
     assert checkout is not None and payment is not None
     now = utcnow()
     esim: Esim | None
@@ -713,14 +745,9 @@ async def _create_order(
     if esim is None or esim.user_id != user_id:
         raise inventory.InventoryError("the order's eSIM is not the buyer's")
     assert esim.id is not None
-    reference = new_reference()
-    while (
-        await session.exec(select(Order.id).where(col(Order.reference) == reference))
-    ).first() is not None:
-        reference = new_reference()
     order = Order(
         id=str(uuid.uuid4()),
-        reference=reference,
+        reference=new_reference(),  # unique constraint; a collision retries (_finalize)
         checkout_id=checkout.id,
         user_id=user_id,
         plan_id=checkout.plan_id,
@@ -736,8 +763,14 @@ async def _create_order(
     )
     session.add(order)
     await session.flush()  # the order row must exist before its steps (foreign key)
-    for seq, name in enumerate(steps, start=1):
-        session.add(ProvisioningStep(order_id=order.id, seq=seq, name=name, status="pending"))
+    # One executemany; the step rows are loaded by provisioning, not needed here.
+    await session.execute(
+        insert(ProvisioningStep),
+        [
+            {"order_id": order.id, "seq": seq, "name": name, "status": "pending", "attempts": 0}
+            for seq, name in enumerate(steps, start=1)
+        ],
+    )
     checkout.status = "paid"
     checkout.esim_id = esim.id
     checkout.reserved_until = None
@@ -750,12 +783,11 @@ async def _create_order(
 async def _esim_for_order(session: AsyncSession, checkout: Checkout, now: datetime) -> Esim:
     """Assign the checkout's reserved eSIM (or, if the reservation was lost meanwhile,
     another free one). Raises InventoryError when none is left."""
-    esim = await session.get(Esim, checkout.esim_id) if checkout.esim_id else None
-    if esim is not None:
+    if checkout.esim_id is not None:
         try:
             return await inventory.assign(
                 session,
-                esim,
+                checkout.esim_id,
                 checkout.user_id,
                 checkout_id=checkout.id,
                 destination=checkout.destination,

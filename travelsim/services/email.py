@@ -58,8 +58,12 @@ CLAIM_LEASE = timedelta(minutes=5)
 #: Timeout of each SMTP socket operation, in seconds.
 SMTP_TIMEOUT_SECONDS = 30.0
 
-_ATTACHMENT_KEYS = ("filename", "content_type", "content_id", "data_b64")
+_ATTACHMENT_KEYS = ("filename", "content_type", "content_id")
 _SUBJECT_MAX = 200
+#: Deferred attachments: ``render`` = ``"<renderer>:<id>"``, rendered when the message is
+#: built (:func:`resolve_attachments`), never stored. ``esim-qr:<esim id>``: the activation
+#: code QR of that eSIM (``installation.esim_qr_png``), only for the eSIM's owner.
+_RENDERERS = ("esim-qr",)
 
 
 def backoff_delay(attempts: int) -> timedelta:
@@ -89,11 +93,15 @@ async def enqueue(
     alternative, which may reference inline images as ``<img src="cid:CONTENT_ID">``.
     ``kind``: a short label (``verify``, ``installation``…) for the admin page and tests.
     ``attachments``: inline images, each ``{"filename", "content_type" ("image/png"),
-    "content_id" (without angle brackets), "data_b64" (standard base64)}``.
+    "content_id" (without angle brackets)}`` plus either ``"data_b64"`` (standard base64)
+    or ``"render"`` (a deferred attachment, rendered when the message is built, see
+    :func:`resolve_attachments`: ``"esim-qr:<esim id>"`` for the activation-code QR, so the
+    outbox never stores the code in clear).
 
     Raises ``ValueError`` for a malformed address, a subject with line breaks or longer
-    than 200 characters, or an attachment missing a key / with invalid base64 / a content
-    type that is not ``type/subtype``.
+    than 200 characters, or an attachment missing a key / with both or neither of
+    ``data_b64`` and ``render`` / with invalid base64 / an unknown renderer / a content type
+    that is not ``type/subtype``.
     """
     if "\r" in to or "\n" in to:
         raise ValueError("recipient contains a line break")
@@ -132,15 +140,54 @@ def _check_attachment(item: dict[str, str]) -> dict[str, str]:
     cid = item["content_id"].strip("<>")
     if any(c in cid for c in "\r\n <>"):
         raise ValueError("attachment content_id must be a bare token")
+    checked = {k: (cid if k == "content_id" else str(item[k])) for k in _ATTACHMENT_KEYS}
+    if bool(item.get("data_b64")) == bool(item.get("render")):
+        raise ValueError("attachment needs exactly one of data_b64 and render")
+    if item.get("render"):
+        name, _, ident = str(item["render"]).partition(":")
+        if name not in _RENDERERS or not ident.isdigit():
+            raise ValueError(f"attachment render must be one of {_RENDERERS} + ':<id>'")
+        return {**checked, "render": f"{name}:{ident}"}
     try:
         base64.b64decode(item["data_b64"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("attachment data_b64 is not valid base64") from exc
-    return {k: (cid if k == "content_id" else str(item[k])) for k in _ATTACHMENT_KEYS}
+    return {**checked, "data_b64": str(item["data_b64"])}
 
 
-def build_message(row: OutboxEmail, settings: Settings) -> EmailMessage:
-    """The MIME message for ``row``.
+async def resolve_attachments(session: AsyncSession, row: OutboxEmail) -> list[dict[str, str]]:
+    """``row.attachments`` with every deferred one rendered now: each returned item has
+    ``filename``, ``content_type``, ``content_id`` and ``data_b64``. The row is not changed
+    (a rendered secret is never written back).
+
+    ``esim-qr:<id>`` renders the activation-code QR PNG of eSIM ``<id>`` (scale 8, as
+    ``esim.qr_png``) if that eSIM belongs to ``row.user_id`` and has a code. Raises
+    ``LookupError`` otherwise, and for an unknown renderer."""
+    resolved: list[dict[str, str]] = []
+    for att in row.attachments:
+        spec = att.get("render")
+        if not spec:
+            resolved.append(att)
+            continue
+        name, _, ident = spec.partition(":")
+        png: bytes | None = None
+        if name == "esim-qr" and ident.isdigit() and row.user_id is not None:
+            from travelsim.services import installation  # local: installation is a leaf
+
+            png = await installation.esim_qr_png(session, user_id=row.user_id, esim_id=int(ident))
+        if png is None:
+            raise LookupError(f"attachment {name!r} cannot be rendered")
+        item = {k: v for k, v in att.items() if k != "render"}
+        resolved.append({**item, "data_b64": base64.b64encode(png).decode("ascii")})
+    return resolved
+
+
+def build_message(
+    row: OutboxEmail, settings: Settings, attachments: Sequence[dict[str, str]] | None = None
+) -> EmailMessage:
+    """The MIME message for ``row``, with ``attachments`` as resolved by
+    :func:`resolve_attachments` (default ``row.attachments``, which then must hold no
+    deferred attachment: ``ValueError``).
 
     Shape: ``text/plain`` alone; or ``multipart/alternative`` (text, html); with inline
     images the html part becomes ``multipart/related`` holding the images, each with
@@ -158,11 +205,14 @@ def build_message(row: OutboxEmail, settings: Settings) -> EmailMessage:
     )
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(row.body_text)
+    atts = list(row.attachments if attachments is None else attachments)
+    if any("data_b64" not in att for att in atts):
+        raise ValueError("deferred attachment not rendered (use resolve_attachments)")
     if row.body_html is not None:
         msg.add_alternative(row.body_html, subtype="html")
         html_part = next(part for part in msg.iter_parts() if part.get_content_subtype() == "html")
         assert isinstance(html_part, EmailMessage)
-        for att in row.attachments:
+        for att in atts:
             maintype, subtype = att["content_type"].split("/", 1)
             html_part.add_related(
                 base64.b64decode(att["data_b64"]),
@@ -173,7 +223,7 @@ def build_message(row: OutboxEmail, settings: Settings) -> EmailMessage:
                 disposition="inline",
             )
     else:
-        for att in row.attachments:
+        for att in atts:
             maintype, subtype = att["content_type"].split("/", 1)
             msg.add_attachment(
                 base64.b64decode(att["data_b64"]),
@@ -238,16 +288,16 @@ async def send_pending(settings: Settings, *, limit: int = 20) -> int:
             if await _claim(s, row, now):
                 claimed.append(row)
         await s.commit()
-    if not claimed:
-        return 0
-
-    messages: list[tuple[int, EmailMessage | BaseException]] = []
-    for row in claimed:
-        assert row.id is not None
-        try:
-            messages.append((row.id, build_message(row, settings)))
-        except Exception as exc:  # a row that cannot be rendered fails like a refusal
-            messages.append((row.id, exc))
+        if not claimed:
+            return 0
+        messages: list[tuple[int, EmailMessage | BaseException]] = []
+        for row in claimed:
+            assert row.id is not None
+            try:
+                attachments = await resolve_attachments(s, row)
+                messages.append((row.id, build_message(row, settings, attachments)))
+            except Exception as exc:  # a row that cannot be rendered fails like a refusal
+                messages.append((row.id, exc))
     outcomes = await asyncio.to_thread(_deliver_batch, settings, messages)
 
     sent = 0

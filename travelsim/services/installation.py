@@ -19,7 +19,7 @@ from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, 
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, User
 
-__all__ = ["InstallStatus", "InstallView", "install_view", "qr_png_for"]
+__all__ = ["InstallStatus", "InstallView", "esim_qr_png", "install_view", "qr_png_for"]
 
 #: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
 #: ``installed``: the platform reports the profile downloaded/installed/enabled/disabled;
@@ -56,8 +56,12 @@ class InstallView:
 
 
 async def _owned_esim(session: AsyncSession, user: User, esim_id: int) -> Esim | None:
+    return await _esim_of(session, user.id, esim_id)
+
+
+async def _esim_of(session: AsyncSession, user_id: int | None, esim_id: int) -> Esim | None:
     esim = await session.get(Esim, esim_id)
-    if esim is None or user.id is None or esim.user_id != user.id or esim.state != "assigned":
+    if esim is None or user_id is None or esim.user_id != user_id or esim.state != "assigned":
         return None
     return esim
 
@@ -134,4 +138,15 @@ async def qr_png_for(
     if esim is None:
         return None
     code = _code(esim)
+    return qr_png(code, scale=scale) if code else None
+
+
+async def esim_qr_png(
+    session: AsyncSession, *, user_id: int, esim_id: int, scale: int = 8
+) -> bytes | None:
+    """PNG of the activation-code QR of ``esim_id`` if it belongs to ``user_id`` (same checks
+    as :func:`qr_png_for`), else ``None``. For the installation email, whose outbox row keeps
+    only a reference (``email.resolve_attachments``) and renders the image when sent."""
+    esim = await _esim_of(session, user_id, esim_id)
+    code = _code(esim) if esim is not None else None
     return qr_png(code, scale=scale) if code else None

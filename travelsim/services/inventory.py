@@ -136,7 +136,8 @@ async def reserve(session: AsyncSession, checkout_id: str, until: datetime) -> E
     next candidate is tried (at most :data:`RESERVE_ATTEMPTS` times). PostgreSQL picks the
     candidate with ``SELECT ... FOR UPDATE SKIP LOCKED``.
 
-    Returns the reserved row (fresh from the database), or ``None`` when no free row is left.
+    Returns the reserved row as stored (``UPDATE ... RETURNING``), or ``None`` when no free row
+    is left.
     Does not commit: the caller commits (which also releases the PostgreSQL row lock).
     """
     pg = _dialect(session) == "postgresql"
@@ -153,10 +154,12 @@ async def reserve(session: AsyncSession, checkout_id: str, until: datetime) -> E
             .values(
                 state="reserved", checkout_id=checkout_id, reserved_until=until, updated_at=utcnow()
             )
-            .execution_options(synchronize_session=False)
+            .returning(Esim)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
-        if result.rowcount == 1:
-            return await _fresh(session, esim_id)
+        reserved: Esim | None = result.scalars().one_or_none()
+        if reserved is not None:
+            return reserved
     log.warning("inventory reserve gave up after %d lost races", RESERVE_ATTEMPTS)
     return None
 
@@ -205,21 +208,23 @@ async def release_expired(session: AsyncSession, now: datetime) -> int:
 
 async def assign(
     session: AsyncSession,
-    esim: Esim,
+    esim: Esim | int,
     user_id: int,
     *,
     checkout_id: str | None = None,
     destination: str | None = None,
 ) -> Esim:
-    """Make ``esim`` belong to ``user_id`` for good (state ``assigned``).
+    """Make ``esim`` (a row or its id) belong to ``user_id`` for good (state ``assigned``).
 
     Compare-and-set from ``reserved`` (and, if ``checkout_id`` is given, reserved for that
-    checkout); assigning a row already assigned to the same user is a no-op. Raises
-    :class:`InventoryError` if the row is free, retired, assigned to someone else, or reserved
-    for another checkout. Does not commit.
+    checkout); assigning a row already assigned to the same user is a no-op. Returns the row
+    as now stored (``UPDATE ... RETURNING``; re-read when nothing was updated). Raises
+    :class:`InventoryError` if the row is missing, free, retired, assigned to someone else, or
+    reserved for another checkout. Does not commit.
     """
-    assert esim.id is not None
-    conditions = [col(Esim.id) == esim.id, col(Esim.state) == "reserved"]
+    esim_id = esim if isinstance(esim, int) else esim.id
+    assert esim_id is not None
+    conditions = [col(Esim.id) == esim_id, col(Esim.state) == "reserved"]
     if checkout_id is not None:
         conditions.append(col(Esim.checkout_id) == checkout_id)
     now = utcnow()
@@ -234,11 +239,15 @@ async def assign(
             updated_at=now,
             destination=destination,
         )
-        .execution_options(synchronize_session=False)
+        .returning(Esim)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    fresh = await _fresh(session, esim.id)
+    updated: Esim | None = result.scalars().one_or_none()
+    if updated is not None:
+        return updated
+    fresh = await _fresh(session, esim_id)
     if fresh is None:
         raise InventoryError("eSIM vanished")
-    if result.rowcount != 1 and not (fresh.state == "assigned" and fresh.user_id == user_id):
-        raise InventoryError(f"eSIM {esim.id} is {fresh.state}, not reserved for this checkout")
+    if not (fresh.state == "assigned" and fresh.user_id == user_id):
+        raise InventoryError(f"eSIM {esim_id} is {fresh.state}, not reserved for this checkout")
     return fresh

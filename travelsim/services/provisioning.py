@@ -23,10 +23,15 @@ created with the order (``checkout.NEW_ESIM_STEPS`` / ``TOPUP_STEPS``):
     Queues the installation email (``services.email.enqueue``) and marks the order
     ``delivered``, in the same transaction as the step's ``done``: exactly one email.
 
-Each attempt marks the step ``running`` (``attempts`` + 1, ``started_at``) and commits, then
-``done`` (with ``detail`` and ``finished_at``) or ``failed`` (``error``). A result is committed
-together with its step's ``done``, so a crash at any boundary leaves either "not done" (the
-step runs again, and its re-reads make that safe) or "done" (skipped on the next run).
+Each attempt marks the step ``running`` (``attempts`` + 1, ``started_at``, lease heartbeat)
+and commits BEFORE any SFT call, then ``done`` (with ``detail`` and ``finished_at``) or
+``failed`` (``error``). A result is committed together with its step's ``done``, so a crash at
+any boundary leaves either "not done" (the step runs again, and its re-reads make that safe)
+or "done" (skipped on the next run). To save commits, the first attempt's ``running`` shares
+a transaction with what precedes it: the claim of the order (first step), or the previous
+step's ``done``. A clean new-eSIM run therefore commits six times: claim + activate running;
+activate done + subscribe running; the add-on baseline; subscribe done + fetch_code running;
+fetch_code done + deliver running; deliver done + order delivered.
 A failed attempt is retried in place (``max_attempts``, ``backoff`` seconds between attempts);
 refusals that cannot improve (e.g. 9010 "15 add-ons") fail at once. When a step gives up the
 order becomes ``needs_attention`` with ``last_error``, and its payment is voided through the
@@ -38,7 +43,6 @@ Every SFT call uses ``Priority.PROVISIONING``. Logs never carry matching IDs or 
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import json
 import logging
@@ -49,11 +53,12 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.esim import ActivationCode, InvalidActivationCode, qr_png
+from travelsim.esim import ActivationCode, InvalidActivationCode
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, Payment, Plan, ProvisioningStep, User, utcnow
 from travelsim.services import email
@@ -168,31 +173,22 @@ async def run_order(
             raise LookupError(f"unknown order {order_id}")
         if order.status in ("delivered", "needs_attention"):
             return order
-        if not await _claim(session, order_id, lease):
+        run = await _claim(session, client, order, lease)
+        if run is None:
             log.info("provisioning already running elsewhere", extra={"order_id": order_id})
             fresh = await _get(session, Order, order_id)
             assert fresh is not None
             return fresh
         await _progress(on_progress, "order", "provisioning")
-        # Plain values: a failed attempt rolls back, which expires every loaded row.
-        plan = [
-            (step.name, step.status)
-            for step in (
-                await session.exec(
-                    select(ProvisioningStep)
-                    .where(col(ProvisioningStep.order_id) == order_id)
-                    .order_by(col(ProvisioningStep.seq))
-                )
-            ).all()
-        ]
-        for name, status in plan:
-            if status == "done":
-                continue
+        # Names only: a failed attempt rolls back, which expires every loaded row.
+        pending = [step.name for step in run.steps.values() if step.status != "done"]
+        if pending:  # marked ``running`` in the claim's transaction
+            await _progress(on_progress, pending[0], "running")
+        for i, name in enumerate(pending):
             error = await _run_step(
-                session,
-                client,
-                order_id,
+                run,
                 name,
+                next_name=pending[i + 1] if i + 1 < len(pending) else None,
                 on_progress=on_progress,
                 max_attempts=max_attempts,
                 backoff=backoff,
@@ -201,8 +197,7 @@ async def run_order(
             )
             if error is not None:
                 return await _give_up(session, order_id, name, error, provider, on_progress)
-        order = await _get(session, Order, order_id)
-        assert order is not None
+        order = run.order
         if order.status != "delivered":  # e.g. an order without a deliver step
             order.status = "delivered"
             order.delivered_at = order.delivered_at or utcnow()
@@ -217,57 +212,124 @@ async def _get(session: AsyncSession, model: Any, key: Any) -> Any:
     return await session.get(model, key, populate_existing=True)
 
 
-async def _claim(session: AsyncSession, order_id: str, lease: timedelta) -> bool:
-    """Compare-and-set the order to ``provisioning`` for this run (heartbeat = updated_at)."""
+@dataclass
+class _Run:
+    """The rows of one claimed run, kept loaded between steps (``expire_on_commit=False``):
+    only this run writes them while it holds the lease. Reloaded after a rollback."""
+
+    session: AsyncSession
+    client: SFTClient
+    order_id: str
+    order: Order
+    esim: Esim
+    steps: dict[str, ProvisioningStep]  # by name, in ``seq`` order
+
+    async def reload(self) -> None:
+        """Re-read the order, its eSIM and its steps (after a rollback expired them)."""
+        order = await _get(self.session, Order, self.order_id)
+        assert order is not None
+        esim = await _get(self.session, Esim, order.esim_id)
+        assert esim is not None
+        self.order, self.esim = order, esim
+        self.steps = await _steps(self.session, self.order_id)
+
+
+async def _steps(session: AsyncSession, order_id: str) -> dict[str, ProvisioningStep]:
+    rows = await session.exec(
+        select(ProvisioningStep)
+        .where(col(ProvisioningStep.order_id) == order_id)
+        .order_by(col(ProvisioningStep.seq))
+        .execution_options(populate_existing=True)
+    )
+    return {step.name: step for step in rows.all()}
+
+
+def _mark_running(
+    session: AsyncSession, step: ProvisioningStep, order: Order, *, heartbeat: bool = True
+) -> None:
+    """Start an attempt of ``step`` (``attempts`` + 1) and, unless the same transaction
+    already did (``heartbeat=False``), beat the order's lease; the caller commits."""
+    now = utcnow()
+    step.status = "running"
+    step.attempts += 1
+    step.started_at = now
+    step.finished_at = None
+    step.error = None
+    session.add(step)
+    if heartbeat:
+        order.updated_at = now  # heartbeat of the lease
+        session.add(order)
+
+
+async def _claim(
+    session: AsyncSession, client: SFTClient, order: Order, lease: timedelta
+) -> _Run | None:
+    """Compare-and-set the order to ``provisioning`` for this run (heartbeat = updated_at)
+    and, in the same transaction, mark its first step not yet done ``running``; commits.
+    Returns the loaded run, or ``None`` (nothing changed) when another run holds the lease."""
     now = utcnow()
     result: Any = await session.execute(
         update(Order)
         .where(
-            col(Order.id) == order_id,
+            col(Order.id) == order.id,
             or_(
                 col(Order.status) == "paid",
                 (col(Order.status) == "provisioning") & (col(Order.updated_at) <= now - lease),
             ),
         )
         .values(status="provisioning", attempts=col(Order.attempts) + 1, updated_at=now)
+        .returning(col(Order.attempts))
         .execution_options(synchronize_session=False)
     )
+    attempts = result.scalar_one_or_none()
+    if attempts is None:
+        await session.rollback()
+        return None
+    # The UPDATE bypassed the ORM: record its values on the loaded row as committed state.
+    set_committed_value(order, "status", "provisioning")
+    set_committed_value(order, "attempts", attempts)
+    set_committed_value(order, "updated_at", now)
+    esim = await _get(session, Esim, order.esim_id)
+    assert esim is not None
+    run = _Run(session, client, order.id, order, esim, await _steps(session, order.id))
+    first = next((s for s in run.steps.values() if s.status != "done"), None)
+    if first is not None:
+        _mark_running(session, first, order, heartbeat=False)  # the claim set updated_at
     await session.commit()
-    return bool(result.rowcount == 1)
+    return run
 
 
 async def _run_step(
-    session: AsyncSession,
-    client: SFTClient,
-    order_id: str,
+    run: _Run,
     name: str,
     *,
+    next_name: str | None,
     on_progress: ProgressCallback | None,
     max_attempts: int,
     backoff: Sequence[float],
     public_url: str,
     sleep: Callable[[float], Awaitable[Any]],
 ) -> str | None:
-    """Run one step with bounded retries. Returns ``None`` when done, else the last error."""
+    """Run one step, already marked ``running`` (committed), with bounded retries.
+
+    On success the step's ``done`` (with its results) and the start of ``next_name``'s first
+    attempt are ONE commit, so the boundaries are the same states as before, fewer of them.
+    Returns ``None`` when done, else the last error."""
+    session = run.session
+    order_id = run.order_id
     handler = _HANDLERS.get(name)
     error = f"unknown step {name!r}"
     for attempt in range(max_attempts):
-        step, order, esim = await _load_step(session, order_id, name)
-        now = utcnow()
-        step.status = "running"
-        step.attempts += 1
-        step.started_at = now
-        step.finished_at = None
-        step.error = None
-        order.updated_at = now  # heartbeat of the lease
-        session.add_all([step, order])
-        await session.commit()
-        await _progress(on_progress, name, "running")
+        if attempt > 0:
+            _mark_running(session, run.steps[name], run.order)
+            await session.commit()
+            await _progress(on_progress, name, "running")
+        step = run.steps[name]
         retryable = True
         try:
             if handler is None:
                 raise _StepError(error, retryable=False)
-            ctx = _Ctx(session, client, order, esim, public_url)
+            ctx = _Ctx(session, run.client, run.order, run.esim, public_url)
             detail = await handler(ctx, step)
         except _StepError as exc:
             error, retryable = str(exc), exc.retryable
@@ -282,14 +344,19 @@ async def _run_step(
             step.status = "done"
             step.detail = detail[:_DETAIL_MAX]
             step.finished_at = utcnow()
-            order.updated_at = step.finished_at
-            session.add_all([step, order])
+            run.order.updated_at = step.finished_at
+            session.add_all([step, run.order])
+            if next_name is not None:
+                _mark_running(session, run.steps[next_name], run.order, heartbeat=False)
             await session.commit()
             await _progress(on_progress, name, "done")
+            if next_name is not None:
+                await _progress(on_progress, next_name, "running")
             return None
         # The attempt failed: drop its uncommitted changes, record the failure.
         await session.rollback()
-        step, order, _ = await _load_step(session, order_id, name)
+        await run.reload()
+        step = run.steps[name]
         step.status = "failed"
         step.error = error[:500]
         step.finished_at = utcnow()
@@ -306,23 +373,6 @@ async def _run_step(
         if backoff:
             await sleep(backoff[min(attempt, len(backoff) - 1)])
     return error
-
-
-async def _load_step(
-    session: AsyncSession, order_id: str, name: str
-) -> tuple[ProvisioningStep, Order, Esim]:
-    step = (
-        await session.exec(
-            select(ProvisioningStep)
-            .where(col(ProvisioningStep.order_id) == order_id, col(ProvisioningStep.name) == name)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    order = await _get(session, Order, order_id)
-    assert order is not None
-    esim = await _get(session, Esim, order.esim_id)
-    assert esim is not None
-    return step, order, esim
 
 
 async def _give_up(
@@ -584,7 +634,8 @@ def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
     """The installation email of a new eSIM.
 
     Content choice (design.md §3, esim-facts.md §2, F3): the owner's inbox gets the QR code
-    (inline PNG; the brief requires it, and it is the owner's own eSIM), the SM-DP+ address and
+    (inline PNG, a deferred ``esim-qr`` attachment rendered at sending time; the brief
+    requires it, and it is the owner's own eSIM), the SM-DP+ address and
     a link to the authenticated install page. It does NOT contain the matching ID as text, nor
     the one-tap links (their URLs carry the full code and get logged by mail link scanners and
     proxies): manual entry and one-tap install live on the install page, behind sign-in.
@@ -630,11 +681,14 @@ def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
         f"<p>Install the eSIM once and do not delete it: the QR code usually works only "
         f"once.</p><p>TravelSIM</p>"
     )
+    # The PNG is rendered when the email is built (email.resolve_attachments), from the
+    # encrypted code: the outbox never holds the code in clear, and the purchase does not
+    # wait for the QR (the install page renders it on request too).
     qr = {
         "filename": "esim-qr.png",
         "content_type": "image/png",
         "content_id": "esim-qr",
-        "data_b64": base64.b64encode(qr_png(code)).decode("ascii"),
+        "render": f"esim-qr:{esim.id}",
     }
     return {
         "subject": f"Your eSIM is ready: order {order.reference}",
