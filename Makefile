@@ -9,7 +9,7 @@ export REFLEX_USE_NPM := 1
 export PYTHONUNBUFFERED := 1
 PORT ?= 3000
 
-.PHONY: install migrate seed demo test test-unit test-integration test-e2e test-load lint format bench simulator clean
+.PHONY: install migrate seed demo test test-unit test-integration test-e2e test-load lint format bench bench-quick simulator clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ test: lint
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+## The same benchmarks, shorter (CI runs this after the tests; figures only, no pass/fail on time).
+bench-quick: install
+	$(BIN)/python -m benchmarks --quick
 
 simulator: install
 	$(BIN)/python -m travelsim.sft_simulator serve --port 8040
