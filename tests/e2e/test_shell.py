@@ -50,3 +50,16 @@ def test_dark_mode_toggle_changes_theme(app_url: str, desktop: Page) -> None:
     )
     assert background_after != background_before
     shot(desktop, "shell-desktop-dark")
+
+
+def test_switching_between_sign_in_and_sign_up_keeps_where_the_traveler_was_going(
+    app_url: str, desktop: Page
+) -> None:
+    desktop.goto(f"{app_url}/signin?next=%2Fbuy%2F870101%3Fto%3DFR")
+    create = desktop.get_by_role("link", name="Create an account")
+    expect(create).to_have_attribute("href", "/signup?next=%2Fbuy%2F870101%3Fto%3DFR")
+    create.click()
+    expect(desktop.locator("input[name=next]")).to_have_value("/buy/870101?to=FR")
+    expect(desktop.get_by_role("link", name="Sign in", exact=True).last).to_have_attribute(
+        "href", "/signin?next=%2Fbuy%2F870101%3Fto%3DFR"
+    )

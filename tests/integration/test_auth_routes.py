@@ -171,6 +171,31 @@ async def test_signup_verify_signin_signout(any_db: Settings, engines: None) -> 
     assert sorted(r.revoked_at is not None for r in rows) == [False, True]
 
 
+async def test_verification_link_returns_to_the_page_the_traveler_came_from(
+    sqlite_db: Settings, engines: None
+) -> None:
+    """Sign-up from a checkout (``next``) → the emailed link carries it → verifying lands on
+    that checkout, signed in. A hostile ``next`` never reaches the link or the redirect."""
+    async with client() as c:
+        response = await signup(c, next="/buy/870101?to=FR")
+        assert location(response) == (
+            "/signin",
+            {"notice": "check_email", "next": "/buy/870101?to=FR"},
+        )
+        link = urlsplit(await outbox_link("ana@example.com"))
+        assert parse_qs(link.query)["next"] == ["/buy/870101?to=FR"]
+        response = await c.get(f"{link.path}?{link.query}")
+        assert location(response) == ("/buy/870101", {"to": "FR"})
+        token, _ = session_cookie(response)
+        assert await whoami_with(c, token) == "ana@example.com"
+
+        await signup(c, "bo@example.com", next="//evil.example/phish")
+        link = urlsplit(await outbox_link("bo@example.com"))
+        assert "next" not in parse_qs(link.query)
+        forged = await c.get(f"{link.path}?{link.query}&next=https://evil.example/")
+        assert location(forged) == ("/", {})
+
+
 async def test_signin_replaces_an_existing_session(sqlite_db: Settings, engines: None) -> None:
     async with client() as c:
         await signed_up_and_verified(c)

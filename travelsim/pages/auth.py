@@ -119,7 +119,7 @@ def signin() -> rx.Component:
             _provider_signin(),
             rx.text(
                 "New here? ",
-                rx.link("Create an account", href="/signup"),
+                rx.link("Create an account", href="/signup" + AuthPageState.next_query),
                 size="2",
             ),
             rx.el.details(
@@ -178,6 +178,10 @@ def signup() -> rx.Component:
                 action="/auth/signup",
                 method="post",
             ),
-            rx.text("Already have an account? ", rx.link("Sign in", href="/signin"), size="2"),
+            rx.text(
+                "Already have an account? ",
+                rx.link("Sign in", href="/signin" + AuthPageState.next_query),
+                size="2",
+            ),
         )
     )

@@ -8,7 +8,8 @@ show. The session lives in the HttpOnly cookie ``travelsim_session`` (``SameSite
 
 - ``POST /auth/signup`` (email, password, next): ``/signin?notice=check_email``;
   errors ``/signup?error=…&email=…&next=…``.
-- ``GET /auth/verify?token=``: cookie set, ``/``; errors ``/signin?error=…``.
+- ``GET /auth/verify?token=…&next=…``: cookie set, ``next`` (a safe relative path, else
+  ``/``); errors ``/signin?error=…``. Sign-up puts its own ``next`` in the link.
 - ``POST /auth/signin`` (email, password, next): cookie set, ``next`` (a safe relative
   path, else ``/``), or the second-factor page first for staff and TOTP users; errors
   ``/signin?error=…&next=…`` (plus ``email`` for ``unverified``). Failed attempts are
@@ -133,9 +134,12 @@ async def signup(request: Request) -> Response:
     form = await _form(request)
     email = form.get("email", "").strip()
     password = form.get("password", "")
+    next_path = safe_next(form.get("next"))
     async with db.session() as s:
         try:
-            await accounts.signup(s, email, password, base_url=settings.public_url)
+            await accounts.signup(
+                s, email, password, base_url=settings.public_url, next_path=next_path
+            )
             await s.commit()
         except AccountError as exc:
             if exc.code != "email_taken":
@@ -143,14 +147,15 @@ async def signup(request: Request) -> Response:
             await s.rollback()
             await accounts.notify_existing_signup(s, email, settings.public_url)
             await s.commit()
-    next_path = safe_next(form.get("next"))
     return _redirect("/signin", notice="check_email", next="" if next_path == "/" else next_path)
 
 
 async def verify(request: Request) -> Response:
-    """``GET /auth/verify?token=``: confirm the email, sign in, go home."""
+    """``GET /auth/verify?token=&next=``: confirm the email, sign in, go to ``next`` (a safe
+    relative path, else home)."""
     settings = get_settings()
     token = request.query_params.get("token", "")
+    next_path = safe_next(request.query_params.get("next"))
     async with db.session() as s:
         try:
             user = await accounts.verify_email(s, token)
@@ -161,7 +166,7 @@ async def verify(request: Request) -> Response:
                 previous_token=request.cookies.get(COOKIE_NAME),
                 user_agent=request.headers.get("user-agent"),
             )
-            target = await security.after_signin_path(s, user, session_token, "/")
+            target = await security.after_signin_path(s, user, session_token, next_path)
             await s.commit()
         except AccountError as exc:
             return _redirect("/signin", error=exc.code)

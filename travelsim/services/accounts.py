@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import urlencode
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -193,13 +194,18 @@ async def _user_by_email(session: AsyncSession, email: str) -> User | None:
 # --- sign-up and verification ---------------------------------------------------------------
 
 
-async def signup(session: AsyncSession, email: str, password: str, *, base_url: str) -> User:
+async def signup(
+    session: AsyncSession, email: str, password: str, *, base_url: str, next_path: str = "/"
+) -> User:
     """Create an unverified user and queue its verification email; returns the user
     (flushed, with an id). The caller commits.
 
     ``base_url``: the portal's public origin (``settings.public_url``, never the request's
     Host header), e.g. ``https://travelsim.example``; the email links to
     ``{base_url}/auth/verify?token=…``, valid :data:`VERIFY_TOKEN_TTL` (24 h), single use.
+    ``next_path``: a relative path already checked by the caller (``routes.auth.safe_next``),
+    e.g. the checkout the traveler was on; other than ``/`` it rides in the link as
+    ``&next=…`` so verifying lands there (the verify route checks it again).
 
     Raises :class:`AccountError`: ``email_invalid``, a password policy code (see
     :func:`check_password_policy`) or ``email_taken``. On a concurrent duplicate the
@@ -218,12 +224,14 @@ async def signup(session: AsyncSession, email: str, password: str, *, base_url: 
     except IntegrityError as exc:
         await session.rollback()
         raise AccountError("email_taken") from exc
-    await _send_verification(session, user, base_url)
+    await _send_verification(session, user, base_url, next_path)
     log.info("account created user_id=%s", user.id)
     return user
 
 
-async def _send_verification(session: AsyncSession, user: User, base_url: str) -> None:
+async def _send_verification(
+    session: AsyncSession, user: User, base_url: str, next_path: str = "/"
+) -> None:
     assert user.id is not None
     raw, digest = _new_token()
     now = utcnow()
@@ -237,6 +245,8 @@ async def _send_verification(session: AsyncSession, user: User, base_url: str) -
         )
     )
     link = f"{base_url.rstrip('/')}/auth/verify?token={raw}"
+    if next_path and next_path != "/":
+        link += "&" + urlencode({"next": next_path})
     hours = int(VERIFY_TOKEN_TTL.total_seconds() // 3600)
     text = (
         "Welcome to TravelSIM!\n\n"

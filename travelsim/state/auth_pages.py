@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -25,6 +26,9 @@ class AuthPageState(SessionState):
     notice: str = ""
     email: str = ""
     next_path: str = "/"
+    #: ``?next=<encoded next_path>`` for links between sign-in and sign-up ("" for home), so
+    #: the page the traveler came from survives switching forms.
+    next_query: str = ""
     #: "Sign in with <name>" when an identity provider is configured, else "" (runtime
     #: settings, never read while the page is built).
     oidc_name: str = ""
@@ -40,6 +44,7 @@ class AuthPageState(SessionState):
         self.email = params.get("email", "")[:254]
         nxt = params.get("next", "/")
         self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+        self.next_query = "" if self.next_path == "/" else "?" + urlencode({"next": self.next_path})
         settings = get_settings()
         self.oidc_name = settings.oidc_display_name if settings.oidc_enabled else ""
         await self._require_user()
