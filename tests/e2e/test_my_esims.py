@@ -153,6 +153,8 @@ def test_usage_refresh_and_topup(
     receipt_ctx.goto(f"{app_url}/account")
     receipt_ctx.get_by_role("link", name="Receipt").first.click()
     expect(receipt_ctx.get_by_test_id("receipt")).to_contain_text("Total charged")
+    # The receipt's date in the viewer's zone, named (Tokyo: JST), like the eSIM page.
+    expect(receipt_ctx.get_by_test_id("receipt")).to_contain_text("JST")
     shot(receipt_ctx, "receipt-phone")
     phone.close()
     ctx.close()

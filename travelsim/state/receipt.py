@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import reflex as rx
@@ -17,6 +18,8 @@ class ReceiptState(SessionState):
     found: bool = False
     receipt: dict[str, str] = {}
     seller: dict[str, str] = {}
+    #: When the order was paid (UTC), kept on the server to format in the viewer's zone.
+    _date: datetime | None = None
 
     @rx.event
     async def load(self) -> Any:
@@ -35,9 +38,10 @@ class ReceiptState(SessionState):
         self.found = r is not None
         if r is None:
             return None
+        self._date = r.date
         self.receipt = {
             "reference": r.reference,
-            "date": local_datetime(r.date, "UTC"),
+            "date": local_datetime(r.date, "UTC"),  # until the browser's zone arrives
             "email": r.customer_email,
             "description": r.description,
             "iccid": r.iccid,
@@ -53,4 +57,13 @@ class ReceiptState(SessionState):
             "address": settings.seller_address,
             "vat_number": settings.seller_vat_number,
         }
-        return None
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=ReceiptState.set_timezone,
+        )
+
+    @rx.event
+    def set_timezone(self, tz: Any) -> None:
+        """Show the date in the browser's IANA zone (named, e.g. "CET"); UTC if unknown."""
+        if self._date is not None and self.receipt:
+            self.receipt["date"] = local_datetime(self._date, str(tz)[:64] if tz else "UTC")
