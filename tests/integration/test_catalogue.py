@@ -46,6 +46,14 @@ async def test_sync_then_seed_then_offers(sqlite_db: Settings, monkeypatch, tmp_
         assert offers[0].plan_id == "870141"  # single-country first
         assert {o.plan_id for o in offers} == {"870141", "870211", "870301", "870302"}
         assert offers[0].price == "€11.50" and offers[0].volume == "3 GB"
+        # "Best value": lowest price per GB first whatever the coverage, computed here from
+        # the seed's prices and the platform's volumes.
+        per_gb = {o.plan_id: o.price_minor / o.volume_bytes for o in offers}
+        by_value = [o.plan_id for o in catalogue.sort_offers(offers, "value")]
+        assert by_value == sorted(per_gb, key=lambda p: (per_gb[p], p))
+        assert [o.price_minor for o in catalogue.sort_offers(offers, "price")] == sorted(
+            o.price_minor for o in offers
+        )
 
         # A staff edit (updated_at set) survives a re-seed; the sync keeps seller fields.
         jp.price_minor = 999

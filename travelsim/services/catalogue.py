@@ -231,6 +231,26 @@ def offers_for_country(plans: list[Plan], code: str) -> list[Offer]:
     return [to_offer(p) for p in matching]
 
 
+SORT_KEYS = ("value", "price", "volume", "days")
+
+
+def sort_offers(offers: list[Offer], key: str) -> list[Offer]:
+    """The offers in the order a traveler asked for (a new list; ties keep the order of
+    :func:`offers_for_country`): ``value`` lowest price per GB first (whatever the plan's
+    coverage), then lowest price; ``price`` lowest price; ``volume`` most data, then lowest
+    price; ``days`` longest validity, then lowest price. Raises ``ValueError`` for another
+    key."""
+    if key == "value":
+        return sorted(offers, key=lambda o: (o.price_minor / max(o.volume_bytes, 1), o.price_minor))
+    if key == "price":
+        return sorted(offers, key=lambda o: o.price_minor)
+    if key == "volume":
+        return sorted(offers, key=lambda o: (-o.volume_bytes, o.price_minor))
+    if key == "days":
+        return sorted(offers, key=lambda o: (-o.validity_days, o.price_minor))
+    raise ValueError(f"unknown sort {key!r}")
+
+
 def covered_countries(plans: list[Plan]) -> set[str]:
     """ISO codes of every destination some sellable plan covers."""
     return {c for p in plans for c in p.destinations}

@@ -78,14 +78,9 @@ class CatalogueState(rx.State):
     async def _load_offers(self) -> None:
         async with db.session() as s:
             plans = await catalogue.sellable_plans(s)
-        offers = catalogue.offers_for_country(plans, self.selected_code)
-        key = SORTS[self.sort_label]
-        if key == "price":
-            offers.sort(key=lambda o: o.price_minor)
-        elif key == "volume":
-            offers.sort(key=lambda o: (-o.volume_bytes, o.price_minor))
-        elif key == "days":
-            offers.sort(key=lambda o: (-o.validity_days, o.price_minor))
+        offers = catalogue.sort_offers(
+            catalogue.offers_for_country(plans, self.selected_code), SORTS[self.sort_label]
+        )
         self.offers = [_offer_view(o) for o in offers]
 
     @rx.event
