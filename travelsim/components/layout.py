@@ -42,7 +42,17 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
 
 def signout_form(**props: object) -> rx.Component:
     return native_form(
-        rx.button("Sign out", type="submit", variant="ghost", size="2"),
+        # Looks like the navigation links beside it (it is a POST, hence a button).
+        rx.button(
+            rx.icon("log-out", size=16),
+            rx.text("Sign out", size="3"),
+            type="submit",
+            variant="ghost",
+            color_scheme="gray",
+            high_contrast=True,
+            size="2",
+            cursor="pointer",
+        ),
         action="/auth/signout",
         method="post",
         **props,

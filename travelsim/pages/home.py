@@ -105,10 +105,12 @@ def offer_card(o: rx.Var) -> rx.Component:
                 ),
                 width="100%",
                 align="center",
+                margin_top="auto",  # price and button line up along a row of cards
             ),
             spacing="3",
             height="100%",
         ),
+        height="100%",
         data_testid="offer",
         data_plan_id=o["plan_id"],
     )
