@@ -1,0 +1,1 @@
+"""TravelSIM: a traveler portal for travel eSIMs on BICS SIM for Things (SFT)."""

@@ -1,0 +1,122 @@
+"""Command-line tasks: ``python -m travelsim.cli seed`` and
+``python -m travelsim.cli staff grant|revoke EMAIL``.
+
+``seed`` upgrades the portal database to head and loads the local-demo data (the
+catalogue's seller-owned fields from ``CATALOGUE_SEED_FILE``; in ``APP_ENV=demo`` a demo
+traveler and a demo staff account). It is idempotent.
+
+``staff grant|revoke EMAIL`` gives or takes the staff role of an existing account (the only
+ways to get it are this command and another admin on ``/admin/travelers``; never sign-up).
+It is recorded in the audit log as actor ``cli``. Exit status 1 when refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from travelsim import db
+from travelsim.settings import get_settings
+
+log = logging.getLogger("travelsim.cli")
+
+
+async def _seed() -> None:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db.migrate(db.sync_engine())
+    from travelsim.services import catalogue
+
+    report = await catalogue.seed_and_sync(settings)
+    log.info("catalogue: %d plans synced from SFT", len(report.created) + len(report.updated))
+    if settings.app_env == "demo":
+        await _demo_traveler()
+        await _demo_staff()
+    await db.async_engine().dispose()
+
+
+# Addresses must pass the same validation as sign-in (email-validator refuses special-use
+# domains such as .local): example.com is reserved for documentation and examples.
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "travel-demo-2026"
+
+
+async def _demo_traveler() -> None:
+    """A verified traveler for the local demo (never created outside ``APP_ENV=demo``)."""
+    from sqlmodel import select
+
+    from travelsim.models import User, utcnow
+    from travelsim.services import accounts
+
+    async with db.session() as s:
+        exists = (await s.exec(select(User).where(User.email == DEMO_EMAIL))).first()
+        if exists is None:
+            s.add(
+                User(
+                    email=DEMO_EMAIL,
+                    password_hash=accounts.hash_password(DEMO_PASSWORD),
+                    email_verified_at=utcnow(),
+                )
+            )
+            await s.commit()
+            log.info("demo traveler: %s (password in the README)", DEMO_EMAIL)
+
+
+DEMO_STAFF_EMAIL = "staff@example.com"
+DEMO_STAFF_PASSWORD = "staff-demo-2026"
+
+
+async def _demo_staff() -> None:
+    """A verified staff account for the local demo (only in ``APP_ENV=demo``). Its first
+    sign-in asks to set up two-step verification (staff always need it)."""
+    from sqlmodel import select
+
+    from travelsim.models import User, utcnow
+    from travelsim.services import accounts, admin
+
+    async with db.session() as s:
+        exists = (await s.exec(select(User).where(User.email == DEMO_STAFF_EMAIL))).first()
+        if exists is not None:
+            return
+        s.add(
+            User(
+                email=DEMO_STAFF_EMAIL,
+                password_hash=accounts.hash_password(DEMO_STAFF_PASSWORD),
+                email_verified_at=utcnow(),
+            )
+        )
+        await s.commit()
+    await admin.set_staff(None, DEMO_STAFF_EMAIL, grant=True, actor_label="seed")
+    log.info("demo staff: %s (password in the README)", DEMO_STAFF_EMAIL)
+
+
+async def _staff(action: str, email: str) -> int:
+    from travelsim.services import admin
+
+    outcome = await admin.set_staff(None, email, grant=action == "grant", actor_label="cli")
+    await db.async_engine().dispose()
+    print(f"{outcome.result}: {outcome.message}")
+    return 0 if outcome.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m travelsim.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("seed", help="migrate the database and load the demo catalogue")
+    staff = sub.add_parser("staff", help="grant or revoke the staff role of an account")
+    staff.add_argument("action", choices=["grant", "revoke"])
+    staff.add_argument("email")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
+    if args.command == "seed":
+        asyncio.run(_seed())
+        log.info("database migrated and demo data loaded")
+    elif args.command == "staff":
+        return asyncio.run(_staff(args.action, args.email))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

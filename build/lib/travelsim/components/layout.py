@@ -1,0 +1,180 @@
+"""Page layout: header with navigation, content area and footer.
+
+Works from phone width (navigation collapses into a menu) to desktop, in light and dark
+colour modes (Radix themes follow the system preference; the toggle overrides it).
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from travelsim.components.native_form import native_form
+from travelsim.state.session import SessionState
+
+NAV_LINKS: list[tuple[str, str, str]] = [
+    ("Plans", "/", "map"),
+]
+
+
+def brand() -> rx.Component:
+    return rx.link(
+        rx.hstack(
+            rx.icon("globe", size=24, color=rx.color("accent", 9)),
+            rx.heading("TravelSIM", size="5", weight="bold"),
+            align="center",
+            spacing="2",
+        ),
+        href="/",
+        underline="none",
+        color=rx.color("gray", 12),
+        aria_label="TravelSIM home",
+    )
+
+
+def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="3"), align="center", spacing="1"),
+        href=href,
+        underline="none",
+        color=rx.color("gray", 12),
+    )
+
+
+def signout_form(**props: object) -> rx.Component:
+    return native_form(
+        # Looks like the navigation links beside it (it is a POST, hence a button).
+        rx.button(
+            rx.icon("log-out", size=16),
+            rx.text("Sign out", size="3"),
+            type="submit",
+            variant="ghost",
+            color_scheme="gray",
+            high_contrast=True,
+            size="2",
+            cursor="pointer",
+        ),
+        action="/auth/signout",
+        method="post",
+        **props,
+    )
+
+
+def account_links() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in,
+        rx.hstack(
+            _nav_link("My eSIMs", "/account", "smartphone"),
+            _nav_link("Security", "/security", "shield"),
+            rx.cond(SessionState.is_staff, _nav_link("Admin", "/admin", "layout-dashboard")),
+            signout_form(),
+            spacing="4",
+            align="center",
+        ),
+        _nav_link("Sign in", "/signin", "log-in"),
+    )
+
+
+def color_mode_button() -> rx.Component:
+    return rx.color_mode.button(variant="ghost", size="2", aria_label="Toggle dark mode")
+
+
+def header() -> rx.Component:
+    desktop = rx.desktop_only(
+        rx.hstack(
+            brand(),
+            rx.spacer(),
+            rx.hstack(*[_nav_link(*link) for link in NAV_LINKS], spacing="5", align="center"),
+            account_links(),
+            color_mode_button(),
+            align="center",
+            spacing="5",
+            width="100%",
+        )
+    )
+    mobile = rx.mobile_and_tablet(
+        rx.hstack(
+            brand(),
+            rx.spacer(),
+            rx.cond(SessionState.signed_in, signout_form()),
+            color_mode_button(),
+            rx.menu.root(
+                rx.menu.trigger(
+                    rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")
+                ),
+                rx.menu.content(
+                    *[
+                        rx.menu.item(rx.link(label, href=href, underline="none"))
+                        for label, href, _icon in NAV_LINKS
+                    ],
+                    rx.cond(
+                        SessionState.signed_in,
+                        rx.fragment(
+                            rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
+                            rx.menu.item(
+                                rx.link("Security & privacy", href="/security", underline="none")
+                            ),
+                            rx.cond(
+                                SessionState.is_staff,
+                                rx.menu.item(rx.link("Admin", href="/admin", underline="none")),
+                            ),
+                        ),
+                        rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),
+                    ),
+                ),
+            ),
+            align="center",
+            spacing="3",
+            width="100%",
+        )
+    )
+    return rx.el.header(
+        rx.container(desktop, mobile, size="4", padding_y="3"),
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        background_color=rx.color("gray", 1),
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def footer() -> rx.Component:
+    return rx.el.footer(
+        rx.container(
+            rx.flex(
+                rx.text(
+                    "TravelSIM: travel eSIMs on the BICS SIM for Things platform.",
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
+                rx.spacer(),
+                rx.link("Service status", href="/healthz", size="2", color=rx.color("gray", 11)),
+                direction=rx.breakpoints(initial="column", sm="row"),
+                gap="2",
+                width="100%",
+            ),
+            size="4",
+            padding_y="5",
+        ),
+        border_top=f"1px solid {rx.color('gray', 5)}",
+        background_color=rx.color("gray", 2),
+        width="100%",
+        margin_top="auto",
+    )
+
+
+def page(*children: rx.Component, **props: object) -> rx.Component:
+    """Wrap page content in header, main area and footer."""
+    return rx.flex(
+        header(),
+        rx.el.main(
+            rx.container(*children, size="4", padding_x="4", padding_y="6"),
+            width="100%",
+            flex="1",
+        ),
+        footer(),
+        direction="column",
+        min_height="100vh",
+        width="100%",
+        **props,
+    )

@@ -1,0 +1,119 @@
+"""Database engines and sessions for the portal (SQLite file by default, or PostgreSQL).
+
+Async code (services, event handlers) uses :func:`session`; Alembic and CLI tools use
+:func:`sync_engine`. Both are built from the same settings, so they always point at the
+same database (see :mod:`travelsim.settings`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim.settings import Settings, get_settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_sync_engine(settings: Settings) -> Engine:
+    """A new synchronous engine for ``settings`` (SQLite pragmas applied)."""
+    url = settings.sync_database_url
+    if settings.is_sqlite:
+        _prepare_sqlite_dir(url)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def make_async_engine(settings: Settings) -> AsyncEngine:
+    """A new asyncio engine for ``settings`` (SQLite pragmas applied)."""
+    url = settings.async_database_url
+    if settings.is_sqlite:
+        _prepare_sqlite_dir(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@lru_cache(maxsize=1)
+def sync_engine() -> Engine:
+    """The process-wide synchronous engine."""
+    return make_sync_engine(get_settings())
+
+
+@lru_cache(maxsize=1)
+def async_engine() -> AsyncEngine:
+    """The process-wide asyncio engine."""
+    return make_async_engine(get_settings())
+
+
+@lru_cache(maxsize=1)
+def _sessionmaker() -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(async_engine(), class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session() -> AsyncIterator[AsyncSession]:
+    """An async SQLModel session; the caller commits. Rolled back on error."""
+    async with _sessionmaker()() as s:
+        try:
+            yield s
+        except BaseException:
+            await s.rollback()
+            raise
+
+
+async def ping() -> None:
+    """Run ``SELECT 1``; raises the driver's error when the database is unreachable."""
+    async with async_engine().connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def reset_engines() -> None:
+    """Forget cached engines (tests switching databases call this after settings change)."""
+    sync_engine.cache_clear()
+    async_engine.cache_clear()
+    _sessionmaker.cache_clear()
+
+
+def alembic_config(connection: Any | None = None) -> Any:
+    """An Alembic ``Config`` for the project's migrations, bound to ``connection`` if given."""
+    from alembic.config import Config
+
+    from travelsim.settings import PROJECT_ROOT
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.attributes["configure_logger"] = False
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` (Alembic)."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)

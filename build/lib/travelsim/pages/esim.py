@@ -1,0 +1,341 @@
+"""One eSIM: remaining data and validity gauges, add-ons, usage history, actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from travelsim.components.gauges import countdown, radial_gauge
+from travelsim.components.layout import page
+from travelsim.state.esim import EsimState
+
+
+def data_gauge() -> rx.Component:
+    return radial_gauge(
+        percent=EsimState.percent,
+        known=EsimState.known,
+        label="Data remaining",
+        value_text=EsimState.data_text,
+        center_top=rx.heading(
+            rx.cond(EsimState.known, EsimState.remaining_text, "unknown"), size="5"
+        ),
+        center_bottom=rx.text(
+            rx.cond(EsimState.known, "of " + EsimState.total_text + " left", "data left"),
+            size="1",
+            color=rx.color("gray", 11),
+        ),
+        color="#12a594",
+        testid="data-gauge",
+    )
+
+
+def validity_gauge() -> rx.Component:
+    started = EsimState.expires_iso != ""
+    return radial_gauge(
+        percent=EsimState.validity_percent,
+        known=started,
+        label="Validity remaining",
+        value_text=rx.cond(started, EsimState.time_left_text + " left", "validity not started"),
+        center_top=rx.cond(
+            started,
+            rx.heading(countdown(target=EsimState.expires_iso), size="4"),
+            rx.heading("not started", size="4"),
+        ),
+        center_bottom=rx.text("validity left", size="1", color=rx.color("gray", 11)),
+        color="#f5a524",
+        testid="validity-gauge",
+    )
+
+
+def _addon_row(a: rx.Var) -> rx.Component:
+    color = rx.match(
+        a["state"],
+        ("active", "green"),
+        ("waiting", "blue"),
+        ("used_up", "gray"),
+        ("expired", "gray"),
+        "amber",
+    )
+    return rx.table.row(
+        rx.table.cell(rx.text(a["name"], weight=rx.cond(a["current"] != "", "bold", "regular"))),
+        rx.table.cell(rx.badge(a["state_label"], color_scheme=color)),
+        rx.table.cell(a["data"]),
+        rx.table.cell(a["validity"]),
+        data_testid="addon",
+        data_state=a["state"],
+    )
+
+
+def addons_table() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Data plans on this eSIM", size="4"),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Plan"),
+                            rx.table.column_header_cell("State"),
+                            rx.table.column_header_cell("Data"),
+                            rx.table.column_header_cell("Validity"),
+                        )
+                    ),
+                    rx.table.body(rx.foreach(EsimState.addons, _addon_row)),
+                    size="1",
+                    width="100%",
+                ),
+                overflow_x="auto",
+                width="100%",
+            ),
+            rx.text(
+                "A new plan waits until the current one is used up or expires.",
+                size="1",
+                color=rx.color("gray", 11),
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _usage_bar(day: rx.Var) -> rx.Component:
+    return rx.box(
+        rx.box(
+            height=day["height"],
+            width="100%",
+            background="#12a594",
+            border_radius="3px 3px 0 0",
+        ),
+        title=day["label"],
+        display="flex",
+        align_items="flex-end",
+        flex="1",
+        height="100%",
+        min_width="3px",
+        data_testid="usage-bar",
+    )
+
+
+def usage_chart() -> rx.Component:
+    """Bars of data used per day (plain elements: no chart library on this page)."""
+    first = EsimState.daily[0]["day"]
+    last = EsimState.daily[EsimState.daily.length() - 1]["day"]
+    return rx.card(
+        rx.vstack(
+            rx.heading("Data used per day", size="4"),
+            rx.cond(
+                EsimState.daily_summary != "",
+                rx.vstack(
+                    rx.text(
+                        "Busiest day: " + EsimState.daily_peak_text,
+                        size="1",
+                        color=rx.color("gray", 11),
+                    ),
+                    rx.hstack(
+                        rx.foreach(EsimState.daily, _usage_bar),
+                        spacing="1",
+                        align="end",
+                        height="160px",
+                        width="100%",
+                        border_bottom=f"1px solid {rx.color('gray', 7)}",
+                        custom_attrs={"role": "img"},
+                        aria_label=EsimState.daily_summary,
+                    ),
+                    rx.hstack(
+                        rx.text(first, size="1", color=rx.color("gray", 11)),
+                        rx.text(last, size="1", color=rx.color("gray", 11)),
+                        justify="between",
+                        width="100%",
+                    ),
+                    width="100%",
+                    spacing="1",
+                    data_testid="usage-chart",
+                ),
+                rx.text("No data used yet.", size="2", color=rx.color("gray", 11)),
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def install_status() -> rx.Component:
+    return rx.cond(
+        EsimState.qr_used,
+        rx.callout(
+            rx.vstack(
+                rx.text(
+                    "The network reports this eSIM as ",
+                    EsimState.install_label.lower(),
+                    ": its QR code has been used and will not work again. "
+                    "Do not delete this eSIM from your phone.",
+                ),
+                rx.cond(
+                    EsimState.replacement_open,
+                    rx.text("Replacement requested: our team will contact you.", weight="bold"),
+                    rx.cond(
+                        EsimState.can_request_replacement,
+                        rx.button(
+                            "Request a replacement",
+                            variant="outline",
+                            size="1",
+                            on_click=EsimState.request_replacement,
+                        ),
+                    ),
+                ),
+                spacing="2",
+            ),
+            icon="shield-alert",
+            color_scheme="amber",
+            data_testid="qr-used",
+        ),
+        rx.callout(
+            rx.hstack(
+                rx.text(EsimState.install_label, ". "),
+                rx.link(
+                    "Installation instructions", href="/esims/" + EsimState.esim_id + "/install"
+                ),
+                wrap="wrap",
+            ),
+            icon="smartphone",
+        ),
+    )
+
+
+def esim_page() -> rx.Component:
+    return page(
+        rx.cond(
+            EsimState.not_found,
+            rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("My eSIMs", href="/account")),
+            rx.vstack(
+                rx.flex(
+                    rx.vstack(
+                        rx.heading(EsimState.title, size="7", data_testid="esim-title"),
+                        rx.text(
+                            EsimState.destination,
+                            " · ICCID ",
+                            rx.code(EsimState.iccid),
+                            size="2",
+                            color=rx.color("gray", 11),
+                        ),
+                        spacing="1",
+                    ),
+                    rx.spacer(),
+                    rx.hstack(
+                        rx.button(
+                            rx.icon("refresh-cw", size=16),
+                            "Refresh now",
+                            on_click=EsimState.refresh,
+                            loading=EsimState.refreshing,
+                            variant="soft",
+                        ),
+                        rx.link(
+                            rx.button(rx.icon("plus", size=16), "Buy more data"),
+                            href="/esims/" + EsimState.esim_id + "/topup",
+                        ),
+                        spacing="2",
+                    ),
+                    direction=rx.breakpoints(initial="column", sm="row"),
+                    gap="3",
+                    width="100%",
+                ),
+                rx.cond(
+                    EsimState.refresh_message != "",
+                    rx.text(EsimState.refresh_message, size="2", role="status"),
+                ),
+                rx.cond(
+                    EsimState.suspended_by_staff,
+                    rx.callout(
+                        "This eSIM is suspended. Please contact support to resume it.",
+                        icon="octagon-alert",
+                        color_scheme="red",
+                    ),
+                ),
+                install_status(),
+                rx.card(
+                    rx.flex(
+                        rx.vstack(
+                            data_gauge(), rx.text(EsimState.data_text, size="2"), align="center"
+                        ),
+                        rx.vstack(
+                            validity_gauge(),
+                            rx.cond(
+                                EsimState.expires_text != "",
+                                rx.text(
+                                    "Expires ",
+                                    EsimState.expires_text,
+                                    size="2",
+                                    data_testid="expires",
+                                ),
+                            ),
+                            align="center",
+                        ),
+                        rx.vstack(
+                            rx.text(EsimState.clock_text, size="2", data_testid="clock-text"),
+                            rx.cond(
+                                EsimState.projection_text != "",
+                                rx.callout(
+                                    EsimState.projection_text,
+                                    icon="trending-down",
+                                    size="1",
+                                    color_scheme=rx.cond(
+                                        EsimState.projection_warning, "amber", "gray"
+                                    ),
+                                ),
+                            ),
+                            rx.text(
+                                EsimState.updated_text,
+                                size="1",
+                                color=rx.color("gray", 11),
+                                data_testid="updated",
+                            ),
+                            rx.text(
+                                "Usage reaches us with a delay: networks report it after "
+                                "rating, sometimes hours later.",
+                                size="1",
+                                color=rx.color("gray", 11),
+                            ),
+                            rx.cond(
+                                EsimState.last_error != "",
+                                rx.text(
+                                    EsimState.last_error, size="1", color=rx.color("amber", 11)
+                                ),
+                            ),
+                            spacing="2",
+                            max_width="22em",
+                        ),
+                        direction=rx.breakpoints(initial="column", md="row"),
+                        gap="5",
+                        align="center",
+                        justify="between",
+                        width="100%",
+                    ),
+                    width="100%",
+                ),
+                addons_table(),
+                usage_chart(),
+                rx.card(
+                    rx.form(
+                        rx.hstack(
+                            rx.input(
+                                name="nickname",
+                                placeholder="Name this eSIM, e.g. Japan trip",
+                                aria_label="eSIM name",
+                                max_length=40,
+                                width="min(18em, 60vw)",
+                            ),
+                            rx.button("Rename", type="submit", variant="soft"),
+                        ),
+                        on_submit=EsimState.rename,
+                        reset_on_submit=True,
+                    ),
+                    rx.cond(
+                        EsimState.rename_error != "",
+                        rx.text(EsimState.rename_error, color=rx.color("red", 11), size="2"),
+                    ),
+                    width="100%",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        )
+    )

@@ -1,0 +1,232 @@
+"""Installation page of one eSIM: QR, one-tap links, manual entry and guides.
+
+On a phone the QR is useless without a second screen (esim-facts F16), so one-tap and
+manual entry come first there; inside an in-app browser one-tap links do not fire (F5),
+so the page says how to open it in the real browser.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from travelsim.components.layout import page
+from travelsim.state.install import InstallState
+
+
+def _copy_field(label: str, value: rx.Var, testid: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.hstack(
+            rx.code(value, size="3", data_testid=testid, word_break="break-all"),
+            rx.icon_button(
+                rx.icon("copy", size=16),
+                on_click=[rx.set_clipboard(value), rx.toast.success(f"{label} copied")],
+                variant="soft",
+                aria_label=f"Copy {label}",
+            ),
+            align="center",
+            width="100%",
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
+def qr_section() -> rx.Component:
+    src = "/esims/" + InstallState.esim_id + "/qr.png"
+    return rx.card(
+        rx.vstack(
+            rx.heading("Scan the QR code", size="4"),
+            rx.text(
+                "On the phone you will use abroad, open the camera (iPhone) or Settings › "
+                "Network › SIMs › Add eSIM (Android) and scan this code from another screen.",
+                size="2",
+            ),
+            rx.image(
+                src=src,
+                alt="eSIM installation QR code",
+                width="260px",
+                height="260px",
+                data_testid="qr",
+            ),
+            rx.link(
+                rx.button(rx.icon("download", size=16), "Download QR (PNG)", variant="soft"),
+                href=src + "?download=1",
+                is_external=False,
+            ),
+            spacing="3",
+            align="center",
+        ),
+        width="100%",
+    )
+
+
+def one_tap_section() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Install with one tap", size="4"),
+            rx.text("On the phone itself (iOS 17.4+ or a recent Android):", size="2"),
+            rx.flex(
+                rx.link(
+                    rx.button(rx.icon("apple", size=16), "Install on iPhone", size="3"),
+                    href=InstallState.ios_link,
+                    data_testid="ios-link",
+                ),
+                rx.link(
+                    rx.button(
+                        rx.icon("smartphone", size=16),
+                        "Install on Android",
+                        size="3",
+                        variant="outline",
+                    ),
+                    href=InstallState.android_link,
+                    data_testid="android-link",
+                ),
+                gap="3",
+                wrap="wrap",
+            ),
+            rx.text(
+                "On Windows 11: ",
+                rx.link("open the activation code", href=InstallState.lpa, data_testid="lpa-link"),
+                size="2",
+            ),
+            spacing="3",
+        ),
+        width="100%",
+    )
+
+
+def manual_section() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Or enter it manually", size="4"),
+            rx.text("Choose “Enter details manually” when adding an eSIM.", size="2"),
+            _copy_field("SM-DP+ address", InstallState.smdp_address, "smdp"),
+            _copy_field("Activation code", InstallState.matching_id, "matching-id"),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def guides() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Step by step", size="4"),
+            rx.el.details(
+                rx.el.summary("iPhone"),
+                rx.el.ol(
+                    rx.el.li("Settings › Mobile Service › Add eSIM › Use QR Code."),
+                    rx.el.li("Scan the code, or tap “Enter details manually”."),
+                    rx.el.li("Label it “Travel”, keep your usual line for calls if you like."),
+                    rx.el.li("At your destination: turn on Data Roaming for the Travel line."),
+                ),
+            ),
+            rx.el.details(
+                rx.el.summary("Android"),
+                rx.el.ol(
+                    rx.el.li("Settings › Network & internet › SIMs › Add eSIM."),
+                    rx.el.li("Scan the code, or choose “Need help?” › enter it manually."),
+                    rx.el.li("At your destination: turn the eSIM on and enable roaming."),
+                ),
+            ),
+            rx.text(
+                "Install it once, and do not delete it: most codes work only once.",
+                size="2",
+                weight="medium",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def notices() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            InstallState.in_app_browser != "",
+            rx.callout(
+                rx.text(
+                    "You are in ",
+                    InstallState.in_app_browser,
+                    "'s in-app browser, where the "
+                    "one-tap install does not work. Open this page in Safari or Chrome (menu › "
+                    "“Open in browser”), or use the QR code or manual entry below.",
+                ),
+                icon="external-link",
+                color_scheme="amber",
+                data_testid="in-app-warning",
+            ),
+        ),
+        rx.cond(
+            InstallState.confirmation_code_required,
+            rx.callout(
+                "Your phone will ask for a confirmation code. It is not inside the QR code: "
+                "we sent it to you separately by email.",
+                icon="key-round",
+                color_scheme="blue",
+                size="3",
+                data_testid="confirmation-notice",
+            ),
+        ),
+        rx.cond(
+            InstallState.profile_status.contains("install")
+            | (InstallState.profile_status == "enabled")
+            | (InstallState.profile_status == "disabled"),
+            rx.callout(
+                "This eSIM is already installed on a phone. Do not delete it: the code "
+                "cannot be used again.",
+                icon="shield-alert",
+                color_scheme="amber",
+                data_testid="installed-notice",
+            ),
+        ),
+    )
+
+
+def install_page() -> rx.Component:
+    return page(
+        rx.cond(
+            InstallState.not_found,
+            rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("Back home", href="/")),
+            rx.cond(
+                InstallState.ready,
+                rx.vstack(
+                    rx.heading("Install your eSIM", size="7"),
+                    rx.text(
+                        "ICCID ", rx.code(InstallState.iccid), size="2", color=rx.color("gray", 11)
+                    ),
+                    notices(),
+                    rx.cond(
+                        InstallState.mobile,
+                        rx.vstack(
+                            one_tap_section(),
+                            manual_section(),
+                            qr_section(),
+                            guides(),
+                            spacing="4",
+                            width="100%",
+                        ),
+                        rx.grid(
+                            qr_section(),
+                            rx.vstack(
+                                one_tap_section(), manual_section(), spacing="4", width="100%"
+                            ),
+                            guides(),
+                            columns=rx.breakpoints(initial="1", md="2"),
+                            gap="4",
+                            width="100%",
+                        ),
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.vstack(
+                    rx.heading("Your eSIM is being prepared", size="6"),
+                    rx.text("Its installation data is not ready yet. Check your order page."),
+                ),
+            ),
+        )
+    )

@@ -1,0 +1,110 @@
+"""Order page: live provisioning progress, then the way to the installation page."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from travelsim.components.layout import page
+from travelsim.state.order import OrderState
+
+
+def _step(st: rx.Var) -> rx.Component:
+    icon = rx.match(
+        st["status"],
+        ("done", rx.icon("circle-check", color=rx.color("green", 9))),
+        ("running", rx.spinner(size="2")),
+        ("failed", rx.icon("circle-alert", color=rx.color("amber", 9))),
+        rx.icon("circle", color=rx.color("gray", 8)),
+    )
+    return rx.hstack(
+        icon,
+        rx.text(st["label"]),
+        rx.spacer(),
+        rx.badge(
+            st["status"],
+            variant="soft",
+            color_scheme=rx.match(st["status"], ("done", "green"), ("failed", "amber"), "gray"),
+        ),
+        align="center",
+        width="100%",
+        data_testid="step",
+        data_step=st["name"],
+        data_status=st["status"],
+    )
+
+
+def order_page() -> rx.Component:
+    return page(
+        rx.cond(
+            OrderState.not_found,
+            rx.vstack(rx.heading("Order not found", size="6"), rx.link("Back home", href="/")),
+            rx.vstack(
+                rx.heading("Order ", OrderState.reference, size="7"),
+                rx.text(
+                    OrderState.plan_title, " · ", OrderState.amount, color=rx.color("gray", 11)
+                ),
+                rx.card(
+                    rx.vstack(rx.foreach(OrderState.steps, _step), spacing="3", width="100%"),
+                    width="100%",
+                    max_width="40em",
+                ),
+                rx.match(
+                    OrderState.status,
+                    (
+                        "delivered",
+                        rx.cond(
+                            OrderState.kind == "topup",
+                            rx.callout(
+                                rx.vstack(
+                                    rx.text(
+                                        "Your new data plan is on your eSIM. If data does not "
+                                        "resume within a few minutes, turn airplane mode on and "
+                                        "off."
+                                    ),
+                                    rx.link(
+                                        rx.button("See your eSIM", size="3"),
+                                        href="/esims/" + OrderState.esim_id,
+                                    ),
+                                ),
+                                icon="party-popper",
+                                color_scheme="green",
+                                data_testid="order-delivered",
+                            ),
+                            rx.callout(
+                                rx.vstack(
+                                    rx.text("Your eSIM is ready. Install it before you travel."),
+                                    rx.link(
+                                        rx.button("Install your eSIM", size="3"),
+                                        href="/esims/" + OrderState.esim_id + "/install",
+                                    ),
+                                ),
+                                icon="party-popper",
+                                color_scheme="green",
+                                data_testid="order-delivered",
+                            ),
+                        ),
+                    ),
+                    (
+                        "needs_attention",
+                        rx.callout(
+                            "We could not finish setting up your eSIM. Our team has been "
+                            "alerted and will fix it or refund you; your payment was not "
+                            "captured. No need to buy again.",
+                            icon="life-buoy",
+                            color_scheme="amber",
+                            data_testid="order-needs-attention",
+                        ),
+                    ),
+                    rx.text(
+                        "Setting up your eSIM… this usually takes a few seconds. You can leave "
+                        "this page; we will email you when it is ready.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                        role="status",
+                    ),
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        )
+    )

@@ -1,0 +1,408 @@
+"""Security & privacy pages: sessions and sign-out everywhere, two-step verification,
+password reset, data download and account deletion. Every form is a real HTML post to a
+server route (``travelsim.routes.security`` / ``account``) with the same-origin check."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from travelsim.components.layout import page
+from travelsim.components.native_form import native_form
+from travelsim.state.security import (
+    DeleteAccountState,
+    PasswordResetState,
+    SecurityState,
+    TotpState,
+)
+
+
+def _error(message: rx.Var) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert"),
+    )
+
+
+def _field(label: str, name: str, type_: str, **props: object) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=name, font_weight="500"),
+        rx.input(id=name, name=name, type=type_, size="3", width="100%", **props),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _narrow(*children: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.card(rx.vstack(*children, spacing="4", width="100%"), width="100%", max_width="30em"),
+        width="100%",
+        padding_y="6",
+    )
+
+
+def _section(title: str, *children: rx.Component) -> rx.Component:
+    return rx.card(
+        rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
+        width="100%",
+    )
+
+
+def _session_row(r: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.text(r["browser"], size="2"),
+            rx.cond(r["current"] != "", rx.badge("This device", color_scheme="green")),
+        ),
+        rx.table.cell(r["method"]),
+        rx.table.cell(r["started"]),
+        rx.table.cell(r["last_seen"]),
+        data_testid="session-row",
+    )
+
+
+def security_page() -> rx.Component:
+    return page(
+        rx.vstack(
+            rx.heading("Security & privacy", size="7"),
+            rx.cond(
+                SecurityState.notice != "",
+                rx.callout(SecurityState.notice, icon="shield-check", color_scheme="green"),
+            ),
+            _section(
+                "Where you are signed in",
+                rx.box(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                rx.table.column_header_cell("Browser"),
+                                rx.table.column_header_cell("Signed in with"),
+                                rx.table.column_header_cell("Since"),
+                                rx.table.column_header_cell("Last active"),
+                            )
+                        ),
+                        rx.table.body(rx.foreach(SecurityState.sessions, _session_row)),
+                        width="100%",
+                    ),
+                    overflow_x="auto",
+                    width="100%",
+                ),
+                rx.text(
+                    "Lost a phone or used a shared computer? Sign out everywhere: every "
+                    "device, this one included, will need to sign in again.",
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
+                native_form(
+                    rx.button("Sign out everywhere", type="submit", color_scheme="red"),
+                    action="/auth/signout-all",
+                    method="post",
+                ),
+            ),
+            _section(
+                "Two-step verification",
+                rx.cond(
+                    SecurityState.totp_enabled,
+                    rx.hstack(
+                        rx.badge("On", color_scheme="green"),
+                        rx.text("Sign-in asks for a code from your authenticator app.", size="2"),
+                        align="center",
+                    ),
+                    rx.vstack(
+                        rx.text(
+                            rx.cond(
+                                SecurityState.is_staff,
+                                "Required for staff accounts.",
+                                "Add a code from an authenticator app to every sign-in.",
+                            ),
+                            size="2",
+                        ),
+                        rx.link(
+                            rx.button("Set up two-step verification", variant="soft"),
+                            href="/security/totp",
+                        ),
+                    ),
+                ),
+            ),
+            _section(
+                "Password",
+                rx.text(
+                    "To change your password, we email you a link to choose a new one.",
+                    size="2",
+                ),
+                rx.link("Change my password", href="/password/forgot", size="2"),
+            ),
+            rx.cond(
+                SecurityState.identities.length() > 0,
+                _section(
+                    "Identity providers",
+                    rx.foreach(
+                        SecurityState.identities,
+                        lambda i: rx.text(
+                            i["email"], " · ", i["issuer"], " · linked ", i["linked"], size="2"
+                        ),
+                    ),
+                ),
+            ),
+            _section(
+                "Your data",
+                rx.text(
+                    "Download everything we hold about you: your account, eSIMs, orders, "
+                    "payments, notifications and emails, as a JSON file. Activation codes are "
+                    "not included: they stay on each eSIM's install page.",
+                    size="2",
+                ),
+                rx.link(
+                    rx.button(rx.icon("download", size=16), "Download my data", variant="soft"),
+                    href="/account/export.json",
+                    # A file from a server route: the browser must load it, not the router.
+                    reload_document=True,
+                ),
+                rx.separator(size="4"),
+                rx.text(
+                    "Deleting your account is permanent. We show you exactly what happens "
+                    "before anything is deleted.",
+                    size="2",
+                ),
+                rx.link(
+                    rx.button("Delete my account…", variant="outline", color_scheme="red"),
+                    href="/account/delete",
+                ),
+            ),
+            spacing="4",
+            width="100%",
+            max_width="52em",
+        )
+    )
+
+
+def _code_form() -> rx.Component:
+    return native_form(
+        rx.vstack(
+            _field(
+                "6-digit code",
+                "code",
+                "text",
+                required=True,
+                input_mode="numeric",
+                auto_complete="one-time-code",
+                pattern="[0-9 ]{6,7}",
+                max_length=7,
+            ),
+            rx.el.input(type="hidden", name="next", value=TotpState.next_path),
+            rx.button("Verify", type="submit", size="3", width="100%"),
+            spacing="3",
+        ),
+        action="/auth/totp",
+        method="post",
+    )
+
+
+def totp_page() -> rx.Component:
+    return page(
+        _narrow(
+            rx.cond(
+                TotpState.mode == "enrol",
+                rx.vstack(
+                    rx.heading("Set up two-step verification", size="6"),
+                    rx.cond(
+                        TotpState.required,
+                        rx.callout(
+                            "Staff accounts need a second step at every sign-in.",
+                            icon="shield",
+                            color_scheme="blue",
+                        ),
+                    ),
+                    _error(TotpState.error),
+                    rx.text(
+                        "1. Scan this code with an authenticator app (Google Authenticator, "
+                        "1Password, Aegis, …).",
+                        size="2",
+                    ),
+                    rx.center(
+                        rx.image(
+                            src=TotpState.qr_data_uri,
+                            alt="QR code for your authenticator app",
+                            width="220px",
+                            height="220px",
+                            background="white",
+                            data_testid="totp-qr",
+                        ),
+                        width="100%",
+                    ),
+                    rx.text("Or type this key:", size="2"),
+                    rx.code(TotpState.secret, size="3", data_testid="totp-secret"),
+                    rx.text("2. Enter the code the app shows.", size="2"),
+                    _code_form(),
+                    spacing="3",
+                    width="100%",
+                ),
+                rx.vstack(
+                    rx.heading("Two-step verification", size="6"),
+                    _error(TotpState.error),
+                    rx.text("Enter the 6-digit code from your authenticator app.", size="2"),
+                    _code_form(),
+                    spacing="3",
+                    width="100%",
+                ),
+            )
+        )
+    )
+
+
+def forgot_password_page() -> rx.Component:
+    return page(
+        _narrow(
+            rx.heading("Reset your password", size="6"),
+            _error(PasswordResetState.error),
+            rx.text(
+                "Enter the email address of your account. We will email you a link to choose "
+                "a new password.",
+                size="2",
+            ),
+            native_form(
+                rx.vstack(
+                    _field("Email", "email", "email", required=True, auto_complete="email"),
+                    rx.button("Email me a link", type="submit", size="3", width="100%"),
+                    spacing="3",
+                ),
+                action="/auth/password/forgot",
+                method="post",
+            ),
+            rx.link("Back to sign in", href="/signin", size="2"),
+        )
+    )
+
+
+def reset_password_page() -> rx.Component:
+    return page(
+        _narrow(
+            rx.heading("Choose a new password", size="6"),
+            _error(PasswordResetState.error),
+            rx.text(
+                "Setting a new password signs you out on every other device.",
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            native_form(
+                rx.vstack(
+                    rx.el.input(type="hidden", name="token", value=PasswordResetState.token),
+                    _field(
+                        "New password (at least 10 characters)",
+                        "password",
+                        "password",
+                        required=True,
+                        min_length=10,
+                        auto_complete="new-password",
+                    ),
+                    _field(
+                        "Repeat the new password",
+                        "password2",
+                        "password",
+                        required=True,
+                        min_length=10,
+                        auto_complete="new-password",
+                    ),
+                    rx.button("Save my new password", type="submit", size="3", width="100%"),
+                    spacing="3",
+                ),
+                action="/auth/password/reset",
+                method="post",
+            ),
+        )
+    )
+
+
+def delete_account_page() -> rx.Component:
+    return page(
+        _narrow(
+            rx.heading("Delete your account", size="6"),
+            _error(DeleteAccountState.error),
+            rx.callout(
+                "This cannot be undone.",
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+            ),
+            rx.text("When you delete your account:", weight="medium"),
+            rx.el.ul(
+                rx.cond(
+                    DeleteAccountState.live_esims.length() > 0,
+                    rx.el.li(
+                        "These eSIMs still have data or validity left. They will be suspended "
+                        "right away and stop working; remaining data is lost:",
+                        rx.el.ul(
+                            rx.foreach(
+                                DeleteAccountState.live_esims,
+                                lambda e: rx.el.li(e["name"], " (ICCID ", rx.code(e["iccid"]), ")"),
+                            )
+                        ),
+                        data_testid="delete-live-esims",
+                    ),
+                ),
+                rx.el.li(
+                    "Your eSIMs are removed from the portal: you can no longer see their "
+                    "QR codes or buy more data for them."
+                ),
+                rx.el.li(
+                    "Your orders (",
+                    DeleteAccountState.orders.to_string(),
+                    ") are kept for accounting, as the law requires, without your name or "
+                    "email address.",
+                ),
+                rx.el.li("You are signed out everywhere and your sign-in details are erased."),
+                rx.el.li("Notifications, emails and other records about you are deleted."),
+                padding_left="1.2em",
+                list_style_type="disc",
+                font_size="14px",
+            ),
+            rx.text(
+                "Want a copy first? ",
+                rx.link("Download your data", href="/account/export.json", reload_document=True),
+                ".",
+                size="2",
+            ),
+            rx.cond(
+                DeleteAccountState.pending_orders > 0,
+                rx.callout(
+                    "An order is still being prepared: you can delete your account once it is "
+                    "delivered.",
+                    icon="clock",
+                    color_scheme="amber",
+                ),
+                native_form(
+                    rx.vstack(
+                        _field(
+                            "Type your email address to confirm",
+                            "confirm_email",
+                            "email",
+                            required=True,
+                            auto_complete="off",
+                        ),
+                        rx.el.label(
+                            rx.hstack(
+                                rx.el.input(
+                                    type="checkbox", name="confirm", value="yes", required=True
+                                ),
+                                rx.text(
+                                    "I understand my account and eSIMs stop working for good.",
+                                    size="2",
+                                ),
+                                align="center",
+                            ),
+                        ),
+                        rx.button(
+                            "Delete my account",
+                            type="submit",
+                            color_scheme="red",
+                            size="3",
+                            width="100%",
+                        ),
+                        spacing="3",
+                    ),
+                    action="/account/delete",
+                    method="post",
+                ),
+            ),
+            rx.link("Keep my account", href="/security", size="2"),
+        )
+    )

@@ -1,0 +1,1 @@
+"""Starlette routes mounted on the Reflex backend through ``api_transformer``."""

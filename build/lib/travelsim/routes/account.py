@@ -1,0 +1,106 @@
+"""A traveler's own data: download it as JSON, delete the account.
+
+- ``GET /account/export.json``: the signed-in person's data
+  (:func:`travelsim.services.privacy.export_user_data`) as a JSON attachment
+  (``Content-Disposition: attachment``, ``Cache-Control: no-store``). Signed out: 303 to
+  ``/signin?next=/security``.
+- ``POST /account/delete`` (confirm_email, confirm; same-origin check): after the warning
+  page ``/account/delete``, deletes the account
+  (:func:`travelsim.services.privacy.delete_account`: eSIMs with live add-ons suspended on
+  SFT first, orders kept but detached), drops the cookie and goes to
+  ``/signin?notice=account_deleted``; errors ``/account/delete?error=…``.
+
+Both need a "full" session: a staff member (or TOTP user) who has not passed the second
+factor in this session is sent to ``/security/totp`` first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from travelsim import db
+from travelsim.models import User
+from travelsim.routes.auth import (
+    _delete_session_cookie,
+    _forbidden,
+    _form,
+    _redirect,
+    same_origin,
+)
+from travelsim.services import accounts, privacy, security
+from travelsim.services.accounts import COOKIE_NAME, AccountError
+from travelsim.services.platform import sft_client
+from travelsim.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def _full_user(request: Request, next_path: str) -> User | Response:
+    """The signed-in user with a full session, or the redirect to sign in / the second
+    factor."""
+    token = request.cookies.get(COOKIE_NAME)
+    async with db.session() as s:
+        user = await accounts.resolve_session(s, token)
+        if user is None:
+            await s.commit()
+            return _redirect("/signin", next=next_path)
+        needs = await security.needs_second_factor(s, user, token)
+        await s.commit()
+    if needs:
+        return _redirect(security.second_factor_path(next_path))
+    return user
+
+
+async def export_json(request: Request) -> Response:
+    """``GET /account/export.json``: download my data."""
+    user = await _full_user(request, "/security")
+    if isinstance(user, Response):
+        return user
+    async with db.session() as s:
+        data = await privacy.export_user_data(s, user)
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    day = data["exported_at"][:10]
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="travelsim-data-{day}.json"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def delete_account(request: Request) -> Response:
+    """``POST /account/delete``: delete my account after the warning page."""
+    settings = get_settings()
+    if not same_origin(request, settings):
+        return _forbidden()
+    user = await _full_user(request, "/account/delete")
+    if isinstance(user, Response):
+        return user
+    assert user.id is not None
+    form = await _form(request)
+    typed = form.get("confirm_email", "").strip().lower()
+    if typed != user.email or form.get("confirm") != "yes":
+        return _redirect("/account/delete", error="delete_confirm")
+    try:
+        await privacy.delete_account(user.id, sft_client())
+    except AccountError as exc:
+        return _redirect("/account/delete", error=exc.code)
+    response = _redirect("/signin", notice="account_deleted")
+    _delete_session_cookie(response, settings)
+    return response
+
+
+def account_routes() -> list[Route]:
+    """The routes above, to mount in ``travelsim.routes.app.build_routes_app``."""
+    return [
+        Route("/account/export.json", export_json, methods=["GET"]),
+        Route("/account/delete", delete_account, methods=["POST"]),
+    ]

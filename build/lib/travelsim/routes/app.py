@@ -1,0 +1,36 @@
+"""The Starlette app holding the portal's own HTTP routes (mounted before Reflex's)."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+
+from travelsim.routes.account import account_routes
+from travelsim.routes.auth import auth_routes
+from travelsim.routes.callbacks import callback_routes
+from travelsim.routes.demo import mailbox
+from travelsim.routes.esim import qr_png
+from travelsim.routes.health import healthz
+from travelsim.routes.oidc import oidc_app
+from travelsim.routes.security import security_routes
+
+
+def build_routes_app() -> Starlette:
+    """Routes: ``/healthz``, the ``/auth/*`` form posts (``travelsim.routes.auth``) and the
+    owner-only installation QR image (``travelsim.routes.esim``), the platform callbacks and
+    the notification unsubscribe link (``travelsim.routes.callbacks``); password reset, second
+    factor and sign-out everywhere (``travelsim.routes.security``), provider sign-in under
+    ``/auth/oidc`` (``travelsim.routes.oidc``), data export and account deletion
+    (``travelsim.routes.account``)."""
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            *auth_routes(),
+            *security_routes(),
+            Mount("/auth/oidc", app=oidc_app()),
+            *account_routes(),
+            Route("/esims/{esim_id}/qr.png", qr_png, methods=["GET"]),
+            Route("/demo/mailbox", mailbox, methods=["GET"]),
+            *callback_routes(),
+        ]
+    )

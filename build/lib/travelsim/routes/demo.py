@@ -1,0 +1,56 @@
+"""``GET /demo/mailbox``: the outbox as a mailbox, for the local demo only.
+
+With no SMTP server configured, emails stay in the outbox table. So that a person trying
+the demo can click their verification link, this page lists the outbox, and only when
+``APP_ENV=demo`` (it answers 404 in ``test`` and ``production``). It never shows
+attachments' content beyond inline images, and it is not linked from the portal.
+"""
+
+from __future__ import annotations
+
+import html
+
+from sqlmodel import col, select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from travelsim import db
+from travelsim.models import OutboxEmail
+from travelsim.services import email
+from travelsim.settings import get_settings
+
+
+async def mailbox(_request: Request) -> Response:
+    if get_settings().app_env != "demo":
+        return Response("Not found", status_code=404)
+    async with db.session() as s:
+        rows = (
+            await s.exec(select(OutboxEmail).order_by(col(OutboxEmail.id).desc()).limit(50))
+        ).all()
+        attachments: dict[int | None, list[dict[str, str]]] = {}
+        for row in rows:
+            try:  # deferred attachments (the eSIM QR) are rendered as when sending
+                attachments[row.id] = await email.resolve_attachments(s, row)
+            except LookupError:
+                attachments[row.id] = []
+    items = []
+    for row in rows:
+        body = row.body_html or f"<pre>{html.escape(row.body_text)}</pre>"
+        for att in attachments[row.id]:
+            cid = att.get("content_id", "")
+            data = att.get("data_b64", "")
+            ctype = att.get("content_type", "image/png")
+            body = body.replace(f"cid:{cid}", f"data:{html.escape(ctype)};base64,{data}")
+        items.append(
+            "<article style='border:1px solid #ccc;border-radius:8px;padding:12px;margin:12px 0'>"
+            f"<p><b>To:</b> {html.escape(row.to_address)} · <b>Subject:</b> "
+            f"{html.escape(row.subject)} · <i>{html.escape(row.status)}</i></p>"
+            f"<div>{body}</div></article>"
+        )
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>Demo mailbox · TravelSIM</title>"
+        "<body style='font-family:sans-serif;max-width:50em;margin:auto;padding:1em'>"
+        "<h1>Demo mailbox</h1><p>Emails the portal queued (no SMTP server configured). "
+        "Local demo only.</p>" + ("".join(items) or "<p>No email yet.</p>") + "</body>"
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})

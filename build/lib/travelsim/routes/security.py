@@ -1,0 +1,151 @@
+"""Password reset, the TOTP second factor and sign-out everywhere, as HTML form posts.
+
+Same conventions as :mod:`travelsim.routes.auth`: every POST passes the same-origin check
+(403 otherwise) and answers ``303 See Other`` with ``?error=<code>`` / ``?notice=<code>``.
+
+- ``POST /auth/password/forgot`` (email): always ``/signin?notice=reset_sent``; an email
+  with a single-use link ``/password/reset?token=…`` goes to existing accounts only.
+- ``POST /auth/password/reset`` (token, password, password2): the new password is set, every
+  session of the account is revoked and this browser is signed in afresh (second-factor page
+  first for staff / TOTP users); errors ``/password/reset?token=…&error=…`` (password policy,
+  ``passwords_differ``) or ``/password/forgot?error=reset_token_…``.
+- ``POST /auth/totp`` (code, next): confirms a pending enrolment or passes the second factor
+  for this session; then ``next``. Errors ``/security/totp?error=…&next=…``; failures are
+  throttled like password sign-ins (``throttled``).
+- ``POST /auth/signout-all``: every session of the account is revoked (this one included),
+  cookie deleted, ``/signin?notice=signed_out_everywhere``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from travelsim import db
+from travelsim.routes.auth import (
+    _delete_session_cookie,
+    _forbidden,
+    _form,
+    _redirect,
+    _set_session_cookie,
+    client_address,
+    safe_next,
+    same_origin,
+)
+from travelsim.services import accounts, security
+from travelsim.services.accounts import COOKIE_NAME, AccountError
+from travelsim.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def forgot_password(request: Request) -> Response:
+    """``POST /auth/password/forgot``: maybe email a reset link; always the same answer."""
+    settings = get_settings()
+    if not same_origin(request, settings):
+        return _forbidden()
+    form = await _form(request)
+    async with db.session() as s:
+        await security.request_password_reset(s, form.get("email", ""), settings.public_url)
+        await s.commit()
+    return _redirect("/signin", notice="reset_sent")
+
+
+async def reset_password(request: Request) -> Response:
+    """``POST /auth/password/reset``: set the new password from a reset link."""
+    settings = get_settings()
+    if not same_origin(request, settings):
+        return _forbidden()
+    form = await _form(request)
+    token = form.get("token", "")
+    password = form.get("password", "")
+    if password != form.get("password2", ""):
+        return _redirect("/password/reset", token=token, error="passwords_differ")
+    async with db.session() as s:
+        try:
+            user = await security.reset_password(s, token, password)
+        except AccountError as exc:
+            await s.rollback()
+            if exc.code.startswith("reset_token_"):
+                return _redirect("/password/forgot", error=exc.code)
+            return _redirect("/password/reset", token=token, error=exc.code)
+        session_token = await security.start_session(
+            s,
+            user,
+            method="reset",
+            previous_token=request.cookies.get(COOKIE_NAME),
+            user_agent=request.headers.get("user-agent"),
+        )
+        target = await security.after_signin_path(s, user, session_token, "/account")
+        await s.commit()
+    response = _redirect(target)
+    _set_session_cookie(response, session_token, settings)
+    return response
+
+
+async def totp(request: Request) -> Response:
+    """``POST /auth/totp``: confirm TOTP enrolment or pass the second factor."""
+    settings = get_settings()
+    if not same_origin(request, settings):
+        return _forbidden()
+    form = await _form(request)
+    next_path = safe_next(form.get("next"))
+    token = request.cookies.get(COOKIE_NAME)
+    async with db.session() as s:
+        user = await accounts.resolve_session(s, token)
+        if user is None or user.id is None:
+            await s.commit()
+            return _redirect("/signin", error="signin_required")
+        row = await security.totp_of(s, user.id)
+        try:
+            if row is not None and row.confirmed_at is None:
+                await security.confirm_totp_enrolment(
+                    s,
+                    user,
+                    form.get("code", ""),
+                    session_token=token,
+                    address=client_address(request),
+                )
+            else:
+                await security.verify_totp(
+                    s,
+                    user,
+                    form.get("code", ""),
+                    session_token=token,
+                    address=client_address(request),
+                )
+        except AccountError as exc:
+            await s.commit()  # keeps the failed attempt for throttling
+            return _redirect(
+                "/security/totp", error=exc.code, next="" if next_path == "/" else next_path
+            )
+        await s.commit()
+    return _redirect(next_path)
+
+
+async def signout_all(request: Request) -> Response:
+    """``POST /auth/signout-all``: revoke every session of the signed-in account."""
+    settings = get_settings()
+    if not same_origin(request, settings):
+        return _forbidden()
+    async with db.session() as s:
+        user = await accounts.resolve_session(s, request.cookies.get(COOKIE_NAME))
+        if user is not None and user.id is not None:
+            await security.sign_out_everywhere(s, user.id)
+        await s.commit()
+    response = _redirect("/signin", notice="signed_out_everywhere")
+    _delete_session_cookie(response, settings)
+    return response
+
+
+def security_routes() -> list[Route]:
+    """The routes above, to mount in ``travelsim.routes.app.build_routes_app``."""
+    return [
+        Route("/auth/password/forgot", forgot_password, methods=["POST"]),
+        Route("/auth/password/reset", reset_password, methods=["POST"]),
+        Route("/auth/totp", totp, methods=["POST"]),
+        Route("/auth/signout-all", signout_all, methods=["POST"]),
+    ]

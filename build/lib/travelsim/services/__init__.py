@@ -1,0 +1,1 @@
+"""Use cases (catalogue, provisioning, payments, ...). No Reflex imports."""

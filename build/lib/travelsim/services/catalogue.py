@@ -1,0 +1,256 @@
+"""The add-on catalogue: SFT plans synced into the portal database, plus seller fields.
+
+Platform fields come from ``QueryRatePlan`` (sft-api.md §3.12) and are overwritten by each
+sync; seller-owned fields (price, currency, display name, destinations, region, activation
+policy text, on-sale flag) live beside them and are never touched by the sync. Until the
+admin page exists they come from the seed file (``CATALOGUE_SEED_FILE``), which only fills
+plans whose seller fields no staff member has edited (``Plan.updated_at`` is unset).
+A plan without a price is never on sale (also a database check constraint).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim import db
+from travelsim.formatting import decimal_to_minor, format_bytes, format_days, format_money
+from travelsim.models import Plan, utcnow
+from travelsim.services import countries
+from travelsim.settings import Settings
+from travelsim.sft.client import SFTClient
+from travelsim.sft.models import ActivatedBy, RatePlan
+from travelsim.sft.ratelimit import Priority
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # on sale here, gone from the platform
+    skipped: list[str] = field(default_factory=list)  # not a usable add-on (no volume/days)
+
+
+async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
+    """Upsert every add-on plan from SFT into ``plan`` and commit.
+
+    Plans no longer returned by the platform are kept (orders reference them) but marked
+    ``present_on_platform=False``, which takes them off sale. Plans whose validity is not
+    in days or whose volume is unknown are skipped (reported). Raises the client's
+    ``SFTError`` subclasses; nothing is written when the platform call fails.
+    """
+    remote: list[RatePlan] = await client.rate_plans(priority=Priority.SYNC)
+    report = SyncReport()
+    now = utcnow()
+    existing = {p.plan_id: p for p in (await session.exec(select(Plan))).all()}
+    seen: set[str] = set()
+    for rp in remote:
+        if rp.volume_bytes is None or rp.validity_days is None:
+            report.skipped.append(rp.plan_id)
+            continue
+        seen.add(rp.plan_id)
+        plan = existing.get(rp.plan_id)
+        values: dict[str, Any] = {
+            "sft_name": rp.name or rp.plan_id,
+            "sft_status": rp.status or "Active",
+            "volume_bytes": rp.volume_bytes,
+            "validity_days": rp.validity_days,
+            "activated_by": "immediate" if rp.activated_by == ActivatedBy.IMMEDIATE else "on_usage",
+            "priority": rp.priority if rp.priority is not None else 1,
+            "rate_zone": rp.rate_zone.name if rp.rate_zone else None,
+            "sft_countries": sorted(set(rp.countries)),
+            "present_on_platform": True,
+            "synced_at": now,
+        }
+        if plan is None:
+            session.add(Plan(plan_id=rp.plan_id, **values))
+            report.created.append(rp.plan_id)
+        else:
+            changed = any(getattr(plan, k) != v for k, v in values.items() if k != "synced_at")
+            for k, v in values.items():
+                setattr(plan, k, v)
+            session.add(plan)
+            if changed:
+                report.updated.append(rp.plan_id)
+    for plan_id, plan in existing.items():
+        if plan_id not in seen and plan.present_on_platform:
+            plan.present_on_platform = False
+            session.add(plan)
+            report.missing.append(plan_id)
+    await session.commit()
+    log.info(
+        "catalogue sync: %d created, %d updated, %d missing, %d skipped",
+        len(report.created),
+        len(report.updated),
+        len(report.missing),
+        len(report.skipped),
+    )
+    return report
+
+
+def read_seed(path: Path) -> list[dict[str, Any]]:
+    """Parse the seller seed file: ``{"plans": [{plan_id, display_name, price, currency,
+    destinations, region, activation_policy, on_sale}]}``. ``price`` is a decimal string
+    in major units ("9.90"); ``destinations`` ISO alpha-2 codes. Raises ``ValueError``
+    on unknown country codes or prices finer than the currency's minor unit."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    rows: list[dict[str, Any]] = []
+    for raw in data["plans"]:
+        currency = raw.get("currency")
+        price = raw.get("price")
+        for code in raw.get("destinations", []):
+            countries.country(code)  # KeyError → unknown code
+        rows.append(
+            {
+                "plan_id": str(raw["plan_id"]),
+                "display_name": raw.get("display_name"),
+                "price_minor": decimal_to_minor(price, currency) if price and currency else None,
+                "currency": currency if price else None,
+                "destinations": sorted({c.upper() for c in raw.get("destinations", [])}),
+                "region": raw.get("region"),
+                "activation_policy": raw.get("activation_policy"),
+                "on_sale": bool(raw.get("on_sale", True)) and bool(price and currency),
+            }
+        )
+    return rows
+
+
+async def apply_seed(session: AsyncSession, rows: list[dict[str, Any]]) -> list[str]:
+    """Fill seller fields of synced plans that staff never edited; returns the plan ids
+    filled. Rows for plans unknown to the platform are skipped with a warning."""
+    filled: list[str] = []
+    for row in rows:
+        plan = await session.get(Plan, row["plan_id"])
+        if plan is None:
+            log.warning("seed: plan %s is not on the platform; skipped", row["plan_id"])
+            continue
+        if plan.updated_at is not None:
+            continue
+        for key, value in row.items():
+            if key != "plan_id":
+                setattr(plan, key, value)
+        if not row["destinations"]:
+            plan.destinations = list(plan.sft_countries)
+        session.add(plan)
+        filled.append(plan.plan_id)
+    await session.commit()
+    return filled
+
+
+async def seed_and_sync(settings: Settings) -> SyncReport:
+    """Sync plans from SFT (the simulator in the demo) and apply the seed file."""
+    from travelsim.sft.factory import build_client
+
+    async with build_client(settings) as client, db.session() as session:
+        report = await sync_plans(client, session)
+        if settings.catalogue_seed_file.exists():
+            await apply_seed(session, read_seed(settings.catalogue_seed_file))
+    return report
+
+
+# --- what travelers see ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A sellable plan as shown to travelers (all strings pre-formatted for the page)."""
+
+    plan_id: str
+    title: str
+    volume_bytes: int
+    volume: str
+    validity_days: int
+    validity: str
+    price_minor: int
+    currency: str
+    price: str
+    starts_on: str  # what starts the validity clock
+    activation_policy: str
+    region: str
+    destinations: list[str]
+    coverage: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def to_offer(plan: Plan, locale: str = "en_US") -> Offer:
+    """View model of a sellable plan. Raises ``ValueError`` for a plan that is not sellable."""
+    if not plan.sellable or plan.price_minor is None or plan.currency is None:
+        raise ValueError(f"plan {plan.plan_id} is not on sale")
+    starts = "first use" if plan.activated_by == "on_usage" else "purchase"
+    trigger = "your first data use at the destination" if starts == "first use" else "purchase"
+    default_policy = f"Validity starts at {trigger} and lasts {format_days(plan.validity_days)}."
+    if plan.region:
+        coverage = f"{plan.region} · {len(plan.destinations)} countries"
+    else:
+        coverage = ", ".join(countries.country(c).name for c in plan.destinations)
+    return Offer(
+        plan_id=plan.plan_id,
+        title=plan.display_name or plan.sft_name,
+        volume_bytes=plan.volume_bytes,
+        volume=format_bytes(plan.volume_bytes),
+        validity_days=plan.validity_days,
+        validity=format_days(plan.validity_days),
+        price_minor=plan.price_minor,
+        currency=plan.currency,
+        price=format_money(plan.price_minor, plan.currency, locale),
+        starts_on=starts,
+        activation_policy=plan.activation_policy or default_policy,
+        region=plan.region or "",
+        destinations=list(plan.destinations),
+        coverage=coverage,
+    )
+
+
+async def sellable_plans(session: AsyncSession) -> list[Plan]:
+    """Every plan on sale right now (priced, active and present on the platform)."""
+    rows = (await session.exec(select(Plan).where(Plan.on_sale == True))).all()  # noqa: E712
+    return [p for p in rows if p.sellable]
+
+
+def offers_for_country(plans: list[Plan], code: str) -> list[Offer]:
+    """Offers covering country ``code``: single-country plans first, then regional and
+    global ones; within each group by price per GB, then price."""
+    matching = [p for p in plans if code.upper() in p.destinations]
+    matching.sort(
+        key=lambda p: (
+            1 if p.region else 0,
+            (p.price_minor or 0) / max(p.volume_bytes, 1),
+            p.price_minor or 0,
+        )
+    )
+    return [to_offer(p) for p in matching]
+
+
+SORT_KEYS = ("value", "price", "volume", "days")
+
+
+def sort_offers(offers: list[Offer], key: str) -> list[Offer]:
+    """The offers in the order a traveler asked for (a new list; ties keep the order of
+    :func:`offers_for_country`): ``value`` lowest price per GB first (whatever the plan's
+    coverage), then lowest price; ``price`` lowest price; ``volume`` most data, then lowest
+    price; ``days`` longest validity, then lowest price. Raises ``ValueError`` for another
+    key."""
+    if key == "value":
+        return sorted(offers, key=lambda o: (o.price_minor / max(o.volume_bytes, 1), o.price_minor))
+    if key == "price":
+        return sorted(offers, key=lambda o: o.price_minor)
+    if key == "volume":
+        return sorted(offers, key=lambda o: (-o.volume_bytes, o.price_minor))
+    if key == "days":
+        return sorted(offers, key=lambda o: (-o.validity_days, o.price_minor))
+    raise ValueError(f"unknown sort {key!r}")
+
+
+def covered_countries(plans: list[Plan]) -> set[str]:
+    """ISO codes of every destination some sellable plan covers."""
+    return {c for p in plans for c in p.destinations}

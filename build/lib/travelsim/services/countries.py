@@ -1,0 +1,100 @@
+"""Countries and regions for destination search (ISO 3166-1 via ``pycountry``).
+
+Search tolerates partial names, accents and case (``"ger"`` → Germany, ``"cote"`` →
+Côte d'Ivoire) and also matches ISO codes and a few everyday aliases (``"USA"``,
+``"UK"``). Every match is returned with its ISO code and flag so two similar names are
+never ambiguous on screen.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pycountry
+
+# Everyday names that ISO does not carry (ISO alpha-2 → extra search terms).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "US": ("USA", "America", "United States of America"),
+    "GB": ("UK", "Britain", "Great Britain", "England", "Scotland", "Wales"),
+    "AE": ("UAE", "Dubai"),
+    "KR": ("South Korea", "Korea"),
+    "NL": ("Holland",),
+    "CZ": ("Czech Republic",),
+    "TR": ("Turkey",),
+    "VN": ("Vietnam",),
+    "RU": ("Russia",),
+    "TW": ("Taiwan",),
+}
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str  # ISO 3166-1 alpha-2
+    name: str
+    flag: str  # emoji built from the regional-indicator symbols of ``code``
+
+
+def normalise(text: str) -> str:
+    """Case-fold and strip accents and punctuation: ``"Côte d'Ivoire"`` → ``"cote d ivoire"``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    cleaned = "".join(c if c.isalnum() else " " for c in bare.casefold())
+    return " ".join(cleaned.split())
+
+
+def flag(code: str) -> str:
+    """The emoji flag of an ISO alpha-2 code (two regional-indicator symbols)."""
+    return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in code.upper())
+
+
+@lru_cache(maxsize=1)
+def _index() -> tuple[dict[str, Country], list[tuple[Country, tuple[str, ...]]]]:
+    by_code: dict[str, Country] = {}
+    terms: list[tuple[Country, tuple[str, ...]]] = []
+    for c in pycountry.countries:
+        name = getattr(c, "common_name", None) or c.name
+        country = Country(code=c.alpha_2, name=name, flag=flag(c.alpha_2))
+        by_code[c.alpha_2] = country
+        names = {name, c.name, getattr(c, "official_name", c.name), *ALIASES.get(c.alpha_2, ())}
+        terms.append((country, tuple(normalise(n) for n in names)))
+    return by_code, terms
+
+
+def country(code: str) -> Country:
+    """The country with ISO alpha-2 ``code``; raises ``KeyError`` for unknown codes."""
+    return _index()[0][code.upper()]
+
+
+def search(query: str, *, within: set[str] | None = None, limit: int = 20) -> list[Country]:
+    """Countries matching ``query``, best first; restricted to codes in ``within`` if given.
+
+    Ranking: exact name or code, then a name starting with the query, then a word of the
+    name starting with it, then the query anywhere in a name. Empty query → ``[]``.
+    """
+    q = normalise(query)
+    if not q:
+        return []
+    _by_code, terms = _index()
+    ranked: list[tuple[int, str, Country]] = []
+    for c, names in terms:
+        if within is not None and c.code not in within:
+            continue
+        rank = _rank(q, c.code, names)
+        if rank is not None:
+            ranked.append((rank, c.name, c))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [c for _rank_, _name, c in ranked[:limit]]
+
+
+def _rank(q: str, code: str, names: tuple[str, ...]) -> int | None:
+    if q == code.casefold() or q in names:
+        return 0
+    if any(n.startswith(q) for n in names):
+        return 1
+    if any(word.startswith(q) for n in names for word in n.split()):
+        return 2
+    if len(q) >= 3 and any(q in n for n in names):
+        return 3
+    return None

@@ -1,0 +1,152 @@
+"""What the owner of an eSIM needs to install it (the install page and its QR route).
+
+Only the owner ever gets anything: every function takes the signed-in user (from the
+server-side session) and returns ``None`` for any eSIM that is not theirs, so the page and the
+route answer 404 without revealing whether the id exists (design.md §3, esim-facts.md §2).
+The activation code is decrypted here, on the server, per request; it is never logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim.crypto import DecryptionError
+from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, ios_link, qr_png
+from travelsim.keys import secret_box
+from travelsim.models import Esim, Order, User
+
+__all__ = ["InstallStatus", "InstallView", "esim_qr_png", "install_view", "qr_png_for"]
+
+#: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
+#: ``installed``: the platform reports the profile downloaded/installed/enabled/disabled;
+#: ``deleted`` / ``error``: the profile was deleted or failed (esim-facts.md F1/F2: do not
+#: retry, contact support); ``needs_attention``: provisioning failed, staff are on it.
+InstallStatus = Literal["preparing", "ready", "installed", "deleted", "error", "needs_attention"]
+
+_INSTALLED = {"downloaded", "installed", "enabled", "disabled"}
+
+
+@dataclass(frozen=True)
+class InstallView:
+    """The install page's data for the eSIM's owner. Secret fields (``matching_id``, ``lpa``,
+    the one-tap links) are excluded from ``repr``; keep them in backend-only state.
+
+    ``lpa`` is the full ``LPA:1$<SM-DP+>$<matching ID>[...]`` string (QR content, Windows
+    link). ``order_reference``/``order_status`` describe the latest order of the eSIM.
+    """
+
+    esim_id: int
+    iccid: str
+    nickname: str | None
+    status: InstallStatus
+    profile_status: str | None
+    endpoint_status: str | None
+    confirmation_code_required: bool
+    smdp_address: str | None
+    matching_id: str | None = field(repr=False)
+    lpa: str | None = field(repr=False)
+    ios_link: str | None = field(repr=False)
+    android_link: str | None = field(repr=False)
+    order_reference: str | None
+    order_status: str | None
+
+
+async def _owned_esim(session: AsyncSession, user: User, esim_id: int) -> Esim | None:
+    return await _esim_of(session, user.id, esim_id)
+
+
+async def _esim_of(session: AsyncSession, user_id: int | None, esim_id: int) -> Esim | None:
+    esim = await session.get(Esim, esim_id)
+    if esim is None or user_id is None or esim.user_id != user_id or esim.state != "assigned":
+        return None
+    return esim
+
+
+def _code(esim: Esim) -> ActivationCode | None:
+    if not esim.activation_code_enc:
+        return None
+    try:
+        return ActivationCode.parse(secret_box().decrypt(esim.activation_code_enc))
+    except (DecryptionError, InvalidActivationCode):
+        return None
+
+
+async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> InstallView | None:
+    """The install data of ``esim_id`` for its owner ``user``; ``None`` when the eSIM does not
+    exist or is not ``user``'s (answer 404 either way).
+
+    Before provisioning stored the code, the code fields are ``None`` and ``status`` is
+    ``preparing`` (or ``needs_attention`` when the order failed).
+    """
+    esim = await _owned_esim(session, user, esim_id)
+    if esim is None:
+        return None
+    assert esim.id is not None
+    order = (
+        await session.exec(
+            select(Order)
+            .where(col(Order.esim_id) == esim.id)
+            .order_by(col(Order.created_at).desc())
+            .limit(1)
+        )
+    ).first()
+    code = _code(esim)
+    profile = (esim.profile_status or "").lower()
+    status: InstallStatus
+    if code is None:
+        status = (
+            "needs_attention"
+            if order is not None and order.status == "needs_attention"
+            else "preparing"
+        )
+    elif profile in _INSTALLED:
+        status = "installed"
+    elif profile == "deleted":
+        status = "deleted"
+    elif profile == "error":
+        status = "error"
+    else:
+        status = "ready"
+    return InstallView(
+        esim_id=esim.id,
+        iccid=esim.iccid,
+        nickname=esim.nickname,
+        status=status,
+        profile_status=esim.profile_status,
+        endpoint_status=esim.endpoint_status,
+        confirmation_code_required=code.confirmation_code_required if code else False,
+        smdp_address=code.smdp_address if code else None,
+        matching_id=code.matching_id if code else None,
+        lpa=code.to_string(with_prefix=True) if code else None,
+        ios_link=ios_link(code) if code else None,
+        android_link=android_link(code) if code else None,
+        order_reference=order.reference if order else None,
+        order_status=order.status if order else None,
+    )
+
+
+async def qr_png_for(
+    session: AsyncSession, *, user: User, esim_id: int, scale: int = 8
+) -> bytes | None:
+    """PNG of the activation-code QR (esim-facts.md §2) for the owner ``user``; ``None`` when
+    not theirs or not ready yet. Serve with ``Cache-Control: private, no-store``."""
+    esim = await _owned_esim(session, user, esim_id)
+    if esim is None:
+        return None
+    code = _code(esim)
+    return qr_png(code, scale=scale) if code else None
+
+
+async def esim_qr_png(
+    session: AsyncSession, *, user_id: int, esim_id: int, scale: int = 8
+) -> bytes | None:
+    """PNG of the activation-code QR of ``esim_id`` if it belongs to ``user_id`` (same checks
+    as :func:`qr_png_for`), else ``None``. For the installation email, whose outbox row keeps
+    only a reference (``email.resolve_attachments``) and renders the image when sent."""
+    esim = await _esim_of(session, user_id, esim_id)
+    code = _code(esim) if esim is not None else None
+    return qr_png(code, scale=scale) if code else None

@@ -1,0 +1,153 @@
+"""Sign-in with an OpenID Connect provider: who the validated ID token's claims are here.
+
+No Reflex and no HTTP here: the authorization code flow (PKCE, state, nonce) and the ID
+token validation (signature against the provider's JWKS, ``iss``, ``aud``, ``exp``,
+``nonce``) happen in :mod:`travelsim.routes.oidc` with Authlib; this module receives the
+*validated* claims and decides which portal user they are, under these rules:
+
+1. An identity already linked (same ``iss`` + ``sub``) signs in its user, whatever the email
+   says now.
+2. Otherwise, with an email the provider marks verified (``email_verified`` true):
+   - no account has that email: a new account is created, email verified, with an unusable
+     random password (a password reset can set one later);
+   - an account has it and its email is verified here too: the identity is linked to it;
+   - an account has it but its email is not verified here: refused (``oidc_unverified``):
+     whoever registered that address never proved they own it, so the account might be
+     someone else's trap.
+3. A provider email that is not verified is refused (``oidc_unverified``), so a provider
+   account claiming someone else's address never reaches their account; no email at all:
+   ``oidc_no_email``.
+
+Deleted accounts (``account_deletion``) never sign in again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim.models import AccountDeletion, OidcIdentity, User, utcnow
+from travelsim.services import accounts
+from travelsim.services.accounts import AccountError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProviderClaims:
+    """The claims of a validated ID token that matter here."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    email_verified: bool
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> ProviderClaims:
+        """Read ``iss``, ``sub``, ``email`` and ``email_verified`` (``true`` or the string
+        ``"true"``; anything else is unverified). Raises :class:`AccountError`
+        ``oidc_failed`` without ``iss`` or ``sub``."""
+        issuer = claims.get("iss")
+        subject = claims.get("sub")
+        if not isinstance(issuer, str) or not issuer or not isinstance(subject, str) or not subject:
+            raise AccountError("oidc_failed")
+        if len(issuer) > 255 or len(subject) > 255:
+            raise AccountError("oidc_failed")
+        raw_email = claims.get("email")
+        email: str | None = None
+        if isinstance(raw_email, str) and raw_email.strip():
+            try:
+                email = accounts.normalise_email(raw_email)
+            except AccountError:
+                email = None
+        verified = claims.get("email_verified")
+        email_verified = verified is True or (
+            isinstance(verified, str) and verified.lower() == "true"
+        )
+        return cls(issuer=issuer, subject=subject, email=email, email_verified=email_verified)
+
+
+async def _identity(session: AsyncSession, issuer: str, subject: str) -> OidcIdentity | None:
+    return (
+        await session.exec(
+            select(OidcIdentity)
+            .where(OidcIdentity.issuer == issuer)
+            .where(OidcIdentity.subject == subject)
+        )
+    ).first()
+
+
+async def resolve_user(session: AsyncSession, claims: ProviderClaims) -> tuple[User, OidcIdentity]:
+    """The portal user and linked identity for validated provider ``claims``, creating the
+    account and/or the link under the module's rules. The caller commits.
+
+    Raises :class:`AccountError`: ``oidc_no_email``, ``oidc_unverified``, ``forbidden``
+    (a deleted account)."""
+    now = utcnow()
+    identity = await _identity(session, claims.issuer, claims.subject)
+    if identity is not None:
+        user = await session.get(User, identity.user_id)
+        if user is None or await session.get(AccountDeletion, identity.user_id) is not None:
+            raise AccountError("forbidden")
+        identity.last_signin_at = now
+        if claims.email:
+            identity.email = claims.email
+        session.add(identity)
+        await session.flush()
+        log.info("provider sign-in user_id=%s identity_id=%s", user.id, identity.id)
+        return user, identity
+
+    if claims.email is None:
+        raise AccountError("oidc_no_email")
+    if not claims.email_verified:
+        log.info("provider sign-in refused: provider email not verified")
+        raise AccountError("oidc_unverified")
+    user_or_none = (await session.exec(select(User).where(User.email == claims.email))).first()
+    if user_or_none is None:
+        user = User(
+            email=claims.email,
+            password_hash=accounts.hash_password(secrets.token_urlsafe(32)),
+            email_verified_at=now,
+        )
+        session.add(user)
+        await session.flush()
+        log.info("account created from provider user_id=%s", user.id)
+    else:
+        user = user_or_none
+        if user.id is not None and await session.get(AccountDeletion, user.id) is not None:
+            raise AccountError("forbidden")
+        if user.email_verified_at is None:
+            log.info("provider link refused user_id=%s: email not verified here", user.id)
+            raise AccountError("oidc_unverified")
+    assert user.id is not None
+    identity = OidcIdentity(
+        issuer=claims.issuer,
+        subject=claims.subject,
+        user_id=user.id,
+        email=claims.email,
+        linked_at=now,
+        last_signin_at=now,
+    )
+    session.add(identity)
+    await session.flush()
+    log.info("provider identity linked user_id=%s identity_id=%s", user.id, identity.id)
+    return user, identity
+
+
+async def identities_of(session: AsyncSession, user_id: int) -> list[OidcIdentity]:
+    """The provider identities linked to ``user_id``, oldest first."""
+    return list(
+        (
+            await session.exec(
+                select(OidcIdentity)
+                .where(OidcIdentity.user_id == user_id)
+                .order_by(OidcIdentity.linked_at)  # type: ignore[arg-type]
+            )
+        ).all()
+    )

@@ -1,0 +1,125 @@
+"""Read models of a traveler's orders (ownership enforced in every query)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim.formatting import format_money
+from travelsim.models import Esim, Order, Plan, ProvisioningStep
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order_id: str
+    reference: str
+    status: str
+    kind: str
+    plan_id: str
+    plan_title: str
+    amount: str
+    esim_id: int
+    iccid: str
+    created_at: datetime
+    steps: list[StepView] = field(default_factory=list)
+
+
+async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> OrderView | None:
+    """The order ``order_id`` if it belongs to ``user_id``; ``None`` otherwise (callers
+    answer 404 either way, so another traveler's order ids reveal nothing)."""
+    order = await session.get(Order, order_id)
+    if order is None or order.user_id != user_id:
+        return None
+    steps = (
+        await session.exec(
+            select(ProvisioningStep)
+            .where(ProvisioningStep.order_id == order.id)
+            .order_by(col(ProvisioningStep.seq))
+        )
+    ).all()
+    return await _view(session, order, list(steps))
+
+
+async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningStep]) -> OrderView:
+    plan = await session.get(Plan, order.plan_id)
+    esim = await session.get(Esim, order.esim_id)
+    return OrderView(
+        order_id=order.id,
+        reference=order.reference,
+        status=order.status,
+        kind=order.kind,
+        plan_id=order.plan_id,
+        plan_title=(plan.display_name or plan.sft_name) if plan else order.plan_id,
+        amount=format_money(order.amount_minor, order.currency),
+        esim_id=order.esim_id,
+        iccid=esim.iccid if esim else "",
+        created_at=order.created_at,
+        steps=[StepView(s.name, s.status, s.error) for s in steps],
+    )
+
+
+async def orders_of(session: AsyncSession, user_id: int) -> list[OrderView]:
+    """Every order of ``user_id``, newest first (without steps)."""
+    rows = (
+        await session.exec(
+            select(Order).where(Order.user_id == user_id).order_by(col(Order.created_at).desc())
+        )
+    ).all()
+    return [await _view(session, o, []) for o in rows]
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """A printable receipt: amounts exactly as charged (minor units formatted)."""
+
+    reference: str
+    date: datetime
+    customer_email: str
+    description: str
+    iccid: str
+    net: str
+    vat: str
+    vat_rate: str
+    total: str
+    payment: str
+    status: str
+
+
+async def receipt_view(
+    session: AsyncSession, *, order_id: str, user_id: int, vat_rate_percent: str
+) -> ReceiptView | None:
+    """The receipt of ``order_id`` if it belongs to ``user_id``, else ``None``."""
+    from travelsim.models import Payment, User
+
+    view = await order_view(session, order_id=order_id, user_id=user_id)
+    order = await session.get(Order, order_id)
+    if view is None or order is None:
+        return None
+    payment = await session.get(Payment, order.payment_id)
+    user = await session.get(User, user_id)
+    card = f"Card ending {payment.card_last4}" if payment and payment.card_last4 else "Card"
+    state = payment.status if payment else "unknown"
+    return ReceiptView(
+        reference=order.reference,
+        date=order.created_at,
+        customer_email=user.email if user else "",
+        description=("Data top-up: " if order.kind == "topup" else "eSIM with data plan: ")
+        + view.plan_title,
+        iccid=view.iccid,
+        net=format_money(order.amount_minor - order.tax_minor, order.currency),
+        vat=format_money(order.tax_minor, order.currency),
+        vat_rate=vat_rate_percent,
+        total=format_money(order.amount_minor, order.currency),
+        payment=f"{card} ({state})",
+        status=order.status,
+    )

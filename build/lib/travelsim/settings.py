@@ -1,0 +1,241 @@
+"""Typed settings, read only from the environment (and an optional ``.env`` file).
+
+Every setting is listed in ``.env.example``. Nothing here is read while pages are
+built: settings are resolved at runtime by services, routes and ``rxconfig.py``.
+
+Database URLs: ``DATABASE_URL`` may be given in any of the usual spellings
+(``postgres://``, ``postgresql://``, ``postgresql+psycopg://``, ``sqlite:///path``);
+:attr:`Settings.sync_database_url` and :attr:`Settings.async_database_url` derive the
+driver-qualified URLs consistently (psycopg 3 / asyncpg for PostgreSQL, pysqlite /
+aiosqlite for SQLite) so sync code (Alembic) and async code (services) always talk to
+the same database.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """The portal's configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # --- application -----------------------------------------------------------------
+    app_env: Literal["demo", "test", "production"] = Field(
+        "demo", description="demo/test relax cookie security (plain HTTP on localhost)."
+    )
+    data_dir: Path = Field(PROJECT_ROOT / ".data", description="Local state (SQLite files, keys).")
+    public_url: str = Field("http://localhost:3000", description="Base URL travelers use.")
+    frontend_port: int = 3000
+    backend_port: int = 8000
+    log_level: str = "INFO"
+    secret_key: SecretStr | None = Field(
+        None, description="Signs tokens; generated into DATA_DIR on first demo start if unset."
+    )
+    encryption_key: SecretStr | None = Field(
+        None,
+        description="Fernet key encrypting activation codes at rest; generated in demo if unset.",
+    )
+
+    # --- storage ---------------------------------------------------------------------
+    database_url: str | None = Field(
+        None, description="Portal database. Unset: SQLite file DATA_DIR/travelsim.db."
+    )
+    redis_url: str | None = Field(None, description="Redis for Reflex state (multi-worker).")
+
+    # --- SFT platform ----------------------------------------------------------------
+    sft_base_url: str | None = Field(
+        None, description="Real SFT, e.g. https://sft.bics.com. Unset: the built-in simulator."
+    )
+    sft_username: str = "demo"
+    sft_password: SecretStr = SecretStr("demo")
+    sft_target_account_id: str | None = None
+    sft_rate_limit_tps: float = Field(2.0, description="Account budget, requests per second.")
+    sft_timeout_seconds: float = 30.0
+    sft_long_timeout_seconds: float = 180.0
+
+    # --- built-in simulator (used only when SFT_BASE_URL is unset) ---------------------
+    sft_sim_db_path: Path | None = Field(None, description="Default DATA_DIR/sft_simulator.db.")
+    sft_sim_seed_esims: int = Field(200, ge=0, le=10_000)
+    sft_sim_rate_limit_tps: float = 2.0
+    sft_sim_rating_delay_seconds: float = 0.0
+
+    # --- commerce --------------------------------------------------------------------
+    checkout_reservation_minutes: int = 15
+    vat_rate_percent: Decimal = Field(
+        Decimal("21"), ge=0, le=100, description="VAT included in retail prices (receipts)."
+    )
+    seller_name: str = "TravelSIM Demo Seller"
+    seller_address: str = "Rue de l'Exemple 1, 1000 Brussels, Belgium"
+    seller_vat_number: str = "BE0000000000"
+    catalogue_seed_file: Path = Field(PROJECT_ROOT / "travelsim" / "seed" / "catalogue.json")
+
+    # --- email -----------------------------------------------------------------------
+    smtp_host: str | None = Field(None, description="Unset: emails stay in the outbox table.")
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "TravelSIM <no-reply@travelsim.local>"
+
+    # --- background work (travelsim.scheduler) -----------------------------------------
+    scheduler_enabled: bool = Field(
+        True, description="Run the background scheduler in this process (leader lease decides)."
+    )
+    scheduler_lease_seconds: float = Field(
+        30.0, gt=0, description="Leader lease duration; a dead leader is replaced after this."
+    )
+    scheduler_lease_renew_seconds: float = Field(
+        10.0, gt=0, description="How often the leader renews (and others try to take) the lease."
+    )
+    live_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "An open eSIM page re-reads its figures at least this often; changes notified "
+            "through services.live (Redis across workers) show at once."
+        ),
+    )
+    sync_interval_seconds: float = Field(60.0, gt=0, description="Usage sync run interval.")
+    sync_fill_fraction: float = Field(
+        0.9, gt=0, le=1, description="Share of the interval a usage sync run may spend."
+    )
+    sync_viewed_seconds: float = Field(
+        300.0, ge=0, description="An eSIM marked as viewed is synced first for this long."
+    )
+    sync_near_empty_percent: float = Field(
+        80.0, ge=0, le=100, description="Percent used from which an add-on counts as near empty."
+    )
+    sync_near_expiry_hours: float = Field(
+        24.0, ge=0, description="Hours left from which an add-on counts as near expiry."
+    )
+    catalogue_sync_interval_seconds: float = Field(3600.0, gt=0)
+    inventory_sync_interval_seconds: float = Field(600.0, gt=0)
+    low_stock_threshold: int = Field(
+        20, ge=0, description="Staff are alerted when fewer free eSIMs than this remain."
+    )
+    staff_alert_email: str | None = Field(
+        None, description="Staff alert recipient; unset: every staff account's address."
+    )
+    recovery_interval_seconds: float = Field(60.0, gt=0)
+    recovery_paid_grace_seconds: float = Field(
+        60.0, ge=0, description="A paid order untouched this long is resumed by recovery."
+    )
+    recovery_max_attempts: int = Field(
+        3, ge=1, description="Provisioning runs of an order before it needs attention."
+    )
+    notifications_interval_seconds: float = Field(300.0, gt=0)
+    notify_data_percent: list[int] = Field(
+        default_factory=lambda: [80, 100], description="Data-used thresholds (JSON list)."
+    )
+    notify_validity_hours: int = Field(24, ge=1, description="Validity ending within N hours.")
+    notify_not_installed_days: int = Field(
+        3, ge=1, description="Remind travelers who have not installed N days after purchase."
+    )
+    email_send_interval_seconds: float = Field(30.0, gt=0)
+    callback_process_interval_seconds: float = Field(
+        60.0, gt=0, description="Sweep of stored platform events left unprocessed."
+    )
+    sft_callback_token: SecretStr | None = Field(
+        None, description="Token SFT sends with callbacks; unset: POST /callbacks/sft is off."
+    )
+
+    # --- sign-in with an identity provider (OpenID Connect) ----------------------------
+    oidc_issuer_url: str | None = Field(
+        None,
+        description="Issuer URL of the OIDC provider (discovery at "
+        "<issuer>/.well-known/openid-configuration). Unset: no provider sign-in.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = Field("openid email profile", description="Space-separated scopes.")
+    oidc_display_name: str = Field(
+        "your company account", description='Shown on the button: "Sign in with <name>".'
+    )
+
+    # --- session security ------------------------------------------------------------
+    signin_throttle_window_seconds: int = Field(
+        900, gt=0, description="Window over which failed sign-in attempts are counted."
+    )
+    signin_throttle_per_account: int = Field(
+        5, ge=1, description="Failed attempts per account within the window before refusal."
+    )
+    signin_throttle_per_address: int = Field(
+        20, ge=1, description="Failed attempts per client address within the window."
+    )
+    totp_issuer: str = Field("TravelSIM", description="Issuer name shown in authenticator apps.")
+    password_reset_ttl_minutes: int = Field(
+        60, ge=5, le=1440, description="Lifetime of a password reset link."
+    )
+
+    # --- derived ---------------------------------------------------------------------
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when an OIDC issuer and client id are configured."""
+        return bool(self.oidc_issuer_url and self.oidc_client_id)
+
+    @property
+    def uses_simulator(self) -> bool:
+        """True when no SFT URL is configured: the built-in simulator serves the API."""
+        return not self.sft_base_url
+
+    @property
+    def simulator_db_path(self) -> Path:
+        return self.sft_sim_db_path or self.data_dir / "sft_simulator.db"
+
+    @property
+    def sync_database_url(self) -> str:
+        """Driver-qualified URL for synchronous SQLAlchemy (Alembic, CLI)."""
+        return _qualify(self._raw_database_url(), asynchronous=False)
+
+    @property
+    def async_database_url(self) -> str:
+        """Driver-qualified URL for asyncio SQLAlchemy (services, handlers)."""
+        return _qualify(self._raw_database_url(), asynchronous=True)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sync_database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.app_env == "production"
+
+    def _raw_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'travelsim.db').as_posix()}"
+
+
+def _qualify(url: str, *, asynchronous: bool) -> str:
+    """Return ``url`` with the driver this project uses for sync or async access.
+
+    Raises ``ValueError`` for databases other than SQLite and PostgreSQL.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        driver = "asyncpg" if asynchronous else "psycopg"
+    elif backend == "sqlite":
+        driver = "aiosqlite" if asynchronous else "pysqlite"
+    else:
+        raise ValueError(f"unsupported database backend {backend!r}: use SQLite or PostgreSQL")
+    return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

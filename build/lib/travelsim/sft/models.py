@@ -1,0 +1,206 @@
+"""Typed results of SFT calls. Units: volumes in **bytes** (ints), date-times **aware UTC**.
+
+These models carry no wire names: ``travelsim.sft.parsing`` builds them from SFT responses
+(using ``travelsim.sft.wire``), treating ``"-"`` and ``""`` as absent (``None``). Secret
+fields (activation code, matching ID) are excluded from ``repr`` so they never reach logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum, StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Priority(IntEnum):
+    """Who waits least for the shared rate budget: lower value is served first."""
+
+    PROVISIONING = 0
+    REFRESH = 1
+    SYNC = 2
+
+
+class AddonStatus(StrEnum):
+    """Add-on instance status (sft-api.md §4 "Get Endpoint Add-on Details").
+
+    ``WAITING`` is the wire's "Subscribed": subscribed but validity not started (On Usage add-on
+    before first data, or endpoint not yet active). ``UNKNOWN`` keeps a sync running if the
+    platform adds a status; the raw string is kept in ``AddonDetail.status_raw``.
+    """
+
+    WAITING = "WAITING"
+    ACTIVE = "ACTIVE"
+    EXHAUSTED = "EXHAUSTED"
+    EXPIRED = "EXPIRED"
+    DEACTIVATED = "DEACTIVATED"
+    UNKNOWN = "UNKNOWN"
+
+
+class ActivatedBy(StrEnum):
+    """When an add-on's validity starts (sft-api.md §3.10 "Activated By": 0 On Usage,
+    1 Immediate)."""
+
+    ON_USAGE = "ON_USAGE"
+    IMMEDIATE = "IMMEDIATE"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SimRecord(_Model):
+    """One fetchSIM row (sft-api.md §3.3, §4 "QR / activation code fields").
+
+    ``endpoint_id`` is ``None`` when the SIM is not linked (wire ``"-"``). ``activation_code``
+    is the full LPA string ``LPA:1$<smdp>$<matchingId>``; it and ``matching_id`` are secrets
+    (shown only to the owner, encrypted at rest) and are hidden from ``repr``.
+    """
+
+    sim_id: str | None = None
+    iccid: str
+    eid: str | None = None
+    endpoint_id: str | None = None
+    sim_status: str | None = None
+    attach_status: str | None = None
+    esim_profile_status: str | None = None
+    msisdn: str | None = None
+    imsi: str | None = None
+    activation_code: str | None = Field(default=None, repr=False)
+    smdp_address: str | None = None
+    matching_id: str | None = Field(default=None, repr=False)
+
+
+class AddonDetail(_Model):
+    """One add-on instance from Get Endpoint Add-on Details (sft-api.md §3.7, §4).
+
+    Volumes in bytes. ``started_at``/``expires_at`` are ``None`` until validity starts (wire
+    ``"-"``). ``used_bytes`` falls back to ``initial_bytes - remaining_bytes`` when the wire
+    omits it. Figures lag real traffic (rating delay, sft-api.md §1a "add-on-usage-monitoring").
+    """
+
+    unique_id: str
+    addon_id: str | None = None
+    plan_id: str
+    plan_name: str | None = None
+    endpoint_id: str | None = None
+    service: str | None = None
+    status: AddonStatus
+    status_raw: str
+    activated_by: ActivatedBy | None = None
+    priority: int | None = None
+    subscribed_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    deactivated_at: dt.datetime | None = None
+    validity_days: int | None = None
+    initial_bytes: int
+    remaining_bytes: int
+    used_bytes: int
+    unit: str | None = None
+
+
+class PromotionalPlan(_Model):
+    """``info.promotionalPlans.plan[]`` of GetEndPointProfile (sft-api.md §3.8)."""
+
+    unique_id: str | None = None
+    plan_id: str | None = None
+    plan_name: str | None = None
+    service: str | None = None
+    started_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+
+
+class Benefit(_Model):
+    """``info.benefitInfo.benefit[]`` of GetEndPointProfile (sft-api.md §3.8): ``initial_bytes``
+    is ``actualBalance``, ``remaining_bytes`` is ``balance``."""
+
+    name: str | None = None
+    unique_id: str | None = None
+    started_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    initial_bytes: int | None = None
+    remaining_bytes: int | None = None
+
+
+class EndpointProfile(_Model):
+    """GetEndPointProfile ``Response.info`` (sft-api.md §3.8)."""
+
+    endpoint_id: str | None = None
+    iccid: str | None = None
+    eid: str | None = None
+    name: str | None = None
+    msisdn: str | None = None
+    imsi: str | None = None
+    status: str | None = None
+    lifecycle_reason: str | None = None
+    esim_profile_status: str | None = None
+    plans: tuple[PromotionalPlan, ...] = ()
+    benefits: tuple[Benefit, ...] = ()
+
+
+class DailyUsage(_Model):
+    """One GetStatistics ``dataUsage[]`` day (sft-api.md §3.9, §4): MB strings converted with
+    1 MB = 1,048,576 bytes, rounded to the nearest byte."""
+
+    date: dt.date
+    bytes: int
+    uplink_bytes: int | None = None
+    downlink_bytes: int | None = None
+
+
+class RateZone(_Model):
+    id: str | None = None
+    name: str | None = None
+
+
+class RatePlan(_Model):
+    """One QueryRatePlan row (sft-api.md §3.12): an add-on product.
+
+    ``validity_days`` is set when the validity type is "Number of Days" (``"1"``); other types
+    keep ``validity_type``/``validity_factor`` only.
+    """
+
+    plan_id: str
+    name: str | None = None
+    category: str | None = None
+    plan_type: str | None = None
+    status: str | None = None
+    volume_bytes: int | None = None
+    validity_type: str | None = None
+    validity_factor: int | None = None
+    validity_days: int | None = None
+    activated_by: ActivatedBy | None = None
+    priority: int | None = None
+    rate_zone: RateZone | None = None
+    countries: tuple[str, ...] = ()
+
+
+class LifecycleResult(_Model):
+    """Result of EndPointActivation / EndPointLifeCycleChange (sft-api.md §3.4, §3.5).
+
+    ``already_active`` is True when EndPointActivation answered 2507 (treated as success).
+    """
+
+    endpoint_id: str
+    result_code: str | None = None
+    description: str | None = None
+    current_status: str | None = None
+    previous_status: str | None = None
+    already_active: bool = False
+
+
+class SubscribeResult(_Model):
+    """SubscribeAddon success (sft-api.md §3.6, §4): ``unique_id`` is the new add-on instance."""
+
+    unique_id: str
+    plan_id: str | None = None
+    endpoint_id: str | None = None
+    result_code: str | None = None
+
+
+class OperationResult(_Model):
+    """A state change whose response carries only the result (Modify Endpoint, DeLinkSim)."""
+
+    result_code: str | None = None
+    description: str | None = None

@@ -1,0 +1,286 @@
+"""Every SFT path, header, field name and result code the client uses, in one place.
+
+The shapes follow ``/work/shared/sft-api.md`` (§3 operations, §4 decisions for the open gaps).
+Several names are marked there as [C]/[T]/[I] (seen in third-party code or inferred): when a
+name is corrected against the real platform (or BICS's Postman collection), the fix is a
+one-line change in this module. Nothing outside ``travelsim/sft/`` should import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+HttpMethod = Literal["GET", "POST", "PATCH"]
+
+# --- values shared by many fields ---------------------------------------------------------
+#: Strings the platform uses for "no value" (sft-api.md §3.3 ``endPointId "-"``, §3.8 dates).
+ABSENT_VALUES: Final = frozenset({"-", ""})
+#: Response date-times, always UTC (sft-api.md §3.1 "Dates", §4 "Date and time zone").
+DATETIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
+DATE_ONLY_FORMAT: Final = "%d/%m/%Y"
+#: GetStatistics query and row dates (sft-api.md §3.9).
+STATS_DATE_FORMAT: Final = "%Y%m%d"
+#: GetStatistics volumes are MB strings; 1 MB = 1,048,576 bytes (sft-api.md §3.8, §4).
+BYTES_PER_MB: Final = 1_048_576
+
+
+# --- operations -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One SFT API operation: how to call it and how the client may retry it.
+
+    ``long_timeout``: the 180 s class of sft-api.md §3.1 "Timeouts".
+    ``state_changing``: a timeout/5xx/drop mid-flight raises ``SFTOutcomeUnknown`` instead of a
+    retry (sft-api.md §3.1: "A timed-out POST may still complete: re-read state").
+    """
+
+    name: str
+    method: HttpMethod
+    path: str
+    long_timeout: bool = False
+    state_changing: bool = False
+
+
+LOGIN: Final = Operation("login", "POST", "/api/login")
+REFRESH_TOKEN: Final = Operation("RefreshToken", "GET", "/api/RefreshToken")
+FETCH_SIM: Final = Operation("fetchSIM", "GET", "/api/fetchSIM")
+ENDPOINT_ACTIVATION: Final = Operation(
+    "EndPointActivation", "POST", "/api/EndPointActivation", long_timeout=True, state_changing=True
+)
+ENDPOINT_LIFECYCLE_CHANGE: Final = Operation(
+    "EndPointLifeCycleChange",
+    "POST",
+    "/api/EndPointLifeCycleChange",
+    long_timeout=True,
+    state_changing=True,
+)
+SUBSCRIBE_ADDON: Final = Operation(
+    "SubscribeAddon", "POST", "/api/SubscribeAddon", state_changing=True
+)
+#: sft-api.md §3.7/§4: the path is cut off in the release notes; the simulator serves this one
+#: (and the alias ``/api/GetEndpointAddon``). ``SFTClient(addon_details_path=...)`` overrides it.
+DEFAULT_ADDON_DETAILS_PATH: Final = "/api/GetEndpointAddonDetails"
+ADDON_DETAILS: Final = Operation("GetEndpointAddonDetails", "GET", DEFAULT_ADDON_DETAILS_PATH)
+ENDPOINT_PROFILE: Final = Operation(
+    "GetEndPointProfile", "GET", "/api/GetEndPointProfile", long_timeout=True
+)
+STATISTICS: Final = Operation("GetStatistics", "GET", "/api/GetStatistics")
+QUERY_RATE_PLAN: Final = Operation("QueryRatePlan", "GET", "/api/QueryRatePlan")
+MODIFY_ENDPOINT: Final = Operation("ModifyEndpoint", "PATCH", "/api/endpoint", state_changing=True)
+DELINK_SIM: Final = Operation(
+    "DeLinkSim", "POST", "/api/DeLinkSim", long_timeout=True, state_changing=True
+)
+# Not called by the portal yet; listed so the 180 s table of §3.1 lives here in full.
+LINK_SIM: Final = Operation(
+    "LinkSim", "POST", "/api/LinkSim", long_timeout=True, state_changing=True
+)
+CREATE_ENDPOINT: Final = Operation(
+    "CreateEndPoint", "POST", "/api/CreateEndPoint", long_timeout=True, state_changing=True
+)
+
+
+# --- headers (sft-api.md §3.1) --------------------------------------------------------------
+HEADER_AUTHORIZATION: Final = "X-Authorization"
+BEARER_PREFIX: Final = "Bearer "
+HEADER_REQUESTED_WITH: Final = "X-Requested-With"
+REQUESTED_WITH_VALUE: Final = "XMLHttpRequest"
+HEADER_CONTENT_TYPE: Final = "Content-Type"
+CONTENT_TYPE_JSON: Final = "application/json"
+HEADER_ACCEPT: Final = "Accept"
+HEADER_RATE_LIMIT_TPS: Final = "X-Rate-Limit-TPS"
+HEADER_RETRY_AFTER: Final = "Retry-After"
+
+
+# --- envelope (sft-api.md §3.1 "Body envelope") ---------------------------------------------
+REQUEST: Final = "Request"
+RESPONSE: Final = "Response"
+REQUEST_PARAM: Final = "requestParam"
+RESPONSE_PARAM: Final = "responseParam"
+RESULT_CODE: Final = "resultCode"
+RESULT_PARAM: Final = "resultParam"
+RESULT_DESCRIPTION: Final = "resultDescription"
+ENDPOINT_ID: Final = "endPointId"
+
+
+# --- login / refresh (sft-api.md §3.2) ------------------------------------------------------
+LOGIN_USERNAME: Final = "username"
+LOGIN_PASSWORD: Final = "password"
+LOGIN_TARGET_ACCOUNT_ID: Final = "targetAccountId"
+ACCESS_TOKEN: Final = "AccessToken"
+REFRESH_TOKEN_FIELD: Final = "RefreshToken"
+#: §4 "Token lifetimes": used when the token carries no readable JWT ``exp``.
+DEFAULT_ACCESS_TOKEN_LIFETIME_S: Final = 15 * 60.0
+DEFAULT_REFRESH_TOKEN_LIFETIME_S: Final = 24 * 3600.0
+JWT_EXP: Final = "exp"
+JWT_IAT: Final = "iat"
+
+
+# --- paging (sft-api.md §3.3, §4 "fetchSIM pagination metadata") ----------------------------
+ROWS: Final = "rows"
+TOTAL_COUNT: Final = "totalCount"
+PAGE: Final = "page"
+PER_PAGE: Final = "perPage"
+
+
+# --- fetchSIM (sft-api.md §3.3) -------------------------------------------------------------
+Q_SIM_STATUS_ID: Final = "simStatusId"
+Q_SIM_ATTACH_STATUS_ID: Final = "simAttachStatusId"
+Q_PAGE: Final = "page"
+Q_PER_PAGE: Final = "perPage"
+Q_ICCID: Final = "iccid"
+SIM_STATUS_ID_PRE_ACTIVE: Final = 12
+SIM_ATTACH_STATUS_ID_ATTACHED: Final = 1
+SIM_ID: Final = "simId"
+SIM_ICCID: Final = "iccid"
+SIM_EID: Final = "eid"
+SIM_ENDPOINT_ID: Final = "endPointId"
+SIM_STATUS: Final = "simStatus"
+SIM_ATTACH_STATUS: Final = "simAttachStatus"
+SIM_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
+SIM_MSISDN: Final = "msisdn"
+SIM_IMSI: Final = "imsi"
+SIM_ACTIVATION_CODE: Final = "activationCode"
+ACTIVATION_TEXT_QR: Final = "textQrCode"
+ACTIVATION_SMDP: Final = "smDpPlusAdress"  # sic, as on the platform
+ACTIVATION_MATCHING_ID: Final = "matchingId"
+
+
+# --- lifecycle (sft-api.md §3.4, §3.5) ------------------------------------------------------
+LIFECYCLE: Final = "lifeCycle"
+LIFECYCLE_REASON: Final = "reason"
+LIFECYCLE_ACTIVE: Final = "A"
+LIFECYCLE_SUSPENDED: Final = "S"
+LIFECYCLE_REASON_SYSTEM: Final = "1"
+CURRENT_STATUS: Final = "currentStatus"
+PREVIOUS_STATUS: Final = "previousStatus"
+
+
+# --- SubscribeAddon (sft-api.md §3.6, §4) ---------------------------------------------------
+PLAN_ID: Final = "planId"
+ADDON_DETAILS_FIELD: Final = "addonDetails"
+UNIQUE_ID: Final = "uniqueId"
+
+
+# --- Get Endpoint Add-on Details (sft-api.md §3.7, §4) --------------------------------------
+Q_ADDON_ENDPOINT_ID: Final = "endPointId"
+Q_ADDON_UNIQUE_ID: Final = "uniqueId"
+Q_ADDON_ADDON_ID: Final = "addonId"
+ADDON_UNIQUE_ID: Final = "uniqueId"
+ADDON_ADDON_ID: Final = "addonId"
+ADDON_PLAN_ID: Final = "planId"
+ADDON_PLAN_NAME: Final = "planName"
+ADDON_ENDPOINT_ID: Final = "endPointId"
+ADDON_SERVICE: Final = "service"
+ADDON_STATUS: Final = "status"
+ADDON_ACTIVATED_BY: Final = "activatedBy"
+ADDON_ACTIVATED_BY_NAME: Final = "activatedByName"
+ADDON_PRIORITY: Final = "priority"
+ADDON_SUBSCRIPTION_DATE: Final = "subscriptionDate"
+ADDON_START_DATE: Final = "startDate"
+ADDON_EXPIRY_DATE: Final = "expiryDate"
+ADDON_DEACTIVATION_DATE: Final = "deactivationDate"  # simulator extra; absent is fine
+ADDON_VALIDITY: Final = "validity"
+ADDON_INITIAL_VOLUME: Final = "initialVolume"
+ADDON_REMAINING_VOLUME: Final = "remainingVolume"
+ADDON_USED_VOLUME: Final = "usedVolume"
+ADDON_UNIT: Final = "unit"
+#: Wire status string (lower-cased) -> ``AddonStatus`` member name.
+ADDON_STATUS_VALUES: Final = {
+    "subscribed": "WAITING",
+    "active": "ACTIVE",
+    "exhausted": "EXHAUSTED",
+    "expired": "EXPIRED",
+    "deactivated": "DEACTIVATED",
+}
+#: ``activatedBy`` code -> ``ActivatedBy`` member name (sft-api.md §3.10 "Activated By").
+ACTIVATED_BY_CODES: Final = {"0": "ON_USAGE", "1": "IMMEDIATE"}
+#: ``activatedByName`` text (lower-cased, spaces/dashes dropped) -> ``ActivatedBy`` member name.
+ACTIVATED_BY_NAMES: Final = {"onusage": "ON_USAGE", "immediate": "IMMEDIATE"}
+
+
+# --- GetEndPointProfile (sft-api.md §3.8) ---------------------------------------------------
+PROFILE_INFO: Final = "info"
+PROFILE_BASIC_INFO: Final = "basicInfo"
+PROFILE_ICCID: Final = "iccid"
+PROFILE_EID: Final = "eid"
+PROFILE_NAME: Final = "name"
+PROFILE_MSISDN: Final = "msisdn"
+PROFILE_IMSI: Final = "imsi"
+PROFILE_ENDPOINT_ID: Final = "endPointId"
+PROFILE_STATUS: Final = "status"
+PROFILE_LIFECYCLE_REASON: Final = "lifeCycleReason"
+PROFILE_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
+PROFILE_PROMOTIONAL_PLANS: Final = "promotionalPlans"
+PROFILE_PLAN_LIST: Final = "plan"
+PLAN_UNIQUE_ID: Final = "uniqueId"
+PLAN_PLAN_ID: Final = "planId"
+PLAN_PLAN_NAME: Final = "planName"
+PLAN_SERVICE_NAME: Final = "planServiceName"
+PLAN_START_DATE: Final = "planStartDate"
+PLAN_EXPIRY_DATE: Final = "planExpiryDate"
+PROFILE_BENEFIT_INFO: Final = "benefitInfo"
+PROFILE_BENEFIT_LIST: Final = "benefit"
+BENEFIT_NAME: Final = "name"
+BENEFIT_UNIQUE_ID: Final = "uniqueId"
+BENEFIT_START_DATE: Final = "startDate"
+BENEFIT_EXPIRY_DATE: Final = "expiryDate"
+BENEFIT_ACTUAL_BALANCE: Final = "actualBalance"
+BENEFIT_BALANCE: Final = "balance"
+
+
+# --- GetStatistics (sft-api.md §3.9, §4 "Usage-statistics fields") -------------------------
+Q_STATS_ENDPOINT_ID: Final = "endPointId"
+Q_STATS_FROM_DATE: Final = "from_date"
+Q_STATS_TO_DATE: Final = "to_date"
+STATS_DATA_USAGE: Final = "dataUsage"
+STATS_DATE: Final = "date"
+STATS_UPLINK: Final = "uplink"
+STATS_DOWNLINK: Final = "downlink"
+STATS_TOTAL_VOLUME: Final = "totalVolume"
+
+
+# --- QueryRatePlan (sft-api.md §3.12) -------------------------------------------------------
+Q_PLAN_CATEGORY: Final = "planCategory"
+Q_PLAN_TYPE: Final = "planType"
+PLAN_CATEGORY_ADDON: Final = "ADDON"
+PLAN_TYPE_DEFAULT: Final = "0"
+RP_PLAN_ID: Final = "planId"
+RP_PLAN_NAME: Final = "planName"
+RP_PLAN_CATEGORY: Final = "planCategory"
+RP_PLAN_TYPE: Final = "planType"
+RP_STATUS: Final = "status"
+RP_VOLUME: Final = "volume"
+RP_VALIDITY: Final = "validity"
+RP_VALIDITY_TYPE: Final = "validityType"
+RP_VALIDITY_FACTOR: Final = "validityFactor"
+#: ``validityType`` for "Number of Days" (sft-api.md §3.10 "Add-on validity").
+VALIDITY_TYPE_DAYS: Final = "1"
+RP_ACTIVATED_BY: Final = "activatedBy"
+RP_ACTIVATED_BY_NAME: Final = "activatedByName"
+RP_PRIORITY: Final = "addOnPriority"
+RP_RATE_ZONE: Final = "rateZone"
+RP_RATE_ZONE_ID: Final = "id"
+RP_RATE_ZONE_NAME: Final = "name"
+RP_COUNTRIES: Final = "countries"
+
+
+# --- Modify Endpoint (sft-api.md §3.9, §2.3, §2.4) ------------------------------------------
+ADD_ADDON_PLAN_IDS: Final = "addAddonPlanIds"
+REMOVE_ADDON_UNIQUE_IDS: Final = "removeAddonUniqueIds"
+
+
+# --- result codes (sft-api.md §3.11, §4) ----------------------------------------------------
+ENVELOPE_SUCCESS: Final = "0"
+ENVELOPE_FAILURE: Final = "1"
+CODE_TOKEN_INVALID: Final = "401"
+CODE_ENDPOINT_ACTIVATED: Final = "5014"
+CODE_ALREADY_ACTIVE: Final = "2507"
+CODE_SIM_NOT_ATTACHED: Final = "6420"
+CODE_LIFECYCLE_OK: Final = frozenset({"5017", "9003"})
+CODE_INVALID_TRANSITION: Final = "9005"  # invented by the simulator (§4)
+CODE_ADDON_LIMIT: Final = "9010"  # invented by the simulator (§4)
+CODE_DELINK_OK: Final = "6413"
+CODE_NO_DATA: Final = "1359"
+#: "operation failed / timed out: verify completion" (sft-api.md §3.1 "Generic result codes").
+CODES_VERIFY_COMPLETION: Final = frozenset({"10239", "10240"})

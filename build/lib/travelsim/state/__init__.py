@@ -1,0 +1,1 @@
+"""Reflex states: thin, call services, hold view models."""

@@ -1,0 +1,53 @@
+"""State of the sign-in and sign-up pages: messages from the ``/auth/*`` redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from travelsim.services import accounts
+from travelsim.settings import get_settings
+from travelsim.state.session import SessionState
+
+NOTICES = {
+    "check_email": "Check your inbox: we sent you a link to verify your email address.",
+    "signed_out": "You are signed out.",
+    "verified": "Your email is verified. Welcome!",
+    "reset_sent": "If an account uses this address, we sent it a link to choose a new password.",
+    "signed_out_everywhere": "You are signed out on every device.",
+    "account_deleted": "Your account is deleted. Thank you for travelling with us.",
+}
+
+
+class AuthPageState(SessionState):
+    error: str = ""
+    notice: str = ""
+    email: str = ""
+    next_path: str = "/"
+    #: ``?next=<encoded next_path>`` for links between sign-in and sign-up ("" for home), so
+    #: the page the traveler came from survives switching forms.
+    next_query: str = ""
+    #: "Sign in with <name>" when an identity provider is configured, else "" (runtime
+    #: settings, never read while the page is built).
+    oidc_name: str = ""
+    demo_mailbox: bool = False
+
+    @rx.event
+    async def load(self) -> Any:
+        params = self.router.url.query_parameters
+        code = params.get("error", "")
+        self.error = accounts.message_for(code) if code else ""
+        self.notice = NOTICES.get(params.get("notice", ""), "")
+        self.demo_mailbox = get_settings().app_env == "demo"
+        self.email = params.get("email", "")[:254]
+        nxt = params.get("next", "/")
+        self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+        self.next_query = "" if self.next_path == "/" else "?" + urlencode({"next": self.next_path})
+        settings = get_settings()
+        self.oidc_name = settings.oidc_display_name if settings.oidc_enabled else ""
+        await self._require_user()
+        if self.signed_in:
+            return rx.redirect(self.next_path)  # type: ignore[operator]
+        return None

@@ -1,0 +1,237 @@
+"""Checkout: confirm destination and device, reserve an eSIM, pay once, then provision.
+
+The checkout id travels in the URL (``/buy/<plan>?checkout=<id>``) so a reload resumes
+the same checkout; it is also the payment's idempotency key, so double clicks, reloads and
+retries never charge twice. Card details go from the form to the payment provider in
+one event and are never kept in state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import reflex as rx
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim import db
+from travelsim.models import Checkout, Plan, User
+from travelsim.services import catalogue, checkout, countries, payments, platform
+from travelsim.settings import get_settings
+from travelsim.state.session import SessionState
+
+ERRORS = {
+    "unknown_plan": "This plan is not on sale any more. Please choose another one.",
+    "sold_out": "Sorry, we are out of eSIMs right now. You have not been charged.",
+    "confirm_device": "Please confirm your phone supports eSIM and is carrier-unlocked.",
+    "not_found": "We could not find that checkout.",
+    "expired": "Your reservation expired. Please start again; you have not been charged.",
+    "card_declined": "Your card was declined. You have not been charged; try another card.",
+    "invalid_number": "That card number is not valid.",
+    "invalid_expiry": "That expiry date is not valid or has passed.",
+    "invalid_cvc": "The security code must be 3 or 4 digits.",
+    "authentication_failed": "The verification code was not accepted. Try again.",
+    "bad_destination": "Please choose a destination this plan covers.",
+}
+
+
+class BuyState(SessionState):
+    plan_id: str = ""
+    plan: dict[str, str] = {}
+    destinations: list[dict[str, str]] = []
+    destination: str = ""
+    device_esim: bool = False
+    device_unlocked: bool = False
+    checkout_id: str = ""
+    step: str = "loading"  # loading | confirm | pay | action | not_found
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    async def load(self) -> Any:
+        self.error = ""
+        self.busy = False
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        self.plan_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
+        params = self.router.url.query_parameters
+        async with db.session() as s:
+            plan = await s.get(Plan, self.plan_id)
+            if plan is None or not plan.sellable:
+                self.step = "not_found"
+                return None
+            offer = catalogue.to_offer(plan)
+            self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
+            self.destinations = [
+                {"code": c.code, "label": f"{c.flag} {c.name}"}
+                for c in sorted(
+                    (countries.country(code) for code in plan.destinations), key=lambda c: c.name
+                )
+            ]
+            wanted = params.get("to", "").upper()
+            codes = {d["code"] for d in self.destinations}
+            self.destination = (
+                wanted
+                if wanted in codes
+                else (self.destinations[0]["code"] if len(self.destinations) == 1 else "")
+            )
+            checkout_id = params.get("checkout", "")
+            self.checkout_id = ""
+            self.step = "confirm"
+            if checkout_id:
+                co = await s.get(Checkout, checkout_id)
+                if co is None or co.user_id != user.id or co.plan_id != self.plan_id:
+                    self.step = "confirm"
+                    self.error = ERRORS["not_found"]
+                    return None
+                order = await checkout.order_for_checkout(s, co.id)
+                if order is not None:
+                    return rx.redirect(f"/orders/{order.id}")
+                if co.status == "open":
+                    self.checkout_id = co.id
+                    self.destination = co.destination or self.destination
+                    self.step = "action" if await checkout.pending_action(s, co.id) else "pay"
+                else:
+                    self.error = ERRORS.get(co.status, ERRORS["expired"])
+        return None
+
+    @rx.event
+    def set_destination(self, code: str) -> None:
+        self.destination = code
+
+    @rx.event
+    def set_device_esim(self, value: bool) -> None:
+        self.device_esim = value
+
+    @rx.event
+    def set_device_unlocked(self, value: bool) -> None:
+        self.device_unlocked = value
+
+    @rx.event
+    async def start(self) -> Any:
+        """Reserve an eSIM for this traveler's checkout (no charge yet)."""
+        if self.busy:
+            return None
+        if not (self.device_esim and self.device_unlocked):
+            self.error = ERRORS["confirm_device"]
+            return None
+        if self.destination not in {d["code"] for d in self.destinations}:
+            self.error = ERRORS["bad_destination"]
+            return None
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        self.busy = True
+        self.error = ""
+        try:
+            async with db.session() as s:
+                co = await checkout.start_checkout(
+                    s,
+                    user=user,
+                    plan_id=self.plan_id,
+                    destination=self.destination,
+                    client=platform.sft_client(),
+                    reservation_minutes=get_settings().checkout_reservation_minutes,
+                    device_confirmed=True,
+                )
+        except checkout.CheckoutError as exc:
+            self.error = ERRORS.get(exc.code, exc.message)
+            return None
+        finally:
+            self.busy = False
+        return rx.redirect(f"/buy/{self.plan_id}?to={self.destination}&checkout={co.id}")
+
+    @rx.event
+    async def pay(self, form: dict[str, Any]) -> Any:
+        """Charge the card for this checkout (idempotent on the checkout id)."""
+        card = payments.Card(
+            number=str(form.get("card_number", "")),
+            expiry=str(form.get("card_expiry", "")),
+            cvc=str(form.get("card_cvc", "")),
+        )
+        async for step in self._payment_step(
+            lambda s, user: checkout.pay(
+                s,
+                payments.demo_provider(),
+                checkout_id=self.checkout_id,
+                user=user,
+                card=card,
+                device_confirmed=True,
+            )
+        ):
+            yield step
+
+    @rx.event
+    async def confirm_action(self, form: dict[str, Any]) -> Any:
+        """Second step of a card that needs it (3-D Secure style code)."""
+        code = str(form.get("code", ""))[:12]
+        async for step in self._payment_step(
+            lambda s, user: checkout.confirm_payment(
+                s,
+                payments.demo_provider(),
+                checkout_id=self.checkout_id,
+                user=user,
+                code=code,
+            )
+        ):
+            yield step
+
+    async def _payment_step(
+        self, call: Callable[[AsyncSession, User], Awaitable[checkout.PayOutcome]]
+    ) -> AsyncIterator[Any]:
+        """Run one payment call for the signed-in owner: button disabled meanwhile (the
+        checkout id makes a second click harmless anyway), errors shown, then the outcome."""
+        if self.busy or not self.checkout_id:
+            return
+        user = await self._require_user()
+        if user is None:
+            yield self._signin_redirect()
+            return
+        self.busy = True
+        self.error = ""
+        yield None
+        try:
+            async with db.session() as s:
+                outcome = await call(s, user)
+        except checkout.CheckoutError as exc:
+            self.error = ERRORS.get(exc.code, exc.message)
+            return
+        finally:
+            self.busy = False
+        yield self._after_payment(outcome)
+
+    def _after_payment(self, outcome: checkout.PayOutcome) -> Any:
+        if outcome.order_id and outcome.status == "paid":
+            platform.ensure_provisioning(outcome.order_id)
+            return rx.redirect(f"/orders/{outcome.order_id}")
+        if outcome.requires_action:
+            self.step = "action"
+            return None
+        if outcome.status == "processing":
+            self.error = "Your payment is being processed. This page will update in a moment."
+            return BuyState.poll_payment
+        self.error = outcome.message or ERRORS.get(outcome.error or "", "The payment failed.")
+        return None
+
+    @rx.event
+    async def poll_payment(self) -> Any:
+        """Another click of this checkout is charging: wait for its outcome (no new charge)."""
+        import asyncio
+
+        user = await self._require_user()
+        if user is None or not self.checkout_id:
+            return None
+        for _ in range(20):
+            try:
+                async with db.session() as s:
+                    outcome = await checkout.payment_outcome(
+                        s, checkout_id=self.checkout_id, user=user
+                    )
+            except checkout.CheckoutError as exc:  # not this traveler's checkout
+                self.error = ERRORS.get(exc.code, exc.message)
+                return None
+            if outcome.status != "processing":
+                return self._after_payment(outcome)
+            await asyncio.sleep(0.5)
+        return None

@@ -1,0 +1,113 @@
+"""Catalogue state: destination search and the offers for the chosen destination."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from travelsim import db
+from travelsim.services import catalogue, countries
+
+POPULAR = ["FR", "ES", "IT", "US", "JP", "TH", "GB"]
+SORTS = {"Best value": "value", "Lowest price": "price", "Most data": "volume", "Longest": "days"}
+
+
+class CatalogueState(rx.State):
+    """Per-tab view of the catalogue; the database stays the source of truth."""
+
+    query: str = ""
+    matches: list[dict[str, str]] = []
+    popular: list[dict[str, str]] = []
+    selected_code: str = ""
+    selected_name: str = ""
+    selected_flag: str = ""
+    offers: list[dict[str, str]] = []
+    sort_label: str = "Best value"
+    loaded: bool = False
+    error: str = ""
+    _covered: list[str] = []
+
+    @rx.event
+    async def load(self) -> None:
+        """Load which destinations are sellable (on page load)."""
+        try:
+            async with db.session() as s:
+                plans = await catalogue.sellable_plans(s)
+        except Exception:
+            self.error = "The catalogue is unavailable right now. Please try again shortly."
+            return
+        self._covered = sorted(catalogue.covered_countries(plans))
+        self.popular = [_country_view(c) for c in POPULAR if c in self._covered]
+        self.error = ""
+        self.loaded = True
+        if self.query:
+            self._search()
+
+    @rx.event
+    def set_query(self, value: str) -> None:
+        self.query = value[:80]
+        self._search()
+
+    def _search(self) -> None:
+        found = countries.search(self.query, within=set(self._covered))
+        self.matches = [_country_view(c.code) for c in found]
+
+    @rx.event
+    async def choose_destination(self, code: str) -> None:
+        """Show the offers for ISO alpha-2 ``code`` (ignored unless it is sellable)."""
+        code = code.upper()
+        if code not in self._covered:
+            return
+        c = countries.country(code)
+        self.selected_code, self.selected_name, self.selected_flag = c.code, c.name, c.flag
+        self.query = ""
+        self.matches = []
+        await self._load_offers()
+
+    @rx.event
+    async def set_sort(self, label: str) -> None:
+        if label in SORTS:
+            self.sort_label = label
+            await self._load_offers()
+
+    @rx.event
+    def clear_destination(self) -> None:
+        self.selected_code = ""
+        self.offers = []
+
+    async def _load_offers(self) -> None:
+        async with db.session() as s:
+            plans = await catalogue.sellable_plans(s)
+        offers = catalogue.sort_offers(
+            catalogue.offers_for_country(plans, self.selected_code), SORTS[self.sort_label]
+        )
+        self.offers = [_offer_view(o) for o in offers]
+
+    @rx.event
+    def choose_plan(self, plan_id: str) -> EventSpec | None:
+        if any(o["plan_id"] == plan_id for o in self.offers):
+            return rx.redirect(f"/buy/{plan_id}?to={self.selected_code}")
+        return None
+
+
+def _country_view(code: str) -> dict[str, str]:
+    c = countries.country(code)
+    return {"code": c.code, "name": c.name, "flag": c.flag}
+
+
+def _offer_view(o: catalogue.Offer) -> dict[str, str]:
+    from travelsim.formatting import format_money
+
+    per_gb = round(o.price_minor * (1024**3) / o.volume_bytes)
+    return {
+        "plan_id": o.plan_id,
+        "title": o.title,
+        "volume": o.volume,
+        "validity": o.validity,
+        "price": o.price,
+        "per_gb": f"{format_money(per_gb, o.currency)} per GB",
+        "starts_on": o.starts_on,
+        "policy": o.activation_policy,
+        "coverage": o.coverage,
+        "kind": o.region or "Single country",
+    }

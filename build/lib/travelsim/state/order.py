@@ -1,0 +1,94 @@
+"""Order page: provisioning progress, live, from the database rows the steps write."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+
+from travelsim import db
+from travelsim.services import orders, platform
+from travelsim.state.session import SessionState, _uid
+
+STEP_LABELS = {
+    "activate": "Activating your eSIM on the network",
+    "subscribe": "Adding your data plan",
+    "fetch_code": "Preparing your installation QR code",
+    "deliver": "Delivering your eSIM",
+    "resume": "Resuming your eSIM",
+}
+FINAL = {"delivered", "needs_attention"}
+WATCH_SECONDS = 300
+
+
+class OrderState(SessionState):
+    order_id: str = ""
+    reference: str = ""
+    status: str = ""
+    plan_title: str = ""
+    amount: str = ""
+    esim_id: str = ""
+    kind: str = "new_esim"
+    steps: list[dict[str, str]] = []
+    not_found: bool = False
+    watching: bool = False
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        self.order_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:36]
+        if not await self._refresh(_uid(user)):
+            return None
+        if self.status not in FINAL:
+            return OrderState.watch
+        return None
+
+    async def _refresh(self, user_id: int) -> bool:
+        return self._apply(await self._fetch(user_id))
+
+    async def _fetch(self, user_id: int) -> orders.OrderView | None:
+        async with db.session() as s:
+            return await orders.order_view(s, order_id=self.order_id, user_id=user_id)
+
+    def _apply(self, view: orders.OrderView | None) -> bool:
+        if view is None:
+            self.not_found = True
+            return False
+        self.not_found = False
+        self.reference = view.reference
+        self.status = view.status
+        self.plan_title = view.plan_title
+        self.amount = view.amount
+        self.esim_id = str(view.esim_id)
+        self.kind = view.kind
+        self.steps = [
+            {"name": st.name, "label": STEP_LABELS.get(st.name, st.name), "status": st.status}
+            for st in view.steps
+        ]
+        return True
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """Follow provisioning until it ends (or WATCH_SECONDS pass)."""
+        async with self:
+            if self.watching:
+                return
+            self.watching = True
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WATCH_SECONDS
+            while loop.time() < deadline:
+                user = await self._current_user()
+                view = await self._fetch(_uid(user)) if user is not None else None
+                async with self:
+                    if not self._apply(view) or self.status in FINAL:
+                        return
+                if view is not None and view.status in {"paid", "provisioning"}:
+                    platform.ensure_provisioning(self.order_id)
+                await asyncio.sleep(0.5)
+        finally:
+            async with self:
+                self.watching = False

@@ -1,0 +1,69 @@
+"""Receipt page state (owner only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from travelsim import db
+from travelsim.services import orders
+from travelsim.settings import get_settings
+from travelsim.state.session import SessionState, _uid
+from travelsim.timefmt import local_datetime
+
+
+class ReceiptState(SessionState):
+    found: bool = False
+    receipt: dict[str, str] = {}
+    seller: dict[str, str] = {}
+    #: When the order was paid (UTC), kept on the server to format in the viewer's zone.
+    _date: datetime | None = None
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        order_id = self.router.url.path.rstrip("/").rsplit("/", 2)[-2][:36]
+        settings = get_settings()
+        async with db.session() as s:
+            r = await orders.receipt_view(
+                s,
+                order_id=order_id,
+                user_id=_uid(user),
+                vat_rate_percent=f"{settings.vat_rate_percent:g}",
+            )
+        self.found = r is not None
+        if r is None:
+            return None
+        self._date = r.date
+        self.receipt = {
+            "reference": r.reference,
+            "date": local_datetime(r.date, "UTC"),  # until the browser's zone arrives
+            "email": r.customer_email,
+            "description": r.description,
+            "iccid": r.iccid,
+            "net": r.net,
+            "vat": r.vat,
+            "vat_rate": r.vat_rate,
+            "total": r.total,
+            "payment": r.payment,
+            "status": r.status.replace("_", " "),
+        }
+        self.seller = {
+            "name": settings.seller_name,
+            "address": settings.seller_address,
+            "vat_number": settings.seller_vat_number,
+        }
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=ReceiptState.set_timezone,
+        )
+
+    @rx.event
+    def set_timezone(self, tz: Any) -> None:
+        """Show the date in the browser's IANA zone (named, e.g. "CET"); UTC if unknown."""
+        if self._date is not None and self.receipt:
+            self.receipt["date"] = local_datetime(self._date, str(tz)[:64] if tz else "UTC")

@@ -1,0 +1,182 @@
+"""States of the security & privacy pages: sessions, second factor, password reset, data
+export and account deletion. Thin: every handler re-resolves the user from the HttpOnly
+session cookie and calls ``travelsim.services.security`` / ``privacy`` / ``oidc``.
+
+The one secret that reaches the browser on purpose is the TOTP secret during enrolment
+(:attr:`TotpState.secret` and the QR code): the user must copy it into their authenticator
+app. It is only shown to the signed-in owner, only until enrolment is confirmed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import reflex as rx
+
+from travelsim import db
+from travelsim.services import accounts, oidc, privacy, security
+from travelsim.settings import get_settings
+from travelsim.state.session import SessionState, _uid
+
+METHOD_LABELS = {
+    "password": "Password",
+    "oidc": "Identity provider",
+    "email_link": "Email link",
+    "reset": "Password reset",
+}
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _safe_next(raw: str) -> str:
+    return raw if raw.startswith("/") and not raw.startswith("//") and "\\" not in raw else "/"
+
+
+class SecurityState(SessionState):
+    """``/security``: open sessions, sign out everywhere, two-step verification, linked
+    providers, data download and account deletion links."""
+
+    sessions: list[dict[str, str]] = []
+    identities: list[dict[str, str]] = []
+    totp_enabled: bool = False
+    notice: str = ""
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        token = self._session_token()
+        async with db.session() as s:
+            if await security.needs_second_factor(s, user, token):
+                return rx.redirect(security.second_factor_path("/security"))
+            infos = await security.list_sessions(s, _uid(user), token)
+            totp = await security.totp_of(s, _uid(user))
+            linked = await oidc.identities_of(s, _uid(user))
+        self.sessions = [
+            {
+                "browser": info.user_agent[:80],
+                "method": METHOD_LABELS.get(info.method, info.method),
+                "started": _when(info.created_at),
+                "last_seen": _when(info.last_seen_at),
+                "current": "yes" if info.current else "",
+            }
+            for info in infos
+        ]
+        self.identities = [
+            {"issuer": i.issuer, "email": i.email or "", "linked": _when(i.linked_at)}
+            for i in linked
+        ]
+        self.totp_enabled = totp is not None and totp.confirmed_at is not None
+        self.is_staff = user.is_staff
+        self.notice = (
+            "Two-step verification is on."
+            if self.router.url.query_parameters.get("notice") == "totp_on"
+            else ""
+        )
+        return None
+
+
+class TotpState(SessionState):
+    """``/security/totp``: enrol (QR code + manual secret) or pass the second factor."""
+
+    mode: str = ""  # "enrol" | "verify"
+    required: bool = False
+    qr_data_uri: str = ""
+    secret: str = ""
+    error: str = ""
+    next_path: str = "/"
+
+    @rx.event
+    async def load(self) -> Any:
+        params = self.router.url.query_parameters
+        code = params.get("error", "")
+        self.error = accounts.message_for(code) if code else ""
+        self.next_path = _safe_next(params.get("next", "/"))
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        token = self._session_token()
+        self.qr_data_uri = ""
+        self.secret = ""
+        async with db.session() as s:
+            totp = await security.totp_of(s, _uid(user))
+            self.required = security.second_factor_required(user, totp)
+            if totp is not None and totp.confirmed_at is not None:
+                if not await security.needs_second_factor(s, user, token):
+                    return rx.redirect(self.next_path)
+                self.mode = "verify"
+                return None
+            secret = await security.begin_totp_enrolment(s, user)
+            await s.commit()
+        uri = security.provisioning_uri(secret, user.email, get_settings().totp_issuer)
+        self.mode = "enrol"
+        self.secret = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+        self.qr_data_uri = security.qr_svg_data_uri(uri)
+        if self.next_path == "/" and not self.required:
+            self.next_path = "/security?notice=totp_on"
+        return None
+
+
+class PasswordResetState(SessionState):
+    """``/password/forgot`` and ``/password/reset?token=``."""
+
+    error: str = ""
+    token: str = ""
+    token_ok: bool = False
+
+    @rx.event
+    async def load_forgot(self) -> None:
+        code = self.router.url.query_parameters.get("error", "")
+        self.error = accounts.message_for(code) if code else ""
+        await self._require_user()
+
+    @rx.event
+    async def load_reset(self) -> Any:
+        params = self.router.url.query_parameters
+        code = params.get("error", "")
+        self.error = accounts.message_for(code) if code else ""
+        self.token = params.get("token", "")[:200]
+        async with db.session() as s:
+            try:
+                await security.check_reset_token(s, self.token)
+                self.token_ok = True
+            except accounts.AccountError as exc:
+                self.token_ok = False
+                return rx.redirect(f"/password/forgot?error={quote(exc.code)}")
+        await self._require_user()
+        return None
+
+
+class DeleteAccountState(SessionState):
+    """``/account/delete``: the warning page listing what deletion does."""
+
+    live_esims: list[dict[str, str]] = []
+    other_esims: int = 0
+    orders: int = 0
+    pending_orders: int = 0
+    error: str = ""
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        code = self.router.url.query_parameters.get("error", "")
+        self.error = accounts.message_for(code) if code else ""
+        async with db.session() as s:
+            if await security.needs_second_factor(s, user, self._session_token()):
+                return rx.redirect(security.second_factor_path("/account/delete"))
+            preview = await privacy.deletion_preview(s, _uid(user))
+        self.live_esims = [
+            {"iccid": e.iccid, "name": e.nickname or f"eSIM …{e.iccid[-4:]}"}
+            for e in preview.live_esims
+        ]
+        self.other_esims = preview.other_esims
+        self.orders = preview.orders
+        self.pending_orders = preview.pending_orders
+        return None

@@ -1,0 +1,153 @@
+"""Buy more data for an existing eSIM: choose a plan, see the result, then pay.
+
+No new eSIM and no new QR: the add-on is subscribed to the same endpoint. The preview
+follows the platform's documented add-on rules (:mod:`travelsim.services.topup`); a
+refusal (15 live add-ons, suspended by staff) is shown before any payment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from travelsim import db
+from travelsim.formatting import format_bytes
+from travelsim.models import Esim, utcnow
+from travelsim.services import catalogue, checkout, platform, topup
+from travelsim.state.session import SessionState, _uid
+from travelsim.timefmt import local_datetime
+
+STARTS = {
+    "started": "running",
+    "now": "starts now",
+    "first_use": "starts at first use",
+    "after_previous": "starts when the plans before it end",
+    "at_activation": "starts when the eSIM is activated",
+}
+
+
+class TopupState(SessionState):
+    esim_id: str = ""
+    not_found: bool = False
+    offers: list[dict[str, str]] = []
+    selected: str = ""
+    preview: list[dict[str, str]] = []
+    totals: str = ""
+    allowed: bool = True
+    refusal: str = ""
+    hint: str = ""
+    error: str = ""
+    busy: bool = False
+    tz: str = ""
+
+    @rx.event
+    async def load(self) -> Any:
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        raw = self.router.url.path.rstrip("/").rsplit("/", 2)[-2]
+        self.esim_id = raw if raw.isdigit() else ""
+        self.selected, self.preview, self.totals, self.error = "", [], "", ""
+        async with db.session() as s:
+            esim = await s.get(Esim, int(self.esim_id)) if self.esim_id else None
+            if esim is None or esim.user_id != _uid(user) or esim.state != "assigned":
+                self.not_found = True
+                return None
+            self.not_found = False
+            plans = await catalogue.sellable_plans(s)
+        if esim.destination:
+            offers = catalogue.offers_for_country(plans, esim.destination)
+        else:
+            offers = [catalogue.to_offer(p) for p in plans]
+        self.offers = [
+            {
+                "plan_id": o.plan_id,
+                "title": o.title,
+                "volume": o.volume,
+                "validity": o.validity,
+                "price": o.price,
+                "starts_on": o.starts_on,
+            }
+            for o in offers
+        ]
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone", callback=TopupState.set_tz
+        )
+
+    @rx.event
+    def set_tz(self, tz: Any) -> None:
+        self.tz = str(tz)[:64] if tz else ""
+
+    @rx.event
+    async def choose(self, plan_id: str) -> None:
+        """Show what the eSIM will have after adding ``plan_id`` (no payment yet)."""
+        user = await self._require_user()
+        if user is None or not self.esim_id:
+            return
+        if plan_id not in {o["plan_id"] for o in self.offers}:
+            return
+        async with db.session() as s:
+            offer = await topup.topup_offer(
+                s, user_id=_uid(user), esim_id=int(self.esim_id), plan_id=plan_id, now=utcnow()
+            )
+        if offer is None:
+            self.not_found = True
+            return
+        self.selected = plan_id
+        self.allowed = offer.decision.allowed
+        self.refusal = "" if offer.decision.allowed else (offer.decision.message or "")
+        self.hint = offer.decision.message or "" if offer.decision.resume_first else ""
+        tz = self.tz or "UTC"
+        self.preview = [
+            {
+                "name": (p.plan_name or p.plan_id) + (" (new)" if p.is_new else ""),
+                "new": "yes" if p.is_new else "",
+                "order": str(p.order),
+                "data": format_bytes(p.remaining_bytes)
+                + (f" of {format_bytes(p.total_bytes)}" if p.total_bytes is not None else ""),
+                "expiry": (
+                    local_datetime(p.expires_at, tz)
+                    if p.expires_at
+                    else (f"{p.validity_days} days after it starts" if p.validity_days else "")
+                ),
+                "starts": STARTS.get(p.starts, p.starts),
+            }
+            for p in offer.previews
+        ]
+        if offer.remaining_after is not None and offer.total_after is not None:
+            self.totals = (
+                f"{format_bytes(offer.remaining_after)} of {format_bytes(offer.total_after)} "
+                "in total after this purchase"
+            )
+        else:
+            self.totals = ""
+
+    @rx.event
+    async def start(self) -> Any:
+        if self.busy or not self.selected or not self.allowed:
+            return None
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        self.busy = True
+        try:
+            async with db.session() as s:
+                esim = await s.get(Esim, int(self.esim_id))
+                co = await checkout.start_checkout(
+                    s,
+                    user=user,
+                    plan_id=self.selected,
+                    destination=esim.destination if esim else None,
+                    kind="topup",
+                    esim_id=int(self.esim_id),
+                    client=platform.sft_client(),
+                    device_confirmed=True,
+                )
+        except checkout.CheckoutError as exc:
+            self.error = exc.message
+            return None
+        finally:
+            self.busy = False
+        dest = f"&to={co.destination}" if co.destination else ""
+        return rx.redirect(f"/buy/{self.selected}?checkout={co.id}{dest}")

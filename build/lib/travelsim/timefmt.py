@@ -1,0 +1,64 @@
+"""Datetimes for travelers: stored in UTC, shown in the viewer's own time zone, named.
+
+The browser reports its IANA zone (``Intl.DateTimeFormat().resolvedOptions().timeZone``);
+the server converts with :mod:`zoneinfo`, so daylight-saving changes are applied for the
+date being shown, not for today (esim-facts F8).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The zone called ``name``; UTC for unknown or empty names."""
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_datetime(value: datetime | None, tz_name: str | None) -> str:
+    """``2026-12-03T13:05Z`` in ``Europe/Brussels`` → ``"Thu 3 Dec 2026, 14:05 CET"``;
+    ``None`` → ``"unknown"``. Raises ``ValueError`` for naive datetimes."""
+    if value is None:
+        return "unknown"
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    local = value.astimezone(zone(tz_name))
+    abbrev = local.tzname() or "UTC"
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {abbrev}"
+
+
+def duration_text(seconds: int | None) -> str:
+    """``93784`` → ``"1 d 2 h 3 min"``; under an hour → ``"42 min"``; ``None`` → ``"unknown"``."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0, int(seconds))
+    days, rem = divmod(seconds, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes = rem // 60
+    if days:
+        return f"{days} d {hours} h {minutes} min"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def age_text(seconds: int | None) -> str:
+    """How old figures are: ``"just now"``, ``"5 min ago"``, ``"3 h ago"``, ``"never"``."""
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def iso_utc(value: datetime | None) -> str:
+    """ISO 8601 in UTC with ``Z`` (for client-side countdowns), ``""`` for ``None``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
