@@ -59,7 +59,10 @@ def test_switching_between_sign_in_and_sign_up_keeps_where_the_traveler_was_goin
     create = desktop.get_by_role("link", name="Create an account")
     expect(create).to_have_attribute("href", "/signup?next=%2Fbuy%2F870101%3Fto%3DFR")
     create.click()
-    expect(desktop.locator("input[name=next]")).to_have_value("/buy/870101?to=FR")
+    expect(desktop).to_have_url(f"{app_url}/signup?next=%2Fbuy%2F870101%3Fto%3DFR")
+    expect(desktop.locator("form[action='/auth/signup'] input[name=next]")).to_have_value(
+        "/buy/870101?to=FR"
+    )
     expect(desktop.get_by_role("link", name="Sign in", exact=True).last).to_have_attribute(
         "href", "/signin?next=%2Fbuy%2F870101%3Fto%3DFR"
     )
