@@ -1,1 +1,0 @@
-"""TravelSIM: a traveler portal for travel eSIMs on BICS SIM for Things (SFT)."""

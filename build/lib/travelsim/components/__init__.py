@@ -1,1 +1,0 @@
-"""Reusable Reflex components (layout, cards, gauges)."""

@@ -1,1 +1,0 @@
-"""Starlette routes mounted on the Reflex backend through ``api_transformer``."""

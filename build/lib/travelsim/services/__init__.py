@@ -1,1 +1,0 @@
-"""Use cases (catalogue, provisioning, payments, ...). No Reflex imports."""

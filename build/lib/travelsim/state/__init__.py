@@ -1,1 +1,0 @@
-"""Reflex states: thin, call services, hold view models."""
