@@ -231,9 +231,6 @@ def offers_for_country(plans: list[Plan], code: str) -> list[Offer]:
     return [to_offer(p) for p in matching]
 
 
-SORT_KEYS = ("value", "price", "volume", "days")
-
-
 def sort_offers(offers: list[Offer], key: str) -> list[Offer]:
     """The offers in the order a traveler asked for (a new list; ties keep the order of
     :func:`offers_for_country`): ``value`` lowest price per GB first (whatever the plan's

@@ -134,15 +134,11 @@ async def qr_png_for(
 ) -> bytes | None:
     """PNG of the activation-code QR (esim-facts.md §2) for the owner ``user``; ``None`` when
     not theirs or not ready yet. Serve with ``Cache-Control: private, no-store``."""
-    esim = await _owned_esim(session, user, esim_id)
-    if esim is None:
-        return None
-    code = _code(esim)
-    return qr_png(code, scale=scale) if code else None
+    return await esim_qr_png(session, user_id=user.id, esim_id=esim_id, scale=scale)
 
 
 async def esim_qr_png(
-    session: AsyncSession, *, user_id: int, esim_id: int, scale: int = 8
+    session: AsyncSession, *, user_id: int | None, esim_id: int, scale: int = 8
 ) -> bytes | None:
     """PNG of the activation-code QR of ``esim_id`` if it belongs to ``user_id`` (same checks
     as :func:`qr_png_for`), else ``None``. For the installation email, whose outbox row keeps

@@ -278,9 +278,13 @@ def mark_viewed(esim_id: int, *, seconds: float | None = None) -> None:
     (:data:`VIEWED_KEY`) so the scheduler's worker sees what every worker's travelers view.
     Safe to call often; a Redis error is logged, never raised."""
     ttl = get_settings().sync_viewed_seconds if seconds is None else seconds
-    _viewed[esim_id] = max(_viewed.get(esim_id, 0.0), time.monotonic() + ttl)
+    now = time.monotonic()
+    previous = _viewed.get(esim_id, 0.0)
+    _viewed[esim_id] = max(previous, now + ttl)
     client = _viewed_client()
-    if client is None:
+    # Open pages call this on every re-read: the shared mark is renewed only once half of
+    # its lifetime has passed, not on each call (a blocking round trip on the event loop).
+    if client is None or previous - now > ttl / 2:
         return
     import redis
 

@@ -211,7 +211,6 @@ class EsimState(SessionState):
         n.daily = [
             {
                 "day": pt.day.strftime("%d %b"),
-                "MB": round(pt.bytes / 1_048_576, 1),
                 # Bar height in % of the busiest day (a used day shows at least a sliver).
                 "height": f"{max(2.0, 100 * pt.bytes / peak) if pt.bytes else 0:.1f}%",
                 "label": f"{pt.day.strftime('%d %b')}: {format_bytes(pt.bytes)}",
