@@ -2,24 +2,25 @@
 
 One :class:`SFTClient` per process (or per test) talks to the real platform or to the simulator
 (``transport=httpx.ASGITransport(app)``); the code path is the same. Behaviour follows
-``sft-api.md``:
+docs/sft-platform.md:
 
-* **Auth** (§3.2, §4 "Token lifetimes"): log in lazily; keep the access token in memory;
-  refresh it with ``GET RefreshToken`` (refresh token in ``X-Authorization``) once 80 % of its
-  lifetime has passed (JWT ``exp``/``iat`` when readable, else the 15 min default). A rejected
+* **Auth** (docs/sft-platform.md#authentication, docs/sft-platform.md#token-expiry): log in
+  lazily; keep the access token in memory; refresh it with ``GET RefreshToken`` (refresh token
+  in ``X-Authorization``) once 80 % of its lifetime has passed (JWT ``exp``/``iat`` when
+  readable, else the 15 min default). A rejected
   token, either HTTP 401 or HTTP 200 with ``resultParam.resultCode "401"``, triggers one
   transparent refresh (or re-login) and one replay: the platform rejected the request, so
   replaying it is safe. One ``asyncio.Lock`` makes concurrent callers share a single login.
-* **Rate limit** (§1b, §4): every request, login included, first awaits the shared
-  :class:`~travelsim.sft.ratelimit.RateBudget` with the caller's :class:`Priority`. An HTTP 429
-  pauses the budget (exponential back-off, or ``Retry-After``) and resends the *same* request:
-  a 429 was not processed, so this is safe for POSTs too.
-* **Timeouts and retries** (§3.1 "Timeouts"): 30 s by default, 180 s for the long operations
-  of ``wire`` (``long_timeout``). Reads (GET) are retried on connection errors, timeouts and 5xx
-  with bounded exponential back-off (tenacity). State-changing calls (POST/PATCH) are never
-  resent after they may have reached the platform: a timeout, dropped connection, 5xx,
-  unparseable 2xx body or a 10239/10240 "verify completion" code raises
-  :class:`~travelsim.sft.errors.SFTOutcomeUnknown`; the caller re-reads state.
+* **Rate limit** (docs/sft-platform.md#rate-limit): every request, login included, first
+  awaits the shared :class:`~travelsim.sft.ratelimit.RateBudget` with the caller's
+  :class:`Priority`. An HTTP 429 pauses the budget (exponential back-off, or ``Retry-After``)
+  and resends the *same* request: a 429 was not processed, so this is safe for POSTs too.
+* **Timeouts and retries** (docs/sft-platform.md#timeouts-and-retries): 30 s by default, 180 s
+  for the long operations of ``wire`` (``long_timeout``). Reads (GET) are retried on
+  connection errors, timeouts and 5xx with bounded exponential back-off (tenacity).
+  State-changing calls (POST/PATCH) are never resent after they may have reached the platform:
+  a timeout, dropped connection, 5xx, unparseable 2xx body or a 10239/10240 "verify completion"
+  code raises :class:`~travelsim.sft.errors.SFTOutcomeUnknown`; the caller re-reads state.
 * **Logs** carry operation, status, result code, attempt and timing; never tokens, passwords,
   request/response bodies or matching IDs.
 """
@@ -124,9 +125,12 @@ class SFTClient:
             client and caller of the account.
         transport: optional httpx transport (``httpx.ASGITransport(app)`` for the in-process
             simulator, a mock transport in tests).
-        timeout / long_timeout: seconds per request (sft-api.md §3.1: 30 / 180).
-        target_account_id: reseller "Support Access" child account, sent at login (§3.2).
-        addon_details_path: path of Get Endpoint Add-on Details (§3.7 is unconfirmed).
+        timeout / long_timeout: seconds per request (30 / 180,
+            docs/sft-platform.md#timeouts-and-retries).
+        target_account_id: reseller "Support Access" child account, sent at login
+            (docs/sft-platform.md#authentication).
+        addon_details_path: path of Get Endpoint Add-on Details (inferred, not published:
+            docs/sft-platform.md#get-endpoint-add-on-details).
         retry_attempts: total attempts for retryable failures (GETs, or requests that never
             left the client).
         retry_backoff / retry_backoff_max: exponential back-off (seconds) between them.
@@ -222,9 +226,9 @@ class SFTClient:
         page: int = 1,
         per_page: int = 10,
     ) -> tuple[list[SimRecord], int]:
-        """List SIMs: ``GET fetchSIM?simStatusId&simAttachStatusId&page&perPage`` (sft-api.md
-        §3.3, §4 pagination). Defaults select Pre-Active (12) + attached (1) SIMs, i.e. free
-        stock. ``page`` is 1-based. ``None`` omits a filter.
+        """List SIMs: ``GET fetchSIM?simStatusId&simAttachStatusId&page&perPage``
+        (docs/sft-platform.md#fetchsim, with its paging). Defaults select Pre-Active (12) +
+        attached (1) SIMs, i.e. free stock. ``page`` is 1-based. ``None`` omits a filter.
 
         Returns ``(rows, total)``: ``total`` is ``totalCount`` (or the row count if absent).
         The platform gives the same "first free SIM" to concurrent callers: reserve locally.
@@ -242,7 +246,7 @@ class SFTClient:
         return parsing.parse_sim_page(env)
 
     async def find_sim(self, iccid: str, *, priority: Priority) -> SimRecord | None:
-        """One SIM by ICCID: ``GET fetchSIM?iccid=`` (sft-api.md §2.1 step 4, §3.3), including
+        """One SIM by ICCID: ``GET fetchSIM?iccid=`` (docs/sft-platform.md#fetchsim), including
         its activation code, SM-DP+ address and matching ID. ``None`` if unknown (only an exact
         ICCID match is returned). Raises as :meth:`fetch_sims`.
         """
@@ -256,9 +260,10 @@ class SFTClient:
         return next((r for r in rows if r.iccid == iccid), None)
 
     async def activate_endpoint(self, endpoint_id: str, *, priority: Priority) -> LifecycleResult:
-        """Pre-Active -> Active: ``POST EndPointActivation {Request:{endPointId}}`` (sft-api.md
-        §3.5; 180 s). 5014 = activated; 2507 = already active, returned as success with
-        ``already_active=True`` (so a retried provisioning step is idempotent).
+        """Pre-Active -> Active: ``POST EndPointActivation {Request:{endPointId}}``
+        (docs/sft-platform.md#endpointactivation; 180 s). 5014 = activated; 2507 = already
+        active, returned as success with ``already_active=True`` (so a retried provisioning
+        step is idempotent).
 
         Raises SFTBusinessError (6420 no SIM linked, 9005 invalid transition, ...),
         SFTOutcomeUnknown (timeout/5xx/drop: re-read the SIM/profile status), SFTAuthError,
@@ -283,8 +288,9 @@ class SFTClient:
         priority: Priority,
     ) -> LifecycleResult:
         """``POST EndPointLifeCycleChange {Request:{endPointId, requestParam:{lifeCycle,
-        reason}}}`` (sft-api.md §3.4; 180 s). ``"A"`` activates (Pre-Active/Suspended ->
-        Active), ``"S"`` suspends. ``reason`` "1" System, "2" Dunning, "3" CSR.
+        reason}}}`` (docs/sft-platform.md#endpointlifecyclechange; 180 s). ``"A"`` activates
+        (Pre-Active/Suspended -> Active), ``"S"`` suspends. ``reason`` "1" System, "2" Dunning,
+        "3" CSR.
 
         Returns current/previous status when the platform reports them (5017/9003 = OK).
         Raises SFTBusinessError (9005 invalid transition), SFTOutcomeUnknown, SFTAuthError,
@@ -308,10 +314,12 @@ class SFTClient:
         self, endpoint_id: str, plan_id: str, *, priority: Priority
     ) -> SubscribeResult:
         """Add one add-on instance: ``POST SubscribeAddon {Request:{requestParam:{endPointId,
-        planId}}}`` (sft-api.md §3.6, §4). Returns the new instance's ``unique_id``.
+        planId}}}`` (docs/sft-platform.md#subscribeaddon). Returns the new instance's
+        ``unique_id``.
 
         **Never retry blindly**: on SFTOutcomeUnknown list the endpoint's add-ons
-        (:meth:`addon_details`) and look for the new instance first (design.md §2).
+        (:meth:`addon_details`) and look for the new instance first
+        (docs/business-rules.md#provisioning-steps).
         Raises SFTBusinessError (9010 = 15 add-on limit), SFTOutcomeUnknown, SFTAuthError,
         SFTRateLimited, SFTMalformedResponse (SFTMalformedOutcomeUnknown on a 2xx).
         """
@@ -340,10 +348,11 @@ class SFTClient:
         unique_id: str | None = None,
         addon_id: str | None = None,
     ) -> list[AddonDetail]:
-        """Get Endpoint Add-on Details (sft-api.md §3.7, §4; path configurable): all add-ons of
-        ``endpoint_id``, one instance by ``unique_id``, or every instance of a plan by
-        ``addon_id`` (at least one required, else ``ValueError``). Volumes in bytes, dates UTC,
-        ``started_at``/``expires_at`` ``None`` until validity starts. Values lag traffic.
+        """Get Endpoint Add-on Details (docs/sft-platform.md#get-endpoint-add-on-details; path
+        configurable): all add-ons of ``endpoint_id``, one instance by ``unique_id``, or every
+        instance of a plan by ``addon_id`` (at least one required, else ``ValueError``).
+        Volumes in bytes, dates UTC, ``started_at``/``expires_at`` ``None`` until validity
+        starts. Values lag traffic.
         1359 "no data" is an empty list. Raises SFTMalformedResponse, SFTTransportError,
         SFTAuthError, SFTRateLimited, SFTBusinessError.
         """
@@ -368,9 +377,10 @@ class SFTClient:
         return parsing.parse_addon_rows(env)
 
     async def endpoint_profile(self, endpoint_id: str, *, priority: Priority) -> EndpointProfile:
-        """``GET GetEndPointProfile?endPointId=`` (sft-api.md §3.8; 180 s): basic info,
-        promotional plans and benefits (``actualBalance``/``balance`` in bytes). Raises
-        SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited, SFTBusinessError.
+        """``GET GetEndPointProfile?endPointId=`` (docs/sft-platform.md#getendpointprofile;
+        180 s): basic info, promotional plans and benefits (``actualBalance``/``balance`` in
+        bytes). Raises SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited,
+        SFTBusinessError.
         """
         env = await self._call(
             wire.ENDPOINT_PROFILE, priority=priority, params={wire.ENDPOINT_ID: endpoint_id}
@@ -381,7 +391,7 @@ class SFTClient:
         self, endpoint_id: str, from_date: dt.date, to_date: dt.date, *, priority: Priority
     ) -> list[DailyUsage]:
         """Daily data usage: ``GET GetStatistics?endPointId&from_date&to_date`` (YYYYMMDD;
-        sft-api.md §3.9, §4). MB strings become bytes (1 MB = 1,048,576 B, rounded).
+        docs/sft-platform.md#getstatistics). MB strings become bytes (1 MB = 1,048,576 B, rounded).
         1359 "no data" is an empty list. Raises SFTMalformedResponse, SFTTransportError,
         SFTAuthError, SFTRateLimited, SFTBusinessError.
         """
@@ -405,7 +415,7 @@ class SFTClient:
         plan_type: str = wire.PLAN_TYPE_DEFAULT,
     ) -> list[RatePlan]:
         """The add-on catalogue: ``GET QueryRatePlan?planCategory=ADDON&planType=0``
-        (sft-api.md §3.12). Volumes in bytes, validity in days (type "1"). Raises
+        (docs/sft-platform.md#queryrateplan). Volumes in bytes, validity in days (type "1"). Raises
         SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited,
         SFTBusinessError (1359 "no data" is an empty list).
         """
@@ -426,10 +436,10 @@ class SFTClient:
         remove: Sequence[str] = (),
     ) -> OperationResult:
         """``PATCH /api/endpoint {Request:{endPointId, requestParam:{addAddonPlanIds,
-        removeAddonUniqueIds}}}`` (sft-api.md §3.9, §2.3, §2.4): add plans by ``planId`` and/or
-        remove instances by ``uniqueId``. The response does not reliably carry new
-        ``uniqueId`` values: re-read :meth:`addon_details`. Raises ``ValueError`` if both are
-        empty; SFTBusinessError, SFTOutcomeUnknown, SFTAuthError, SFTRateLimited,
+        removeAddonUniqueIds}}}`` (docs/sft-platform.md#modify-endpoint): add plans by
+        ``planId`` and/or remove instances by ``uniqueId``. The response does not reliably
+        carry new ``uniqueId`` values: re-read :meth:`addon_details`. Raises ``ValueError`` if
+        both are empty; SFTBusinessError, SFTOutcomeUnknown, SFTAuthError, SFTRateLimited,
         SFTMalformedResponse.
         """
         request_param: dict[str, list[str]] = {}
@@ -447,10 +457,10 @@ class SFTClient:
         return parsing.parse_operation(env)
 
     async def delink_sim(self, endpoint_id: str, *, priority: Priority) -> OperationResult:
-        """``POST DeLinkSim {Request:{endPointId}}`` (sft-api.md §3.9, §2.4; 180 s): endpoint
-        to Hold, SIM back to Ready To Activate. 6413 = OK; 6420 (no SIM linked) is also OK,
-        so the call is idempotent. Raises SFTBusinessError, SFTOutcomeUnknown, SFTAuthError,
-        SFTRateLimited, SFTMalformedResponse.
+        """``POST DeLinkSim {Request:{endPointId}}`` (docs/sft-platform.md#delinksim; 180 s):
+        endpoint to Hold, SIM back to Ready To Activate. 6413 = OK; 6420 (no SIM linked) is
+        also OK, so the call is idempotent. Raises SFTBusinessError, SFTOutcomeUnknown,
+        SFTAuthError, SFTRateLimited, SFTMalformedResponse.
         """
         env = await self._call(
             wire.DELINK_SIM,
@@ -703,7 +713,7 @@ class SFTClient:
         )
 
     # ======================================================================================
-    # Authentication (sft-api.md §3.2, §4 "Token lifetimes")
+    # Authentication (docs/sft-platform.md#authentication)
     # ======================================================================================
     async def _access_token(self) -> str:
         """A usable access token: the current one, or a refreshed/new one (one at a time)."""
@@ -815,7 +825,8 @@ class SFTClient:
             self._refresh = self._schedule(refresh, wire.DEFAULT_REFRESH_TOKEN_LIFETIME_S)
 
     def _schedule(self, token: str, default_lifetime: float) -> _Token:
-        """Lifetime from the JWT (``exp - iat``, else ``exp - now``), else the §4 default."""
+        """Lifetime from the JWT (``exp - iat``, else ``exp - now``), else the default of
+        docs/sft-platform.md#authentication ("Lifetime")."""
         claims = parsing.jwt_claims(token)
         lifetime = default_lifetime
         exp, iat = claims.get(wire.JWT_EXP), claims.get(wire.JWT_IAT)

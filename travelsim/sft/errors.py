@@ -61,12 +61,14 @@ class SFTError(Exception):
 
 class SFTAuthError(SFTError):
     """Credentials refused at login, refresh impossible, or a token rejected again after the
-    one transparent re-login/replay (sft-api.md §3.2, §4 "Login failure shape")."""
+    transparent re-logins/replays, at most ``MAX_REAUTHENTICATIONS`` per request
+    (docs/sft-platform.md#authentication "Refused", docs/sft-platform.md#token-expiry)."""
 
 
 class SFTRateLimited(SFTError):
-    """HTTP 429 kept coming back after the client's bounded back-off (sft-api.md §3.1, §4
-    "Rate limit"). The request was never processed by the platform, so retrying later is safe."""
+    """HTTP 429 kept coming back after the client's bounded back-off
+    (docs/sft-platform.md#rate-limit). The request was never processed by the platform, so
+    retrying later is safe."""
 
 
 class SFTBusinessError(SFTError):
@@ -74,7 +76,7 @@ class SFTBusinessError(SFTError):
 
     ``result_code`` carries the operation code from ``resultParam`` (e.g. ``"9005"`` invalid
     lifecycle transition, ``"9010"`` 15-add-on limit, ``"6420"`` no SIM linked); see
-    ``travelsim.sft.wire`` ``CODE_*`` and sft-api.md §3.11.
+    ``travelsim.sft.wire`` ``CODE_*`` and docs/sft-platform.md#result-codes.
     """
 
     @property
@@ -91,14 +93,16 @@ class SFTMalformedResponse(SFTError):
 
 class SFTTransportError(SFTError):
     """No usable answer to a read: connection failure, timeout, or HTTP 5xx, after the bounded
-    retries for idempotent GETs (sft-api.md §3.1 "On a GET timeout, retry")."""
+    retries for idempotent GETs (docs/sft-platform.md#timeouts-and-retries: "GET timed out:
+    Retry")."""
 
 
 class SFTOutcomeUnknown(SFTError):
     """A state-changing call (POST/PATCH) timed out, lost its connection mid-flight, got an
     HTTP 5xx or a "verify completion" code (10239/10240), so it may or may not have been
     applied. The client never resends it: the caller must re-read state (fetchSIM, add-on
-    details, profile) and decide (sft-api.md §3.1 "Timeouts", design.md §2)."""
+    details, profile) and decide (docs/sft-platform.md#timeouts-and-retries,
+    docs/business-rules.md#provisioning-steps)."""
 
 
 class SFTMalformedOutcomeUnknown(SFTMalformedResponse, SFTOutcomeUnknown):

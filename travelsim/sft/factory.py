@@ -7,8 +7,8 @@
   :class:`LocalRateBudget`.
 * :func:`build_client` returns an :class:`SFTClient` for the real platform when
   ``SFT_BASE_URL`` is set, else for the built-in simulator served in process through
-  ``httpx.ASGITransport`` (design.md §2). The simulator app is created once per database path
-  and reused.
+  ``httpx.ASGITransport`` (docs/architecture.md#the-simulator). The simulator app is created
+  once per database path and reused.
 """
 
 from __future__ import annotations

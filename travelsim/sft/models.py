@@ -22,7 +22,7 @@ class Priority(IntEnum):
 
 
 class AddonStatus(StrEnum):
-    """Add-on instance status (sft-api.md §4 "Get Endpoint Add-on Details").
+    """Add-on instance status (docs/sft-platform.md#get-endpoint-add-on-details, ``status``).
 
     ``WAITING`` is the wire's "Subscribed": subscribed but validity not started (On Usage add-on
     before first data, or endpoint not yet active). ``UNKNOWN`` keeps a sync running if the
@@ -38,8 +38,8 @@ class AddonStatus(StrEnum):
 
 
 class ActivatedBy(StrEnum):
-    """When an add-on's validity starts (sft-api.md §3.10 "Activated By": 0 On Usage,
-    1 Immediate)."""
+    """When an add-on's validity starts (``activatedBy`` in
+    docs/sft-platform.md#get-endpoint-add-on-details: 0 On Usage, 1 Immediate)."""
 
     ON_USAGE = "ON_USAGE"
     IMMEDIATE = "IMMEDIATE"
@@ -50,7 +50,7 @@ class _Model(BaseModel):
 
 
 class SimRecord(_Model):
-    """One fetchSIM row (sft-api.md §3.3, §4 "QR / activation code fields").
+    """One fetchSIM row, with its ``activationCode`` fields (docs/sft-platform.md#fetchsim).
 
     ``endpoint_id`` is ``None`` when the SIM is not linked (wire ``"-"``). ``activation_code``
     is the full LPA string ``LPA:1$<smdp>$<matchingId>``; it and ``matching_id`` are secrets
@@ -72,11 +72,13 @@ class SimRecord(_Model):
 
 
 class AddonDetail(_Model):
-    """One add-on instance from Get Endpoint Add-on Details (sft-api.md §3.7, §4).
+    """One add-on instance from Get Endpoint Add-on Details
+    (docs/sft-platform.md#get-endpoint-add-on-details).
 
     Volumes in bytes. ``started_at``/``expires_at`` are ``None`` until validity starts (wire
     ``"-"``). ``used_bytes`` falls back to ``initial_bytes - remaining_bytes`` when the wire
-    omits it. Figures lag real traffic (rating delay, sft-api.md §1a "add-on-usage-monitoring").
+    omits it. Figures lag real traffic (rating delay: the same section, and
+    docs/esim.md#f9-usage-lag).
     """
 
     unique_id: str
@@ -101,7 +103,8 @@ class AddonDetail(_Model):
 
 
 class PromotionalPlan(_Model):
-    """``info.promotionalPlans.plan[]`` of GetEndPointProfile (sft-api.md §3.8)."""
+    """``info.promotionalPlans.plan[]`` of GetEndPointProfile
+    (docs/sft-platform.md#getendpointprofile)."""
 
     unique_id: str | None = None
     plan_id: str | None = None
@@ -112,8 +115,9 @@ class PromotionalPlan(_Model):
 
 
 class Benefit(_Model):
-    """``info.benefitInfo.benefit[]`` of GetEndPointProfile (sft-api.md §3.8): ``initial_bytes``
-    is ``actualBalance``, ``remaining_bytes`` is ``balance``."""
+    """``info.benefitInfo.benefit[]`` of GetEndPointProfile
+    (docs/sft-platform.md#getendpointprofile): ``initial_bytes`` is ``actualBalance``,
+    ``remaining_bytes`` is ``balance``."""
 
     name: str | None = None
     unique_id: str | None = None
@@ -124,7 +128,7 @@ class Benefit(_Model):
 
 
 class EndpointProfile(_Model):
-    """GetEndPointProfile ``Response.info`` (sft-api.md §3.8)."""
+    """GetEndPointProfile ``Response.info`` (docs/sft-platform.md#getendpointprofile)."""
 
     endpoint_id: str | None = None
     iccid: str | None = None
@@ -140,8 +144,8 @@ class EndpointProfile(_Model):
 
 
 class DailyUsage(_Model):
-    """One GetStatistics ``dataUsage[]`` day (sft-api.md §3.9, §4): MB strings converted with
-    1 MB = 1,048,576 bytes, rounded to the nearest byte."""
+    """One GetStatistics ``dataUsage[]`` day (docs/sft-platform.md#getstatistics): MB strings
+    converted with 1 MB = 1,048,576 bytes, rounded to the nearest byte."""
 
     date: dt.date
     bytes: int
@@ -155,7 +159,7 @@ class RateZone(_Model):
 
 
 class RatePlan(_Model):
-    """One QueryRatePlan row (sft-api.md §3.12): an add-on product.
+    """One QueryRatePlan row (docs/sft-platform.md#queryrateplan): an add-on product.
 
     ``validity_days`` is set when the validity type is "Number of Days" (``"1"``); other types
     keep ``validity_type``/``validity_factor`` only.
@@ -177,7 +181,8 @@ class RatePlan(_Model):
 
 
 class LifecycleResult(_Model):
-    """Result of EndPointActivation / EndPointLifeCycleChange (sft-api.md §3.4, §3.5).
+    """Result of EndPointActivation / EndPointLifeCycleChange
+    (docs/sft-platform.md#endpointactivation, docs/sft-platform.md#endpointlifecyclechange).
 
     ``already_active`` is True when EndPointActivation answered 2507 (treated as success).
     """
@@ -191,7 +196,8 @@ class LifecycleResult(_Model):
 
 
 class SubscribeResult(_Model):
-    """SubscribeAddon success (sft-api.md §3.6, §4): ``unique_id`` is the new add-on instance."""
+    """SubscribeAddon success (docs/sft-platform.md#subscribeaddon): ``unique_id`` is the new
+    add-on instance."""
 
     unique_id: str
     plan_id: str | None = None

@@ -3,8 +3,8 @@
 Every structural surprise (empty body, HTML, non-JSON, missing envelope, a list where an
 object belongs, an unparseable date or number) becomes :class:`SFTMalformedResponse` carrying
 the operation and HTTP status: never ``KeyError``, ``AttributeError``, ``TypeError`` or
-``ValueError``. Conventions (sft-api.md §3.1, §4): scalars may be strings or numbers; ``"-"``
-and ``""`` mean absent; date-times are ``dd/mm/yyyy HH:MM:SS`` in UTC.
+``ValueError``. Conventions (docs/sft-platform.md#conventions): scalars may be strings or
+numbers; ``"-"`` and ``""`` mean absent; date-times are ``dd/mm/yyyy HH:MM:SS`` in UTC.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def to_int(value: Any) -> int | None:
 
 def mb_to_bytes(value: Any) -> int | None:
     """Megabytes (wire string such as ``"1.500"``) to bytes: 1 MB = 1,048,576 bytes, rounded
-    half-up to an int (sft-api.md §3.8, §4). ``None`` for absent."""
+    half-up to an int (docs/sft-platform.md#getstatistics). ``None`` for absent."""
     text = to_str(value)
     return None if text is None else _round(_decimal(text) * wire.BYTES_PER_MB)
 
@@ -246,7 +246,8 @@ class Envelope:
 
     @property
     def token_rejected(self) -> bool:
-        """The HTTP-200 expiry shape: resultParam.resultCode "401" (sft-api.md §3.1)."""
+        """The HTTP-200 expiry shape: resultParam.resultCode "401"
+        (docs/sft-platform.md#token-expiry)."""
         return self.op_code == wire.CODE_TOKEN_INVALID
 
     def param(self) -> Reader:
@@ -273,8 +274,9 @@ def parse_envelope(operation: str, http_status: int | None, data: Any) -> Envelo
 
 
 def parse_tokens(operation: str, http_status: int | None, data: Any) -> tuple[str, str | None]:
-    """Login/RefreshToken body ``{"AccessToken", "RefreshToken"}`` (top level, sft-api.md §3.2;
-    also accepted inside ``Response``). Returns (access, refresh or None)."""
+    """Login/RefreshToken body ``{"AccessToken", "RefreshToken"}`` (top level,
+    docs/sft-platform.md#login; also accepted inside ``Response``). Returns (access, refresh or
+    None)."""
     top = Reader(data, operation, http_status, "body")
     source = top
     if not top.has(wire.ACCESS_TOKEN) and top.has(wire.RESPONSE):
@@ -317,7 +319,8 @@ def parse_sim_row(row: Reader) -> SimRecord:
 
 def parse_sim_page(env: Envelope) -> tuple[list[SimRecord], int]:
     """fetchSIM ``responseParam{rows[], totalCount}`` -> (rows, total). ``total`` falls back to
-    the number of rows when ``totalCount`` is absent (sft-api.md §3.3 "not seen")."""
+    the number of rows when ``totalCount`` is absent (it is inferred, never seen:
+    docs/sft-platform.md#fetchsim)."""
     param = env.param()
     rows = [parse_sim_row(r) for r in param.objs(wire.ROWS)]
     total = param.opt_int(wire.TOTAL_COUNT)
@@ -377,7 +380,7 @@ def parse_addon_rows(env: Envelope) -> list[AddonDetail]:
 
 
 def parse_profile(env: Envelope) -> EndpointProfile:
-    """GetEndPointProfile ``Response.info`` (sft-api.md §3.8)."""
+    """GetEndPointProfile ``Response.info`` (docs/sft-platform.md#getendpointprofile)."""
     info = env.response.obj(wire.PROFILE_INFO)
     basic = info.opt_obj(wire.PROFILE_BASIC_INFO) or Reader(
         {}, info.operation, info.http_status, "info.basicInfo"
@@ -502,8 +505,9 @@ def parse_rate_plans(env: Envelope) -> list[RatePlan]:
 
 
 def parse_subscribe(env: Envelope, endpoint_id: str, plan_id: str) -> SubscribeResult:
-    """SubscribeAddon ``responseParam.addonDetails.uniqueId`` (sft-api.md §4); ``uniqueId``
-    directly under ``responseParam`` or ``Response`` is tolerated."""
+    """SubscribeAddon ``responseParam.addonDetails.uniqueId``
+    (docs/sft-platform.md#subscribeaddon); ``uniqueId`` directly under ``responseParam`` or
+    ``Response`` is tolerated."""
     param = env.param()
     details = param.opt_obj(wire.ADDON_DETAILS_FIELD)
     unique_id = (

@@ -1,4 +1,4 @@
-"""The account-wide SFT request budget (sft-api.md §1b "api-rate-limit-apis", §4 "Rate limit").
+"""The account-wide SFT request budget (docs/sft-platform.md#rate-limit).
 
 SFT limits requests per **account** (default 2 TPS, HTTP 429 beyond). Every SFT request of the
 process goes through one :class:`RateBudget` so that all callers together stay under it, and so

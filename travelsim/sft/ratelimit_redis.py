@@ -1,6 +1,6 @@
 """The SFT request budget shared by every process of the portal, through Redis.
 
-SFT limits requests per **account** (sft-api.md §1b, §4 "Rate limit": 2 TPS, HTTP 429
+SFT limits requests per **account** (docs/sft-platform.md#rate-limit: 2 TPS, HTTP 429
 beyond), not per process. With more than one backend worker, or the scheduler in its own
 process, a :class:`~travelsim.sft.ratelimit.LocalRateBudget` per process would let them
 together exceed it. :class:`RedisRateBudget` implements the same

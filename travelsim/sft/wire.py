@@ -1,9 +1,10 @@
 """Every SFT path, header, field name and result code the client uses, in one place.
 
-The shapes follow ``/work/shared/sft-api.md`` (§3 operations, §4 decisions for the open gaps).
-Several names are marked there as [C]/[T]/[I] (seen in third-party code or inferred): when a
-name is corrected against the real platform (or BICS's Postman collection), the fix is a
-one-line change in this module. Nothing outside ``travelsim/sft/`` should import it.
+The shapes follow docs/sft-platform.md (one table per operation under
+docs/sft-platform.md#operations). Several names there come from production or third-party
+client code, or are inferred (listed in docs/sft-platform.md#guesses-to-confirm-with-bics):
+when a name is corrected against the real platform (or BICS's Postman collection), the fix is
+a one-line change in this module. Nothing outside ``travelsim/sft/`` should import it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from typing import Final, Literal
 HttpMethod = Literal["GET", "POST", "PATCH"]
 
 # --- values shared by many fields ---------------------------------------------------------
-#: Strings the platform uses for "no value" (sft-api.md §3.3 ``endPointId "-"``, §3.8 dates).
+#: Strings the platform uses for "no value" (docs/sft-platform.md#conventions "No value").
 ABSENT_VALUES: Final = frozenset({"-", ""})
-#: Response date-times, always UTC (sft-api.md §3.1 "Dates", §4 "Date and time zone").
+#: Response date-times, always UTC (docs/sft-platform.md#conventions "Date-times").
 DATETIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
 DATE_ONLY_FORMAT: Final = "%d/%m/%Y"
-#: GetStatistics query and row dates (sft-api.md §3.9).
+#: GetStatistics query and row dates (docs/sft-platform.md#getstatistics).
 STATS_DATE_FORMAT: Final = "%Y%m%d"
-#: GetStatistics volumes are MB strings; 1 MB = 1,048,576 bytes (sft-api.md §3.8, §4).
+#: GetStatistics volumes are MB strings; 1 MB = 1,048,576 bytes
+#: (docs/sft-platform.md#getstatistics).
 BYTES_PER_MB: Final = 1_048_576
 
 
@@ -30,9 +32,10 @@ BYTES_PER_MB: Final = 1_048_576
 class Operation:
     """One SFT API operation: how to call it and how the client may retry it.
 
-    ``long_timeout``: the 180 s class of sft-api.md §3.1 "Timeouts".
+    ``long_timeout``: the 180 s class of docs/sft-platform.md#timeouts-and-retries.
     ``state_changing``: a timeout/5xx/drop mid-flight raises ``SFTOutcomeUnknown`` instead of a
-    retry (sft-api.md §3.1: "A timed-out POST may still complete: re-read state").
+    retry (the platform keeps processing a timed-out POST/PATCH: verify with a GET, same
+    section).
     """
 
     name: str
@@ -58,7 +61,8 @@ ENDPOINT_LIFECYCLE_CHANGE: Final = Operation(
 SUBSCRIBE_ADDON: Final = Operation(
     "SubscribeAddon", "POST", "/api/SubscribeAddon", state_changing=True
 )
-#: sft-api.md §3.7/§4: the path is cut off in the release notes; the simulator serves this one
+#: docs/sft-platform.md#get-endpoint-add-on-details: the path is cut off in the release notes
+#: (inferred); the simulator serves this one
 #: (and the alias ``/api/GetEndpointAddon``). ``SFTClient(addon_details_path=...)`` overrides it.
 DEFAULT_ADDON_DETAILS_PATH: Final = "/api/GetEndpointAddonDetails"
 ADDON_DETAILS: Final = Operation("GetEndpointAddonDetails", "GET", DEFAULT_ADDON_DETAILS_PATH)
@@ -71,7 +75,8 @@ MODIFY_ENDPOINT: Final = Operation("ModifyEndpoint", "PATCH", "/api/endpoint", s
 DELINK_SIM: Final = Operation(
     "DeLinkSim", "POST", "/api/DeLinkSim", long_timeout=True, state_changing=True
 )
-# Not called by the portal yet; listed so the 180 s table of §3.1 lives here in full.
+# Not called by the portal yet; listed so the 180 s list of
+# docs/sft-platform.md#timeouts-and-retries lives here in full.
 LINK_SIM: Final = Operation(
     "LinkSim", "POST", "/api/LinkSim", long_timeout=True, state_changing=True
 )
@@ -80,7 +85,7 @@ CREATE_ENDPOINT: Final = Operation(
 )
 
 
-# --- headers (sft-api.md §3.1) --------------------------------------------------------------
+# --- headers (docs/sft-platform.md#conventions) ---------------------------------------------
 HEADER_AUTHORIZATION: Final = "X-Authorization"
 BEARER_PREFIX: Final = "Bearer "
 HEADER_REQUESTED_WITH: Final = "X-Requested-With"
@@ -92,7 +97,7 @@ HEADER_RATE_LIMIT_TPS: Final = "X-Rate-Limit-TPS"
 HEADER_RETRY_AFTER: Final = "Retry-After"
 
 
-# --- envelope (sft-api.md §3.1 "Body envelope") ---------------------------------------------
+# --- envelope (docs/sft-platform.md#conventions) --------------------------------------------
 REQUEST: Final = "Request"
 RESPONSE: Final = "Response"
 REQUEST_PARAM: Final = "requestParam"
@@ -103,27 +108,28 @@ RESULT_DESCRIPTION: Final = "resultDescription"
 ENDPOINT_ID: Final = "endPointId"
 
 
-# --- login / refresh (sft-api.md §3.2) ------------------------------------------------------
+# --- login / refresh (docs/sft-platform.md#login, docs/sft-platform.md#refreshtoken) -------
 LOGIN_USERNAME: Final = "username"
 LOGIN_PASSWORD: Final = "password"
 LOGIN_TARGET_ACCOUNT_ID: Final = "targetAccountId"
 ACCESS_TOKEN: Final = "AccessToken"
 REFRESH_TOKEN_FIELD: Final = "RefreshToken"
-#: §4 "Token lifetimes": used when the token carries no readable JWT ``exp``.
+#: docs/sft-platform.md#authentication "Lifetime": used when the token carries no readable JWT
+#: ``exp``.
 DEFAULT_ACCESS_TOKEN_LIFETIME_S: Final = 15 * 60.0
 DEFAULT_REFRESH_TOKEN_LIFETIME_S: Final = 24 * 3600.0
 JWT_EXP: Final = "exp"
 JWT_IAT: Final = "iat"
 
 
-# --- paging (sft-api.md §3.3, §4 "fetchSIM pagination metadata") ----------------------------
+# --- paging (docs/sft-platform.md#fetchsim) -------------------------------------------------
 ROWS: Final = "rows"
 TOTAL_COUNT: Final = "totalCount"
 PAGE: Final = "page"
 PER_PAGE: Final = "perPage"
 
 
-# --- fetchSIM (sft-api.md §3.3) -------------------------------------------------------------
+# --- fetchSIM (docs/sft-platform.md#fetchsim) -----------------------------------------------
 Q_SIM_STATUS_ID: Final = "simStatusId"
 Q_SIM_ATTACH_STATUS_ID: Final = "simAttachStatusId"
 Q_PAGE: Final = "page"
@@ -146,7 +152,7 @@ ACTIVATION_SMDP: Final = "smDpPlusAdress"  # sic, as on the platform
 ACTIVATION_MATCHING_ID: Final = "matchingId"
 
 
-# --- lifecycle (sft-api.md §3.4, §3.5) ------------------------------------------------------
+# --- lifecycle (docs/sft-platform.md#endpointlifecyclechange) -------------------------------
 LIFECYCLE: Final = "lifeCycle"
 LIFECYCLE_REASON: Final = "reason"
 LIFECYCLE_ACTIVE: Final = "A"
@@ -156,13 +162,13 @@ CURRENT_STATUS: Final = "currentStatus"
 PREVIOUS_STATUS: Final = "previousStatus"
 
 
-# --- SubscribeAddon (sft-api.md §3.6, §4) ---------------------------------------------------
+# --- SubscribeAddon (docs/sft-platform.md#subscribeaddon) -----------------------------------
 PLAN_ID: Final = "planId"
 ADDON_DETAILS_FIELD: Final = "addonDetails"
 UNIQUE_ID: Final = "uniqueId"
 
 
-# --- Get Endpoint Add-on Details (sft-api.md §3.7, §4) --------------------------------------
+# --- Get Endpoint Add-on Details (docs/sft-platform.md#get-endpoint-add-on-details) ---------
 Q_ADDON_ENDPOINT_ID: Final = "endPointId"
 Q_ADDON_UNIQUE_ID: Final = "uniqueId"
 Q_ADDON_ADDON_ID: Final = "addonId"
@@ -193,13 +199,14 @@ ADDON_STATUS_VALUES: Final = {
     "expired": "EXPIRED",
     "deactivated": "DEACTIVATED",
 }
-#: ``activatedBy`` code -> ``ActivatedBy`` member name (sft-api.md §3.10 "Activated By").
+#: ``activatedBy`` code -> ``ActivatedBy`` member name
+#: (docs/sft-platform.md#get-endpoint-add-on-details).
 ACTIVATED_BY_CODES: Final = {"0": "ON_USAGE", "1": "IMMEDIATE"}
 #: ``activatedByName`` text (lower-cased, spaces/dashes dropped) -> ``ActivatedBy`` member name.
 ACTIVATED_BY_NAMES: Final = {"onusage": "ON_USAGE", "immediate": "IMMEDIATE"}
 
 
-# --- GetEndPointProfile (sft-api.md §3.8) ---------------------------------------------------
+# --- GetEndPointProfile (docs/sft-platform.md#getendpointprofile) ---------------------------
 PROFILE_INFO: Final = "info"
 PROFILE_BASIC_INFO: Final = "basicInfo"
 PROFILE_ICCID: Final = "iccid"
@@ -229,7 +236,7 @@ BENEFIT_ACTUAL_BALANCE: Final = "actualBalance"
 BENEFIT_BALANCE: Final = "balance"
 
 
-# --- GetStatistics (sft-api.md §3.9, §4 "Usage-statistics fields") -------------------------
+# --- GetStatistics (docs/sft-platform.md#getstatistics) ------------------------------------
 Q_STATS_ENDPOINT_ID: Final = "endPointId"
 Q_STATS_FROM_DATE: Final = "from_date"
 Q_STATS_TO_DATE: Final = "to_date"
@@ -240,7 +247,7 @@ STATS_DOWNLINK: Final = "downlink"
 STATS_TOTAL_VOLUME: Final = "totalVolume"
 
 
-# --- QueryRatePlan (sft-api.md §3.12) -------------------------------------------------------
+# --- QueryRatePlan (docs/sft-platform.md#queryrateplan) -------------------------------------
 Q_PLAN_CATEGORY: Final = "planCategory"
 Q_PLAN_TYPE: Final = "planType"
 PLAN_CATEGORY_ADDON: Final = "ADDON"
@@ -254,7 +261,7 @@ RP_VOLUME: Final = "volume"
 RP_VALIDITY: Final = "validity"
 RP_VALIDITY_TYPE: Final = "validityType"
 RP_VALIDITY_FACTOR: Final = "validityFactor"
-#: ``validityType`` for "Number of Days" (sft-api.md §3.10 "Add-on validity").
+#: ``validityType`` for "Number of Days" (docs/sft-platform.md#queryrateplan ``validity``).
 VALIDITY_TYPE_DAYS: Final = "1"
 RP_ACTIVATED_BY: Final = "activatedBy"
 RP_ACTIVATED_BY_NAME: Final = "activatedByName"
@@ -265,12 +272,12 @@ RP_RATE_ZONE_NAME: Final = "name"
 RP_COUNTRIES: Final = "countries"
 
 
-# --- Modify Endpoint (sft-api.md §3.9, §2.3, §2.4) ------------------------------------------
+# --- Modify Endpoint (docs/sft-platform.md#modify-endpoint) ---------------------------------
 ADD_ADDON_PLAN_IDS: Final = "addAddonPlanIds"
 REMOVE_ADDON_UNIQUE_IDS: Final = "removeAddonUniqueIds"
 
 
-# --- result codes (sft-api.md §3.11, §4) ----------------------------------------------------
+# --- result codes (docs/sft-platform.md#result-codes) ---------------------------------------
 ENVELOPE_SUCCESS: Final = "0"
 ENVELOPE_FAILURE: Final = "1"
 CODE_TOKEN_INVALID: Final = "401"
@@ -278,9 +285,10 @@ CODE_ENDPOINT_ACTIVATED: Final = "5014"
 CODE_ALREADY_ACTIVE: Final = "2507"
 CODE_SIM_NOT_ATTACHED: Final = "6420"
 CODE_LIFECYCLE_OK: Final = frozenset({"5017", "9003"})
-CODE_INVALID_TRANSITION: Final = "9005"  # invented by the simulator (§4)
-CODE_ADDON_LIMIT: Final = "9010"  # invented by the simulator (§4)
+# 9005 and 9010 are not published: the simulator invented them (docs/sft-platform.md#result-codes).
+CODE_INVALID_TRANSITION: Final = "9005"  # invented by the simulator
+CODE_ADDON_LIMIT: Final = "9010"  # invented by the simulator
 CODE_DELINK_OK: Final = "6413"
 CODE_NO_DATA: Final = "1359"
-#: "operation failed / timed out: verify completion" (sft-api.md §3.1 "Generic result codes").
+#: "operation failed / timed out: verify completion" (docs/sft-platform.md#result-codes).
 CODES_VERIFY_COMPLETION: Final = frozenset({"10239", "10240"})
