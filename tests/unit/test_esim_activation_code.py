@@ -1,4 +1,4 @@
-"""Activation code parser/formatter (GSMA SGP.22 §4.1, esim-facts.md §1).
+"""Activation code parser/formatter (GSMA SGP.22 §4.1, docs/esim.md#activation-code).
 
 Expected strings are written by hand from the spec's grammar, never pasted from the code's output.
 """

@@ -1,4 +1,8 @@
-"""One-tap links and user-agent checks (esim-facts.md §3, F4, F5, F16)."""
+"""One-tap links and user-agent checks (docs/esim.md#install-links).
+
+Failure scenarios covered: docs/esim.md#f4-characters-mangled, docs/esim.md#f5-in-app-browser,
+docs/esim.md#f16-same-phone.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""QR rendering (esim-facts.md §2, ISO/IEC 18004).
+"""QR rendering (docs/esim.md#qr-code, ISO/IEC 18004).
 
 Every image is decoded with zxing-cpp, an independent decoder. Expected versions and sizes come
 from the QR spec's capacity table, not from the code under test.

@@ -1,6 +1,6 @@
 """The eSIM activation code: one parser and one formatter (GSMA SGP.22 §4.1).
 
-Shape of the string (``esim-facts.md`` §1)::
+Shape of the string (docs/esim.md#activation-code, fields in docs/esim.md#activation-code-fields)::
 
     [LPA:]1$<SM-DP+ address>$<matching ID>[$<SM-DP+ OID>[$<confirmation-code-required flag>]]
 

@@ -1,4 +1,7 @@
-"""One-tap install links and user-agent checks (``esim-facts.md`` §3; failures F4, F5, F16).
+"""One-tap install links and user-agent checks (docs/esim.md#install-links).
+
+Failure scenarios handled here: docs/esim.md#f4-characters-mangled,
+docs/esim.md#f5-in-app-browser and docs/esim.md#f16-same-phone.
 
 - iOS 17.4+: ``https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=<LPA string>``
 - Android:   ``https://esimsetup.android.com/esim_qrcode_provisioning?carddata=<LPA string>``
@@ -46,7 +49,7 @@ def _carddata(code: ActivationCode) -> str:
 
 
 def ios_link(code: ActivationCode) -> str:
-    """Apple's one-tap eSIM install link (iOS 17.4+), ``esim-facts.md`` §3.
+    """Apple's one-tap eSIM install link (iOS 17.4+), docs/esim.md#install-links.
 
     Args:
         code: the activation code.
@@ -60,7 +63,7 @@ def ios_link(code: ActivationCode) -> str:
 
 
 def android_link(code: ActivationCode) -> str:
-    """Google's one-tap eSIM install link (recent Google Play services), ``esim-facts.md`` §3.
+    """Google's one-tap eSIM install link (recent Google Play services), docs/esim.md#install-links.
 
     Args:
         code: the activation code.
@@ -73,7 +76,7 @@ def android_link(code: ActivationCode) -> str:
 
 
 def lpa_uri(code: ActivationCode) -> str:
-    """The ``LPA:1$...`` URI, clickable on Windows 11 (``esim-facts.md`` §3, SGP.22 §4.1).
+    """The ``LPA:1$...`` URI, clickable on Windows 11 (docs/esim.md#install-links, SGP.22 §4.1).
 
     Returns:
         ``code.to_string(with_prefix=True)`` unchanged (``$`` is legal in a URI path and must
@@ -120,7 +123,7 @@ def in_app_browser_name(user_agent: str | None) -> str | None:
 
 
 def is_in_app_browser(user_agent: str | None) -> bool:
-    """Whether the page is open inside an app's embedded browser (``esim-facts.md`` F5).
+    """Whether the page is open inside an app's embedded browser (docs/esim.md#f5-in-app-browser).
 
     One-tap install links do not fire there; the page should offer "open in browser", the QR
     and manual entry. Detects Instagram, Facebook (FBAN/FBAV), Messenger, Line, WeChat
@@ -136,7 +139,7 @@ def is_in_app_browser(user_agent: str | None) -> bool:
 
 
 def device_platform(user_agent: str | None) -> Platform:
-    """Classify the device's OS for choosing the install path (``esim-facts.md`` §3).
+    """Classify the device's OS for choosing the install path (docs/esim.md#install-links).
 
     Args:
         user_agent: the ``User-Agent`` header, or ``None``.
@@ -162,7 +165,7 @@ def device_platform(user_agent: str | None) -> Platform:
 
 
 def is_mobile(user_agent: str | None) -> bool:
-    """Whether the device is a phone or tablet (``esim-facts.md`` F16).
+    """Whether the device is a phone or tablet (docs/esim.md#f16-same-phone).
 
     On such a device the QR on screen cannot be scanned by the same device, so the page shows
     one-tap and manual entry first. Tablets count as mobile: they install eSIMs the same way.

@@ -1,4 +1,4 @@
-"""QR rendering of an activation code (``esim-facts.md`` §2, ISO/IEC 18004, GSMA SGP.22 §4.1).
+"""QR rendering of an activation code (docs/esim.md#qr-code, ISO/IEC 18004, GSMA SGP.22 §4.1).
 
 The symbol holds exactly ``LPA:`` + the activation code: no URL wrapper, no confirmation code.
 It is encoded in byte mode with error correction level **M** (never boosted), a 4-module quiet
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 ERROR_CORRECTION = "M"
-"""QR error-correction level used for every activation code (``esim-facts.md`` §2)."""
+"""QR error-correction level used for every activation code (docs/esim.md#qr-code)."""
 
 QUIET_ZONE = 4
 """Quiet zone (border) in modules; ISO/IEC 18004 requires 4 for QR codes."""
