@@ -1,4 +1,4 @@
-"""Encryption at rest for secrets such as activation codes (``design.md`` §3).
+"""Encryption at rest for secrets such as activation codes (docs/esim.md#secrets).
 
 :class:`SecretBox` wraps ``cryptography.fernet.MultiFernet``: AES-128-CBC with HMAC-SHA256,
 authenticated, with a timestamp (Fernet spec, https://github.com/fernet/spec). Key rotation:

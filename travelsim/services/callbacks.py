@@ -1,4 +1,7 @@
-"""Platform callbacks (push events from SFT, sft-api.md §3.13; esim-facts.md F17). No Reflex.
+"""Platform callbacks (push events from SFT, docs/sft-platform.md#callbacks). No Reflex.
+
+Rules: docs/business-rules.md#platform-callbacks; the failure scenario they answer:
+docs/esim.md#f17-callback-trouble.
 
 SFT POSTs batches of events (every 60 s, at most 800 per POST, **no retries**, no replay) to
 ``POST /callbacks/sft`` (``travelsim.routes.callbacks``). Two steps, so the platform gets its
@@ -13,7 +16,7 @@ answer fast and nothing is lost if processing fails:
    applied in its own transaction that first moves it ``pending → processed`` with a
    compare-and-set, so two processors never apply the same event.
 
-Envelope (process 10011 "CallBackNotification", §3.13)::
+Envelope (process 10011 "CallBackNotification", docs/sft-platform.md#callbacks)::
 
     {"Request": {"apiCallback": {"accountId", "callbackProcessId", "callbackProcessName",
                                  "callbackUri"},
@@ -22,14 +25,14 @@ Envelope (process 10011 "CallBackNotification", §3.13)::
 
 ``notification`` may be one object (the documented sample) or a list (a batch). ``message``
 is "customer-defined text"; the portal expects a JSON object, as a string or inline, with
-``eventType`` (or ``eventType`` beside ``message``) and the fields of Get Endpoint Add-on
-Details (§4): ``endPointId``, ``iccid``, ``uniqueId``, ``planId``, ``planName``, ``status``,
-``activatedBy``, ``subscriptionDate``, ``startDate``, ``expiryDate`` (``dd/mm/yyyy
-HH:MM:SS`` UTC or ``"-"``), ``initialVolume``, ``remainingVolume``, ``usedVolume`` (bytes),
-``esimProfileStatus``, plus optional ``eventTimestamp`` and ``sequence``. Event types
-(§3.13, matched ignoring case, spaces, dashes and underscores): Addon Subscription, Addon
-Activation, Addon Renew(al), Addon Deactivation, Counter Change(s), eSIM Profile Status.
-Anything else is stored and marked ``ignored``.
+``eventType`` (or ``eventType`` beside ``message``) and the fields of Get Endpoint Add-on Details
+(docs/sft-platform.md#get-endpoint-add-on-details): ``endPointId``, ``iccid``, ``uniqueId``,
+``planId``, ``planName``, ``status``, ``activatedBy``, ``subscriptionDate``, ``startDate``,
+``expiryDate`` (``dd/mm/yyyy HH:MM:SS`` UTC or ``"-"``), ``initialVolume``, ``remainingVolume``,
+``usedVolume`` (bytes), ``esimProfileStatus``, plus optional ``eventTimestamp`` and ``sequence``.
+Event types (docs/sft-platform.md#callbacks, matched ignoring case, spaces, dashes and underscores):
+Addon Subscription, Addon Activation, Addon Renew(al), Addon Deactivation, Counter Change(s), eSIM
+Profile Status. Anything else is stored and marked ``ignored``.
 
 Newest figures win, whatever the arrival order (events come late, twice, or out of order; the
 usage sync also writes the same rows):
@@ -84,10 +87,11 @@ log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
-#: The platform sends at most 800 events per POST (§3.13); a little slack is accepted.
+#: The platform sends at most 800 events per POST (docs/sft-platform.md#callbacks "Delivery");
+#: a little slack is accepted.
 MAX_EVENTS_PER_BATCH = 1000
 
-# Wire names of the callback envelope (sft-api.md §3.13) and the event message.
+# Wire names of the callback envelope (docs/sft-platform.md#callbacks) and the event message.
 _REQUEST = "Request"
 _NOTIFICATION = "notification"
 _CALLBACK_ID = "callbackId"

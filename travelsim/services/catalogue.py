@@ -1,11 +1,11 @@
 """The add-on catalogue: SFT plans synced into the portal database, plus seller fields.
 
-Platform fields come from ``QueryRatePlan`` (sft-api.md §3.12) and are overwritten by each
-sync; seller-owned fields (price, currency, display name, destinations, region, activation
-policy text, on-sale flag) live beside them and are never touched by the sync. Until the
-admin page exists they come from the seed file (``CATALOGUE_SEED_FILE``), which only fills
-plans whose seller fields no staff member has edited (``Plan.updated_at`` is unset).
-A plan without a price is never on sale (also a database check constraint).
+Platform fields come from ``QueryRatePlan`` (docs/sft-platform.md#queryrateplan) and are overwritten
+by each sync; seller-owned fields (price, currency, display name, destinations, region, activation
+policy text, on-sale flag) live beside them and are never touched by the sync. Until the admin page
+exists they come from the seed file (``CATALOGUE_SEED_FILE``), which only fills plans whose seller
+fields no staff member has edited (``Plan.updated_at`` is unset). A plan without a price is never on
+sale (also a database check constraint).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The local eSIM pool: mirror free SFT stock and hand out eSIMs exclusively.
 
 SFT's ``fetchSIM ... page=1&perPage=1`` gives every concurrent caller the same "first free
-SIM" (sft-api.md §2.1 note, §4 "Concurrency on first free SIM"; design.md §2), so exclusivity
+SIM" (docs/sft-platform.md#fetchsim, docs/business-rules.md#esim-reservation), so exclusivity
 never comes from the platform. It comes from this database:
 
 * :func:`refill_pool` mirrors Pre-Active + attached SIMs (``fetchSIM?simStatusId=12&
-  simAttachStatusId=1``, sft-api.md §3.3) as ``Esim(state="free")`` rows. Existing rows are
-  never modified (a reserved, assigned or retired eSIM stays as it is).
+  simAttachStatusId=1``, docs/sft-platform.md#fetchsim) as ``Esim(state="free")`` rows. Existing
+  rows are never modified (a reserved, assigned or retired eSIM stays as it is).
 * :func:`reserve` claims one free row for a checkout with a compare-and-set
   ``UPDATE ... WHERE id=:id AND state='free'`` (rowcount checked; a lost race retries with the
   next row). On PostgreSQL the candidate is picked with ``FOR UPDATE SKIP LOCKED`` so concurrent
@@ -46,7 +46,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: fetchSIM page size used by :func:`refill_pool` (the platform caps it at 250, §4).
+#: fetchSIM page size used by :func:`refill_pool` (the cap is 250 per page, inferred:
+#: docs/sft-platform.md#fetchsim).
 DEFAULT_PER_PAGE = 100
 #: Compare-and-set attempts in :func:`reserve` before giving up (each loss means another
 #: buyer won a row, so the pool shrinks with every retry).
@@ -72,10 +73,10 @@ async def refill_pool(
     """Insert the platform's free eSIMs that this database does not know yet; commit.
 
     Pages through ``GET fetchSIM?simStatusId=12&simAttachStatusId=1&page=N&perPage=per_page``
-    (sft-api.md §3.3; 1-based pages, §4) for at most ``max_pages`` pages. Rows without a linked
-    endpoint are skipped. A row whose ICCID or endpoint id is already known is left untouched
-    (``INSERT ... ON CONFLICT DO NOTHING``), so concurrent refills are safe and a reserved,
-    assigned or retired eSIM is never reset to free.
+    (docs/sft-platform.md#fetchsim; 1-based pages) for at most ``max_pages`` pages. Rows without a
+    linked endpoint are skipped. A row whose ICCID or endpoint id is already known is left untouched
+    (``INSERT ... ON CONFLICT DO NOTHING``), so concurrent refills are safe and a reserved, assigned
+    or retired eSIM is never reset to free.
 
     Returns the number of rows inserted. Raises the client's ``SFTError`` subclasses
     (rows inserted from earlier pages are committed page by page).
@@ -97,8 +98,9 @@ async def refill_pool(
         if values:
             inserted += await _insert_ignore(session, values)
             await session.commit()
-        # ``total`` may be just the row count when the platform omits totalCount (§4), so a
-        # full page always asks for the next one; an empty page ends the loop.
+        # ``total`` may be just the row count when the platform omits totalCount (it is
+        # inferred: docs/sft-platform.md#fetchsim), so a full page always asks for the next
+        # one; an empty page ends the loop.
         if len(rows) < per_page or (total > per_page and page * per_page >= total):
             break
     if inserted:

@@ -1,6 +1,8 @@
-"""Traveler notifications: usage alerts and reminders, each at most once (issue 7). No Reflex.
+"""Traveler notifications: usage alerts and reminders, each at most once. No Reflex.
 
-What is notified (esim-facts.md §4, F15), evaluated from the figures stored in the database
+The rules are docs/business-rules.md#notifications. What is notified
+(docs/esim.md#balance-and-validity, docs/esim.md#f15-never-installed), evaluated from the
+figures stored in the database
 (the usage sync and platform callbacks keep them current; nothing here calls SFT):
 
 ``data_used`` (per add-on, ``threshold`` = percent used, settings ``NOTIFY_DATA_PERCENT``,
@@ -16,7 +18,8 @@ What is notified (esim-facts.md §4, F15), evaluated from the figures stored in 
 ``not_installed`` (per eSIM, ``addon_unique_id=""``, ``threshold`` = days,
     ``NOTIFY_NOT_INSTALLED_DAYS``, default 3)
     An eSIM assigned at least ``threshold`` days ago whose profile still reads ``released``
-    (``usage.install_state`` = ``ready``: the QR code was never used; F15 "install by").
+    (``usage.install_state`` = ``ready``: the QR code was never used;
+    docs/esim.md#f15-never-installed).
 
 "Once" is a database guarantee: :class:`~travelsim.models.Notification` is unique per
 (eSIM, add-on, kind, threshold); the row and its email are inserted in one transaction, and a

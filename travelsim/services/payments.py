@@ -1,12 +1,12 @@
 """Card payments: the :class:`PaymentProvider` protocol and a test-mode demo processor.
 
-The portal talks to a card processor through :class:`PaymentProvider`. Idempotency is the
-service layer's job (``travelsim.services.checkout``): every charge carries an idempotency key
-derived from the checkout id, and the portal database holds at most one ``Payment`` row per key
-(unique ``payment.idempotency_key``), so a double click, a reload or a retry never charges twice
-(esim-facts.md F13). A real provider additionally replays the stored answer for a key it has
-seen; :class:`DemoCardProvider` is stateless and deterministic, so replaying a key with the same
-card gives the same answer by construction.
+The portal talks to a card processor through :class:`PaymentProvider`. Idempotency is the service
+layer's job (``travelsim.services.checkout``): every charge carries an idempotency key derived from
+the checkout id, and the portal database holds at most one ``Payment`` row per key (unique
+``payment.idempotency_key``), so a double click, a reload or a retry never charges twice
+(docs/esim.md#f13-charged-twice, docs/business-rules.md#one-payment-per-checkout). A real provider
+additionally replays the stored answer for a key it has seen; :class:`DemoCardProvider` is stateless
+and deterministic, so replaying a key with the same card gives the same answer by construction.
 
 Card data: the full card number, expiry and CVC are only passed through to the provider. They
 are never stored, logged or put in exception messages; only the last four digits are kept

@@ -16,9 +16,9 @@ the same reason (they carry single-use links); their subjects and dates are incl
 
 1. An order still being paid or provisioned blocks deletion (``delete_pending``).
 2. Every eSIM of the person with a live add-on (waiting, active, or not yet mirrored) is
-   **suspended first** on SFT (``EndPointLifeCycleChange`` ``S``, reason ``3`` CSR,
-   provisioning priority; sft-api.md §3.4). The endpoint is re-read before the change and
-   after an unknown outcome (never a blind resend). If any suspension fails, nothing is
+   **suspended first** on SFT (``EndPointLifeCycleChange`` ``S``, reason ``3`` CSR, provisioning
+   priority; docs/sft-platform.md#endpointlifecyclechange). The endpoint is re-read before the
+   change and after an unknown outcome (never a blind resend). If any suspension fails, nothing is
    deleted (``delete_failed``) and the person can try again.
 3. In one transaction: orders are kept for accounting but detached (``user_id`` NULL);
    open checkouts are cancelled; the person's eSIMs are retired and detached (nickname and
@@ -77,7 +77,8 @@ EXPORT_FORMAT = "travelsim-export-v1"
 LIVE_ADDON_STATUSES = frozenset({"waiting", "active", "unknown"})
 #: Order statuses that mean "still in flight": deletion waits for them.
 PENDING_ORDER_STATUSES = frozenset({"paid", "provisioning"})
-#: SFT lifecycle reason "3" (CSR): a customer-service action (sft-api.md §3.4).
+#: SFT lifecycle reason "3" (CSR): a customer-service action
+#: (docs/sft-platform.md#endpointlifecyclechange, docs/business-rules.md#staff-suspension).
 REASON_CSR = "3"
 
 

@@ -1,12 +1,12 @@
 """When will the data run out at the traveler's recent pace? Pure functions, no I/O.
 
-Rule (documented choice; esim-facts.md §4 asks for remaining data and validity, this adds a
-forecast on top of them):
+Rule (a project choice, docs/esim.md#balance-and-validity: the eSIM page shows remaining data
+and validity, and this adds a forecast on top of them):
 
 * **Pace** = the mean of the last :data:`PACE_DAYS` (3) *completed* UTC days **with usage**
   (bytes > 0) among the :data:`LOOKBACK_DAYS` (14) days before ``now``'s UTC day. The current
   UTC day is left out because it is incomplete and its usage is still being rated (figures
-  lag, sft-api.md §1a "add-on-usage-monitoring"). Days without usage are skipped so that a
+  lag, docs/sft-platform.md#get-endpoint-add-on-details). Days without usage are skipped so that a
   day without travel does not halve the pace.
 * **Run-out** = ``now + remaining_bytes / pace`` days (86,400 s per day).
 * **Before expiry** = run-out strictly earlier than ``expires_at`` (``None`` when the expiry is
