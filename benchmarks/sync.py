@@ -2,14 +2,14 @@
 
 ``python -m benchmarks.sync [--esims 1000] [--window 60]``
 
-Setup (not measured, simulator unlimited): the in-process simulator is seeded with
-``--esims`` eSIMs, the portal's pool mirrors them, each is assigned to a traveler and, on
-the platform, activated with one add-on subscribed. Then the simulator is set to the
-documented account limit (2 requests/second, sft-api.md §4; 429 beyond) and the portal's
-usage-sync job (``jobs.run_usage_sync``, the scheduler's job, with the process's
-``LocalRateBudget`` at ``SFT_RATE_LIMIT_TPS`` = 2) runs for a fixed window. Figures: SFT
-requests sent by the portal (``MeteredBudget``), 429 answers (portal side and in the
-simulator's own call log), eSIMs synced, and requests/second as a fraction of 2.
+Setup (not measured, simulator unlimited): the in-process simulator is seeded with ``--esims``
+eSIMs, the portal's pool mirrors them, each is assigned to a traveler and, on the platform,
+activated with one add-on subscribed. Then the simulator is set to the documented account limit (2
+requests/second, docs/sft-platform.md#rate-limit; 429 beyond) and the portal's usage-sync job
+(``jobs.run_usage_sync``, the scheduler's job, with the process's ``LocalRateBudget`` at
+``SFT_RATE_LIMIT_TPS`` = 2) runs for a fixed window. Figures: SFT requests sent by the portal
+(``MeteredBudget``), 429 answers (portal side and in the simulator's own call log), eSIMs synced,
+and requests/second as a fraction of 2.
 """
 
 from __future__ import annotations

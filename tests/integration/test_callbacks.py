@@ -1,6 +1,6 @@
 """Platform callbacks end to end: the simulator's emitter POSTs CallBackNotification batches
-(sft-api.md §3.13) to the portal's ``POST /callbacks/sft`` served by uvicorn on loopback;
-authentication, fast acknowledgement, idempotent processing, duplicates and out-of-order
+(docs/sft-platform.md#callbacks) to the portal's ``POST /callbacks/sft`` served by uvicorn on
+loopback; authentication, fast acknowledgement, idempotent processing, duplicates and out-of-order
 arrival (newest figures win), batch size and no retries.
 
 Expected figures are the simulator's add-on details read with the tests' wire client."""

@@ -1,4 +1,4 @@
-"""What workers share through Redis (issue 10: more than one worker): live change
+"""What workers share through Redis (docs/architecture.md#several-workers): live change
 notifications (``travelsim.services.live``), in one process and across processes, and the
 usage sync's "being viewed" marks (``jobs.mark_viewed``).
 

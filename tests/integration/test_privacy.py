@@ -1,10 +1,12 @@
 """Privacy: the data download and account deletion, over HTTP against a real database and
 the SFT simulator on a loopback socket.
 
-Expected platform effects come from sft-api.md §3.4 (EndPointLifeCycleChange ``S`` suspends
-an Active endpoint; reason ``3`` is CSR) and the simulator's own answers; expected database
-effects from issue 9 (orders kept for accounting but detached from the person, eSIMs with
-live add-ons suspended first, sessions revoked, the person's record anonymised).
+Expected platform effects come from docs/sft-platform.md#endpointlifecyclechange
+(EndPointLifeCycleChange ``S`` suspends an Active endpoint; reason ``3`` is CSR) and the
+simulator's own answers; expected database effects from
+docs/business-rules.md#data-export-and-deletion (orders kept for accounting but detached from
+the person, eSIMs with live add-ons suspended first, sessions revoked, the person's record
+anonymised).
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)

@@ -44,7 +44,7 @@ def test_simulator_is_default_and_real_url_switches_it_off(tmp_path: Path) -> No
 
 
 def test_rate_limit_default_is_documented_two_tps() -> None:
-    assert make().sft_rate_limit_tps == 2.0  # sft-api.md §3.1
+    assert make().sft_rate_limit_tps == 2.0  # docs/sft-platform.md#rate-limit
 
 
 def test_env_example_lists_every_setting() -> None:

@@ -1,6 +1,7 @@
 """Parsing of SFT response bodies (travelsim.sft.parsing): units, absent values, bad input.
 
-Expected values come from sft-api.md (formats, 1 MB = 1,048,576 bytes) and hand arithmetic.
+Expected values come from docs/sft-platform.md (formats: docs/sft-platform.md#conventions;
+1 MB = 1,048,576 bytes: docs/sft-platform.md#getstatistics) and hand arithmetic.
 """
 
 from __future__ import annotations
