@@ -46,9 +46,7 @@ async def start(
 async def open_checkouts(user: User) -> list[Checkout]:
     async with db.session() as s:
         rows = await s.exec(
-            select(Checkout).where(
-                col(Checkout.user_id) == user.id, col(Checkout.status) == "open"
-            )
+            select(Checkout).where(col(Checkout.user_id) == user.id, col(Checkout.status) == "open")
         )
         return list(rows.all())
 
