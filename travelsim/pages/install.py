@@ -163,8 +163,36 @@ def notices() -> rx.Component:
         rx.cond(
             InstallState.confirmation_code_required,
             rx.callout(
-                "Your phone will ask for a confirmation code. It is not inside the QR code: "
-                "we sent it to you separately by email.",
+                rx.text(
+                    InstallState.confirmation_lead,
+                    " Contact support: ",
+                    rx.link(
+                        InstallState.support["email"],
+                        href="mailto:" + InstallState.support["email"],
+                    ),
+                    rx.cond(
+                        InstallState.support["phone"] != "",
+                        rx.text.span(
+                            " · ",
+                            rx.link(
+                                InstallState.support["phone"],
+                                href="tel:" + InstallState.support["tel"],
+                            ),
+                        ),
+                    ),
+                    rx.cond(
+                        InstallState.support["url"] != "",
+                        rx.text.span(
+                            " · ",
+                            rx.link(
+                                "help page",
+                                href=InstallState.support["url"],
+                                is_external=True,
+                            ),
+                        ),
+                    ),
+                    ".",
+                ),
                 icon="key-round",
                 color_scheme="blue",
                 size="3",
