@@ -77,6 +77,7 @@ def preview() -> rx.Component:
                         "Continue to payment",
                         on_click=TopupState.start,
                         loading=TopupState.busy,
+                        disabled=TopupState.busy,
                         size="3",
                     ),
                     rx.callout(
