@@ -12,6 +12,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -168,18 +169,37 @@ def test_offer_card_says_when_validity_starts_once(app_url: str, desktop: Page) 
         assert len(re.findall(r"starts at", text, flags=re.IGNORECASE)) == 1, text
 
 
-def test_chips_and_offer_cards_do_not_touch(app_url: str, desktop: Page) -> None:
-    desktop.goto(f"{app_url}")
-    desktop.get_by_test_id("destination-option").filter(has_text="France").click()
-    expect(desktop.get_by_test_id("offer").first).to_be_visible()
-    desktop.get_by_label("Where are you going?").fill("a")  # chips above the offers
-    chips = desktop.get_by_test_id("destination-option")
-    expect(chips.first).to_be_visible()
-    chip_boxes = [b for b in (c.bounding_box() for c in chips.all()) if b]
-    offer = desktop.get_by_test_id("offer").first.bounding_box()
-    assert offer is not None and chip_boxes
-    lowest_chip = max(b["y"] + b["height"] for b in chip_boxes)
-    assert offer["y"] - lowest_chip >= 16, (lowest_chip, offer)
+def _gaps(boxes: list[dict[str, float]]) -> tuple[list[float], list[float]]:
+    """Horizontal gaps between neighbours on a row, and vertical gaps between rows (px)."""
+    rows: dict[int, list[dict[str, float]]] = {}
+    for b in boxes:
+        rows.setdefault(round(b["y"]), []).append(b)
+    across: list[float] = []
+    for row in rows.values():
+        ordered = sorted(row, key=lambda b: b["x"])
+        across += [r["x"] - (left["x"] + left["width"]) for left, r in pairwise(ordered)]
+    down = [b - max(r["y"] + r["height"] for r in rows[a]) for a, b in pairwise(sorted(rows))]
+    return across, down
+
+
+def test_chips_and_offer_cards_do_not_touch(app_url: str, browser: Browser) -> None:
+    for viewport in (DESKTOP, PHONE):
+        ctx = browser.new_context(viewport=viewport)
+        page = ctx.new_page()
+        page.goto(app_url)
+        chips = page.get_by_test_id("destination-option")
+        expect(chips.first).to_be_visible()
+        across, down = _gaps([b for b in (c.bounding_box() for c in chips.all()) if b])
+        assert across and min(across) >= 8, across
+        assert all(d >= 8 for d in down), down
+
+        page.goto(f"{app_url}/?to=FR")
+        offers = page.get_by_test_id("offer")
+        expect(offers.first).to_be_visible()
+        across, down = _gaps([b for b in (o.bounding_box() for o in offers.all()) if b])
+        assert down and min(down) >= 12, down
+        assert all(a >= 12 for a in across), across
+        ctx.close()
 
 
 def test_signin_fields_fill_the_card(app_url: str, browser: Browser) -> None:

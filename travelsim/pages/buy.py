@@ -267,7 +267,7 @@ def buy() -> rx.Component:
                     ),
                     plan_summary(),
                     columns=rx.breakpoints(initial="1", md="2"),
-                    gap="6",
+                    spacing="6",
                     width="100%",
                 ),
                 spacing="4",

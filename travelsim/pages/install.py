@@ -82,7 +82,7 @@ def one_tap_section() -> rx.Component:
                     href=InstallState.android_link,
                     data_testid="android-link",
                 ),
-                gap="3",
+                spacing="3",
                 wrap="wrap",
             ),
             rx.text(
@@ -244,7 +244,7 @@ def install_page() -> rx.Component:
                             ),
                             guides(),
                             columns=rx.breakpoints(initial="1", md="2"),
-                            gap="4",
+                            spacing="4",
                             width="100%",
                         ),
                     ),

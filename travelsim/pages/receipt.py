@@ -25,7 +25,14 @@ def receipt_page() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.hstack(
-                        rx.heading("Receipt ", r["reference"], size="6"),
+                        rx.heading(
+                            "Receipt ",
+                            # An order reference (TS-7K3QX9) never breaks across lines.
+                            rx.text.span(
+                                r["reference"], white_space="nowrap", data_testid="reference"
+                            ),
+                            size="6",
+                        ),
                         rx.spacer(),
                         rx.button(
                             rx.icon("printer", size=16),
@@ -35,6 +42,9 @@ def receipt_page() -> rx.Component:
                             class_name="no-print",
                         ),
                         width="100%",
+                        align="center",
+                        wrap="wrap",
+                        spacing="3",
                     ),
                     rx.text(ReceiptState.seller["name"], weight="bold"),
                     rx.text(ReceiptState.seller["address"], size="2"),
@@ -43,6 +53,10 @@ def receipt_page() -> rx.Component:
                     _line("Date", r["date"]),
                     _line("Customer", r["email"]),
                     _line("Item", r["description"]),
+                    rx.cond(
+                        r["destination"] != "",
+                        _line("Destination", r["destination"]),
+                    ),
                     _line("ICCID", r["iccid"]),
                     rx.divider(),
                     _line("Net amount", r["net"]),

@@ -122,7 +122,7 @@ def topup_page() -> rx.Component:
                     rx.vstack(rx.foreach(TopupState.offers, _offer), spacing="2", width="100%"),
                     preview(),
                     columns=rx.breakpoints(initial="1", md="2"),
-                    gap="4",
+                    spacing="4",
                     width="100%",
                 ),
                 spacing="4",
