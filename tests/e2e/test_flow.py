@@ -56,15 +56,6 @@ def all_shots(browser: Browser, state: Any | None, url: str, name: str) -> None:
             ctx.close()
 
 
-@pytest.fixture
-def signed_in(browser: Browser, app_url: str, app_env: dict[str, str]) -> Iterator[Page]:
-    ctx = browser.new_context(viewport=DESKTOP)
-    page = ctx.new_page()
-    sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
-    yield page
-    ctx.close()
-
-
 def user_checkouts(app_env: dict[str, str], email: str) -> list[tuple[str, str]]:
     with portal_db(app_env) as conn:
         return conn.execute(
@@ -109,6 +100,7 @@ def test_double_click_continue_opens_one_checkout_and_disables_the_button(
     (checkout_id, status) = rows[0]
     assert status == "open"
     assert f"checkout={checkout_id}" in page.url
+    shot(page, "flow-buy-pay-desktop")
     with portal_db(app_env) as conn:
         held = conn.execute(
             "SELECT checkout_id FROM esim WHERE state = 'reserved' AND checkout_id IN "
@@ -233,12 +225,13 @@ def _flag_next_free_sim(app_env: dict[str, str]) -> str:
     return str(iccid)
 
 
-def test_confirmation_code_notice_names_support_topup_and_receipt(
-    app_url: str, app_env: dict[str, str], browser: Browser, signed_in: Page
-) -> None:
-    page = signed_in
-    support_email = app_env["SUPPORT_EMAIL"]
-    support_url = app_env["SUPPORT_URL"]
+@pytest.fixture(scope="module")
+def bought(app_url: str, app_env: dict[str, str], browser: Browser) -> Iterator[dict[str, Any]]:
+    """One delivered France 1 GB eSIM whose profile needs a confirmation code, bought in the
+    browser by a new traveler: ids, ICCID, order reference and the signed-in cookies."""
+    ctx = browser.new_context(viewport=DESKTOP)
+    page = ctx.new_page()
+    sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
     iccid = _flag_next_free_sim(app_env)
     buy_france_1gb(page, app_url)
     page.get_by_role("button", name=re.compile(r"^Pay")).click()
@@ -250,15 +243,31 @@ def test_confirmation_code_notice_names_support_topup_and_receipt(
             " JOIN esim e ON e.id = o.esim_id WHERE o.id = ?",
             (order_id,),
         ).fetchone()
-        (body_text, body_html) = conn.execute(
-            "SELECT body_text, body_html FROM outbox_email WHERE kind = 'installation'"
-            " AND body_text LIKE ? ORDER BY id DESC",
-            (f"%{reference}%",),
-        ).fetchone()
     assert got_iccid == iccid
+    yield {
+        "state": ctx.storage_state(),
+        "order_id": order_id,
+        "esim_id": esim_id,
+        "iccid": iccid,
+        "reference": reference,
+    }
+    ctx.close()
 
-    # Install page: one notice, the seller's support gives the code, with the contact.
-    page.goto(f"{app_url}/esims/{esim_id}/install")
+
+def _page(browser: Browser, bought: dict[str, Any], viewport: dict[str, int]) -> Page:
+    extra: dict[str, Any] = {}
+    if viewport == PHONE:
+        extra = {"is_mobile": True, "has_touch": True, "user_agent": IPHONE_UA}
+    return browser.new_context(viewport=viewport, storage_state=bought["state"], **extra).new_page()
+
+
+def test_install_page_says_support_gives_the_confirmation_code(
+    app_url: str, app_env: dict[str, str], browser: Browser, bought: dict[str, Any]
+) -> None:
+    support_email = app_env["SUPPORT_EMAIL"]
+    support_url = app_env["SUPPORT_URL"]
+    page = _page(browser, bought, DESKTOP)
+    page.goto(f"{app_url}/esims/{bought['esim_id']}/install")
     notice = page.get_by_test_id("confirmation-notice")
     expect(notice).to_be_visible()
     text = notice.inner_text()
@@ -267,28 +276,46 @@ def test_confirmation_code_notice_names_support_topup_and_receipt(
         f"mailto:{support_email}"
     )
     assert notice.locator(f"a[href='{support_url}']").count() == 1
+    # Not circular: the page does not say the code comes (or came) by email.
     assert "by email" not in text and "sent" not in text.lower()
     assert "email" not in text.lower().replace(support_email.lower(), "")
+    assert page.get_by_text("confirmation code").count() == 1  # said once
+    page.context.close()
 
-    # The installation email says the same, and does not send the traveler to the page.
+
+def test_installation_email_says_support_gives_the_confirmation_code(
+    app_env: dict[str, str], bought: dict[str, Any]
+) -> None:
+    support_email = app_env["SUPPORT_EMAIL"]
+    support_url = app_env["SUPPORT_URL"]
+    with portal_db(app_env) as conn:
+        (body_text, body_html) = conn.execute(
+            "SELECT body_text, body_html FROM outbox_email WHERE kind = 'installation'"
+            " AND body_text LIKE ? ORDER BY id DESC",
+            (f"%{bought['reference']}%",),
+        ).fetchone()
     for body in (body_text, body_html):
         assert support_email in body and support_url in body
         para = next(p for p in re.split(r"\n\n|</p>", body) if "confirmation code" in p)
         assert support_email in para
         assert "install page" not in para and "separately" not in para
 
-    # Receipt: the destination with its flag; the reference never breaks across lines.
-    page.goto(f"{app_url}/orders/{order_id}/receipt")
-    receipt = page.get_by_test_id("receipt")
-    expect(receipt).to_contain_text(f"{flag_of('FR')} France")
-    state = page.context.storage_state()
 
-    phone_ctx = browser.new_context(
-        viewport=PHONE, is_mobile=True, has_touch=True, user_agent=IPHONE_UA, storage_state=state
-    )
-    phone = phone_ctx.new_page()
-    phone.goto(f"{app_url}/orders/{order_id}/receipt")
-    expect(phone.get_by_test_id("receipt")).to_contain_text(reference)
+def test_receipt_shows_the_destination_with_its_flag(
+    app_url: str, browser: Browser, bought: dict[str, Any]
+) -> None:
+    page = _page(browser, bought, DESKTOP)
+    page.goto(f"{app_url}/orders/{bought['order_id']}/receipt")
+    expect(page.get_by_test_id("receipt")).to_contain_text(f"{flag_of('FR')} France")
+    page.context.close()
+
+
+def test_receipt_title_keeps_the_reference_on_one_line_on_a_phone(
+    app_url: str, browser: Browser, bought: dict[str, Any]
+) -> None:
+    phone = _page(browser, bought, PHONE)
+    phone.goto(f"{app_url}/orders/{bought['order_id']}/receipt")
+    expect(phone.get_by_test_id("receipt")).to_contain_text(bought["reference"])
     lines = phone.evaluate(
         """(ref) => {
         const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -304,32 +331,47 @@ def test_confirmation_code_notice_names_support_topup_and_receipt(
         }
         return -1;
       }""",
-        reference,
+        bought["reference"],
     )
     assert lines == 1
-    phone_ctx.close()
+    overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    phone.context.close()
 
-    # Top-up checkout: no reservation, no lone "2.", the eSIM the data goes to.
-    page.goto(f"{app_url}/esims/{esim_id}/topup")
+
+def test_topup_checkout_names_the_esim_and_reserves_nothing(
+    app_url: str, browser: Browser, bought: dict[str, Any]
+) -> None:
+    page = _page(browser, bought, DESKTOP)
+    page.goto(f"{app_url}/esims/{bought['esim_id']}/topup")
     page.get_by_test_id("topup-offer").first.get_by_role("button", name="Preview").click()
     page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(r"checkout="))
     expect(page.get_by_label("Card number")).to_be_visible()
-    body = page.locator("main").inner_text() if page.locator("main").count() else ""
-    body = body or page.locator("body").inner_text()
-    assert not re.search(r"(^|\n)\s*2\.\s", body), body
+    body = page.locator("main").inner_text()
+    assert not re.search(r"(^|\n)\s*2\.\s", body), body  # no "2. Pay" without a step 1
     assert "reserved" not in body.lower()
     target = page.get_by_test_id("topup-target")
-    expect(target).to_contain_text(iccid[-4:])
-    expect(target).to_contain_text("France")
-    topup_url = page.url
+    expect(target).to_contain_text(bought["iccid"][-4:])
+    expect(target).to_contain_text(f"{flag_of('FR')} France")
+    bought["topup_url"] = page.url
+    page.context.close()
 
-    for url, name in (
+
+def test_flow_screenshots(app_url: str, browser: Browser, bought: dict[str, Any]) -> None:
+    """Desktop and phone, light and dark, of every page this work changed (looked at by a
+    person; the assertions are in the tests above)."""
+    state = bought["state"]
+    pages = [
         (f"{app_url}/buy/870101?to=FR", "buy"),
-        (topup_url, "topup-checkout"),
-        (f"{app_url}/esims/{esim_id}/install", "install"),
-        (f"{app_url}/orders/{order_id}/receipt", "receipt"),
+        (f"{app_url}/esims/{bought['esim_id']}/install", "install"),
+        (f"{app_url}/orders/{bought['order_id']}/receipt", "receipt"),
         (f"{app_url}/?to=FR", "home"),
-    ):
+        (f"{app_url}/", "home-start"),
+        (f"{app_url}/esims/{bought['esim_id']}/topup", "topup"),
+    ]
+    if "topup_url" in bought:
+        pages.append((bought["topup_url"], "topup-checkout"))
+    for url, name in pages:
         all_shots(browser, state, url, name)
     all_shots(browser, None, f"{app_url}/signin", "signin")

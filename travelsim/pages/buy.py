@@ -268,6 +268,7 @@ def buy() -> rx.Component:
                     plan_summary(),
                     columns=rx.breakpoints(initial="1", md="2"),
                     spacing="6",
+                    align="start",
                     width="100%",
                 ),
                 spacing="4",

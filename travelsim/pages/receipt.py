@@ -10,10 +10,11 @@ from travelsim.state.receipt import ReceiptState
 
 def _line(label: str, value: rx.Var, strong: bool = False) -> rx.Component:
     return rx.hstack(
-        rx.text(label, weight="bold" if strong else "regular"),
+        rx.text(label, weight="bold" if strong else "regular", white_space="nowrap"),
         rx.spacer(),
-        rx.text(value, weight="bold" if strong else "regular"),
+        rx.text(value, weight="bold" if strong else "regular", text_align="right", min_width="0"),
         width="100%",
+        align="start",
     )
 
 
