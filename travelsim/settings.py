@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     seller_address: str = "Rue de l'Exemple 1, 1000 Brussels, Belgium"
     seller_vat_number: str = "BE0000000000"
     catalogue_seed_file: Path = Field(PROJECT_ROOT / "travelsim" / "seed" / "catalogue.json")
+    support_email: str = Field(
+        "support@travelsim.local",
+        description="Seller's support address shown to travelers (e.g. who gives eSIM "
+        "confirmation codes), on pages and in emails; read at run time.",
+    )
+    support_url: str | None = Field(None, description="Optional support/help page URL.")
+    support_phone: str | None = Field(None, description="Optional support phone number.")
 
     # --- email -----------------------------------------------------------------------
     smtp_host: str | None = Field(None, description="Unset: emails stay in the outbox table.")

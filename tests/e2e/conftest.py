@@ -78,6 +78,8 @@ def app_env(oidc_provider: ProviderServer) -> dict[str, str]:
         OIDC_CLIENT_ID=oidc_provider.provider.client_id,
         OIDC_CLIENT_SECRET=oidc_provider.provider.client_secret,
         OIDC_DISPLAY_NAME="Test IdP",
+        SUPPORT_EMAIL="help@travelsim-e2e.test",
+        SUPPORT_URL="https://help.travelsim-e2e.test/esim",
     )
     env.pop("DATABASE_URL", None)
     env.pop("SFT_BASE_URL", None)

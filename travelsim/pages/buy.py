@@ -93,7 +93,7 @@ def confirm_step() -> rx.Component:
             "Continue to payment",
             on_click=BuyState.start,
             loading=BuyState.busy,
-            disabled=~(BuyState.device_esim & BuyState.device_unlocked),
+            disabled=~(BuyState.device_esim & BuyState.device_unlocked) | BuyState.busy,
             size="3",
         ),
         spacing="3",
@@ -110,9 +110,45 @@ def _card_input(label: str, name: str, **props: object) -> rx.Component:
     )
 
 
+def _topup_target() -> rx.Component:
+    """Which eSIM a top-up adds its data to (nothing is reserved for a top-up)."""
+    t = BuyState.target
+    return rx.callout(
+        rx.text(
+            "The data is added to ",
+            rx.text.strong(t["name"]),
+            " (ICCID ending ",
+            rx.code(t["iccid_tail"]),
+            ")",
+            rx.cond(t["destination"] != "", rx.text.span(" for ", t["destination"]), ""),
+            ". Same eSIM, no new QR code.",
+        ),
+        icon="smartphone",
+        size="2",
+        data_testid="topup-target",
+    )
+
+
+def _trip_confirmed() -> rx.Component:
+    """Step 1, done: what the traveler confirmed before paying for a new eSIM."""
+    return rx.hstack(
+        rx.icon("circle-check", size=18, color=rx.color("green", 10)),
+        rx.text(
+            "1. Trip and phone confirmed",
+            rx.cond(BuyState.destination_label != "", ": " + BuyState.destination_label, ""),
+            size="2",
+        ),
+        align="center",
+        spacing="2",
+        data_testid="trip-confirmed",
+    )
+
+
 def pay_step() -> rx.Component:
+    topup = BuyState.kind == "topup"
     return rx.vstack(
-        rx.heading("2. Pay", size="4"),
+        rx.cond(topup, _topup_target(), _trip_confirmed()),
+        rx.heading(rx.cond(topup, "Pay", "2. Pay"), size="4"),
         rx.callout(
             "Demo payments (test mode): 4242 4242 4242 4242 succeeds, "
             "4000 0000 0000 0002 is declined, 4000 0025 0000 3155 asks for a code (123456). "
@@ -159,8 +195,13 @@ def pay_step() -> rx.Component:
             width="100%",
         ),
         rx.text(
-            "Your eSIM is reserved for you while you pay. You are charged once, even if you "
-            "click twice or reload.",
+            rx.cond(
+                topup,
+                "The data is added to this eSIM right after payment. You are charged once, "
+                "even if you click twice or reload.",
+                "Your eSIM is reserved for you while you pay. You are charged once, even if "
+                "you click twice or reload.",
+            ),
             size="1",
             color=rx.color("gray", 11),
         ),
@@ -226,7 +267,8 @@ def buy() -> rx.Component:
                     ),
                     plan_summary(),
                     columns=rx.breakpoints(initial="1", md="2"),
-                    gap="6",
+                    spacing="6",
+                    align="start",
                     width="100%",
                 ),
                 spacing="4",

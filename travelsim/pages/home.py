@@ -39,7 +39,9 @@ def search_box() -> rx.Component:
             CatalogueState.query != "",
             rx.cond(
                 CatalogueState.matches.length() > 0,
-                rx.flex(rx.foreach(CatalogueState.matches, _country_button), wrap="wrap", gap="2"),
+                rx.flex(
+                    rx.foreach(CatalogueState.matches, _country_button), wrap="wrap", spacing="2"
+                ),
                 rx.callout(
                     "We have no plan for that destination yet. Try a neighbouring country or "
                     "a regional plan (Europe, Asia, Latin America, Global).",
@@ -52,7 +54,9 @@ def search_box() -> rx.Component:
                 rx.vstack(
                     rx.text("Popular destinations", size="2", color=rx.color("gray", 11)),
                     rx.flex(
-                        rx.foreach(CatalogueState.popular, _country_button), wrap="wrap", gap="2"
+                        rx.foreach(CatalogueState.popular, _country_button),
+                        wrap="wrap",
+                        spacing="2",
                     ),
                     spacing="2",
                 ),
@@ -93,7 +97,6 @@ def offer_card(o: rx.Var) -> rx.Component:
             ),
             _fact("clock", "Validity starts at", o["starts_on"]),
             _fact("globe", "Covers", o["coverage"]),
-            rx.text(o["policy"], size="1", color=rx.color("gray", 11)),
             rx.hstack(
                 rx.heading(o["price"], size="6", data_testid="offer-price"),
                 rx.spacer(),
@@ -144,13 +147,13 @@ def offers_section() -> rx.Component:
                     align="center",
                 ),
                 direction=rx.breakpoints(initial="column", sm="row"),
-                gap="3",
+                spacing="3",
                 width="100%",
             ),
             rx.grid(
                 rx.foreach(CatalogueState.offers, offer_card),
                 columns=rx.breakpoints(initial="1", sm="2", lg="3"),
-                gap="4",
+                spacing="4",
                 width="100%",
             ),
             spacing="4",

@@ -82,7 +82,7 @@ def one_tap_section() -> rx.Component:
                     href=InstallState.android_link,
                     data_testid="android-link",
                 ),
-                gap="3",
+                spacing="3",
                 wrap="wrap",
             ),
             rx.text(
@@ -163,8 +163,36 @@ def notices() -> rx.Component:
         rx.cond(
             InstallState.confirmation_code_required,
             rx.callout(
-                "Your phone will ask for a confirmation code. It is not inside the QR code: "
-                "we sent it to you separately by email.",
+                rx.text(
+                    InstallState.confirmation_lead,
+                    " Contact support: ",
+                    rx.link(
+                        InstallState.support["email"],
+                        href="mailto:" + InstallState.support["email"],
+                    ),
+                    rx.cond(
+                        InstallState.support["phone"] != "",
+                        rx.text.span(
+                            " · ",
+                            rx.link(
+                                InstallState.support["phone"],
+                                href="tel:" + InstallState.support["tel"],
+                            ),
+                        ),
+                    ),
+                    rx.cond(
+                        InstallState.support["url"] != "",
+                        rx.text.span(
+                            " · ",
+                            rx.link(
+                                "help page",
+                                href=InstallState.support["url"],
+                                is_external=True,
+                            ),
+                        ),
+                    ),
+                    ".",
+                ),
                 icon="key-round",
                 color_scheme="blue",
                 size="3",
@@ -216,7 +244,7 @@ def install_page() -> rx.Component:
                             ),
                             guides(),
                             columns=rx.breakpoints(initial="1", md="2"),
-                            gap="4",
+                            spacing="4",
                             width="100%",
                         ),
                     ),

@@ -10,10 +10,11 @@ from travelsim.state.receipt import ReceiptState
 
 def _line(label: str, value: rx.Var, strong: bool = False) -> rx.Component:
     return rx.hstack(
-        rx.text(label, weight="bold" if strong else "regular"),
+        rx.text(label, weight="bold" if strong else "regular", white_space="nowrap"),
         rx.spacer(),
-        rx.text(value, weight="bold" if strong else "regular"),
+        rx.text(value, weight="bold" if strong else "regular", text_align="right", min_width="0"),
         width="100%",
+        align="start",
     )
 
 
@@ -25,7 +26,14 @@ def receipt_page() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.hstack(
-                        rx.heading("Receipt ", r["reference"], size="6"),
+                        rx.heading(
+                            "Receipt ",
+                            # An order reference (TS-7K3QX9) never breaks across lines.
+                            rx.text.span(
+                                r["reference"], white_space="nowrap", data_testid="reference"
+                            ),
+                            size="6",
+                        ),
                         rx.spacer(),
                         rx.button(
                             rx.icon("printer", size=16),
@@ -35,6 +43,9 @@ def receipt_page() -> rx.Component:
                             class_name="no-print",
                         ),
                         width="100%",
+                        align="center",
+                        wrap="wrap",
+                        spacing="3",
                     ),
                     rx.text(ReceiptState.seller["name"], weight="bold"),
                     rx.text(ReceiptState.seller["address"], size="2"),
@@ -43,6 +54,10 @@ def receipt_page() -> rx.Component:
                     _line("Date", r["date"]),
                     _line("Customer", r["email"]),
                     _line("Item", r["description"]),
+                    rx.cond(
+                        r["destination"] != "",
+                        _line("Destination", r["destination"]),
+                    ),
                     _line("ICCID", r["iccid"]),
                     rx.divider(),
                     _line("Net amount", r["net"]),

@@ -77,6 +77,7 @@ def preview() -> rx.Component:
                         "Continue to payment",
                         on_click=TopupState.start,
                         loading=TopupState.busy,
+                        disabled=TopupState.busy,
                         size="3",
                     ),
                     rx.callout(
@@ -121,7 +122,7 @@ def topup_page() -> rx.Component:
                     rx.vstack(rx.foreach(TopupState.offers, _offer), spacing="2", width="100%"),
                     preview(),
                     columns=rx.breakpoints(initial="1", md="2"),
-                    gap="4",
+                    spacing="4",
                     width="100%",
                 ),
                 spacing="4",

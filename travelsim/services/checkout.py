@@ -7,7 +7,10 @@ most one order. The sequence:
 1. :func:`start_checkout` checks the plan is sellable and reserves a free eSIM in the portal
    database (``inventory.reserve``: compare-and-set, never SFT's "first free SIM", design.md
    §2). No free eSIM, even after one refill from SFT → checkout ``sold_out`` and
-   ``CheckoutError("sold_out")`` before any charge.
+   ``CheckoutError("sold_out")`` before any charge. One traveler and plan have at most one
+   ``open`` checkout: a second start (double click, second tab, going back) returns the open
+   one and keeps its single eSIM reservation; concurrent starts of one traveler are
+   serialised by a lock on the traveler's row (:func:`_lock_traveler`).
 2. :func:`pay` re-checks ownership and the device confirmation, keeps (or re-takes) the
    reservation for the payment window, inserts a ``Payment`` row in status ``processing`` under
    a unique idempotency key (the checkout id; ``<checkout id>:<n>`` for the n-th attempt after
@@ -195,7 +198,11 @@ async def start_checkout(
         now: current aware UTC time (tests).
 
     Returns the ``open`` checkout (``esim_id`` = reserved or topped-up eSIM,
-    ``reserved_until`` set for new eSIMs).
+    ``reserved_until`` set for new eSIMs). When the traveler already has an open checkout of
+    this plan (for a top-up: of this plan on this eSIM) at today's price, that checkout is
+    returned instead of a new one: its destination and device confirmation are updated and
+    its one reservation kept or taken again until ``now + reservation_minutes``. Safe under
+    concurrency (SQLite and PostgreSQL): simultaneous calls yield one checkout, one eSIM.
 
     Raises CheckoutError: ``unknown_plan``, ``bad_destination``, ``not_found`` (top-up of an
     eSIM the user does not own), ``sold_out`` (the checkout row is kept with status
@@ -227,36 +234,46 @@ async def start_checkout(
                 offer.decision.message or "This eSIM cannot take another plan right now.",
             )
     until = now + _minutes(reservation_minutes)
-    checkout = Checkout(
-        id=str(uuid.uuid4()),
-        user_id=user_id,
-        plan_id=plan.plan_id,
-        kind=kind,
-        esim_id=esim_id if kind == "topup" else None,
-        destination=dest,
-        amount_minor=plan.price_minor,
-        currency=plan.currency,
-        status="open",
-        device_confirmed=device_confirmed,
-        reserved_until=until if kind == "new_esim" else None,
-        created_at=now,
-        updated_at=now,
-    )
-    if kind == "topup":
+    # One traveler and plan → one open checkout: a double click (or a second tab) reuses the
+    # open checkout and its eSIM instead of reserving another one (docs/business-rules.md).
+    await _lock_traveler(session, user_id)
+    checkout = await _reusable_checkout(session, user_id, plan, kind, esim_id, now)
+    if checkout is not None:
+        checkout.destination = dest or checkout.destination
+        checkout.device_confirmed = checkout.device_confirmed or device_confirmed
+        checkout.updated_at = now
         session.add(checkout)
+        if kind == "topup" or await _hold_for_start(session, checkout, until):
+            await session.commit()
+            log.info("checkout reused", extra={"checkout_id": checkout.id})
+            return checkout
         await session.commit()
-        return checkout
-
-    # Fast path: reserve a free eSIM and insert the checkout in ONE transaction.
-    esim = await inventory.reserve(session, checkout.id, until)
-    if esim is not None:
-        checkout.esim_id = esim.id
+    else:
+        checkout = Checkout(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            plan_id=plan.plan_id,
+            kind=kind,
+            esim_id=esim_id if kind == "topup" else None,
+            destination=dest,
+            amount_minor=plan.price_minor,
+            currency=plan.currency,
+            status="open",
+            device_confirmed=device_confirmed,
+            reserved_until=until if kind == "new_esim" else None,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(checkout)
+        if kind == "topup":
+            await session.commit()
+            return checkout
+        # Fast path: reserve a free eSIM and insert the checkout in ONE transaction.
+        held = await _hold_for_start(session, checkout, until)
         await session.commit()
-        return checkout
-    session.add(checkout)
-    await session.commit()
-    esim = await _reserve_with_refill(session, checkout.id, until, now, client)
+        if held:
+            return checkout
+    esim = await _reserve_with_refill(session, checkout, until, now, client)
     if esim is None:
         checkout.status = "sold_out"
         checkout.reserved_until = None
@@ -265,25 +282,126 @@ async def start_checkout(
         await session.commit()
         log.info("checkout sold out", extra={"checkout_id": checkout.id})
         raise CheckoutError("sold_out")
-    checkout.esim_id = esim.id
-    session.add(checkout)
-    await session.commit()
     return checkout
+
+
+async def _lock_traveler(session: AsyncSession, user_id: int) -> None:
+    """Serialise checkout starts of one traveler until the caller's next commit.
+
+    PostgreSQL: ``SELECT ... FOR NO KEY UPDATE`` of the traveler's ``app_user`` row (other
+    travelers are not blocked; inserting rows that reference the user still works). SQLite:
+    a no-op write on that row, which takes the database's single write lock (waiting up to
+    ``busy_timeout``), so the reads that follow see every committed checkout.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(User.id).where(col(User.id) == user_id).with_for_update(key_share=True)
+        )
+    else:
+        await session.execute(
+            update(User)
+            .where(col(User.id) == user_id)
+            .values(is_staff=User.is_staff)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _reusable_checkout(
+    session: AsyncSession,
+    user_id: int,
+    plan: Plan,
+    kind: str,
+    esim_id: int | None,
+    now: datetime,
+) -> Checkout | None:
+    """The traveler's open checkout of ``plan`` (same topped-up eSIM for a top-up), if any.
+
+    Call with the traveler locked (:func:`_lock_traveler`). An open checkout whose price is
+    no longer the plan's and that has no payment under way is cancelled (its eSIM goes back
+    to the pool) so the traveler pays today's price: ``None`` is returned then."""
+    query = (
+        select(Checkout)
+        .where(
+            col(Checkout.user_id) == user_id,
+            col(Checkout.plan_id) == plan.plan_id,
+            col(Checkout.kind) == kind,
+            col(Checkout.status) == "open",
+        )
+        .order_by(col(Checkout.created_at).desc())
+        .execution_options(populate_existing=True)
+    )
+    if kind == "topup":
+        query = query.where(col(Checkout.esim_id) == esim_id)
+    for existing in (await session.exec(query)).all():
+        if existing.amount_minor == plan.price_minor and existing.currency == plan.currency:
+            return existing
+        busy = [
+            p
+            for p in await _payments_for(session, existing.id)
+            if p.status in ("processing", "requires_action", "succeeded")
+        ]
+        if busy or await _order_for(session, existing.id) is not None:
+            return existing  # mid-payment at the price the traveler saw: keep it
+        await session.execute(
+            update(Esim)
+            .where(col(Esim.checkout_id) == existing.id, col(Esim.state) == "reserved")
+            .values(state="free", checkout_id=None, reserved_until=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        existing.status = "cancelled"
+        existing.reserved_until = None
+        existing.updated_at = now
+        session.add(existing)
+    return None
+
+
+async def _hold_for_start(session: AsyncSession, checkout: Checkout, until: datetime) -> bool:
+    """Make sure ``checkout`` (traveler locked) holds exactly one eSIM until ``until``: keep
+    or extend the one reserved for it, else reserve a free one. Returns False when no free
+    eSIM is left. Does not commit."""
+    held = (
+        await session.exec(
+            select(Esim)
+            .where(col(Esim.checkout_id) == checkout.id, col(Esim.state) == "reserved")
+            .order_by(col(Esim.id))
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    if held is not None and held.id is not None:
+        if not await inventory.extend(session, held.id, checkout.id, until):
+            return False  # pragma: no cover - the traveler lock prevents this race
+        esim_id = held.id
+    else:
+        esim = await inventory.reserve(session, checkout.id, until)
+        if esim is None or esim.id is None:
+            return False
+        esim_id = esim.id
+    checkout.esim_id = esim_id
+    checkout.reserved_until = until
+    session.add(checkout)
+    return True
 
 
 async def _reserve_with_refill(
     session: AsyncSession,
-    checkout_id: str,
+    checkout: Checkout,
     until: datetime,
     now: datetime,
     client: SFTClient | None,
 ) -> Esim | None:
     """After a first reservation found no free eSIM: release expired reservations and retry;
     else refill once from SFT and retry. Commits after each step (no database lock is held
-    across the SFT call)."""
-    if await inventory.release_expired(session, now):
-        esim = await inventory.reserve(session, checkout_id, until)
+    across the SFT call); each retry re-locks the traveler, so two concurrent starts of the
+    same checkout never reserve two eSIMs for it."""
+
+    async def retry() -> Esim | None:
+        await _lock_traveler(session, checkout.user_id)
+        held = await _hold_for_start(session, checkout, until)
         await session.commit()
+        return await session.get(Esim, checkout.esim_id) if held and checkout.esim_id else None
+
+    if await inventory.release_expired(session, now):
+        esim = await retry()
         if esim is not None:
             return esim
     if client is None:
@@ -294,9 +412,7 @@ async def _reserve_with_refill(
         log.warning("inventory refill failed: %s", type(exc).__name__)
         await session.rollback()
         return None
-    esim = await inventory.reserve(session, checkout_id, until)
-    await session.commit()
-    return esim
+    return await retry()
 
 
 # --- pay -------------------------------------------------------------------------------------

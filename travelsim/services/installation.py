@@ -8,6 +8,7 @@ The activation code is decrypted here, on the server, per request; it is never l
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,8 +19,29 @@ from travelsim.crypto import DecryptionError
 from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, ios_link, qr_png
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, User
+from travelsim.settings import Settings, get_settings
 
-__all__ = ["InstallStatus", "InstallView", "esim_qr_png", "install_view", "qr_png_for"]
+__all__ = [
+    "CONFIRMATION_CODE_LEAD",
+    "InstallStatus",
+    "InstallView",
+    "SupportContact",
+    "confirmation_code_html",
+    "confirmation_code_text",
+    "esim_qr_png",
+    "install_view",
+    "qr_png_for",
+    "support_contact",
+]
+
+#: What the traveler is told when the profile needs a confirmation code. The code is never in
+#: the activation code or the QR (only a "required" flag is, docs/esim.md), no platform call
+#: returns it, and the portal does not send it: the seller's support gives it. The install
+#: page and the installation email say exactly this, once, with the support contact.
+CONFIRMATION_CODE_LEAD = (
+    "Your phone will also ask for a confirmation code. It is not inside the QR code or the "
+    "activation code: our support team gives it to you."
+)
 
 #: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
 #: ``installed``: the platform reports the profile downloaded/installed/enabled/disabled;
@@ -53,6 +75,47 @@ class InstallView:
     android_link: str | None = field(repr=False)
     order_reference: str | None
     order_status: str | None
+
+
+@dataclass(frozen=True)
+class SupportContact:
+    """The seller's support contact: ``email`` always, ``url`` and ``phone`` when configured
+    (settings ``SUPPORT_EMAIL``, ``SUPPORT_URL``, ``SUPPORT_PHONE``)."""
+
+    email: str
+    url: str | None = None
+    phone: str | None = None
+
+
+def support_contact(settings: Settings | None = None) -> SupportContact:
+    """The support contact from ``settings`` (default: the process settings, read now, so a
+    changed environment shows without rebuilding the pages). Blank optional values → ``None``."""
+    s = settings or get_settings()
+    return SupportContact(
+        email=s.support_email.strip(),
+        url=(s.support_url or "").strip() or None,
+        phone=(s.support_phone or "").strip() or None,
+    )
+
+
+def confirmation_code_text(contact: SupportContact) -> str:
+    """The confirmation-code paragraph of the installation email, plain text, one line:
+    :data:`CONFIRMATION_CODE_LEAD` then ``Contact support: <email> · <phone> · <url>``."""
+    ways = [contact.email, *(v for v in (contact.phone, contact.url) if v)]
+    return f"{CONFIRMATION_CODE_LEAD} Contact support: {' · '.join(ways)}."
+
+
+def confirmation_code_html(contact: SupportContact) -> str:
+    """The same paragraph as :func:`confirmation_code_text` as one HTML ``<p>`` (escaped;
+    ``mailto:``, ``tel:`` and web links)."""
+    e = html.escape
+    links = [f'<a href="mailto:{e(contact.email)}">{e(contact.email)}</a>']
+    if contact.phone:
+        tel = "".join(c for c in contact.phone if c.isdigit() or c == "+")
+        links.append(f'<a href="tel:{e(tel)}">{e(contact.phone)}</a>')
+    if contact.url:
+        links.append(f'<a href="{e(contact.url)}">{e(contact.url)}</a>')
+    return f"<p>{e(CONFIRMATION_CODE_LEAD)} Contact support: {' · '.join(links)}.</p>"
 
 
 async def _owned_esim(session: AsyncSession, user: User, esim_id: int) -> Esim | None:

@@ -61,7 +61,7 @@ from travelsim import db
 from travelsim.esim import ActivationCode, InvalidActivationCode
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, Payment, Plan, ProvisioningStep, User, utcnow
-from travelsim.services import email
+from travelsim.services import email, installation
 from travelsim.services.payments import PaymentProvider, PaymentProviderError, get_provider
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
@@ -646,9 +646,9 @@ def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
         raise _StepError("no activation code stored", retryable=False)
     code = ActivationCode.parse(secret_box().decrypt(esim.activation_code_enc))
     link = install_page_url(ctx.public_url, esim.id)
+    contact = installation.support_contact()
     confirm_text = (
-        "\nYour phone will also ask for a confirmation code. It is never part of the QR code: "
-        "see your install page for how to get it.\n"
+        f"\n{installation.confirmation_code_text(contact)}\n"
         if code.confirmation_code_required
         else ""
     )
@@ -667,7 +667,7 @@ def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
         f"TravelSIM\n"
     )
     e = html.escape
-    confirm_html = f"<p>{e(confirm_text.strip())}</p>" if confirm_text else ""
+    confirm_html = installation.confirmation_code_html(contact) if confirm_text else ""
     body_html = (
         f"<p>Hello,</p>"
         f"<p>Your eSIM for <strong>{e(title)}</strong> is ready "

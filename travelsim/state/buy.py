@@ -15,7 +15,7 @@ import reflex as rx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.models import Checkout, Plan, User
+from travelsim.models import Checkout, Esim, Plan, User
 from travelsim.services import catalogue, checkout, countries, payments, platform
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState
@@ -44,6 +44,12 @@ class BuyState(SessionState):
     device_unlocked: bool = False
     checkout_id: str = ""
     step: str = "loading"  # loading | confirm | pay | action | not_found
+    #: ``new_esim`` or ``topup`` (the checkout in the URL adds data to an eSIM already owned).
+    kind: str = "new_esim"
+    #: The chosen destination as shown: flag and country name, e.g. "🇫🇷 France".
+    destination_label: str = ""
+    #: For a top-up: the eSIM the data is added to (``name``, ``iccid_tail``, ``destination``).
+    target: dict[str, str] = {}
     error: str = ""
     busy: bool = False
 
@@ -78,6 +84,8 @@ class BuyState(SessionState):
             )
             checkout_id = params.get("checkout", "")
             self.checkout_id = ""
+            self.kind = "new_esim"
+            self.target = {}
             self.step = "confirm"
             if checkout_id:
                 co = await s.get(Checkout, checkout_id)
@@ -88,17 +96,26 @@ class BuyState(SessionState):
                 order = await checkout.order_for_checkout(s, co.id)
                 if order is not None:
                     return rx.redirect(f"/orders/{order.id}")
+                if co.kind == "topup":
+                    esim = await s.get(Esim, co.esim_id) if co.esim_id else None
+                    if esim is None or esim.user_id != user.id:
+                        self.error = ERRORS["not_found"]
+                        return None
+                    self.kind = "topup"
+                    self.target = _esim_target(esim)
                 if co.status == "open":
                     self.checkout_id = co.id
                     self.destination = co.destination or self.destination
                     self.step = "action" if await checkout.pending_action(s, co.id) else "pay"
                 else:
                     self.error = ERRORS.get(co.status, ERRORS["expired"])
+        self.destination_label = _country_label(self.destination)
         return None
 
     @rx.event
     def set_destination(self, code: str) -> None:
         self.destination = code
+        self.destination_label = _country_label(code)
 
     @rx.event
     def set_device_esim(self, value: bool) -> None:
@@ -109,21 +126,27 @@ class BuyState(SessionState):
         self.device_unlocked = value
 
     @rx.event
-    async def start(self) -> Any:
-        """Reserve an eSIM for this traveler's checkout (no charge yet)."""
+    async def start(self) -> AsyncIterator[Any]:
+        """Reserve an eSIM for this traveler's checkout (no charge yet).
+
+        The button is disabled while this runs (``busy`` is sent before the reservation);
+        a second click that still gets through reuses the same checkout
+        (``checkout.start_checkout``: one open checkout per traveler and plan)."""
         if self.busy:
-            return None
+            return
         if not (self.device_esim and self.device_unlocked):
             self.error = ERRORS["confirm_device"]
-            return None
+            return
         if self.destination not in {d["code"] for d in self.destinations}:
             self.error = ERRORS["bad_destination"]
-            return None
+            return
         user = await self._require_user()
         if user is None:
-            return self._signin_redirect()
+            yield self._signin_redirect()
+            return
         self.busy = True
         self.error = ""
+        yield None
         try:
             async with db.session() as s:
                 co = await checkout.start_checkout(
@@ -137,10 +160,11 @@ class BuyState(SessionState):
                 )
         except checkout.CheckoutError as exc:
             self.error = ERRORS.get(exc.code, exc.message)
-            return None
-        finally:
             self.busy = False
-        return rx.redirect(f"/buy/{self.plan_id}?to={self.destination}&checkout={co.id}")
+            return
+        # ``busy`` stays True until the checkout page loads (``load`` resets it), so the
+        # button cannot be clicked again on the way there.
+        yield rx.redirect(f"/buy/{self.plan_id}?to={self.destination}&checkout={co.id}")
 
     @rx.event
     async def pay(self, form: dict[str, Any]) -> Any:
@@ -235,3 +259,24 @@ class BuyState(SessionState):
                 return self._after_payment(outcome)
             await asyncio.sleep(0.5)
         return None
+
+
+def _country_label(code: str) -> str:
+    """Flag and name of ISO alpha-2 ``code`` ("🇫🇷 France"); "" for no code."""
+    if not code:
+        return ""
+    try:
+        c = countries.country(code)
+    except KeyError:
+        return code
+    return f"{c.flag} {c.name}"
+
+
+def _esim_target(esim: Esim) -> dict[str, str]:
+    """How a top-up checkout names the eSIM the data is added to: its nickname (or
+    "Your eSIM"), the last 4 digits of its ICCID and its destination with flag."""
+    return {
+        "name": esim.nickname or "Your eSIM",
+        "iccid_tail": esim.iccid[-4:],
+        "destination": _country_label(esim.destination or ""),
+    }

@@ -6,6 +6,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from travelsim import db
+from travelsim.models import Plan
 from travelsim.services import catalogue, countries
 
 POPULAR = ["FR", "ES", "IT", "US", "JP", "TH", "GB"]
@@ -29,7 +30,11 @@ class CatalogueState(rx.State):
 
     @rx.event
     async def load(self) -> None:
-        """Load which destinations are sellable (on page load)."""
+        """Load which destinations are sellable (on page load) and show the destination of
+        the URL (``/?to=JP``, ISO alpha-2, any case; unknown or unsold codes are ignored).
+
+        Runs on every navigation of the page, so Back/Forward and shared links show the
+        destination their URL names."""
         try:
             async with db.session() as s:
                 plans = await catalogue.sellable_plans(s)
@@ -40,6 +45,15 @@ class CatalogueState(rx.State):
         self.popular = [_country_view(c) for c in POPULAR if c in self._covered]
         self.error = ""
         self.loaded = True
+        wanted = self.router.url.query_parameters.get("to", "").strip().upper()
+        if wanted in self._covered:
+            self._select(wanted)
+            self.query = ""
+            self.matches = []
+            self.offers = [_offer_view(o) for o in self._sorted_offers(plans)]
+        else:
+            self.selected_code, self.selected_name, self.selected_flag = "", "", ""
+            self.offers = []
         if self.query:
             self._search()
 
@@ -53,16 +67,22 @@ class CatalogueState(rx.State):
         self.matches = [_country_view(c.code) for c in found]
 
     @rx.event
-    async def choose_destination(self, code: str) -> None:
-        """Show the offers for ISO alpha-2 ``code`` (ignored unless it is sellable)."""
+    async def choose_destination(self, code: str) -> EventSpec | None:
+        """Show the offers for ISO alpha-2 ``code`` (ignored unless it is sellable) and put it
+        in the URL (``/?to=<code>``, a new history entry: Back returns to the previous
+        choice; the link can be shared)."""
         code = code.upper()
         if code not in self._covered:
-            return
-        c = countries.country(code)
-        self.selected_code, self.selected_name, self.selected_flag = c.code, c.name, c.flag
+            return None
+        self._select(code)
         self.query = ""
         self.matches = []
         await self._load_offers()
+        return rx.redirect(f"/?to={code}")
+
+    def _select(self, code: str) -> None:
+        c = countries.country(code)
+        self.selected_code, self.selected_name, self.selected_flag = c.code, c.name, c.flag
 
     @rx.event
     async def set_sort(self, label: str) -> None:
@@ -71,17 +91,20 @@ class CatalogueState(rx.State):
             await self._load_offers()
 
     @rx.event
-    def clear_destination(self) -> None:
+    def clear_destination(self) -> EventSpec:
         self.selected_code = ""
         self.offers = []
+        return rx.redirect("/")
 
     async def _load_offers(self) -> None:
         async with db.session() as s:
             plans = await catalogue.sellable_plans(s)
-        offers = catalogue.sort_offers(
+        self.offers = [_offer_view(o) for o in self._sorted_offers(plans)]
+
+    def _sorted_offers(self, plans: list[Plan]) -> list[catalogue.Offer]:
+        return catalogue.sort_offers(
             catalogue.offers_for_country(plans, self.selected_code), SORTS[self.sort_label]
         )
-        self.offers = [_offer_view(o) for o in offers]
 
     @rx.event
     def choose_plan(self, plan_id: str) -> EventSpec | None:
@@ -107,7 +130,6 @@ def _offer_view(o: catalogue.Offer) -> dict[str, str]:
         "price": o.price,
         "per_gb": f"{format_money(per_gb, o.currency)} per GB",
         "starts_on": o.starts_on,
-        "policy": o.activation_policy,
         "coverage": o.coverage,
         "kind": o.region or "Single country",
     }

@@ -27,6 +27,11 @@ class InstallState(SessionState):
     platform: str = "other"
     mobile: bool = False
     in_app_browser: str = ""
+    #: The seller's support contact (settings, read on every load, never at build time):
+    #: ``email`` always; ``url``, ``phone`` and ``tel`` (digits for a tel: link) may be "".
+    support: dict[str, str] = {}
+    #: Who gives the confirmation code (the same sentence as the installation email).
+    confirmation_lead: str = installation.CONFIRMATION_CODE_LEAD
 
     @rx.event
     async def load(self) -> Any:
@@ -56,5 +61,12 @@ class InstallState(SessionState):
         self.ios_link = view.ios_link or ""
         self.android_link = view.android_link or ""
         self.confirmation_code_required = view.confirmation_code_required
+        contact = installation.support_contact()
+        self.support = {
+            "email": contact.email,
+            "url": contact.url or "",
+            "phone": contact.phone or "",
+            "tel": "".join(c for c in contact.phone or "" if c.isdigit() or c == "+"),
+        }
         self.profile_status = view.profile_status or ""
         return None

@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import reflex as rx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.services import orders
+from travelsim.models import Checkout, Esim, Order
+from travelsim.services import countries, orders
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -35,6 +37,7 @@ class ReceiptState(SessionState):
                 user_id=_uid(user),
                 vat_rate_percent=f"{settings.vat_rate_percent:g}",
             )
+            destination = await _destination_of(s, order_id) if r is not None else ""
         self.found = r is not None
         if r is None:
             return None
@@ -51,6 +54,7 @@ class ReceiptState(SessionState):
             "total": r.total,
             "payment": r.payment,
             "status": r.status.replace("_", " "),
+            "destination": destination,
         }
         self.seller = {
             "name": settings.seller_name,
@@ -67,3 +71,24 @@ class ReceiptState(SessionState):
         """Show the date in the browser's IANA zone (named, e.g. "CET"); UTC if unknown."""
         if self._date is not None and self.receipt:
             self.receipt["date"] = local_datetime(self._date, str(tz)[:64] if tz else "UTC")
+
+
+async def _destination_of(session: AsyncSession, order_id: str) -> str:
+    """Flag and country of what order ``order_id`` bought ("🇫🇷 France"): the destination
+    chosen at checkout, else the eSIM's; "" when none is known. The caller has already
+    checked that the order is the viewer's (``orders.receipt_view``)."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        return ""
+    checkout = await session.get(Checkout, order.checkout_id) if order.checkout_id else None
+    code = checkout.destination if checkout is not None else None
+    if not code:
+        esim = await session.get(Esim, order.esim_id) if order.esim_id else None
+        code = esim.destination if esim is not None else None
+    if not code:
+        return ""
+    try:
+        c = countries.country(code)
+    except KeyError:
+        return code
+    return f"{c.flag} {c.name}"

@@ -7,6 +7,7 @@ refusal (15 live add-ons, suspended by staff) is shown before any payment.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
@@ -124,13 +125,18 @@ class TopupState(SessionState):
             self.totals = ""
 
     @rx.event
-    async def start(self) -> Any:
+    async def start(self) -> AsyncIterator[Any]:
+        """Open the top-up checkout (no charge yet); the button is disabled meanwhile and a
+        second click reuses the same open checkout (``checkout.start_checkout``)."""
         if self.busy or not self.selected or not self.allowed:
-            return None
+            return
         user = await self._require_user()
         if user is None:
-            return self._signin_redirect()
+            yield self._signin_redirect()
+            return
         self.busy = True
+        self.error = ""
+        yield None
         try:
             async with db.session() as s:
                 esim = await s.get(Esim, int(self.esim_id))
@@ -146,8 +152,8 @@ class TopupState(SessionState):
                 )
         except checkout.CheckoutError as exc:
             self.error = exc.message
-            return None
-        finally:
             self.busy = False
+            return
+        self.busy = False
         dest = f"&to={co.destination}" if co.destination else ""
-        return rx.redirect(f"/buy/{self.selected}?checkout={co.id}{dest}")
+        yield rx.redirect(f"/buy/{self.selected}?checkout={co.id}{dest}")
