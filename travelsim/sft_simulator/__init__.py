@@ -107,6 +107,13 @@ Add-on life model
   all recorded usage; a record becomes visible (add-on details, profile balances, statistics,
   and the 15-live count) only once ``rating_delay_seconds`` of simulator time have passed.
   An On Usage add-on started by not-yet-rated traffic still reads "Subscribed".
+* Billed traffic needs a profile enabled on a phone: data used on a SIM whose profile is
+  ``released`` first takes it through ``downloaded``, ``installed`` to ``enabled`` (the
+  order a phone takes a profile; from ``downloaded`` or ``installed`` only the remaining
+  steps, from ``disabled`` back to ``enabled``), at once (no rating delay), and the callback
+  stream reports each step as its own ``eSIM Profile Status`` event. ``deleted`` and
+  ``error`` (only ever set through the control) are left alone. Refused or unbilled traffic
+  changes nothing.
 * Simulator clock = real UTC now + an offset persisted in ``sim_meta``; ``POST
   /_sim/clock/advance {seconds}`` only moves it forward.
 
