@@ -128,8 +128,8 @@ groups of four upper-case letters/digits (distinct), MSISDN ``32470`` + (100000+
 
 Controls (``/_sim/``, no SFT auth, no rate limit; JSON in and out; bad input -> HTTP 400)
 =========================================================================================
-``POST consume {endPointId, bytes, date?}``; ``POST profile-status {iccid|endPointId, status}``
-(released, downloaded, installed, enabled, disabled, deleted, error); ``POST clock/advance
+``POST consume {endPointId|iccid, bytes, date?}``; ``POST profile-status {iccid|endPointId,
+status}`` (released, downloaded, installed, enabled, disabled, deleted, error); ``POST clock/advance
 {seconds}``, ``GET clock``; ``POST reset {esims?}`` (also clears faults and the call log);
 ``POST faults {operation ("*" or a path name, any case), kind, probability? | count?,
 latency_seconds?, status?}``, ``GET faults``, ``DELETE faults`` (or ``POST faults/clear``);

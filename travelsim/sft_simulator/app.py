@@ -807,8 +807,16 @@ class Simulator:
         )
 
     def ctl_consume(self, body: dict[str, Any]) -> Response:
-        endpoint_id = _scalar(body.get("endPointId"), "endPointId")
-        assert endpoint_id is not None
+        endpoint_id = _scalar(body.get("endPointId"), "endPointId", required=False)
+        if endpoint_id is None:
+            iccid = _scalar(body.get("iccid"), "iccid", required=False)
+            if iccid is None:
+                raise BadInput("endPointId", "endPointId or iccid required")
+            endpoint_id = self.store.endpoint_of_iccid(iccid)
+            if endpoint_id is None:
+                return JSONResponse(
+                    {"error": f"SIM {iccid} not found or not linked"}, status_code=404
+                )
         nbytes = body.get("bytes")
         if isinstance(nbytes, bool) or not isinstance(nbytes, int | str):
             raise BadInput("bytes", "expected a non-negative integer")

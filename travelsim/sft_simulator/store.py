@@ -890,6 +890,14 @@ class Store:
         for previous, status in itertools.pairwise(steps):
             self._record_profile_change(sim.iccid, previous, status)
 
+    def endpoint_of_iccid(self, iccid: str) -> str | None:
+        """The endpoint the SIM ``iccid`` is linked to; ``None`` if unknown or unlinked."""
+        with self.tx() as conn:
+            value = conn.execute(
+                select(sim_sims.c.endpoint_id).where(sim_sims.c.iccid == iccid)
+            ).scalar()
+        return str(value) if value else None
+
     # ------------------------------------------------------------------ controls
     def set_profile_status(
         self, iccid: str | None, endpoint_id: str | None, status: str
