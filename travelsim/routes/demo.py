@@ -48,7 +48,9 @@ async def mailbox(_request: Request) -> Response:
             f"<div>{body}</div></article>"
         )
     page = (
-        "<!doctype html><meta charset='utf-8'><title>Demo mailbox · TravelSIM</title>"
+        "<!doctype html><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>Demo mailbox · TravelSIM</title>"
         "<body style='font-family:sans-serif;max-width:50em;margin:auto;padding:1em'>"
         "<h1>Demo mailbox</h1>"
         "<p style='border-left:4px solid #c80;padding:8px 12px;background:#fff6e0;color:#333'>"
