@@ -8,6 +8,7 @@ export PATH := $(BIN):$(PATH)
 export REFLEX_USE_NPM := 1
 export PYTHONUNBUFFERED := 1
 PORT ?= 3000
+SIM_PORT ?= 8040
 
 .PHONY: install migrate seed demo test test-unit test-integration test-e2e test-load lint format bench bench-quick simulator clean
 
@@ -25,8 +26,10 @@ migrate: install
 seed: migrate
 	$(BIN)/python -m travelsim.cli seed
 
-## The portal on http://localhost:$(PORT) (frontend, backend and routes on one port), in the foreground.
+## The portal on http://localhost:$(PORT) (frontend, backend and routes on one port), in the
+## foreground: Ctrl-C stops it. `make demo PORT=3100` for another port.
 demo: seed
+	@echo "TravelSIM demo on http://localhost:$(PORT) (runs in the foreground: Ctrl-C stops it)"
 	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) PUBLIC_URL=$${PUBLIC_URL:-http://localhost:$(PORT)} $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 lint: install
@@ -69,8 +72,11 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m benchmarks --quick
 
+## A standalone SFT simulator on http://127.0.0.1:$(SIM_PORT) (foreground, Ctrl-C stops it), on
+## the demo's own file .data/sft_simulator.db. Stop the demo first, then point a new demo at it:
+## `SFT_BASE_URL=http://127.0.0.1:$(SIM_PORT) make demo`.
 simulator: install
-	$(BIN)/python -m travelsim.sft_simulator serve --port 8040
+	$(BIN)/python -m travelsim.sft_simulator serve --port $(SIM_PORT) --db .data/sft_simulator.db
 
 clean:
 	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache

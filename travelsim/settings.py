@@ -36,8 +36,14 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Local state (SQLite files, keys).")
     public_url: str = Field("http://localhost:3000", description="Base URL travelers use.")
-    frontend_port: int = 3000
-    backend_port: int = 8000
+    frontend_port: int = Field(
+        3000, description="Port of the pages; `make demo PORT=N` sets it (and the next two)."
+    )
+    backend_port: int = Field(
+        3000,
+        description="Port of the backend (events, routes): the same port as the pages, since "
+        "`reflex run --env prod` serves both on one port.",
+    )
     log_level: str = "INFO"
     secret_key: SecretStr | None = Field(
         None, description="Signs tokens; generated into DATA_DIR on first demo start if unset."

@@ -2,13 +2,21 @@
 
 The browser reports its IANA zone (``Intl.DateTimeFormat().resolvedOptions().timeZone``);
 the server converts with :mod:`zoneinfo`, so daylight-saving changes are applied for the
-date being shown, not for today (esim-facts F8).
+date being shown, not for today (docs/esim.md: validity and time zones).
+
+The zone is named by its abbreviation when the tz database has one ("CET", "CEST", "EDT");
+many zones have none (Singapore is "+08", Sao Paulo "-03"), and those are named after their
+city from the CLDR data shipped with Babel ("Singapore time", "São Paulo time"). Zones with
+neither (``Etc/GMT-8``) show the offset ("UTC+08").
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import get_timezone_location
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -27,8 +35,32 @@ def local_datetime(value: datetime | None, tz_name: str | None) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime")
     local = value.astimezone(zone(tz_name))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {zone_label(local)}"
+
+
+def zone_label(local: datetime) -> str:
+    """How the zone of the aware datetime ``local`` is named for a reader: its abbreviation
+    (``"CET"``), else ``"<city> time"`` (``"Singapore time"``), else ``"UTC+08"``."""
     abbrev = local.tzname() or "UTC"
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {abbrev}"
+    if abbrev.isalpha():
+        return abbrev
+    key = getattr(local.tzinfo, "key", "") or ""
+    city = _city(key)
+    if city:
+        return f"{city} time"
+    return abbrev if abbrev.startswith("UTC") else f"UTC{abbrev}"
+
+
+@lru_cache(maxsize=256)
+def _city(key: str) -> str:
+    """The English CLDR city of the IANA zone ``key`` (``"Asia/Ho_Chi_Minh"`` →
+    ``"Ho Chi Minh City"``); ``""`` for zones that are not a place (``Etc/...``, ``UTC``)."""
+    if "/" not in key or key.startswith("Etc/"):
+        return ""
+    try:
+        return str(get_timezone_location(key, locale="en", return_city=True))
+    except (LookupError, ValueError):
+        return key.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def duration_text(seconds: int | None) -> str:

@@ -21,6 +21,7 @@ from travelsim.pages.security import (
     security_page,
     totp_page,
 )
+from travelsim.pages.status import status_page
 from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
 from travelsim.scheduler import scheduler_lifespan
@@ -41,6 +42,7 @@ from travelsim.state.security import (
     TotpState,
 )
 from travelsim.state.session import SessionState
+from travelsim.state.status import StatusState
 from travelsim.state.topup import TopupState
 
 logs.configure(get_settings())
@@ -78,6 +80,7 @@ PAGES = [
         PasswordResetState.load_reset,
     ),
     (delete_account_page, "/account/delete", "Delete your account", DeleteAccountState.load),
+    (status_page, "/status", "Service status", StatusState.load),
 ]
 PAGES += ADMIN_PAGES
 for component, route, title, on_load in PAGES:

@@ -4,6 +4,9 @@ The app runs once per session on a free port, with its own DATA_DIR (fresh SQLit
 and simulator state), after ``python -m travelsim.cli seed`` exactly as ``make demo``
 does. Chromium is Debian's ``/usr/bin/chromium`` (never ``playwright install``).
 Screenshots go to ``tests/e2e/screenshots/`` (git-ignored).
+
+The app's built-in simulator is driven through its controls on the app's own port
+(``/_sim/...``, loopback only, demo/test mode only): fixture :func:`app_sim`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -128,6 +133,47 @@ def app_url(app_env: dict[str, str]) -> Iterator[str]:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
         shutil.rmtree(app_env["DATA_DIR"], ignore_errors=True)
+
+
+@dataclass
+class AppSimulator:
+    """The running app's in-process SFT simulator, over HTTP on the app's port
+    (``/_sim/<path>``, the controls of ``docs/simulator.md``)."""
+
+    base_url: str
+
+    def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        """One control request; the response as is (status not checked)."""
+        return httpx.request(method, f"{self.base_url}/_sim/{path}", json=body, timeout=30)
+
+    def ctl(self, method: str, path: str, body: Any = None) -> Any:
+        """One control request that must succeed; its JSON answer."""
+        r = self.call(method, path, body)
+        assert r.status_code == 200, f"{method} /_sim/{path}: {r.status_code} {r.text}"
+        return r.json()
+
+    def consume(self, endpoint_id: str, nbytes: int) -> dict[str, Any]:
+        """Data used on ``endpoint_id`` (bytes), billed by the simulator's rules."""
+        out: dict[str, Any] = self.ctl(
+            "POST", "consume", {"endPointId": endpoint_id, "bytes": nbytes}
+        )
+        return out
+
+    def profile_status(self, endpoint_id: str, status: str) -> dict[str, Any]:
+        out: dict[str, Any] = self.ctl(
+            "POST", "profile-status", {"endPointId": endpoint_id, "status": status}
+        )
+        return out
+
+    def state(self) -> dict[str, Any]:
+        out: dict[str, Any] = self.ctl("GET", "state")
+        return out
+
+
+@pytest.fixture
+def app_sim(app_url: str) -> AppSimulator:
+    """The app's own simulator (the one its SFT client talks to), driven over HTTP."""
+    return AppSimulator(app_url.replace("localhost", "127.0.0.1"))
 
 
 @pytest.fixture(scope="session")

@@ -145,3 +145,52 @@ def test_download_my_data_then_delete_my_account(
         left = conn.execute("SELECT COUNT(*) FROM app_user WHERE email = ?", (email,)).fetchone()
     assert left[0] == 0
     ctx.close()
+
+
+CHROME_126_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+
+
+def test_signed_in_sessions_name_the_browser_and_use_the_viewers_zone(
+    app_url: str, app_env: dict[str, str], browser: Browser
+) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    for name, viewport, scheme in (
+        ("desktop-light", DESKTOP, "light"),
+        ("desktop-dark", DESKTOP, "dark"),
+        ("phone-light", PHONE, "light"),
+        ("phone-dark", PHONE, "dark"),
+    ):
+        ctx = browser.new_context(
+            viewport=viewport,
+            color_scheme=scheme,
+            timezone_id="Asia/Singapore",
+            user_agent=CHROME_126_WINDOWS,
+        )
+        page = ctx.new_page()
+        email = sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
+        page.goto(f"{app_url}/security")
+        row = page.get_by_test_id("session-row")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("Chrome 126 on Windows")
+        expect(row).to_contain_text("This device")
+        assert "Mozilla/5.0" not in page.content()
+        # "Since": the session's start from the database, as a reader in Singapore (UTC+8,
+        # no abbreviation in the tz database) reads it.
+        with sqlite3.connect(Path(app_env["DATA_DIR"]) / "travelsim.db") as conn:
+            (created,) = conn.execute(
+                "SELECT s.created_at FROM auth_session s JOIN app_user u ON u.id = s.user_id "
+                "WHERE u.email = ? AND s.revoked_at IS NULL",
+                (email,),
+            ).fetchone()
+        local = datetime.fromisoformat(created).replace(tzinfo=UTC)
+        local = local.astimezone(ZoneInfo("Asia/Singapore"))
+        since = f"{local:%a} {local.day} {local:%b %Y, %H:%M} Singapore time"
+        expect(row).to_contain_text(since)
+        expect(row).not_to_contain_text("UTC")
+        shot(page, f"security-sessions-{name}")
+        ctx.close()

@@ -211,6 +211,10 @@ async def test_batches_hold_at_most_max_events(
     engines: None,
 ) -> None:
     setups = [await setup_esim(client, [FR_1GB_7D]) for _ in range(3)]
+    for st in setups:  # installed already: the data used below adds no profile events
+        await ctl(
+            api, "POST", "profile-status", {"endPointId": st.endpoint_id, "status": "enabled"}
+        )
     await ctl(
         api,
         "POST",

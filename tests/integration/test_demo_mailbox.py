@@ -43,3 +43,15 @@ async def test_mailbox_lists_outbox_in_demo(
     assert "Verify &lt;your&gt; email" in response.text  # escaped
     assert "auth/verify?token=abc" in response.text
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_mailbox_says_it_shows_everyones_email_in_the_local_demo_only(
+    sqlite_db: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_ENV", "demo")
+    get_settings.cache_clear()
+    response = await _get()
+    await db.async_engine().dispose()
+    text = response.text
+    assert "every traveler" in text  # not only the visitor's own
+    assert "local demo" in text and "does not exist in production" in text

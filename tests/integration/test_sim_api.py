@@ -597,3 +597,17 @@ def test_in_process_asgi_transport(tmp_path) -> None:  # type: ignore[no-untyped
 
 def test_server_fixture_exposes_simulator(sim_server: SimServer) -> None:
     assert sim_server.simulator.config.seed_esims == 200
+
+
+def test_consume_by_iccid(sim_api: SimApi) -> None:
+    # The traveler's eSIM page shows the ICCID, not the endpoint: consume accepts either.
+    ep = sim_api.first_free_endpoint()
+    sim_api.activate(ep)
+    sim_api.subscribe(ep, "870101")
+    rows = sim_api.resp(sim_api.get("fetchSIM", page=1, perPage=250))["responseParam"]["rows"]
+    iccid = next(r["iccid"] for r in rows if r["endPointId"] == ep)
+    r = sim_api.ctl("POST", "consume", {"iccid": iccid, "bytes": MB})
+    assert r.status_code == 200, r.text
+    assert r.json()["endPointId"] == ep and r.json()["billedBytes"] == MB
+    assert sim_api.ctl("POST", "consume", {"iccid": "89320000", "bytes": 1}).status_code == 404
+    assert sim_api.ctl("POST", "consume", {"bytes": 1}).status_code == 400

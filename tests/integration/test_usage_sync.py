@@ -261,7 +261,7 @@ async def test_sync_stores_the_simulators_figures_and_only_changes(
         sync = await s.get(EsimSync, setup.esim_id)
         days = (await s.exec(select(UsageDay).where(col(UsageDay.esim_id) == setup.esim_id))).all()
     assert esim is not None and esim.endpoint_status == "Active"
-    assert esim.profile_status == "released"
+    assert esim.profile_status == "enabled"  # data was used: the profile is on a phone
     assert sync is not None and sync.synced_at is not None and sync.last_error is None
     # GetStatistics: 300.000 MB today (simulator-clock day) = 314,572,800 bytes
     assert [(d.day, d.bytes) for d in days] == [(clock().date(), 300 * MB)]

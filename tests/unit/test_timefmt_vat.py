@@ -52,3 +52,35 @@ def test_durations_and_ages() -> None:
 )
 def test_vat_included_in_retail_price(gross: int, rate: Decimal, vat: int) -> None:
     assert included_vat(gross, rate) == vat
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "utc", "expected"),
+    [
+        # Singapore is UTC+8 all year and has no abbreviation in the tz database ("+08").
+        ("Asia/Singapore", datetime(2026, 12, 3, 13, 5, tzinfo=UTC), "Thu 3 Dec 2026, 21:05"),
+        # Sao Paulo is UTC-3 (no DST since 2019), tz database abbreviation "-03".
+        ("America/Sao_Paulo", datetime(2026, 12, 3, 13, 5, tzinfo=UTC), "Thu 3 Dec 2026, 10:05"),
+    ],
+)
+def test_zone_without_abbreviation_is_named_by_its_city(
+    zone_name: str, utc: datetime, expected: str
+) -> None:
+    city = {"Asia/Singapore": "Singapore", "America/Sao_Paulo": "São Paulo"}[zone_name]
+    assert local_datetime(utc, zone_name) == f"{expected} {city} time"
+
+
+def test_zone_with_abbreviation_keeps_it_in_winter_and_summer() -> None:
+    assert local_datetime(datetime(2026, 1, 15, 9, 0, tzinfo=UTC), "Europe/Brussels") == (
+        "Thu 15 Jan 2026, 10:00 CET"
+    )
+    assert local_datetime(datetime(2026, 7, 15, 9, 0, tzinfo=UTC), "Europe/Brussels") == (
+        "Wed 15 Jul 2026, 11:00 CEST"
+    )
+
+
+def test_fixed_offset_zone_without_a_city_shows_the_offset_from_utc() -> None:
+    # POSIX sign convention: Etc/GMT-8 is UTC+8.
+    assert local_datetime(datetime(2026, 12, 3, 13, 5, tzinfo=UTC), "Etc/GMT-8") == (
+        "Thu 3 Dec 2026, 21:05 UTC+08"
+    )

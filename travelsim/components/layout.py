@@ -148,7 +148,7 @@ def footer() -> rx.Component:
                     color=rx.color("gray", 11),
                 ),
                 rx.spacer(),
-                rx.link("Service status", href="/healthz", size="2", color=rx.color("gray", 11)),
+                rx.link("Service status", href="/status", size="2", color=rx.color("gray", 11)),
                 direction=rx.breakpoints(initial="column", sm="row"),
                 gap="2",
                 width="100%",

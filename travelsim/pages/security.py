@@ -48,14 +48,24 @@ def _section(title: str, *children: rx.Component) -> rx.Component:
 
 
 def _session_row(r: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(
-            rx.text(r["browser"], size="2"),
+    """One signed-in browser: name and system, how it signed in, since when, last active
+    (dates in the viewer's zone). A list, not a table, so it reads at phone width."""
+    muted = rx.color("gray", 11)
+    return rx.box(
+        rx.hstack(
+            rx.icon("monitor-smartphone", size=18, color=muted),
+            rx.text(r["browser"], weight="medium"),
             rx.cond(r["current"] != "", rx.badge("This device", color_scheme="green")),
+            align="center",
+            spacing="2",
+            wrap="wrap",
         ),
-        rx.table.cell(r["method"]),
-        rx.table.cell(r["started"]),
-        rx.table.cell(r["last_seen"]),
+        rx.text("Signed in with ", r["method"], size="2", color=muted),
+        rx.text("Since ", r["started"], size="2", color=muted),
+        rx.text("Last active ", r["last_seen"], size="2", color=muted),
+        padding_y="2",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        width="100%",
         data_testid="session-row",
     )
 
@@ -70,20 +80,9 @@ def security_page() -> rx.Component:
             ),
             _section(
                 "Where you are signed in",
-                rx.box(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                rx.table.column_header_cell("Browser"),
-                                rx.table.column_header_cell("Signed in with"),
-                                rx.table.column_header_cell("Since"),
-                                rx.table.column_header_cell("Last active"),
-                            )
-                        ),
-                        rx.table.body(rx.foreach(SecurityState.sessions, _session_row)),
-                        width="100%",
-                    ),
-                    overflow_x="auto",
+                rx.vstack(
+                    rx.foreach(SecurityState.sessions, _session_row),
+                    spacing="0",
                     width="100%",
                 ),
                 rx.text(

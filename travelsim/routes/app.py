@@ -13,6 +13,7 @@ from travelsim.routes.esim import qr_png
 from travelsim.routes.health import healthz
 from travelsim.routes.oidc import oidc_app
 from travelsim.routes.security import security_routes
+from travelsim.routes.simulator import SimulatorControls
 
 
 def build_routes_app() -> Starlette:
@@ -21,7 +22,8 @@ def build_routes_app() -> Starlette:
     the notification unsubscribe link (``travelsim.routes.callbacks``); password reset, second
     factor and sign-out everywhere (``travelsim.routes.security``), provider sign-in under
     ``/auth/oidc`` (``travelsim.routes.oidc``), data export and account deletion
-    (``travelsim.routes.account``)."""
+    (``travelsim.routes.account``); in demo and test mode, the built-in simulator's controls
+    under ``/_sim/`` for loopback clients (``travelsim.routes.simulator``)."""
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
@@ -32,5 +34,6 @@ def build_routes_app() -> Starlette:
             Route("/esims/{esim_id}/qr.png", qr_png, methods=["GET"]),
             Route("/demo/mailbox", mailbox, methods=["GET"]),
             *callback_routes(),
+            Route("/_sim/{path:path}", SimulatorControls()),
         ]
     )

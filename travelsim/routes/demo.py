@@ -48,9 +48,17 @@ async def mailbox(_request: Request) -> Response:
             f"<div>{body}</div></article>"
         )
     page = (
-        "<!doctype html><meta charset='utf-8'><title>Demo mailbox · TravelSIM</title>"
+        "<!doctype html><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>Demo mailbox · TravelSIM</title>"
         "<body style='font-family:sans-serif;max-width:50em;margin:auto;padding:1em'>"
-        "<h1>Demo mailbox</h1><p>Emails the portal queued (no SMTP server configured). "
-        "Local demo only.</p>" + ("".join(items) or "<p>No email yet.</p>") + "</body>"
+        "<h1>Demo mailbox</h1>"
+        "<p style='border-left:4px solid #c80;padding:8px 12px;background:#fff6e0;color:#333'>"
+        "<b>This page shows every traveler's email</b> (verification links, installation "
+        "emails with their QR codes, receipts), not only yours: the last 50 emails the portal "
+        "queued, because no SMTP server is configured. It exists only in the local demo "
+        "(<code>APP_ENV=demo</code>) and does not exist in production or test mode.</p>"
+        + ("".join(items) or "<p>No email yet.</p>")
+        + "</body>"
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

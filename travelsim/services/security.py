@@ -34,11 +34,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 import pyotp
 import segno
+import ua_parser
 from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -232,13 +234,59 @@ async def session_factor(session: AsyncSession, token: str | None) -> SessionFac
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """One open session of a user, for the security page (no token, no hash)."""
+    """One open session of a user, for the security page (no token, no hash).
+    ``user_agent`` is the raw header (``"Unknown browser"`` when none was sent)."""
 
     created_at: datetime
     last_seen_at: datetime
     user_agent: str
     method: str
     current: bool
+
+    @property
+    def device(self) -> str:
+        """Browser and system, e.g. ``"Chrome 126 on Windows"`` (:func:`describe_user_agent`)."""
+        return describe_user_agent(self.user_agent)
+
+
+UNKNOWN_BROWSER = "Unknown browser"
+#: Longer user-agent strings are cut before parsing (real ones are a few hundred characters).
+_UA_PARSE_LIMIT = 512
+_OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
+_BROWSER_SUFFIXES = (" Mobile iOS", " Mobile WebView", " Mobile", " iOS")
+
+
+@lru_cache(maxsize=1024)
+def describe_user_agent(user_agent: str) -> str:
+    """``"Chrome 126 on Windows"``, ``"Safari 17 on iPhone"``, ``"Firefox 128 on macOS"``:
+    browser family without its "Mobile"/"iOS" variant and major version, then the system
+    (an iPhone or iPad by its device name). Parsed with ``ua-parser`` (the uap-core rules);
+    ``"Unknown browser"`` when it recognises no browser."""
+    text = (user_agent or "").strip()[:_UA_PARSE_LIMIT]
+    if not text:
+        return UNKNOWN_BROWSER
+    result = ua_parser.parse(text)
+    agent = result.user_agent
+    if agent is None or agent.family in ("", "Other"):
+        return UNKNOWN_BROWSER
+    browser = agent.family
+    for suffix in _BROWSER_SUFFIXES:
+        if browser.endswith(suffix) and len(browser) > len(suffix):
+            browser = browser[: -len(suffix)]
+            break
+    if browser.startswith("Mobile ") and len(browser) > len("Mobile "):
+        browser = browser[len("Mobile ") :]  # "Mobile Safari"
+    if browser == "HeadlessChrome":
+        browser = "Headless Chrome"
+    name = f"{browser} {agent.major}" if agent.major else browser
+    system = result.os.family if result.os is not None else ""
+    device = result.device.family if result.device is not None else ""
+    if system == "iOS" and device in ("iPhone", "iPad", "iPod"):
+        system = device
+    system = _OS_NAMES.get(system, system)
+    if not system or system == "Other":
+        return name
+    return f"{name} on {system}"
 
 
 async def list_sessions(

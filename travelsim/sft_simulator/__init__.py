@@ -107,6 +107,13 @@ Add-on life model
   all recorded usage; a record becomes visible (add-on details, profile balances, statistics,
   and the 15-live count) only once ``rating_delay_seconds`` of simulator time have passed.
   An On Usage add-on started by not-yet-rated traffic still reads "Subscribed".
+* Billed traffic needs a profile enabled on a phone: data used on a SIM whose profile is
+  ``released`` first takes it through ``downloaded``, ``installed`` to ``enabled`` (the
+  order a phone takes a profile; from ``downloaded`` or ``installed`` only the remaining
+  steps, from ``disabled`` back to ``enabled``), at once (no rating delay), and the callback
+  stream reports each step as its own ``eSIM Profile Status`` event. ``deleted`` and
+  ``error`` (only ever set through the control) are left alone. Refused or unbilled traffic
+  changes nothing.
 * Simulator clock = real UTC now + an offset persisted in ``sim_meta``; ``POST
   /_sim/clock/advance {seconds}`` only moves it forward.
 
@@ -121,8 +128,8 @@ groups of four upper-case letters/digits (distinct), MSISDN ``32470`` + (100000+
 
 Controls (``/_sim/``, no SFT auth, no rate limit; JSON in and out; bad input -> HTTP 400)
 =========================================================================================
-``POST consume {endPointId, bytes, date?}``; ``POST profile-status {iccid|endPointId, status}``
-(released, downloaded, installed, enabled, disabled, deleted, error); ``POST clock/advance
+``POST consume {endPointId|iccid, bytes, date?}``; ``POST profile-status {iccid|endPointId,
+status}`` (released, downloaded, installed, enabled, disabled, deleted, error); ``POST clock/advance
 {seconds}``, ``GET clock``; ``POST reset {esims?}`` (also clears faults and the call log);
 ``POST faults {operation ("*" or a path name, any case), kind, probability? | count?,
 latency_seconds?, status?}``, ``GET faults``, ``DELETE faults`` (or ``POST faults/clear``);

@@ -42,7 +42,11 @@ def _control(args: argparse.Namespace) -> int:
     cmd = args.cmd
     if cmd == "consume":
         method, path = "POST", "consume"
-        body = {"endPointId": args.endpoint, "bytes": args.bytes}
+        body = {"bytes": args.bytes}
+        if args.endpoint:
+            body["endPointId"] = args.endpoint
+        if args.iccid:
+            body["iccid"] = args.iccid
         if args.date:
             body["date"] = args.date
     elif cmd == "profile-status":
@@ -118,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("--url", default="http://127.0.0.1:8040")
     csub = control.add_subparsers(dest="cmd", required=True)
     c = csub.add_parser("consume")
-    c.add_argument("--endpoint", required=True)
+    c.add_argument("--endpoint", help="endPointId (or give --iccid)")
+    c.add_argument("--iccid", help="ICCID of a linked SIM (instead of --endpoint)")
     c.add_argument("--bytes", type=int, required=True)
     c.add_argument("--date", help="YYYYMMDD statistics day")
     c = csub.add_parser("profile-status")

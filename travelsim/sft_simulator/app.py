@@ -238,6 +238,12 @@ class Simulator:
             lifespan=lifespan,
         )
         self.app.state.simulator = self
+        #: The operator controls alone (``/_sim/...``; every other path, the SFT API
+        #: included, answers 404): what a host application may expose on its own port.
+        self.controls_app = Starlette(
+            routes=[Route("/{path:path}", self.dispatch_controls, methods=ALL_METHODS)]
+        )
+        self.controls_app.state.simulator = self
 
     # ------------------------------------------------------------------ envelopes
     def _timestamp(self) -> str:
@@ -280,6 +286,16 @@ class Simulator:
         if low.startswith("/api/"):
             response = await self._api(request, low[5:])
         elif low.startswith("/_sim/"):
+            response = await self._control(request, low[6:])
+        else:
+            response = JSONResponse({"error": "not found"}, status_code=404)
+        response.headers["X-Rate-Limit-TPS"] = self.tps_header()
+        return response
+
+    async def dispatch_controls(self, request: Request) -> Response:
+        """Like :meth:`dispatch`, for ``/_sim/`` paths only (404 for anything else)."""
+        low = request.url.path.lower().rstrip("/")
+        if low.startswith("/_sim/") and "/api/" not in f"{low}/":
             response = await self._control(request, low[6:])
         else:
             response = JSONResponse({"error": "not found"}, status_code=404)
@@ -791,8 +807,16 @@ class Simulator:
         )
 
     def ctl_consume(self, body: dict[str, Any]) -> Response:
-        endpoint_id = _scalar(body.get("endPointId"), "endPointId")
-        assert endpoint_id is not None
+        endpoint_id = _scalar(body.get("endPointId"), "endPointId", required=False)
+        if endpoint_id is None:
+            iccid = _scalar(body.get("iccid"), "iccid", required=False)
+            if iccid is None:
+                raise BadInput("endPointId", "endPointId or iccid required")
+            endpoint_id = self.store.endpoint_of_iccid(iccid)
+            if endpoint_id is None:
+                return JSONResponse(
+                    {"error": f"SIM {iccid} not found or not linked"}, status_code=404
+                )
         nbytes = body.get("bytes")
         if isinstance(nbytes, bool) or not isinstance(nbytes, int | str):
             raise BadInput("bytes", "expected a non-negative integer")

@@ -14,7 +14,10 @@ state it saw at the previous flush (or when it was switched on) and emits one ev
 ``Addon Deactivation``   an instance ended: removed (``Deactivated``), ``Exhausted`` or
                          ``Expired``; ``status`` says which
 ``Counter Changes``      an instance's ``remainingVolume`` changed
-``eSIM Profile Status``  a SIM's ``esimProfileStatus`` changed
+``eSIM Profile Status``  a SIM's ``esimProfileStatus`` changed: one event per step
+                         the store recorded (data used on a ``released`` profile gives
+                         ``downloaded``, ``installed``, ``enabled`` in that order), else
+                         one event from the previous to the current status
 ``Addon Renew``          never (the simulated catalogue has no recurring add-ons)
 ======================== ==========================================================
 
@@ -110,6 +113,7 @@ class CallbackEmitter:
         self._thread: threading.Thread | None = None
         self._addons: dict[int, dict[str, Any]] = {}
         self._sims: dict[str, dict[str, Any]] = {}
+        self._profile_seq = 0
         self._seq = 0
         self._id_base = random.SystemRandom().randrange(10**15, 9 * 10**15)
         self.sent_batches = 0
@@ -144,6 +148,7 @@ class CallbackEmitter:
             if self.url is None:
                 return
             self._addons, self._sims = self.store.callback_snapshot(self._rating_delay())
+            self._profile_seq = self.store.profile_seq
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, args=(self._stop,), name="sft-sim-callbacks", daemon=True
@@ -182,6 +187,9 @@ class CallbackEmitter:
 
     def _diff(self) -> list[dict[str, Any]]:
         addons, sims = self.store.callback_snapshot(self._rating_delay())
+        changes = self.store.profile_changes_since(self._profile_seq)
+        if changes:
+            self._profile_seq = changes[-1]["seq"]
         now = fmt_ts(self.store.now())
         events: list[dict[str, Any]] = []
         for uid in sorted(addons):
@@ -208,14 +216,29 @@ class CallbackEmitter:
         for iccid in sorted(sims):
             cur_sim = sims[iccid]
             prev_sim = self._sims.get(iccid)
-            if (
-                prev_sim is not None
-                and prev_sim["esimProfileStatus"] != cur_sim["esimProfileStatus"]
-            ):
+            if prev_sim is None or prev_sim["esimProfileStatus"] == cur_sim["esimProfileStatus"]:
+                continue
+            steps = [c for c in changes if c["iccid"] == iccid]
+            if not (
+                steps
+                and steps[0]["previousStatus"] == prev_sim["esimProfileStatus"]
+                and steps[-1]["esimProfileStatus"] == cur_sim["esimProfileStatus"]
+            ):  # changed by another process on the same file: report the difference
+                steps = [
+                    {
+                        "previousStatus": prev_sim["esimProfileStatus"],
+                        "esimProfileStatus": cur_sim["esimProfileStatus"],
+                    }
+                ]
+            for step in steps:
                 events.append(
                     self._event(
                         "eSIM Profile Status",
-                        {**cur_sim, "previousStatus": prev_sim["esimProfileStatus"]},
+                        {
+                            **cur_sim,
+                            "esimProfileStatus": step["esimProfileStatus"],
+                            "previousStatus": step["previousStatus"],
+                        },
                         now,
                     )
                 )

@@ -6,6 +6,8 @@ one transaction. Times are simulator-clock epoch seconds (floats, UTC).
 
 from __future__ import annotations
 
+import collections
+import itertools
 import random
 import secrets
 import threading
@@ -118,6 +120,10 @@ PROFILE_STATUSES = (
     "deleted",
     "error",
 )
+#: The order in which a phone takes a profile: download from the SM-DP+, install, enable.
+#: Data used on a SIM whose profile is earlier in this chain (or ``disabled``) moves the
+#: profile along it to ``enabled`` first: no traffic without an enabled profile.
+PROFILE_PATH_TO_ENABLED = ("released", "downloaded", "installed", "enabled")
 FIRST_UNIQUE_ID = 7_000_001
 SIM_PRODUCT = "IPP Consumer eUICC"
 
@@ -182,6 +188,12 @@ class Store:
             cur.close()
 
         self.lock = threading.RLock()
+        #: Every profile status change made by this process, oldest first, as
+        #: ``{"seq", "iccid", "previousStatus", "esimProfileStatus"}`` (the callback emitter
+        #: reports each step; changes made by another process on the same file are seen
+        #: only as the difference between two snapshots).
+        self.profile_changes: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        self._profile_seq = 0
         metadata.create_all(self.engine)
         with self.tx() as conn:
             self._offset = float(self._meta(conn, "clock_offset") or 0.0)
@@ -728,6 +740,8 @@ class Store:
                 billed = res.billed[-1]
                 if billed < nbytes:
                     reason = "no usable add-on balance"
+            if billed > 0:
+                self._enable_profile_for_traffic(conn, endpoint_id)
             uplink = billed // 10
             conn.execute(
                 insert(sim_usage).values(
@@ -834,6 +848,56 @@ class Store:
                     addons[st.instance.unique_id] = row
         return addons, sims
 
+    def _record_profile_change(self, iccid: str, previous: str, status: str) -> None:
+        self._profile_seq += 1
+        self.profile_changes.append(
+            {
+                "seq": self._profile_seq,
+                "iccid": iccid,
+                "previousStatus": previous,
+                "esimProfileStatus": status,
+            }
+        )
+
+    def profile_changes_since(self, seq: int) -> list[dict[str, Any]]:
+        """Profile status changes recorded after ``seq`` (see :attr:`profile_changes`)."""
+        with self.lock:
+            return [c for c in self.profile_changes if c["seq"] > seq]
+
+    @property
+    def profile_seq(self) -> int:
+        """The ``seq`` of the last recorded profile status change (0: none yet)."""
+        return self._profile_seq
+
+    def _enable_profile_for_traffic(self, conn: Connection, endpoint_id: str) -> None:
+        """Billed traffic on ``endpoint_id``: its SIM's profile is on a phone and enabled.
+        ``released``/``downloaded``/``installed`` walk the rest of
+        :data:`PROFILE_PATH_TO_ENABLED`; ``disabled`` goes back to ``enabled``; ``enabled``,
+        ``deleted`` and ``error`` (set by the operator's control) are left as they are."""
+        sim = conn.execute(select(sim_sims).where(sim_sims.c.endpoint_id == endpoint_id)).first()
+        if sim is None:
+            return
+        current = sim.profile_status
+        if current in PROFILE_PATH_TO_ENABLED[:-1]:
+            steps = PROFILE_PATH_TO_ENABLED[PROFILE_PATH_TO_ENABLED.index(current) :]
+        elif current == "disabled":
+            steps = ("disabled", "enabled")
+        else:
+            return
+        conn.execute(
+            update(sim_sims).where(sim_sims.c.sim_id == sim.sim_id).values(profile_status="enabled")
+        )
+        for previous, status in itertools.pairwise(steps):
+            self._record_profile_change(sim.iccid, previous, status)
+
+    def endpoint_of_iccid(self, iccid: str) -> str | None:
+        """The endpoint the SIM ``iccid`` is linked to; ``None`` if unknown or unlinked."""
+        with self.tx() as conn:
+            value = conn.execute(
+                select(sim_sims.c.endpoint_id).where(sim_sims.c.iccid == iccid)
+            ).scalar()
+        return str(value) if value else None
+
     # ------------------------------------------------------------------ controls
     def set_profile_status(
         self, iccid: str | None, endpoint_id: str | None, status: str
@@ -852,6 +916,8 @@ class Store:
                 .where(sim_sims.c.sim_id == sim.sim_id)
                 .values(profile_status=status)
             )
+            if sim.profile_status != status:
+                self._record_profile_change(sim.iccid, sim.profile_status, status)
         return {
             "iccid": sim.iccid,
             "endPointId": sim.endpoint_id or "-",

@@ -16,9 +16,11 @@ from urllib.parse import quote
 import reflex as rx
 
 from travelsim import db
+from travelsim.models import User
 from travelsim.services import accounts, oidc, privacy, security
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
+from travelsim.timefmt import local_datetime
 
 METHOD_LABELS = {
     "password": "Password",
@@ -28,8 +30,9 @@ METHOD_LABELS = {
 }
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+def _when(moment: datetime | None, tz: str = "") -> str:
+    """``moment`` (aware, UTC) in the viewer's zone ``tz`` (IANA; UTC when empty), named."""
+    return local_datetime(moment, tz or "UTC") if moment else ""
 
 
 def _safe_next(raw: str) -> str:
@@ -44,41 +47,60 @@ class SecurityState(SessionState):
     identities: list[dict[str, str]] = []
     totp_enabled: bool = False
     notice: str = ""
+    tz: str = ""
 
     @rx.event
     async def load(self) -> Any:
         user = await self._require_user()
         if user is None:
             return self._signin_redirect()
-        token = self._session_token()
         async with db.session() as s:
-            if await security.needs_second_factor(s, user, token):
+            if await security.needs_second_factor(s, user, self._session_token()):
                 return rx.redirect(security.second_factor_path("/security"))
-            infos = await security.list_sessions(s, _uid(user), token)
-            totp = await security.totp_of(s, _uid(user))
-            linked = await oidc.identities_of(s, _uid(user))
-        self.sessions = [
-            {
-                "browser": info.user_agent[:80],
-                "method": METHOD_LABELS.get(info.method, info.method),
-                "started": _when(info.created_at),
-                "last_seen": _when(info.last_seen_at),
-                "current": "yes" if info.current else "",
-            }
-            for info in infos
-        ]
-        self.identities = [
-            {"issuer": i.issuer, "email": i.email or "", "linked": _when(i.linked_at)}
-            for i in linked
-        ]
-        self.totp_enabled = totp is not None and totp.confirmed_at is not None
-        self.is_staff = user.is_staff
+        await self._fill(user)
         self.notice = (
             "Two-step verification is on."
             if self.router.url.query_parameters.get("notice") == "totp_on"
             else ""
         )
-        return None
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=SecurityState.set_timezone,
+        )
+
+    @rx.event
+    async def set_timezone(self, tz: Any) -> None:
+        """The browser's IANA zone, used only to format the dates for this viewer."""
+        self.tz = str(tz)[:64] if tz else ""
+        user = await self._current_user()
+        if user is not None:
+            async with db.session() as s:
+                if await security.needs_second_factor(s, user, self._session_token()):
+                    return
+            await self._fill(user)
+
+    async def _fill(self, user: User) -> None:
+        token = self._session_token()
+        async with db.session() as s:
+            infos = await security.list_sessions(s, _uid(user), token)
+            totp = await security.totp_of(s, _uid(user))
+            linked = await oidc.identities_of(s, _uid(user))
+        self.sessions = [
+            {
+                "browser": info.device,
+                "method": METHOD_LABELS.get(info.method, info.method),
+                "started": _when(info.created_at, self.tz),
+                "last_seen": _when(info.last_seen_at, self.tz),
+                "current": "yes" if info.current else "",
+            }
+            for info in infos
+        ]
+        self.identities = [
+            {"issuer": i.issuer, "email": i.email or "", "linked": _when(i.linked_at, self.tz)}
+            for i in linked
+        ]
+        self.totp_enabled = totp is not None and totp.confirmed_at is not None
+        self.is_staff = user.is_staff
 
 
 class TotpState(SessionState):

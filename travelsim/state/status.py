@@ -1,0 +1,64 @@
+"""``/status``: the service status for travelers (``travelsim.services.status``), with the
+times in the viewer's own time zone (reported by the browser, as on the eSIM page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from travelsim.models import utcnow
+from travelsim.services import status
+from travelsim.state.session import SessionState
+from travelsim.timefmt import age_text, local_datetime
+
+PLATFORM_LABELS = {
+    "reachable": "Reachable",
+    "unreachable": "Not reachable",
+    "unknown": "Not checked yet",
+}
+
+
+class StatusState(SessionState):
+    """Figures of ``/status``, formatted for the viewer's zone (``tz``, IANA name)."""
+
+    tz: str = ""
+    loaded: bool = False
+    portal_ok: bool = True
+    platform: str = "unknown"
+    platform_label: str = ""
+    platform_checked: str = ""
+    usage_sync: str = ""
+    usage_sync_age: str = ""
+
+    @rx.event
+    async def load(self) -> Any:
+        await self._require_user()  # the header's signed-in view
+        await self._refresh()
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=StatusState.set_timezone,
+        )
+
+    @rx.event
+    async def set_timezone(self, tz: Any) -> None:
+        """The browser's IANA zone, used only to format the times for this viewer."""
+        self.tz = str(tz)[:64] if tz else ""
+        await self._refresh()
+
+    async def _refresh(self) -> None:
+        view = await status.service_status()
+        tz = self.tz or "UTC"
+        self.portal_ok = view.portal_ok
+        self.platform = view.platform
+        self.platform_label = PLATFORM_LABELS[view.platform]
+        self.platform_checked = (
+            local_datetime(view.platform_checked_at, tz) if view.platform_checked_at else ""
+        )
+        if view.last_usage_sync_at is None:
+            self.usage_sync, self.usage_sync_age = "", ""
+        else:
+            self.usage_sync = local_datetime(view.last_usage_sync_at, tz)
+            age = int((utcnow() - view.last_usage_sync_at).total_seconds())
+            self.usage_sync_age = age_text(max(0, age))
+        self.loaded = True
