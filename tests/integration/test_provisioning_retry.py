@@ -128,9 +128,7 @@ async def test_transient_fault_is_retried_by_recovery_and_delivered_without_void
     sim.clear_faults()
     sim.clear_calls()
     clock.now += MINUTE - timedelta(seconds=1)
-    early = await jobs.run_recovery(
-        client, jobs.RunStats(), clock=clock, run_order_options=FAST
-    )
+    early = await jobs.run_recovery(client, jobs.RunStats(), clock=clock, run_order_options=FAST)
     assert early == {"resumed": [], "escalated": []}
     assert sim.calls() == []
 

@@ -67,10 +67,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import or_, update
-from tenacity import RetryCallState, wait_exponential
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from tenacity import RetryCallState, wait_exponential
 
 from travelsim import db
 from travelsim.esim import ActivationCode, InvalidActivationCode
