@@ -56,7 +56,7 @@ def test_a_full_window_of_retries_is_bounded() -> None:
     """Retrying from the first failure to the end of 24 h: 6 doubling gaps (63 min), then
     hourly, the last one clamped at the window's end."""
     now, n = T0, 0
-    while (when := next_retry_at(first_failed_at=T0, now=now, retry_number=n + 1, window=DAY)):
+    while when := next_retry_at(first_failed_at=T0, now=now, retry_number=n + 1, window=DAY):
         assert when > now
         now, n = when, n + 1
     assert now == T0 + DAY

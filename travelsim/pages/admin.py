@@ -562,7 +562,7 @@ def orders_page() -> rx.Component:
             _field("ICCID", "iccid", s.f_iccid),
             _field("Reference", "reference", s.f_reference),
             _field(
-                "From (UTC day, YYYY-MM-DD)",
+                "From (UTC, YYYY-MM-DD)",
                 "date_from",
                 s.f_from,
                 placeholder="YYYY-MM-DD",
@@ -570,7 +570,7 @@ def orders_page() -> rx.Component:
                 max_length=10,
             ),
             _field(
-                "To (UTC day, YYYY-MM-DD)",
+                "To (UTC, YYYY-MM-DD)",
                 "date_to",
                 s.f_to,
                 placeholder="YYYY-MM-DD",

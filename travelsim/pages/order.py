@@ -18,7 +18,7 @@ def _step(st: rx.Var) -> rx.Component:
         rx.icon("circle", color=rx.color("gray", 8)),
     )
     return rx.hstack(
-        icon,
+        rx.box(icon, flex_shrink="0", display="flex"),  # same size when the label wraps
         rx.text(st["label"]),
         rx.spacer(),
         rx.badge(
@@ -27,6 +27,7 @@ def _step(st: rx.Var) -> rx.Component:
             color_scheme=rx.match(
                 st["status"], ("done", "green"), ("failed", "amber"), ("retrying", "amber"), "gray"
             ),
+            flex_shrink="0",
         ),
         align="center",
         width="100%",

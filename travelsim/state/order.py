@@ -50,13 +50,21 @@ class OrderState(SessionState):
     async def load(self) -> Any:
         user = await self._require_user()
         if user is None:
-            return self._signin_redirect()
-        self.order_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:36]
+            yield self._signin_redirect()
+            return
+        order_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:36]
+        if order_id != self.order_id:
+            # Another order than the one this tab showed last: never show its progress or
+            # its "ready" message while this one loads.
+            self.order_id = order_id
+            self.reference, self.status, self.plan_title, self.amount = "", "", "", ""
+            self.steps, self.retrying = [], False
+            self.destination_name = self.destination_flag = ""
+            yield
         if not await self._refresh(_uid(user)):
-            return None
+            return
         if self.status not in FINAL:
-            return OrderState.watch
-        return None
+            yield OrderState.watch
 
     async def _refresh(self, user_id: int) -> bool:
         return self._apply(await self._fetch(user_id))
