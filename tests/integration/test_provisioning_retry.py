@@ -200,7 +200,7 @@ async def test_subscribe_outcome_unknown_is_reread_not_resent_on_the_automatic_r
 
 
 async def test_retry_schedule_backs_off_and_gives_up_after_the_window(
-    sqlite_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
+    any_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
 ) -> None:
     """While the fault persists each retry waits twice as long (1, 2, 4 ... min, at most
     1 h); the last retry is at the end of the 24 h window, and failing then gives up:
@@ -271,7 +271,7 @@ async def test_definite_refusal_still_goes_to_staff_at_once(
 
 
 async def test_a_waiting_order_is_not_rerun_early_by_the_order_page(
-    sqlite_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
+    any_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
 ) -> None:
     """The traveler's open order page asks for provisioning again and again; a retry that is
     not due yet must not be started by it (only by the schedule, or by staff)."""
