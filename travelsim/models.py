@@ -275,6 +275,11 @@ class Order(SQLModel, table=True):
     ``status``: ``paid`` → ``provisioning`` → ``delivered``, or ``needs_attention`` (a step
     could not complete; payment voided or flagged). ``addon_unique_id`` is the SFT add-on
     instance (``uniqueId``) subscribed for this order.
+
+    Automatic retry after a transient platform fault (``services.provisioning``): the order
+    goes back to ``paid`` with ``retry_count`` (retries scheduled so far), ``first_failed_at``
+    (UTC, start of the retry window) and ``next_attempt_at`` (UTC, when the recovery job may
+    run it again; ``None`` when no retry is waiting).
     """
 
     __tablename__ = "purchase_order"
@@ -294,6 +299,9 @@ class Order(SQLModel, table=True):
     addon_unique_id: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=500)
     attempts: int = 0
+    retry_count: int = 0
+    first_failed_at: datetime | None = utc_column()
+    next_attempt_at: datetime | None = utc_column()
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
     )

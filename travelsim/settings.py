@@ -147,6 +147,12 @@ class Settings(BaseSettings):
     recovery_max_attempts: int = Field(
         3, ge=1, description="Provisioning runs of an order before it needs attention."
     )
+    provisioning_retry_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Hours after its first transient failure during which an order is "
+        "retried automatically before it needs attention (payment voided).",
+    )
     notifications_interval_seconds: float = Field(300.0, gt=0)
     notify_data_percent: list[int] = Field(
         default_factory=lambda: [80, 100], description="Data-used thresholds (JSON list)."

@@ -280,7 +280,7 @@ def test_staff_admin_actions(
     expect(page.get_by_test_id("fault-row")).to_have_count(1)
     expect(page.get_by_test_id("fault-row")).to_contain_text("getstatistics")
     page.get_by_role("button", name="Clear all faults").click()
-    _notice(page, "ok", "1 faults cleared")
+    _notice(page, "ok", "1 fault cleared")
     expect(page.get_by_test_id("fault-row")).to_have_count(0)
 
     # Audit log: every action above, with who and the result.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -203,7 +204,10 @@ async def test_retry_provisioning_after_a_platform_fault(setup: Any) -> None:
     outcome = await buy(user, client)
     assert outcome.order_id
     sim.fault("SubscribeAddon", "http500", count=10)
-    failed = await provisioning.run_order(outcome.order_id, client=client, **FAST)
+    # A transient fault with no automatic-retry window left: given up, payment voided.
+    failed = await provisioning.run_order(
+        outcome.order_id, client=client, retry_window=timedelta(0), **FAST
+    )
     assert failed.status == "needs_attention"
     sim.clear_faults()
 
@@ -219,6 +223,34 @@ async def test_retry_provisioning_after_a_platform_fault(setup: Any) -> None:
     assert sim.state()["subscriptionsPerEndpoint"][endpoint] == 1
     refused = await admin.retry_provisioning(staff, order.id, client=client)
     assert refused.result == "refused"
+
+
+async def test_retry_provisioning_runs_a_waiting_automatic_retry_now(setup: Any) -> None:
+    """An order waiting for its automatic retry (transient fault): staff may run it at once;
+    the payment was never voided, so nothing is at the seller's expense."""
+    sim, client = setup
+    await add_plan()
+    staff = await make_staff()
+    outcome = await buy(await add_user(), client)
+    assert outcome.order_id
+    sim.fault("SubscribeAddon", "http500", count=3)
+    waiting = await provisioning.run_order(outcome.order_id, client=client, **FAST)
+    assert waiting.status == "paid"
+    async with db.session() as s:
+        view = await admin.order_detail(s, outcome.order_id)
+    assert view is not None and view["can_retry"] is True
+    assert view["retry"].startswith("automatic retry 1 due ")
+
+    result = await admin.retry_provisioning(
+        staff, outcome.order_id, client=client, run_options=FAST
+    )
+
+    assert result.result == "ok", result.message
+    assert "delivered" in result.message and "seller's expense" not in result.message
+    order = await get(Order, outcome.order_id)
+    assert order.status == "delivered"
+    assert (await get(Payment, order.payment_id)).status == "succeeded"
+    assert sim.state()["subscriptionsPerEndpoint"][await endpoint_of(order.esim_id)] == 1
 
 
 async def test_resend_installation_email(setup: Any) -> None:
@@ -501,7 +533,7 @@ async def test_simulator_controls_on_the_in_process_simulator(
     assert view is not None and view["addons"][0]["used"] == "10 MB"
     assert clock.result == "ok" and state["clock"] != before
     assert fault.result == "ok" and [f["kind"] for f in state["faults"]] == ["http500"]
-    assert cleared.result == "ok" and "1 faults cleared" in cleared.message
+    assert cleared.result == "ok" and "1 fault cleared" in cleared.message
 
 
 async def test_simulator_controls_are_refused_against_the_real_platform(

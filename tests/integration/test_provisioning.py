@@ -345,12 +345,20 @@ async def test_persistent_failure_needs_attention_and_voids_payment(
     sim.fault("EndPointLifeCycleChange", "http500", probability=1.0)
     progress = Progress()
 
+    # A transient fault is retried automatically only within the retry window; with no
+    # window left (here: none at all) the run gives up at once.
     failed = await provisioning.run_order(
-        order.id, client=client, on_progress=progress, provider=provider, **FAST
+        order.id,
+        client=client,
+        on_progress=progress,
+        provider=provider,
+        retry_window=timedelta(0),
+        **FAST,
     )
 
     assert failed.status == "needs_attention"
     assert failed.last_error and failed.last_error.startswith("activate:")
+    assert "automatic retries" in failed.last_error
     assert [(s.status, s.attempts) for s in await steps_of(order.id)] == [
         ("failed", 3),
         ("pending", 0),

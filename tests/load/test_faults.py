@@ -5,12 +5,15 @@ simulator's seven kinds (latency, HTTP 500, timeout that still completes, 429 bu
 malformed body, HTML error page, early token expiry): each kind fires with probability
 ``1 - 0.8 ** (1/7)`` (≈ 3.1 %) independently, so a call is clean with probability 0.8.
 
-Provisioning runs with ONE attempt per step (``max_attempts=1``) so that many orders give up
-and the "needs attention, payment voided" path is exercised under load, not only the
-in-place retries. Then the faults stop, and the product's recovery paths run: the recovery
-job (``jobs.run_recovery``, for orders left ``paid``/``provisioning``) and the staff "retry
-provisioning" action (``admin.retry_provisioning``, for ``needs_attention`` orders). Every
-order must then be delivered, each with exactly one add-on on its endpoint in the
+Provisioning runs with ONE attempt per step (``max_attempts=1``) so that many runs end on a
+fault and the automatic-retry path is exercised under load, not only the in-place retries.
+Every injected kind is transient (docs/business-rules.md "Provisioning retries"), so such an
+order must NOT give up: it is left ``paid``, its payment untouched, with an automatic retry
+scheduled. A few extra purchases are of a plan the platform does not know: SubscribeAddon
+is refused (a definite refusal), and those, and only those, end ``needs_attention`` with
+their payment voided. Then the faults stop and the recovery job (``jobs.run_recovery``) runs
+once the retries are due, with no staff action: every other order must be delivered, its
+payment captured once and never voided, each with exactly one add-on on its endpoint in the
 simulator's own records.
 
 Runtime on the 2-core reference machine: about a minute (``PURCHASES`` = 200).
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from test_checkout_support import Sim, add_plan, make_client
+from test_checkout_support import Sim, add_plan, buy, make_client
 
 from tests.load.support import (
     PLAN_ID,
@@ -35,9 +38,8 @@ from tests.load.support import (
     ledger,
     seed_pool,
 )
-from travelsim import db
-from travelsim.models import User
-from travelsim.services import admin, checkout, jobs, provisioning
+from travelsim.models import utcnow
+from travelsim.services import checkout, jobs, provisioning
 from travelsim.services.payments import DemoCardProvider
 from travelsim.settings import Settings
 from travelsim.sft import LocalRateBudget, SFTClient
@@ -45,6 +47,9 @@ from travelsim.sft_simulator.faults import FAULT_KINDS
 
 #: Number of purchases (the issue asks for 200; lower it locally for a quicker run).
 PURCHASES = 200
+#: Purchases of a plan the platform refuses (SubscribeAddon answers a business error).
+REFUSED = 5
+REFUSED_PLAN = "999999"
 FAULT_RATE = 0.20
 PER_KIND = 1 - (1 - FAULT_RATE) ** (1 / len(FAULT_KINDS))
 #: Client request timeout; the "timeout that still completes" fault sleeps longer than this
@@ -84,13 +89,15 @@ def inject_faults(sim: Sim) -> None:
 async def test_200_purchases_under_20_percent_faults(
     sqlite_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
 ) -> None:
-    sim = sim_factory(esims=PURCHASES)
+    sim = sim_factory(esims=PURCHASES + REFUSED)
     sim.ctl("POST", "settings", {"rate_limit_tps": SIM_TPS})
     budget = LocalRateBudget(CLIENT_TPS)
     setup = sft_clients(sim.url, rate_budget=budget)
     await add_plan()
-    assert await seed_pool(setup) == PURCHASES
+    await add_plan(REFUSED_PLAN)
+    assert await seed_pool(setup) == PURCHASES + REFUSED
     users = await add_users(PURCHASES, prefix="fault")
+    refused_users = await add_users(REFUSED, prefix="refused")
     provider = RecordingProvider()
     client = fault_client(sim.url, budget)
     sim.clear_calls()
@@ -100,6 +107,11 @@ async def test_200_purchases_under_20_percent_faults(
         outcomes = await asyncio.gather(*(checkout_and_pay(u, client, provider) for u in users))
         paid = [o for o in outcomes if isinstance(o, checkout.PayOutcome) and o.status == "paid"]
         assert len(paid) == PURCHASES, Counter(str(o) for o in outcomes if o not in paid)
+        refused = [
+            await buy(u, client, plan_id=REFUSED_PLAN, provider=provider) for u in refused_users
+        ]
+        assert [o.status for o in refused] == ["paid"] * REFUSED
+        refused_ids = {o.order_id for o in refused}
         gate = asyncio.Semaphore(CONCURRENT_RUNS)
 
         async def provision(order_id: str) -> str:
@@ -109,67 +121,65 @@ async def test_200_purchases_under_20_percent_faults(
                 )
                 return order.status
 
-        ends = await asyncio.gather(*(provision(o.order_id or "") for o in paid))
+        ends = await asyncio.gather(*(provision(o.order_id or "") for o in [*paid, *refused]))
     finally:
         sim.clear_faults()
     assert sim.api.login().status_code == 200  # token_expiry also expired the test's token
     fired = Counter(f for c in sim.calls() for f in c["faults"])
     assert set(fired) == set(FAULT_KINDS), fired  # every kind really fired
 
-    # Every order ends delivered, or needs attention with its payment voided.
-    assert set(ends) <= {"delivered", "needs_attention"}
+    # A transient fault never gives up: delivered, or waiting for its automatic retry with
+    # the payment untouched. Only the refused plan's orders may need attention (voided).
+    assert set(ends) <= {"delivered", "paid", "needs_attention"}
     orders, payments, _, _, mails = await ledger()
     payment_of = {p.id: p for p in payments}
-    attention = [o for o in orders if o.status == "needs_attention"]
-    assert attention, "no order gave up: the faults did not exercise the give-up path"
+    waiting = [o for o in orders if o.status == "paid"]
+    assert waiting, "no run ended on a fault: the faults did not exercise the retry path"
     for o in orders:
         pay = payment_of[o.payment_id]
         if o.status == "needs_attention":
-            assert pay.status == "voided" and o.last_error
+            assert o.id in refused_ids and pay.status == "voided" and o.last_error
+        elif o.status == "paid":
+            assert pay.status == "succeeded" and o.last_error
+            assert o.retry_count == 1 and o.next_attempt_at is not None
         else:
             assert (o.status, pay.status) == ("delivered", "succeeded")
-    assert sorted(provider.voided) == sorted(
-        payment_of[o.payment_id].provider_ref or "" for o in attention
-    )
-    assert len(mails) == len(orders) - len(attention)  # only delivered orders got an email
+    assert len(mails) == sum(o.status == "delivered" for o in orders)
     assert duplicate_subscriptions(sim.state()) == {}
-    print(Counter((o.last_error or "")[:70] for o in attention))
-    print(f"\nfaults fired {dict(fired)}; {len(attention)} of {PURCHASES} orders gave up")
+    print(Counter((o.last_error or "")[:70] for o in waiting))
+    print(f"\nfaults fired {dict(fired)}; {len(waiting)} orders wait for an automatic retry")
 
-    # --- faults stopped: recovery ---------------------------------------------------------
-    stats = jobs.RunStats()
+    # --- faults stopped: the recovery job runs the due retries, no staff action ------------
+    due = max(o.next_attempt_at for o in waiting if o.next_attempt_at is not None)
     await jobs.run_recovery(
-        client, stats, lease=timedelta(0), run_order_options={"backoff": (0.05,)}
+        client,
+        jobs.RunStats(),
+        clock=lambda: max(due, utcnow()),
+        lease=timedelta(0),
+        run_order_options={"backoff": (0.05,), "provider": provider},
     )
-    async with db.session() as s:
-        staff_user = User(email="staff@example.com", password_hash="x", is_staff=True)
-        s.add(staff_user)
-        await s.commit()
-        await s.refresh(staff_user)
-        assert staff_user.id is not None
-        staff = admin.Staff(staff_user.id, staff_user.email)
-    for o in attention:
-        result = await admin.retry_provisioning(
-            staff, o.id, client=client, run_options={"backoff": (0.05,), "provider": provider}
-        )
-        assert result.result == "ok", result.message
     await client.aclose()
 
     orders, payments, _, esims, mails = await ledger()
-    assert Counter(o.status for o in orders) == {"delivered": PURCHASES}
+    payment_of = {p.id: p for p in payments}
+    delivered = [o for o in orders if o.id not in refused_ids]
+    assert Counter(o.status for o in delivered) == {"delivered": PURCHASES}
+    assert {o.status for o in orders if o.id in refused_ids} == {"needs_attention"}
     assert len(mails) == PURCHASES and distinct([m.user_id for m in mails])
     esim_of = {e.id: e for e in esims}
-    endpoints = [esim_of[o.esim_id].endpoint_id for o in orders]
+    endpoints = [esim_of[o.esim_id].endpoint_id for o in delivered]
     assert distinct(endpoints)
     # The platform's own records: one subscription per order, and it is the order's.
     state = sim.state()
     assert duplicate_subscriptions(state) == {}
-    assert state["subscriptionsPerEndpointPlan"] == {ep: {PLAN_ID: 1} for ep in endpoints}
-    for o in orders:
+    per_plan = state["subscriptionsPerEndpointPlan"]
+    assert {ep: per_plan.get(ep) for ep in endpoints} == {ep: {PLAN_ID: 1} for ep in endpoints}
+    for o in delivered:
         (addon,) = sim.addons(esim_of[o.esim_id].endpoint_id)
         assert addon["uniqueId"] == o.addon_unique_id
-    # Voided payments stay voided: those deliveries were at the seller's expense.
-    assert Counter(p.status for p in payments) == {
-        "succeeded": PURCHASES - len(attention),
-        "voided": len(attention),
-    }
+    # Captured once and never voided; only the definite refusals were voided.
+    assert {payment_of[o.payment_id].status for o in delivered} == {"succeeded"}
+    assert Counter(p.status for p in payments) == {"succeeded": PURCHASES, "voided": REFUSED}
+    assert sorted(provider.voided) == sorted(
+        payment_of[o.payment_id].provider_ref or "" for o in orders if o.id in refused_ids
+    )

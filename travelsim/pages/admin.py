@@ -218,8 +218,7 @@ def _table(
                 " of ",
                 state.pages,
                 " · ",
-                state.total,
-                " rows",
+                state.count_label,
                 size="1",
                 data_testid=f"{testid}-count",
             ),
@@ -454,6 +453,10 @@ def _order_detail() -> rx.Component:
         ),
         _kv("Created · delivered", rx.text(d["created"], " · ", d["delivered"])),
         _kv("Runs · last error", rx.text(d["attempts"], " · ", d["last_error"])),
+        rx.cond(
+            d["retry"] != "",
+            _kv("Automatic retry", d["retry"], "order-retry"),
+        ),
         _kv("Install status · add-on use", rx.text(d["profile_status"], " · ", d["addon_used"])),
         rx.box(
             rx.table.root(
@@ -487,6 +490,17 @@ def _order_detail() -> rx.Component:
             wrap="wrap",
             spacing="2",
         ),
+        rx.cond(
+            s.payment_action == "",
+            rx.text(
+                "No payment action: the payment is ",
+                d["payment_status"],
+                ".",
+                size="2",
+                color=rx.color("gray", 11),
+                data_testid="no-payment-action",
+            ),
+        ),
         rx.form(
             rx.vstack(
                 rx.text(
@@ -499,20 +513,23 @@ def _order_detail() -> rx.Component:
                     data_testid="refund-rule",
                 ),
                 rx.flex(
-                    rx.input(
-                        name="force_reason",
-                        placeholder="Reason to force a refused refund",
-                        aria_label="Reason to force a refused refund",
-                        size="2",
-                        flex="1",
-                        min_width="14em",
+                    rx.cond(
+                        s.payment_action == "refund",
+                        rx.input(
+                            name="force_reason",
+                            placeholder="Reason to force a refused refund",
+                            aria_label="Reason to force a refused refund",
+                            size="2",
+                            flex="1",
+                            min_width="14em",
+                        ),
                     ),
                     rx.button(
-                        rx.cond(s.can_refund, "Refund payment", "Void payment"),
+                        rx.cond(s.payment_action == "refund", "Refund payment", "Void payment"),
                         type="submit",
                         color_scheme="red",
                         variant="soft",
-                        disabled=~(s.can_refund | s.can_void) | s.busy,
+                        disabled=s.busy,
                     ),
                     wrap="wrap",
                     spacing="2",
@@ -523,6 +540,7 @@ def _order_detail() -> rx.Component:
             on_submit=s.refund,
             reset_on_submit=True,
             width="100%",
+            display=rx.cond(s.payment_action == "", "none", "block"),
         ),
         data_testid="order-detail",
     )
@@ -543,8 +561,22 @@ def orders_page() -> rx.Component:
             _field("Traveler email", "traveler", s.f_traveler),
             _field("ICCID", "iccid", s.f_iccid),
             _field("Reference", "reference", s.f_reference),
-            _field("From (UTC)", "date_from", s.f_from, type="date"),
-            _field("To (UTC)", "date_to", s.f_to, type="date"),
+            _field(
+                "From (UTC, YYYY-MM-DD)",
+                "date_from",
+                s.f_from,
+                placeholder="YYYY-MM-DD",
+                input_mode="numeric",
+                max_length=10,
+            ),
+            _field(
+                "To (UTC, YYYY-MM-DD)",
+                "date_to",
+                s.f_to,
+                placeholder="YYYY-MM-DD",
+                input_mode="numeric",
+                max_length=10,
+            ),
         ),
         rx.cond(s.selected != "", _order_detail()),
         _table(
@@ -1035,6 +1067,16 @@ def outbox_page() -> rx.Component:
     s = AdminOutboxState
     return admin_page(
         "Outbox",
+        rx.cond(
+            s.mail_hint != "",
+            rx.callout(
+                s.mail_hint,
+                icon="mail-warning",
+                color_scheme="amber",
+                width="100%",
+                data_testid="outbox-smtp-hint",
+            ),
+        ),
         _filters(
             s.search,
             _choice("Status", "status", [ANY, "queued", "sending", "sent", "failed"], s.f_status),

@@ -14,16 +14,20 @@ def _step(st: rx.Var) -> rx.Component:
         ("done", rx.icon("circle-check", color=rx.color("green", 9))),
         ("running", rx.spinner(size="2")),
         ("failed", rx.icon("circle-alert", color=rx.color("amber", 9))),
+        ("retrying", rx.icon("hourglass", color=rx.color("amber", 9))),
         rx.icon("circle", color=rx.color("gray", 8)),
     )
     return rx.hstack(
-        icon,
+        rx.box(icon, flex_shrink="0", display="flex"),  # same size when the label wraps
         rx.text(st["label"]),
         rx.spacer(),
         rx.badge(
             st["status"],
             variant="soft",
-            color_scheme=rx.match(st["status"], ("done", "green"), ("failed", "amber"), "gray"),
+            color_scheme=rx.match(
+                st["status"], ("done", "green"), ("failed", "amber"), ("retrying", "amber"), "gray"
+            ),
+            flex_shrink="0",
         ),
         align="center",
         width="100%",
@@ -40,8 +44,23 @@ def order_page() -> rx.Component:
             rx.vstack(rx.heading("Order not found", size="6"), rx.link("Back home", href="/")),
             rx.vstack(
                 rx.heading("Order ", OrderState.reference, size="7"),
+                rx.cond(
+                    OrderState.destination_name != "",
+                    rx.hstack(
+                        rx.text(OrderState.destination_flag, size="6", aria_hidden="true"),
+                        rx.text(OrderState.destination_name, size="4", weight="medium"),
+                        align="center",
+                        spacing="2",
+                        data_testid="order-destination",
+                    ),
+                ),
                 rx.text(
-                    OrderState.plan_title, " · ", OrderState.amount, color=rx.color("gray", 11)
+                    rx.cond(OrderState.kind == "topup", "Top-up: ", "New eSIM: "),
+                    OrderState.plan_title,
+                    " · ",
+                    OrderState.amount,
+                    color=rx.color("gray", 11),
+                    data_testid="order-summary",
                 ),
                 rx.card(
                     rx.vstack(rx.foreach(OrderState.steps, _step), spacing="3", width="100%"),
@@ -95,12 +114,37 @@ def order_page() -> rx.Component:
                             data_testid="order-needs-attention",
                         ),
                     ),
-                    rx.text(
-                        "Setting up your eSIM… this usually takes a few seconds. You can leave "
-                        "this page; we will email you when it is ready.",
-                        size="2",
-                        color=rx.color("gray", 11),
-                        role="status",
+                    rx.cond(
+                        OrderState.retrying,
+                        rx.callout(
+                            rx.cond(
+                                OrderState.kind == "topup",
+                                "We are still adding the data plan to your eSIM. The mobile "
+                                "network is slow to answer right now, so we keep trying "
+                                "automatically; we will email you as soon as it is done. No "
+                                "need to buy again.",
+                                "We are still setting up your eSIM. The mobile network is slow "
+                                "to answer right now, so we keep trying automatically; we will "
+                                "email you as soon as it is ready. No need to buy again.",
+                            ),
+                            icon="hourglass",
+                            color_scheme="blue",
+                            role="status",
+                            data_testid="order-retrying",
+                        ),
+                        rx.text(
+                            rx.cond(
+                                OrderState.kind == "topup",
+                                "Adding the data plan to your eSIM… this usually takes a few "
+                                "seconds. You can leave this page; we will email you when it "
+                                "is done.",
+                                "Setting up your eSIM… this usually takes a few seconds. You "
+                                "can leave this page; we will email you when it is ready.",
+                            ),
+                            size="2",
+                            color=rx.color("gray", 11),
+                            role="status",
+                        ),
                     ),
                 ),
                 spacing="4",

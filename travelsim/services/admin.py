@@ -48,7 +48,17 @@ Goodwill add-on (:func:`goodwill_addon`)
 Retry provisioning
     A ``needs_attention`` order gets its unfinished steps back to ``pending`` and runs again
     (done steps are skipped; their re-reads keep it safe). A voided payment stays voided: the
-    delivery is then at the seller's expense, which the result says.
+    delivery is then at the seller's expense, which the result says. An order waiting for its
+    automatic retry (a transient platform fault, ``Order.next_attempt_at``) is run at once.
+Actions offered
+    Each action is offered only when it applies (``order_detail`` ``can_*`` flags and
+    ``payment_action``: ``void`` before delivery while the payment is ``succeeded`` or
+    ``flagged``, ``refund`` after delivery while it is ``succeeded``, else nothing), and the
+    service refuses it otherwise (e.g. a second void: "the payment is already voided").
+Lists
+    Counts are words with their number (:func:`count_of`: "1 row", "2 rows"). Times are UTC,
+    labelled "UTC"; date filters are UTC days written ``YYYY-MM-DD`` (:func:`parse_filter_day`),
+    never a locale format such as mm/dd/yyyy.
 Staff orders
     Goodwill and replacement orders carry a ``Checkout``/``Payment`` of amount 0 with payment
     provider ``staff`` and status ``waived`` (never voided, never counted as revenue).
@@ -315,6 +325,45 @@ async def _act(
 
 
 # ============================================================================ paging
+def count_of(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number: ``count_of(1, "row")`` → ``"1 row"``,
+    ``count_of(2, "row")`` → ``"2 rows"`` (``plural`` defaults to ``singular + "s"``)."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def parse_filter_day(text: str | None) -> date | None:
+    """A date filter: a UTC day written ``YYYY-MM-DD`` (ISO 8601), or ``None`` when empty.
+    Raises ``ValueError`` (message naming the expected format) for anything else, e.g. the
+    ambiguous ``03/01/2026``."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"{value[:20]!r} is not a date: write it as YYYY-MM-DD (UTC)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid date: write it as YYYY-MM-DD (UTC)") from None
+
+
+def mail_delivery_hint(settings: Settings) -> str | None:
+    """What the outbox page says when no mail server is configured (``SMTP_HOST`` unset):
+    where the emails go and how to send them; ``None`` when SMTP is configured."""
+    if settings.smtp_host:
+        return None
+    where = (
+        "They can be read in the demo mailbox at /demo/mailbox."
+        if settings.app_env == "demo"
+        else "Nobody receives them."
+    )
+    return (
+        "SMTP is not configured (SMTP_HOST is not set): emails stay here, queued, "
+        f"and are never sent. {where} To send them, set SMTP_HOST (and SMTP_PORT, "
+        "SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS as your server needs) in the "
+        "environment or .env and restart; queued emails then go out."
+    )
+
+
 @dataclass(frozen=True)
 class PageResult:
     """One page of a list: ``rows`` (display dicts), ``total`` rows matching the filters,
@@ -329,6 +378,11 @@ class PageResult:
     def pages(self) -> int:
         """Number of pages (at least 1)."""
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def count_label(self) -> str:
+        """``total`` in words: ``"1 row"``, ``"2 rows"``."""
+        return count_of(self.total, "row")
 
 
 def clamp_page(page: int, per_page: int) -> tuple[int, int]:
@@ -529,6 +583,14 @@ async def order_detail(session: AsyncSession, order_id: str) -> dict[str, Any] |
         profile_status=esim.profile_status if esim else None,
         used_bytes=addon.used_bytes if addon else None,
     )
+    can_void = (
+        payment is not None
+        and payment.status in ("succeeded", "flagged")
+        and order.status != "delivered"
+    )
+    can_refund = (
+        payment is not None and payment.status == "succeeded" and order.status == "delivered"
+    )
     return {
         "order_id": order.id,
         "reference": order.reference,
@@ -556,16 +618,20 @@ async def order_detail(session: AsyncSession, order_id: str) -> dict[str, Any] |
         "refund_allowed": decision.allowed,
         "refund_reason": decision.reason,
         "can_retry": order.status == "needs_attention"
+        or (order.status == "paid" and order.next_attempt_at is not None)
         or (
             order.status in ("paid", "provisioning")
             and order.updated_at <= utcnow() - provisioning.DEFAULT_LEASE
         ),
-        "can_void": payment is not None
-        and payment.status in ("succeeded", "flagged")
-        and order.status != "delivered",
-        "can_refund": payment is not None
-        and payment.status == "succeeded"
-        and order.status == "delivered",
+        "can_void": can_void,
+        "can_refund": can_refund,
+        "payment_action": "refund" if can_refund else ("void" if can_void else ""),
+        "retry": (
+            f"automatic retry {order.retry_count} due {_when(order.next_attempt_at)} "
+            f"(failing since {_when(order.first_failed_at)})"
+            if order.status == "paid" and order.next_attempt_at is not None
+            else ""
+        ),
         "can_resend": order.kind == "new_esim"
         and order.status == "delivered"
         and bool(esim and esim.activation_code_enc),
@@ -625,12 +691,17 @@ async def retry_provisioning(
                     s.add(step)
                 order.status = "paid"
                 order.attempts = 0
+                order.retry_count = 0  # a new automatic-retry window if it fails again
+                order.first_failed_at = None
+                order.next_attempt_at = None
                 order.last_error = None
                 order.updated_at = utcnow()
                 s.add(order)
                 await s.commit()
             pay_status = payment.status if payment else ""
-        result = await provisioning.run_order(order_id, client=client, **(run_options or {}))
+        # Staff ask for a run now: an automatic retry that is not due yet runs too.
+        options: dict[str, Any] = {"force": True, **(run_options or {})}
+        result = await provisioning.run_order(order_id, client=client, **options)
         if result.status == "delivered":
             await _sync_quietly(client, [result.esim_id])
         note = (
@@ -674,6 +745,8 @@ async def refund_order(
             kind, status, esim_id = order.kind, order.status, esim.id
             pay_status, ref, prov_name = payment.status, payment.provider_ref, payment.provider
             updated_at = order.updated_at
+        if pay_status in ("voided", "refunded"):
+            raise Refused(f"the payment is already {pay_status}")
         if pay_status not in ("succeeded", "flagged"):
             raise Refused(f"nothing to refund: the payment is {pay_status}")
         if not ref:
@@ -1085,7 +1158,7 @@ async def refresh_esim(staff: Staff, esim_id: int, *, client: SFTClient) -> Acti
             if outcome.error == "not_found":
                 raise Refused("unknown eSIM")
             raise SFTErrorText(outcome.error or "sync failed")
-        return f"refreshed from SFT ({outcome.changed_rows} rows changed)"
+        return f"refreshed from SFT ({count_of(outcome.changed_rows, 'row')} changed)"
 
     return await _act(staff, "esim.refresh", "esim", str(esim_id), body)
 
@@ -2023,6 +2096,6 @@ async def sim_clear_faults(staff: Staff) -> ActionResult:
 
     async def body() -> str:
         out = await _sim_call("DELETE", "faults")
-        return f"{out.get('cleared', 0)} faults cleared"
+        return f"{count_of(int(out.get('cleared', 0)), 'fault')} cleared"
 
     return await _act(staff, "sim.clear_faults", "simulator", "faults", body)

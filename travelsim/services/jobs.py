@@ -47,12 +47,15 @@ The other jobs
   (:class:`~travelsim.models.StaffAlert` row inserted with the email; deleted when stock is
   back at or above the threshold).
 * :func:`run_recovery`: releases expired checkout reservations (``inventory.release_expired``);
-  resumes orders left mid-way (``paid`` and untouched for ``RECOVERY_PAID_GRACE_SECONDS``, or
+  resumes orders left mid-way (``paid`` and untouched for ``RECOVERY_PAID_GRACE_SECONDS``,
+  ``paid`` with an automatic retry due, ``Order.next_attempt_at`` at or before now, or
   ``provisioning`` with an expired lease, ``provisioning.DEFAULT_LEASE``) with
   ``provisioning.run_order``, whose compare-and-set claim makes each resumption happen exactly
-  once across processes; an order that has already been run ``RECOVERY_MAX_ATTEMPTS`` times
-  (``Order.attempts``) is escalated to ``needs_attention`` instead (payment voided, or
-  flagged, as provisioning does; esim-facts.md F14).
+  once across processes. Automatic retries after transient faults are bounded by their
+  window (``PROVISIONING_RETRY_HOURS``, enforced by provisioning); runs that ended otherwise
+  (a crashed process, ``Order.attempts - Order.retry_count``) are bounded by
+  ``RECOVERY_MAX_ATTEMPTS``: past it the order is escalated to ``needs_attention`` instead
+  (payment voided, or flagged, as provisioning does; docs/business-rules.md).
 * :func:`run_notifications`: ``notifications.evaluate``.
 * :func:`run_email`: ``email.send_pending``.
 * :func:`run_callback_sweep`: ``callbacks.process_pending`` for events left pending.
@@ -576,24 +579,28 @@ async def run_recovery(
     lease: timedelta = provisioning.DEFAULT_LEASE,
     run_order_options: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Release expired reservations, resume stuck orders, escalate hopeless ones (module
-    docstring). Returns ``{"resumed": [...], "escalated": [...]}`` order ids;
-    ``stats.items`` = orders resumed, ``stats.errors`` = orders escalated or still failing.
-    ``run_order_options`` are passed to ``provisioning.run_order`` (e.g. ``backoff``)."""
+    """Release expired reservations, resume stuck orders and due automatic retries,
+    escalate hopeless ones (module docstring). Returns ``{"resumed": [...], "escalated":
+    [...]}`` order ids; ``stats.items`` = orders resumed, ``stats.errors`` = orders escalated
+    or still failing. ``run_order_options`` are passed to ``provisioning.run_order`` (e.g.
+    ``backoff``); ``clock`` is passed as its retry-schedule clock unless they name one."""
     s_ = settings or get_settings()
     now = clock()
     async with session_factory() as s:
         released = await inventory.release_expired(s, now)
+        paid = col(Order.status) == "paid"
         rows = (
             await s.exec(
                 select(Order)
                 .where(
                     or_(
-                        (col(Order.status) == "paid")
+                        paid
+                        & col(Order.next_attempt_at).is_(None)
                         & (
                             col(Order.updated_at)
                             <= now - timedelta(seconds=s_.recovery_paid_grace_seconds)
                         ),
+                        paid & (col(Order.next_attempt_at) <= now),
                         (col(Order.status) == "provisioning")
                         & (col(Order.updated_at) <= now - lease),
                     )
@@ -601,12 +608,13 @@ async def run_recovery(
                 .order_by(col(Order.created_at))
             )
         ).all()
-        stuck = [(o.id, o.status, o.updated_at, o.attempts) for o in rows]
+        stuck = [(o.id, o.status, o.updated_at, o.attempts - o.retry_count) for o in rows]
     resumed: list[str] = []
     escalated: list[str] = []
-    for order_id, status, updated_at, attempts in stuck:
-        if attempts >= s_.recovery_max_attempts:
-            if await _escalate(session_factory, order_id, status, updated_at, attempts):
+    options: dict[str, Any] = {"clock": clock, **(run_order_options or {})}
+    for order_id, status, updated_at, runs in stuck:
+        if runs >= s_.recovery_max_attempts:
+            if await _escalate(session_factory, order_id, status, updated_at, runs):
                 escalated.append(order_id)
                 stats.errors += 1
             continue
@@ -616,7 +624,7 @@ async def run_recovery(
                 client=client,
                 session_factory=session_factory,
                 lease=lease,
-                **(run_order_options or {}),
+                **options,
             )
         except Exception:
             log.exception("recovery could not resume order %s", order_id)

@@ -9,7 +9,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.formatting import format_money
-from travelsim.models import Esim, Order, Plan, ProvisioningStep
+from travelsim.models import Checkout, Esim, Order, Plan, ProvisioningStep
+from travelsim.services import countries
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,15 @@ class StepView:
 
 @dataclass(frozen=True)
 class OrderView:
+    """A traveler's order as the order page shows it.
+
+    ``retrying``: the order failed on a transient platform fault and waits for its automatic
+    retry (``Order.next_attempt_at`` set): "still setting up", not a failure.
+    ``destination_code``/``destination_name``/``destination_flag``: the country the traveler
+    bought for (ISO 3166-1 alpha-2, its common name, its emoji flag), from the checkout, else
+    the plan's only destination; empty strings when neither names one country.
+    """
+
     order_id: str
     reference: str
     status: str
@@ -32,6 +42,10 @@ class OrderView:
     iccid: str
     created_at: datetime
     steps: list[StepView] = field(default_factory=list)
+    retrying: bool = False
+    destination_code: str = ""
+    destination_name: str = ""
+    destination_flag: str = ""
 
 
 async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> OrderView | None:
@@ -50,9 +64,22 @@ async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> O
     return await _view(session, order, list(steps))
 
 
+def _destination(checkout: Checkout | None, plan: Plan | None) -> countries.Country | None:
+    code = checkout.destination if checkout is not None else None
+    if not code and plan is not None and len(plan.destinations) == 1:
+        code = plan.destinations[0]
+    if not code:
+        return None
+    try:
+        return countries.country(code)
+    except KeyError:
+        return None
+
+
 async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningStep]) -> OrderView:
     plan = await session.get(Plan, order.plan_id)
     esim = await session.get(Esim, order.esim_id)
+    place = _destination(await session.get(Checkout, order.checkout_id), plan)
     return OrderView(
         order_id=order.id,
         reference=order.reference,
@@ -65,6 +92,10 @@ async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningSte
         iccid=esim.iccid if esim else "",
         created_at=order.created_at,
         steps=[StepView(s.name, s.status, s.error) for s in steps],
+        retrying=order.status == "paid" and order.next_attempt_at is not None,
+        destination_code=place.code if place else "",
+        destination_name=place.name if place else "",
+        destination_flag=place.flag if place else "",
     )
 
 

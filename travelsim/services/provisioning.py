@@ -33,9 +33,23 @@ step's ``done``. A clean new-eSIM run therefore commits six times: claim + activ
 activate done + subscribe running; the add-on baseline; subscribe done + fetch_code running;
 fetch_code done + deliver running; deliver done + order delivered.
 A failed attempt is retried in place (``max_attempts``, ``backoff`` seconds between attempts);
-refusals that cannot improve (e.g. 9010 "15 add-ons") fail at once. When a step gives up the
-order becomes ``needs_attention`` with ``last_error``, and its payment is voided through the
-provider (``flagged`` if voiding fails) — never silently lost.
+refusals that cannot improve (e.g. 9010 "15 add-ons") fail at once.
+
+Automatic retries (docs/business-rules.md "Provisioning retries"). When a step's last
+attempt failed on a *transient* fault (:func:`is_transient`: HTTP 5xx, an HTML gateway page
+or another malformed body, a timeout or lost connection, HTTP 429, a refused login, an
+outcome still unknown after its re-read, an activation code not ready yet), the order goes
+back to ``paid`` with its payment untouched and the retry schedule on the order row:
+``retry_count``, ``first_failed_at`` and ``next_attempt_at`` (:func:`next_retry_at`: 1 min
+after the first failure, doubling to at most 1 h apart, the last one at the end of the
+window). The recovery job (``jobs.run_recovery``, on the scheduler's leader) runs it again
+when due; the traveler meanwhile reads "we are still setting up your eSIM". Only a
+*definite* refusal (the platform said no: a business error code, an unknown ICCID, an
+invalid activation code, a bug) or a transient fault still there at the end of the window
+(``PROVISIONING_RETRY_HOURS``, 24 h) gives up: the order becomes ``needs_attention`` with
+``last_error``, and its payment is voided through the provider (``flagged`` if voiding
+fails) — never silently lost. An unknown outcome is never resent blindly by a retry either:
+every step re-reads the platform first (above).
 
 Every SFT call uses ``Priority.PROVISIONING``. Logs never carry matching IDs or codes.
 """
@@ -49,13 +63,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from tenacity import RetryCallState, wait_exponential
 
 from travelsim import db
 from travelsim.esim import ActivationCode, InvalidActivationCode
@@ -72,8 +87,13 @@ __all__ = [
     "DEFAULT_BACKOFF",
     "DEFAULT_LEASE",
     "DEFAULT_MAX_ATTEMPTS",
+    "RETRY_FIRST_DELAY",
+    "RETRY_MAX_DELAY",
     "ProgressCallback",
     "install_page_url",
+    "is_transient",
+    "next_retry_at",
+    "retry_delay",
     "run_order",
 ]
 
@@ -91,6 +111,10 @@ DEFAULT_BACKOFF: tuple[float, ...] = (2.0, 8.0)
 #: A run holds an order for this long after its last heartbeat (each step commit); another run
 #: may take over an order left ``provisioning`` longer than that (crashed process).
 DEFAULT_LEASE = timedelta(minutes=10)
+#: Automatic retries after a transient fault: the first waits this long...
+RETRY_FIRST_DELAY = timedelta(minutes=1)
+#: ... each next one twice as long as the previous, but never longer than this.
+RETRY_MAX_DELAY = timedelta(hours=1)
 
 PRIORITY = Priority.PROVISIONING
 ACTIVE = "active"
@@ -98,11 +122,69 @@ _DETAIL_MAX = 500  # ProvisioningStep.detail column length
 
 
 class _StepError(Exception):
-    """A step attempt failed; ``retryable`` says whether another attempt can help."""
+    """A step attempt failed; ``retryable`` says whether another attempt can help (and so
+    whether the failure is transient, see :func:`is_transient`)."""
 
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """How a step ended when it did not get done: ``error`` for ``last_error``;
+    ``transient``: a later run may succeed (schedule a retry) rather than a refusal."""
+
+    error: str
+    transient: bool
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed step may succeed if simply run again later.
+
+    Transient: every :class:`SFTError` that is not a business refusal, i.e.
+    ``SFTTransportError`` (timeouts, lost connections, HTTP 5xx on a read, gateway pages),
+    ``SFTOutcomeUnknown`` (a write whose answer was lost; the next run re-reads first),
+    ``SFTRateLimited`` (HTTP 429: never processed), ``SFTMalformedResponse`` (HTML error
+    pages, truncated or malformed bodies) and ``SFTAuthError`` (a refused login is an
+    account-wide problem that staff fix without touching the order); a step's own
+    ``retryable`` errors too. Definite: ``SFTBusinessError`` (the platform answered "no"
+    with an operation code), a step's non-retryable errors (unknown ICCID, invalid code) and
+    any other exception (a bug: staff must look)."""
+    if isinstance(exc, _StepError):
+        return exc.retryable
+    if isinstance(exc, SFTBusinessError):
+        return False
+    return isinstance(exc, SFTError)
+
+
+_WAIT = wait_exponential(
+    multiplier=RETRY_FIRST_DELAY.total_seconds(), max=RETRY_MAX_DELAY.total_seconds()
+)
+
+
+def retry_delay(retry_number: int) -> timedelta:
+    """The pause before automatic retry ``retry_number`` (1 = the first retry):
+    ``RETRY_FIRST_DELAY * 2 ** (retry_number - 1)``, at most ``RETRY_MAX_DELAY``, i.e.
+    1, 2, 4, 8, 16, 32 min, then 1 h. Computed by tenacity's ``wait_exponential``.
+    Raises ``ValueError`` for ``retry_number < 1``."""
+    if retry_number < 1:
+        raise ValueError("retry_number must be >= 1")
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = retry_number
+    return timedelta(seconds=_WAIT(state))
+
+
+def next_retry_at(
+    *, first_failed_at: datetime, now: datetime, retry_number: int, window: timedelta
+) -> datetime | None:
+    """When automatic retry ``retry_number`` is due (UTC): ``now + retry_delay(...)``, but
+    not after the end of the window (``first_failed_at + window``) so the last retry runs at
+    its end. ``None`` when the window is over at ``now``: give up."""
+    deadline = first_failed_at + window
+    if now >= deadline:
+        return None
+    return min(now + retry_delay(retry_number), deadline)
 
 
 @dataclass
@@ -140,9 +222,13 @@ async def run_order(
     lease: timedelta = DEFAULT_LEASE,
     public_url: str | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], datetime] = utcnow,
+    retry_window: timedelta | None = None,
+    force: bool = False,
 ) -> Order:
-    """Run (or resume) the provisioning steps of ``order_id`` until ``delivered`` or
-    ``needs_attention``; returns the order as left in the database.
+    """Run (or resume) the provisioning steps of ``order_id`` until ``delivered``,
+    ``needs_attention``, or ``paid`` with an automatic retry scheduled (module docstring);
+    returns the order as left in the database.
 
     Args:
         client: the SFT client (every call at ``Priority.PROVISIONING``).
@@ -150,8 +236,8 @@ async def run_order(
         on_progress: ``async (step_name, status)`` for live progress. ``step_name`` is a step
             (``activate``, ``subscribe``, ``fetch_code``, ``deliver``) with status
             ``running``, ``done``, ``retrying`` (attempt failed, will retry) or ``failed``; or
-            ``"order"`` with ``provisioning``, ``delivered`` or ``needs_attention``. Exceptions
-            it raises are logged and ignored.
+            ``"order"`` with ``provisioning``, ``delivered``, ``retry_scheduled`` or
+            ``needs_attention``. Exceptions it raises are logged and ignored.
         provider: payment provider used to void the payment on failure (default: the one
             named in ``Payment.provider``).
         max_attempts: attempts per step in this run (>= 1).
@@ -159,6 +245,12 @@ async def run_order(
         lease: an order already ``provisioning`` is taken over only when its last heartbeat
             is older than this (a crashed run); otherwise this call returns at once.
         public_url: base URL for the email link (default ``settings.public_url``).
+        clock: UTC "now" of the automatic-retry schedule (due check, ``first_failed_at``,
+            ``next_attempt_at``, end of the window).
+        retry_window: how long after the first transient failure retries go on (default
+            ``PROVISIONING_RETRY_HOURS``).
+        force: run even though the order's automatic retry is not due yet (staff "Retry
+            provisioning"); otherwise such an order is returned unchanged without any call.
 
     Idempotent: a ``delivered`` or ``needs_attention`` order is returned unchanged without any
     SFT call; ``done`` steps are skipped. Raises ``LookupError`` for an unknown order id.
@@ -166,14 +258,25 @@ async def run_order(
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be >= 1")
-    base_url = public_url if public_url is not None else get_settings().public_url
+    settings = get_settings()
+    base_url = public_url if public_url is not None else settings.public_url
+    window = (
+        retry_window
+        if retry_window is not None
+        else timedelta(hours=settings.provisioning_retry_hours)
+    )
     async with session_factory() as session:
         order = await _get(session, Order, order_id)
         if order is None:
             raise LookupError(f"unknown order {order_id}")
         if order.status in ("delivered", "needs_attention"):
             return order
-        run = await _claim(session, client, order, lease)
+        due_at = None if force else clock()
+        if due_at is not None and order.next_attempt_at is not None:
+            if order.next_attempt_at > due_at:
+                log.info("automatic retry not due yet", extra={"order_id": order_id})
+                return order
+        run = await _claim(session, client, order, lease, due_at=due_at)
         if run is None:
             log.info("provisioning already running elsewhere", extra={"order_id": order_id})
             fresh = await _get(session, Order, order_id)
@@ -196,11 +299,23 @@ async def run_order(
                 sleep=sleep,
             )
             if error is not None:
-                return await _give_up(session, order_id, name, error, provider, on_progress)
+                if error.transient:
+                    when = await _schedule_retry(
+                        session, order_id, name, error.error, clock(), window, on_progress
+                    )
+                    if when is not None:
+                        fresh = await _get(session, Order, order_id)
+                        assert fresh is not None
+                        return fresh
+                    hours = f"{window.total_seconds() / 3600:g}"
+                    message = f"{error.error} (still failing after {hours} h of automatic retries)"
+                    return await _give_up(session, order_id, name, message, provider, on_progress)
+                return await _give_up(session, order_id, name, error.error, provider, on_progress)
         order = run.order
         if order.status != "delivered":  # e.g. an order without a deliver step
             order.status = "delivered"
             order.delivered_at = order.delivered_at or utcnow()
+            order.next_attempt_at = None
             session.add(order)
             await session.commit()
         await _progress(on_progress, "order", "delivered")
@@ -262,22 +377,39 @@ def _mark_running(
 
 
 async def _claim(
-    session: AsyncSession, client: SFTClient, order: Order, lease: timedelta
+    session: AsyncSession,
+    client: SFTClient,
+    order: Order,
+    lease: timedelta,
+    *,
+    due_at: datetime | None = None,
 ) -> _Run | None:
     """Compare-and-set the order to ``provisioning`` for this run (heartbeat = updated_at)
     and, in the same transaction, mark its first step not yet done ``running``; commits.
-    Returns the loaded run, or ``None`` (nothing changed) when another run holds the lease."""
+    With ``due_at``, a ``paid`` order whose automatic retry is due later is not taken. The
+    claim clears ``next_attempt_at`` (the retry is now running). Returns the loaded run, or
+    ``None`` (nothing changed) when another run holds the lease or the retry is not due."""
     now = utcnow()
+    paid = col(Order.status) == "paid"
+    if due_at is not None:
+        paid = paid & or_(
+            col(Order.next_attempt_at).is_(None), col(Order.next_attempt_at) <= due_at
+        )
     result: Any = await session.execute(
         update(Order)
         .where(
             col(Order.id) == order.id,
             or_(
-                col(Order.status) == "paid",
+                paid,
                 (col(Order.status) == "provisioning") & (col(Order.updated_at) <= now - lease),
             ),
         )
-        .values(status="provisioning", attempts=col(Order.attempts) + 1, updated_at=now)
+        .values(
+            status="provisioning",
+            attempts=col(Order.attempts) + 1,
+            updated_at=now,
+            next_attempt_at=None,
+        )
         .returning(col(Order.attempts))
         .execution_options(synchronize_session=False)
     )
@@ -289,6 +421,7 @@ async def _claim(
     set_committed_value(order, "status", "provisioning")
     set_committed_value(order, "attempts", attempts)
     set_committed_value(order, "updated_at", now)
+    set_committed_value(order, "next_attempt_at", None)
     esim = await _get(session, Esim, order.esim_id)
     assert esim is not None
     run = _Run(session, client, order.id, order, esim, await _steps(session, order.id))
@@ -309,12 +442,12 @@ async def _run_step(
     backoff: Sequence[float],
     public_url: str,
     sleep: Callable[[float], Awaitable[Any]],
-) -> str | None:
+) -> _Failure | None:
     """Run one step, already marked ``running`` (committed), with bounded retries.
 
     On success the step's ``done`` (with its results) and the start of ``next_name``'s first
     attempt are ONE commit, so the boundaries are the same states as before, fewer of them.
-    Returns ``None`` when done, else the last error."""
+    Returns ``None`` when done, else the last failure (error and :func:`is_transient`)."""
     session = run.session
     order_id = run.order_id
     handler = _HANDLERS.get(name)
@@ -326,17 +459,18 @@ async def _run_step(
             await _progress(on_progress, name, "running")
         step = run.steps[name]
         retryable = True
+        transient = False
         try:
             if handler is None:
                 raise _StepError(error, retryable=False)
             ctx = _Ctx(session, run.client, run.order, run.esim, public_url)
             detail = await handler(ctx, step)
         except _StepError as exc:
-            error, retryable = str(exc), exc.retryable
+            error, retryable, transient = str(exc), exc.retryable, is_transient(exc)
         except SFTBusinessError as exc:
             error, retryable = f"{exc.operation} refused: code {exc.result_code}", False
         except SFTError as exc:
-            error = f"{type(exc).__name__}: {exc.operation}"
+            error, transient = _describe(exc), is_transient(exc)
         except Exception as exc:
             log.exception("provisioning step %s crashed", name, extra={"order_id": order_id})
             error = f"{type(exc).__name__} in step {name}"
@@ -369,10 +503,53 @@ async def _run_step(
         )
         await _progress(on_progress, name, "failed" if last else "retrying")
         if last:
-            return error
+            return _Failure(error, transient)
         if backoff:
             await sleep(backoff[min(attempt, len(backoff) - 1)])
-    return error
+    return _Failure(error, False)
+
+
+def _describe(exc: SFTError) -> str:
+    """``last_error`` text of an SFT failure: class, operation and HTTP status (never a
+    response body, token or matching ID)."""
+    status = f" (HTTP {exc.http_status})" if exc.http_status is not None else ""
+    return f"{type(exc).__name__}: {exc.operation}{status}"
+
+
+async def _schedule_retry(
+    session: AsyncSession,
+    order_id: str,
+    step_name: str,
+    error: str,
+    now: datetime,
+    window: timedelta,
+    on_progress: ProgressCallback | None,
+) -> datetime | None:
+    """Put the order back to ``paid`` with its next automatic retry (:func:`next_retry_at`)
+    recorded on the row; commits and returns when it is due (UTC). Returns ``None`` without
+    changing anything when the retry window is over (the caller gives up)."""
+    order = await _get(session, Order, order_id)
+    assert order is not None
+    first = order.first_failed_at or now
+    when = next_retry_at(
+        first_failed_at=first, now=now, retry_number=order.retry_count + 1, window=window
+    )
+    if when is None:
+        return None
+    order.status = "paid"
+    order.retry_count += 1
+    order.first_failed_at = first
+    order.next_attempt_at = when
+    order.last_error = f"{step_name}: {error}"[:500]
+    order.updated_at = utcnow()
+    session.add(order)
+    await session.commit()
+    log.warning(
+        "transient provisioning failure; automatic retry scheduled",
+        extra={"order_id": order_id, "step": step_name, "retry": order.retry_count},
+    )
+    await _progress(on_progress, "order", "retry_scheduled")
+    return when
 
 
 async def _give_up(
@@ -389,6 +566,7 @@ async def _give_up(
     assert order is not None and payment is not None
     order.status = "needs_attention"
     order.last_error = f"{step_name}: {error}"[:500]
+    order.next_attempt_at = None
     order.updated_at = utcnow()
     if payment.status == "succeeded":
         try:
@@ -603,6 +781,7 @@ async def _step_deliver(ctx: _Ctx, step: ProvisioningStep) -> str:
     order.status = "delivered"
     order.delivered_at = now
     order.last_error = None
+    order.next_attempt_at = None
     order.updated_at = now
     ctx.session.add(order)
     return detail

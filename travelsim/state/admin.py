@@ -35,11 +35,10 @@ def _opt(value: Any) -> str | None:
 
 
 def _day(value: Any) -> date | None:
-    text = _opt(value)
-    if text is None:
-        return None
+    """A date filter already checked by :func:`admin.parse_filter_day`; ``None`` if empty
+    (or, defensively, invalid: the search handler refuses those with a notice first)."""
     try:
-        return date.fromisoformat(text)
+        return admin.parse_filter_day(_opt(value))
     except ValueError:
         return None
 
@@ -105,6 +104,7 @@ class ListMixin(rx.State, mixin=True):
 
     rows: list[dict[str, str]] = []
     total: int = 0
+    count_label: str = "0 rows"
     page: int = 1
     pages: int = 1
     per_page: int = 20
@@ -118,6 +118,7 @@ class ListMixin(rx.State, mixin=True):
         result = await self._fetch()
         self.rows = result.rows
         self.total = result.total
+        self.count_label = result.count_label
         self.page = result.page
         self.pages = result.pages
 
@@ -228,6 +229,7 @@ class AdminOrdersState(ListMixin, AdminState):
     can_refund: bool = False
     can_resend: bool = False
     refund_allowed: bool = False
+    payment_action: str = ""
 
     def _forget(self) -> None:
         self.rows, self.detail, self.steps, self.selected = [], {}, [], ""
@@ -260,6 +262,7 @@ class AdminOrdersState(ListMixin, AdminState):
         self.steps = view.pop("steps")
         for flag in ("can_retry", "can_void", "can_refund", "can_resend", "refund_allowed"):
             setattr(self, flag, bool(view.pop(flag)))
+        self.payment_action = str(view.pop("payment_action"))
         self.detail = {k: str(v) for k, v in view.items()}
 
     @rx.event
@@ -286,8 +289,15 @@ class AdminOrdersState(ListMixin, AdminState):
         self.f_traveler = str(form.get("traveler", ""))[:100]
         self.f_iccid = str(form.get("iccid", ""))[:30]
         self.f_reference = str(form.get("reference", ""))[:20]
-        self.f_from = str(form.get("date_from", ""))[:10]
-        self.f_to = str(form.get("date_to", ""))[:10]
+        self.f_from = str(form.get("date_from", "")).strip()[:20]
+        self.f_to = str(form.get("date_to", "")).strip()[:20]
+        for label, text in (("From", self.f_from), ("To", self.f_to)):
+            try:
+                admin.parse_filter_day(text)
+            except ValueError as exc:
+                self.notice, self.notice_result = f"{label}: {exc}", "refused"
+                return None
+        self.notice, self.notice_result = "", ""
         self.page = 1
         await self._reload()
         return None
@@ -715,11 +725,13 @@ class AdminCatalogueState(ListMixin, AdminState):
 
 # ============================================================================ outbox, audit
 class AdminOutboxState(ListMixin, AdminState):
-    """``/admin/outbox``: emails and their delivery state."""
+    """``/admin/outbox``: emails and their delivery state; ``mail_hint`` says where mail
+    goes when no SMTP server is configured (empty when one is)."""
 
     f_status: str = ANY
     f_kind: str = ""
     f_to: str = ""
+    mail_hint: str = ""
 
     def _forget(self) -> None:
         self.rows = []
@@ -742,6 +754,7 @@ class AdminOutboxState(ListMixin, AdminState):
         """Page load."""
         if await self._enter() is None:
             return await self._deny()
+        self.mail_hint = admin.mail_delivery_hint(get_settings()) or ""
         self.page = 1
         await self._reload()
         return None

@@ -11,11 +11,20 @@ from travelsim import db
 from travelsim.services import orders, platform
 from travelsim.state.session import SessionState, _uid
 
+#: What each provisioning step does, as the traveler reads it, for a new eSIM...
 STEP_LABELS = {
     "activate": "Activating your eSIM on the network",
     "subscribe": "Adding your data plan",
     "fetch_code": "Preparing your installation QR code",
     "deliver": "Delivering your eSIM",
+    "resume": "Resuming your eSIM",
+}
+#: ... and for a top-up: the data plan goes onto the eSIM the traveler already has
+#: (the activation step only checks that eSIM is active, resuming it if suspended).
+TOPUP_STEP_LABELS = {
+    "activate": "Checking your eSIM is active on the network",
+    "subscribe": "Adding the data plan to your eSIM",
+    "deliver": "Confirming your top-up",
     "resume": "Resuming your eSIM",
 }
 FINAL = {"delivered", "needs_attention"}
@@ -31,6 +40,9 @@ class OrderState(SessionState):
     esim_id: str = ""
     kind: str = "new_esim"
     steps: list[dict[str, str]] = []
+    retrying: bool = False
+    destination_name: str = ""
+    destination_flag: str = ""
     not_found: bool = False
     watching: bool = False
 
@@ -38,13 +50,21 @@ class OrderState(SessionState):
     async def load(self) -> Any:
         user = await self._require_user()
         if user is None:
-            return self._signin_redirect()
-        self.order_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:36]
+            yield self._signin_redirect()
+            return
+        order_id = self.router.url.path.rstrip("/").rsplit("/", 1)[-1][:36]
+        if order_id != self.order_id:
+            # Another order than the one this tab showed last: never show its progress or
+            # its "ready" message while this one loads.
+            self.order_id = order_id
+            self.reference, self.status, self.plan_title, self.amount = "", "", "", ""
+            self.steps, self.retrying = [], False
+            self.destination_name = self.destination_flag = ""
+            yield
         if not await self._refresh(_uid(user)):
-            return None
+            return
         if self.status not in FINAL:
-            return OrderState.watch
-        return None
+            yield OrderState.watch
 
     async def _refresh(self, user_id: int) -> bool:
         return self._apply(await self._fetch(user_id))
@@ -64,8 +84,17 @@ class OrderState(SessionState):
         self.amount = view.amount
         self.esim_id = str(view.esim_id)
         self.kind = view.kind
+        self.retrying = view.retrying
+        self.destination_name = view.destination_name
+        self.destination_flag = view.destination_flag
+        labels = TOPUP_STEP_LABELS if view.kind == "topup" else STEP_LABELS
         self.steps = [
-            {"name": st.name, "label": STEP_LABELS.get(st.name, st.name), "status": st.status}
+            {
+                "name": st.name,
+                "label": labels.get(st.name, st.name),
+                # A step that failed on a transient fault waits for its automatic retry.
+                "status": "retrying" if view.retrying and st.status == "failed" else st.status,
+            }
             for st in view.steps
         ]
         return True
@@ -86,8 +115,10 @@ class OrderState(SessionState):
                 async with self:
                     if not self._apply(view) or self.status in FINAL:
                         return
+                # An automatic retry that is waiting is started by the schedule, not here.
                 if view is not None and view.status in {"paid", "provisioning"}:
-                    platform.ensure_provisioning(self.order_id)
+                    if not view.retrying:
+                        platform.ensure_provisioning(self.order_id)
                 await asyncio.sleep(0.5)
         finally:
             async with self:
