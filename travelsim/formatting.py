@@ -58,7 +58,7 @@ def _unit_of(n: int) -> tuple[int, str]:
 
 
 def _shown(text: str) -> Decimal:
-    """The byte count a :func:`format_bytes`-style text stands for ("1.5 GB" → 1.5 × 2**30)."""
+    """The byte count a :func:`format_bytes`-style text stands for ("1.5 GB" → 1.5 * 2**30)."""
     number, unit = text.split()
     return Decimal(number) * dict((name, size) for size, name in _UNITS)[unit]
 
