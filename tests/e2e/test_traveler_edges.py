@@ -276,6 +276,30 @@ def test_used_up_esim_says_so_and_leads_to_more_data(
     expect(card).not_to_contain_text("0 B of 0 B")
     shot(page, "edges-account-desktop")
 
+    for scheme in ("dark",):  # the same pages in dark mode, desktop and phone
+        dark = browser.new_context(
+            viewport=DESKTOP,
+            timezone_id=TZ,
+            color_scheme=scheme,  # type: ignore[arg-type]
+        )
+        dark.add_cookies(ctx.cookies())
+        d = dark.new_page()
+        d.goto(esim["url"])
+        expect(d.get_by_test_id("data-ended")).to_be_visible()
+        shot(d, "edges-used-up-desktop-dark")
+        d.goto(f"{app_url}/account")
+        expect(d.get_by_test_id("esim-state")).to_have_text("used up")
+        shot(d, "edges-account-desktop-dark")
+        dark.close()
+        phone_ctx = _phone(browser, ctx, scheme)
+        p = phone_ctx.new_page()
+        p.goto(esim["url"])
+        expect(p.get_by_test_id("data-ended")).to_be_visible()
+        _no_horizontal_scroll(p)
+        assert _hidden_cells(p, "[data-testid=addon]") == []
+        shot(p, "edges-used-up-phone-dark")
+        phone_ctx.close()
+
     # "Buy more data" leads to the top-up offers of this eSIM.
     page.goto(esim["url"])
     page.get_by_test_id("data-ended").get_by_role("link", name="Buy more data").click()

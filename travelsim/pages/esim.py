@@ -76,7 +76,11 @@ def validity_gauge() -> rx.Component:
             rx.heading(countdown(target=EsimState.expires_iso), size="4"),
             rx.heading(EsimState.validity_top, size="4"),
         ),
-        center_bottom=rx.text("validity left", size="1", color=rx.color("gray", 11)),
+        center_bottom=rx.text(
+            rx.cond(started, "validity left", EsimState.validity_bottom),
+            size="1",
+            color=rx.color("gray", 11),
+        ),
         color="#f5a524",
         testid="validity-gauge",
     )
@@ -138,10 +142,13 @@ def addons_table() -> rx.Component:
                 width="100%",
                 style=STACKED_TABLE,
             ),
-            rx.text(
-                "A new plan waits until the current one is used up or expires.",
-                size="1",
-                color=rx.color("gray", 11),
+            rx.cond(
+                EsimState.addons.length() > 0,
+                rx.text(
+                    "A new plan waits until the current one is used up or expires.",
+                    size="1",
+                    color=rx.color("gray", 11),
+                ),
             ),
             width="100%",
         ),
@@ -290,7 +297,8 @@ def data_ended() -> rx.Component:
     """No data left (used up, expired, no plan): say so and lead to buying more."""
     return rx.cond(
         EsimState.ended_text != "",
-        rx.callout(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle-alert")),
             rx.flex(
                 rx.vstack(
                     rx.text(EsimState.ended_text, weight="bold"),
@@ -303,17 +311,18 @@ def data_ended() -> rx.Component:
                 rx.link(
                     rx.button(rx.icon("plus", size=16), "Buy more data", size="3"),
                     href="/esims/" + EsimState.esim_id + "/topup",
+                    flex_shrink="0",
                 ),
                 direction=rx.breakpoints(initial="column", sm="row"),
                 gap="3",
                 align=rx.breakpoints(initial="start", sm="center"),
                 justify="between",
-                width="100%",
+                flex="1",
             ),
-            icon="circle-alert",
-            color_scheme="blue",
             size="2",
             width="100%",
+            display="flex",  # not Radix's grid: the text and button use the whole width
+            gap="3",
             data_testid="data-ended",
         ),
     )

@@ -112,6 +112,7 @@ class EsimState(SessionState):
     time_left_text: str = ""
     #: Validity gauge words when no countdown runs ("not started", "unknown", "ended").
     validity_top: str = "unknown"
+    validity_bottom: str = "validity"
     validity_value: str = "validity unknown"
     validity_percent: float = 0.0
     clock_text: str = ""
@@ -226,12 +227,15 @@ class EsimState(SessionState):
             n.validity_percent = 0.0
         if d.data_state == "unknown":
             n.validity_top, n.validity_value = "unknown", "validity not reported yet"
+            n.validity_bottom = "validity"
             n.clock_text = "Validity not reported by the network yet."
         elif d.current is None:
             n.validity_top, n.validity_value = "ended", "no plan running"
+            n.validity_bottom = "no plan running"
             n.clock_text = "No data plan is running on this eSIM."
         else:
             n.validity_top, n.validity_value = "not started", "validity not started"
+            n.validity_bottom = "validity left"
             if d.clock_started:
                 starts = "your first use" if d.clock_starts == "first_use" else "purchase"
                 n.clock_text = f"Validity started at {starts}."
