@@ -7,7 +7,7 @@ follow the platform's counting: 1 MB = 1,048,576 bytes, 1 GB = 1,073,741,824 byt
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
@@ -48,6 +48,62 @@ def format_bytes(n: int | None) -> str:
     if n >= 1024:
         return f"{_trim(n / 1024)} KB"
     return f"{n} B"
+
+
+_UNITS = ((GB, "GB"), (MB, "MB"), (1024, "KB"), (1, "B"))
+
+
+def _unit_of(n: int) -> tuple[int, str]:
+    return next(((size, name) for size, name in _UNITS if n >= size), (1, "B"))
+
+
+def _shown(text: str) -> Decimal:
+    """The byte count a :func:`format_bytes`-style text stands for ("1.5 GB" → 1.5 * 2**30)."""
+    number, unit = text.split()
+    return Decimal(number) * dict((name, size) for size, name in _UNITS)[unit]
+
+
+def _in_unit(n: int, size: int, name: str, decimals: int, rounding: str) -> str:
+    quantum = Decimal(1).scaleb(-decimals)
+    value = (Decimal(max(n, 0)) / size).quantize(quantum, rounding=rounding)
+    text = f"{value:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {name}"
+
+
+def data_left(remaining: int, total: int) -> tuple[str, str]:
+    """``(remaining_text, total_text)`` for "X of Y left", never contradicting each other.
+
+    Both are :func:`format_bytes` texts, except when that would show a remainder below the
+    total as equal to it (or more): then both are shown in the total's unit with more
+    decimals, the remainder rounded down and the total to nearest, until the shown remainder
+    is below the shown total. ``(19 GB - 20 MB, 19 GB)`` → ``("18.98 GB", "19 GB")``, never
+    "19 GB of 19 GB" unless nothing was used. Bytes in, negative remainders count as 0.
+    """
+    left, of = format_bytes(remaining), format_bytes(total)
+    if remaining >= total or _shown(left) < _shown(of):
+        return left, of
+    size, name = _unit_of(max(total, 1))
+    for decimals in range(2, 13):
+        left = _in_unit(remaining, size, name, decimals, ROUND_FLOOR)
+        of = _in_unit(total, size, name, decimals, ROUND_HALF_EVEN)
+        if _shown(left) < _shown(of):
+            break
+    return left, of
+
+
+def percent_left(remaining: int, total: int) -> float:
+    """Share of ``total`` bytes left, in % rounded DOWN to one decimal, so that the shown
+    percentage never contradicts the shown volumes: ``100.0`` only when nothing was used
+    (``remaining >= total``), ``0.0`` only when nothing is left (``remaining <= 0``); any
+    positive remainder shows at least ``0.1``. ``total <= 0`` (no data plan) → ``0.0``."""
+    if total <= 0 or remaining <= 0:
+        return 0.0
+    if remaining >= total:
+        return 100.0
+    tenths = remaining * 1000 // total  # integer arithmetic: no float rounding up
+    return max(1, tenths) / 10
 
 
 def _trim(value: float) -> str:

@@ -140,7 +140,7 @@ async def test_dashboard_totals_validity_and_addons(world: dict[str, int]) -> No
     waiting = d.addons[1]
     assert waiting.started_at is None and waiting.expires_at is None
     assert waiting.time_left_seconds is None and waiting.clock_starts == "first_use"
-    assert d.addons[0].percent_remaining == 29.3  # 300 / 1024 = 29.296...%
+    assert d.addons[0].percent_remaining == 29.2  # 300 / 1024 = 29.296...%, rounded down
     assert (d.install, d.qr_used, d.can_request_replacement) == ("installed", True, True)
     assert d.title == "eSIM ··0001" and d.destination == "FR"
 
@@ -170,9 +170,10 @@ async def test_unknown_is_not_zero(world: dict[str, int]) -> None:
     assert (never.remaining_bytes, never.total_bytes, never.percent_remaining) == (None,) * 3
     assert never.updated_at is None and never.figures_stale and never.daily_usage == []
     assert never.install == "unknown" and never.title == "Spare"
-    # synced, no add-on at all: genuinely 0 of 0 (no percentage)
+    assert never.data_state == "unknown"
+    # synced, no add-on at all: genuinely nothing left (0 %), and said so
     assert (synced_empty.remaining_bytes, synced_empty.total_bytes) == (0, 0)
-    assert synced_empty.percent_remaining is None
+    assert synced_empty.percent_remaining == 0.0 and synced_empty.data_state == "no_plan"
     assert synced_empty.figures_stale is True  # 6 h old > 3 h
     assert synced_empty.endpoint_status == "Suspended" and synced_empty.lifecycle_reason == "1"
     assert synced_empty.install == "ready" and not synced_empty.can_request_replacement
@@ -301,3 +302,205 @@ async def test_replacement_request_is_idempotent(world: dict[str, int]) -> None:
 )
 def test_install_state(raw: str | None, expected: str) -> None:
     assert usage.install_state(raw) == expected
+
+
+# ---------------------------------------------------------------- data state at every edge
+async def _esim_with(
+    world: dict[str, int],
+    n: int,
+    addons: list[dict[str, object]],
+    *,
+    synced: bool = True,
+    profile_status: str | None = None,
+) -> int:
+    """A new eSIM of ana's with ``addons`` (EsimAddon fields) stored, synced at 11:30 or never."""
+    async with db.session() as s:
+        esim = Esim(
+            iccid=f"89320700000000001{n:02d}",
+            endpoint_id=str(50000100 + n),
+            state="assigned",
+            user_id=world["ana"],
+            assigned_at=datetime(2026, 7, 3, tzinfo=UTC),
+        )
+        s.add(esim)
+        await s.flush()
+        assert esim.id is not None
+        for i, fields in enumerate(addons):
+            values: dict[str, object] = {
+                "unique_id": f"8{n:02d}{i:04d}",
+                "plan_id": "870101",
+                "plan_name": "France 1 GB 7 days",
+                "activated_by": "on_usage",
+                "validity_days": 7,
+                "priority": 1,
+                "subscribed_at": datetime(2026, 6, 20, tzinfo=UTC) + timedelta(days=i),
+                "initial_bytes": GB,
+            }
+            values.update(fields)
+            s.add(EsimAddon(esim_id=esim.id, **values))  # type: ignore[arg-type]
+        if synced:
+            s.add(
+                EsimSync(
+                    esim_id=esim.id,
+                    synced_at=datetime(2026, 7, 5, 11, 30, tzinfo=UTC),
+                    endpoint_status="Active",
+                    profile_status=profile_status,
+                )
+            )
+        await s.commit()
+        return esim.id
+
+
+async def _both(world: dict[str, int], esim_id: int) -> tuple[usage.Dashboard, usage.EsimSummary]:
+    async with db.session() as s:
+        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=esim_id, now=NOW)
+        rows = await usage.esims_of(s, world["ana"], now=NOW)
+    assert d is not None
+    (summary,) = [r for r in rows if r.esim_id == esim_id]
+    return d, summary
+
+
+START = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+RUNNING = {
+    "status": "active",
+    "started_at": START,
+    "expires_at": START + timedelta(days=7),  # 8 July 10:00, after NOW
+}
+
+
+async def test_never_reported_is_unknown_everywhere(world: dict[str, int]) -> None:
+    eid = await _esim_with(world, 1, [], synced=False)
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "unknown"
+    assert (d.remaining_bytes, d.total_bytes, d.percent_remaining) == (None, None, None)
+    assert d.last_plan is None and d.current is None
+    assert summary.percent_remaining is None
+
+
+async def test_live_figures(world: dict[str, int]) -> None:
+    eid = await _esim_with(world, 2, [{**RUNNING, "remaining_bytes": 300 * MB}])
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "live"
+    assert (d.remaining_bytes, d.total_bytes) == (300 * MB, GB)
+    assert d.percent_remaining == 29.2  # 300 / 1024 = 29.296 %, rounded down
+
+
+async def test_a_live_plan_with_an_unknown_figure_is_unknown(world: dict[str, int]) -> None:
+    eid = await _esim_with(world, 3, [{**RUNNING, "remaining_bytes": None}])
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "unknown"
+    assert d.percent_remaining is None
+
+
+async def test_nothing_left_is_used_up_not_zero_of_zero(world: dict[str, int]) -> None:
+    # The stored status is still "active" but 0 bytes are left: used up (platform precedence).
+    eid = await _esim_with(world, 4, [{**RUNNING, "remaining_bytes": 0, "used_bytes": GB}])
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "used_up"
+    assert d.remaining_bytes == 0 and d.percent_remaining == 0.0  # known: nothing left
+    assert d.last_plan is not None and d.last_plan.state == "used_up"
+    assert d.current is None and not d.has_live_addons
+    assert summary.percent_remaining == 0.0 and summary.ended_at is None
+
+
+async def test_more_used_than_the_plan_held_is_used_up(world: dict[str, int]) -> None:
+    eid = await _esim_with(
+        world,
+        5,
+        [{**RUNNING, "status": "used_up", "remaining_bytes": 0, "used_bytes": GB + 200 * MB}],
+    )
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "used_up"
+    assert d.remaining_bytes == 0 and d.percent_remaining == 0.0
+    assert d.last_plan is not None and d.last_plan.used_bytes == GB + 200 * MB
+
+
+async def test_expired_by_the_clock(world: dict[str, int]) -> None:
+    expiry = datetime(2026, 7, 5, 9, 0, tzinfo=UTC)  # before NOW (12:00)
+    eid = await _esim_with(
+        world,
+        6,
+        [{**RUNNING, "expires_at": expiry, "remaining_bytes": 400 * MB, "used_bytes": 624 * MB}],
+    )
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "expired"
+    assert d.remaining_bytes == 0 and d.percent_remaining == 0.0  # unused data is gone
+    assert d.last_plan is not None and d.last_plan.expires_at == expiry
+    assert summary.ended_at == expiry and summary.expires_at is None
+    assert d.expires_at is None and d.time_left_seconds is None
+
+
+async def test_the_plan_that_ran_last_names_the_ending(world: dict[str, int]) -> None:
+    # First plan expired on 28 June, the second (subscribed a day later) was used up after.
+    eid = await _esim_with(
+        world,
+        7,
+        [
+            {
+                "status": "expired",
+                "started_at": datetime(2026, 6, 21, tzinfo=UTC),
+                "expires_at": datetime(2026, 6, 28, tzinfo=UTC),
+                "remaining_bytes": 10 * MB,
+            },
+            {
+                "status": "used_up",
+                "started_at": datetime(2026, 6, 28, tzinfo=UTC),
+                "expires_at": datetime(2026, 7, 5, tzinfo=UTC),
+                "remaining_bytes": 0,
+                "used_bytes": GB,
+            },
+        ],
+    )
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "used_up"
+    assert d.last_plan is not None and d.last_plan.unique_id == "8070001"
+
+
+async def test_removed_plans_or_none_at_all_mean_no_plan(world: dict[str, int]) -> None:
+    removed = await _esim_with(world, 8, [{"status": "deactivated", "remaining_bytes": GB}])
+    nothing = await _esim_with(world, 9, [])
+    for eid in (removed, nothing):
+        d, summary = await _both(world, eid)
+        assert d.data_state == summary.data_state == "no_plan"
+        assert d.percent_remaining == 0.0 and d.remaining_bytes == 0
+
+
+async def test_a_plan_the_platform_stopped_listing_is_unknown(world: dict[str, int]) -> None:
+    eid = await _esim_with(world, 10, [{"status": "unknown", "remaining_bytes": 500 * MB}])
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "unknown"
+    assert d.percent_remaining is None
+
+
+async def test_a_waiting_plan_keeps_the_esim_live(world: dict[str, int]) -> None:
+    eid = await _esim_with(
+        world,
+        11,
+        [
+            {**RUNNING, "status": "used_up", "remaining_bytes": 0, "used_bytes": GB},
+            {"status": "waiting", "remaining_bytes": 5 * GB, "initial_bytes": 5 * GB},
+        ],
+    )
+    d, summary = await _both(world, eid)
+    assert d.data_state == summary.data_state == "live"
+    assert (d.remaining_bytes, d.total_bytes, d.percent_remaining) == (5 * GB, 5 * GB, 100.0)
+
+
+@pytest.mark.parametrize(
+    ("profile_status", "problem", "offered"),
+    [
+        ("released", False, False),
+        ("downloaded", False, True),
+        ("installed", False, True),
+        ("enabled", False, True),
+        ("deleted", True, True),
+        ("error", True, True),
+    ],
+)
+async def test_only_a_deleted_or_failed_profile_is_a_problem(
+    world: dict[str, int], profile_status: str, problem: bool, offered: bool
+) -> None:
+    eid = await _esim_with(world, 12, [], profile_status=profile_status)
+    d, _ = await _both(world, eid)
+    assert d.install_problem is problem
+    assert d.can_request_replacement is offered

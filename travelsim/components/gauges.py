@@ -79,7 +79,9 @@ def radial_gauge(
             stroke_linecap="round",
             stroke_dasharray=f"{dash} {_CIRCUMFERENCE}",
             stroke_opacity=rx.cond(dash > 0, 1, 0),
-            transform="rotate(-90 95 95)",
+            # An SVG attribute (a ``transform`` prop would become CSS, where this three-number
+            # rotate() is invalid and dropped): the ring starts at 12 o'clock.
+            custom_attrs={"transform": "rotate(-90 95 95)"},
         ),
         width=190,
         height=190,

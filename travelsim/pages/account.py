@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.pages.esim import STACKED_TABLE, stacked_cell
 from travelsim.state.account import AccountState
 
 
@@ -20,7 +21,17 @@ def _esim_card(e: rx.Var) -> rx.Component:
                 ),
                 rx.spacer(),
                 rx.vstack(
-                    rx.badge(e["state"]),
+                    rx.badge(
+                        e["state_label"],
+                        color_scheme=rx.match(
+                            e["data_state"],
+                            ("live", "green"),
+                            ("used_up", "amber"),
+                            ("expired", "amber"),
+                            "gray",
+                        ),
+                        data_testid="esim-state",
+                    ),
                     rx.text(e["remaining"], size="2"),
                     rx.text(e["install"], size="1", color=rx.color("gray", 11)),
                     align=rx.breakpoints(initial="start", sm="end"),
@@ -42,12 +53,12 @@ def _esim_card(e: rx.Var) -> rx.Component:
 
 def _order_row(r: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.link(r["reference"], href="/orders/" + r["order_id"])),
-        rx.table.cell(r["date"]),
-        rx.table.cell(r["kind"], " · ", r["plan"]),
-        rx.table.cell(r["amount"]),
-        rx.table.cell(rx.badge(r["status"])),
-        rx.table.cell(rx.link("Receipt", href="/orders/" + r["order_id"] + "/receipt")),
+        stacked_cell("Order", rx.link(r["reference"], href="/orders/" + r["order_id"])),
+        stacked_cell("Date", r["date"]),
+        stacked_cell("What", r["kind"], " · ", r["plan"]),
+        stacked_cell("Amount", r["amount"]),
+        stacked_cell("Status", rx.badge(r["status"])),
+        stacked_cell("", rx.link("Receipt", href="/orders/" + r["order_id"] + "/receipt")),
         data_testid="order-row",
     )
 
@@ -112,9 +123,10 @@ def account_page() -> rx.Component:
                             ),
                             rx.table.body(rx.foreach(AccountState.rows, _order_row)),
                             size="1",
+                            width="100%",
                         ),
-                        overflow_x="auto",
                         width="100%",
+                        style=STACKED_TABLE,
                     ),
                     width="100%",
                     padding_top="4",

@@ -8,6 +8,44 @@ from travelsim.components.gauges import countdown, radial_gauge
 from travelsim.components.layout import page
 from travelsim.state.esim import EsimState
 
+#: Tables that become stacked rows below 48em (phones): the header row is hidden and
+#: each cell shows its column name (its ``data-label``) before its value.
+STACKED_TABLE = {
+    "@media (max-width: 47.99em)": {
+        "& thead": {"display": "none"},
+        "& table, & tbody, & tr": {"display": "block", "width": "100%"},
+        # Radix sizes its table with height 0 (a table-layout trick): as a block, say auto.
+        "& table": {"height": "auto"},
+        "& tr": {
+            "padding": "0.5em 0",
+            "border-bottom": "1px solid var(--gray-a6)",
+        },
+        "& td": {
+            "display": "flex",
+            "justify-content": "space-between",
+            "align-items": "baseline",
+            "gap": "1em",
+            "padding": "0.2em 0",
+            "box-shadow": "none",
+            "text-align": "right",
+            "overflow-wrap": "anywhere",
+        },
+        "& td::before": {
+            "content": "attr(data-label)",
+            "color": "var(--gray-11)",
+            "text-align": "left",
+            "flex-shrink": "0",
+        },
+    },
+}
+
+
+def stacked_cell(
+    label: str, *children: rx.Component | rx.Var | str, **props: object
+) -> rx.Component:
+    """A table cell named ``label`` (shown before its value on phones: STACKED_TABLE)."""
+    return rx.table.cell(*children, custom_attrs={"data-label": label}, **props)
+
 
 def data_gauge() -> rx.Component:
     return radial_gauge(
@@ -15,11 +53,9 @@ def data_gauge() -> rx.Component:
         known=EsimState.known,
         label="Data remaining",
         value_text=EsimState.data_text,
-        center_top=rx.heading(
-            rx.cond(EsimState.known, EsimState.remaining_text, "unknown"), size="5"
-        ),
+        center_top=rx.heading(EsimState.gauge_top, size="5"),
         center_bottom=rx.text(
-            rx.cond(EsimState.known, "of " + EsimState.total_text + " left", "data left"),
+            EsimState.gauge_bottom,
             size="1",
             color=rx.color("gray", 11),
         ),
@@ -34,13 +70,17 @@ def validity_gauge() -> rx.Component:
         percent=EsimState.validity_percent,
         known=started,
         label="Validity remaining",
-        value_text=rx.cond(started, EsimState.time_left_text + " left", "validity not started"),
+        value_text=rx.cond(started, EsimState.time_left_text + " left", EsimState.validity_value),
         center_top=rx.cond(
             started,
             rx.heading(countdown(target=EsimState.expires_iso), size="4"),
-            rx.heading("not started", size="4"),
+            rx.heading(EsimState.validity_top, size="4"),
         ),
-        center_bottom=rx.text("validity left", size="1", color=rx.color("gray", 11)),
+        center_bottom=rx.text(
+            rx.cond(started, "validity left", EsimState.validity_bottom),
+            size="1",
+            color=rx.color("gray", 11),
+        ),
         color="#f5a524",
         testid="validity-gauge",
     )
@@ -56,10 +96,12 @@ def _addon_row(a: rx.Var) -> rx.Component:
         "amber",
     )
     return rx.table.row(
-        rx.table.cell(rx.text(a["name"], weight=rx.cond(a["current"] != "", "bold", "regular"))),
-        rx.table.cell(rx.badge(a["state_label"], color_scheme=color)),
-        rx.table.cell(a["data"]),
-        rx.table.cell(a["validity"]),
+        stacked_cell(
+            "Plan", rx.text(a["name"], weight=rx.cond(a["current"] != "", "bold", "regular"))
+        ),
+        stacked_cell("State", rx.badge(a["state_label"], color_scheme=color)),
+        stacked_cell("Data", a["data"], data_testid="addon-data"),
+        stacked_cell("Validity", a["validity"], data_testid="addon-validity"),
         data_testid="addon",
         data_state=a["state"],
     )
@@ -69,6 +111,19 @@ def addons_table() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Data plans on this eSIM", size="4"),
+            rx.cond(
+                EsimState.addons.length() == 0,
+                rx.cond(
+                    EsimState.usage_known,
+                    rx.text("No data plan on this eSIM yet.", size="2"),
+                    rx.text(
+                        "Your data plans show here once the network reports them.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                        data_testid="plans-unknown",
+                    ),
+                ),
+            ),
             rx.box(
                 rx.table.root(
                     rx.table.header(
@@ -83,13 +138,17 @@ def addons_table() -> rx.Component:
                     size="1",
                     width="100%",
                 ),
-                overflow_x="auto",
+                display=rx.cond(EsimState.addons.length() == 0, "none", "block"),
                 width="100%",
+                style=STACKED_TABLE,
             ),
-            rx.text(
-                "A new plan waits until the current one is used up or expires.",
-                size="1",
-                color=rx.color("gray", 11),
+            rx.cond(
+                EsimState.addons.length() > 0,
+                rx.text(
+                    "A new plan waits until the current one is used up or expires.",
+                    size="1",
+                    color=rx.color("gray", 11),
+                ),
             ),
             width="100%",
         ),
@@ -150,7 +209,16 @@ def usage_chart() -> rx.Component:
                     spacing="1",
                     data_testid="usage-chart",
                 ),
-                rx.text("No data used yet.", size="2", color=rx.color("gray", 11)),
+                rx.cond(
+                    EsimState.usage_known,
+                    rx.text("No data used yet.", size="2", color=rx.color("gray", 11)),
+                    rx.text(
+                        "Usage not reported by the network yet.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                        data_testid="usage-unknown",
+                    ),
+                ),
             ),
             width="100%",
         ),
@@ -158,45 +226,104 @@ def usage_chart() -> rx.Component:
     )
 
 
-def install_status() -> rx.Component:
+def _replacement(prominent: bool) -> rx.Component:
+    """The replacement request: a button when ``prominent``, else a quiet link-like one."""
     return rx.cond(
-        EsimState.qr_used,
+        EsimState.replacement_open,
+        rx.text("Replacement requested: our team will contact you.", weight="bold", size="2"),
+        rx.cond(
+            EsimState.can_request_replacement,
+            rx.button(
+                "Request a replacement",
+                size="2" if prominent else "1",
+                variant="solid" if prominent else "ghost",
+                color_scheme="amber" if prominent else "gray",
+                on_click=EsimState.request_replacement,
+                width="fit-content",
+            ),
+        ),
+    )
+
+
+def install_status() -> rx.Component:
+    """Installed/downloaded is good news (calm); deleted or in error offers a replacement
+    prominently; otherwise the way to install."""
+    return rx.cond(
+        EsimState.install_problem,
         rx.callout(
             rx.vstack(
-                rx.text(
-                    "The network reports this eSIM as ",
-                    EsimState.install_label.lower(),
-                    ": its QR code has been used and will not work again. "
-                    "Do not delete this eSIM from your phone.",
-                ),
-                rx.cond(
-                    EsimState.replacement_open,
-                    rx.text("Replacement requested: our team will contact you.", weight="bold"),
-                    rx.cond(
-                        EsimState.can_request_replacement,
-                        rx.button(
-                            "Request a replacement",
-                            variant="outline",
-                            size="1",
-                            on_click=EsimState.request_replacement,
-                        ),
-                    ),
-                ),
+                rx.text(EsimState.install_problem_text),
+                _replacement(prominent=True),
                 spacing="2",
             ),
             icon="shield-alert",
             color_scheme="amber",
-            data_testid="qr-used",
+            data_testid="install-problem",
         ),
-        rx.callout(
-            rx.hstack(
-                rx.text(EsimState.install_label, ". "),
-                rx.link(
-                    "Installation instructions", href="/esims/" + EsimState.esim_id + "/install"
+        rx.cond(
+            EsimState.install_ok_text != "",
+            rx.callout(
+                rx.vstack(
+                    rx.text(EsimState.install_ok_text, data_testid="install-ok"),
+                    rx.hstack(
+                        rx.text("Problem with this eSIM?", size="1", color=rx.color("gray", 11)),
+                        _replacement(prominent=False),
+                        spacing="2",
+                        align="center",
+                        wrap="wrap",
+                    ),
+                    spacing="1",
                 ),
-                wrap="wrap",
+                icon="circle-check",
+                color_scheme="green",
+                variant="surface",
             ),
-            icon="smartphone",
+            rx.callout(
+                rx.hstack(
+                    rx.text(EsimState.install_label, ". "),
+                    rx.link(
+                        "Installation instructions",
+                        href="/esims/" + EsimState.esim_id + "/install",
+                    ),
+                    wrap="wrap",
+                ),
+                icon="smartphone",
+            ),
+        ),
+    )
+
+
+def data_ended() -> rx.Component:
+    """No data left (used up, expired, no plan): say so and lead to buying more."""
+    return rx.cond(
+        EsimState.ended_text != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle-alert")),
+            rx.flex(
+                rx.vstack(
+                    rx.text(EsimState.ended_text, weight="bold"),
+                    rx.text(
+                        "Buy more data to keep using this eSIM: it stays on your phone.",
+                        size="2",
+                    ),
+                    spacing="1",
+                ),
+                rx.link(
+                    rx.button(rx.icon("plus", size=16), "Buy more data", size="3"),
+                    href="/esims/" + EsimState.esim_id + "/topup",
+                    flex_shrink="0",
+                ),
+                direction=rx.breakpoints(initial="column", sm="row"),
+                gap="3",
+                align=rx.breakpoints(initial="start", sm="center"),
+                justify="between",
+                flex="1",
+            ),
+            size="2",
+            width="100%",
+            display="flex",  # not Radix's grid: the text and button use the whole width
+            gap="3",
+            data_testid="data-ended",
         ),
     )
 
@@ -250,6 +377,7 @@ def esim_page() -> rx.Component:
                         color_scheme="red",
                     ),
                 ),
+                data_ended(),
                 install_status(),
                 rx.card(
                     rx.flex(

@@ -26,7 +26,24 @@ Read models (:func:`esim_dashboard`, :func:`esims_of`)
 =====================================================
 Bytes everywhere; datetimes aware UTC (pages render local time with the zone named,
 esim-facts.md §4, F8). ``None`` means unknown and is never shown as 0 (F9). Statuses are the
-stored ones corrected for time (``topup.effective_status``). Ownership: only the eSIM's
+stored ones corrected for time (``topup.effective_status``).
+
+Every eSIM has one **data state** (:data:`DataState`, on :class:`Dashboard` and
+:class:`EsimSummary`), which pages turn into words, so that no page has to guess from the
+figures:
+
+* ``unknown``: the network has not reported the figures (never read, a live plan's figure
+  not reported, or nothing live while a plan the platform stopped listing may still run).
+  ``percent_remaining`` is ``None`` exactly in this state; nothing is claimed about plans
+  or usage.
+* ``live``: a plan is running or waiting, with known figures.
+* ``used_up`` / ``expired``: no plan is running or waiting; the plan that ran last (the
+  highest draw order among the ended ones, :attr:`Dashboard.last_plan`) was used up /
+  expired. Remaining is a known 0 (0 %): the traveler needs to buy more data.
+* ``no_plan``: read from the network, and no plan at all (none, or only removed ones).
+
+Percentages are rounded down (:func:`travelsim.formatting.percent_left`, docs/business-rules.md):
+100 % only when nothing was used, 0 % only when nothing is left. Ownership: only the eSIM's
 owner (``Esim.user_id``, state ``assigned``) sees or changes anything; other ids give
 ``None``, so they reveal nothing.
 """
@@ -49,6 +66,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.formatting import percent_left
 from travelsim.models import (
     Esim,
     EsimAddon,
@@ -82,6 +100,7 @@ __all__ = [
     "STATS_DAYS",
     "AddonView",
     "Dashboard",
+    "DataState",
     "EsimSummary",
     "EsimSyncOutcome",
     "NicknameError",
@@ -558,6 +577,8 @@ async def _claim_refresh(s: AsyncSession, esim_id: int, now: datetime, cooldown:
 
 # ============================================================================ read models
 InstallState = Literal["ready", "downloaded", "installed", "deleted", "error", "unknown"]
+#: What the traveler has in data right now (module docstring, "data state").
+DataState = Literal["unknown", "live", "used_up", "expired", "no_plan"]
 
 
 def install_state(profile_status: str | None) -> InstallState:
@@ -637,11 +658,18 @@ class Dashboard:
     Attributes:
         esim_id, iccid, nickname, destination: identity (``destination`` ISO alpha-2).
         title: nickname, else "eSIM ··1234" (last 4 ICCID digits).
+        data_state: :data:`DataState` (module docstring): ``unknown`` / ``live`` /
+            ``used_up`` / ``expired`` / ``no_plan``.
         remaining_bytes / total_bytes: summed over live add-ons (waiting + active); ``None``
-            = unknown (never synced, or a live add-on's figure is unknown). Never negative.
-        used_bytes: ``total - remaining`` when both known.
-        percent_remaining: 0-100 (1 decimal); ``None`` if unknown or total is 0.
+            = unknown (never synced, or a live add-on's figure is unknown); ``0``/``0`` when
+            nothing is live. Never negative.
+        used_bytes: ``total - remaining`` when both known (live add-ons only).
+        percent_remaining: 0-100, rounded down to 1 decimal
+            (:func:`travelsim.formatting.percent_left`); ``0.0`` when nothing is live;
+            ``None`` exactly when ``data_state`` is ``unknown``.
         has_live_addons: at least one waiting/active add-on.
+        last_plan: when nothing is live, the ended add-on that ran last (it names the
+            ending: used up or expired, with its figures and expiry), else ``None``.
         current: the add-on data is drawn from now (first active by draw order), else the
             first waiting one, else ``None``.
         expires_at / time_left_seconds: validity of ``current`` (``None`` until started).
@@ -659,9 +687,12 @@ class Dashboard:
         endpoint_status / lifecycle_reason: platform endpoint status and suspension reason.
         profile_status / install: raw profile status and its :func:`install_state`.
         qr_used: the platform reports the profile as downloaded/installed/deleted: the QR code
-            will not work again, "do not delete this eSIM" (F1).
+            will not work again, "do not delete this eSIM" (docs/esim.md, single-use codes).
+        install_problem: the profile is deleted or in error: the traveler may need a
+            replacement (offered prominently). Downloaded/installed is good news.
         replacement_open: an open replacement request exists.
-        can_request_replacement: offer the replacement request (QR used or error, none open).
+        can_request_replacement: the replacement request may be made (QR used or error, none
+            open); pages offer it quietly unless ``install_problem``.
     """
 
     esim_id: int
@@ -669,11 +700,13 @@ class Dashboard:
     nickname: str | None
     destination: str | None
     title: str
+    data_state: DataState
     remaining_bytes: int | None
     total_bytes: int | None
     used_bytes: int | None
     percent_remaining: float | None
     has_live_addons: bool
+    last_plan: AddonView | None
     current: AddonView | None
     expires_at: datetime | None
     time_left_seconds: int | None
@@ -691,14 +724,15 @@ class Dashboard:
     profile_status: str | None
     install: InstallState
     qr_used: bool
+    install_problem: bool
     replacement_open: bool
     can_request_replacement: bool
 
 
 def _percent(remaining: int | None, total: int | None) -> float | None:
-    if remaining is None or total is None or total <= 0:
+    if remaining is None or total is None:
         return None
-    return round(min(100.0, max(0.0, remaining * 100.0 / total)), 1)
+    return percent_left(remaining, total)
 
 
 def _seconds_left(expires_at: datetime | None, now: datetime) -> int | None:
@@ -725,6 +759,7 @@ class _Ordered:
     ended: list[EsimAddon]
     states: dict[str, str]
     current: EsimAddon | None
+    last: EsimAddon | None  # nothing live: the ended (not removed) add-on that ran last
 
 
 def _order(addons: Sequence[EsimAddon], now: datetime) -> _Ordered:
@@ -737,7 +772,24 @@ def _order(addons: Sequence[EsimAddon], now: datetime) -> _Ordered:
         reverse=True,
     )
     current = running[0] if running else (waiting[0] if waiting else None)
-    return _Ordered(running + waiting, ended, states, current)
+    finished = [a for a in addons if states[a.unique_id] in ("used_up", "expired", "unknown")]
+    last = max(finished, key=draw_key) if finished and current is None else None
+    return _Ordered(running + waiting, ended, states, current, last)
+
+
+def _data_state(
+    ordered: _Ordered, remaining: int | None, total: int | None, synced: bool
+) -> DataState:
+    """The :data:`DataState` of an eSIM (module docstring)."""
+    if ordered.live:
+        return "live" if remaining is not None and total is not None else "unknown"
+    if any(ordered.states[a.unique_id] == "unknown" for a in ordered.ended):
+        return "unknown"  # the platform stopped listing a live plan: it may still run
+    if ordered.last is not None:
+        return "used_up" if ordered.states[ordered.last.unique_id] == "used_up" else "expired"
+    if ordered.ended or synced:
+        return "no_plan"
+    return "unknown"
 
 
 def _addon_view(
@@ -821,6 +873,13 @@ async def esim_dashboard(
 
     remaining, total = _totals(ordered.live, synced_at is not None)
     used = total - remaining if remaining is not None and total is not None else None
+    data_state = _data_state(ordered, remaining, total, synced_at is not None)
+    if data_state != "unknown" and not ordered.live:
+        remaining, total, used = 0, 0, 0  # e.g. an unsynced eSIM told by callbacks: known 0
+    last_view = next(
+        (v for v in views if ordered.last is not None and v.unique_id == ordered.last.unique_id),
+        None,
+    )
 
     daily = await _daily_usage(session, esim.id, synced_at, now)
     cur = ordered.current
@@ -849,11 +908,13 @@ async def esim_dashboard(
         nickname=esim.nickname,
         destination=esim.destination,
         title=_title(esim),
+        data_state=data_state,
         remaining_bytes=remaining,
         total_bytes=total,
         used_bytes=used,
-        percent_remaining=_percent(remaining, total),
+        percent_remaining=None if data_state == "unknown" else _percent(remaining, total),
         has_live_addons=bool(ordered.live),
+        last_plan=last_view,
         current=current_view,
         expires_at=current_view.expires_at if current_view else None,
         time_left_seconds=current_view.time_left_seconds if current_view else None,
@@ -871,6 +932,7 @@ async def esim_dashboard(
         profile_status=profile_status,
         install=install,
         qr_used=qr_used,
+        install_problem=install in ("deleted", "error"),
         replacement_open=replacement_open,
         can_request_replacement=(qr_used or install == "error") and not replacement_open,
     )
@@ -913,10 +975,14 @@ class EsimSummary:
         state: ``suspended`` (endpoint Suspended) > ``active`` (an add-on's clock runs) >
             ``waiting`` (add-ons not started yet) > ``ended`` (none live; all used up, expired
             or removed) > ``unknown`` (never synced and no add-ons stored).
+        data_state: as :attr:`Dashboard.data_state` (``state`` says whether a plan runs
+            or waits; ``data_state`` says whether data is known, live, used up or expired).
         install: :func:`install_state` of the profile status.
         remaining_bytes / total_bytes / percent_remaining: as :class:`Dashboard` (``None`` =
             unknown).
         expires_at: the current add-on's expiry (``None`` if not running).
+        ended_at: the expiry of the plan that ran last when ``data_state`` is ``expired``
+            (aware UTC), else ``None``.
         updated_at: ``EsimSync.synced_at``.
     """
 
@@ -926,11 +992,13 @@ class EsimSummary:
     destination: str | None
     title: str
     state: EsimListState
+    data_state: DataState
     install: InstallState
     remaining_bytes: int | None
     total_bytes: int | None
     percent_remaining: float | None
     expires_at: datetime | None
+    ended_at: datetime | None
     updated_at: datetime | None
 
 
@@ -966,6 +1034,9 @@ async def esims_of(
         synced_at = sync.synced_at if sync else None
         ordered = _order(addons[esim.id], at)
         remaining, total = _totals(ordered.live, synced_at is not None)
+        data_state = _data_state(ordered, remaining, total, synced_at is not None)
+        if data_state != "unknown" and not ordered.live:
+            remaining, total = 0, 0
         endpoint = (sync.endpoint_status if sync else None) or esim.endpoint_status
         states = {ordered.states[a.unique_id] for a in ordered.live}
         state: EsimListState
@@ -990,11 +1061,17 @@ async def esims_of(
                 destination=esim.destination,
                 title=_title(esim),
                 state=state,
+                data_state=data_state,
                 install=install_state(profile_status),
                 remaining_bytes=remaining,
                 total_bytes=total,
-                percent_remaining=_percent(remaining, total),
+                percent_remaining=None if data_state == "unknown" else _percent(remaining, total),
                 expires_at=cur.expires_at if running and cur is not None else None,
+                ended_at=(
+                    ordered.last.expires_at
+                    if data_state == "expired" and ordered.last is not None
+                    else None
+                ),
                 updated_at=synced_at,
             )
         )

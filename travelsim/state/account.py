@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from travelsim import db
-from travelsim.formatting import format_bytes
+from travelsim.formatting import data_left
 from travelsim.services import countries, notifications, orders, usage
 from travelsim.state.esim import INSTALL_LABELS
 from travelsim.state.session import SessionState, _uid
@@ -44,12 +44,10 @@ class AccountState(SessionState):
                 "title": e.title,
                 "destination": _destination(e.destination),
                 "state": e.state,
+                "data_state": e.data_state,
+                "state_label": state_label(e),
                 "install": INSTALL_LABELS.get(e.install, e.install),
-                "remaining": (
-                    f"{format_bytes(e.remaining_bytes)} of {format_bytes(e.total_bytes)} left"
-                    if e.remaining_bytes is not None and e.total_bytes is not None
-                    else "remaining data unknown"
-                ),
+                "remaining": remaining_text(e),
                 "iccid": e.iccid,
             }
             for e in summaries
@@ -79,6 +77,40 @@ class AccountState(SessionState):
                 self.notices = [
                     {**n, "unread": ""} if n["id"] == notification_id else n for n in self.notices
                 ]
+
+
+#: Traveler words for the list, the same as the eSIM page's (a plan not started yet is
+#: "not started yet" there too).
+SUMMARY_LABELS = {
+    "suspended": "suspended",
+    "unknown": "not reported yet",
+    "used_up": "used up",
+    "expired": "expired",
+    "no_plan": "no data plan",
+    "active": "active",
+    "waiting": "not started yet",
+}
+
+
+def state_label(e: usage.EsimSummary) -> str:
+    """One badge word for the eSIM: suspension first, then what the data is."""
+    if e.state == "suspended":
+        return SUMMARY_LABELS["suspended"]
+    if e.data_state != "live":
+        return SUMMARY_LABELS[e.data_state]
+    return SUMMARY_LABELS.get(e.state, e.state)
+
+
+def remaining_text(e: usage.EsimSummary) -> str:
+    """``"724 MB of 1 GB left"``, or what stands instead: used up, expired, not reported."""
+    if e.data_state == "live" and e.remaining_bytes is not None and e.total_bytes is not None:
+        left, of = data_left(e.remaining_bytes, e.total_bytes)
+        return f"{left} of {of} left"
+    return {
+        "used_up": "All data used up",
+        "expired": "Plan expired: no data left",
+        "no_plan": "No data plan",
+    }.get(e.data_state, "Remaining data not reported yet")
 
 
 def _destination(code: str | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import reflex as rx
 
 from travelsim import db
-from travelsim.formatting import format_bytes
+from travelsim.formatting import data_left, format_bytes
 from travelsim.models import utcnow
 from travelsim.services import countries, jobs, live, platform, usage
 from travelsim.settings import get_settings
@@ -38,7 +38,41 @@ INSTALL_LABELS = {
     "error": "Installation error",
     "unknown": "Install status unknown",
 }
+#: Calm words for a profile that is on the phone (good news: the code was used once).
+INSTALL_OK = {
+    "installed": "Installed on your phone. Keep it: the code works only once.",
+    "downloaded": (
+        "Downloaded to your phone: finish installing it there. Keep it: the code works only once."
+    ),
+}
+#: Why a replacement may be needed (offered prominently only in these states).
+INSTALL_PROBLEM = {
+    "deleted": (
+        "The network reports this eSIM as deleted from your phone. Its QR code has been "
+        "used and will not work again."
+    ),
+    "error": (
+        "The network reports an installation error. Do not retry with the same code: "
+        "it works only once."
+    ),
+}
+#: The data gauge per data state: (centre line, line below it, full text for everyone).
+GAUGE_WORDS = {
+    "unknown": ("unknown", "data left", "Remaining data unknown: not reported by the network yet"),
+    "used_up": ("used up", "no data left", "No data left: used up"),
+    "expired": ("expired", "no data left", "No data left: the plan expired"),
+    "no_plan": ("no plan", "no data left", "No data left: no data plan on this eSIM"),
+}
 WATCH_SECONDS = 15 * 60
+
+
+def data_words(remaining: int | None, total: int | None, percent: float | None) -> str:
+    """``"18.98 GB of 19 GB left (99.8 %)"`` for known live figures (the shown figures never
+    contradict each other, :func:`travelsim.formatting.data_left`), else ``""``."""
+    if remaining is None or total is None or percent is None:
+        return ""
+    left, of = data_left(remaining, total)
+    return f"{left} of {of} left ({percent:g} %)"
 
 
 class EsimState(SessionState):
@@ -57,16 +91,29 @@ class EsimState(SessionState):
     replacement_open: bool = False
     suspended_by_staff: bool = False
 
+    install_ok_text: str = ""
+    install_problem: bool = False
+    install_problem_text: str = ""
+
+    #: ``unknown`` / ``live`` / ``used_up`` / ``expired`` / ``no_plan`` (usage.DataState).
+    data_state: str = "unknown"
     known: bool = False
     percent: float = 0.0
-    remaining_text: str = "unknown"
-    total_text: str = "unknown"
-    used_text: str = "unknown"
+    gauge_top: str = "unknown"
+    gauge_bottom: str = "data left"
     data_text: str = ""
+    #: The "no data left" callout ("" while data is live or unknown).
+    ended_text: str = ""
+    #: The network has reported figures at least once (usage and plans are facts).
+    usage_known: bool = False
 
     expires_text: str = ""
     expires_iso: str = ""
     time_left_text: str = ""
+    #: Validity gauge words when no countdown runs ("not started", "unknown", "ended").
+    validity_top: str = "unknown"
+    validity_bottom: str = "validity"
+    validity_value: str = "validity unknown"
     validity_percent: float = 0.0
     clock_text: str = ""
     updated_text: str = ""
@@ -149,16 +196,24 @@ class EsimState(SessionState):
         n.qr_used = d.qr_used
         n.can_request_replacement = d.can_request_replacement
         n.replacement_open = d.replacement_open
+        n.install_problem = d.install_problem
+        n.install_problem_text = INSTALL_PROBLEM.get(d.install, "") if d.install_problem else ""
+        n.install_ok_text = "" if d.install_problem else INSTALL_OK.get(d.install, "")
 
-        n.known = d.remaining_bytes is not None and d.total_bytes is not None
-        n.percent = float(d.percent_remaining or 0.0)
-        n.remaining_text = format_bytes(d.remaining_bytes)
-        n.total_text = format_bytes(d.total_bytes)
-        n.used_text = format_bytes(d.used_bytes)
-        if n.known:
-            n.data_text = f"{n.remaining_text} of {n.total_text} left ({d.percent_remaining:g} %)"
+        n.data_state = d.data_state
+        n.usage_known = d.updated_at is not None
+        live_figures = data_words(d.remaining_bytes, d.total_bytes, d.percent_remaining)
+        if d.data_state == "live" and live_figures:
+            left, of = data_left(d.remaining_bytes or 0, d.total_bytes or 0)
+            n.known, n.percent = True, float(d.percent_remaining or 0.0)
+            n.gauge_top, n.gauge_bottom, n.data_text = left, f"of {of} left", live_figures
         else:
-            n.data_text = "Remaining data unknown: not reported by the network yet"
+            # Nothing left is a known 0 %; unknown draws an empty ring and says so.
+            n.known, n.percent = d.data_state in ("used_up", "expired", "no_plan"), 0.0
+            n.gauge_top, n.gauge_bottom, n.data_text = GAUGE_WORDS.get(
+                d.data_state, GAUGE_WORDS["unknown"]
+            )
+        n.ended_text = self._ended_text(d, tz)
 
         n.expires_iso = iso_utc(d.expires_at)
         n.expires_text = local_datetime(d.expires_at, tz) if d.expires_at else ""
@@ -170,15 +225,24 @@ class EsimState(SessionState):
             )
         else:
             n.validity_percent = 0.0
-        if d.current is None:
-            n.clock_text = "No active plan on this eSIM."
-        elif d.clock_started:
-            starts = "your first use" if d.clock_starts == "first_use" else "purchase"
-            n.clock_text = f"Validity started at {starts}."
-        elif d.clock_starts == "first_use":
-            n.clock_text = "Validity starts at your first data use at the destination."
+        if d.data_state == "unknown":
+            n.validity_top, n.validity_value = "unknown", "validity not reported yet"
+            n.validity_bottom = "validity"
+            n.clock_text = "Validity not reported by the network yet."
+        elif d.current is None:
+            n.validity_top, n.validity_value = "ended", "no plan running"
+            n.validity_bottom = "no plan running"
+            n.clock_text = "No data plan is running on this eSIM."
         else:
-            n.clock_text = "Validity starts at purchase."
+            n.validity_top, n.validity_value = "not started", "validity not started"
+            n.validity_bottom = "validity left"
+            if d.clock_started:
+                starts = "your first use" if d.clock_starts == "first_use" else "purchase"
+                n.clock_text = f"Validity started at {starts}."
+            elif d.clock_starts == "first_use":
+                n.clock_text = "Validity starts at your first data use at the destination."
+            else:
+                n.clock_text = "Validity starts at purchase."
         if d.updated_at is None:
             n.updated_text = "Figures not received from the network yet"
         else:
@@ -234,18 +298,55 @@ class EsimState(SessionState):
         return True
 
     @staticmethod
+    def _ended_text(d: usage.Dashboard, tz: str) -> str:
+        """What the "no data left" callout says ("" while data is live or unknown)."""
+        if d.data_state == "used_up":
+            return "All the data on this eSIM is used up."
+        if d.data_state == "expired":
+            ended = d.last_plan.expires_at if d.last_plan else None
+            if ended is None:
+                return "Your data plan expired."
+            return f"Your data plan expired on {local_datetime(ended, tz)}."
+        if d.data_state == "no_plan":
+            return "There is no data plan on this eSIM."
+        return ""
+
+    @staticmethod
     def _addon_view(a: usage.AddonView, tz: str, running: bool) -> dict[str, str]:
-        if a.expires_at is not None:
-            validity = f"until {local_datetime(a.expires_at, tz)}"
-        elif a.validity_days:
-            start = "first use" if a.clock_starts == "first_use" else "activation"
-            validity = f"{a.validity_days} days from {start}"
-        else:
-            validity = "validity unknown"
-        if a.remaining_bytes is not None and a.initial_bytes is not None:
-            data = f"{format_bytes(a.remaining_bytes)} of {format_bytes(a.initial_bytes)} left"
-        else:
+        """One plan row: state, data and validity in words. A plan that ended says how
+        (used up, expired on its date, removed), never a future-sounding "until"."""
+        known = a.remaining_bytes is not None and a.initial_bytes is not None
+        if a.state == "used_up":
+            validity = "used up"
+            data = f"all {format_bytes(a.initial_bytes)} used" if a.initial_bytes else "all used"
+        elif a.state == "expired":
+            validity = f"expired {local_datetime(a.expires_at, tz)}" if a.expires_at else "expired"
+            if known and (a.remaining_bytes or 0) > 0:
+                left, of = data_left(a.remaining_bytes or 0, a.initial_bytes or 0)
+                data = f"{left} of {of} unused"
+            elif known:
+                data = f"all {format_bytes(a.initial_bytes)} used"
+            else:
+                data = "data unknown"
+        elif a.state == "deactivated":
+            validity = "removed"
+            data = "removed"
+        elif a.state == "unknown":
+            validity = "not reported by the network"
             data = "data unknown"
+        else:
+            if a.expires_at is not None:
+                validity = f"until {local_datetime(a.expires_at, tz)}"
+            elif a.validity_days:
+                start = "first use" if a.clock_starts == "first_use" else "activation"
+                validity = f"{a.validity_days} days from {start}"
+            else:
+                validity = "validity unknown"
+            if known:
+                left, of = data_left(a.remaining_bytes or 0, a.initial_bytes or 0)
+                data = f"{left} of {of} left"
+            else:
+                data = "data unknown"
         if a.state == "waiting" and not running and a.queue_position == 1:
             label = "not started yet"  # the next one to start; nothing runs before it
         else:
@@ -361,6 +462,6 @@ class EsimState(SessionState):
                 s,
                 user_id=_uid(user),
                 esim_id=int(self.esim_id),
-                reason="QR already used or installation failed (requested by the traveler)",
+                reason="QR already used, profile deleted or installation failed (traveler)",
             )
         await self._reload(_uid(user))
