@@ -150,7 +150,7 @@ def footer() -> rx.Component:
                 rx.spacer(),
                 rx.link("Service status", href="/status", size="2", color=rx.color("gray", 11)),
                 direction=rx.breakpoints(initial="column", sm="row"),
-                gap="2",
+                spacing="2",
                 width="100%",
             ),
             size="4",

@@ -38,7 +38,7 @@ def _esim_card(e: rx.Var) -> rx.Component:
                     spacing="1",
                 ),
                 direction=rx.breakpoints(initial="column", sm="row"),
-                gap="2",
+                spacing="2",
                 width="100%",
             ),
             width="100%",

@@ -314,7 +314,7 @@ def data_ended() -> rx.Component:
                     flex_shrink="0",
                 ),
                 direction=rx.breakpoints(initial="column", sm="row"),
-                gap="3",
+                spacing="3",
                 align=rx.breakpoints(initial="start", sm="center"),
                 justify="between",
                 flex="1",
@@ -322,7 +322,7 @@ def data_ended() -> rx.Component:
             size="2",
             width="100%",
             display="flex",  # not Radix's grid: the text and button use the whole width
-            gap="3",
+            gap="var(--space-3)",
             data_testid="data-ended",
         ),
     )
@@ -362,7 +362,7 @@ def esim_page() -> rx.Component:
                         spacing="2",
                     ),
                     direction=rx.breakpoints(initial="column", sm="row"),
-                    gap="3",
+                    spacing="3",
                     width="100%",
                 ),
                 rx.cond(
@@ -432,7 +432,7 @@ def esim_page() -> rx.Component:
                             max_width="22em",
                         ),
                         direction=rx.breakpoints(initial="column", md="row"),
-                        gap="5",
+                        spacing="5",
                         align="center",
                         justify="between",
                         width="100%",
