@@ -80,6 +80,7 @@ def data_left(remaining: int, total: int) -> tuple[str, str]:
     decimals, the remainder rounded down and the total to nearest, until the shown remainder
     is below the shown total. ``(19 GB - 20 MB, 19 GB)`` → ``("18.98 GB", "19 GB")``, never
     "19 GB of 19 GB" unless nothing was used. Bytes in, negative remainders count as 0.
+    Rule: docs/business-rules.md#figures-shown-to-travelers.
     """
     left, of = format_bytes(remaining), format_bytes(total)
     if remaining >= total or _shown(left) < _shown(of):
@@ -97,7 +98,8 @@ def percent_left(remaining: int, total: int) -> float:
     """Share of ``total`` bytes left, in % rounded DOWN to one decimal, so that the shown
     percentage never contradicts the shown volumes: ``100.0`` only when nothing was used
     (``remaining >= total``), ``0.0`` only when nothing is left (``remaining <= 0``); any
-    positive remainder shows at least ``0.1``. ``total <= 0`` (no data plan) → ``0.0``."""
+    positive remainder shows at least ``0.1``. ``total <= 0`` (no data plan) → ``0.0``.
+    Rule: docs/business-rules.md#figures-shown-to-travelers."""
     if total <= 0 or remaining <= 0:
         return 0.0
     if remaining >= total:

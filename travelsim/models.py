@@ -58,10 +58,10 @@ class Plan(SQLModel, table=True):
     """An add-on plan of the catalogue.
 
     Platform fields (``sft_*``, volume, validity, activation) are synced from SFT's
-    ``QueryRatePlan`` (sft-api.md §3.12) and overwritten by every sync. Seller-owned
-    fields (price, currency, display name, destinations, activation policy text,
-    on-sale flag) are never touched by the sync. A plan without a price can never be on
-    sale (database check constraint).
+    ``QueryRatePlan`` (docs/sft-platform.md#queryrateplan) and overwritten by every sync.
+    Seller-owned fields (price, currency, display name, destinations, activation policy text,
+    on-sale flag) are never touched by the sync. A plan without a price can never be on sale
+    (database check constraint).
     """
 
     __tablename__ = "plan"
@@ -361,7 +361,7 @@ class OutboxEmail(SQLModel, table=True):
 
 class EsimAddon(SQLModel, table=True):
     """One SFT add-on instance (``uniqueId``) on an eSIM, mirrored from Get Endpoint Add-on
-    Details (sft-api.md §3.7, §4) by ``services.usage.sync_esims``.
+    Details (docs/sft-platform.md#get-endpoint-add-on-details) by ``services.usage.sync_esims``.
 
     ``status``: ``waiting`` (subscribed, validity not started: wire "Subscribed"),
     ``active``, ``used_up`` (wire "Exhausted"), ``expired``, ``deactivated`` or ``unknown``
@@ -403,9 +403,9 @@ class EsimAddon(SQLModel, table=True):
 
 
 class UsageDay(SQLModel, table=True):
-    """Rated data usage of one eSIM on one UTC day (GetStatistics ``dataUsage[]``, sft-api.md
-    §3.9; bytes converted from MB with 1 MB = 1,048,576 B). A missing day inside a synced
-    window means no rated usage that day."""
+    """Rated data usage of one eSIM on one UTC day (GetStatistics ``dataUsage[]``,
+    docs/sft-platform.md#getstatistics; bytes converted from MB with 1 MB = 1,048,576 B). A missing
+    day inside a synced window means no rated usage that day."""
 
     __tablename__ = "usage_day"
     __table_args__ = (UniqueConstraint("esim_id", "day", name="uq_usage_day_esim_day"),)
@@ -418,7 +418,8 @@ class UsageDay(SQLModel, table=True):
 
 class ReplacementRequest(SQLModel, table=True):
     """A traveler's request for a replacement eSIM when the profile was used or broke
-    (esim-facts.md F1, F2). ``status``: ``open`` → ``closed`` (by staff)."""
+    (docs/esim.md#f1-code-already-used, docs/esim.md#f2-download-failed). ``status``: ``open``
+    → ``closed`` (by staff)."""
 
     __tablename__ = "replacement_request"
     __table_args__ = (
@@ -444,8 +445,9 @@ class EsimSync(SQLModel, table=True):
     statistics), i.e. until when the stored figures are known to be the platform's.
     ``attempted_at``: last attempt, successful or not; ``last_error``: why the last attempt
     failed (``None`` after a success). ``endpoint_status`` / ``lifecycle_reason`` /
-    ``profile_status``: as GetEndPointProfile last reported them (sft-api.md §3.8, §3.10;
-    lifecycle reason "1" System, "2" Dunning, "3" CSR, ``None`` if never suspended).
+    ``profile_status``: as GetEndPointProfile last reported them
+    (docs/sft-platform.md#getendpointprofile; lifecycle reason "1" System, "2" Dunning, "3" CSR,
+    ``None`` if never suspended).
     ``refresh_requested_at``: last accepted manual refresh (the cool-down runs from it).
     """
 
@@ -572,7 +574,8 @@ class StaffAlert(SQLModel, table=True):
 
 
 class CallbackEvent(SQLModel, table=True):
-    """One event pushed by the platform (sft-api.md §3.13), stored raw before processing.
+    """One event pushed by the platform (docs/sft-platform.md#callbacks), stored raw before
+    processing.
 
     ``dedupe_key`` (SHA-256 of the notification's ``callbackId`` and message) is unique: a
     duplicate delivery is stored once. ``status``: ``pending`` → ``processed`` (applied, or
@@ -702,7 +705,7 @@ class AccountDeletion(SQLModel, table=True):
     orders_detached: int = 0
 
 
-# --- staff admin (issue 8) ----------------------------------------------------------------
+# --- staff admin ----------------------------------------------------------------------------
 
 
 class AuditLog(SQLModel, table=True):
@@ -738,7 +741,7 @@ class AuditLog(SQLModel, table=True):
 
 
 class EsimReplacement(SQLModel, table=True):
-    """A replacement eSIM given by staff for ``old_esim_id`` (esim-facts.md F1, F2).
+    """A replacement eSIM given by staff for ``old_esim_id`` (docs/business-rules.md#replacement).
 
     One per old eSIM (unique): pressing "replace" twice never hands out two eSIMs.
     ``plan_ids``: the plans of the add-ons still live on the old eSIM, each subscribed anew

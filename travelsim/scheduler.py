@@ -12,8 +12,8 @@ on: the lease below keeps one leader anyway)::
 
 Leader lease
 ============
-Lifespan tasks run once per backend worker (design.md §4), so every worker starts a
-scheduler, but only the holder of the database lease (:class:`LeaderLease`,
+Lifespan tasks run once per backend worker (docs/architecture.md#scheduler), so every worker
+starts a scheduler, but only the holder of the database lease (:class:`LeaderLease`,
 ``scheduler_lease`` table) runs jobs. Every ``SCHEDULER_LEASE_RENEW_SECONDS`` each instance
 runs a compare-and-set ``UPDATE … WHERE name='scheduler' AND (holder = me OR expires_at <
 now)`` that sets ``expires_at = now + SCHEDULER_LEASE_SECONDS``: the leader renews, the others

@@ -2,7 +2,8 @@
 
 The browser reports its IANA zone (``Intl.DateTimeFormat().resolvedOptions().timeZone``);
 the server converts with :mod:`zoneinfo`, so daylight-saving changes are applied for the
-date being shown, not for today (docs/esim.md: validity and time zones).
+date being shown, not for today (docs/esim.md#time-zone-names,
+docs/esim.md#f8-time-zone-confusion).
 
 The zone is named by its abbreviation when the tz database has one ("CET", "CEST", "EDT");
 many zones have none (Singapore is "+08", Sao Paulo "-03"), and those are named after their

@@ -1,4 +1,4 @@
-"""The eSIM activation code: one parser and one formatter (GSMA SGP.22 §4.1).
+"""The eSIM activation code: one parser and one formatter (GSMA SGP.22 section 4.1).
 
 Shape of the string (docs/esim.md#activation-code, fields in docs/esim.md#activation-code-fields)::
 
@@ -37,7 +37,7 @@ LPA_PREFIX = "LPA:"
 """Scheme prefix put in front of the activation code in QR codes and links."""
 
 FORMAT = "1"
-"""The only activation-code format defined by SGP.22 §4.1."""
+"""The only activation-code format defined by SGP.22 section 4.1."""
 
 SEPARATOR = "$"
 
@@ -58,7 +58,7 @@ _MAX_OID_LENGTH = 255
 
 
 class InvalidActivationCode(ValueError):
-    """An activation code that does not follow GSMA SGP.22 §4.1.
+    """An activation code that does not follow GSMA SGP.22 section 4.1.
 
     Messages name the offending field and rule but never echo field values: a misplaced field
     may hold the matching ID or a confirmation code.
@@ -66,7 +66,7 @@ class InvalidActivationCode(ValueError):
 
 
 def _validate_smdp_address(address: str) -> None:
-    """Check that ``address`` is a bare FQDN (SGP.22 §4.1: "SM-DP+ Address").
+    """Check that ``address`` is a bare FQDN (SGP.22 section 4.1: "SM-DP+ Address").
 
     Raises:
         InvalidActivationCode: on an empty value, a scheme, a port, a path, whitespace, or a
@@ -102,7 +102,7 @@ def _validate_smdp_address(address: str) -> None:
 
 
 def _validate_matching_id(matching_id: str) -> None:
-    """Check the matching ID (SGP.22 §4.1: "AC_Token"); messages never contain its value.
+    """Check the matching ID (SGP.22 section 4.1: "AC_Token"); messages never contain its value.
 
     Raises:
         InvalidActivationCode: on an empty value, a ``$``, whitespace or non-printable-ASCII
@@ -123,7 +123,7 @@ def _validate_matching_id(matching_id: str) -> None:
 
 
 def _validate_oid(oid: str) -> None:
-    """Check the SM-DP+ OID (SGP.22 §4.1: "SM-DP+ OID"), a dotted-decimal object identifier.
+    """Check the SM-DP+ OID (SGP.22 section 4.1: "SM-DP+ OID"), a dotted-decimal object identifier.
 
     Raises:
         InvalidActivationCode: if ``oid`` is not dotted decimal with at least two arcs. The
@@ -136,12 +136,12 @@ def _validate_oid(oid: str) -> None:
         raise InvalidActivationCode(
             "4th field is not an SM-DP+ OID (dotted decimal, e.g. '1.3.6.1.4.1.31746'). "
             "The 4th field is the OID, not the confirmation code or its flag; a flag without "
-            "an OID keeps an empty OID slot: '1$<host>$<matching ID>$$1' (SGP.22 §4.1)"
+            "an OID keeps an empty OID slot: '1$<host>$<matching ID>$$1' (SGP.22 section 4.1)"
         )
 
 
 def _parse_flag(value: str) -> bool:
-    """Read the 5th field, the confirmation-code-required flag (SGP.22 §4.1).
+    """Read the 5th field, the confirmation-code-required flag (SGP.22 section 4.1).
 
     ``"1"`` → ``True``; ``""`` or ``"0"`` → ``False``.
 
@@ -161,7 +161,7 @@ def _parse_flag(value: str) -> bool:
 
 @dataclass(frozen=True, repr=False)
 class ActivationCode:
-    """A parsed, validated eSIM activation code (GSMA SGP.22 §4.1).
+    """A parsed, validated eSIM activation code (GSMA SGP.22 section 4.1).
 
     Attributes:
         smdp_address: FQDN of the SM-DP+ profile server, e.g. ``"rsp.example.com"``.
@@ -181,7 +181,7 @@ class ActivationCode:
     confirmation_code_required: bool = False
 
     def __post_init__(self) -> None:
-        """Validate the fields (SGP.22 §4.1). Raises :class:`InvalidActivationCode`."""
+        """Validate the fields (SGP.22 section 4.1). Raises :class:`InvalidActivationCode`."""
         if not isinstance(self.smdp_address, str):
             raise InvalidActivationCode("SM-DP+ address must be a string")
         if not isinstance(self.matching_id, str):
@@ -199,7 +199,7 @@ class ActivationCode:
 
     @classmethod
     def parse(cls, text: str) -> ActivationCode:
-        """Parse an activation code string (GSMA SGP.22 §4.1).
+        """Parse an activation code string (GSMA SGP.22 section 4.1).
 
         Args:
             text: ``[LPA:]1$<SM-DP+ address>$<matching ID>[$<OID>[$<flag>]][$<ignored>...]``.
@@ -226,7 +226,7 @@ class ActivationCode:
         fields = body.split(SEPARATOR)
         if fields[0] != FORMAT:
             raise InvalidActivationCode(
-                "activation code format (first field after 'LPA:') must be '1' (SGP.22 §4.1)"
+                "activation code format (first field after 'LPA:') must be '1' (SGP.22 section 4.1)"
             )
         if len(fields) < 3:
             raise InvalidActivationCode(
@@ -244,7 +244,7 @@ class ActivationCode:
         )
 
     def to_string(self, with_prefix: bool = True) -> str:
-        """Format the canonical activation code (GSMA SGP.22 §4.1).
+        """Format the canonical activation code (GSMA SGP.22 section 4.1).
 
         Args:
             with_prefix: put ``LPA:`` in front (QR content, links); ``False`` gives the bare

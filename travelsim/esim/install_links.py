@@ -7,7 +7,7 @@ docs/esim.md#f5-in-app-browser and docs/esim.md#f16-same-phone.
 - Android:   ``https://esimsetup.android.com/esim_qrcode_provisioning?carddata=<LPA string>``
 - Windows 11: the ``LPA:1$...`` string itself is a clickable link.
 
-``carddata`` is the full ``LPA:`` activation code (GSMA SGP.22 §4.1), percent-encoded with
+``carddata`` is the full ``LPA:`` activation code (GSMA SGP.22 section 4.1), percent-encoded with
 ``urllib.parse.quote(s, safe="")`` so that ``$``, ``:`` and every other reserved character is
 encoded (``$`` → ``%24``, ``:`` → ``%3A``). The links contain the secret matching ID: render them
 only for the code's owner and never log them.
@@ -44,7 +44,7 @@ Platform = Literal["ios", "android", "windows", "other"]
 
 
 def _carddata(code: ActivationCode) -> str:
-    """The ``LPA:`` string, percent-encoded with no safe characters (RFC 3986 §2.1)."""
+    """The ``LPA:`` string, percent-encoded with no safe characters (RFC 3986 section 2.1)."""
     return quote(code.to_string(with_prefix=True), safe="")
 
 
@@ -76,7 +76,8 @@ def android_link(code: ActivationCode) -> str:
 
 
 def lpa_uri(code: ActivationCode) -> str:
-    """The ``LPA:1$...`` URI, clickable on Windows 11 (docs/esim.md#install-links, SGP.22 §4.1).
+    """The ``LPA:1$...`` URI, clickable on Windows 11 (docs/esim.md#install-links,
+    SGP.22 section 4.1).
 
     Returns:
         ``code.to_string(with_prefix=True)`` unchanged (``$`` is legal in a URI path and must

@@ -1,4 +1,5 @@
-"""QR rendering of an activation code (docs/esim.md#qr-code, ISO/IEC 18004, GSMA SGP.22 §4.1).
+"""QR rendering of an activation code (docs/esim.md#qr-code, ISO/IEC 18004,
+GSMA SGP.22 section 4.1).
 
 The symbol holds exactly ``LPA:`` + the activation code: no URL wrapper, no confirmation code.
 It is encoded in byte mode with error correction level **M** (never boosted), a 4-module quiet

@@ -1,8 +1,8 @@
 """Installation page of one eSIM: QR, one-tap links, manual entry and guides.
 
-On a phone the QR is useless without a second screen (esim-facts F16), so one-tap and
-manual entry come first there; inside an in-app browser one-tap links do not fire (F5),
-so the page says how to open it in the real browser.
+On a phone the QR is useless without a second screen (docs/esim.md#f16-same-phone), so
+one-tap and manual entry come first there; inside an in-app browser one-tap links do not fire
+(docs/esim.md#f5-in-app-browser), so the page says how to open it in the real browser.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """HTTP routes of the background work: platform callbacks and the notification unsubscribe.
 
-``POST /callbacks/sft`` (sft-api.md §3.13; esim-facts.md F17)
+``POST /callbacks/sft`` (docs/sft-platform.md#callbacks; docs/esim.md#f17-callback-trouble)
     The platform's CallBackNotification batches. Authentication: the configured
     ``SFT_CALLBACK_TOKEN`` in ``X-Authorization`` or ``Authorization`` (with or without a
     ``Bearer`` prefix), compared in constant time. Answers:

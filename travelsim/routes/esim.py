@@ -1,4 +1,4 @@
-"""``GET /esims/{esim_id}/qr.png``: the owner's installation QR (esim-facts §2).
+"""``GET /esims/{esim_id}/qr.png``: the owner's installation QR (docs/esim.md#qr-code).
 
 The QR is a secret: served only to the signed-in owner, ``Cache-Control: private,
 no-store``; anyone else gets the same 404 as for an unknown id.

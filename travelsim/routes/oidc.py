@@ -120,7 +120,7 @@ def id_token_claims_options(issuer: str, client_id: str) -> dict[str, Any]:
 
 async def _discovered_issuer(client: Any, settings: Settings) -> str:
     """The provider's ``issuer`` from discovery, which must equal ``OIDC_ISSUER_URL``
-    (OpenID Connect Discovery 1.0 §4.3; trailing slashes ignored). Raises ``ValueError``
+    (OpenID Connect Discovery 1.0 section 4.3; trailing slashes ignored). Raises ``ValueError``
     otherwise (a mix-up or a misconfiguration: nothing is trusted from that provider)."""
     metadata = await client.load_server_metadata()
     issuer = metadata.get("issuer")

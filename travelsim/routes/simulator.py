@@ -15,7 +15,8 @@ Only when all of these hold, else the answer is 404 (not configured) or 403 (ref
   client) cannot reach the controls, directly or by DNS rebinding: else 403.
 
 Only the controls are passed on (:attr:`Simulator.controls_app`); the SFT API (``/api/...``)
-of the simulator is never reachable through the portal.
+of the simulator is never reachable through the portal
+(docs/architecture.md#simulator-controls-on-the-app-port).
 """
 
 from __future__ import annotations

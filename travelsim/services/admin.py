@@ -1,4 +1,4 @@
-"""Staff administration (issue 8): figures, paged lists and audited actions. No Reflex.
+"""Staff administration: figures, paged lists and audited actions. No Reflex.
 
 Who may call what
 =================
@@ -18,7 +18,7 @@ dicts of display strings (plus raw ids), ready for a table.
 
 Rules decided here
 ==================
-Refund (esim-facts.md F1, F2; :func:`refund_rule`)
+Refund (docs/business-rules.md#voids-and-refunds; :func:`refund_rule`)
     Before delivery (order ``paid``/``needs_attention``, or ``provisioning`` whose run is dead)
     the payment is **voided** (no service was given) and the order is left ``needs_attention``
     with "payment voided by staff", so recovery never provisions it. After delivery the payment
@@ -32,7 +32,7 @@ Refund (esim-facts.md F1, F2; :func:`refund_rule`)
     from SFT first. A refunded order's service is withdrawn: its add-on instance is removed
     from the endpoint (``PATCH endpoint removeAddonUniqueIds``, re-read before and after) and,
     for a new eSIM, the endpoint is suspended as a staff suspension (reason "3" CSR).
-Replacement (F1, F2; :func:`replace_esim`)
+Replacement (docs/business-rules.md#replacement; :func:`replace_esim`)
     The remaining volume of an add-on cannot be subscribed on SFT (plans have fixed volumes),
     so the new eSIM gets **the same plan for every add-on still live** on the old one
     (``waiting``, or ``active`` with data left), each with its full volume and validity: the
@@ -45,7 +45,7 @@ Goodwill add-on (:func:`goodwill_addon`)
     gets the same re-read-before-resend care as a purchase. Idempotent per ``request_id``
     (the staff form's key). Refused on a Suspended endpoint (resume first: the top-up's
     activation step would otherwise resume a staff suspension) or at 15 live add-ons.
-Retry provisioning
+Retry provisioning (docs/business-rules.md#provisioning-retries)
     A ``needs_attention`` order gets its unfinished steps back to ``pending`` and runs again
     (done steps are skipped; their re-reads keep it safe). A voided payment stays voided: the
     delivery is then at the seller's expense, which the result says. An order waiting for its
@@ -171,7 +171,8 @@ FORCE_REASON_MIN = 5
 #: Page sizes accepted by the lists.
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
-#: Profile statuses the simulator accepts (sft-api.md §3.10 data stream, plus "released").
+#: Profile statuses the simulator accepts (the data stream values of
+#: docs/esim.md#profile-states, plus "released").
 PROFILE_STATUSES = (
     "released",
     "downloaded",
@@ -181,7 +182,7 @@ PROFILE_STATUSES = (
     "deleted",
     "error",
 )
-#: Fault kinds of the simulator (docs/simulator.md "Faults").
+#: Fault kinds of the simulator (docs/simulator.md#controls-_sim-no-auth-no-rate-limit).
 FAULT_KINDS = (
     "latency",
     "http500",
@@ -191,7 +192,7 @@ FAULT_KINDS = (
     "html",
     "token_expiry",
 )
-#: Lifecycle reason of a staff suspension (sft-api.md §3.4: "3" CSR).
+#: Lifecycle reason of a staff suspension ("3" CSR: docs/business-rules.md#staff-suspension).
 STAFF_REASON = "3"
 #: Payment provider / status of zero-amount staff orders (goodwill, replacement).
 STAFF_PROVIDER = "staff"
@@ -525,7 +526,7 @@ class RefundDecision:
 
 
 def refund_rule(*, kind: str, profile_status: str | None, used_bytes: int | None) -> RefundDecision:
-    """The refund rule of the module docstring (esim-facts.md F1, F2).
+    """The refund rule of the module docstring (docs/business-rules.md#voids-and-refunds).
 
     ``kind``: ``new_esim`` or ``topup``; ``profile_status``: the eSIM profile status last
     read from SFT; ``used_bytes``: data used on the order's add-on (``None`` = unknown).
@@ -539,7 +540,7 @@ def refund_rule(*, kind: str, profile_status: str | None, used_bytes: int | None
         if install in ("downloaded", "installed", "deleted"):
             return RefundDecision(
                 False,
-                f"the eSIM profile was {profile_status} (esim-facts F1: its code is used up)",
+                f"the eSIM profile was {profile_status} (its single-use code is used up)",
             )
         if install == "unknown":
             return RefundDecision(False, "the eSIM's install status is unknown")
@@ -1202,8 +1203,8 @@ async def set_suspended(
     staff: Staff, esim_id: int, *, suspend: bool, client: SFTClient
 ) -> ActionResult:
     """Suspend (``EndPointLifeCycleChange "S"``) or resume (``"A"``) an eSIM's endpoint as a
-    staff suspension (reason "3" CSR, sft-api.md §2.4, §3.4); the traveler's top-up cannot
-    undo it (``topup.STAFF_REASONS``). The new status is mirrored by a sync."""
+    staff suspension (reason "3" CSR, docs/business-rules.md#staff-suspension); the traveler's
+    top-up cannot undo it (``topup.STAFF_REASONS``). The new status is mirrored by a sync."""
 
     async def body() -> str:
         async with db.session() as s:

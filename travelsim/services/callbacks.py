@@ -45,7 +45,8 @@ usage sync also writes the same rows):
 * eSIM profile status (which may go back and forth) is applied only when the event is not
   older than the last applied profile event of the eSIM (platform ``eventTimestamp``/
   ``callbackTimestamp``, then ``sequence``) and not older than the last full sync
-  (``EsimSync.synced_at``; assumes the platform's clock is roughly right).
+  (``EsimSync.synced_at``; assumes the platform's clock is roughly right). The event itself:
+  docs/sft-platform.md#esim-profile-status-events.
 
 An event for an endpoint the portal does not own is ``ignored``. Changed rows get
 ``figures_at``/``updated_at`` = the processing time; the caller wakes open pages

@@ -1,16 +1,17 @@
 """Checkout and payment: reserve an eSIM, charge once, create the order.
 
 A :class:`~travelsim.models.Checkout` is one purchase attempt; its id is the idempotency key of
-everything after it (esim-facts.md F13): one checkout → at most one successful payment → at
-most one order. The sequence:
+everything after it (docs/business-rules.md#one-payment-per-checkout): one checkout → at most one
+successful payment → at most one order. The sequence:
 
 1. :func:`start_checkout` checks the plan is sellable and reserves a free eSIM in the portal
-   database (``inventory.reserve``: compare-and-set, never SFT's "first free SIM", design.md
-   §2). No free eSIM, even after one refill from SFT → checkout ``sold_out`` and
-   ``CheckoutError("sold_out")`` before any charge. One traveler and plan have at most one
-   ``open`` checkout: a second start (double click, second tab, going back) returns the open
-   one and keeps its single eSIM reservation; concurrent starts of one traveler are
-   serialised by a lock on the traveler's row (:func:`_lock_traveler`).
+   database (``inventory.reserve``: compare-and-set, never SFT's "first free SIM",
+   docs/business-rules.md#esim-reservation). No free eSIM, even after one refill from SFT → checkout
+   ``sold_out`` and ``CheckoutError("sold_out")`` before any charge. One traveler and plan have at
+   most one ``open`` checkout: a second start (double click, second tab, going back) returns the
+   open one and keeps its single eSIM reservation; concurrent starts of one traveler are serialised
+   by a lock on the traveler's row (:func:`_lock_traveler`); an unpaid open checkout at an old price
+   is cancelled (docs/business-rules.md#one-open-checkout).
 2. :func:`pay` re-checks ownership and the device confirmation, keeps (or re-takes) the
    reservation for the payment window, inserts a ``Payment`` row in status ``processing`` under
    a unique idempotency key (the checkout id; ``<checkout id>:<n>`` for the n-th attempt after
@@ -192,7 +193,7 @@ async def start_checkout(
         reservation_minutes: hold time of the reservation (default
             ``CHECKOUT_RESERVATION_MINUTES``).
         client: SFT client used to refill the pool once when no free eSIM is left
-            (sft-api.md §3.3); without it no refill is tried.
+            (docs/business-rules.md#esim-reservation); without it no refill is tried.
         device_confirmed: the traveler already confirmed destination and device (eSIM-capable,
             carrier-unlocked) on this page; stored, and then :func:`pay` accepts it.
         now: current aware UTC time (tests).
@@ -235,7 +236,8 @@ async def start_checkout(
             )
     until = now + _minutes(reservation_minutes)
     # One traveler and plan → one open checkout: a double click (or a second tab) reuses the
-    # open checkout and its eSIM instead of reserving another one (docs/business-rules.md).
+    # open checkout and its eSIM instead of reserving another one
+    # (docs/business-rules.md#one-open-checkout).
     await _lock_traveler(session, user_id)
     checkout = await _reusable_checkout(session, user_id, plan, kind, esim_id, now)
     if checkout is not None:
@@ -318,7 +320,8 @@ async def _reusable_checkout(
 
     Call with the traveler locked (:func:`_lock_traveler`). An open checkout whose price is
     no longer the plan's and that has no payment under way is cancelled (its eSIM goes back
-    to the pool) so the traveler pays today's price: ``None`` is returned then."""
+    to the pool) so the traveler pays today's price: ``None`` is returned then
+    (docs/business-rules.md#one-open-checkout)."""
     query = (
         select(Checkout)
         .where(

@@ -368,7 +368,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _is_permanent(error: BaseException) -> bool:
-    """A 5xx SMTP answer (RFC 5321 §4.2.1) for the whole message, or a row that cannot
+    """A 5xx SMTP answer (RFC 5321 section 4.2.1) for the whole message, or a row that cannot
     be rendered; everything else (connection refused, timeouts, 4xx) is retried."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in error.recipients.values()]

@@ -2,7 +2,7 @@
 
 Only the owner ever gets anything: every function takes the signed-in user (from the
 server-side session) and returns ``None`` for any eSIM that is not theirs, so the page and the
-route answer 404 without revealing whether the id exists (design.md §3, esim-facts.md §2).
+route answer 404 without revealing whether the id exists (docs/esim.md#qr-code).
 The activation code is decrypted here, on the server, per request; it is never logged.
 """
 
@@ -34,10 +34,10 @@ __all__ = [
     "support_contact",
 ]
 
-#: What the traveler is told when the profile needs a confirmation code. The code is never in
-#: the activation code or the QR (only a "required" flag is, docs/esim.md), no platform call
-#: returns it, and the portal does not send it: the seller's support gives it. The install
-#: page and the installation email say exactly this, once, with the support contact.
+#: What the traveler is told when the profile needs a confirmation code. The code is never in the
+#: activation code or the QR (only a "required" flag is, docs/esim.md#confirmation-code), no
+#: platform call returns it, and the portal does not send it: the seller's support gives it. The
+#: install page and the installation email say exactly this, once, with the support contact.
 CONFIRMATION_CODE_LEAD = (
     "Your phone will also ask for a confirmation code. It is not inside the QR code or the "
     "activation code: our support team gives it to you."
@@ -45,8 +45,9 @@ CONFIRMATION_CODE_LEAD = (
 
 #: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
 #: ``installed``: the platform reports the profile downloaded/installed/enabled/disabled;
-#: ``deleted`` / ``error``: the profile was deleted or failed (esim-facts.md F1/F2: do not
-#: retry, contact support); ``needs_attention``: provisioning failed, staff are on it.
+#: ``deleted`` / ``error``: the profile was deleted or failed (do not retry, contact support:
+#: docs/esim.md#f1-code-already-used, docs/esim.md#f2-download-failed); ``needs_attention``:
+#: provisioning failed, staff are on it.
 InstallStatus = Literal["preparing", "ready", "installed", "deleted", "error", "needs_attention"]
 
 _INSTALLED = {"downloaded", "installed", "enabled", "disabled"}
@@ -195,7 +196,7 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
 async def qr_png_for(
     session: AsyncSession, *, user: User, esim_id: int, scale: int = 8
 ) -> bytes | None:
-    """PNG of the activation-code QR (esim-facts.md §2) for the owner ``user``; ``None`` when
+    """PNG of the activation-code QR (docs/esim.md#qr-code) for the owner ``user``; ``None`` when
     not theirs or not ready yet. Serve with ``Cache-Control: private, no-store``."""
     return await esim_qr_png(session, user_id=user.id, esim_id=esim_id, scale=scale)
 

@@ -1,4 +1,4 @@
-"""The background jobs run by ``travelsim.scheduler`` (issue 7). No Reflex, no APScheduler.
+"""The background jobs run by ``travelsim.scheduler``. No Reflex, no APScheduler.
 
 Each job is a plain ``async`` function taking the SFT client (when it needs one), a
 :class:`RunStats` to fill, and injectable settings / session factory / clocks, so tests drive
@@ -55,7 +55,8 @@ The other jobs
   window (``PROVISIONING_RETRY_HOURS``, enforced by provisioning); runs that ended otherwise
   (a crashed process, ``Order.attempts - Order.retry_count``) are bounded by
   ``RECOVERY_MAX_ATTEMPTS``: past it the order is escalated to ``needs_attention`` instead
-  (payment voided, or flagged, as provisioning does; docs/business-rules.md).
+  (payment voided, or flagged, as provisioning does;
+  docs/business-rules.md#provisioning-retries, docs/business-rules.md#when-an-order-goes-to-staff).
 * :func:`run_notifications`: ``notifications.evaluate``.
 * :func:`run_email`: ``email.send_pending``.
 * :func:`run_callback_sweep`: ``callbacks.process_pending`` for events left pending.
@@ -494,7 +495,7 @@ async def run_usage_sync(
 async def run_catalogue(
     client: SFTClient, stats: RunStats, *, session_factory: SessionFactory = db.session
 ) -> None:
-    """Sync the add-on catalogue (``catalogue.sync_plans``, sft-api.md §3.12)."""
+    """Sync the add-on catalogue (``catalogue.sync_plans``, docs/sft-platform.md#queryrateplan)."""
     async with session_factory() as s:
         report = await catalogue.sync_plans(client, s)
     stats.items = len(report.created) + len(report.updated)
@@ -546,7 +547,8 @@ async def run_inventory(
                         text=(
                             f"The pool of free pre-active eSIMs is down to {free}, below the "
                             f"alert threshold of {s_.low_stock_threshold}. Create or link more "
-                            "endpoints on SFT (sft-api.md §2.0 step 5) before sales stop.\n"
+                            "endpoints on SFT (pre-created, linked to an ICCID and left "
+                            "Pre-Active) before sales stop.\n"
                         ),
                         kind="staff_low_stock",
                     )

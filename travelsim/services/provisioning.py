@@ -1,24 +1,28 @@
 """Provisioning of a paid order: persisted, resumable steps against SFT.
 
-The purchase flow of sft-api.md §2.1 (design.md §2), one ``ProvisioningStep`` row per step,
-created with the order (``checkout.NEW_ESIM_STEPS`` / ``TOPUP_STEPS``):
+The purchase flow (docs/business-rules.md#provisioning-steps,
+docs/architecture.md#one-purchase-click-to-qr), one ``ProvisioningStep`` row per step, created with
+the order (``checkout.NEW_ESIM_STEPS`` / ``TOPUP_STEPS``):
 
 ``activate``
-    ``POST EndPointLifeCycleChange {lifeCycle:"A"}`` (the documented travel flow, sft-api.md
-    §3.4, §4 "Which activation call to use"). An endpoint that already reads ``Active`` is done.
-    On an unknown outcome (timeout, 5xx, dropped connection: ``SFTOutcomeUnknown``) or a
-    refusal, the endpoint is RE-READ (``GetEndPointProfile``, §3.8) before anything is re-sent;
-    every retry also starts with that re-read.
+    ``POST EndPointLifeCycleChange {lifeCycle:"A"}`` (the documented travel flow,
+    docs/sft-platform.md#endpointlifecyclechange). An endpoint that already reads ``Active`` is
+    done. On an unknown outcome (timeout, 5xx, dropped connection: ``SFTOutcomeUnknown``) or a
+    refusal, the endpoint is RE-READ (``GetEndPointProfile``,
+    docs/sft-platform.md#getendpointprofile) before anything is re-sent; every retry also starts
+    with that re-read.
 ``subscribe``
-    ``POST SubscribeAddon`` (§3.6) is never re-sent blindly. Before the first send the step
-    records, in ``ProvisioningStep.detail``, the *baseline*: the instances of this plan already
-    on the endpoint that no other order owns. Every attempt first re-reads Get Endpoint Add-on
-    Details (§3.7); an instance of the plan that is neither in the baseline nor owned by another
-    order is this order's (it was created by an earlier attempt whose answer was lost): its
-    ``uniqueId`` is adopted instead of subscribing again. Stored in ``Order.addon_unique_id``.
+    ``POST SubscribeAddon`` (docs/sft-platform.md#subscribeaddon) is never re-sent blindly. Before
+    the first send the step records, in ``ProvisioningStep.detail``, the *baseline*: the instances
+    of this plan already on the endpoint that no other order owns. Every attempt first re-reads Get
+    Endpoint Add-on Details (docs/sft-platform.md#get-endpoint-add-on-details); an instance of the
+    plan that is neither in the baseline nor owned by another order is this order's (it was created
+    by an earlier attempt whose answer was lost): its ``uniqueId`` is adopted instead of subscribing
+    again. Stored in ``Order.addon_unique_id``.
 ``fetch_code`` (new eSIMs)
-    ``GET fetchSIM?iccid=`` (§2.1 step 4, §3.3) → ``ActivationCode.parse`` (SGP.22 §4.1) →
-    stored encrypted in ``Esim.activation_code_enc`` with the confirmation-code flag.
+    ``GET fetchSIM?iccid=`` (docs/sft-platform.md#fetchsim) → ``ActivationCode.parse``
+    (docs/esim.md#activation-code) → stored encrypted in ``Esim.activation_code_enc`` with the
+    confirmation-code flag.
 ``deliver``
     Queues the installation email (``services.email.enqueue``) and marks the order
     ``delivered``, in the same transaction as the step's ``done``: exactly one email.
@@ -35,7 +39,7 @@ fetch_code done + deliver running; deliver done + order delivered.
 A failed attempt is retried in place (``max_attempts``, ``backoff`` seconds between attempts);
 refusals that cannot improve (e.g. 9010 "15 add-ons") fail at once.
 
-Automatic retries (docs/business-rules.md "Provisioning retries"). When a step's last
+Automatic retries (docs/business-rules.md#provisioning-retries). When a step's last
 attempt failed on a *transient* fault (:func:`is_transient`: HTTP 5xx, an HTML gateway page
 or another malformed body, a timeout or lost connection, HTTP 429, a refused login, an
 outcome still unknown after its re-read, an activation code not ready yet), the order goes
@@ -106,7 +110,7 @@ SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 DEFAULT_MAX_ATTEMPTS = 3
 #: Seconds to wait before the 2nd, 3rd, ... attempt of a step (the last value repeats). The
 #: pause also lets a platform that is still processing a timed-out POST finish before the
-#: re-read (sft-api.md §3.1 "Timeouts").
+#: re-read (docs/sft-platform.md#timeouts-and-retries).
 DEFAULT_BACKOFF: tuple[float, ...] = (2.0, 8.0)
 #: A run holds an order for this long after its last heartbeat (each step commit); another run
 #: may take over an order left ``provisioning`` longer than that (crashed process).
@@ -140,7 +144,8 @@ class _Failure:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether a failed step may succeed if simply run again later.
+    """Whether a failed step may succeed if simply run again later
+    (docs/business-rules.md#provisioning-retries).
 
     Transient: every :class:`SFTError` that is not a business refusal, i.e.
     ``SFTTransportError`` (timeouts, lost connections, HTTP 5xx on a read, gateway pages),
@@ -180,7 +185,8 @@ def next_retry_at(
 ) -> datetime | None:
     """When automatic retry ``retry_number`` is due (UTC): ``now + retry_delay(...)``, but
     not after the end of the window (``first_failed_at + window``) so the last retry runs at
-    its end. ``None`` when the window is over at ``now``: give up."""
+    its end (docs/business-rules.md#provisioning-retries). ``None`` when the window is over at
+    ``now``: give up."""
     deadline = first_failed_at + window
     if now >= deadline:
         return None
@@ -591,7 +597,8 @@ async def _give_up(
 
 # --- steps -----------------------------------------------------------------------------------
 async def _endpoint_status(ctx: _Ctx) -> str:
-    """Re-read the endpoint's lifecycle status (GetEndPointProfile, sft-api.md §3.8)."""
+    """Re-read the endpoint's lifecycle status (GetEndPointProfile,
+    docs/sft-platform.md#getendpointprofile)."""
     profile = await ctx.client.endpoint_profile(ctx.esim.endpoint_id, priority=PRIORITY)
     status = profile.status or ""
     ctx.esim.endpoint_status = status or ctx.esim.endpoint_status
@@ -601,7 +608,8 @@ async def _endpoint_status(ctx: _Ctx) -> str:
 
 
 async def _step_activate(ctx: _Ctx, step: ProvisioningStep) -> str:
-    """Pre-Active/Suspended → Active with EndPointLifeCycleChange "A" (sft-api.md §3.4)."""
+    """Pre-Active/Suspended → Active with EndPointLifeCycleChange "A"
+    (docs/sft-platform.md#endpointlifecyclechange)."""
     endpoint_id = ctx.esim.endpoint_id
     if step.attempts > 1 or ctx.order.kind != "new_esim":
         status = await _endpoint_status(ctx)
@@ -662,7 +670,8 @@ def _ours(
 
 
 async def _step_subscribe(ctx: _Ctx, step: ProvisioningStep) -> str:
-    """SubscribeAddon once, adopting an instance a lost answer already created (§3.6, §3.7)."""
+    """SubscribeAddon once, adopting an instance a lost answer already created
+    (docs/business-rules.md#provisioning-steps)."""
     order, endpoint_id = ctx.order, ctx.esim.endpoint_id
     if order.addon_unique_id:
         return f"add-on uniqueId {order.addon_unique_id} already stored"
@@ -729,7 +738,8 @@ def _adopt(ctx: _Ctx, found: list[AddonDetail], how: str) -> str:
 
 
 async def _step_fetch_code(ctx: _Ctx, step: ProvisioningStep) -> str:
-    """fetchSIM by ICCID → activation code, validated and stored encrypted (§2.1 step 4)."""
+    """fetchSIM by ICCID → activation code, validated and stored encrypted
+    (docs/sft-platform.md#fetchsim)."""
     esim = ctx.esim
     sim = await ctx.client.find_sim(esim.iccid, priority=PRIORITY)
     if sim is None:
@@ -812,12 +822,13 @@ def installation_email(order: Order, esim: Esim, *, title: str, public_url: str)
 def _installation_email(ctx: _Ctx, title: str) -> dict[str, Any]:
     """The installation email of a new eSIM.
 
-    Content choice (design.md §3, esim-facts.md §2, F3): the owner's inbox gets the QR code
-    (inline PNG, a deferred ``esim-qr`` attachment rendered at sending time; the brief
-    requires it, and it is the owner's own eSIM), the SM-DP+ address and
-    a link to the authenticated install page. It does NOT contain the matching ID as text, nor
-    the one-tap links (their URLs carry the full code and get logged by mail link scanners and
-    proxies): manual entry and one-tap install live on the install page, behind sign-in.
+    Content choice (docs/esim.md#secrets, docs/esim.md#qr-code,
+    docs/esim.md#f3-confirmation-code-missed): the owner's inbox gets the QR code (inline PNG, a
+    deferred ``esim-qr`` attachment rendered at sending time; it is the owner's own eSIM), the
+    SM-DP+ address and a link to the authenticated install page. It does NOT contain the matching ID
+    as text, nor the one-tap links (their URLs carry the full code and get logged by mail link
+    scanners and proxies): manual entry and one-tap install live on the install page, behind
+    sign-in.
     """
     order, esim = ctx.order, ctx.esim
     assert esim.id is not None

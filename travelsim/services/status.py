@@ -9,7 +9,7 @@ the most recent run that sent SFT requests and is not stale (3 intervals, as
 exists (scheduler switched off, or just started) is the platform asked once, with one cheap
 ``fetchSIM`` (``services.admin.check_sft``), and the answer is kept for
 :data:`PROBE_TTL_SECONDS` for every visitor of the process: one request per minute per
-process at most, however many visitors.
+process at most, however many visitors (docs/architecture.md#status-page).
 """
 
 from __future__ import annotations

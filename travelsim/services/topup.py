@@ -3,8 +3,8 @@
 Pure rules (no I/O) plus one async platform step (:func:`resume_if_system_suspended`).
 
 Add-on life rules, restated on the portal side from the SFT simulator's documented model
-(``travelsim.sft_simulator`` docstring, "Add-on life model"; sft-api.md §2.1 notes, §2.3,
-§3.6, §4 "Balance consumption"; esim-facts.md §4, F11, F12). The portal never imports the
+(``travelsim.sft_simulator`` docstring, "Add-on life model"; docs/business-rules.md#add-on-life,
+docs/esim.md#f11-add-on-queue, docs/esim.md#f12-top-up-arithmetic). The portal never imports the
 simulator: the same text is implemented here and the integration tests check that both agree.
 
 1. Every add-on instance keeps **its own** volume and validity; subscribing a new one never
@@ -21,7 +21,7 @@ simulator: the same text is implemented here and the integration tests check tha
    exhausted before the next. A new add-on is the youngest, so it comes after every existing
    add-on of equal or better priority.
 5. **Live** = waiting or active. At most :data:`LIVE_ADDON_LIMIT` (15) live add-ons per
-   endpoint (sft-api.md §1b "modify-endpoint-addon", §3.6); used-up, expired and deactivated
+   endpoint (docs/business-rules.md#top-up-rules); used-up, expired and deactivated
    ones do not count.
 
 Statuses seen by the portal are the stored ones, corrected for time only: an ``active`` row
@@ -70,15 +70,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: At most this many live (waiting + active) add-ons per endpoint (sft-api.md §3.6).
+#: At most this many live (waiting + active) add-ons per endpoint
+#: (docs/business-rules.md#top-up-rules).
 LIVE_ADDON_LIMIT = 15
 #: Portal add-on statuses that count as live.
 LIVE_STATUSES = frozenset({"waiting", "active"})
-#: Priority assumed when the platform does not report one (plans default to "1", §3.12).
+#: Priority assumed when the platform does not report one (docs/sft-platform.md#queryrateplan).
 DEFAULT_PRIORITY = 1
-#: Lifecycle reasons (sft-api.md §3.4, §3.10) that mean "suspended by the system" (automatic,
-#: e.g. for lack of balance): "1" System and "2" Dunning (non-payment). A top-up may resume
-#: such an endpoint.
+#: Lifecycle reasons (docs/sft-platform.md#endpointlifecyclechange) that mean "suspended by the
+#: system" (automatic, e.g. for lack of balance): "1" System and "2" Dunning (non-payment). A top-up
+#: may resume such an endpoint.
 SYSTEM_REASONS = frozenset({"1", "2"})
 #: "3" CSR: suspended by staff. A traveler cannot undo it by paying: contact support.
 STAFF_REASONS = frozenset({"3"})
@@ -323,8 +324,8 @@ class TopupDecision:
 
     Attributes:
         allowed: True if the traveler may pay for another add-on.
-        resume_first: the endpoint is suspended by the system (reason "1"/"2"): provisioning
-            must resume it (``EndPointLifeCycleChange "A"``, sft-api.md §2.3 step 2) before
+        resume_first: the endpoint is suspended by the system (reason "1"/"2"): provisioning must
+            resume it (``EndPointLifeCycleChange "A"``, docs/business-rules.md#top-up-rules) before
             subscribing.
         refusal: why not (``None`` when allowed): ``addon_limit`` (15 live add-ons),
             ``suspended_by_staff`` (reason "3" CSR), ``suspended_unknown`` (suspended, reason
@@ -364,7 +365,7 @@ def check_topup_allowed(
     * Anything else (Active, Pre-Active, unknown status) → allowed.
 
     The lifecycle reason only matters while the endpoint is Suspended (the platform keeps the
-    reason of the last suspension after a resume). Follows sft-api.md §2.3, §3.4, §3.10.
+    reason of the last suspension after a resume). Follows docs/business-rules.md#top-up-rules.
     """
     live = live_count(addons, now)
     state = endpoint_state(endpoint_status)
@@ -497,10 +498,11 @@ async def resume_if_system_suspended(
     """Resume ``esim``'s endpoint if it is Suspended by the system (reason "1"/"2").
 
     Reads the endpoint profile first (never trusts the stored status), then sends
-    ``EndPointLifeCycleChange lifeCycle "A" reason "1"`` (sft-api.md §2.3 step 2, §3.4). The
-    call is never resent: on :class:`SFTOutcomeUnknown` (timeout, 5xx, 10239/10240) or 9005
-    (invalid transition: someone else changed it) the profile is re-read, and the endpoint
-    counts as resumed only if it now reads Active (design.md §2).
+    ``EndPointLifeCycleChange lifeCycle "A" reason "1"``
+    (docs/sft-platform.md#endpointlifecyclechange). The call is never resent: on
+    :class:`SFTOutcomeUnknown` (timeout, 5xx, 10239/10240) or 9005 (invalid transition: someone else
+    changed it) the profile is re-read, and the endpoint counts as resumed only if it now reads
+    Active (docs/business-rules.md#top-up-rules).
 
     With ``session_factory`` (default: the app database) the status read is mirrored into
     ``Esim.endpoint_status`` and ``EsimSync``; pass ``None`` to write nothing.

@@ -1,12 +1,13 @@
-"""Usage sync and the "My eSIMs" read models (issue 6). No Reflex.
+"""Usage sync and the "My eSIMs" read models. No Reflex.
 
 Sync (:func:`sync_esims`, :func:`refresh_now`)
 ==============================================
-For each eSIM the platform is read with three calls (sft-api.md §2.2): Get Endpoint Add-on
-Details by ``endPointId`` (§3.7), GetEndPointProfile (§3.8: endpoint status, lifecycle
-reason, eSIM profile status) and GetStatistics for the last :data:`STATS_DAYS` UTC days
-(§3.9). Only when all three succeed is anything written (per eSIM, one transaction), and
-**only what changed** is written:
+For each eSIM the platform is read with three calls (docs/business-rules.md#usage-sync): Get
+Endpoint Add-on Details by ``endPointId`` (docs/sft-platform.md#get-endpoint-add-on-details),
+GetEndPointProfile (docs/sft-platform.md#getendpointprofile: endpoint status, lifecycle reason, eSIM
+profile status) and GetStatistics for the last :data:`STATS_DAYS` UTC days
+(docs/sft-platform.md#getstatistics). Only when all three succeed is anything written (per eSIM, one
+transaction), and **only what changed** is written:
 
 * ``EsimAddon``: inserted when new; updated only when one of its platform fields differs
   (status, figures, dates, plan, priority, validity, activation). ``figures_at`` and
@@ -25,12 +26,13 @@ A failure of one eSIM (any SFT error, or an unexpected error) is recorded in
 Read models (:func:`esim_dashboard`, :func:`esims_of`)
 =====================================================
 Bytes everywhere; datetimes aware UTC (pages render local time with the zone named,
-esim-facts.md §4, F8). ``None`` means unknown and is never shown as 0 (F9). Statuses are the
-stored ones corrected for time (``topup.effective_status``).
+docs/esim.md#time-zone-names). ``None`` means unknown and is never shown as 0
+(docs/esim.md#f9-usage-lag). Statuses are the stored ones corrected for time
+(``topup.effective_status``).
 
 Every eSIM has one **data state** (:data:`DataState`, on :class:`Dashboard` and
-:class:`EsimSummary`), which pages turn into words, so that no page has to guess from the
-figures:
+:class:`EsimSummary`; docs/business-rules.md#data-states), which pages turn into words, so that no
+page has to guess from the figures:
 
 * ``unknown``: the network has not reported the figures (never read, a live plan's figure
   not reported, or nothing live while a plan the platform stopped listing may still run).
@@ -42,7 +44,8 @@ figures:
   expired. Remaining is a known 0 (0 %): the traveler needs to buy more data.
 * ``no_plan``: read from the network, and no plan at all (none, or only removed ones).
 
-Percentages are rounded down (:func:`travelsim.formatting.percent_left`, docs/business-rules.md):
+Percentages are rounded down (:func:`travelsim.formatting.percent_left`,
+docs/business-rules.md#figures-shown-to-travelers):
 100 % only when nothing was used, 0 % only when nothing is left. Ownership: only the eSIM's
 owner (``Esim.user_id``, state ``assigned``) sees or changes anything; other ids give
 ``None``, so they reveal nothing.
@@ -577,13 +580,14 @@ async def _claim_refresh(s: AsyncSession, esim_id: int, now: datetime, cooldown:
 
 # ============================================================================ read models
 InstallState = Literal["ready", "downloaded", "installed", "deleted", "error", "unknown"]
-#: What the traveler has in data right now (module docstring, "data state").
+#: What the traveler has in data right now (module docstring, "data state";
+#: docs/business-rules.md#data-states).
 DataState = Literal["unknown", "live", "used_up", "expired", "no_plan"]
 
 
 def install_state(profile_status: str | None) -> InstallState:
-    """Classify the platform's eSIM profile status (sft-api.md §3.10 data stream values;
-    the simulator also reports ``released`` before the first download).
+    """Classify the platform's eSIM profile status (docs/esim.md#profile-states: the data
+    stream values; the simulator also reports ``released`` before the first download).
 
     ``released`` → ``ready`` (QR not used yet); ``downloaded`` → ``downloaded``;
     ``installed``/``enabled``/``disabled`` → ``installed``; ``deleted``; ``error``;
@@ -610,10 +614,10 @@ class AddonView:
     Attributes:
         unique_id, plan_id, plan_name: identity.
         state: ``waiting``/``active``/``used_up``/``expired``/``deactivated``/``unknown`` at
-            ``now`` (esim-facts.md F11).
+            ``now`` (docs/esim.md#f11-add-on-queue).
         activated_by: ``immediate``/``on_usage``/``None`` (not reported).
         clock_starts: what starts its validity: ``"purchase"`` (Immediate) or ``"first_use"``
-            (On Usage), ``None`` if not reported (esim-facts.md §4, F7).
+            (On Usage), ``None`` if not reported (docs/esim.md#f7-validity-started-early).
         started_at / expires_at: aware UTC from the platform (``None`` until started).
         time_left_seconds: seconds until ``expires_at`` (>= 0), ``None`` if not running.
         validity_days: validity length (days) or ``None``.
@@ -653,7 +657,8 @@ class UsagePoint:
 
 @dataclass(frozen=True)
 class Dashboard:
-    """The "My eSIM" page of one eSIM (esim-facts.md §4, F1, F9-F12).
+    """The "My eSIM" page of one eSIM (docs/esim.md#balance-and-validity, F1 and F9-F12 of
+    docs/esim.md#failure-scenarios).
 
     Attributes:
         esim_id, iccid, nickname, destination: identity (``destination`` ISO alpha-2).
@@ -687,7 +692,7 @@ class Dashboard:
         endpoint_status / lifecycle_reason: platform endpoint status and suspension reason.
         profile_status / install: raw profile status and its :func:`install_state`.
         qr_used: the platform reports the profile as downloaded/installed/deleted: the QR code
-            will not work again, "do not delete this eSIM" (docs/esim.md, single-use codes).
+            will not work again, "do not delete this eSIM" (docs/esim.md#single-use-codes).
         install_problem: the profile is deleted or in error: the traveler may need a
             replacement (offered prominently). Downloaded/installed is good news.
         replacement_open: an open replacement request exists.
@@ -1116,7 +1121,8 @@ async def rename_esim(
 async def request_replacement(
     session: AsyncSession, *, user_id: int, esim_id: int, reason: str
 ) -> ReplacementRequest | None:
-    """Open a replacement request for ``user_id``'s eSIM (esim-facts.md F1/F2); commits.
+    """Open a replacement request for ``user_id``'s eSIM (docs/esim.md#f1-code-already-used,
+    docs/esim.md#f2-download-failed); commits.
 
     Idempotent: an already open request is returned unchanged. ``reason`` is trimmed and
     cut to 500 characters (``"unspecified"`` if empty). Returns ``None`` if the eSIM is not

@@ -38,7 +38,8 @@ INSTALL_LABELS = {
     "error": "Installation error",
     "unknown": "Install status unknown",
 }
-#: Calm words for a profile that is on the phone (good news: the code was used once).
+#: Calm words for a profile that is on the phone (good news: the code was used once;
+#: docs/esim.md#single-use-codes).
 INSTALL_OK = {
     "installed": "Installed on your phone. Keep it: the code works only once.",
     "downloaded": (
