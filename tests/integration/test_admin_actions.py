@@ -1,9 +1,10 @@
 """Staff actions (``services.admin``) against the SFT simulator over a real loopback socket and
 a real migrated database.
 
-Expected platform state is read from the simulator's own API (``Sim``: fetchSIM, profile,
-add-on details, its subscription counters), and the rules from esim-facts.md F1/F2 and
-sft-api.md §2.4/§3.4 (suspension with reason "3" CSR), never from the code under test.
+Expected platform state is read from the simulator's own API (``Sim``: fetchSIM, profile, add-on
+details, its subscription counters), and the rules from docs/business-rules.md#voids-and-refunds,
+docs/business-rules.md#replacement and docs/business-rules.md#staff-suspension (suspension with
+reason "3" CSR), never from the code under test.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)

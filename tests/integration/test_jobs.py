@@ -102,7 +102,7 @@ async def test_usage_sync_reads_every_live_esim_without_a_single_429(
 
     calls = api.ctl("GET", "calls?limit=5000").json()["calls"]
     assert [c for c in calls if c["status"] == 429] == []
-    # 3 reads per eSIM (sft-api.md §2.2) plus one login.
+    # 3 reads per eSIM (docs/business-rules.md#usage-sync) plus one login.
     assert len(calls) == 6 * 3 + 1
     assert (run.ok, run.items, run.errors, run.rate_limited) == (True, 6, 0, 0)
     assert run.calls == len(calls)

@@ -1,9 +1,9 @@
 """Sign-in with an OpenID Connect provider, end to end over HTTP: the portal's routes in
 process, the test provider (``tests/oidc_provider.py``) on a loopback socket.
 
-Expected behaviour comes from OpenID Connect Core 1.0 (§3.1.2.1 state/nonce, §3.1.3.7 ID
-token validation: signature, ``iss``, ``aud``, ``exp``, ``nonce``), RFC 7636 (PKCE S256),
-OpenID Connect RP-Initiated Logout 1.0 and the linking rules of
+Expected behaviour comes from OpenID Connect Core 1.0 (section 3.1.2.1 state/nonce, section 3.1.3.7
+ID token validation: signature, ``iss``, ``aud``, ``exp``, ``nonce``), RFC 7636 (PKCE S256), OpenID
+Connect RP-Initiated Logout 1.0 and the linking rules of
 docs/business-rules.md#sign-in-with-a-provider (link only when both sides verified the email).
 """
 

@@ -1,8 +1,8 @@
 """Provisioning against the SFT simulator over a real loopback socket, with fault injection.
 
-Expected platform state comes from sft-api.md §2.1 (endpoint Active, one add-on instance of
-the plan per order) and from the simulator's own fetchSIM answer (activation code), never from
-the code under test.
+Expected platform state comes from docs/business-rules.md#provisioning-steps (endpoint Active, one
+add-on instance of the plan per order) and from the simulator's own fetchSIM answer (activation
+code), never from the code under test.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)

@@ -1,6 +1,6 @@
 """Automatic retry of orders that failed on a transient platform fault.
 
-The rule (docs/business-rules.md, "Provisioning retries"): a run that ends on a transient
+The rule (docs/business-rules.md#provisioning-retries): a run that ends on a transient
 fault (HTTP 5xx, an HTML gateway page, a timeout, HTTP 429, a malformed body) leaves the
 order ``paid`` with its payment untouched and a retry persisted on the order: attempt count,
 first failure time, next attempt time. The recovery job runs it again when due, waiting 1 min
@@ -8,9 +8,9 @@ before the first retry and doubling up to 1 h between retries, for up to
 ``PROVISIONING_RETRY_HOURS`` (24 h) after the first failure; only a definite refusal, or the
 end of that window, makes the order ``needs_attention`` and voids the payment.
 
-Faults come from the simulator (docs/simulator.md "Faults"); what must hold at the end is
-read from the simulator's own records (one add-on instance on the endpoint) and the payment
-row, never from the code under test.
+Faults come from the simulator (docs/simulator.md#controls-_sim-no-auth-no-rate-limit); what must
+hold at the end is read from the simulator's own records (one add-on instance on the endpoint) and
+the payment row, never from the code under test.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)

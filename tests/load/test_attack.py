@@ -1,5 +1,5 @@
 """Attack: another traveler's eSIM, order, checkout or QR by URL, route or event argument;
-secrets in browser-visible state; readable matching IDs in the database file (issue 10).
+secrets in browser-visible state; readable matching IDs in the database file.
 
 Two travelers each own a delivered eSIM (in-process simulator, as the app runs it). The
 attacker is signed in with a real session cookie and:

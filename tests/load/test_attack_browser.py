@@ -1,4 +1,4 @@
-"""Attack in a real browser: what the websocket carries to a traveler's tab (issue 10).
+"""Attack in a real browser: what the websocket carries to a traveler's tab.
 
 The real app (``reflex run --env prod``, harness of ``tests/e2e/conftest.py``) runs with a
 distinctive SFT password. Two travelers sign up and buy an eSIM each. The attacker's tab

@@ -1,4 +1,4 @@
-"""100 simultaneous checkouts against 60 free eSIMs, on SQLite and on PostgreSQL (issue 10).
+"""100 simultaneous checkouts against 60 free eSIMs, on SQLite and on PostgreSQL.
 
 Expected figures come from the setup, not from the code under test: the simulator is seeded
 with exactly 60 Pre-Active eSIMs (each with its own matching ID), 100 distinct travelers buy

@@ -1,4 +1,4 @@
-"""200 purchases while the simulator injects about 20 % faults of every kind (issue 10).
+"""200 purchases while the simulator injects about 20 % faults of every kind.
 
 Every SFT operation (login included) has a 20 % chance of a fault, spread evenly over the
 simulator's seven kinds (latency, HTTP 500, timeout that still completes, 429 burst,
@@ -7,7 +7,7 @@ malformed body, HTML error page, early token expiry): each kind fires with proba
 
 Provisioning runs with ONE attempt per step (``max_attempts=1``) so that many runs end on a
 fault and the automatic-retry path is exercised under load, not only the in-place retries.
-Every injected kind is transient (docs/business-rules.md "Provisioning retries"), so such an
+Every injected kind is transient (docs/business-rules.md#provisioning-retries), so such an
 order must NOT give up: it is left ``paid``, its payment untouched, with an automatic retry
 scheduled. A few extra purchases are of a plan the platform does not know: SubscribeAddon
 is refused (a definite refusal), and those, and only those, end ``needs_attention`` with

@@ -1,10 +1,10 @@
-"""More than one worker: the SFT rate budget shared through Redis (issue 10).
+"""More than one worker: the SFT rate budget shared through Redis.
 
-Two separate processes draw from one :class:`RedisRateBudget`; every grant's time on Redis'
-clock (the one clock every process shares) is collected, and no one-second window of the
-merged list may hold more grants than the account's TPS. With a bucket of 1, grants are at
-least ``1/tps`` apart (sft-api.md §4: 2 TPS per account), which is what is checked: the
-figure follows from the documented limit, not from the code under test.
+Two separate processes draw from one :class:`RedisRateBudget`; every grant's time on Redis' clock
+(the one clock every process shares) is collected, and no one-second window of the merged list may
+hold more grants than the account's TPS. With a bucket of 1, grants are at least ``1/tps`` apart
+(docs/sft-platform.md#rate-limit: 2 TPS per account), which is what is checked: the figure follows
+from the documented limit, not from the code under test.
 """
 
 from __future__ import annotations

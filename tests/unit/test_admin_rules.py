@@ -1,7 +1,7 @@
-"""Pure rules of the staff admin (``services.admin``): the refund rule of esim-facts.md F1/F2,
-job health, paging bounds and destination parsing. Expected values come from the documents
-(F1: a downloaded/installed/deleted profile's single-use code is consumed; F2: a failed
-download gave the traveler nothing) and from arithmetic."""
+"""Pure rules of the staff admin (``services.admin``): the refund rule of
+docs/business-rules.md#voids-and-refunds, job health, paging bounds and destination parsing.
+Expected values come from the documents (F1: a downloaded/installed/deleted profile's single-use
+code is consumed; F2: a failed download gave the traveler nothing) and from arithmetic."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Activation code parser/formatter (GSMA SGP.22 §4.1, docs/esim.md#activation-code).
+"""Activation code parser/formatter (GSMA SGP.22 section 4.1, docs/esim.md#activation-code).
 
 Expected strings are written by hand from the spec's grammar, never pasted from the code's output.
 """
@@ -43,7 +43,7 @@ codes = st.builds(
 
 
 def _canonical(host: str, mid: str, oid: str | None, flag: bool) -> str:
-    """Independent formatter straight from the SGP.22 §4.1 grammar."""
+    """Independent formatter straight from the SGP.22 section 4.1 grammar."""
     s = f"LPA:1${host}${mid}"
     if oid is not None and flag:
         s += f"${oid}$1"

@@ -31,7 +31,7 @@ def expected_version(n_bytes: int) -> int:
 
 
 def modules(version: int) -> int:
-    return 17 + 4 * version  # ISO/IEC 18004 §5.3.1
+    return 17 + 4 * version  # ISO/IEC 18004 section 5.3.1
 
 
 def version_of(result: zxingcpp.Result) -> str:

@@ -1,5 +1,5 @@
 """Pure rules of the background jobs: usage-sync ordering, the metered budget, viewed marks,
-and parsing of platform callback envelopes (sft-api.md §3.13)."""
+and parsing of platform callback envelopes (docs/sft-platform.md#callbacks)."""
 
 from __future__ import annotations
 

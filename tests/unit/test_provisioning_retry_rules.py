@@ -1,4 +1,4 @@
-"""The automatic-retry rules of provisioning (docs/business-rules.md "Provisioning retries"):
+"""The automatic-retry rules of provisioning (docs/business-rules.md#provisioning-retries):
 which failures are transient, and the back-off schedule (1 min, doubling, at most 1 h, never
 past the end of the window). Expected values are computed here from that rule."""
 

@@ -2,7 +2,7 @@
 
 Expected codes are the RFC 6238 Appendix B test vectors (SHA-1, secret
 "12345678901234567890"), whose 8-digit values end with the 6-digit codes authenticator apps
-show (HOTP truncation is ``value mod 10**digits``, RFC 4226 §5.3).
+show (HOTP truncation is ``value mod 10**digits``, RFC 4226 section 5.3).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The "My eSIMs" read models and small changes (travelsim.services.usage) on a SQLite file,
 with stored figures written by hand and expected values computed by hand
-(1 MB = 1,048,576 B, 1 GB = 1,073,741,824 B; esim-facts.md §4, F1, F9, F11)."""
+(1 MB = 1,048,576 B, 1 GB = 1,073,741,824 B; docs/esim.md#balance-and-validity,
+docs/esim.md#f1-code-already-used, docs/esim.md#f9-usage-lag, docs/esim.md#f11-add-on-queue,
+docs/business-rules.md#figures-shown-to-travelers, docs/business-rules.md#data-states)."""
 
 from __future__ import annotations
 
