@@ -540,7 +540,7 @@ def refund_rule(*, kind: str, profile_status: str | None, used_bytes: int | None
         if install in ("downloaded", "installed", "deleted"):
             return RefundDecision(
                 False,
-                f"the eSIM profile was {profile_status} (its single-use code is used up)",
+                f"the eSIM profile was {profile_status} (F1: its code is used up)",
             )
         if install == "unknown":
             return RefundDecision(False, "the eSIM's install status is unknown")
