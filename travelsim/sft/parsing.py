@@ -263,7 +263,7 @@ def parse_envelope(operation: str, http_status: int | None, data: Any) -> Envelo
     response = top.obj(wire.RESPONSE) if top.has(wire.RESPONSE) else None
     if response is None:
         raise SFTMalformedResponse(operation, http_status, None, "no Response envelope")
-    response.where = "Response"
+    response.where = wire.RESPONSE
     result_code = response.opt_str(wire.RESULT_CODE)
     result_param = response.opt_obj(wire.RESULT_PARAM)
     op_code = result_param.opt_str(wire.RESULT_CODE) if result_param else None
