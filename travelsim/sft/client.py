@@ -38,13 +38,6 @@ from typing import Any, Literal, Self
 
 import httpx
 from pydantic import SecretStr
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from travelsim.sft import parsing, wire
 from travelsim.sft.errors import (
@@ -54,8 +47,6 @@ from travelsim.sft.errors import (
     SFTMalformedOutcomeUnknown,
     SFTMalformedResponse,
     SFTOutcomeUnknown,
-    SFTRateLimited,
-    SFTTransportError,
 )
 from travelsim.sft.models import (
     AddonDetail,
@@ -69,6 +60,7 @@ from travelsim.sft.models import (
     SubscribeResult,
 )
 from travelsim.sft.ratelimit import RateBudget
+from travelsim.sft.transport import RetryPolicy, Transient, Transport, description_or_none
 
 __all__ = ["SFTClient"]
 
@@ -76,18 +68,6 @@ logger = logging.getLogger(__name__)
 
 #: Fraction of a token's lifetime after which it is proactively refreshed.
 REFRESH_AT_FRACTION = 0.8
-#: Extra seconds on top of the per-request timeout for the overall asyncio deadline.
-_DEADLINE_GRACE_S = 1.0
-
-
-class _Transient(Exception):
-    """A failure worth retrying (idempotent request, or one that never reached the server)."""
-
-    def __init__(self, error: SFTError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 #: Re-authentications (refresh or login) tried for one request before giving up: more than
 #: one, because another caller's expiry (or the platform expiring every token of the account)
 #: can reject the fresh token too; bounded, because a platform that rejects every token
@@ -168,22 +148,25 @@ class SFTClient:
         self._password = password if isinstance(password, SecretStr) else SecretStr(password)
         self._target_account_id = target_account_id
         self._budget = rate_budget
-        self._timeout = float(timeout)
-        self._long_timeout = float(long_timeout)
         self._addon_details_path = addon_details_path
-        self._retry_attempts = retry_attempts
-        self._retry_backoff = retry_backoff
-        self._retry_backoff_max = retry_backoff_max
-        self._rl_backoff = rate_limit_backoff
-        self._rl_backoff_max = rate_limit_backoff_max
-        self._max_rate_limited = max_rate_limited
         self._clock = clock
         self._wall_clock = wall_clock
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
+        policy = RetryPolicy(
+            attempts=retry_attempts,
+            backoff=retry_backoff,
+            backoff_max=retry_backoff_max,
+            rate_limit_backoff=rate_limit_backoff,
+            rate_limit_backoff_max=rate_limit_backoff_max,
+            max_rate_limited=max_rate_limited,
+        )
+        self._transport = Transport(
+            base_url,
+            rate_budget=rate_budget,
             transport=transport,
-            timeout=httpx.Timeout(self._timeout),
-            follow_redirects=False,
+            timeout=timeout,
+            long_timeout=long_timeout,
+            policy=policy,
+            clock=clock,
         )
         self._auth_lock = asyncio.Lock()
         self._access: _Token | None = None
@@ -191,8 +174,11 @@ class SFTClient:
         #: Counters for metrics and tests: logins and refreshes actually sent.
         self.login_count = 0
         self.refresh_count = 0
-        #: Last ``X-Rate-Limit-TPS`` the platform announced (informational).
-        self.announced_tps: float | None = None
+
+    @property
+    def announced_tps(self) -> float | None:
+        """Last ``X-Rate-Limit-TPS`` the platform announced (informational)."""
+        return self._transport.announced_tps
 
     def __repr__(self) -> str:
         return f"SFTClient(base_url={self.base_url!r}, username={self._username!r})"
@@ -212,7 +198,7 @@ class SFTClient:
         """Close the HTTP connection pool. Tokens are dropped."""
         self._access = None
         self._refresh = None
-        await self._http.aclose()
+        await self._transport.aclose()
 
     # ======================================================================================
     # Public operations
@@ -491,36 +477,7 @@ class SFTClient:
                 op, path or op.path, priority, params, body, accept_codes=accept_codes
             )
 
-        return await self._with_retries(op, attempt)
-
-    async def _with_retries(self, op: wire.Operation, fn: Callable[[], Any]) -> Any:
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            logger.warning(
-                "sft retry",
-                extra={
-                    "sft_operation": op.name,
-                    "attempt": state.attempt_number,
-                    "error": str(exc.error) if isinstance(exc, _Transient) else repr(exc),
-                },
-            )
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry_attempts),
-            wait=wait_exponential_jitter(
-                initial=self._retry_backoff, max=self._retry_backoff_max, jitter=0.1
-            ),
-            retry=retry_if_exception_type(_Transient),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await fn()
-        except _Transient as exc:
-            raise exc.error from exc.__cause__
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._transport.with_retries(op, attempt)
 
     async def _authorised(
         self,
@@ -564,10 +521,10 @@ class SFTClient:
         token: str,
         accept_codes: set[str] | frozenset[str],
     ) -> parsing.Envelope:
-        response = await self._exchange(op, path, priority, params, body, bearer=token)
+        response = await self._transport.exchange(op, path, priority, params, body, bearer=token)
         status = response.status_code
         if status == httpx.codes.UNAUTHORIZED:
-            description = self._description_or_none(op, response)
+            description = description_or_none(op, response)
             raise _TokenRejected(status, description)
         try:
             data = parsing.decode_json(op.name, status, response.content)
@@ -578,7 +535,7 @@ class SFTClient:
                     op.name, status, exc.result_code, exc.result_description
                 ) from None
             if not op.state_changing:
-                raise _Transient(exc) from None  # a read is safe to ask again
+                raise Transient(exc) from None  # a read is safe to ask again
             raise
         if env.token_rejected and not env.ok:
             raise _TokenRejected(status, env.description)
@@ -588,122 +545,6 @@ class SFTClient:
         if op.state_changing and env.op_code in wire.CODES_VERIFY_COMPLETION:
             raise SFTOutcomeUnknown(op.name, status, env.op_code, env.description)
         raise SFTBusinessError(op.name, status, env.op_code, env.description)
-
-    async def _exchange(
-        self,
-        op: wire.Operation,
-        path: str,
-        priority: Priority,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        *,
-        bearer: str | None,
-    ) -> httpx.Response:
-        """One logical HTTP request: waits for the budget, resends the same request on 429
-        (pausing the budget), and classifies transport failures and 5xx. Returns any other
-        response (2xx/4xx) for the caller to interpret."""
-        headers = {
-            wire.HEADER_REQUESTED_WITH: wire.REQUESTED_WITH_VALUE,
-            wire.HEADER_CONTENT_TYPE: wire.CONTENT_TYPE_JSON,
-            wire.HEADER_ACCEPT: wire.CONTENT_TYPE_JSON,
-        }
-        if bearer is not None:
-            headers[wire.HEADER_AUTHORIZATION] = wire.BEARER_PREFIX + bearer
-        timeout = self._long_timeout if op.long_timeout else self._timeout
-        rate_limited = 0
-        while True:
-            await self._budget.acquire(priority)
-            started = self._clock()
-            try:
-                async with asyncio.timeout(timeout + _DEADLINE_GRACE_S):
-                    response = await self._http.request(
-                        op.method,
-                        path,
-                        params=dict(params) if params else None,
-                        json=body,
-                        headers=headers,
-                        timeout=timeout,
-                    )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # The request never left the client: retrying is safe for every method.
-                raise _Transient(
-                    SFTTransportError(op.name, None, None, f"not sent: {type(exc).__name__}")
-                ) from exc
-            except (httpx.TimeoutException, TimeoutError) as exc:
-                self._lost(op, f"no response within {timeout:g} s", exc)
-            except httpx.TransportError as exc:
-                self._lost(op, f"connection failed mid-request: {type(exc).__name__}", exc)
-            elapsed = self._clock() - started
-            status = response.status_code
-            self._note_rate_header(response)
-            if status == httpx.codes.TOO_MANY_REQUESTS:
-                rate_limited += 1
-                if rate_limited > self._max_rate_limited:
-                    raise SFTRateLimited(
-                        op.name, status, None, f"still rate limited after {rate_limited} tries"
-                    )
-                pause = self._rate_limit_pause(rate_limited, response)
-                logger.warning(
-                    "sft rate limited (429); pausing the budget and resending",
-                    extra={"sft_operation": op.name, "try": rate_limited, "pause_s": pause},
-                )
-                self._budget.penalize(pause)
-                continue
-            if status >= 500:
-                description = self._description_or_none(op, response) or f"HTTP {status}"
-                if op.state_changing:
-                    logger.warning(
-                        "sft outcome unknown (5xx)",
-                        extra={"sft_operation": op.name, "http_status": status},
-                    )
-                    raise SFTOutcomeUnknown(op.name, status, None, description)
-                raise _Transient(SFTTransportError(op.name, status, None, description))
-            logger.debug(
-                "sft response",
-                extra={
-                    "sft_operation": op.name,
-                    "http_status": status,
-                    "elapsed_ms": round(elapsed * 1000),
-                },
-            )
-            return response
-
-    def _lost(self, op: wire.Operation, why: str, exc: BaseException) -> None:
-        """The request may have reached the platform but no (complete) answer came back."""
-        if op.state_changing:
-            logger.warning("sft outcome unknown", extra={"sft_operation": op.name, "why": why})
-            raise SFTOutcomeUnknown(op.name, None, None, why) from exc
-        raise _Transient(SFTTransportError(op.name, None, None, why)) from exc
-
-    def _rate_limit_pause(self, n: int, response: httpx.Response) -> float:
-        pause = min(self._rl_backoff * 2 ** (n - 1), self._rl_backoff_max)
-        retry_after = response.headers.get(wire.HEADER_RETRY_AFTER)
-        if retry_after:
-            try:
-                pause = max(pause, min(float(retry_after), self._rl_backoff_max))
-            except ValueError:
-                pass
-        return pause
-
-    def _note_rate_header(self, response: httpx.Response) -> None:
-        value = response.headers.get(wire.HEADER_RATE_LIMIT_TPS)
-        if value:
-            try:
-                self.announced_tps = float(value)
-            except ValueError:
-                pass
-
-    @staticmethod
-    def _description_or_none(op: wire.Operation, response: httpx.Response) -> str | None:
-        try:
-            env = parsing.parse_envelope(
-                op.name,
-                response.status_code,
-                parsing.decode_json(op.name, response.status_code, response.content),
-            )
-        except SFTMalformedResponse:
-            return None
-        return env.description
 
     @staticmethod
     def _log_result(op: wire.Operation, status: int, op_code: str | None) -> None:
@@ -794,7 +635,7 @@ class SFTClient:
         self, op: wire.Operation, *, body: Any, bearer: str | None
     ) -> tuple[str, str | None]:
         async def attempt() -> tuple[str, str | None]:
-            response = await self._exchange(
+            response = await self._transport.exchange(
                 op, op.path, Priority.PROVISIONING, None, body, bearer=bearer
             )
             status = response.status_code
@@ -803,7 +644,7 @@ class SFTClient:
                     op.name,
                     status,
                     wire.CODE_TOKEN_INVALID,
-                    self._description_or_none(op, response) or "authentication refused",
+                    description_or_none(op, response) or "authentication refused",
                 )
             data = parsing.decode_json(op.name, status, response.content)
             if isinstance(data, dict) and wire.ACCESS_TOKEN not in data:
@@ -816,7 +657,7 @@ class SFTClient:
                     raise SFTAuthError(op.name, status, env.op_code, env.description)
             return parsing.parse_tokens(op.name, status, data)
 
-        result: tuple[str, str | None] = await self._with_retries(op, attempt)
+        result: tuple[str, str | None] = await self._transport.with_retries(op, attempt)
         return result
 
     def _store_tokens(self, access: str, refresh: str | None) -> None:
