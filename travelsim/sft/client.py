@@ -27,12 +27,10 @@ docs/sft-platform.md:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -40,10 +38,16 @@ import httpx
 from pydantic import SecretStr
 
 from travelsim.sft import parsing, wire
+from travelsim.sft.auth import (
+    MAX_REAUTHENTICATIONS,
+    REFRESH_AT_FRACTION,
+    Authenticator,
+    Token,
+    TokenRejected,
+)
 from travelsim.sft.errors import (
     SFTAuthError,
     SFTBusinessError,
-    SFTError,
     SFTMalformedOutcomeUnknown,
     SFTMalformedResponse,
     SFTOutcomeUnknown,
@@ -62,36 +66,9 @@ from travelsim.sft.models import (
 from travelsim.sft.ratelimit import RateBudget
 from travelsim.sft.transport import RetryPolicy, Transient, Transport, description_or_none
 
-__all__ = ["SFTClient"]
+__all__ = ["MAX_REAUTHENTICATIONS", "REFRESH_AT_FRACTION", "SFTClient"]
 
 logger = logging.getLogger(__name__)
-
-#: Fraction of a token's lifetime after which it is proactively refreshed.
-REFRESH_AT_FRACTION = 0.8
-#: Re-authentications (refresh or login) tried for one request before giving up: more than
-#: one, because another caller's expiry (or the platform expiring every token of the account)
-#: can reject the fresh token too; bounded, because a platform that rejects every token
-#: must surface as SFTAuthError.
-MAX_REAUTHENTICATIONS = 3
-
-
-class _TokenRejected(Exception):
-    """The platform rejected the bearer token (either 401 shape)."""
-
-    def __init__(self, http_status: int, description: str | None) -> None:
-        super().__init__(description or "token rejected")
-        self.http_status = http_status
-        self.description = description
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    value: str
-    refresh_at: float  # client clock (monotonic): renew from here on
-    expires_at: float  # client clock: no longer usable
-
-    def __repr__(self) -> str:  # never print the token
-        return f"_Token(refresh_at={self.refresh_at:.1f}, expires_at={self.expires_at:.1f})"
 
 
 class SFTClient:
@@ -144,13 +121,8 @@ class SFTClient:
         if retry_attempts < 1:
             raise ValueError("retry_attempts must be at least 1")
         self.base_url = base_url
-        self._username = username
-        self._password = password if isinstance(password, SecretStr) else SecretStr(password)
-        self._target_account_id = target_account_id
         self._budget = rate_budget
         self._addon_details_path = addon_details_path
-        self._clock = clock
-        self._wall_clock = wall_clock
         policy = RetryPolicy(
             attempts=retry_attempts,
             backoff=retry_backoff,
@@ -168,20 +140,37 @@ class SFTClient:
             policy=policy,
             clock=clock,
         )
-        self._auth_lock = asyncio.Lock()
-        self._access: _Token | None = None
-        self._refresh: _Token | None = None
-        #: Counters for metrics and tests: logins and refreshes actually sent.
-        self.login_count = 0
-        self.refresh_count = 0
+        self._auth = Authenticator(
+            self._transport,
+            username,
+            password,
+            target_account_id=target_account_id,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
 
     @property
     def announced_tps(self) -> float | None:
         """Last ``X-Rate-Limit-TPS`` the platform announced (informational)."""
         return self._transport.announced_tps
 
+    @property
+    def login_count(self) -> int:
+        """Logins actually sent (for metrics and tests)."""
+        return self._auth.login_count
+
+    @property
+    def refresh_count(self) -> int:
+        """Token refreshes actually sent (for metrics and tests)."""
+        return self._auth.refresh_count
+
+    @property
+    def _access(self) -> Token | None:
+        """The current access token (kept in memory only; its repr never shows the value)."""
+        return self._auth.access
+
     def __repr__(self) -> str:
-        return f"SFTClient(base_url={self.base_url!r}, username={self._username!r})"
+        return f"SFTClient(base_url={self.base_url!r}, username={self._auth.username!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -196,8 +185,7 @@ class SFTClient:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool. Tokens are dropped."""
-        self._access = None
-        self._refresh = None
+        self._auth.forget()
         await self._transport.aclose()
 
     # ======================================================================================
@@ -491,12 +479,12 @@ class SFTClient:
     ) -> parsing.Envelope:
         reauths = 0
         while True:
-            token = await self._access_token()
+            token = await self._auth.access_token()
             try:
                 return await self._exchange_envelope(
                     op, path, priority, params, body, token, accept_codes
                 )
-            except _TokenRejected as rejected:
+            except TokenRejected as rejected:
                 if reauths >= MAX_REAUTHENTICATIONS:
                     raise SFTAuthError(
                         op.name,
@@ -509,7 +497,7 @@ class SFTClient:
                     "sft token rejected; re-authenticating and replaying",
                     extra={"sft_operation": op.name, "http_status": rejected.http_status},
                 )
-                await self._token_rejected(token)
+                await self._auth.token_rejected(token)
 
     async def _exchange_envelope(
         self,
@@ -525,7 +513,7 @@ class SFTClient:
         status = response.status_code
         if status == httpx.codes.UNAUTHORIZED:
             description = description_or_none(op, response)
-            raise _TokenRejected(status, description)
+            raise TokenRejected(status, description)
         try:
             data = parsing.decode_json(op.name, status, response.content)
             env = parsing.parse_envelope(op.name, status, data)
@@ -538,7 +526,7 @@ class SFTClient:
                 raise Transient(exc) from None  # a read is safe to ask again
             raise
         if env.token_rejected and not env.ok:
-            raise _TokenRejected(status, env.description)
+            raise TokenRejected(status, env.description)
         self._log_result(op, status, env.op_code)
         if env.ok or (env.op_code is not None and env.op_code in accept_codes):
             return env
@@ -552,129 +540,3 @@ class SFTClient:
             "sft result",
             extra={"sft_operation": op.name, "http_status": status, "result_code": op_code},
         )
-
-    # ======================================================================================
-    # Authentication (docs/sft-platform.md#authentication)
-    # ======================================================================================
-    async def _access_token(self) -> str:
-        """A usable access token: the current one, or a refreshed/new one (one at a time)."""
-        token = self._access
-        if token is not None and self._clock() < token.refresh_at:
-            return token.value
-        async with self._auth_lock:
-            token = self._access
-            now = self._clock()
-            if token is not None and now < token.refresh_at:
-                return token.value
-            if token is not None and now < token.expires_at and self._refresh_usable(now):
-                # Proactive refresh; if it fails for a non-auth reason keep the valid token.
-                try:
-                    await self._do_refresh()
-                except SFTAuthError:
-                    await self._do_login()
-                except SFTError as exc:
-                    logger.warning(
-                        "sft proactive token refresh failed; keeping the current token",
-                        extra={"error": type(exc).__name__},
-                    )
-                    retry_at = min(now + 10.0, token.expires_at)
-                    self._access = _Token(token.value, retry_at, token.expires_at)
-            else:
-                await self._renew()
-            assert self._access is not None
-            return self._access.value
-
-    async def _token_rejected(self, rejected: str) -> None:
-        """Called after either 401 shape: renew unless another caller already did."""
-        async with self._auth_lock:
-            if self._access is not None and self._access.value != rejected:
-                return
-            self._access = None
-            await self._renew()
-
-    async def _renew(self) -> None:
-        """Refresh if a refresh token is believed valid, else (or if refused) log in."""
-        if self._refresh_usable(self._clock()):
-            try:
-                await self._do_refresh()
-                return
-            except SFTAuthError:
-                logger.info("sft refresh token refused; logging in again")
-            except SFTError as exc:
-                logger.warning(
-                    "sft token refresh failed; logging in again",
-                    extra={"error": type(exc).__name__},
-                )
-        await self._do_login()
-
-    def _refresh_usable(self, now: float) -> bool:
-        return self._refresh is not None and now < self._refresh.expires_at
-
-    async def _do_login(self) -> None:
-        body: dict[str, str] = {
-            wire.LOGIN_USERNAME: self._username,
-            wire.LOGIN_PASSWORD: self._password.get_secret_value(),
-        }
-        if self._target_account_id:
-            body[wire.LOGIN_TARGET_ACCOUNT_ID] = self._target_account_id
-        self.login_count += 1
-        access, refresh = await self._token_request(wire.LOGIN, body=body, bearer=None)
-        self._store_tokens(access, refresh)
-        logger.info("sft logged in")
-
-    async def _do_refresh(self) -> None:
-        assert self._refresh is not None
-        self.refresh_count += 1
-        access, refresh = await self._token_request(
-            wire.REFRESH_TOKEN, body=None, bearer=self._refresh.value
-        )
-        self._store_tokens(access, refresh)
-        logger.info("sft token refreshed")
-
-    async def _token_request(
-        self, op: wire.Operation, *, body: Any, bearer: str | None
-    ) -> tuple[str, str | None]:
-        async def attempt() -> tuple[str, str | None]:
-            response = await self._transport.exchange(
-                op, op.path, Priority.PROVISIONING, None, body, bearer=bearer
-            )
-            status = response.status_code
-            if status == httpx.codes.UNAUTHORIZED or status == httpx.codes.FORBIDDEN:
-                raise SFTAuthError(
-                    op.name,
-                    status,
-                    wire.CODE_TOKEN_INVALID,
-                    description_or_none(op, response) or "authentication refused",
-                )
-            data = parsing.decode_json(op.name, status, response.content)
-            if isinstance(data, dict) and wire.ACCESS_TOKEN not in data:
-                # An envelope instead of tokens: a refusal in the HTTP-200 shape.
-                try:
-                    env = parsing.parse_envelope(op.name, status, data)
-                except SFTMalformedResponse:
-                    env = None
-                if env is not None and not env.ok:
-                    raise SFTAuthError(op.name, status, env.op_code, env.description)
-            return parsing.parse_tokens(op.name, status, data)
-
-        result: tuple[str, str | None] = await self._transport.with_retries(op, attempt)
-        return result
-
-    def _store_tokens(self, access: str, refresh: str | None) -> None:
-        self._access = self._schedule(access, wire.DEFAULT_ACCESS_TOKEN_LIFETIME_S)
-        if refresh is not None:
-            self._refresh = self._schedule(refresh, wire.DEFAULT_REFRESH_TOKEN_LIFETIME_S)
-
-    def _schedule(self, token: str, default_lifetime: float) -> _Token:
-        """Lifetime from the JWT (``exp - iat``, else ``exp - now``), else the default of
-        docs/sft-platform.md#authentication ("Lifetime")."""
-        claims = parsing.jwt_claims(token)
-        lifetime = default_lifetime
-        exp, iat = claims.get(wire.JWT_EXP), claims.get(wire.JWT_IAT)
-        if isinstance(exp, int | float) and not isinstance(exp, bool):
-            if isinstance(iat, int | float) and not isinstance(iat, bool) and exp > iat:
-                lifetime = float(exp - iat)
-            elif exp > self._wall_clock():
-                lifetime = float(exp) - self._wall_clock()
-        now = self._clock()
-        return _Token(token, now + REFRESH_AT_FRACTION * lifetime, now + lifetime)
