@@ -61,6 +61,8 @@ from travelsim.sft.operations import SFTOperations
 from travelsim.sft.ratelimit import RateBudget
 from travelsim.sft.transport import RetryPolicy, Transient, Transport, description_or_none
 
+#: The two auth constants are re-exported from here, where they were first defined (the docs and
+#: ``errors.py`` name them).
 __all__ = ["MAX_REAUTHENTICATIONS", "REFRESH_AT_FRACTION", "SFTClient"]
 
 logger = logging.getLogger(__name__)
