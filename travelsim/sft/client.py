@@ -23,98 +23,52 @@ docs/sft-platform.md:
   code raises :class:`~travelsim.sft.errors.SFTOutcomeUnknown`; the caller re-reads state.
 * **Logs** carry operation, status, result code, attempt and timing; never tokens, passwords,
   request/response bodies or matching IDs.
+
+The pieces live apart: :mod:`travelsim.sft.transport` (rate budget, timeouts, retries, 429),
+:mod:`travelsim.sft.auth` (login, refresh, token lifetimes), :mod:`travelsim.sft.operations`
+(the typed operations :class:`SFTClient` inherits). This module ties them together and reads
+each envelope: either 401 shape, accepted op codes, "verify completion" codes, business errors.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from travelsim.sft import parsing, wire
+from travelsim.sft.auth import (
+    MAX_REAUTHENTICATIONS,
+    REFRESH_AT_FRACTION,
+    Authenticator,
+    Token,
+    TokenRejected,
+)
 from travelsim.sft.errors import (
     SFTAuthError,
     SFTBusinessError,
-    SFTError,
     SFTMalformedOutcomeUnknown,
     SFTMalformedResponse,
     SFTOutcomeUnknown,
-    SFTRateLimited,
-    SFTTransportError,
 )
-from travelsim.sft.models import (
-    AddonDetail,
-    DailyUsage,
-    EndpointProfile,
-    LifecycleResult,
-    OperationResult,
-    Priority,
-    RatePlan,
-    SimRecord,
-    SubscribeResult,
-)
+from travelsim.sft.models import Priority
+from travelsim.sft.operations import SFTOperations
 from travelsim.sft.ratelimit import RateBudget
+from travelsim.sft.transport import RetryPolicy, Transient, Transport, description_or_none
 
-__all__ = ["SFTClient"]
+#: The two auth constants are re-exported from here, where they were first defined (the docs and
+#: ``errors.py`` name them).
+__all__ = ["MAX_REAUTHENTICATIONS", "REFRESH_AT_FRACTION", "SFTClient"]
 
 logger = logging.getLogger(__name__)
 
-#: Fraction of a token's lifetime after which it is proactively refreshed.
-REFRESH_AT_FRACTION = 0.8
-#: Extra seconds on top of the per-request timeout for the overall asyncio deadline.
-_DEADLINE_GRACE_S = 1.0
 
-
-class _Transient(Exception):
-    """A failure worth retrying (idempotent request, or one that never reached the server)."""
-
-    def __init__(self, error: SFTError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-#: Re-authentications (refresh or login) tried for one request before giving up: more than
-#: one, because another caller's expiry (or the platform expiring every token of the account)
-#: can reject the fresh token too; bounded, because a platform that rejects every token
-#: must surface as SFTAuthError.
-MAX_REAUTHENTICATIONS = 3
-
-
-class _TokenRejected(Exception):
-    """The platform rejected the bearer token (either 401 shape)."""
-
-    def __init__(self, http_status: int, description: str | None) -> None:
-        super().__init__(description or "token rejected")
-        self.http_status = http_status
-        self.description = description
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    value: str
-    refresh_at: float  # client clock (monotonic): renew from here on
-    expires_at: float  # client clock: no longer usable
-
-    def __repr__(self) -> str:  # never print the token
-        return f"_Token(refresh_at={self.refresh_at:.1f}, expires_at={self.expires_at:.1f})"
-
-
-class SFTClient:
+class SFTClient(SFTOperations):
     """Async client for the SFT operations the portal uses. Use as an async context manager
     (or call :meth:`aclose`).
 
@@ -164,38 +118,56 @@ class SFTClient:
         if retry_attempts < 1:
             raise ValueError("retry_attempts must be at least 1")
         self.base_url = base_url
-        self._username = username
-        self._password = password if isinstance(password, SecretStr) else SecretStr(password)
-        self._target_account_id = target_account_id
         self._budget = rate_budget
-        self._timeout = float(timeout)
-        self._long_timeout = float(long_timeout)
         self._addon_details_path = addon_details_path
-        self._retry_attempts = retry_attempts
-        self._retry_backoff = retry_backoff
-        self._retry_backoff_max = retry_backoff_max
-        self._rl_backoff = rate_limit_backoff
-        self._rl_backoff_max = rate_limit_backoff_max
-        self._max_rate_limited = max_rate_limited
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            timeout=httpx.Timeout(self._timeout),
-            follow_redirects=False,
+        policy = RetryPolicy(
+            attempts=retry_attempts,
+            backoff=retry_backoff,
+            backoff_max=retry_backoff_max,
+            rate_limit_backoff=rate_limit_backoff,
+            rate_limit_backoff_max=rate_limit_backoff_max,
+            max_rate_limited=max_rate_limited,
         )
-        self._auth_lock = asyncio.Lock()
-        self._access: _Token | None = None
-        self._refresh: _Token | None = None
-        #: Counters for metrics and tests: logins and refreshes actually sent.
-        self.login_count = 0
-        self.refresh_count = 0
-        #: Last ``X-Rate-Limit-TPS`` the platform announced (informational).
-        self.announced_tps: float | None = None
+        self._transport = Transport(
+            base_url,
+            rate_budget=rate_budget,
+            transport=transport,
+            timeout=timeout,
+            long_timeout=long_timeout,
+            policy=policy,
+            clock=clock,
+        )
+        self._auth = Authenticator(
+            self._transport,
+            username,
+            password,
+            target_account_id=target_account_id,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
+
+    @property
+    def announced_tps(self) -> float | None:
+        """Last ``X-Rate-Limit-TPS`` the platform announced (informational)."""
+        return self._transport.announced_tps
+
+    @property
+    def login_count(self) -> int:
+        """Logins actually sent (for metrics and tests)."""
+        return self._auth.login_count
+
+    @property
+    def refresh_count(self) -> int:
+        """Token refreshes actually sent (for metrics and tests)."""
+        return self._auth.refresh_count
+
+    @property
+    def _access(self) -> Token | None:
+        """The current access token (kept in memory only; its repr never shows the value)."""
+        return self._auth.access
 
     def __repr__(self) -> str:
-        return f"SFTClient(base_url={self.base_url!r}, username={self._username!r})"
+        return f"SFTClient(base_url={self.base_url!r}, username={self._auth.username!r})"
 
     async def __aenter__(self) -> Self:
         return self
@@ -210,265 +182,8 @@ class SFTClient:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool. Tokens are dropped."""
-        self._access = None
-        self._refresh = None
-        await self._http.aclose()
-
-    # ======================================================================================
-    # Public operations
-    # ======================================================================================
-    async def fetch_sims(
-        self,
-        *,
-        priority: Priority,
-        status_id: int | None = wire.SIM_STATUS_ID_PRE_ACTIVE,
-        attach_status_id: int | None = wire.SIM_ATTACH_STATUS_ID_ATTACHED,
-        page: int = 1,
-        per_page: int = 10,
-    ) -> tuple[list[SimRecord], int]:
-        """List SIMs: ``GET fetchSIM?simStatusId&simAttachStatusId&page&perPage``
-        (docs/sft-platform.md#fetchsim, with its paging). Defaults select Pre-Active (12) +
-        attached (1) SIMs, i.e. free stock. ``page`` is 1-based. ``None`` omits a filter.
-
-        Returns ``(rows, total)``: ``total`` is ``totalCount`` (or the row count if absent).
-        The platform gives the same "first free SIM" to concurrent callers: reserve locally.
-        Raises SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited,
-        SFTBusinessError (1359 "no data" is an empty page, not an error).
-        """
-        params: dict[str, str | int] = {wire.Q_PAGE: page, wire.Q_PER_PAGE: per_page}
-        if status_id is not None:
-            params[wire.Q_SIM_STATUS_ID] = status_id
-        if attach_status_id is not None:
-            params[wire.Q_SIM_ATTACH_STATUS_ID] = attach_status_id
-        env = await self._call(
-            wire.FETCH_SIM, priority=priority, params=params, accept_codes={wire.CODE_NO_DATA}
-        )
-        return parsing.parse_sim_page(env)
-
-    async def find_sim(self, iccid: str, *, priority: Priority) -> SimRecord | None:
-        """One SIM by ICCID: ``GET fetchSIM?iccid=`` (docs/sft-platform.md#fetchsim), including
-        its activation code, SM-DP+ address and matching ID. ``None`` if unknown (only an exact
-        ICCID match is returned). Raises as :meth:`fetch_sims`.
-        """
-        env = await self._call(
-            wire.FETCH_SIM,
-            priority=priority,
-            params={wire.Q_ICCID: iccid},
-            accept_codes={wire.CODE_NO_DATA},
-        )
-        rows, _ = parsing.parse_sim_page(env)
-        return next((r for r in rows if r.iccid == iccid), None)
-
-    async def activate_endpoint(self, endpoint_id: str, *, priority: Priority) -> LifecycleResult:
-        """Pre-Active -> Active: ``POST EndPointActivation {Request:{endPointId}}``
-        (docs/sft-platform.md#endpointactivation; 180 s). 5014 = activated; 2507 = already
-        active, returned as success with ``already_active=True`` (so a retried provisioning
-        step is idempotent).
-
-        Raises SFTBusinessError (6420 no SIM linked, 9005 invalid transition, ...),
-        SFTOutcomeUnknown (timeout/5xx/drop: re-read the SIM/profile status), SFTAuthError,
-        SFTRateLimited, SFTMalformedResponse.
-        """
-        env = await self._call(
-            wire.ENDPOINT_ACTIVATION,
-            priority=priority,
-            body={wire.REQUEST: {wire.ENDPOINT_ID: endpoint_id}},
-            accept_codes={wire.CODE_ALREADY_ACTIVE},
-        )
-        return parsing.parse_lifecycle(
-            env, endpoint_id, already_active=env.op_code == wire.CODE_ALREADY_ACTIVE
-        )
-
-    async def change_lifecycle(
-        self,
-        endpoint_id: str,
-        lifecycle: Literal["A", "S"],
-        reason: str = wire.LIFECYCLE_REASON_SYSTEM,
-        *,
-        priority: Priority,
-    ) -> LifecycleResult:
-        """``POST EndPointLifeCycleChange {Request:{endPointId, requestParam:{lifeCycle,
-        reason}}}`` (docs/sft-platform.md#endpointlifecyclechange; 180 s). ``"A"`` activates
-        (Pre-Active/Suspended -> Active), ``"S"`` suspends. ``reason`` "1" System, "2" Dunning,
-        "3" CSR.
-
-        Returns current/previous status when the platform reports them (5017/9003 = OK).
-        Raises SFTBusinessError (9005 invalid transition), SFTOutcomeUnknown, SFTAuthError,
-        SFTRateLimited, SFTMalformedResponse.
-        """
-        if lifecycle not in (wire.LIFECYCLE_ACTIVE, wire.LIFECYCLE_SUSPENDED):
-            raise ValueError("lifecycle must be 'A' or 'S'")
-        env = await self._call(
-            wire.ENDPOINT_LIFECYCLE_CHANGE,
-            priority=priority,
-            body={
-                wire.REQUEST: {
-                    wire.ENDPOINT_ID: endpoint_id,
-                    wire.REQUEST_PARAM: {wire.LIFECYCLE: lifecycle, wire.LIFECYCLE_REASON: reason},
-                }
-            },
-        )
-        return parsing.parse_lifecycle(env, endpoint_id, already_active=False)
-
-    async def subscribe_addon(
-        self, endpoint_id: str, plan_id: str, *, priority: Priority
-    ) -> SubscribeResult:
-        """Add one add-on instance: ``POST SubscribeAddon {Request:{requestParam:{endPointId,
-        planId}}}`` (docs/sft-platform.md#subscribeaddon). Returns the new instance's
-        ``unique_id``.
-
-        **Never retry blindly**: on SFTOutcomeUnknown list the endpoint's add-ons
-        (:meth:`addon_details`) and look for the new instance first
-        (docs/business-rules.md#provisioning-steps).
-        Raises SFTBusinessError (9010 = 15 add-on limit), SFTOutcomeUnknown, SFTAuthError,
-        SFTRateLimited, SFTMalformedResponse (SFTMalformedOutcomeUnknown on a 2xx).
-        """
-        env = await self._call(
-            wire.SUBSCRIBE_ADDON,
-            priority=priority,
-            body={
-                wire.REQUEST: {
-                    wire.REQUEST_PARAM: {wire.ENDPOINT_ID: endpoint_id, wire.PLAN_ID: plan_id}
-                }
-            },
-        )
-        try:
-            return parsing.parse_subscribe(env, endpoint_id, plan_id)
-        except SFTMalformedResponse as exc:
-            # Subscribed, but the id is unreadable: the caller must re-read to find it.
-            raise SFTMalformedOutcomeUnknown(
-                exc.operation, exc.http_status, exc.result_code, exc.result_description
-            ) from None
-
-    async def addon_details(
-        self,
-        *,
-        priority: Priority,
-        endpoint_id: str | None = None,
-        unique_id: str | None = None,
-        addon_id: str | None = None,
-    ) -> list[AddonDetail]:
-        """Get Endpoint Add-on Details (docs/sft-platform.md#get-endpoint-add-on-details; path
-        configurable): all add-ons of ``endpoint_id``, one instance by ``unique_id``, or every
-        instance of a plan by ``addon_id`` (at least one required, else ``ValueError``).
-        Volumes in bytes, dates UTC, ``started_at``/``expires_at`` ``None`` until validity
-        starts. Values lag traffic.
-        1359 "no data" is an empty list. Raises SFTMalformedResponse, SFTTransportError,
-        SFTAuthError, SFTRateLimited, SFTBusinessError.
-        """
-        params = {
-            k: v
-            for k, v in (
-                (wire.Q_ADDON_ENDPOINT_ID, endpoint_id),
-                (wire.Q_ADDON_UNIQUE_ID, unique_id),
-                (wire.Q_ADDON_ADDON_ID, addon_id),
-            )
-            if v is not None
-        }
-        if not params:
-            raise ValueError("give endpoint_id, unique_id or addon_id")
-        env = await self._call(
-            wire.ADDON_DETAILS,
-            path=self._addon_details_path,
-            priority=priority,
-            params=params,
-            accept_codes={wire.CODE_NO_DATA},
-        )
-        return parsing.parse_addon_rows(env)
-
-    async def endpoint_profile(self, endpoint_id: str, *, priority: Priority) -> EndpointProfile:
-        """``GET GetEndPointProfile?endPointId=`` (docs/sft-platform.md#getendpointprofile;
-        180 s): basic info, promotional plans and benefits (``actualBalance``/``balance`` in
-        bytes). Raises SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited,
-        SFTBusinessError.
-        """
-        env = await self._call(
-            wire.ENDPOINT_PROFILE, priority=priority, params={wire.ENDPOINT_ID: endpoint_id}
-        )
-        return parsing.parse_profile(env)
-
-    async def statistics(
-        self, endpoint_id: str, from_date: dt.date, to_date: dt.date, *, priority: Priority
-    ) -> list[DailyUsage]:
-        """Daily data usage: ``GET GetStatistics?endPointId&from_date&to_date`` (YYYYMMDD;
-        docs/sft-platform.md#getstatistics). MB strings become bytes (1 MB = 1,048,576 B, rounded).
-        1359 "no data" is an empty list. Raises SFTMalformedResponse, SFTTransportError,
-        SFTAuthError, SFTRateLimited, SFTBusinessError.
-        """
-        env = await self._call(
-            wire.STATISTICS,
-            priority=priority,
-            params={
-                wire.Q_STATS_ENDPOINT_ID: endpoint_id,
-                wire.Q_STATS_FROM_DATE: from_date.strftime(wire.STATS_DATE_FORMAT),
-                wire.Q_STATS_TO_DATE: to_date.strftime(wire.STATS_DATE_FORMAT),
-            },
-            accept_codes={wire.CODE_NO_DATA},
-        )
-        return parsing.parse_statistics(env)
-
-    async def rate_plans(
-        self,
-        *,
-        priority: Priority,
-        category: str = wire.PLAN_CATEGORY_ADDON,
-        plan_type: str = wire.PLAN_TYPE_DEFAULT,
-    ) -> list[RatePlan]:
-        """The add-on catalogue: ``GET QueryRatePlan?planCategory=ADDON&planType=0``
-        (docs/sft-platform.md#queryrateplan). Volumes in bytes, validity in days (type "1"). Raises
-        SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited,
-        SFTBusinessError (1359 "no data" is an empty list).
-        """
-        env = await self._call(
-            wire.QUERY_RATE_PLAN,
-            priority=priority,
-            params={wire.Q_PLAN_CATEGORY: category, wire.Q_PLAN_TYPE: plan_type},
-            accept_codes={wire.CODE_NO_DATA},
-        )
-        return parsing.parse_rate_plans(env)
-
-    async def modify_endpoint_addons(
-        self,
-        endpoint_id: str,
-        *,
-        priority: Priority,
-        add: Sequence[str] = (),
-        remove: Sequence[str] = (),
-    ) -> OperationResult:
-        """``PATCH /api/endpoint {Request:{endPointId, requestParam:{addAddonPlanIds,
-        removeAddonUniqueIds}}}`` (docs/sft-platform.md#modify-endpoint): add plans by
-        ``planId`` and/or remove instances by ``uniqueId``. The response does not reliably
-        carry new ``uniqueId`` values: re-read :meth:`addon_details`. Raises ``ValueError`` if
-        both are empty; SFTBusinessError, SFTOutcomeUnknown, SFTAuthError, SFTRateLimited,
-        SFTMalformedResponse.
-        """
-        request_param: dict[str, list[str]] = {}
-        if add:
-            request_param[wire.ADD_ADDON_PLAN_IDS] = list(add)
-        if remove:
-            request_param[wire.REMOVE_ADDON_UNIQUE_IDS] = list(remove)
-        if not request_param:
-            raise ValueError("nothing to add or remove")
-        env = await self._call(
-            wire.MODIFY_ENDPOINT,
-            priority=priority,
-            body={wire.REQUEST: {wire.ENDPOINT_ID: endpoint_id, wire.REQUEST_PARAM: request_param}},
-        )
-        return parsing.parse_operation(env)
-
-    async def delink_sim(self, endpoint_id: str, *, priority: Priority) -> OperationResult:
-        """``POST DeLinkSim {Request:{endPointId}}`` (docs/sft-platform.md#delinksim; 180 s):
-        endpoint to Hold, SIM back to Ready To Activate. 6413 = OK; 6420 (no SIM linked) is
-        also OK, so the call is idempotent. Raises SFTBusinessError, SFTOutcomeUnknown,
-        SFTAuthError, SFTRateLimited, SFTMalformedResponse.
-        """
-        env = await self._call(
-            wire.DELINK_SIM,
-            priority=priority,
-            body={wire.REQUEST: {wire.ENDPOINT_ID: endpoint_id}},
-            accept_codes={wire.CODE_DELINK_OK, wire.CODE_SIM_NOT_ATTACHED},
-        )
-        return parsing.parse_operation(env)
+        self._auth.forget()
+        await self._transport.aclose()
 
     # ======================================================================================
     # Request pipeline
@@ -491,36 +206,7 @@ class SFTClient:
                 op, path or op.path, priority, params, body, accept_codes=accept_codes
             )
 
-        return await self._with_retries(op, attempt)
-
-    async def _with_retries(self, op: wire.Operation, fn: Callable[[], Any]) -> Any:
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            logger.warning(
-                "sft retry",
-                extra={
-                    "sft_operation": op.name,
-                    "attempt": state.attempt_number,
-                    "error": str(exc.error) if isinstance(exc, _Transient) else repr(exc),
-                },
-            )
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry_attempts),
-            wait=wait_exponential_jitter(
-                initial=self._retry_backoff, max=self._retry_backoff_max, jitter=0.1
-            ),
-            retry=retry_if_exception_type(_Transient),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await fn()
-        except _Transient as exc:
-            raise exc.error from exc.__cause__
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._transport.with_retries(op, attempt)
 
     async def _authorised(
         self,
@@ -534,12 +220,12 @@ class SFTClient:
     ) -> parsing.Envelope:
         reauths = 0
         while True:
-            token = await self._access_token()
+            token = await self._auth.access_token()
             try:
                 return await self._exchange_envelope(
                     op, path, priority, params, body, token, accept_codes
                 )
-            except _TokenRejected as rejected:
+            except TokenRejected as rejected:
                 if reauths >= MAX_REAUTHENTICATIONS:
                     raise SFTAuthError(
                         op.name,
@@ -552,7 +238,7 @@ class SFTClient:
                     "sft token rejected; re-authenticating and replaying",
                     extra={"sft_operation": op.name, "http_status": rejected.http_status},
                 )
-                await self._token_rejected(token)
+                await self._auth.token_rejected(token)
 
     async def _exchange_envelope(
         self,
@@ -564,11 +250,16 @@ class SFTClient:
         token: str,
         accept_codes: set[str] | frozenset[str],
     ) -> parsing.Envelope:
-        response = await self._exchange(op, path, priority, params, body, bearer=token)
+        """One authorised exchange, its envelope read: raises TokenRejected (either 401 shape),
+        Transient (unreadable answer to a read), SFTMalformedOutcomeUnknown (unreadable 2xx to a
+        state-changing call), SFTMalformedResponse (any other unreadable answer),
+        SFTOutcomeUnknown (10239/10240 on a state-changing call), SFTBusinessError (any other
+        non-zero code not in ``accept_codes``)."""
+        response = await self._transport.exchange(op, path, priority, params, body, bearer=token)
         status = response.status_code
         if status == httpx.codes.UNAUTHORIZED:
-            description = self._description_or_none(op, response)
-            raise _TokenRejected(status, description)
+            description = description_or_none(op, response)
+            raise TokenRejected(status, description)
         try:
             data = parsing.decode_json(op.name, status, response.content)
             env = parsing.parse_envelope(op.name, status, data)
@@ -578,10 +269,10 @@ class SFTClient:
                     op.name, status, exc.result_code, exc.result_description
                 ) from None
             if not op.state_changing:
-                raise _Transient(exc) from None  # a read is safe to ask again
+                raise Transient(exc) from None  # a read is safe to ask again
             raise
         if env.token_rejected and not env.ok:
-            raise _TokenRejected(status, env.description)
+            raise TokenRejected(status, env.description)
         self._log_result(op, status, env.op_code)
         if env.ok or (env.op_code is not None and env.op_code in accept_codes):
             return env
@@ -589,251 +280,9 @@ class SFTClient:
             raise SFTOutcomeUnknown(op.name, status, env.op_code, env.description)
         raise SFTBusinessError(op.name, status, env.op_code, env.description)
 
-    async def _exchange(
-        self,
-        op: wire.Operation,
-        path: str,
-        priority: Priority,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        *,
-        bearer: str | None,
-    ) -> httpx.Response:
-        """One logical HTTP request: waits for the budget, resends the same request on 429
-        (pausing the budget), and classifies transport failures and 5xx. Returns any other
-        response (2xx/4xx) for the caller to interpret."""
-        headers = {
-            wire.HEADER_REQUESTED_WITH: wire.REQUESTED_WITH_VALUE,
-            wire.HEADER_CONTENT_TYPE: wire.CONTENT_TYPE_JSON,
-            wire.HEADER_ACCEPT: wire.CONTENT_TYPE_JSON,
-        }
-        if bearer is not None:
-            headers[wire.HEADER_AUTHORIZATION] = wire.BEARER_PREFIX + bearer
-        timeout = self._long_timeout if op.long_timeout else self._timeout
-        rate_limited = 0
-        while True:
-            await self._budget.acquire(priority)
-            started = self._clock()
-            try:
-                async with asyncio.timeout(timeout + _DEADLINE_GRACE_S):
-                    response = await self._http.request(
-                        op.method,
-                        path,
-                        params=dict(params) if params else None,
-                        json=body,
-                        headers=headers,
-                        timeout=timeout,
-                    )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # The request never left the client: retrying is safe for every method.
-                raise _Transient(
-                    SFTTransportError(op.name, None, None, f"not sent: {type(exc).__name__}")
-                ) from exc
-            except (httpx.TimeoutException, TimeoutError) as exc:
-                self._lost(op, f"no response within {timeout:g} s", exc)
-            except httpx.TransportError as exc:
-                self._lost(op, f"connection failed mid-request: {type(exc).__name__}", exc)
-            elapsed = self._clock() - started
-            status = response.status_code
-            self._note_rate_header(response)
-            if status == httpx.codes.TOO_MANY_REQUESTS:
-                rate_limited += 1
-                if rate_limited > self._max_rate_limited:
-                    raise SFTRateLimited(
-                        op.name, status, None, f"still rate limited after {rate_limited} tries"
-                    )
-                pause = self._rate_limit_pause(rate_limited, response)
-                logger.warning(
-                    "sft rate limited (429); pausing the budget and resending",
-                    extra={"sft_operation": op.name, "try": rate_limited, "pause_s": pause},
-                )
-                self._budget.penalize(pause)
-                continue
-            if status >= 500:
-                description = self._description_or_none(op, response) or f"HTTP {status}"
-                if op.state_changing:
-                    logger.warning(
-                        "sft outcome unknown (5xx)",
-                        extra={"sft_operation": op.name, "http_status": status},
-                    )
-                    raise SFTOutcomeUnknown(op.name, status, None, description)
-                raise _Transient(SFTTransportError(op.name, status, None, description))
-            logger.debug(
-                "sft response",
-                extra={
-                    "sft_operation": op.name,
-                    "http_status": status,
-                    "elapsed_ms": round(elapsed * 1000),
-                },
-            )
-            return response
-
-    def _lost(self, op: wire.Operation, why: str, exc: BaseException) -> None:
-        """The request may have reached the platform but no (complete) answer came back."""
-        if op.state_changing:
-            logger.warning("sft outcome unknown", extra={"sft_operation": op.name, "why": why})
-            raise SFTOutcomeUnknown(op.name, None, None, why) from exc
-        raise _Transient(SFTTransportError(op.name, None, None, why)) from exc
-
-    def _rate_limit_pause(self, n: int, response: httpx.Response) -> float:
-        pause = min(self._rl_backoff * 2 ** (n - 1), self._rl_backoff_max)
-        retry_after = response.headers.get(wire.HEADER_RETRY_AFTER)
-        if retry_after:
-            try:
-                pause = max(pause, min(float(retry_after), self._rl_backoff_max))
-            except ValueError:
-                pass
-        return pause
-
-    def _note_rate_header(self, response: httpx.Response) -> None:
-        value = response.headers.get(wire.HEADER_RATE_LIMIT_TPS)
-        if value:
-            try:
-                self.announced_tps = float(value)
-            except ValueError:
-                pass
-
-    @staticmethod
-    def _description_or_none(op: wire.Operation, response: httpx.Response) -> str | None:
-        try:
-            env = parsing.parse_envelope(
-                op.name,
-                response.status_code,
-                parsing.decode_json(op.name, response.status_code, response.content),
-            )
-        except SFTMalformedResponse:
-            return None
-        return env.description
-
     @staticmethod
     def _log_result(op: wire.Operation, status: int, op_code: str | None) -> None:
         logger.debug(
             "sft result",
             extra={"sft_operation": op.name, "http_status": status, "result_code": op_code},
         )
-
-    # ======================================================================================
-    # Authentication (docs/sft-platform.md#authentication)
-    # ======================================================================================
-    async def _access_token(self) -> str:
-        """A usable access token: the current one, or a refreshed/new one (one at a time)."""
-        token = self._access
-        if token is not None and self._clock() < token.refresh_at:
-            return token.value
-        async with self._auth_lock:
-            token = self._access
-            now = self._clock()
-            if token is not None and now < token.refresh_at:
-                return token.value
-            if token is not None and now < token.expires_at and self._refresh_usable(now):
-                # Proactive refresh; if it fails for a non-auth reason keep the valid token.
-                try:
-                    await self._do_refresh()
-                except SFTAuthError:
-                    await self._do_login()
-                except SFTError as exc:
-                    logger.warning(
-                        "sft proactive token refresh failed; keeping the current token",
-                        extra={"error": type(exc).__name__},
-                    )
-                    retry_at = min(now + 10.0, token.expires_at)
-                    self._access = _Token(token.value, retry_at, token.expires_at)
-            else:
-                await self._renew()
-            assert self._access is not None
-            return self._access.value
-
-    async def _token_rejected(self, rejected: str) -> None:
-        """Called after either 401 shape: renew unless another caller already did."""
-        async with self._auth_lock:
-            if self._access is not None and self._access.value != rejected:
-                return
-            self._access = None
-            await self._renew()
-
-    async def _renew(self) -> None:
-        """Refresh if a refresh token is believed valid, else (or if refused) log in."""
-        if self._refresh_usable(self._clock()):
-            try:
-                await self._do_refresh()
-                return
-            except SFTAuthError:
-                logger.info("sft refresh token refused; logging in again")
-            except SFTError as exc:
-                logger.warning(
-                    "sft token refresh failed; logging in again",
-                    extra={"error": type(exc).__name__},
-                )
-        await self._do_login()
-
-    def _refresh_usable(self, now: float) -> bool:
-        return self._refresh is not None and now < self._refresh.expires_at
-
-    async def _do_login(self) -> None:
-        body: dict[str, str] = {
-            wire.LOGIN_USERNAME: self._username,
-            wire.LOGIN_PASSWORD: self._password.get_secret_value(),
-        }
-        if self._target_account_id:
-            body[wire.LOGIN_TARGET_ACCOUNT_ID] = self._target_account_id
-        self.login_count += 1
-        access, refresh = await self._token_request(wire.LOGIN, body=body, bearer=None)
-        self._store_tokens(access, refresh)
-        logger.info("sft logged in")
-
-    async def _do_refresh(self) -> None:
-        assert self._refresh is not None
-        self.refresh_count += 1
-        access, refresh = await self._token_request(
-            wire.REFRESH_TOKEN, body=None, bearer=self._refresh.value
-        )
-        self._store_tokens(access, refresh)
-        logger.info("sft token refreshed")
-
-    async def _token_request(
-        self, op: wire.Operation, *, body: Any, bearer: str | None
-    ) -> tuple[str, str | None]:
-        async def attempt() -> tuple[str, str | None]:
-            response = await self._exchange(
-                op, op.path, Priority.PROVISIONING, None, body, bearer=bearer
-            )
-            status = response.status_code
-            if status == httpx.codes.UNAUTHORIZED or status == httpx.codes.FORBIDDEN:
-                raise SFTAuthError(
-                    op.name,
-                    status,
-                    wire.CODE_TOKEN_INVALID,
-                    self._description_or_none(op, response) or "authentication refused",
-                )
-            data = parsing.decode_json(op.name, status, response.content)
-            if isinstance(data, dict) and wire.ACCESS_TOKEN not in data:
-                # An envelope instead of tokens: a refusal in the HTTP-200 shape.
-                try:
-                    env = parsing.parse_envelope(op.name, status, data)
-                except SFTMalformedResponse:
-                    env = None
-                if env is not None and not env.ok:
-                    raise SFTAuthError(op.name, status, env.op_code, env.description)
-            return parsing.parse_tokens(op.name, status, data)
-
-        result: tuple[str, str | None] = await self._with_retries(op, attempt)
-        return result
-
-    def _store_tokens(self, access: str, refresh: str | None) -> None:
-        self._access = self._schedule(access, wire.DEFAULT_ACCESS_TOKEN_LIFETIME_S)
-        if refresh is not None:
-            self._refresh = self._schedule(refresh, wire.DEFAULT_REFRESH_TOKEN_LIFETIME_S)
-
-    def _schedule(self, token: str, default_lifetime: float) -> _Token:
-        """Lifetime from the JWT (``exp - iat``, else ``exp - now``), else the default of
-        docs/sft-platform.md#authentication ("Lifetime")."""
-        claims = parsing.jwt_claims(token)
-        lifetime = default_lifetime
-        exp, iat = claims.get(wire.JWT_EXP), claims.get(wire.JWT_IAT)
-        if isinstance(exp, int | float) and not isinstance(exp, bool):
-            if isinstance(iat, int | float) and not isinstance(iat, bool) and exp > iat:
-                lifetime = float(exp - iat)
-            elif exp > self._wall_clock():
-                lifetime = float(exp) - self._wall_clock()
-        now = self._clock()
-        return _Token(token, now + REFRESH_AT_FRACTION * lifetime, now + lifetime)
