@@ -2,7 +2,8 @@
 
 All public methods are synchronous, short (a few ms) and serialized by one lock; each runs in
 one transaction. Times are simulator-clock epoch seconds (floats, UTC). The rules are stated in
-``docs/simulator.md`` (sections "Decisions the platform leaves open" and "Add-on life model").
+``docs/simulator.md#decisions-the-platform-leaves-open`` and
+``docs/simulator.md#add-on-life-model``.
 
 :class:`Store` is assembled from one mixin per topic:
 

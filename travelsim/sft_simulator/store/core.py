@@ -1,5 +1,8 @@
 """The store's core: the SQLite engine, one lock, the simulator clock, seeding and the reads
-every operation shares (endpoint, SIM, add-on instances, replayed add-on states)."""
+every operation shares (endpoint, SIM, add-on instances, replayed add-on states).
+
+The seeded inventory: ``docs/simulator.md#seed-inventory``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""SIM inventory (fetchSIM) and the endpoint lifecycle: activation, A/S changes, de-link."""
+"""SIM inventory (fetchSIM) and the endpoint lifecycle: activation, A/S changes, de-link.
+
+Transitions and result codes: ``docs/simulator.md#decisions-the-platform-leaves-open``; the
+states themselves: ``docs/esim.md#endpoint-states``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Usage (the consume control and GetStatistics), eSIM profile status, the callback
-snapshot and the ``/_sim/state`` summary."""
+snapshot and the ``/_sim/state`` summary.
+
+Billing and the profile walk to ``enabled``: ``docs/simulator.md#add-on-life-model``.
+"""
 
 from __future__ import annotations
 
