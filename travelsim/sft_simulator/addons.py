@@ -1,8 +1,8 @@
 """Pure add-on life model: replay subscriptions and rated usage at a given simulator time.
 
 No I/O here: :func:`replay` is a deterministic function of the add-on instances, the usage
-events, the endpoint's first activation time and "now". The rules are documented in the
-package docstring (``travelsim.sft_simulator``) and restated on each function.
+events, the endpoint's first activation time and "now". The rules are documented in
+``docs/simulator.md#add-on-life-model`` and restated on each function.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The simulator's callback emitter: SFT "data stream" / CallBackNotification pushes.
 
-Follows sft-api.md §3.13 (and §4 "Webhooks"): batched POSTs every ``interval_seconds``
+Follows ``docs/sft-platform.md#callbacks`` (the simulator's choices:
+``docs/simulator.md#callbacks-platform-push``): batched POSTs every ``interval_seconds``
 (default 60), at most ``max_events`` (≤ 800) events per POST, **no retries** (a batch that
 fails is lost, as on the platform; it is counted in the status), no replay of history.
 
@@ -40,7 +41,8 @@ Body of one POST (header ``X-Authorization: Bearer <token>`` when a token is con
 
 ``notification`` is a list (a batch; the documented sample shows one object). ``message`` is
 the platform's "customer-defined text", here a JSON object as a string; add-on fields are the
-Get Endpoint Add-on Details row (§4), all scalars strings, dates in simulator-clock UTC.
+Get Endpoint Add-on Details row (``docs/sft-platform.md#get-endpoint-add-on-details``), all
+scalars strings, dates in simulator-clock UTC.
 ``sequence`` increases by one per event of this emitter (it restarts with the process).
 
 Controls: ``POST /_sim/callbacks {url, token?, interval_seconds?, max_events?}`` (``url:

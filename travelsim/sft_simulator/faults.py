@@ -1,4 +1,7 @@
-"""Fault injection rules (in memory; cleared on restart and by ``/_sim/reset``)."""
+"""Fault injection rules (in memory; cleared on restart and by ``/_sim/reset``).
+
+What each kind does: ``docs/simulator.md#fault-kinds``.
+"""
 
 from __future__ import annotations
 
