@@ -4,7 +4,7 @@ The simulator runs as a separate process (``python -m travelsim.sft_simulator se
 test resets it and drives faults, token expiry, rate limits and usage through ``/_sim/``.
 Expected values come from docs/sft-platform.md (codes: docs/sft-platform.md#result-codes; units:
 docs/sft-platform.md#conventions) and from the simulator's documented behaviour
-(``travelsim/sft_simulator/__init__.py``), never from the client's own output.
+(docs/simulator.md#decisions-the-platform-leaves-open), never from the client's own output.
 """
 
 from __future__ import annotations

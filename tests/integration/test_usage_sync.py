@@ -5,7 +5,7 @@ socket, and the portal services against a real database (SQLite file; PostgreSQL
 Expected figures come from the simulator's own answers read with the tests' minimal wire client
 (``SimApi``, independent of the portal's SFT client), or from the documents
 (docs/sft-platform.md#get-endpoint-add-on-details, docs/sft-platform.md#getendpointprofile,
-docs/sft-platform.md#getstatistics; simulator docstring "Add-on life model")."""
+docs/sft-platform.md#getstatistics; docs/simulator.md#add-on-life-model)."""
 
 from __future__ import annotations
 

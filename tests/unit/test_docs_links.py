@@ -6,8 +6,7 @@
   spaces become ``-``; a repeated heading gets ``-1``, ``-2``, ...). In-page links
   (``](#anchor)``) inside ``docs/`` are checked the same way.
 * No file under ``travelsim/`` cites the background notes a maintainer does not have
-  (the shared ``esim-facts``/``sft-api``/``design`` notes) or an issue number. This check is
-  expected to fail until the code's comments are re-pointed at ``docs/``, hence ``xfail``.
+  (the shared ``esim-facts``/``sft-api``/``design`` notes) or an issue number.
 """
 
 from __future__ import annotations
@@ -243,11 +242,6 @@ def test_every_docs_citation_resolves() -> None:
     assert not problems, "broken docs citations:\n" + "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the code's comments still cite the shared background notes and issue numbers; "
-    "they are re-pointed at docs/ after the parallel work merges",
-)
 def test_code_cites_no_shared_notes_or_issues() -> None:
     found = foreign_citations(ROOT)
     assert not found, f"{len(found)} citations outside the project:\n" + "\n".join(found[:50])

@@ -1,5 +1,5 @@
 """Top-up rules (travelsim.services.topup) with values computed by hand from the documented
-add-on life model (simulator docstring "Add-on life model"; docs/business-rules.md#add-on-life,
+add-on life model (docs/simulator.md#add-on-life-model; docs/business-rules.md#add-on-life,
 docs/business-rules.md#top-up-rules, docs/esim.md#f11-add-on-queue,
 docs/esim.md#f12-top-up-arithmetic): 1 GB = 1,073,741,824 B, expiry = start + N days exactly."""
 

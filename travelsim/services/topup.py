@@ -3,7 +3,7 @@
 Pure rules (no I/O) plus one async platform step (:func:`resume_if_system_suspended`).
 
 Add-on life rules, restated on the portal side from the SFT simulator's documented model
-(``travelsim.sft_simulator`` docstring, "Add-on life model"; docs/business-rules.md#add-on-life,
+(docs/simulator.md#add-on-life-model; docs/business-rules.md#add-on-life,
 docs/esim.md#f11-add-on-queue, docs/esim.md#f12-top-up-arithmetic). The portal never imports the
 simulator: the same text is implemented here and the integration tests check that both agree.
 
