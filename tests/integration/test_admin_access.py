@@ -20,7 +20,7 @@ from reflex.event import EventSpec
 from reflex.istate.data import RouterData
 from reflex.state import State
 from sqlmodel import col, func, select
-from test_checkout_support import (
+from checkout_support import (
     add_plan,
     add_user,
     buy,

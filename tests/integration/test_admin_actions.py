@@ -6,7 +6,7 @@ add-on details, its subscription counters), and the rules from esim-facts.md F1/
 sft-api.md §2.4/§3.4 (suspension with reason "3" CSR), never from the code under test.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     add_user,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sim_fixtures import SimApi, SimServer
 from sqlmodel import col, select
-from test_jobs_support import (  # noqa: F401
+from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
     MB,

@@ -18,7 +18,7 @@ from sim_fixtures import SimApi, SimServer
 from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.applications import Starlette
-from test_jobs_support import (  # noqa: F401
+from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
     Mailbox,

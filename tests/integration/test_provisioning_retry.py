@@ -13,7 +13,7 @@ read from the simulator's own records (one add-on instance on the endpoint) and 
 row, never from the code under test.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from sqlmodel import col, select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
     add_plan,

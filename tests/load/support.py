@@ -97,7 +97,7 @@ def distinct(values: Sequence[Any]) -> bool:
 # --- a standalone simulator process ----------------------------------------------------------
 class SimProcess:
     """``python -m travelsim.sft_simulator serve`` on a free loopback port (duck-types the
-    ``SimServer`` that ``test_checkout_support.Sim`` wraps)."""
+    ``SimServer`` that ``checkout_support.Sim`` wraps)."""
 
     def __init__(self, db_path: Path, esims: int, rate_limit_tps: float = 0.0) -> None:
         self.port = free_port()

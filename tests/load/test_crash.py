@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
-from test_checkout_support import Sim, add_plan, add_user, buy
+from checkout_support import Sim, add_plan, add_user, buy
 
 from tests.load.support import PLAN_ID, ROOT, SimProcess, seed_pool
 from travelsim import db
