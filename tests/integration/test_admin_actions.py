@@ -16,8 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlmodel import col, select
 from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
@@ -26,6 +24,8 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlalchemy import text
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import (

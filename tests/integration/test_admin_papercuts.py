@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_admin_lists import seed_orders
 from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
@@ -20,6 +19,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from test_admin_lists import seed_orders
 
 from travelsim import db
 from travelsim.models import Order, Payment, User

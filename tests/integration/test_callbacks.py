@@ -16,8 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sim_fixtures import SimApi, SimServer
-from sqlmodel import col, select
 from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
@@ -30,6 +28,8 @@ from jobs_support import (  # noqa: F401
     setup_esim,
     sim,
 )
+from sim_fixtures import SimApi, SimServer
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import CallbackEvent, Esim, EsimAddon, EsimSync

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
 from checkout_support import (  # noqa: F401 - fixtures
     CARD_3DS,
     CARD_DECLINED,
@@ -22,6 +21,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, Payment, ProvisioningStep, User, utcnow

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from sqlmodel import col, select
 from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
@@ -24,6 +23,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, User

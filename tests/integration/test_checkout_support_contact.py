@@ -16,7 +16,6 @@ import sqlite3
 from collections.abc import Callable
 
 import pytest
-from sqlmodel import select
 from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
@@ -25,6 +24,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Esim, Order, OutboxEmail

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
 from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
@@ -17,6 +16,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, utcnow

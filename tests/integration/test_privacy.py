@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from oidc_support import HOST, PASSWORD, SESSION_COOKIE, Browser, location, make_user
-from sqlmodel import select
 from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
@@ -27,6 +25,8 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from oidc_support import HOST, PASSWORD, SESSION_COOKIE, Browser, location, make_user
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import (

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlmodel import select
 from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
@@ -27,6 +26,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.esim import ActivationCode, qr_png

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
 from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
@@ -32,6 +31,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import Esim, Order, OutboxEmail, Payment, User

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
 from checkout_support import Sim, add_plan, add_user, buy
+from sqlmodel import col, select
 
 from tests.load.support import PLAN_ID, ROOT, SimProcess, seed_pool
 from travelsim import db
