@@ -1,9 +1,10 @@
 """The real app for the browser-facing benchmarks: ``reflex run --env prod`` with signed-in
 travelers, each owning one delivered eSIM.
 
-What :func:`start_app` does is what ``tests/e2e/conftest.py`` (``app_env``, ``app_url``) does:
-a fresh ``DATA_DIR``, ``python -m travelsim.cli seed``, then ``reflex run --env prod`` with
-frontend, backend and routes on one free port, ready when ``/healthz`` and ``/`` answer.
+The app is started by the harness the tests use (``tests/harness.py``: ``app_environment``,
+``seed``, ``start_app``): a fresh ``DATA_DIR``, ``python -m travelsim.cli seed``, then
+``reflex run --env prod`` with frontend, backend and routes on one free port, ready when
+``/healthz`` and ``/`` answer, its process group ended at the end.
 Before the app starts, ``python -m benchmarks.appserver populate`` (a separate process with
 the app's environment, so it writes the app's SQLite files) creates the travelers and buys
 each one a "France 1 GB" eSIM through the portal's own services
@@ -21,40 +22,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, AppServer, free_port, seed
+from tests.harness import app_environment as harness_environment
+from tests.harness import start_app as harness_start_app
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "COOKIE", "ROOT", "App", "Traveler", "free_port"]
+
 PASSWORD = "bench-traveler-password-1"
 COOKIE = "travelsim_session"
 PLAN_ID = "870101"  # France 1 GB, on sale in the seed catalogue
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -67,95 +51,54 @@ class Traveler:
 
 @dataclass
 class App:
-    url: str
-    env: dict[str, str]
-    data_dir: Path
-    proc: subprocess.Popen[bytes]
-    log_path: Path
+    """The running app (:class:`tests.harness.AppServer`) and its signed-in travelers."""
+
+    server: AppServer
     travelers: list[Traveler] = field(default_factory=list)
 
-    def processes(self) -> list[int]:
-        """The app's process tree (``reflex run`` and its workers), from /proc."""
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-        tree, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
-            tree.append(pid)
-            todo.extend(children.get(pid, []))
-        return tree
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.server.env
+
+    @property
+    def data_dir(self) -> Path:
+        return self.server.data_dir
 
     def rss_mb(self) -> dict[int, float]:
         """Resident memory (VmRSS) of every process of the app, in MiB."""
-        out: dict[int, float] = {}
-        for pid in self.processes():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        out[pid] = int(line.split()[1]) / 1024
-            except OSError:
-                pass
-        return out
+        return self.server.rss_mb()
 
     def stop(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        """End the app's process group and remove its DATA_DIR (``KEEP_TEST_DATA`` keeps it)."""
+        self.server.stop()
 
 
 def app_environment(
     prefix: str, *, esims: int, extra: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """The app's environment (as ``tests/e2e/conftest.py``), with a fresh DATA_DIR."""
-    port = free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix=f"travelsim-bench-{prefix}-"))
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-        REFLEX_USE_NPM="1",
-        APP_ENV="test",
-        DATA_DIR=str(data_dir),
-        FRONTEND_PORT=str(port),
-        BACKEND_PORT=str(port),
-        PUBLIC_URL=f"http://localhost:{port}",
-        SFT_SIM_SEED_ESIMS=str(esims + 10),
-        # The running app at the documented account limit (its scheduler's usage sync then
-        # adds the same light background load as in production); setup is unlimited.
-        SFT_SIM_RATE_LIMIT_TPS="2",
-        SFT_RATE_LIMIT_TPS="2",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=str(ROOT),
+    """The app's environment (the harness's, ``tests/harness.py``) with a fresh DATA_DIR,
+    ``esims + 10`` eSIMs in the simulator and the documented 2 requests/s."""
+    return harness_environment(
+        f"bench-{prefix}",
+        extra={
+            "SFT_SIM_SEED_ESIMS": str(esims + 10),
+            # The running app at the documented account limit (its scheduler's usage sync then
+            # adds the same light background load as in production); setup is unlimited.
+            "SFT_SIM_RATE_LIMIT_TPS": "2",
+            "SFT_RATE_LIMIT_TPS": "2",
+            **(extra or {}),
+        },
     )
-    env.update(extra or {})
-    for name in ("DATABASE_URL", "SFT_BASE_URL", "REDIS_URL"):
-        env.pop(name, None)
-    return env
 
 
 def start_app(env: dict[str, str], travelers: int) -> App:
     """Seed, populate ``travelers`` travelers, start the app, sign every traveler in."""
     data_dir = Path(env["DATA_DIR"])
-    subprocess.run(
-        [sys.executable, "-m", "travelsim.cli", "seed"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    seed(env, quiet=True)
     out = data_dir / "travelers.json"
     # Setup only: the simulator and the portal's budget unlimited while buying.
     setup_env = dict(env, SFT_SIM_RATE_LIMIT_TPS="0", SFT_RATE_LIMIT_TPS="100000")
@@ -166,39 +109,12 @@ def start_app(env: dict[str, str], travelers: int) -> App:
         check=True,
     )
     people = [Traveler(**t) for t in json.loads(out.read_text())]
-    port = env["FRONTEND_PORT"]
-    log_path = data_dir / "app.log"
-    log = log_path.open("w")
-    reflex = str(Path(sys.executable).parent / "reflex")
-    proc = subprocess.Popen(
-        [reflex, "run", "--env", "prod", "--frontend-port", port, "--backend-port", port],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    app = App(url=url, env=env, data_dir=data_dir, proc=proc, log_path=log_path)
-    deadline = time.monotonic() + 900
+    app = App(harness_start_app(env), people)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    if httpx.get(url, timeout=5).status_code == 200:
-                        break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(1)
-        asyncio.run(_sign_in(url, people))
+        asyncio.run(_sign_in(app.url, people))
     except BaseException:
-        app.stop()
+        app.server.stop(keep_data=True)
         raise
-    app.travelers = people
     return app
 
 

@@ -2,14 +2,15 @@
 
 Tests never touch the developer's ``.data/``: ``DATA_DIR`` points at a temporary folder
 for the whole run. Real databases only: a SQLite file per test, and PostgreSQL at
-127.0.0.1:5432 where it runs (mandatory when ``CI`` is set).
+127.0.0.1:5432 where it runs (mandatory when ``CI`` is set). The service helpers
+(``service_missing``, ``create_pg_database``, ``REDIS_URL``...) are the shared harness's
+(``tests/harness.py``), re-exported here for the tests that import them from this module.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,19 +22,17 @@ os.environ.setdefault("APP_ENV", "test")
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("SFT_BASE_URL", None)
 
+from tests.harness import (  # noqa: E402 - the PostgreSQL/Redis policy lives there
+    PG_ADMIN_URL,
+    REDIS_URL,
+    create_pg_database,
+    drop_pg_database,
+    service_missing,
+)
 from travelsim import db  # noqa: E402
 from travelsim.settings import Settings, get_settings  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def service_missing(what: str) -> None:
-    """Skip (on a laptop) or fail (in CI, where the service must be present)."""
-    message = f"{what} is not reachable; these tests need it (it is mandatory in CI)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+__all__ = ["PG_ADMIN_URL", "REDIS_URL", "create_pg_database", "drop_pg_database", "service_missing"]
 
 
 def _use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> Settings:
@@ -53,27 +52,6 @@ def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
     yield settings
     get_settings.cache_clear()
     db.reset_engines()
-
-
-def create_pg_database() -> str:
-    """Create an empty PostgreSQL database; returns its URL. Skips/fails when absent."""
-    import psycopg
-
-    name = f"travelsim_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        service_missing("PostgreSQL at 127.0.0.1:5432")
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

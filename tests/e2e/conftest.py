@@ -1,55 +1,49 @@
-"""End-to-end harness: the real app (``reflex run --env prod``) driven by headless Chromium.
+"""End-to-end fixtures: the real app (``reflex run --env prod``) driven by headless Chromium.
 
-The app runs once per session on a free port, with its own DATA_DIR (fresh SQLite files
-and simulator state), after ``python -m travelsim.cli seed`` exactly as ``make demo``
-does. Chromium is Debian's ``/usr/bin/chromium`` (never ``playwright install``).
-Screenshots go to ``tests/e2e/screenshots/`` (git-ignored).
+The app runs once per session, started by the shared harness (``tests/harness.py``): a free
+port, its own DATA_DIR (fresh SQLite files and simulator state), ``python -m travelsim.cli
+seed`` exactly as ``make demo`` does, ready when ``/healthz`` and ``/`` answer. When a test
+failed, the DATA_DIR (with ``app.log``) is kept and its path printed. Chromium is Debian's
+``/usr/bin/chromium`` (never ``playwright install``). Screenshots go to
+``tests/e2e/screenshots/`` (git-ignored).
 
-The app's built-in simulator is driven through its controls on the app's own port
-(``/_sim/...``, loopback only, demo/test mode only): fixture :func:`app_sim`.
+The app's built-in simulator is driven only through its controls on the app's own port
+(``/_sim/...``, loopback only, demo/test mode only): fixture :func:`app_sim`. No test opens a
+second simulator on its file (that one would hold its own clock offset, faults and settings).
+After every test module the simulator is put back to its seeded state with its clock at the
+real time when the module moved the clock or left faults (:func:`_simulator_back_to_seed`),
+so no module depends on the ones that ran before it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    ROOT,
+    SIMULATOR_DB,
+    AppServer,
+    AppSimulator,
+    app_environment,
+    free_port,
+    seed,
+    start_app,
+)
 from tests.oidc_provider import ProviderServer, start_provider
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["DESKTOP", "PHONE", "ROOT", "AppSimulator", "shot"]
+
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_free_port = free_port  # the name tests/load/test_attack_browser.py imports
+_RUNNING: list[AppServer] = []  # the session's app once started (for the module reset)
 
 
 @pytest.fixture(scope="session")
@@ -63,117 +57,63 @@ def oidc_provider() -> Iterator[ProviderServer]:
 
 @pytest.fixture(scope="session")
 def app_env(oidc_provider: ProviderServer) -> dict[str, str]:
-    port = _free_port()
-    oidc_provider.provider.redirect_uris.append(f"http://localhost:{port}/auth/oidc/callback")
-    data_dir = Path(tempfile.mkdtemp(prefix="travelsim-e2e-"))
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    env.update(
-        PATH=f"{bin_dir}:{env.get('PATH', '')}",
-        REFLEX_USE_NPM="1",
-        APP_ENV="test",
-        DATA_DIR=str(data_dir),
-        FRONTEND_PORT=str(port),
-        BACKEND_PORT=str(port),
-        PUBLIC_URL=f"http://localhost:{port}",
-        SFT_SIM_RATE_LIMIT_TPS="50",
-        SFT_RATE_LIMIT_TPS="40",
-        PYTHONUNBUFFERED="1",
-        OIDC_ISSUER_URL=oidc_provider.issuer,
-        OIDC_CLIENT_ID=oidc_provider.provider.client_id,
-        OIDC_CLIENT_SECRET=oidc_provider.provider.client_secret,
-        OIDC_DISPLAY_NAME="Test IdP",
-        SUPPORT_EMAIL="help@travelsim-e2e.test",
-        SUPPORT_URL="https://help.travelsim-e2e.test/esim",
+    env = app_environment(
+        "e2e",
+        extra={
+            "SFT_SIM_RATE_LIMIT_TPS": "50",
+            "SFT_RATE_LIMIT_TPS": "40",
+            "OIDC_ISSUER_URL": oidc_provider.issuer,
+            "OIDC_CLIENT_ID": oidc_provider.provider.client_id,
+            "OIDC_CLIENT_SECRET": oidc_provider.provider.client_secret,
+            "OIDC_DISPLAY_NAME": "Test IdP",
+            "SUPPORT_EMAIL": "help@travelsim-e2e.test",
+            "SUPPORT_URL": "https://help.travelsim-e2e.test/esim",
+        },
     )
-    env.pop("DATABASE_URL", None)
-    env.pop("SFT_BASE_URL", None)
+    oidc_provider.provider.redirect_uris.append(f"{env['PUBLIC_URL']}/auth/oidc/callback")
     return env
 
 
 @pytest.fixture(scope="session")
-def app_url(app_env: dict[str, str]) -> Iterator[str]:
-    """Start the real app on a free port and yield its base URL."""
-    port = app_env["FRONTEND_PORT"]
-    subprocess.run(
-        [sys.executable, "-m", "travelsim.cli", "seed"], cwd=ROOT, env=app_env, check=True
-    )
-    log_path = Path(app_env["DATA_DIR"]) / "app.log"
-    log = log_path.open("w")
-    reflex = str(Path(sys.executable).parent / "reflex")
-    proc = subprocess.Popen(
-        [reflex, "run", "--env", "prod", "--frontend-port", port, "--backend-port", port],
-        cwd=ROOT,
-        env=app_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 600
+def app_url(app_env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[str]:
+    """Seed and start the app once per session; its base URL (``http://localhost:<port>``).
+    Stopped (its process group) at the end; its DATA_DIR and log kept when a test failed.
+    (``tests/load/test_attack_browser.py`` imports this fixture with an ``app_env`` of its
+    own.)"""
+    seed(app_env)
+    app = start_app(app_env)
+    _RUNNING.append(app)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    if httpx.get(url, timeout=5).status_code == 200:
-                        break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(1)
-        yield url
+        yield app.url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-        shutil.rmtree(app_env["DATA_DIR"], ignore_errors=True)
+        _RUNNING.remove(app)
+        app.stop(keep_data=request.session.testsfailed > 0)
 
 
-@dataclass
-class AppSimulator:
-    """The running app's in-process SFT simulator, over HTTP on the app's port
-    (``/_sim/<path>``, the controls of ``docs/simulator.md``)."""
-
-    base_url: str
-
-    def call(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        """One control request; the response as is (status not checked)."""
-        return httpx.request(method, f"{self.base_url}/_sim/{path}", json=body, timeout=30)
-
-    def ctl(self, method: str, path: str, body: Any = None) -> Any:
-        """One control request that must succeed; its JSON answer."""
-        r = self.call(method, path, body)
-        assert r.status_code == 200, f"{method} /_sim/{path}: {r.status_code} {r.text}"
-        return r.json()
-
-    def consume(self, endpoint_id: str, nbytes: int) -> dict[str, Any]:
-        """Data used on ``endpoint_id`` (bytes), billed by the simulator's rules."""
-        out: dict[str, Any] = self.ctl(
-            "POST", "consume", {"endPointId": endpoint_id, "bytes": nbytes}
-        )
-        return out
-
-    def profile_status(self, endpoint_id: str, status: str) -> dict[str, Any]:
-        out: dict[str, Any] = self.ctl(
-            "POST", "profile-status", {"endPointId": endpoint_id, "status": status}
-        )
-        return out
-
-    def state(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.ctl("GET", "state")
-        return out
+@pytest.fixture(scope="session")
+def app_server(app_url: str) -> AppServer:
+    """The running app (:class:`tests.harness.AppServer`): URL, environment, log."""
+    return next(app for app in _RUNNING if app.url == app_url)
 
 
-@pytest.fixture
-def app_sim(app_url: str) -> AppSimulator:
+@pytest.fixture(scope="session")
+def app_sim(app_server: AppServer) -> AppSimulator:
     """The app's own simulator (the one its SFT client talks to), driven over HTTP."""
-    return AppSimulator(app_url.replace("localhost", "127.0.0.1"))
+    return AppSimulator(app_server.loopback_url, app_server.data_dir / SIMULATOR_DB)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _simulator_back_to_seed() -> Iterator[None]:
+    """After a module whose tests moved the app's simulator clock or left a fault, reset
+    the simulator (seeded inventory, clock offset 0, no faults, ``AppSimulator.reset``):
+    the clock cannot be moved back otherwise, and the next module must see a simulator
+    clock that runs with the real one. Costs two control requests per module."""
+    yield
+    for app in _RUNNING:
+        if app.proc.poll() is None:
+            sim = AppSimulator(app.loopback_url, app.data_dir / SIMULATOR_DB)
+            if sim.clock_offset() != 0 or sim.state()["faults"]:
+                sim.reset()
 
 
 @pytest.fixture(scope="session")

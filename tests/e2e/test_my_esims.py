@@ -1,49 +1,48 @@
 """My eSIMs in a real browser: live gauges after usage, add-on states, top-up preview.
 
-Expected figures are the simulator's own (its add-on details, read over its API) and
-the documented units (1 MB = 1,048,576 bytes; France 1 GB = 1,073,741,824 bytes).
+Expected figures come from the app's own simulator (its answers to the controls and its
+stored add-ons, ``tests/harness.py`` ``AppSimulator``) and the documented rules: volumes in
+bytes, 1 MB = 1,048,576 bytes (``docs/sft-platform.md#conventions``); an On Usage add-on starts
+at the first data use and expires its validity days later, a top-up waits behind the running
+plan (``docs/business-rules.md#add-on-life``); times shown in the viewer's zone, named
+(``docs/esim.md#balance-and-validity``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, shot
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
-from tests.integration.sim_fixtures import SimApi, start_sim_server
+from tests.harness import PORTAL_DB, AppSimulator, sim_time
 from travelsim.formatting import format_bytes
 from travelsim.timefmt import local_datetime
 
 MB = 1_048_576
 
 
-@pytest.fixture
-def sim(app_env: dict[str, str]):
-    server = start_sim_server(Path(app_env["DATA_DIR"]) / "sft_simulator.db")
-    api = SimApi(server.url)
-    api.login()
-    yield api
-    api.close()
-    server.stop()
-
-
-def _sim_addons(sim: SimApi, iccid: str) -> list[dict]:
-    row = sim.resp(sim.get("fetchSIM", iccid=iccid))["responseParam"]["rows"][0]
-    rows = sim.resp(sim.get("GetEndpointAddonDetails", endPointId=row["endPointId"]))
-    return list(rows["responseParam"]["rows"])
+def _iccid_of(data_dir: str, email: str) -> str:
+    """The ICCID of the one eSIM the portal delivered to ``email`` (its own database)."""
+    with sqlite3.connect(Path(data_dir) / PORTAL_DB) as conn:
+        rows = conn.execute(
+            "SELECT e.iccid FROM esim e JOIN app_user u ON u.id = e.user_id WHERE u.email = ?",
+            (email,),
+        ).fetchall()
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
 
 
 def test_usage_refresh_and_topup(
-    app_url: str, app_env: dict[str, str], browser: Browser, sim: SimApi
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
     ctx = browser.new_context(viewport=DESKTOP, timezone_id="Europe/Brussels")
     page = ctx.new_page()
-    sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
+    email = sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
     buy_france_1gb(page, app_url)
     page.get_by_role("button", name=re.compile(r"^Pay")).click()
     expect(page.get_by_test_id("order-delivered")).to_be_visible(timeout=60_000)
@@ -54,9 +53,13 @@ def test_usage_refresh_and_topup(
     card.click()
     expect(page).to_have_url(re.compile(r"/esims/\d+$"))
     esim_path = page.url
-    iccid = page.locator("code").first.inner_text()
+    # This traveler's eSIM, from the portal's records; the page shows it once loaded (reading
+    # the page's first <code> before that could give "" or a placeholder).
+    iccid = _iccid_of(app_env["DATA_DIR"], email)
+    expect(page.locator("code").first).to_have_text(iccid)
 
-    # Freshly delivered: the whole 1 GB, validity not started (On Usage, esim-facts F7).
+    # Freshly delivered: the whole 1 GB, validity not started (On Usage,
+    # docs/esim.md#f7-validity-started-early).
     gauge = page.get_by_test_id("data-gauge")
     expect(gauge).to_have_attribute("aria-valuetext", "1 GB of 1 GB left (100 %)")
     expect(page.get_by_test_id("clock-text")).to_have_text(
@@ -67,15 +70,13 @@ def test_usage_refresh_and_topup(
     shot(page, "esim-before-use-desktop")
 
     # Traffic on the platform, then "Refresh now" on the open page (no reload).
-    endpoint = sim.resp(sim.get("fetchSIM", iccid=iccid))["responseParam"]["rows"][0]["endPointId"]
-    r = sim.ctl("POST", "consume", {"endPointId": endpoint, "bytes": 300 * MB})
-    assert r.status_code == 200, r.text
+    endpoint = app_sim.sim_row(iccid)["endpoint_id"]
+    (plan,) = app_sim.addons(endpoint)
+    assert (plan["plan_id"], plan["volume"], plan["validity_days"]) == ("870101", 1024 * MB, 7)
+    used = app_sim.consume(endpoint, 300 * MB)
+    assert used["billedBytes"] == 300 * MB, used
     page.get_by_role("button", name="Refresh now").click()
-    found = _sim_addons(sim, iccid)
-    assert len(found) == 1, (iccid, found)
-    (platform,) = found
-    remaining = int(platform["remainingVolume"])
-    assert remaining == 1024 * MB - 300 * MB  # 1 GB minus 300 MB, in bytes
+    remaining = plan["volume"] - 300 * MB  # 1 GB minus 300 MB, in bytes
     percent = round(100 * remaining / (1024 * MB), 1)
     expect(gauge).to_have_attribute(
         "aria-valuetext", f"{format_bytes(remaining)} of 1 GB left ({percent:g} %)"
@@ -84,11 +85,9 @@ def test_usage_refresh_and_topup(
     expect(page.get_by_test_id("addon").first).to_have_attribute("data-state", "active")
     expect(page.get_by_test_id("clock-text")).to_have_text("Validity started at your first use.")
     expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^\d+ d \d\d:\d\d:\d\d$"))
-    # The platform's own expiry (start + 7 days, simulator clock), shown in the viewer's
-    # zone and named (Brussels in winter: CET).
-    expiry = datetime.strptime(platform["expiryDate"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
-    started = datetime.strptime(platform["startDate"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
-    assert expiry - started == timedelta(days=7)
+    # Validity runs 7 days from that first use (the platform's time of it), shown in the
+    # viewer's zone and named (Brussels in winter: CET).
+    expiry = sim_time(used["recordedAt"]) + timedelta(days=plan["validity_days"])
     expect(page.get_by_test_id("expires")).to_have_text(
         "Expires " + local_datetime(expiry, "Europe/Brussels")
     )
@@ -114,14 +113,18 @@ def test_usage_refresh_and_topup(
     page.get_by_label("Card number").fill("4242 4242 4242 4242")
     page.get_by_label("Expiry (MM/YY)").fill("12/39")
     page.get_by_label("CVC").fill("123")
+    statuses = app_sim.state()["addons"]["byStatus"]
     page.get_by_role("button", name=re.compile(r"^Pay")).click()
     expect(page.get_by_test_id("order-delivered")).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="See your eSIM").click()
     addons = page.get_by_test_id("addon")
     expect(addons).to_have_count(2)
-    platform_rows = sorted(_sim_addons(sim, iccid), key=lambda a: int(a["uniqueId"]))
-    assert [a["planId"] for a in platform_rows] == ["870101", "870102"]
-    assert platform_rows[1]["status"] == "Subscribed"  # waits behind the running plan
+    assert [a["plan_id"] for a in app_sim.addons(endpoint)] == ["870101", "870102"]
+    # On the platform the new add-on waits behind the running plan: one more "Subscribed"
+    # add-on, as many "Active" ones as before.
+    after = app_sim.state()["addons"]["byStatus"]
+    assert after.get("Subscribed", 0) == statuses.get("Subscribed", 0) + 1, (statuses, after)
+    assert after.get("Active", 0) == statuses.get("Active", 0), (statuses, after)
     expect(addons.nth(0)).to_have_attribute("data-state", "active")
     expect(addons.nth(1)).to_have_attribute("data-state", "waiting")
     expect(addons.nth(1)).to_contain_text("5 GB of 5 GB left")

@@ -1,8 +1,9 @@
 """The whole purchase in a real browser: sign up, verify, buy, provision, install.
 
-Expected values come from the platform itself (the simulator's own records, read over its
-API) and from esim-facts.md (QR content = ``LPA:`` + activation code; one-tap links carry
-the same string URL-encoded in ``carddata``).
+Expected values come from the platform itself (the app's own simulator: its stored records,
+``tests/harness.py`` ``AppSimulator``) and from ``docs/esim.md#qr-code`` (QR content =
+``LPA:`` + activation code) and ``docs/esim.md#install-links`` (one-tap links carry the same
+string URL-encoded in ``carddata``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, shot
-from tests.integration.sim_fixtures import SimApi, start_sim_server
+from tests.harness import SIM_SMDP_ADDRESS, AppSimulator
 
 PASSWORD = "correct horse battery"
 
@@ -66,18 +66,8 @@ def buy_france_1gb(page: Page, app_url: str) -> str:
     return page.url
 
 
-@pytest.fixture
-def sim(app_env: dict[str, str]):
-    server = start_sim_server(Path(app_env["DATA_DIR"]) / "sft_simulator.db")
-    api = SimApi(server.url)
-    api.login()
-    yield api
-    api.close()
-    server.stop()
-
-
 def test_sign_up_buy_and_install(
-    app_url: str, app_env: dict[str, str], browser: Browser, sim: SimApi
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
     ctx = browser.new_context(viewport=DESKTOP)
     page = ctx.new_page()
@@ -115,19 +105,17 @@ def test_sign_up_buy_and_install(
     smdp = page.get_by_test_id("smdp").inner_text()
     matching_id = page.get_by_test_id("matching-id").inner_text()
 
-    # The platform's own records: the activation code of this ICCID, the endpoint Active,
-    # exactly one add-on of plan 870101 with the stored uniqueId.
-    row = sim.get("fetchSIM", iccid=iccid).json()["Response"]["responseParam"]["rows"][0]
-    platform_code = row["activationCode"]["textQrCode"]
+    # The platform's own records: the activation code of this ICCID (the simulator's SM-DP+
+    # address and the SIM's matching id), the endpoint Active, exactly one add-on of plan
+    # 870101 with the stored uniqueId.
+    row = app_sim.sim_row(iccid)
+    platform_code = f"LPA:1${SIM_SMDP_ADDRESS}${row['matching_id']}"
     assert platform_code == f"LPA:1${smdp}${matching_id}"
-    endpoint_id = row["endPointId"]
-    profile = sim.get("GetEndPointProfile", endPointId=endpoint_id).json()
-    assert profile["Response"]["info"]["basicInfo"]["status"] == "Active"
-    addons = sim.get("GetEndpointAddonDetails", endPointId=endpoint_id).json()
-    addon_rows = addons["Response"]["responseParam"]["rows"]
-    assert [(a["planId"], a["uniqueId"]) for a in addon_rows] == [("870101", unique_id)]
+    assert row["endpoint_status"] == "Active"
+    addon_rows = app_sim.addons(row["endpoint_id"])
+    assert [(a["plan_id"], a["unique_id"]) for a in addon_rows] == [("870101", unique_id)]
 
-    # QR image: exactly the activation code (esim-facts §2), served only to the owner.
+    # QR image: exactly the activation code (docs/esim.md#qr-code), served only to the owner.
     png = page.request.get(f"{app_url}/esims/{esim_id}/qr.png")
     assert png.status == 200
     assert "private" in png.headers["cache-control"]
@@ -147,7 +135,7 @@ def test_sign_up_buy_and_install(
     shot(page, "install-desktop")
     ctx.close()
 
-    # Phone: one-tap and manual entry come before the QR (esim-facts F16).
+    # Phone: one-tap and manual entry come before the QR (docs/esim.md#install-page-order).
     phone_ctx = browser.new_context(
         viewport=PHONE,
         is_mobile=True,

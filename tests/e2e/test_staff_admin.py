@@ -1,11 +1,14 @@
 """The staff admin in a real browser: a staff member (role granted by the CLI, second factor
 set up from the enrolment page) performs each action and sees its effect in the portal (admin
-pages, the traveler's pages, the app's database) and on the platform (the simulator's own
-records, read over its API). A traveler gets nothing from ``/admin``.
+pages, the traveler's pages, the app's database) and on the platform (the app's own
+simulator: its controls and stored records, ``tests/harness.py`` ``AppSimulator``). A
+traveler gets nothing from ``/admin``.
 
-Expected values come from the simulator (add-on details, endpoint status, profile status)
-and from the documents (esim-facts F1/F2 refund rule, sft-api §3.4 suspension reason "3"),
-plus an independent RFC 6238 implementation for the TOTP codes.
+Expected values come from the simulator (add-ons, billed usage, endpoint status, profile
+status) and from the documents (no refund once data was used,
+``docs/business-rules.md#voids-and-refunds``; staff suspension with reason "3",
+``docs/business-rules.md#staff-suspension``), plus an independent RFC 6238 implementation for
+the TOTP codes.
 """
 
 from __future__ import annotations
@@ -17,29 +20,18 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, ROOT, shot
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.e2e.test_security_pages import rfc6238
-from tests.integration.sim_fixtures import SimApi, start_sim_server
+from tests.harness import AppSimulator
 from travelsim.formatting import format_bytes
 
 pytestmark = pytest.mark.e2e
 MB = 1_048_576
 ACTION_TIMEOUT = 90_000
-
-
-@pytest.fixture
-def sim(app_env: dict[str, str]):
-    server = start_sim_server(Path(app_env["DATA_DIR"]) / "sft_simulator.db")
-    api = SimApi(server.url)
-    api.login()
-    yield api
-    api.close()
-    server.stop()
 
 
 def _db(app_env: dict[str, str]) -> sqlite3.Connection:
@@ -66,22 +58,12 @@ def _notice(page: Page, result: str, text: str | re.Pattern[str] | None = None) 
         expect(notice).to_contain_text(text)
 
 
-def _addons(sim: SimApi, endpoint_id: str) -> list[dict]:
-    rows = sim.resp(sim.get("GetEndpointAddonDetails", endPointId=endpoint_id))
-    return sorted(rows["responseParam"]["rows"], key=lambda a: int(a["uniqueId"]))
-
-
-def _endpoint_status(sim: SimApi, endpoint_id: str) -> str:
-    info = sim.resp(sim.get("GetEndPointProfile", endPointId=endpoint_id))["info"]
-    return str(info["basicInfo"]["status"])
-
-
 def _no_horizontal_scroll(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
 
 
 def test_staff_admin_actions(
-    app_url: str, app_env: dict[str, str], browser: Browser, sim: SimApi
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
     data_dir = app_env["DATA_DIR"]
     # A traveler buys an eSIM.
@@ -150,16 +132,17 @@ def test_staff_admin_actions(
     page.get_by_label("Megabytes to consume").fill("200")
     page.get_by_role("button", name="Consume data").click()
     _notice(page, "ok", "200 MB billed")
-    (addon,) = _addons(sim, endpoint)
-    remaining = int(addon["remainingVolume"])
-    assert remaining == 1024 * MB - 200 * MB
+    (addon,) = app_sim.addons(endpoint)
+    assert (addon["plan_id"], addon["volume"]) == ("870101", 1024 * MB)
+    assert app_sim.billed_bytes(endpoint) == 200 * MB
+    remaining = addon["volume"] - 200 * MB
     expect(page.get_by_test_id("admin-addon").first).to_contain_text(format_bytes(remaining))
     traveler.goto(f"{app_url}/esims/{esim_id}")
     expect(traveler.get_by_test_id("data-gauge")).to_have_attribute(
         "aria-valuetext", re.compile(re.escape(f"{format_bytes(remaining)} of 1 GB left"))
     )
 
-    # Refund refused: data was used (esim-facts F1/F2 rule).
+    # Refund refused: data was used (docs/business-rules.md#voids-and-refunds).
     page.goto(f"{app_url}/admin/orders?order={order_id}")
     page.get_by_role("button", name="Refund payment").click()
     _notice(page, "refused", "200 MB of data already used")
@@ -168,14 +151,14 @@ def test_staff_admin_actions(
     page.goto(f"{app_url}/admin/esims?esim={esim_id}")
     page.get_by_role("button", name="Suspend endpoint").click()
     _notice(page, "ok", re.compile(r"endpoint suspended", re.IGNORECASE))
-    assert _endpoint_status(sim, endpoint) == "Suspended"
+    assert app_sim.endpoint_status(endpoint) == "Suspended"
     expect(page.get_by_test_id("esim-endpoint-status")).to_contain_text("Staff (CSR)")
     traveler.goto(f"{app_url}/esims/{esim_id}")
     expect(traveler.get_by_text("This eSIM is suspended. Please contact support")).to_be_visible()
     page.get_by_role("button", name="Resume endpoint").click()
     # Wait for this action's own notice (the suspend notice above also says "ok").
     _notice(page, "ok", re.compile(r"endpoint active", re.IGNORECASE))
-    assert _endpoint_status(sim, endpoint) == "Active"
+    assert app_sim.endpoint_status(endpoint) == "Active"
 
     # Goodwill add-on: one more instance of 870102 on the platform.
     page.get_by_label("Goodwill plan").click()
@@ -183,7 +166,7 @@ def test_staff_admin_actions(
     page.get_by_label("Goodwill note").fill("sorry for the outage")
     page.get_by_role("button", name="Give goodwill add-on").click()
     _notice(page, "ok", re.compile(r"goodwill 870102 as order \S+: delivered"))
-    assert [a["planId"] for a in _addons(sim, endpoint)] == ["870101", "870102"]
+    assert [a["plan_id"] for a in app_sim.addons(endpoint)] == ["870101", "870102"]
     expect(page.get_by_test_id("admin-addon")).to_have_count(2)
 
     # Simulator: the profile is installed (F1), then refresh from SFT shows it.
@@ -191,8 +174,7 @@ def test_staff_admin_actions(
     page.get_by_role("option", name="deleted", exact=True).click()
     page.get_by_role("button", name="Set profile status").click()
     _notice(page, "ok", "-> deleted")
-    row = sim.resp(sim.get("fetchSIM", iccid=iccid))["responseParam"]["rows"][0]
-    assert row["esimProfileStatus"] == "deleted"
+    assert app_sim.sim_row(iccid)["profile_status"] == "deleted"
     page.get_by_role("button", name="Refresh from SFT").click()
     _notice(page, "ok", "refreshed from SFT")
     expect(page.get_by_test_id("esim-install")).to_contain_text("deleted")
@@ -208,9 +190,9 @@ def test_staff_admin_actions(
             " ON e.id = r.new_esim_id WHERE r.old_esim_id = ?",
             (esim_id,),
         ).fetchone()
-    assert _endpoint_status(sim, endpoint) == "Suspended"
-    assert _endpoint_status(sim, new_endpoint) == "Active"
-    assert sorted(a["planId"] for a in _addons(sim, new_endpoint)) == ["870101", "870102"]
+    assert app_sim.endpoint_status(endpoint) == "Suspended"
+    assert app_sim.endpoint_status(new_endpoint) == "Active"
+    assert sorted(a["plan_id"] for a in app_sim.addons(new_endpoint)) == ["870101", "870102"]
     expect(page.get_by_test_id("replaced-by")).to_contain_text(str(new_id))
     traveler.goto(f"{app_url}/account")
     expect(traveler.get_by_test_id("esim-card")).to_have_count(2)
@@ -264,13 +246,8 @@ def test_staff_admin_actions(
     page.get_by_role("button", name="Advance clock").click()
     _notice(page, "ok", "simulator clock now")
     expect(page.get_by_test_id("sim-clock")).not_to_have_text(before)
-    # The offset is persisted by the platform: a simulator opened on its file now sees it.
-    fresh = start_sim_server(Path(data_dir) / "sft_simulator.db")
-    try:
-        offset = httpx.get(f"{fresh.url}/_sim/clock", timeout=10).json()["offsetSeconds"]
-    finally:
-        fresh.stop()
-    assert offset >= 2 * 3600
+    # The page moved the app's own simulator clock (its control says so).
+    assert app_sim.clock_offset() >= 2 * 3600
     page.get_by_label("Operation").fill("GetStatistics")
     page.get_by_label("Fault kind").click()
     page.get_by_role("option", name="http500").click()

@@ -3,16 +3,17 @@ data used up (more than the plan held), figures not reported yet, an expired pla
 install status (installed is good news; deleted needs a replacement), the ring gauges'
 starting point and the tables at phone width.
 
-The platform is driven as in ``test_my_esims``: a second simulator on the app's simulator
-file for what the simulator keeps in its database (data use, profile status), and the staff
-simulator page (``/admin/simulator``) for what the app's in-process simulator keeps in memory
-(faults, its clock). Expected values come from the simulator's own records (add-on details
-read over its API), the documented units (1 MB = 1,048,576 B; France 1 GB =
-1,073,741,824 B, 7 days from first use) and the gauge geometry (a ring of radius 84 around
-(95, 95) must start at 12 o'clock: (95, 11)).
+The platform is the app's own simulator, driven through its controls on the app's port
+(``tests/harness.py`` ``AppSimulator``: data use, profile status) and through the staff
+simulator page (``/admin/simulator``: faults, its clock). Expected values come from the
+simulator's answers and stored add-ons, the documented units and rules (bytes, 1 MB =
+1,048,576 B, ``docs/sft-platform.md#conventions``; France 1 GB = 1,073,741,824 B valid 7 days
+from the first data use, ``docs/business-rules.md#add-on-life``) and the gauge geometry (a ring
+of radius 84 around (95, 95) must start at 12 o'clock: (95, 11)).
 
-The last test moves the app's simulator clock forward by a week for the rest of the session
-(it cannot go back); this file is named to run after the other browser tests.
+The last test moves the app's simulator clock forward by a week (it cannot go back); the
+harness resets the simulator after this module (``tests/e2e/conftest.py``), so the modules
+that run after it see a clock that runs with the real one, whatever the order.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.e2e.conftest import DESKTOP, PHONE, ROOT, shot
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.e2e.test_security_pages import rfc6238
-from tests.integration.sim_fixtures import SimApi, start_sim_server
+from tests.harness import AppSimulator, sim_time
 from travelsim.timefmt import local_datetime
 
 pytestmark = pytest.mark.e2e
@@ -41,16 +41,6 @@ MB = 1_048_576
 GB = 1_073_741_824
 TZ = "Europe/Brussels"
 ACTION_TIMEOUT = 90_000
-
-
-@pytest.fixture
-def sim(app_env: dict[str, str]) -> Iterator[SimApi]:
-    server = start_sim_server(Path(app_env["DATA_DIR"]) / "sft_simulator.db")
-    api = SimApi(server.url)
-    api.login()
-    yield api
-    api.close()
-    server.stop()
 
 
 def _buy(page: Page, app_url: str, data_dir: str) -> dict[str, str]:
@@ -74,9 +64,14 @@ def _buy(page: Page, app_url: str, data_dir: str) -> dict[str, str]:
     }
 
 
-def _sim_addons(sim: SimApi, endpoint: str) -> list[dict[str, Any]]:
-    rows = sim.resp(sim.get("GetEndpointAddonDetails", endPointId=endpoint))
-    return sorted(rows["responseParam"]["rows"], key=lambda a: int(a["uniqueId"]))
+def _first_use(app_sim: AppSimulator, endpoint: str, nbytes: int) -> datetime:
+    """Use ``nbytes`` (all billed) on the eSIM's one France 1 GB plan, which starts it; its
+    expiry: the platform's time of that use + the plan's 7 days."""
+    (plan,) = app_sim.addons(endpoint)
+    assert (plan["plan_id"], plan["volume"], plan["validity_days"]) == ("870101", GB, 7)
+    used = app_sim.consume(endpoint, nbytes)
+    assert used["billedBytes"] == nbytes, used
+    return sim_time(used["recordedAt"]) + timedelta(days=plan["validity_days"])
 
 
 def _arc_start(page: Page, testid: str) -> dict[str, Any]:
@@ -169,16 +164,13 @@ def test_rings_start_at_twelve_o_clock(
 
 
 def test_tables_fit_a_phone(
-    app_url: str, app_env: dict[str, str], browser: Browser, sim: SimApi
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
     ctx = browser.new_context(viewport=DESKTOP, timezone_id=TZ)
     page = ctx.new_page()
     esim = _buy(page, app_url, app_env["DATA_DIR"])
     # A running plan has the longest row: "until <weekday day month year, hh:mm zone>".
-    r = sim.ctl("POST", "consume", {"endPointId": esim["endpoint"], "bytes": 300 * MB})
-    assert r.status_code == 200 and r.json()["billedBytes"] == 300 * MB, r.text
-    (platform,) = _sim_addons(sim, esim["endpoint"])
-    expiry = datetime.strptime(platform["expiryDate"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
+    expiry = _first_use(app_sim, esim["endpoint"], 300 * MB)
     page.goto(esim["url"])
     page.get_by_role("button", name="Refresh now").click()
     expect(page.get_by_test_id("addon")).to_have_attribute("data-state", "active")
@@ -212,7 +204,7 @@ def test_tables_fit_a_phone(
 
 
 def test_used_up_esim_says_so_and_leads_to_more_data(
-    app_url: str, app_env: dict[str, str], browser: Browser, sim: SimApi
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
     ctx = browser.new_context(viewport=DESKTOP, timezone_id=TZ)
     page = ctx.new_page()
@@ -223,13 +215,12 @@ def test_used_up_esim_says_so_and_leads_to_more_data(
     )
 
     # The profile is installed on the phone, then more traffic than the plan holds.
-    r = sim.ctl("POST", "profile-status", {"endPointId": esim["endpoint"], "status": "installed"})
-    assert r.status_code == 200, r.text
-    r = sim.ctl("POST", "consume", {"endPointId": esim["endpoint"], "bytes": GB + 200 * MB})
-    assert r.status_code == 200, r.text
-    assert r.json()["billedBytes"] == GB and r.json()["unbilledBytes"] == 200 * MB
-    (platform,) = _sim_addons(sim, esim["endpoint"])
-    assert platform["status"] == "Exhausted" and int(platform["remainingVolume"]) == 0
+    app_sim.profile_status(esim["endpoint"], "installed")
+    (plan,) = app_sim.addons(esim["endpoint"])
+    assert plan["volume"] == GB
+    used = app_sim.consume(esim["endpoint"], GB + 200 * MB)
+    # The platform billed the whole plan and no more: nothing is left on it.
+    assert (used["billedBytes"], used["unbilledBytes"]) == (GB, 200 * MB), used
 
     # A second tab refreshes; the first (left open) follows without a reload.
     other = ctx.new_page()
@@ -343,7 +334,7 @@ def _admin_ok(page: Page, text: str) -> None:
 
 
 def test_unknown_deleted_and_expired(
-    app_url: str, app_env: dict[str, str], browser: Browser, sim: SimApi
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
     staff = _staff(browser, app_url, app_env)
     # Usage statistics fail on the app's simulator: the first figures never arrive.
@@ -380,11 +371,10 @@ def test_unknown_deleted_and_expired(
     finally:
         staff.goto(f"{app_url}/admin/simulator")
         staff.get_by_role("button", name="Clear all faults").click()
-        _admin_ok(staff, "faults cleared")
+        _admin_ok(staff, "1 fault cleared")  # the one injected above
 
     # The profile is deleted from the phone: now the replacement is offered prominently.
-    r = sim.ctl("POST", "profile-status", {"endPointId": esim["endpoint"], "status": "deleted"})
-    assert r.status_code == 200, r.text
+    app_sim.profile_status(esim["endpoint"], "deleted")
     page.get_by_role("button", name="Refresh now").click()
     expect(page.get_by_role("status")).to_have_text("Updated from the network just now.")
     expect(page.get_by_test_id("data-gauge")).to_have_attribute(
@@ -398,8 +388,7 @@ def test_unknown_deleted_and_expired(
     shot(page, "edges-deleted-desktop")
 
     # Data use starts the 7 days; then the app's simulator clock passes the expiry.
-    r = sim.ctl("POST", "consume", {"endPointId": esim["endpoint"], "bytes": 100 * MB})
-    assert r.status_code == 200 and r.json()["billedBytes"] == 100 * MB, r.text
+    expiry = _first_use(app_sim, esim["endpoint"], 100 * MB)
     staff.goto(f"{app_url}/admin/simulator")
     staff.get_by_label("Hours to advance").fill(str(7 * 24 + 1))
     staff.get_by_role("button", name="Advance clock").click()
@@ -407,18 +396,8 @@ def test_unknown_deleted_and_expired(
     staff.goto(f"{app_url}/admin/esims?esim={esim['esim_id']}")
     staff.get_by_role("button", name="Refresh from SFT").click()
     _admin_ok(staff, "refreshed from SFT")
-    # The simulator opened by this test still has the old clock offset (it reads it once at
-    # start): a fresh one on the same file reads the platform's expiry as the app's does.
-    fresh = start_sim_server(Path(app_env["DATA_DIR"]) / "sft_simulator.db")
-    try:
-        api = SimApi(fresh.url)
-        api.login()
-        (platform,) = _sim_addons(api, esim["endpoint"])
-        api.close()
-    finally:
-        fresh.stop()
-    assert platform["status"] == "Expired"
-    expiry = datetime.strptime(platform["expiryDate"], "%d/%m/%Y %H:%M:%S").replace(tzinfo=UTC)
+    # The app's simulator clock is now past that expiry (7 days + 1 hour later).
+    assert app_sim.now() >= expiry + timedelta(hours=1), (app_sim.now(), expiry)
 
     ended = page.get_by_test_id("data-ended")  # the open page follows (live re-read)
     expect(ended).to_contain_text(

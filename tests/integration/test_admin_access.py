@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from reflex.event import EventSpec
-from reflex.istate.data import RouterData
-from reflex.state import State
-from sqlmodel import col, func, select
-from test_checkout_support import (
+from checkout_support import (
     add_plan,
     add_user,
     buy,
 )
+from reflex.event import EventSpec
+from reflex.istate.data import RouterData
+from reflex.state import State
+from sqlmodel import col, func, select
 
 from travelsim import db
 from travelsim.models import (

@@ -7,7 +7,7 @@ docs/business-rules.md#replacement and docs/business-rules.md#staff-suspension (
 reason "3" CSR), never from the code under test.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlmodel import col, select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     add_user,
@@ -27,6 +25,8 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlalchemy import text
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import (

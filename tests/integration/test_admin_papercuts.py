@@ -2,7 +2,7 @@
 refused by the service otherwise), the outbox saying where mail goes without SMTP, and
 date filters that are unambiguous UTC days."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_admin_lists import seed_orders
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     add_user,
@@ -20,6 +19,7 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from test_admin_lists import seed_orders
 
 from travelsim import db
 from travelsim.models import Order, Payment, User

@@ -16,9 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sim_fixtures import SimApi, SimServer
-from sqlmodel import col, select
-from test_jobs_support import (  # noqa: F401
+from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
     MB,
@@ -30,6 +28,8 @@ from test_jobs_support import (  # noqa: F401
     setup_esim,
     sim,
 )
+from sim_fixtures import SimApi, SimServer
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import CallbackEvent, Esim, EsimAddon, EsimSync

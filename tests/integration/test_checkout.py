@@ -1,6 +1,6 @@
 """Checkout and payment against real databases and the simulator over loopback."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     CARD_3DS,
     CARD_DECLINED,
     CARD_OK,
@@ -22,6 +21,7 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, Payment, ProvisioningStep, User, utcnow

@@ -7,15 +7,14 @@ and hold exactly one eSIM. Counts below are read back from the database, indepen
 what ``start_checkout`` returned.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 
-from sqlmodel import col, select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
     add_plan,
@@ -24,6 +23,7 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, User

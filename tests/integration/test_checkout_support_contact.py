@@ -7,7 +7,7 @@ outbox after a real provisioning run against the simulator) must say so with the
 contact, and must not send the traveler to the install page for it.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import sqlite3
 from collections.abc import Callable
 
 import pytest
-from sqlmodel import select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     add_user,
@@ -25,6 +24,7 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Esim, Order, OutboxEmail

@@ -1,6 +1,6 @@
 """The local eSIM pool: refill from the simulator, exclusive reservations, expiry."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     add_user,
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, utcnow

@@ -16,11 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sim_fixtures import SimApi, SimServer
-from sqlalchemy import update
-from sqlmodel import col, select
-from test_checkout_support import Sim, add_plan, add_user, buy, sim_factory  # noqa: F401
-from test_jobs_support import (  # noqa: F401
+from checkout_support import Sim, add_plan, add_user, buy, sim_factory  # noqa: F401
+from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
     Mailbox,
@@ -32,6 +29,9 @@ from test_jobs_support import (  # noqa: F401
     sim,
     smtp,
 )
+from sim_fixtures import SimApi, SimServer
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import (

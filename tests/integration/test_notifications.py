@@ -14,11 +14,7 @@ import re
 from datetime import timedelta
 
 import httpx
-from sim_fixtures import SimApi, SimServer
-from sqlalchemy import update
-from sqlmodel import col, select
-from starlette.applications import Starlette
-from test_jobs_support import (  # noqa: F401
+from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
     Mailbox,
@@ -31,6 +27,10 @@ from test_jobs_support import (  # noqa: F401
     sim_clock,
     smtp,
 )
+from sim_fixtures import SimApi, SimServer
+from sqlalchemy import update
+from sqlmodel import col, select
+from starlette.applications import Starlette
 
 from travelsim import db
 from travelsim.models import Esim, Notification, OutboxEmail

@@ -9,7 +9,7 @@ the person, eSIMs with live add-ons suspended first, sessions revoked, the perso
 anonymised).
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from oidc_support import HOST, PASSWORD, SESSION_COOKIE, Browser, location, make_user
-from sqlmodel import select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     buy,
     sft_clients,
     sim_factory,
 )
+from oidc_support import HOST, PASSWORD, SESSION_COOKIE, Browser, location, make_user
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import (

@@ -5,7 +5,7 @@ add-on instance of the plan per order) and from the simulator's own fetchSIM ans
 code), never from the code under test.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlmodel import select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
     add_plan,
@@ -27,6 +26,7 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import select
 
 from travelsim import db
 from travelsim.esim import ActivationCode, qr_png

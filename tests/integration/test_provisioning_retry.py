@@ -13,7 +13,7 @@ hold at the end is read from the simulator's own records (one add-on instance on
 the payment row, never from the code under test.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
     add_plan,
@@ -32,6 +31,7 @@ from test_checkout_support import (  # noqa: F401 - fixtures
     sft_clients,
     sim_factory,
 )
+from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import Esim, Order, OutboxEmail, Payment, User

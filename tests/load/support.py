@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlmodel import select
 
+from tests.harness import ROOT, SimProcess, free_port
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, OutboxEmail, Payment, User
 from travelsim.services import checkout, inventory
 from travelsim.services.payments import Card, DemoCardProvider
 from travelsim.sft import SFTClient
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAN_ID = "870101"  # simulator catalogue: "France 1 GB 7 days"
 CARD_OK = "4242 4242 4242 4242"
 
@@ -94,57 +88,5 @@ def distinct(values: Sequence[Any]) -> bool:
     return len(set(values)) == len(values)
 
 
-# --- a standalone simulator process ----------------------------------------------------------
-class SimProcess:
-    """``python -m travelsim.sft_simulator serve`` on a free loopback port (duck-types the
-    ``SimServer`` that ``test_checkout_support.Sim`` wraps)."""
-
-    def __init__(self, db_path: Path, esims: int, rate_limit_tps: float = 0.0) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = (db_path.parent / f"sim-{self.port}.log").open("w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "travelsim.sft_simulator",
-                "serve",
-                "--port",
-                str(self.port),
-                "--db",
-                str(db_path),
-                "--seed",
-                str(esims),
-                "--rate-limit-tps",
-                str(rate_limit_tps),
-            ],
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(300):
-            if self.proc.poll() is not None:
-                raise RuntimeError("the simulator exited early")
-            try:
-                if httpx.get(f"{self.url}/_sim/clock", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("the simulator did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# --- a standalone simulator process: the shared harness's (tests/harness.py) -----------------
+__all__ = ["ROOT", "SimProcess", "free_port"]

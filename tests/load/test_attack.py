@@ -33,11 +33,11 @@ from typing import Any
 
 import httpx
 import pytest
+from checkout_support import add_plan, add_user, buy
 from reflex.istate.data import RouterData
 from reflex.state import State
 from reflex.utils.format import json_dumps
 from sqlmodel import col, func, select
-from test_checkout_support import add_plan, add_user, buy
 
 from tests.load.support import PLAN_ID
 from travelsim import db

@@ -13,7 +13,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-from test_checkout_support import Sim, add_plan, make_client
+from checkout_support import Sim, add_plan, make_client
 
 from tests.load.support import (
     PLAN_ID,

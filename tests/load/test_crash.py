@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from checkout_support import Sim, add_plan, add_user, buy
 from sqlmodel import col, select
-from test_checkout_support import Sim, add_plan, add_user, buy
 
 from tests.load.support import PLAN_ID, ROOT, SimProcess, seed_pool
 from travelsim import db

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from test_checkout_support import Sim, add_plan, buy, make_client
+from checkout_support import Sim, add_plan, buy, make_client
 
 from tests.load.support import (
     PLAN_ID,

@@ -1,5 +1,6 @@
-"""More than one backend worker (issue 10): Redis state manager, PostgreSQL, the standalone
-simulator, two Granian workers behind one port, one traveler in a real browser.
+"""More than one backend worker (``docs/architecture.md#several-workers``): Redis state
+manager, PostgreSQL, the standalone simulator, two Granian workers behind one port, one
+traveler in a real browser.
 
 The deployment is the documented one for several workers: ``REDIS_URL`` (Reflex keeps each
 tab's state in Redis, and ``services.live`` relays "figures changed" between workers),
@@ -23,20 +24,21 @@ steps where it matters, and prove that:
 - exactly one scheduler runs: both workers start one (their log lines), every recorded job
   run has the same holder, and that holder is one of the two workers.
 
+The processes and databases come from the shared harness (``tests/harness.py``): a scratch
+PostgreSQL database, Redis (skipped with the reason locally when absent, failing in CI), the
+standalone simulator, ``reflex run --env prod`` on a free port with its own DATA_DIR (kept,
+with the logs, when a test failed).
+
 Run it in its own pytest process (Playwright's sync API):
 ``pytest -q tests/load/test_workers_browser.py``.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,10 +51,20 @@ import pytest
 import redis
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import REDIS_URL, create_pg_database, drop_pg_database, service_missing
-from tests.e2e.conftest import DESKTOP, _free_port, browser  # noqa: F401 - fixture
+from tests.e2e.conftest import browser  # noqa: F401 - fixture
+from tests.harness import (
+    DESKTOP,
+    REDIS_URL,
+    SimProcess,
+    app_environment,
+    create_pg_database,
+    drop_pg_database,
+    keep_test_data,
+    redis_client,
+    seed,
+    start_app,
+)
 from tests.integration.sim_fixtures import SimApi
-from tests.load.support import ROOT
 from tests.load.test_workers import max_in_window
 from travelsim.cli import DEMO_EMAIL, DEMO_PASSWORD
 from travelsim.formatting import format_bytes
@@ -76,104 +88,42 @@ class Cluster:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log_path: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not start:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.5)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    try:
-        r = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-        r.ping()
-    except redis.RedisError:
-        service_missing(f"Redis at {REDIS_URL}")
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    r = redis_client()
     database_url = create_pg_database()
-    data_dir = Path(tempfile.mkdtemp(prefix="travelsim-workers-"))
-    port, sim_port = _free_port(), _free_port()
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-        REFLEX_USE_NPM="1",
-        APP_ENV="demo",
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SFT_BASE_URL=f"http://127.0.0.1:{sim_port}",
-        SFT_RATE_LIMIT_TPS=str(BUDGET_TPS),
-        GRANIAN_WORKERS="2",
-        LIVE_POLL_SECONDS="600",
-        FRONTEND_PORT=str(port),
-        BACKEND_PORT=str(port),
-        PUBLIC_URL=f"http://localhost:{port}",
-        LOG_LEVEL="INFO",
-        PYTHONUNBUFFERED="1",
+    env = app_environment(
+        "workers",
+        app_env="demo",
+        extra={
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "SFT_RATE_LIMIT_TPS": str(BUDGET_TPS),
+            "GRANIAN_WORKERS": "2",
+            "LIVE_POLL_SECONDS": "600",
+            "LOG_LEVEL": "INFO",
+        },
     )
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = []
+    data_dir = Path(env["DATA_DIR"])
+    sim = app = None
+    started = False
     try:
-        sim_log_path = data_dir / "simulator.log"
-        logs.append(sim_log := sim_log_path.open("w"))
-        sim = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "travelsim.sft_simulator", "serve"),
-                *("--port", str(sim_port), "--db", str(data_dir / "sim.db")),
-                *("--rate-limit-tps", str(BUDGET_TPS)),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sim_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        procs.append(sim)
-        _wait_http(f"http://127.0.0.1:{sim_port}/_sim/clock", sim, sim_log_path, 60)
-        subprocess.run(
-            [sys.executable, "-m", "travelsim.cli", "seed"], cwd=ROOT, env=env, check=True
-        )
-        log_path = data_dir / "app.log"
-        logs.append(log := log_path.open("w"))
-        reflex = str(Path(sys.executable).parent / "reflex")
-        ports = ["--frontend-port", str(port), "--backend-port", str(port)]
-        app = subprocess.Popen(
-            [reflex, "run", "--env", "prod", *ports],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        procs.append(app)
-        url = f"http://localhost:{port}"
-        _wait_http(f"{url}/healthz", app, log_path, 600)
-        _wait_http(url, app, log_path, 120)
-        yield Cluster(url, f"http://127.0.0.1:{sim_port}", database_url, r, log_path)
+        sim = SimProcess(data_dir / "sim.db", rate_limit_tps=BUDGET_TPS, env=env)
+        env["SFT_BASE_URL"] = sim.url
+        seed(env)
+        app = start_app(env)
+        started = True
+        yield Cluster(app.url, sim.url, database_url, r, app.log_path)
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        for f in logs:
-            f.close()
+        if app is not None:
+            app.stop(keep_data=True)  # DATA_DIR (logs of both processes) handled below
+        if sim is not None:
+            sim.stop()
         drop_pg_database(database_url)
-        if not os.environ.get("KEEP_TEST_DATA"):
+        if started and not request.session.testsfailed and not keep_test_data():
             shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"\n[harness] cluster data and logs kept: {data_dir}", file=sys.stderr)
 
 
 def socket_record(cluster: Cluster, page: Page) -> tuple[str, str] | None:
