@@ -211,7 +211,12 @@ def usage_chart() -> rx.Component:
                 ),
                 rx.cond(
                     EsimState.usage_known,
-                    rx.text("No data used yet.", size="2", color=rx.color("gray", 11)),
+                    rx.text(
+                        "No data use reported yet.",
+                        size="2",
+                        color=rx.color("gray", 11),
+                        data_testid="usage-none",
+                    ),
                     rx.text(
                         "Usage not reported by the network yet.",
                         size="2",
@@ -328,6 +333,25 @@ def data_ended() -> rx.Component:
     )
 
 
+def support_contact(support: rx.Var) -> rx.Component:
+    """The line "Contact support: <email> · <phone> · <web page>" as links, from a
+    ``{"email", "phone", "tel", "url"}`` dict (phone and url shown only when set)."""
+    return rx.text(
+        "Contact support: ",
+        rx.link(support["email"], href="mailto:" + support["email"]),
+        rx.cond(
+            support["phone"] != "",
+            rx.text.span(" · ", rx.link(support["phone"], href="tel:" + support["tel"])),
+        ),
+        rx.cond(
+            support["url"] != "",
+            rx.text.span(" · ", rx.link(support["url"], href=support["url"], is_external=True)),
+        ),
+        size="2",
+        data_testid="support-contact",
+    )
+
+
 def esim_page() -> rx.Component:
     return page(
         rx.cond(
@@ -355,9 +379,12 @@ def esim_page() -> rx.Component:
                             loading=EsimState.refreshing,
                             variant="soft",
                         ),
-                        rx.link(
-                            rx.button(rx.icon("plus", size=16), "Buy more data"),
-                            href="/esims/" + EsimState.esim_id + "/topup",
+                        rx.cond(
+                            ~EsimState.suspended_by_staff,
+                            rx.link(
+                                rx.button(rx.icon("plus", size=16), "Buy more data"),
+                                href="/esims/" + EsimState.esim_id + "/topup",
+                            ),
                         ),
                         spacing="2",
                     ),
@@ -372,13 +399,17 @@ def esim_page() -> rx.Component:
                 rx.cond(
                     EsimState.suspended_by_staff,
                     rx.callout(
-                        "This eSIM is suspended. Please contact support to resume it.",
+                        rx.vstack(
+                            rx.text(EsimState.suspended_text, weight="bold"),
+                            support_contact(EsimState.support),
+                            spacing="1",
+                        ),
                         icon="octagon-alert",
                         color_scheme="red",
+                        data_testid="esim-suspended",
                     ),
+                    rx.fragment(data_ended(), install_status()),
                 ),
-                data_ended(),
-                install_status(),
                 rx.card(
                     rx.flex(
                         rx.vstack(

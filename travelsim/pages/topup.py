@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.pages.esim import support_contact
 from travelsim.state.topup import TopupState
 
 
@@ -81,7 +82,14 @@ def preview() -> rx.Component:
                         size="3",
                     ),
                     rx.callout(
-                        TopupState.refusal,
+                        rx.vstack(
+                            rx.text(TopupState.refusal),
+                            rx.cond(
+                                TopupState.support.contains("email"),
+                                support_contact(TopupState.support),
+                            ),
+                            spacing="1",
+                        ),
                         icon="ban",
                         color_scheme="red",
                         data_testid="topup-refused",

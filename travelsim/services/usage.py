@@ -74,6 +74,8 @@ from travelsim.models import (
     Esim,
     EsimAddon,
     EsimSync,
+    Order,
+    Payment,
     ReplacementRequest,
     UsageDay,
     utcnow,
@@ -81,6 +83,7 @@ from travelsim.models import (
 from travelsim.services import projection as proj
 from travelsim.services.topup import (
     LIVE_STATUSES,
+    STAFF_REASONS,
     draw_key,
     effective_status,
     endpoint_state,
@@ -698,6 +701,11 @@ class Dashboard:
         replacement_open: an open replacement request exists.
         can_request_replacement: the replacement request may be made (QR used or error, none
             open); pages offer it quietly unless ``install_problem``.
+        suspended_by_staff: the endpoint is Suspended with lifecycle reason "3" (CSR, staff;
+            docs/business-rules.md#staff-suspension): the traveler can neither buy more data
+            nor usefully install it; only support can help.
+        refunded: the payment of the order that sold this eSIM (``new_esim``) was refunded
+            by staff; its service was withdrawn (docs/business-rules.md#voids-and-refunds).
     """
 
     esim_id: int
@@ -732,6 +740,8 @@ class Dashboard:
     install_problem: bool
     replacement_open: bool
     can_request_replacement: bool
+    suspended_by_staff: bool = False
+    refunded: bool = False
 
 
 def _percent(remaining: int | None, total: int | None) -> float | None:
@@ -906,6 +916,19 @@ async def esim_dashboard(
             )
         )
     ).first() is not None
+    endpoint_status = (sync.endpoint_status if sync else None) or esim.endpoint_status
+    lifecycle_reason = sync.lifecycle_reason if sync else None
+    refunded = (
+        await session.exec(
+            select(Payment.id)
+            .join(Order, col(Order.payment_id) == col(Payment.id))
+            .where(
+                col(Order.esim_id) == esim.id,
+                col(Order.kind) == "new_esim",
+                col(Payment.status) == "refunded",
+            )
+        )
+    ).first() is not None
 
     return Dashboard(
         esim_id=esim.id,
@@ -932,14 +955,17 @@ async def esim_dashboard(
         addons=views,
         daily_usage=daily,
         projection=projection,
-        endpoint_status=(sync.endpoint_status if sync else None) or esim.endpoint_status,
-        lifecycle_reason=sync.lifecycle_reason if sync else None,
+        endpoint_status=endpoint_status,
+        lifecycle_reason=lifecycle_reason,
         profile_status=profile_status,
         install=install,
         qr_used=qr_used,
         install_problem=install in ("deleted", "error"),
         replacement_open=replacement_open,
         can_request_replacement=(qr_used or install == "error") and not replacement_open,
+        suspended_by_staff=endpoint_state(endpoint_status) == "suspended"
+        and (lifecycle_reason or "").strip() in STAFF_REASONS,
+        refunded=refunded,
     )
 
 

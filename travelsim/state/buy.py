@@ -220,6 +220,10 @@ class BuyState(SessionState):
                 outcome = await call(s, user)
         except checkout.CheckoutError as exc:
             self.error = ERRORS.get(exc.code, exc.message)
+            if exc.code == "no_pending_payment" and self.step == "action":
+                # Nothing left to confirm (e.g. declined meanwhile): the card form is the
+                # only way on; the reservation is still held for this checkout.
+                self.step = "pay"
             return
         finally:
             self.busy = False
@@ -236,6 +240,9 @@ class BuyState(SessionState):
             self.error = "Your payment is being processed. This page will update in a moment."
             return BuyState.poll_payment
         self.error = outcome.message or ERRORS.get(outcome.error or "", "The payment failed.")
+        # A declined payment (a wrong verification code included) has no second step left:
+        # back to the card form, where paying again starts a new payment for this checkout.
+        self.step = "pay"
         return None
 
     @rx.event
@@ -274,9 +281,10 @@ def _country_label(code: str) -> str:
 
 def _esim_target(esim: Esim) -> dict[str, str]:
     """How a top-up checkout names the eSIM the data is added to: its nickname (or
-    "Your eSIM"), the last 4 digits of its ICCID and its destination with flag."""
+    "your eSIM", lower case: it is shown mid-sentence), the last 4 digits of its ICCID and
+    its destination with flag. A nickname is kept exactly as the traveler wrote it."""
     return {
-        "name": esim.nickname or "Your eSIM",
+        "name": esim.nickname or "your eSIM",
         "iccid_tail": esim.iccid[-4:],
         "destination": _country_label(esim.destination or ""),
     }

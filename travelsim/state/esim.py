@@ -17,7 +17,7 @@ import reflex as rx
 from travelsim import db
 from travelsim.formatting import data_left, format_bytes
 from travelsim.models import utcnow
-from travelsim.services import countries, jobs, live, platform, usage
+from travelsim.services import countries, installation, jobs, live, platform, usage
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import age_text, duration_text, iso_utc, local_datetime
@@ -65,6 +65,24 @@ GAUGE_WORDS = {
     "no_plan": ("no plan", "no data left", "No data left: no data plan on this eSIM"),
 }
 WATCH_SECONDS = 15 * 60
+#: What a staff-suspended eSIM says, once (docs/business-rules.md#staff-suspension).
+SUSPENDED_BY_STAFF = "This eSIM is suspended. Please contact support to resume it."
+#: ... and when the suspension came with a refund (docs/business-rules.md#voids-and-refunds).
+REFUNDED = "This eSIM's order was refunded; it no longer works."
+
+
+def support_links() -> dict[str, str]:
+    """The support contact for the page, read now from the settings (``SUPPORT_EMAIL``,
+    optional ``SUPPORT_URL`` / ``SUPPORT_PHONE``; :func:`installation.support_contact`):
+    ``email``, ``url``, ``phone`` ("" when not set) and ``tel`` (the phone's digits and
+    ``+``, for a ``tel:`` link)."""
+    contact = installation.support_contact()
+    return {
+        "email": contact.email,
+        "url": contact.url or "",
+        "phone": contact.phone or "",
+        "tel": "".join(c for c in contact.phone or "" if c.isdigit() or c == "+"),
+    }
 
 
 def data_words(remaining: int | None, total: int | None, percent: float | None) -> str:
@@ -91,6 +109,10 @@ class EsimState(SessionState):
     can_request_replacement: bool = False
     replacement_open: bool = False
     suspended_by_staff: bool = False
+    #: The one sentence a staff-suspended eSIM shows ("" otherwise).
+    suspended_text: str = ""
+    #: Support contact (:func:`support_links`), filled on load.
+    support: dict[str, str] = {}
 
     install_ok_text: str = ""
     install_problem: bool = False
@@ -189,9 +211,12 @@ class EsimState(SessionState):
         else:
             n.destination = ""
         n.endpoint_status = d.endpoint_status or "unknown"
-        n.suspended_by_staff = (d.endpoint_status or "").lower() == "suspended" and (
-            d.lifecycle_reason == "3"
-        )
+        n.suspended_by_staff = d.suspended_by_staff
+        if d.suspended_by_staff:
+            n.suspended_text = REFUNDED if d.refunded else SUSPENDED_BY_STAFF
+            n.support = support_links()
+        else:
+            n.suspended_text = ""
         n.install = d.install
         n.install_label = INSTALL_LABELS.get(d.install, d.install)
         n.qr_used = d.qr_used
@@ -214,7 +239,8 @@ class EsimState(SessionState):
             n.gauge_top, n.gauge_bottom, n.data_text = GAUGE_WORDS.get(
                 d.data_state, GAUGE_WORDS["unknown"]
             )
-        n.ended_text = self._ended_text(d, tz)
+        # A staff-suspended eSIM cannot take more data: no "buy more" callout.
+        n.ended_text = "" if d.suspended_by_staff else self._ended_text(d, tz)
 
         n.expires_iso = iso_utc(d.expires_at)
         n.expires_text = local_datetime(d.expires_at, tz) if d.expires_at else ""

@@ -16,6 +16,7 @@ from travelsim import db
 from travelsim.formatting import format_bytes
 from travelsim.models import Esim, utcnow
 from travelsim.services import catalogue, checkout, platform, topup
+from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
 
@@ -26,6 +27,9 @@ STARTS = {
     "after_previous": "starts when the plans before it end",
     "at_activation": "starts when the eSIM is activated",
 }
+
+#: Refusals (``topup.check_topup_allowed`` codes) whose message says "contact support".
+SUPPORT_REFUSALS = frozenset({"no_sim", "suspended_by_staff", "suspended_unknown"})
 
 
 class TopupState(SessionState):
@@ -41,6 +45,8 @@ class TopupState(SessionState):
     error: str = ""
     busy: bool = False
     tz: str = ""
+    #: Support contact named next to a refusal (``email``/``url``/``phone``/``tel``, "" unset).
+    support: dict[str, str] = {}
 
     @rx.event
     async def load(self) -> Any:
@@ -98,6 +104,8 @@ class TopupState(SessionState):
         self.selected = plan_id
         self.allowed = offer.decision.allowed
         self.refusal = "" if offer.decision.allowed else (offer.decision.message or "")
+        # Every refusal but the add-on limit sends the traveler to support: name it.
+        self.support = support_links() if offer.decision.refusal in SUPPORT_REFUSALS else {}
         self.hint = offer.decision.message or "" if offer.decision.resume_first else ""
         tz = self.tz or "UTC"
         self.preview = [

@@ -1,0 +1,72 @@
+"""The eSIM read model (``usage.esim_dashboard``) after staff actions: a refund withdraws the
+service and suspends the endpoint as staff (reason "3" CSR), so the traveler's page must know
+both facts to say so once and offer nothing that cannot work.
+
+The rules come from docs/business-rules.md#voids-and-refunds (a refunded new eSIM's endpoint
+is suspended, reason "3") and docs/business-rules.md#staff-suspension; the platform state is
+read from the simulator's own API, never from the code under test.
+"""
+
+# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+
+from __future__ import annotations
+
+from typing import Any
+
+from test_admin_actions import delivered_order, endpoint_of, make_staff, setup  # noqa: F401
+from test_checkout_support import (  # noqa: F401 - fixtures
+    add_plan,
+    sft_clients,
+    sim_factory,
+)
+
+from travelsim import db
+from travelsim.models import Order, utcnow
+from travelsim.services import admin, usage
+
+
+async def _dashboard(order: Order) -> usage.Dashboard:
+    async with db.session() as s:
+        d = await usage.esim_dashboard(
+            s, user_id=order.user_id, esim_id=order.esim_id, now=utcnow()
+        )
+    assert d is not None
+    return d
+
+
+async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any) -> None:
+    sim, client = setup
+    await add_plan()
+    staff = await make_staff()
+    order = await delivered_order(client)
+    before = await _dashboard(order)
+    assert (before.suspended_by_staff, before.refunded) == (False, False)
+
+    result = await admin.refund_order(staff, order.id, client=client)
+    assert result.result == "ok", result.message
+    # The platform's own view: suspended (the documented effect of a refund).
+    assert sim.endpoint_status(await endpoint_of(order.esim_id)) == "Suspended"
+
+    after = await _dashboard(order)
+    assert after.suspended_by_staff is True
+    assert after.refunded is True
+
+
+async def test_staff_suspension_without_refund_is_not_read_as_refunded(setup: Any) -> None:
+    sim, client = setup
+    await add_plan()
+    staff = await make_staff()
+    order = await delivered_order(client)
+
+    result = await admin.set_suspended(staff, order.esim_id, suspend=True, client=client)
+    assert result.result == "ok", result.message
+    assert sim.endpoint_status(await endpoint_of(order.esim_id)) == "Suspended"
+
+    d = await _dashboard(order)
+    assert d.suspended_by_staff is True
+    assert d.refunded is False
+
+    resumed = await admin.set_suspended(staff, order.esim_id, suspend=False, client=client)
+    assert resumed.result == "ok", resumed.message
+    assert sim.endpoint_status(await endpoint_of(order.esim_id)) == "Active"
+    assert (await _dashboard(order)).suspended_by_staff is False
