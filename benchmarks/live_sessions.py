@@ -16,8 +16,9 @@ fit on 2 cores; one real Chromium page is opened too, for a traveler that also h
 session, and must show the same figures as the raw session holds (checked after each round).
 
 One round (``--rounds``): the platform's data changes and the portal learns of it through
-its push path. The benchmark opens the app's simulator (same SQLite file, its own
-``Simulator`` instance) and uses its operator controls: callbacks were switched on at the
+its push path. The benchmark drives the app's own simulator through its operator controls
+on the app's port (``/_sim/...``, ``docs/simulator.md``; never a second simulator on its
+file, which would hold its own clock and callback baseline): callbacks were switched on at the
 start (``POST /_sim/callbacks`` with the app's ``/callbacks/sft`` URL and token, taking the
 state as baseline); every traveler's endpoint consumes 10 MiB (``POST /_sim/consume``);
 then ``POST /_sim/callbacks/flush`` sends the platform's CallBackNotification batch
@@ -28,13 +29,13 @@ answers, then applies each event in its own transaction (``callbacks.process_pen
 pushes its delta.
 
 Timed, per session: from the commit of that eSIM's new figures (``esim_addon.updated_at``,
-read back from the portal's database; set just before the commit, so slightly early) to
-the moment that session's client reads the first websocket frame whose
-``remaining_text`` differs from the old one (``time.time()`` at frame read, before
-parsing; same machine, same clock). Also shown: from the batch's last commit (negative when a
-session updated before the whole batch was applied) and from the platform's POST (includes
-applying the 200 events one transaction each). The
-received figure is checked against the database (``format_bytes(remaining_bytes)``).
+read back from the portal's database; set just before the commit, so slightly early) to the
+moment that session's client reads the first websocket frame whose ``data_text`` ("<remaining>
+of <total> left (<percent> %)") differs from the old one (``time.time()`` at frame read,
+before parsing; same machine, same clock). Also shown: from the batch's last commit (negative
+when a session updated before the whole batch was applied) and from the platform's POST
+(includes applying the 200 events one transaction each). The received figure is checked
+against the database (``format_bytes(remaining_bytes)`` starts it).
 
 Memory: VmRSS (``/proc``) of the app's processes (``reflex run`` and its backend worker)
 idle (app started, travelers signed in, no tab), with every session connected (after the
@@ -68,7 +69,6 @@ from benchmarks.reflex_client import Compiled, Session
 
 CALLBACK_TOKEN = "bench-callback-token"
 CONSUME_BYTES = 10 * 1_048_576
-SIM_BASE = "http://sft-simulator.internal"
 
 
 def main() -> int:
@@ -131,7 +131,6 @@ async def run(app: App, n: int, rounds: int, idle_s: float, setup_s: float) -> N
     from playwright.async_api import async_playwright
 
     from travelsim.formatting import format_bytes
-    from travelsim.sft_simulator import SimulatorConfig, create_app
 
     compiled = Compiled.read(ROOT / ".web")
     db_path = app.data_dir / "travelsim.db"
@@ -175,15 +174,12 @@ async def run(app: App, n: int, rounds: int, idle_s: float, setup_s: float) -> N
     idle_frames = (sum(len(s.frames) for s in sessions) - frames0) / n / idle_s
     idle_bytes = (sum(s.bytes_received for s in sessions) - bytes0) / n / idle_s
 
-    sim = create_app(SimulatorConfig(db_path=app.data_dir / "sft_simulator.db", seed_esims=0))
     from_commit: list[float] = []
     from_last_commit: list[float] = []
     from_post: list[float] = []
     wrong = 0
     page_ok = 0
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sim), base_url=SIM_BASE, timeout=120
-    ) as ctl:
+    async with httpx.AsyncClient(base_url=app.server.loopback_url, timeout=120) as ctl:
         (
             await ctl.post(
                 "/_sim/callbacks",
@@ -196,7 +192,7 @@ async def run(app: App, n: int, rounds: int, idle_s: float, setup_s: float) -> N
         ).raise_for_status()
         for r in range(rounds):
             for s in sessions:
-                s.watch_for_change("remaining_text")
+                s.watch_for_change("data_text")
             for t in app.travelers:
                 res = await ctl.post(
                     "/_sim/consume", json={"endPointId": t.endpoint_id, "bytes": CONSUME_BYTES}
@@ -221,10 +217,10 @@ async def run(app: App, n: int, rounds: int, idle_s: float, setup_s: float) -> N
                 lat.append(s.watch_seen_at - commit)
                 from_last_commit.append(s.watch_seen_at - last_commit)
                 from_post.append(s.watch_seen_at - t_post)
-                if s.esim("remaining_text") != format_bytes(remaining):
+                if not str(s.esim("data_text")).startswith(f"{format_bytes(remaining)} of "):
                     wrong += 1
                     print(
-                        f"  ! {s.path}: received {s.esim('remaining_text')!r}, database "
+                        f"  ! {s.path}: received {s.esim('data_text')!r}, database "
                         f"{format_bytes(remaining)!r}"
                     )
             from_commit.extend(lat)
