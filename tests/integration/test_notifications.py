@@ -196,3 +196,41 @@ async def test_the_notifications_job_records_its_run(
     )
     assert (run.ok, run.items) == (True, 1)
     assert await notices() == [(st.unique_ids[0], "data_used", 100)]
+
+
+async def test_all_data_used_once_per_esim_and_gone_after_a_top_up(
+    sqlite_db: Settings, sim: SimServer, client: SFTClient, api: SimApi, engines: None
+) -> None:
+    # Two stacked 1 GB plans on one eSIM, both used up by one 2 GB (+ margin) of traffic.
+    st = await setup_esim(client, [FR_1GB_7D, FR_1GB_7D])
+    clock = sim_clock(sim)
+    api.consume(st.endpoint_id, 2 * GB + GB // 10)
+    await sync(client, st.esim_id, sim)
+    report = await notifications.evaluate(clock=clock)
+    # Expected: the eSIM ran out once -> one notice, one email (not one per plan).
+    assert (report.created, report.emailed) == (1, 1)
+    async with db.session() as s:
+        mails = (
+            await s.exec(select(OutboxEmail).where(col(OutboxEmail.kind) == "notify_data_used"))
+        ).all()
+        shown = await notifications.list_for_user(s, st.user_id, now=clock())
+    assert len(mails) == 1 and "all data used" in mails[0].subject
+    assert [n.title for n in shown] == [mails[0].subject]
+    assert (await notifications.evaluate(clock=clock)).created == 0  # once
+
+    # The traveler buys more data: the eSIM has live data again, the notice is not shown.
+    await client.subscribe_addon(st.endpoint_id, FR_1GB_7D, priority=Priority.PROVISIONING)
+    await sync(client, st.esim_id, sim)
+    assert (await notifications.evaluate(clock=clock)).created == 0
+    async with db.session() as s:
+        assert await notifications.list_for_user(s, st.user_id, now=clock()) == []
+
+    # It runs out again: one new notice and email; only that one is shown.
+    api.consume(st.endpoint_id, GB + GB // 10)
+    await sync(client, st.esim_id, sim)
+    report = await notifications.evaluate(clock=clock)
+    assert (report.created, report.emailed) == (1, 1)
+    async with db.session() as s:
+        shown = await notifications.list_for_user(s, st.user_id, now=clock())
+    assert len(shown) == 1 and shown[0].title.endswith("all data used")
+    assert len(await notices(st.esim_id)) == 2

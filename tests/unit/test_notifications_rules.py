@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from travelsim.models import Esim, EsimAddon
+from travelsim.models import Esim, EsimAddon, Notification
 from travelsim.services import notifications as n
 from travelsim.settings import Settings
 
@@ -114,3 +114,65 @@ def test_unsubscribe_tokens(tmp_path: Path) -> None:
     demo = Settings(_env_file=None, data_dir=tmp_path, app_env="demo")  # type: ignore[call-arg]
     assert n.verify_unsubscribe_token(n.unsubscribe_token(7, demo), demo) == 7
     assert (tmp_path / "signing.key").exists()
+
+
+def _stacked(first: str, second: str) -> list[EsimAddon]:
+    """Two stacked plans, subscribed one after the other (the second draws after the first)."""
+    a = addon("7000001", remaining=0, status=first)
+    b = addon("7000002", remaining=0 if second == "used_up" else GB, status=second)
+    a.subscribed_at = NOW - timedelta(days=2)
+    b.subscribed_at = NOW - timedelta(days=1)
+    return [a, b]
+
+
+def test_all_data_used_once_per_esim_not_per_plan() -> None:
+    # Both stacked plans used up: one "all data used" notice, about the plan that ran last.
+    assert due(_stacked("used_up", "used_up")) == [("7000002", "data_used", 100)]
+    assert due(_stacked("used_up", "used_up"), {("7000002", "data_used", 100)}) == []
+    # The first plan used up while the second still has data: the eSIM has not run out.
+    assert due(_stacked("used_up", "active")) == []
+    assert due(_stacked("used_up", "waiting")) == []
+    # Run out again after a top-up (a third plan, used up too): a new notice.
+    again = [*_stacked("used_up", "used_up"), addon("7000003", remaining=0, status="used_up")]
+    again[2].subscribed_at = NOW
+    assert due(again, {("7000002", "data_used", 100)}) == [("7000003", "data_used", 100)]
+    # The last plan to run expired rather than used up: not "all data used".
+    ended = _stacked("used_up", "expired")
+    ended[1].expires_at = NOW - timedelta(hours=1)
+    assert due(ended) == []
+
+
+def _note(
+    nid: int, uid: str, threshold: int, at: datetime, kind: str = "data_used"
+) -> Notification:
+    return Notification(
+        id=nid,
+        user_id=9,
+        esim_id=1,
+        addon_unique_id=uid,
+        kind=kind,
+        threshold=threshold,
+        title="t",
+        body="b",
+        created_at=at,
+    )
+
+
+def test_running_out_notices_hidden_once_data_is_live_again() -> None:
+    out = _note(1, "7000002", 100, NOW - timedelta(hours=2))
+    low = _note(2, "7000001", 80, NOW - timedelta(hours=3))
+    other = _note(3, "", 3, NOW - timedelta(hours=4), kind="not_installed")
+    used = _stacked("used_up", "used_up")
+    shown = [x.id for x in n.visible([out, low, other], {1: used}, NOW)]
+    assert shown == [1, 3]  # the 80 % notice is about a plan that is over
+    topped = [*used, addon("7000003", remaining=GB)]
+    assert [x.id for x in n.visible([out, low, other], {1: topped}, NOW)] == [3]
+    # 80 % of the plan that runs: shown, until another plan is bought.
+    running = [addon("7000001", remaining=GB // 10)]
+    assert [x.id for x in n.visible([low], {1: running}, NOW)] == [2]
+    more = [*running, addon("7000009", remaining=GB, status="waiting")]
+    assert [x.id for x in n.visible([low], {1: more}, NOW)] == []
+    # Ran out twice: only the newest "all data used" notice.
+    second = _note(4, "7000003", 100, NOW - timedelta(minutes=5))
+    again = [*used, addon("7000003", remaining=0, status="used_up")]
+    assert [x.id for x in n.visible([second, out], {1: again}, NOW)] == [4]

@@ -14,7 +14,7 @@ def _step(st: rx.Var) -> rx.Component:
         ("done", rx.icon("circle-check", color=rx.color("green", 9))),
         ("running", rx.spinner(size="2")),
         ("failed", rx.icon("circle-alert", color=rx.color("amber", 9))),
-        ("retrying", rx.icon("hourglass", color=rx.color("amber", 9))),
+        ("retrying", rx.icon("hourglass", color=rx.color("gray", 10))),
         rx.icon("circle", color=rx.color("gray", 8)),
     )
     return rx.hstack(
@@ -24,10 +24,9 @@ def _step(st: rx.Var) -> rx.Component:
         rx.badge(
             st["status"],
             variant="soft",
-            color_scheme=rx.match(
-                st["status"], ("done", "green"), ("failed", "amber"), ("retrying", "amber"), "gray"
-            ),
+            color_scheme=rx.match(st["status"], ("done", "green"), ("failed", "amber"), "gray"),
             flex_shrink="0",
+            data_testid="step-badge",
         ),
         align="center",
         width="100%",

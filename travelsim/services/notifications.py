@@ -5,14 +5,24 @@ The rules are docs/business-rules.md#notifications. What is notified
 figures stored in the database
 (the usage sync and platform callbacks keep them current; nothing here calls SFT):
 
-``data_used`` (per add-on, ``threshold`` = percent used, settings ``NOTIFY_DATA_PERCENT``,
-    default 80 and 100)
-    Percent used = ``(initial_bytes - remaining_bytes) / initial_bytes`` of an add-on that is
-    running (``active``) or ``used_up`` at ``now`` (statuses corrected for time,
+``data_used`` (``threshold`` = percent used, settings ``NOTIFY_DATA_PERCENT``, default 80
+    and 100)
+    Below 100, per add-on: percent used = ``(initial_bytes - remaining_bytes) /
+    initial_bytes`` of an add-on running (``active``) at ``now`` (statuses corrected for time,
     ``topup.effective_status``). Unknown figures (``None``) never notify. When several
     thresholds are crossed at once only the highest is created, and a threshold is never
     created once a higher one exists for the add-on (so a jump from 50 % to 100 % sends one
     notice, "100 %").
+    100 ("all data used"), per eSIM and per time it runs out: the eSIM has no live add-on
+    (``waiting`` or ``active``) and the add-on that ran last (``topup.draw_key``) is
+    ``used_up``; no add-on is ``unknown`` (the platform stopped listing it: it may still
+    run). Stacked plans used up together give ONE notice; ``addon_unique_id`` is the add-on
+    that ran last, so running out again after a top-up is a new notice.
+
+Shown (:func:`visible`, what :func:`list_for_user` returns): a notice about running out of
+data is hidden once the eSIM has live data again: an "all data used" notice once the eSIM has
+a live add-on (or a newer "all data used" notice), a lower threshold once another add-on is
+live or its own add-on is no longer running.
 ``validity_ending`` (per add-on, ``threshold`` = hours, ``NOTIFY_VALIDITY_HOURS``, default 24)
     A running add-on whose platform expiry is within the next ``threshold`` hours.
 ``not_installed`` (per eSIM, ``addon_unique_id=""``, ``threshold`` = days,
@@ -63,7 +73,7 @@ from travelsim.models import (
     utcnow,
 )
 from travelsim.services import email
-from travelsim.services.topup import effective_status
+from travelsim.services.topup import LIVE_STATUSES, draw_key, effective_status
 from travelsim.services.usage import install_state
 from travelsim.settings import Settings, get_settings
 
@@ -83,6 +93,7 @@ __all__ = [
     "unsubscribe_token",
     "unsubscribe_url",
     "verify_unsubscribe_token",
+    "visible",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,6 +188,48 @@ def _name(esim: Esim) -> str:
     return esim.nickname or f"eSIM ··{esim.iccid[-4:]}"
 
 
+def _ran_out(addons: list[EsimAddon], now: datetime) -> EsimAddon | None:
+    """The add-on that ran last when the eSIM has run out of data at ``now`` (module
+    docstring, ``data_used`` 100), else ``None`` (live data, never used up, or unknown)."""
+    states = {a.unique_id: effective_status(a, now) for a in addons}
+    if any(st in LIVE_STATUSES or st == "unknown" for st in states.values()):
+        return None
+    finished = [a for a in addons if states[a.unique_id] in ("used_up", "expired")]
+    if not finished:
+        return None
+    last = max(finished, key=draw_key)
+    return last if states[last.unique_id] == "used_up" else None
+
+
+def visible(
+    notes: list[Notification], addons: dict[int, list[EsimAddon]], now: datetime
+) -> list[Notification]:
+    """``notes`` without the stale ones (module docstring, "Shown"), order kept. ``addons``:
+    every add-on stored for each eSIM id of ``notes`` (a missing id counts as none);
+    ``now``: aware UTC. Pure."""
+    newest_out: dict[int, tuple[datetime, int]] = {}
+    for n in notes:
+        if n.kind == KIND_DATA_USED and n.threshold >= 100:
+            key = (n.created_at, n.id or 0)
+            if n.esim_id not in newest_out or key > newest_out[n.esim_id]:
+                newest_out[n.esim_id] = key
+    out: list[Notification] = []
+    for n in notes:
+        if n.kind == KIND_DATA_USED:
+            live = {
+                a.unique_id
+                for a in addons.get(n.esim_id, [])
+                if effective_status(a, now) in LIVE_STATUSES
+            }
+            if n.threshold >= 100:
+                if live or (n.created_at, n.id or 0) != newest_out[n.esim_id]:
+                    continue
+            elif n.addon_unique_id not in live or live - {n.addon_unique_id}:
+                continue
+        out.append(n)
+    return out
+
+
 def due_notices(
     esim: Esim,
     addons: list[EsimAddon],
@@ -195,37 +248,50 @@ def due_notices(
     out: list[Candidate] = []
     name = _name(esim)
     thresholds = sorted({t for t in data_percent if 0 < t <= 100})
+    below = [t for t in thresholds if t < 100]
+    ran_out = _ran_out(addons, now) if 100 in thresholds else None
+    if ran_out is not None and (ran_out.unique_id, KIND_DATA_USED, 100) not in existing:
+        ended = [a for a in addons if effective_status(a, now) == "used_up"]
+        known = [a.initial_bytes for a in ended if a.initial_bytes]
+        total = format_bytes(sum(known)) if len(known) == len(ended) and known else "the data"
+        plans = "your data plan" if len(ended) == 1 else "your data plans"
+        if len(ended) == 1 and ended[0].plan_name:
+            plans = ended[0].plan_name
+        out.append(
+            Candidate(
+                esim.user_id,
+                esim.id,
+                ran_out.unique_id,
+                KIND_DATA_USED,
+                100,
+                f"{name}: all data used",
+                f"All {total} of {plans} on {name} is used. Buy a top-up to stay connected.",
+            )
+        )
     for a in addons:
         state = effective_status(a, now)
-        if state in ("active", "used_up") and thresholds:
-            pct = 100.0 if state == "used_up" else _percent_used(a)
-            crossed = [t for t in thresholds if pct is not None and pct >= t]
-            if crossed:
-                top = crossed[-1]
-                higher_known = any(
-                    k == KIND_DATA_USED and uid == a.unique_id and t >= top
-                    for uid, k, t in existing
-                )
-                if not higher_known:
-                    plan = a.plan_name or "your data plan"
-                    total = format_bytes(a.initial_bytes) if a.initial_bytes else "your data"
-                    if top >= 100:
-                        title = f"{name}: all data used"
-                        body = (
-                            f"All {total} of {plan} on {name} is used. Buy a top-up to stay "
-                            "connected."
-                        )
-                    else:
-                        title = f"{name}: {top} % of your data used"
-                        body = (
-                            f"You have used {top} % of {total} ({plan}) on {name}. Figures lag "
-                            "real traffic; a top-up keeps you connected."
-                        )
-                    out.append(
-                        Candidate(
-                            esim.user_id, esim.id, a.unique_id, KIND_DATA_USED, top, title, body
-                        )
+        pct = _percent_used(a) if state == "active" else None
+        crossed = [t for t in below if pct is not None and pct >= t]
+        if crossed:
+            top = crossed[-1]
+            higher_known = any(
+                k == KIND_DATA_USED and uid == a.unique_id and t >= top for uid, k, t in existing
+            )
+            if not higher_known:
+                plan = a.plan_name or "your data plan"
+                total = format_bytes(a.initial_bytes) if a.initial_bytes else "your data"
+                out.append(
+                    Candidate(
+                        esim.user_id,
+                        esim.id,
+                        a.unique_id,
+                        KIND_DATA_USED,
+                        top,
+                        f"{name}: {top} % of your data used",
+                        f"You have used {top} % of {total} ({plan}) on {name}. Figures lag "
+                        "real traffic; a top-up keeps you connected.",
                     )
+                )
         if (
             state == "active"
             and a.expires_at is not None
@@ -400,16 +466,27 @@ async def evaluate(
 
 # ============================================================================ read model
 async def list_for_user(
-    session: AsyncSession, user_id: int, *, limit: int = 50
+    session: AsyncSession, user_id: int, *, limit: int = 50, now: datetime | None = None
 ) -> list[Notification]:
-    """``user_id``'s notices, newest first (at most ``limit``), for the portal pages."""
-    rows = await session.exec(
-        select(Notification)
-        .where(col(Notification.user_id) == user_id)
-        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
-        .limit(limit)
+    """``user_id``'s notices still worth showing (:func:`visible` at ``now``, aware UTC,
+    default the current time), newest first, at most ``limit``, for the portal pages."""
+    rows = list(
+        (
+            await session.exec(
+                select(Notification)
+                .where(col(Notification.user_id) == user_id)
+                .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+            )
+        ).all()
     )
-    return list(rows.all())
+    ids = sorted({n.esim_id for n in rows})
+    addons: dict[int, list[EsimAddon]] = {i: [] for i in ids}
+    if ids:
+        for a in (
+            await session.exec(select(EsimAddon).where(col(EsimAddon.esim_id).in_(ids)))
+        ).all():
+            addons[a.esim_id].append(a)
+    return visible(rows, addons, now or utcnow())[:limit]
 
 
 async def mark_read(session: AsyncSession, user_id: int, notification_id: int) -> bool:

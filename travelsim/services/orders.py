@@ -12,12 +12,30 @@ from travelsim.formatting import format_money
 from travelsim.models import Checkout, Esim, Order, Plan, ProvisioningStep
 from travelsim.services import countries
 
+#: Order statuses whose provisioning is not over: a failed step is tried again, either in the
+#: same run (``provisioning``: attempts per step, ``provisioning.DEFAULT_MAX_ATTEMPTS``) or by
+#: the scheduled automatic retry (``paid``; docs/business-rules.md#provisioning-retries).
+UNFINISHED = frozenset({"paid", "provisioning"})
+
+
+def shown_step_status(order_status: str, step_status: str) -> str:
+    """What the traveler reads for a step (``pending``, ``running``, ``done``, ``retrying``
+    or ``failed``): a ``failed`` step of an order still being set up is ``retrying``; it
+    reads ``failed`` only once the order is over (``needs_attention``)."""
+    if step_status == "failed" and order_status in UNFINISHED:
+        return "retrying"
+    return step_status
+
 
 @dataclass(frozen=True)
 class StepView:
+    """One provisioning step: ``status`` as stored, ``shown`` as the traveler reads it
+    (:func:`shown_step_status`)."""
+
     name: str
     status: str
     error: str | None
+    shown: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,8 @@ class OrderView:
 
     ``retrying``: the order failed on a transient platform fault and waits for its automatic
     retry (``Order.next_attempt_at`` set): "still setting up", not a failure.
+    ``retry_pending``: a retry is coming, the scheduled one (``retrying``) or the next attempt
+    of a step that failed inside the current run; the page says "we are still setting up".
     ``destination_code``/``destination_name``/``destination_flag``: the country the traveler
     bought for (ISO 3166-1 alpha-2, its common name, its emoji flag), from the checkout, else
     the plan's only destination; empty strings when neither names one country.
@@ -43,6 +63,7 @@ class OrderView:
     created_at: datetime
     steps: list[StepView] = field(default_factory=list)
     retrying: bool = False
+    retry_pending: bool = False
     destination_code: str = ""
     destination_name: str = ""
     destination_flag: str = ""
@@ -80,6 +101,11 @@ async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningSte
     plan = await session.get(Plan, order.plan_id)
     esim = await session.get(Esim, order.esim_id)
     place = _destination(await session.get(Checkout, order.checkout_id), plan)
+    scheduled = order.status == "paid" and order.next_attempt_at is not None
+    views = [
+        StepView(s.name, s.status, s.error, shown_step_status(order.status, s.status))
+        for s in steps
+    ]
     return OrderView(
         order_id=order.id,
         reference=order.reference,
@@ -91,8 +117,9 @@ async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningSte
         esim_id=order.esim_id,
         iccid=esim.iccid if esim else "",
         created_at=order.created_at,
-        steps=[StepView(s.name, s.status, s.error) for s in steps],
-        retrying=order.status == "paid" and order.next_attempt_at is not None,
+        steps=views,
+        retrying=scheduled,
+        retry_pending=scheduled or any(v.shown == "retrying" for v in views),
         destination_code=place.code if place else "",
         destination_name=place.name if place else "",
         destination_flag=place.flag if place else "",

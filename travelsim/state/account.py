@@ -11,29 +11,48 @@ from travelsim.formatting import data_left
 from travelsim.services import countries, notifications, orders, usage
 from travelsim.state.esim import INSTALL_LABELS
 from travelsim.state.session import SessionState, _uid
+from travelsim.timefmt import local_datetime, zone
 
 
 class AccountState(SessionState):
     esims: list[dict[str, str]] = []
     notices: list[dict[str, str]] = []
     rows: list[dict[str, str]] = []
+    #: The browser's IANA zone (``set_timezone``); dates are shown in it, UTC until known.
+    tz: str = ""
 
     @rx.event
     async def load(self) -> Any:
         user = await self._require_user()
         if user is None:
             return self._signin_redirect()
+        await self._reload(_uid(user))
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone",
+            callback=AccountState.set_timezone,
+        )
+
+    @rx.event
+    async def set_timezone(self, tz: Any) -> None:
+        """The browser's IANA zone, used only to format dates for this viewer."""
+        self.tz = str(tz)[:64] if tz else ""
+        user = await self._current_user()
+        if user is not None:
+            await self._reload(_uid(user))
+
+    async def _reload(self, user_id: int) -> None:
+        tz = self.tz or "UTC"
         async with db.session() as s:
-            summaries = await usage.esims_of(s, _uid(user))
-            views = await orders.orders_of(s, _uid(user))
-            notes = await notifications.list_for_user(s, _uid(user), limit=20)
+            summaries = await usage.esims_of(s, user_id)
+            views = await orders.orders_of(s, user_id)
+            notes = await notifications.list_for_user(s, user_id, limit=20)
         self.notices = [
             {
                 "id": str(n.id),
                 "title": n.title,
                 "body": n.body,
                 "esim_id": str(n.esim_id),
-                "date": n.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "date": local_datetime(n.created_at, tz),
                 "unread": "" if n.read_at else "yes",
             }
             for n in notes
@@ -59,12 +78,11 @@ class AccountState(SessionState):
                 "plan": v.plan_title,
                 "status": v.status.replace("_", " "),
                 "amount": v.amount,
-                "date": v.created_at.strftime("%Y-%m-%d"),
+                "date": v.created_at.astimezone(zone(tz)).strftime("%Y-%m-%d"),
                 "kind": "Top-up" if v.kind == "topup" else "New eSIM",
             }
             for v in views
         ]
-        return None
 
     @rx.event
     async def mark_read(self, notification_id: str) -> None:

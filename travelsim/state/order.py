@@ -84,17 +84,13 @@ class OrderState(SessionState):
         self.amount = view.amount
         self.esim_id = str(view.esim_id)
         self.kind = view.kind
-        self.retrying = view.retrying
+        # "Still setting up" once a retry is coming (in this run or scheduled).
+        self.retrying = view.retry_pending
         self.destination_name = view.destination_name
         self.destination_flag = view.destination_flag
         labels = TOPUP_STEP_LABELS if view.kind == "topup" else STEP_LABELS
         self.steps = [
-            {
-                "name": st.name,
-                "label": labels.get(st.name, st.name),
-                # A step that failed on a transient fault waits for its automatic retry.
-                "status": "retrying" if view.retrying and st.status == "failed" else st.status,
-            }
+            {"name": st.name, "label": labels.get(st.name, st.name), "status": st.shown}
             for st in view.steps
         ]
         return True
