@@ -228,6 +228,19 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
     _pay(traveler)
     expect(traveler.get_by_test_id("order-retrying")).to_be_visible(timeout=90_000)
     void_id = traveler.url.rstrip("/").rsplit("/", 1)[-1]
+    # The page says "still setting up" from the first failed try inside the run; staff can
+    # void only once that run has handed the order to the scheduled retry (status back to
+    # "paid"): a live run's lease refuses a void.
+    deadline = time.monotonic() + 90
+    while True:
+        with _db(app_env) as conn:
+            waiting = conn.execute(
+                "SELECT status FROM purchase_order WHERE id = ?", (void_id,)
+            ).fetchone()
+        if waiting == ("paid",) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert waiting == ("paid",)
     staff.goto(f"{app_url}/admin/orders?order={void_id}")
     void = staff.get_by_role("button", name="Void payment")
     expect(void).to_be_visible()
