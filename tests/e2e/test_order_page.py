@@ -53,6 +53,23 @@ def _db(app_env: dict[str, str]) -> sqlite3.Connection:
     return sqlite3.connect(Path(app_env["DATA_DIR"]) / "travelsim.db")
 
 
+def _wait_for_scheduled_retry(app_env: dict[str, str], order_id: str) -> None:
+    """Wait (at most 90 s) until the provisioning run has handed ``order_id`` to the
+    scheduled retry (status back to ``paid``). The page says "still setting up" from the
+    first failed try inside the run, before that hand-over."""
+    deadline = time.monotonic() + 90
+    status: tuple[str] | None = None
+    while time.monotonic() < deadline:
+        with _db(app_env) as conn:
+            status = conn.execute(
+                "SELECT status FROM purchase_order WHERE id = ?", (order_id,)
+            ).fetchone()
+        if status == ("paid",):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"order {order_id} never waited for a scheduled retry: {status}")
+
+
 def _shots(browser: Browser, ctx: BrowserContext, url: str, name: str, testid: str) -> None:
     """Full-page screenshots of ``url`` at desktop and phone width, light and dark, with the
     cookies of ``ctx`` (once ``testid`` is visible)."""
@@ -193,6 +210,7 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
     expect(activate).to_have_attribute("data-status", "retrying")
     _shots(browser, ctx, retrying_url, "order-still-setting-up", "order-retrying")
     order_id = retrying_url.rstrip("/").rsplit("/", 1)[-1]
+    _wait_for_scheduled_retry(app_env, order_id)
     with _db(app_env) as conn:
         status, pay_status, retries = conn.execute(
             "SELECT o.status, p.status, o.retry_count FROM purchase_order o"
@@ -228,19 +246,9 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
     _pay(traveler)
     expect(traveler.get_by_test_id("order-retrying")).to_be_visible(timeout=90_000)
     void_id = traveler.url.rstrip("/").rsplit("/", 1)[-1]
-    # The page says "still setting up" from the first failed try inside the run; staff can
-    # void only once that run has handed the order to the scheduled retry (status back to
-    # "paid"): a live run's lease refuses a void.
-    deadline = time.monotonic() + 90
-    while True:
-        with _db(app_env) as conn:
-            waiting = conn.execute(
-                "SELECT status FROM purchase_order WHERE id = ?", (void_id,)
-            ).fetchone()
-        if waiting == ("paid",) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert waiting == ("paid",)
+    # Staff can void only once the run has handed the order to the scheduled retry (a live
+    # run's lease refuses a void).
+    _wait_for_scheduled_retry(app_env, void_id)
     staff.goto(f"{app_url}/admin/orders?order={void_id}")
     void = staff.get_by_role("button", name="Void payment")
     expect(void).to_be_visible()
