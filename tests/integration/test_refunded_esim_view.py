@@ -7,18 +7,18 @@ is suspended, reason "3") and docs/business-rules.md#staff-suspension; the platf
 read from the simulator's own API, never from the code under test.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_checkout_support)
+# ruff: noqa: F811  (pytest fixtures imported from checkout_support)
 
 from __future__ import annotations
 
 from typing import Any
 
-from test_admin_actions import delivered_order, endpoint_of, make_staff, setup  # noqa: F401
-from test_checkout_support import (  # noqa: F401 - fixtures
+from checkout_support import (  # noqa: F401 - fixtures
     add_plan,
     sft_clients,
     sim_factory,
 )
+from test_admin_actions import delivered_order, endpoint_of, make_staff, setup  # noqa: F401
 
 from travelsim import db
 from travelsim.models import Order, utcnow
