@@ -84,3 +84,10 @@ def test_bytes_in_platform_units(n: int | None, text: str) -> None:
 def test_days() -> None:
     assert format_days(1) == "1 day"
     assert format_days(30) == "30 days"
+
+
+def test_label_is_flag_and_name_or_the_code_itself() -> None:
+    # Regional-indicator letters F (U+1F1EB) and R (U+1F1F7) make the French flag.
+    assert countries.label("fr") == "\U0001f1eb\U0001f1f7 France"
+    assert countries.label("ZZ") == "ZZ"
+    assert countries.label(None) == "" and countries.label("") == ""

@@ -67,6 +67,18 @@ def country(code: str) -> Country:
     return _index()[0][code.upper()]
 
 
+def label(code: str | None) -> str:
+    """Flag and name of ISO alpha-2 ``code`` ("🇫🇷 France"); "" for no code, the code itself
+    for one this catalogue does not know."""
+    if not code:
+        return ""
+    try:
+        c = country(code)
+    except KeyError:
+        return code
+    return f"{c.flag} {c.name}"
+
+
 def search(query: str, *, within: set[str] | None = None, limit: int = 20) -> list[Country]:
     """Countries matching ``query``, best first; restricted to codes in ``within`` if given.
 

@@ -132,7 +132,4 @@ def remaining_text(e: usage.EsimSummary) -> str:
 
 
 def _destination(code: str | None) -> str:
-    if not code:
-        return ""
-    c = countries.country(code)
-    return f"{c.flag} {c.name}"
+    return countries.label(code)

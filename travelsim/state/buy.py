@@ -109,13 +109,13 @@ class BuyState(SessionState):
                     self.step = "action" if await checkout.pending_action(s, co.id) else "pay"
                 else:
                     self.error = ERRORS.get(co.status, ERRORS["expired"])
-        self.destination_label = _country_label(self.destination)
+        self.destination_label = countries.label(self.destination)
         return None
 
     @rx.event
     def set_destination(self, code: str) -> None:
         self.destination = code
-        self.destination_label = _country_label(code)
+        self.destination_label = countries.label(code)
 
     @rx.event
     def set_device_esim(self, value: bool) -> None:
@@ -268,17 +268,6 @@ class BuyState(SessionState):
         return None
 
 
-def _country_label(code: str) -> str:
-    """Flag and name of ISO alpha-2 ``code`` ("🇫🇷 France"); "" for no code."""
-    if not code:
-        return ""
-    try:
-        c = countries.country(code)
-    except KeyError:
-        return code
-    return f"{c.flag} {c.name}"
-
-
 def _esim_target(esim: Esim) -> dict[str, str]:
     """How a top-up checkout names the eSIM the data is added to: its nickname (or
     "your eSIM", lower case: it is shown mid-sentence), the last 4 digits of its ICCID and
@@ -286,5 +275,5 @@ def _esim_target(esim: Esim) -> dict[str, str]:
     return {
         "name": esim.nickname or "your eSIM",
         "iccid_tail": esim.iccid[-4:],
-        "destination": _country_label(esim.destination or ""),
+        "destination": countries.label(esim.destination or ""),
     }

@@ -205,11 +205,7 @@ class EsimState(SessionState):
         n.loaded = True
         n.title = d.title
         n.iccid = d.iccid
-        if d.destination:
-            c = countries.country(d.destination)
-            n.destination = f"{c.flag} {c.name}"
-        else:
-            n.destination = ""
+        n.destination = countries.label(d.destination)
         n.endpoint_status = d.endpoint_status or "unknown"
         n.suspended_by_staff = d.suspended_by_staff
         if d.suspended_by_staff:

@@ -85,10 +85,4 @@ async def _destination_of(session: AsyncSession, order_id: str) -> str:
     if not code:
         esim = await session.get(Esim, order.esim_id) if order.esim_id else None
         code = esim.destination if esim is not None else None
-    if not code:
-        return ""
-    try:
-        c = countries.country(code)
-    except KeyError:
-        return code
-    return f"{c.flag} {c.name}"
+    return countries.label(code)
