@@ -1,0 +1,112 @@
+"""SQLModel tables of the portal database (owned by Alembic: ``alembic/versions``), one
+module per area, all importable from here (importing this package registers every table).
+
+Conventions: byte counts are ``BigInteger`` bytes; timestamps are timezone-aware UTC
+(:mod:`travelsim.models.columns`); money is an integer count of the currency's minor units
+(cents) with an ISO 4217 code beside it; statuses are the enums of
+:mod:`travelsim.models.statuses` (stored as their strings).
+"""
+
+from __future__ import annotations
+
+from travelsim.models.accounts import (
+    AccountDeletion,
+    AuthSession,
+    EmailToken,
+    LoginAttempt,
+    OidcIdentity,
+    SessionFactor,
+    User,
+    UserTotp,
+)
+from travelsim.models.catalogue import (
+    Plan,
+)
+from travelsim.models.columns import (
+    UTCDateTime,
+    utc_column,
+    utcnow,
+)
+from travelsim.models.commerce import (
+    Checkout,
+    EsimReplacement,
+    Order,
+    Payment,
+    ProvisioningStep,
+)
+from travelsim.models.esims import (
+    Esim,
+    EsimAddon,
+    EsimSync,
+    ReplacementRequest,
+    UsageDay,
+)
+from travelsim.models.operations import (
+    AuditLog,
+    CallbackEvent,
+    JobRun,
+    Notification,
+    NotificationOptOut,
+    OutboxEmail,
+    SchedulerLease,
+    StaffAlert,
+)
+from travelsim.models.statuses import (
+    AddonStatus,
+    CallbackStatus,
+    CheckoutStatus,
+    InventoryState,
+    OrderStatus,
+    OutboxStatus,
+    PaymentStatus,
+    PurchaseKind,
+    ReplacementRequestStatus,
+    ReplacementStatus,
+    StepName,
+    StepStatus,
+)
+
+__all__ = [
+    "AccountDeletion",
+    "AddonStatus",
+    "AuditLog",
+    "AuthSession",
+    "CallbackEvent",
+    "CallbackStatus",
+    "Checkout",
+    "CheckoutStatus",
+    "EmailToken",
+    "Esim",
+    "EsimAddon",
+    "EsimReplacement",
+    "EsimSync",
+    "InventoryState",
+    "JobRun",
+    "LoginAttempt",
+    "Notification",
+    "NotificationOptOut",
+    "OidcIdentity",
+    "Order",
+    "OrderStatus",
+    "OutboxEmail",
+    "OutboxStatus",
+    "Payment",
+    "PaymentStatus",
+    "Plan",
+    "ProvisioningStep",
+    "PurchaseKind",
+    "ReplacementRequest",
+    "ReplacementRequestStatus",
+    "ReplacementStatus",
+    "SchedulerLease",
+    "SessionFactor",
+    "StaffAlert",
+    "StepName",
+    "StepStatus",
+    "UTCDateTime",
+    "UsageDay",
+    "User",
+    "UserTotp",
+    "utc_column",
+    "utcnow",
+]

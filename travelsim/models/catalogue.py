@@ -1,0 +1,71 @@
+"""The seller's catalogue: the add-on plans offered for sale."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+)
+from sqlmodel import Field, SQLModel
+
+from travelsim.models.columns import utc_column
+
+
+class Plan(SQLModel, table=True):
+    """An add-on plan of the catalogue.
+
+    Platform fields (``sft_*``, volume, validity, activation) are synced from SFT's
+    ``QueryRatePlan`` (docs/sft-platform.md#queryrateplan) and overwritten by every sync.
+    Seller-owned fields (price, currency, display name, destinations, activation policy text,
+    on-sale flag) are never touched by the sync. A plan without a price can never be on sale
+    (database check constraint).
+    """
+
+    __tablename__ = "plan"
+    __table_args__ = (
+        CheckConstraint(
+            "NOT on_sale OR (price_minor IS NOT NULL AND currency IS NOT NULL)",
+            name="ck_plan_price_required_on_sale",
+        ),
+        CheckConstraint("price_minor IS NULL OR price_minor >= 0", name="ck_plan_price_nonneg"),
+    )
+
+    plan_id: str = Field(primary_key=True, max_length=32, description="SFT planId (addonId)")
+    sft_name: str = Field(max_length=200)
+    sft_status: str = Field(default="Active", max_length=32)
+    volume_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    validity_days: int
+    activated_by: str = Field(max_length=16, description="'immediate' or 'on_usage'")
+    priority: int = 1
+    rate_zone: str | None = Field(default=None, max_length=200)
+    sft_countries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    present_on_platform: bool = True
+    synced_at: datetime | None = utc_column()
+
+    display_name: str | None = Field(default=None, max_length=200)
+    price_minor: int | None = Field(default=None, description="Retail price in minor units")
+    currency: str | None = Field(default=None, max_length=3, description="ISO 4217 code")
+    destinations: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False),
+        description="ISO 3166-1 alpha-2 codes the seller sells this plan for",
+    )
+    region: str | None = Field(default=None, max_length=100, description="e.g. Europe, Global")
+    activation_policy: str | None = Field(default=None, max_length=500)
+    on_sale: bool = False
+    updated_at: datetime | None = utc_column()
+
+    @property
+    def sellable(self) -> bool:
+        """On sale, priced, active on the platform and still present there."""
+        return (
+            self.on_sale
+            and self.price_minor is not None
+            and self.currency is not None
+            and self.present_on_platform
+            and self.sft_status.lower() == "active"
+        )

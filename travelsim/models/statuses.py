@@ -1,0 +1,126 @@
+"""The statuses stored in the portal's tables, one enum per column.
+
+Each is a :class:`~enum.StrEnum`: a member *is* its stored string (``OrderStatus.PAID ==
+"paid"``), so rows written before the enums existed read the same, the columns stay plain
+strings in the schema, and code names a status instead of spelling it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class InventoryState(StrEnum):
+    """``Esim.state``: ``free`` → ``reserved`` (one checkout, until ``reserved_until``) →
+    ``assigned`` (sold, for good); ``retired`` (taken out of sale)."""
+
+    FREE = "free"
+    RESERVED = "reserved"
+    ASSIGNED = "assigned"
+    RETIRED = "retired"
+
+
+class PurchaseKind(StrEnum):
+    """``Checkout.kind`` and ``Order.kind``: a new eSIM with its plan, or more data for one
+    the traveler has."""
+
+    NEW_ESIM = "new_esim"
+    TOPUP = "topup"
+
+
+class CheckoutStatus(StrEnum):
+    """``Checkout.status``: ``open`` → ``paid`` (order created) or ``expired`` /
+    ``cancelled`` / ``sold_out``."""
+
+    OPEN = "open"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    SOLD_OUT = "sold_out"
+
+
+class PaymentStatus(StrEnum):
+    """``Payment.status``: ``requires_action`` (second step pending), ``succeeded``,
+    ``declined``, ``voided`` (released or refunded before capture), ``refunded``, ``flagged``
+    (needs a human)."""
+
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    VOIDED = "voided"
+    REFUNDED = "refunded"
+    FLAGGED = "flagged"
+
+
+class OrderStatus(StrEnum):
+    """``Order.status``: ``paid`` → ``provisioning`` → ``delivered``, or ``needs_attention``
+    (a step could not complete)."""
+
+    PAID = "paid"
+    PROVISIONING = "provisioning"
+    DELIVERED = "delivered"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+class StepName(StrEnum):
+    """``ProvisioningStep.name``, in the order they run."""
+
+    ACTIVATE = "activate"
+    SUBSCRIBE = "subscribe"
+    FETCH_CODE = "fetch_code"
+    DELIVER = "deliver"
+
+
+class StepStatus(StrEnum):
+    """``ProvisioningStep.status``."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class AddonStatus(StrEnum):
+    """``EsimAddon.status`` (the portal's words for the platform's add-on states,
+    docs/sft-platform.md#get-endpoint-add-on-details): ``waiting`` (subscribed, validity not
+    started), ``active``, ``used_up``, ``expired``, ``deactivated``, ``unknown`` (a status the
+    portal does not know, or an instance the platform no longer lists)."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    USED_UP = "used_up"
+    EXPIRED = "expired"
+    DEACTIVATED = "deactivated"
+    UNKNOWN = "unknown"
+
+
+class OutboxStatus(StrEnum):
+    """``OutboxEmail.status``: ``queued`` → ``sent``, or ``failed`` after bounded retries."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class CallbackStatus(StrEnum):
+    """``CallbackEvent.status``: ``pending`` → ``processed``, ``ignored`` or ``failed``."""
+
+    PENDING = "pending"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class ReplacementRequestStatus(StrEnum):
+    """``ReplacementRequest.status``."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReplacementStatus(StrEnum):
+    """``EsimReplacement.status``: ``provisioning`` → ``done`` or ``failed``."""
+
+    PROVISIONING = "provisioning"
+    DONE = "done"
+    FAILED = "failed"
