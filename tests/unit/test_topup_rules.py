@@ -9,14 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from travelsim.esim.addons import LIVE_ADDON_LIMIT, effective_status
 from travelsim.models import EsimAddon, Plan
-from travelsim.services.topup import (
-    LIVE_ADDON_LIMIT,
-    check_topup_allowed,
-    effective_status,
-    preview,
-    preview_totals,
-)
+from travelsim.services.topup import check_topup_allowed, preview, preview_totals
 
 GB = 1_073_741_824
 MB = 1_048_576

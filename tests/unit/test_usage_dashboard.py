@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from travelsim import db
+from travelsim.esim.lifecycle import install_state
 from travelsim.models import Esim, EsimAddon, EsimSync, ReplacementRequest, UsageDay, User
 from travelsim.services import usage
 from travelsim.services.usage import NicknameError
@@ -303,7 +304,7 @@ async def test_replacement_request_is_idempotent(world: dict[str, int]) -> None:
     ],
 )
 def test_install_state(raw: str | None, expected: str) -> None:
-    assert usage.install_state(raw) == expected
+    assert install_state(raw) == expected
 
 
 # ---------------------------------------------------------------- data state at every edge

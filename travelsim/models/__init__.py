@@ -52,7 +52,7 @@ from travelsim.models.operations import (
     StaffAlert,
 )
 from travelsim.models.statuses import (
-    AddonStatus,
+    AddonState,
     CallbackStatus,
     CheckoutStatus,
     InventoryState,
@@ -68,7 +68,7 @@ from travelsim.models.statuses import (
 
 __all__ = [
     "AccountDeletion",
-    "AddonStatus",
+    "AddonState",
     "AuditLog",
     "AuthSession",
     "CallbackEvent",

@@ -80,7 +80,7 @@ class StepStatus(StrEnum):
     FAILED = "failed"
 
 
-class AddonStatus(StrEnum):
+class AddonState(StrEnum):
     """``EsimAddon.status`` (the portal's words for the platform's add-on states,
     docs/sft-platform.md#get-endpoint-add-on-details): ``waiting`` (subscribed, validity not
     started), ``active``, ``used_up``, ``expired``, ``deactivated``, ``unknown`` (a status the

@@ -2,31 +2,8 @@
 
 Pure rules (no I/O) plus one async platform step (:func:`resume_if_system_suspended`).
 
-Add-on life rules, restated on the portal side from the SFT simulator's documented model
-(docs/simulator.md#add-on-life-model; docs/business-rules.md#add-on-life,
-docs/esim.md#f11-add-on-queue, docs/esim.md#f12-top-up-arithmetic). The portal never imports the
-simulator: the same text is implemented here and the integration tests check that both agree.
-
-1. Every add-on instance keeps **its own** volume and validity; subscribing a new one never
-   changes the data or expiry of the others (stacked, not "later of old and new"; F12).
-   Expiry = start + validity days exactly (``validity_days * 86400`` s).
-2. **Immediate** add-ons start at subscription when the endpoint has already been Active once
-   (else at its first activation). Their clock runs even while data is drawn from another
-   add-on first.
-3. **On Usage** add-ons wait ("Subscribed"/``waiting``) until traffic needs them: they start
-   at the first data used when no started add-on is usable any more (all used up or expired).
-   Waiting ones start one at a time, in draw order.
-4. **Draw order**: priority ascending (``addOnPriority``; 1 when not reported), then oldest
-   subscription, then ``uniqueId``. Data is drawn from the first usable started add-on, one
-   exhausted before the next. A new add-on is the youngest, so it comes after every existing
-   add-on of equal or better priority.
-5. **Live** = waiting or active. At most :data:`LIVE_ADDON_LIMIT` (15) live add-ons per
-   endpoint (docs/business-rules.md#top-up-rules); used-up, expired and deactivated
-   ones do not count.
-
-Statuses seen by the portal are the stored ones, corrected for time only: an ``active`` row
-whose ``expires_at`` has passed is ``expired`` and one with 0 bytes left is ``used_up``
-(:func:`effective_status`; the platform evaluates status lazily at read time the same way).
+The add-on life rules it builds on (effective status, draw order, live count) are in
+:mod:`travelsim.esim.addons`; the endpoint lifecycle reasons in :mod:`travelsim.esim.lifecycle`.
 """
 
 from __future__ import annotations
@@ -35,13 +12,22 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.esim.addons import (
+    DEFAULT_PRIORITY,
+    LIVE_ADDON_LIMIT,
+    LIVE_STATUSES,
+    draw_key,
+    effective_status,
+    live_count,
+)
+from travelsim.esim.lifecycle import STAFF_REASONS, SYSTEM_REASONS, endpoint_state
 from travelsim.models import Esim, EsimAddon, EsimSync, Plan, utcnow
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
@@ -70,67 +56,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: At most this many live (waiting + active) add-ons per endpoint
-#: (docs/business-rules.md#top-up-rules).
-LIVE_ADDON_LIMIT = 15
-#: Portal add-on statuses that count as live.
-LIVE_STATUSES = frozenset({"waiting", "active"})
-#: Priority assumed when the platform does not report one (docs/sft-platform.md#queryrateplan).
-DEFAULT_PRIORITY = 1
-#: Lifecycle reasons (docs/sft-platform.md#endpointlifecyclechange) that mean "suspended by the
-#: system" (automatic, e.g. for lack of balance): "1" System and "2" Dunning (non-payment). A top-up
-#: may resume such an endpoint.
-SYSTEM_REASONS = frozenset({"1", "2"})
-#: "3" CSR: suspended by staff. A traveler cannot undo it by paying: contact support.
-STAFF_REASONS = frozenset({"3"})
-
-_MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY = timedelta(days=1)
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-
-
-# --------------------------------------------------------------------------- shared rules
-def effective_status(addon: EsimAddon, now: datetime) -> str:
-    """The add-on's status at ``now`` (aware UTC): the stored status, except that an
-    ``active`` add-on with 0 bytes left is ``used_up`` and one whose ``expires_at`` is not
-    after ``now`` is ``expired`` (the platform's precedence: used up before expired)."""
-    status = addon.status
-    if status == "active":
-        if addon.remaining_bytes is not None and addon.remaining_bytes <= 0:
-            return "used_up"
-        if addon.expires_at is not None and now >= addon.expires_at:
-            return "expired"
-    return status
-
-
-def _uid_key(unique_id: str) -> tuple[int, int, str]:
-    return (0, int(unique_id), "") if unique_id.isdigit() else (1, 0, unique_id)
-
-
-def draw_key(addon: EsimAddon) -> tuple[int, datetime, tuple[int, int, str]]:
-    """Draw/queue order key (rule 4): ``(priority, subscribed_at, uniqueId)`` ascending;
-    a missing priority is :data:`DEFAULT_PRIORITY`, a missing subscription time sorts first,
-    numeric ``uniqueId`` values compare as numbers."""
-    return (
-        addon.priority if addon.priority is not None else DEFAULT_PRIORITY,
-        addon.subscribed_at or _MIN_TIME,
-        _uid_key(addon.unique_id),
-    )
-
-
-def live_count(addons: Sequence[EsimAddon], now: datetime | None = None) -> int:
-    """How many add-ons are live (waiting or active) at ``now`` (default: current time)."""
-    at = now or utcnow()
-    return sum(1 for a in addons if effective_status(a, at) in LIVE_STATUSES)
-
-
-def endpoint_state(endpoint_status: str | None) -> str | None:
-    """Normalised endpoint status: ``"preactive"``, ``"active"``, ``"suspended"``,
-    ``"hold"``, ``"activetest"``, ... (lower case, no spaces/dashes/underscores), or ``None``."""
-    if endpoint_status is None:
-        return None
-    return "".join(c for c in endpoint_status.lower() if c.isalnum()) or None
 
 
 # --------------------------------------------------------------------------- preview

@@ -28,7 +28,7 @@ Read models (:func:`esim_dashboard`, :func:`esims_of`)
 Bytes everywhere; datetimes aware UTC (pages render local time with the zone named,
 docs/esim.md#time-zone-names). ``None`` means unknown and is never shown as 0
 (docs/esim.md#f9-usage-lag). Statuses are the stored ones corrected for time
-(``topup.effective_status``).
+(``esim.addons.effective_status``).
 
 Every eSIM has one **data state** (:data:`DataState`, on :class:`Dashboard` and
 :class:`EsimSummary`; docs/business-rules.md#data-states), which pages turn into words, so that no
@@ -69,6 +69,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.esim.addons import (
+    LIVE_STATUSES,
+    AddonOrder,
+    order_addons,
+)
+from travelsim.esim.lifecycle import InstallState, endpoint_state, install_state, suspended_by_staff
 from travelsim.formatting import percent_left
 from travelsim.models import (
     Esim,
@@ -81,13 +87,6 @@ from travelsim.models import (
     utcnow,
 )
 from travelsim.services import projection as proj
-from travelsim.services.topup import (
-    LIVE_STATUSES,
-    STAFF_REASONS,
-    draw_key,
-    effective_status,
-    endpoint_state,
-)
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
 from travelsim.sft.models import (
@@ -582,32 +581,9 @@ async def _claim_refresh(s: AsyncSession, esim_id: int, now: datetime, cooldown:
 
 
 # ============================================================================ read models
-InstallState = Literal["ready", "downloaded", "installed", "deleted", "error", "unknown"]
 #: What the traveler has in data right now (module docstring, "data state";
 #: docs/business-rules.md#data-states).
 DataState = Literal["unknown", "live", "used_up", "expired", "no_plan"]
-
-
-def install_state(profile_status: str | None) -> InstallState:
-    """Classify the platform's eSIM profile status (docs/esim.md#profile-states: the data
-    stream values; the simulator also reports ``released`` before the first download).
-
-    ``released`` → ``ready`` (QR not used yet); ``downloaded`` → ``downloaded``;
-    ``installed``/``enabled``/``disabled`` → ``installed``; ``deleted``; ``error``;
-    anything else or ``None`` → ``unknown``.
-    """
-    value = (profile_status or "").strip().lower()
-    if value == "released":
-        return "ready"
-    if value == "downloaded":
-        return "downloaded"
-    if value in ("installed", "enabled", "disabled"):
-        return "installed"
-    if value == "deleted":
-        return "deleted"
-    if value == "error":
-        return "error"
-    return "unknown"
 
 
 @dataclass(frozen=True)
@@ -768,32 +744,8 @@ def _title(esim: Esim) -> str:
     return esim.nickname or f"eSIM ··{esim.iccid[-4:]}"
 
 
-@dataclass(frozen=True)
-class _Ordered:
-    live: list[EsimAddon]  # running by draw order, then waiting by queue order
-    ended: list[EsimAddon]
-    states: dict[str, str]
-    current: EsimAddon | None
-    last: EsimAddon | None  # nothing live: the ended (not removed) add-on that ran last
-
-
-def _order(addons: Sequence[EsimAddon], now: datetime) -> _Ordered:
-    states = {a.unique_id: effective_status(a, now) for a in addons}
-    running = sorted((a for a in addons if states[a.unique_id] == "active"), key=draw_key)
-    waiting = sorted((a for a in addons if states[a.unique_id] == "waiting"), key=draw_key)
-    ended = sorted(
-        (a for a in addons if states[a.unique_id] not in LIVE_STATUSES),
-        key=lambda a: (a.subscribed_at or a.updated_at, a.unique_id),
-        reverse=True,
-    )
-    current = running[0] if running else (waiting[0] if waiting else None)
-    finished = [a for a in addons if states[a.unique_id] in ("used_up", "expired", "unknown")]
-    last = max(finished, key=draw_key) if finished and current is None else None
-    return _Ordered(running + waiting, ended, states, current, last)
-
-
 def _data_state(
-    ordered: _Ordered, remaining: int | None, total: int | None, synced: bool
+    ordered: AddonOrder, remaining: int | None, total: int | None, synced: bool
 ) -> DataState:
     """The :data:`DataState` of an eSIM (module docstring)."""
     if ordered.live:
@@ -869,7 +821,7 @@ async def esim_dashboard(
     addons = (await _addons_of(session, [esim.id]))[esim.id]
     sync = await session.get(EsimSync, esim.id)
     synced_at = sync.synced_at if sync else None
-    ordered = _order(addons, now)
+    ordered = order_addons(addons, now)
 
     views: list[AddonView] = []
     queue = 0
@@ -963,8 +915,7 @@ async def esim_dashboard(
         install_problem=install in ("deleted", "error"),
         replacement_open=replacement_open,
         can_request_replacement=(qr_used or install == "error") and not replacement_open,
-        suspended_by_staff=endpoint_state(endpoint_status) == "suspended"
-        and (lifecycle_reason or "").strip() in STAFF_REASONS,
+        suspended_by_staff=suspended_by_staff(endpoint_status, lifecycle_reason),
         refunded=refunded,
     )
 
@@ -1063,7 +1014,7 @@ async def esims_of(
         assert esim.id is not None
         sync = syncs.get(esim.id)
         synced_at = sync.synced_at if sync else None
-        ordered = _order(addons[esim.id], at)
+        ordered = order_addons(addons[esim.id], at)
         remaining, total = _totals(ordered.live, synced_at is not None)
         data_state = _data_state(ordered, remaining, total, synced_at is not None)
         if data_state != "unknown" and not ordered.live:
