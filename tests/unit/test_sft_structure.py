@@ -13,14 +13,15 @@ platform name in ``wire.py``.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import structure
+from tests.structure import PORTAL, find_cycle, function_lines, functions
 from travelsim.sft import wire
 
-SFT_DIR = Path(__file__).resolve().parents[2] / "travelsim" / "sft"
+SFT_DIR = PORTAL / "sft"
 PACKAGE = "travelsim.sft"
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 100
@@ -28,69 +29,7 @@ MAX_FUNCTION_LINES = 100
 
 def modules() -> dict[str, Path]:
     """``{"travelsim.sft.client": path, ...}`` for every module of the package."""
-    out: dict[str, Path] = {}
-    for path in sorted(SFT_DIR.glob("*.py")):
-        name = PACKAGE if path.stem == "__init__" else f"{PACKAGE}.{path.stem}"
-        out[name] = path
-    return out
-
-
-def functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield node
-
-
-def function_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    """Lines from the first decorator (or ``def``) to the last line of the body."""
-    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-    assert node.end_lineno is not None
-    return node.end_lineno - first + 1
-
-
-def imported_package_modules(tree: ast.AST, known: set[str]) -> set[str]:
-    """Modules of the package that ``tree`` imports anywhere (top level or inside functions).
-
-    ``from travelsim.sft import wire`` counts as importing ``travelsim.sft.wire`` when that is
-    a module, else as importing the package ``travelsim.sft`` itself.
-    """
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name in known)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module not in known:
-                continue
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if sub in known else node.module)
-    return found
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle of ``graph`` (as a list of modules, first repeated last), or None."""
-    visiting: list[str] = []
-    done: set[str] = set()
-
-    def visit(node: str) -> list[str] | None:
-        if node in visiting:
-            return [*visiting[visiting.index(node) :], node]
-        if node in done:
-            return None
-        visiting.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            cycle = visit(nxt)
-            if cycle:
-                return cycle
-        visiting.pop()
-        done.add(node)
-        return None
-
-    for start in sorted(graph):
-        cycle = visit(start)
-        if cycle:
-            return cycle
-    return None
+    return structure.modules(SFT_DIR, PACKAGE)
 
 
 def docstring_nodes(tree: ast.AST) -> set[int]:
@@ -140,11 +79,7 @@ def test_no_function_over_100_lines(name: str) -> None:
 
 
 def test_no_import_cycle_inside_the_package() -> None:
-    known = set(modules())
-    graph = {
-        name: imported_package_modules(ast.parse(path.read_text(encoding="utf-8")), known) - {name}
-        for name, path in modules().items()
-    }
+    graph = structure.import_graph(modules())
     assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph) or [])}"
 
 
@@ -154,8 +89,8 @@ def test_find_cycle_sees_a_cycle_through_a_function_level_import() -> None:
     a = ast.parse(f"from {PACKAGE} import b\n")
     b = ast.parse(f"def f():\n    from {PACKAGE}.a import thing\n")
     graph = {
-        f"{PACKAGE}.a": imported_package_modules(a, known),
-        f"{PACKAGE}.b": imported_package_modules(b, known),
+        f"{PACKAGE}.a": structure.imported_modules(a, known, f"{PACKAGE}.a", False),
+        f"{PACKAGE}.b": structure.imported_modules(b, known, f"{PACKAGE}.b", False),
     }
     assert find_cycle(graph) == [f"{PACKAGE}.a", f"{PACKAGE}.b", f"{PACKAGE}.a"]
 
