@@ -3,12 +3,21 @@
 Async code (services, event handlers) uses :func:`session`; Alembic and CLI tools use
 :func:`sync_engine`. Both are built from the same settings, so they always point at the
 same database (see :mod:`travelsim.settings`).
+
+The one convention for sessions in services (docs/architecture.md#database-sessions):
+
+* A service that only reads or writes the database takes the caller's ``session`` as its first
+  argument and never commits unless its docstring says it does (the caller owns the
+  transaction, so several steps commit together).
+* A service that calls the platform (or another network service) between database writes
+  takes ``session_factory: SessionFactory = db.session`` instead and opens a short session per
+  step, so no transaction (and no row lock) is held open across a network call.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.settings import Settings, get_settings
+
+#: What services that call the platform take to open their own short sessions (module
+#: docstring): :func:`session` itself, or a test's factory over another engine.
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
