@@ -138,12 +138,6 @@ class Reader:
         except ValueError as exc:
             raise self._fail(key, str(exc)) from None
 
-    def req_int(self, key: str) -> int:
-        value = self.opt_int(key)
-        if value is None:
-            raise self._fail(key, "missing")
-        return value
-
     def opt_mb_bytes(self, key: str) -> int | None:
         try:
             return mb_to_bytes(self.data.get(key))
