@@ -38,9 +38,10 @@ from travelsim.models import (
     User,
 )
 from travelsim.routes.app import build_routes_app
-from travelsim.services import accounts, admin, provisioning, security
-from travelsim.settings import Settings
-from travelsim.sft.factory import build_client
+from travelsim.services import accounts, provisioning, security
+from travelsim.settings import Settings, get_settings
+from travelsim.sft.factory import build_client, simulator_app
+from travelsim.sft_simulator.control_client import SimulatorControlClient
 from travelsim.state.admin import ADMIN_STATES, AdminOrdersState, AdminState
 
 FAST: dict[str, Any] = {"backoff": (0.01,)}
@@ -174,8 +175,9 @@ async def snapshot(world: World) -> dict[str, Any]:
 async def sim_summary() -> dict[str, Any]:
     """The in-process simulator's account state (clock offset, faults, SIMs, add-ons, usage),
     read over its control API."""
-    state = await admin._sim_call("GET", "state")
-    clock = await admin._sim_call("GET", "clock")
+    controls = SimulatorControlClient(simulator_app(get_settings()))
+    state = await controls.state()
+    clock = await controls.clock()
     keep = ("sims", "endpoints", "esimProfileStatus", "addons", "usage", "faults")
     return {"offset": clock["offsetSeconds"], **{k: state.get(k) for k in keep}}
 

@@ -43,6 +43,7 @@ from travelsim.models import (
 )
 from travelsim.services import admin, catalogue, provisioning, topup, usage
 from travelsim.services.admin import Staff
+from travelsim.services.admin.base import PRIORITY
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -81,7 +82,7 @@ async def delivered_order(client: SFTClient, **kw: Any) -> Order:
     assert outcome.status == "paid" and outcome.order_id
     order = await provisioning.run_order(outcome.order_id, client=client, **FAST)
     assert order.status == "delivered"
-    await usage.sync_esims(client, [order.esim_id], priority=admin.PRIORITY)
+    await usage.sync_esims(client, [order.esim_id], priority=PRIORITY)
     return order
 
 

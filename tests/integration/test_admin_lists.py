@@ -26,6 +26,7 @@ from travelsim.models import (
     User,
 )
 from travelsim.services import admin
+from travelsim.services.admin.base import MAX_PER_PAGE
 from travelsim.settings import Settings
 
 
@@ -190,7 +191,7 @@ async def test_audit_outbox_travelers_esims_plans_page(sqlite_db: Settings) -> N
     assert [r["iccid"] for r in esims.rows] == ["8932075100000000005"]
     assert [r["endpoint_id"] for r in esims_by_endpoint.rows] == ["50000011"]
     assert [r["plan_id"] for r in plans.rows] == ["870101"]
-    assert len(huge.rows) == 23 and huge.per_page == admin.MAX_PER_PAGE
+    assert len(huge.rows) == 23 and huge.per_page == MAX_PER_PAGE
 
 
 async def test_overview_figures(sqlite_db: Settings) -> None:

@@ -54,9 +54,9 @@ async def call(
 
 def in_process_simulator() -> Any:
     """The simulator the portal's own SFT client talks to (the same object)."""
-    from travelsim.sft.factory import _simulator_app
+    from travelsim.sft.factory import simulator_app
 
-    return _simulator_app(get_settings()).state.simulator
+    return simulator_app(get_settings()).state.simulator
 
 
 async def test_loopback_client_drives_the_portals_own_simulator(sim_env: Path) -> None:

@@ -12,6 +12,8 @@ import pytest
 from travelsim.models import JobRun
 from travelsim.services import admin
 from travelsim.services.admin import PageResult, refund_rule
+from travelsim.services.admin.base import MAX_PER_PAGE
+from travelsim.services.admin.catalogue import _parse_destinations
 
 
 @pytest.mark.parametrize(
@@ -66,17 +68,17 @@ def test_job_health() -> None:
 
 def test_paging_bounds() -> None:
     assert admin.clamp_page(0, 0) == (1, 1)
-    assert admin.clamp_page(3, 10_000) == (3, admin.MAX_PER_PAGE)
+    assert admin.clamp_page(3, 10_000) == (3, MAX_PER_PAGE)
     assert PageResult([], 0, 1, 20).pages == 1
     assert PageResult([], 41, 1, 20).pages == 3  # ceil(41 / 20)
     assert PageResult([], 40, 1, 20).pages == 2
 
 
 def test_destinations_are_validated_iso_codes() -> None:
-    assert admin._parse_destinations("fr, mc;BE  fr") == ["BE", "FR", "MC"]
-    assert admin._parse_destinations("") == []
+    assert _parse_destinations("fr, mc;BE  fr") == ["BE", "FR", "MC"]
+    assert _parse_destinations("") == []
     with pytest.raises(admin.Refused):
-        admin._parse_destinations("FR ZZ")
+        _parse_destinations("FR ZZ")
 
 
 def test_action_result_ok() -> None:

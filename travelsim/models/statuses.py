@@ -42,7 +42,8 @@ class CheckoutStatus(StrEnum):
 class PaymentStatus(StrEnum):
     """``Payment.status``: ``requires_action`` (second step pending), ``succeeded``,
     ``declined``, ``voided`` (released or refunded before capture), ``refunded``, ``flagged``
-    (needs a human)."""
+    (needs a human), ``waived`` (a zero-amount staff order: goodwill or replacement; never
+    charged, voided or counted as revenue)."""
 
     REQUIRES_ACTION = "requires_action"
     SUCCEEDED = "succeeded"
@@ -50,6 +51,7 @@ class PaymentStatus(StrEnum):
     VOIDED = "voided"
     REFUNDED = "refunded"
     FLAGGED = "flagged"
+    WAIVED = "waived"
 
 
 class OrderStatus(StrEnum):

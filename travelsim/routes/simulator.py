@@ -89,10 +89,10 @@ class SimulatorControls:
             body = {"error": reason} if status == 403 else {"error": "not found"}
             await JSONResponse(body, status_code=status)(scope, receive, send)
             return
-        from travelsim.sft.factory import _simulator_app
+        from travelsim.sft.factory import simulator_app
         from travelsim.sft_simulator import Simulator
 
-        simulator = getattr(_simulator_app(get_settings()), "state", None)
+        simulator = getattr(simulator_app(get_settings()), "state", None)
         sim = getattr(simulator, "simulator", None)
         if not isinstance(sim, Simulator):  # pragma: no cover - the factory builds one
             await JSONResponse({"error": "no simulator"}, status_code=404)(scope, receive, send)

@@ -33,6 +33,7 @@ __all__ = [
     "build_client",
     "get_rate_budget",
     "reset_rate_budget",
+    "simulator_app",
 ]
 
 #: Base URL used with the in-process simulator (never resolved: the ASGI transport serves it).
@@ -78,7 +79,11 @@ def reset_rate_budget(budget: RateBudget | None = None) -> None:
         _budget = budget
 
 
-def _simulator_app(settings: Settings) -> ASGIApp:
+def simulator_app(settings: Settings) -> ASGIApp:
+    """The in-process simulator's ASGI app for ``settings.simulator_db_path``: created (and its
+    SQLite file opened, seeded on first use) on the first call, the same app afterwards. The
+    SFT client of :func:`build_client` and the simulator's controls (``routes/simulator.py``,
+    :class:`~travelsim.sft_simulator.control_client.SimulatorControlClient`) all use it."""
     from travelsim.sft_simulator import SimulatorConfig, create_app
 
     db_path = settings.simulator_db_path
@@ -108,7 +113,7 @@ def build_client(settings: Settings, *, rate_budget: RateBudget | None = None) -
     transport: httpx.AsyncBaseTransport | None = None
     base_url = settings.sft_base_url
     if settings.uses_simulator or not base_url:
-        transport = httpx.ASGITransport(app=_simulator_app(settings))
+        transport = httpx.ASGITransport(app=simulator_app(settings))
         base_url = SIMULATOR_BASE_URL
     return SFTClient(
         base_url,

@@ -1,0 +1,174 @@
+"""The catalogue section: the plans list and editing a plan's seller fields (price,
+currency, display name, destinations, on sale)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim import db
+from travelsim.formatting import decimal_to_minor, format_bytes, minor_to_decimal
+from travelsim.models import Plan, utcnow
+from travelsim.services import countries
+from travelsim.services.admin.base import (
+    DEFAULT_PER_PAGE,
+    ActionResult,
+    PageResult,
+    Refused,
+    Staff,
+    _act,
+    _like,
+    _money,
+    _paged,
+    _sort,
+    _when,
+)
+
+_PLAN_SORTS: dict[str, Any] = {
+    "plan_id": col(Plan.plan_id),
+    "name": col(Plan.sft_name),
+    "price": col(Plan.price_minor),
+    "on_sale": col(Plan.on_sale),
+}
+
+
+async def list_plans(
+    session: AsyncSession,
+    *,
+    query_text: str | None = None,
+    on_sale: bool | None = None,
+    sort: str = "plan_id",
+    desc: bool = False,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> PageResult:
+    """Catalogue plans whose id, platform name or display name contain ``query_text``."""
+    query: Any = select(Plan)
+    if query_text:
+        pattern = _like(query_text)
+        query = query.where(
+            or_(
+                func.lower(col(Plan.plan_id)).like(pattern, escape="\\"),
+                func.lower(col(Plan.sft_name)).like(pattern, escape="\\"),
+                func.lower(col(Plan.display_name)).like(pattern, escape="\\"),
+            )
+        )
+    if on_sale is not None:
+        query = query.where(col(Plan.on_sale).is_(on_sale))
+    rows, total, page, per_page = await _paged(
+        session, query, _sort(_PLAN_SORTS, sort, desc, "plan_id", col(Plan.plan_id)), page, per_page
+    )
+    out = []
+    for (plan,) in rows:
+        out.append(
+            {
+                "plan_id": plan.plan_id,
+                "sft_name": plan.sft_name,
+                "display_name": plan.display_name or "",
+                "volume": format_bytes(plan.volume_bytes),
+                "validity": f"{plan.validity_days} d",
+                "price": (
+                    str(minor_to_decimal(plan.price_minor, plan.currency))
+                    if plan.price_minor is not None and plan.currency
+                    else ""
+                ),
+                "price_text": _money(plan.price_minor, plan.currency),
+                "currency": plan.currency or "",
+                "destinations": " ".join(plan.destinations),
+                "on_sale": "yes" if plan.on_sale else "no",
+                "platform": plan.sft_status if plan.present_on_platform else "missing",
+                "edited": _when(plan.updated_at),
+            }
+        )
+    return PageResult(out, total, page, per_page)
+
+
+def _parse_destinations(raw: str | list[str]) -> list[str]:
+    """Country codes from a list or a text separated by spaces, commas or semicolons:
+    upper-cased, deduplicated, sorted. :class:`Refused` names the first unknown code."""
+    items = raw if isinstance(raw, list) else re.split(r"[\s,;]+", raw)
+    codes: list[str] = []
+    for item in items:
+        code = item.strip().upper()
+        if not code:
+            continue
+        try:
+            countries.country(code)
+        except KeyError:
+            raise Refused(f"unknown country code {code!r}") from None
+        codes.append(code)
+    return sorted(set(codes))
+
+
+def _parse_price(price: str, currency: str) -> tuple[int | None, str | None]:
+    """``(price in minor units, currency)`` from the form's texts; ``(None, None)`` for an
+    empty price. :class:`Refused` for a missing or malformed currency, a bad or negative
+    price."""
+    cur = currency.strip().upper() or None
+    price_text = price.strip().replace(",", ".")
+    if not price_text:
+        return None, None
+    if cur is None or not re.fullmatch(r"[A-Z]{3}", cur):
+        raise Refused("a price needs an ISO 4217 currency code (e.g. EUR)")
+    try:
+        price_minor = decimal_to_minor(price_text, cur)
+    except Exception:
+        raise Refused(f"invalid price {price_text!r} for {cur}") from None
+    if price_minor < 0:
+        raise Refused("the price cannot be negative")
+    return price_minor, cur
+
+
+async def update_plan(
+    staff: Staff,
+    plan_id: str,
+    *,
+    display_name: str,
+    price: str,
+    currency: str,
+    destinations: str | list[str],
+    on_sale: bool,
+) -> ActionResult:
+    """Edit a plan's seller fields: ``price`` in major units (``"4.50"``; empty = no
+    price), ISO 4217 ``currency``, display name (empty = the platform name), destinations
+    (ISO alpha-2 codes), on-sale flag. A plan without price cannot be on sale. Sets
+    ``Plan.updated_at``, so the seed never overwrites staff edits."""
+
+    async def body() -> str:
+        name = " ".join(display_name.split())[:200] or None
+        price_minor, cur = _parse_price(price, currency)
+        if on_sale and price_minor is None:
+            raise Refused("a plan without a price cannot be on sale")
+        codes = _parse_destinations(destinations)
+        async with db.session() as s:
+            plan = await s.get(Plan, plan_id)
+            if plan is None:
+                raise Refused("unknown plan")
+            before = {
+                "display_name": plan.display_name,
+                "price": _money(plan.price_minor, plan.currency) or "none",
+                "destinations": " ".join(plan.destinations),
+                "on_sale": plan.on_sale,
+            }
+            plan.display_name = name
+            plan.price_minor = price_minor
+            plan.currency = cur
+            plan.destinations = codes
+            plan.on_sale = on_sale
+            plan.updated_at = utcnow()
+            s.add(plan)
+            await s.commit()
+            after = {
+                "display_name": name,
+                "price": _money(price_minor, cur) or "none",
+                "destinations": " ".join(codes),
+                "on_sale": on_sale,
+            }
+        changes = [f"{k}: {before[k]!s} -> {after[k]!s}" for k in before if before[k] != after[k]]
+        return "; ".join(changes) or "no change"
+
+    return await _act(staff, "plan.update", "plan", plan_id, body)
