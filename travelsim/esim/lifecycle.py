@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "STAFF_REASON",
     "STAFF_REASONS",
     "SYSTEM_REASONS",
     "InstallState",
@@ -24,8 +25,10 @@ InstallState = Literal["ready", "downloaded", "installed", "deleted", "error", "
 #: system" (automatic, e.g. for lack of balance): "1" System and "2" Dunning (non-payment). A
 #: top-up may resume such an endpoint.
 SYSTEM_REASONS = frozenset({"1", "2"})
-#: "3" CSR: suspended by staff. A traveler cannot undo it by paying: contact support.
-STAFF_REASONS = frozenset({"3"})
+#: "3" CSR: the reason staff suspensions are sent with (docs/business-rules.md#staff-suspension).
+STAFF_REASON = "3"
+#: Reasons that mean suspended by staff. A traveler cannot undo it by paying: contact support.
+STAFF_REASONS = frozenset({STAFF_REASON})
 
 
 def install_state(profile_status: str | None) -> InstallState:

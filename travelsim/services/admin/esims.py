@@ -12,6 +12,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.esim.addons import draw_key, effective_status, live_count
+from travelsim.esim.lifecycle import STAFF_REASON, endpoint_state, install_state
 from travelsim.formatting import format_bytes
 from travelsim.models import (
     Esim,
@@ -40,12 +42,9 @@ from travelsim.services.admin.base import (
     _when,
     count_of,
 )
-from travelsim.services.topup import draw_key, effective_status, endpoint_state, live_count
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTError, SFTOutcomeUnknown
 
-#: Lifecycle reason of a staff suspension ("3" CSR: docs/business-rules.md#staff-suspension).
-STAFF_REASON = "3"
 #: The lifecycle reasons SFT reports, in words.
 _REASONS = {"1": "System", "2": "Dunning", "3": "Staff (CSR)"}
 
@@ -92,7 +91,7 @@ async def list_esims(
                 "state": e.state,
                 "owner": owner or "",
                 "endpoint_status": e.endpoint_status or "",
-                "install": usage.install_state(e.profile_status),
+                "install": install_state(e.profile_status),
                 "updated": _when(e.updated_at),
             }
             for e, owner in rows
@@ -182,7 +181,7 @@ async def esim_detail(session: AsyncSession, esim_id: int) -> dict[str, Any] | N
         # while the endpoint is suspended.
         "lifecycle_reason": _REASONS.get(reason or "", reason or "") if suspended else "",
         "profile_status": esim.profile_status or "unknown",
-        "install": usage.install_state(esim.profile_status),
+        "install": install_state(esim.profile_status),
         "synced": _when(sync.synced_at if sync else None),
         "sync_error": (sync.last_error or "") if sync else "",
         "live_addons": live_count(addons, now),

@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from travelsim import db
+from travelsim.esim.addons import LIVE_ADDON_LIMIT
+from travelsim.esim.lifecycle import endpoint_state
 from travelsim.models import Esim, Order, OrderStatus, Plan, PurchaseKind
 from travelsim.services import provisioning
 from travelsim.services.admin.base import (
@@ -28,7 +30,6 @@ from travelsim.services.admin.base import (
 )
 from travelsim.services.admin.staff_orders import check_request_id, note_suffix, staff_order
 from travelsim.services.ownership import is_owner
-from travelsim.services.topup import LIVE_ADDON_LIMIT, endpoint_state
 from travelsim.sft.client import SFTClient
 from travelsim.sft.models import AddonStatus as PlatformAddonStatus
 
@@ -92,7 +93,7 @@ async def goodwill_addon(
 
 async def _check_endpoint_takes_addon(client: SFTClient, endpoint_id: str) -> None:
     """Read the endpoint and its add-ons from SFT; :class:`Refused` when it is Suspended,
-    has no SIM (Hold) or already has :data:`~travelsim.services.topup.LIVE_ADDON_LIMIT`
+    has no SIM (Hold) or already has :data:`~travelsim.esim.addons.LIVE_ADDON_LIMIT`
     live add-ons."""
     profile = await client.endpoint_profile(endpoint_id, priority=PRIORITY)
     state = endpoint_state(profile.status)

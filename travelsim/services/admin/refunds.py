@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.esim.lifecycle import install_state
 from travelsim.formatting import format_bytes
 from travelsim.models import (
     Esim,
@@ -35,7 +36,6 @@ from travelsim.models import (
     PurchaseKind,
     utcnow,
 )
-from travelsim.services import usage
 from travelsim.services.admin.base import (
     PRIORITY,
     ActionResult,
@@ -74,7 +74,7 @@ def refund_rule(*, kind: str, profile_status: str | None, used_bytes: int | None
     if used_bytes > 0:
         return RefundDecision(False, f"{format_bytes(used_bytes)} of data already used")
     if kind == PurchaseKind.NEW_ESIM:
-        install = usage.install_state(profile_status)
+        install = install_state(profile_status)
         if install in ("downloaded", "installed", "deleted"):
             return RefundDecision(
                 False,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from travelsim import db
+from travelsim.esim.addons import LIVE_STATUSES, draw_key, effective_status
 from travelsim.models import (
     Esim,
     EsimAddon,
@@ -45,7 +46,6 @@ from travelsim.services.admin.base import (
 from travelsim.services.admin.esims import staff_lifecycle
 from travelsim.services.admin.staff_orders import note_suffix, staff_order
 from travelsim.services.ownership import is_owner
-from travelsim.services.topup import LIVE_STATUSES, draw_key, effective_status
 from travelsim.sft.client import SFTClient
 from travelsim.sft.models import Priority
 

@@ -10,8 +10,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.esim.lifecycle import install_state
 from travelsim.models import AccountDeletion, Esim, Order, ReplacementRequest, User
-from travelsim.services import usage
 from travelsim.services.accounts import AccountError, normalise_email
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
@@ -119,7 +119,7 @@ async def traveler_detail(session: AsyncSession, user_id: int) -> dict[str, Any]
                 "endpoint_id": e.endpoint_id,
                 "state": e.state,
                 "endpoint_status": e.endpoint_status or "",
-                "install": usage.install_state(e.profile_status),
+                "install": install_state(e.profile_status),
             }
             for e in esims
         ],
