@@ -1,19 +1,16 @@
-"""Pure rules of the background jobs: usage-sync ordering, the metered budget, viewed marks,
-the health of a run, and parsing of platform callback envelopes (docs/sft-platform.md#callbacks)."""
+"""Pure rules of the background jobs: usage-sync ordering, the metered budget, viewed marks
+and the health of a run."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-import pytest
 from pydantic import SecretStr
 
 from travelsim.models import JobRun
 from travelsim.scheduler import default_jobs
-from travelsim.services import callbacks
 from travelsim.services.jobs import metering, sync_plan, viewed
 from travelsim.settings import Settings
 from travelsim.sft import Priority, SFTClient
@@ -116,96 +113,3 @@ def test_every_scheduled_job_has_its_interval_setting() -> None:
     for spec in specs:
         assert metering.job_interval(settings, spec.name) == spec.interval_seconds
     assert metering.job_interval(settings, "not_a_job") is None
-
-
-def _note(callback_id: str, message: dict[str, str] | str, **extra: str) -> dict[str, object]:
-    text = message if isinstance(message, str) else json.dumps(message)
-    return {
-        "callbackId": callback_id,
-        "callbackTimestamp": "11/09/2020 01:25:23",
-        "message": text,
-        **extra,
-    }
-
-
-def test_parse_documented_single_notification_and_batches() -> None:
-    msg = {
-        "eventType": "Counter Changes",
-        "endPointId": "50000001",
-        "uniqueId": "7000001",
-        "planId": "870101",
-        "status": "Active",
-        "initialVolume": "1073741824",
-        "remainingVolume": "973078528",
-        "startDate": "10/09/2020 08:00:00",
-        "expiryDate": "-",
-        "sequence": "7",
-    }
-    single = {
-        "Request": {
-            "apiCallback": {"callbackProcessId": "10011"},
-            "notification": _note("3868551829710785", msg),
-        }
-    }
-    (e,) = callbacks.parse_batch(single)
-    assert e.event_type == "counter_change"
-    assert (e.endpoint_id, e.unique_id, e.plan_id, e.status) == (
-        "50000001",
-        "7000001",
-        "870101",
-        "active",
-    )
-    assert (e.initial_bytes, e.remaining_bytes, e.used_bytes) == (1073741824, 973078528, 100663296)
-    assert e.started_at == datetime(2020, 9, 10, 8, tzinfo=UTC) and e.expires_at is None
-    assert e.event_at == datetime(2020, 9, 11, 1, 25, 23, tzinfo=UTC) and e.seq == 7
-    # The same notification twice has the same key; another callbackId does not.
-    batch = {"request": {"Notification": [_note("1", msg), _note("1", msg), _note("2", msg)]}}
-    keys = [x.dedupe_key for x in callbacks.parse_batch(batch)]
-    assert keys[0] == keys[1] != keys[2]
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("Addon Subscription", "addon_subscription"),
-        ("ADDON_ACTIVATION", "addon_activation"),
-        ("Addon Renew", "addon_renewal"),
-        ("addon-deactivation", "addon_deactivation"),
-        ("Counter Change", "counter_change"),
-        ("eSIM Profile Status", "profile_status"),
-        ("First Activation", "other"),
-    ],
-)
-def test_event_type_names(raw: str, expected: str) -> None:
-    body = {"Request": {"notification": [_note("1", {"eventType": raw})]}}
-    assert callbacks.parse_batch(body)[0].event_type == expected
-
-
-def test_event_type_beside_the_message_and_plain_text_messages() -> None:
-    body = {"Request": {"notification": [_note("1", "free text", eventType="Addon Activation")]}}
-    (e,) = callbacks.parse_batch(body)
-    assert e.event_type == "addon_activation" and e.unique_id is None
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"Request": {}},
-        {"Request": {"notification": "x"}},
-        {"Request": {"notification": [1]}},
-        [],
-    ],
-)
-def test_not_an_envelope(body: object) -> None:
-    with pytest.raises(callbacks.CallbackFormatError):
-        callbacks.parse_batch(body)
-
-
-def test_too_many_events() -> None:
-    notes = [
-        _note(str(i), {"eventType": "Counter Changes"})
-        for i in range(callbacks.MAX_EVENTS_PER_BATCH + 1)
-    ]
-    with pytest.raises(callbacks.CallbackFormatError):
-        callbacks.parse_batch({"Request": {"notification": notes}})

@@ -38,7 +38,7 @@ The other jobs
   docs/business-rules.md#provisioning-retries, docs/business-rules.md#when-an-order-goes-to-staff).
 * :func:`run_notifications`: ``notifications.evaluate``.
 * :func:`run_email`: ``email.send_pending``.
-* :func:`run_callback_sweep`: ``callbacks.process_pending`` for events left pending.
+* :func:`run_callback_sweep`: ``callbacks.apply_pending`` for events left pending.
 """
 
 from __future__ import annotations
@@ -359,18 +359,11 @@ async def run_callback_sweep(
     session_factory: SessionFactory = db.session,
     clock: Clock = utcnow,
 ) -> callbacks.ProcessReport:
-    """Apply platform events left ``pending`` (``callbacks.process_pending``), wake their
-    pages and evaluate their notifications."""
-    report = await callbacks.process_pending(
-        session_factory=session_factory, clock=clock, on_applied=live.notify
+    """Apply platform events left ``pending``, wake their pages and evaluate their
+    notifications (``callbacks.apply_pending``)."""
+    report = await callbacks.apply_pending(
+        session_factory=session_factory, settings=settings, clock=clock
     )
-    if report.esim_ids:
-        await notifications.evaluate(
-            session_factory=session_factory,
-            settings=settings,
-            clock=clock,
-            esim_ids=sorted(report.esim_ids),
-        )
     stats.items = report.applied
     stats.errors = report.failed
     stats.detail.update(
