@@ -51,7 +51,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,9 +59,9 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.models import SchedulerLease, utcnow
 from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings, get_settings
@@ -79,7 +79,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 JobFn = Callable[[metering.RunStats], Awaitable[Any]]
 
 LEASE_NAME = "scheduler"

@@ -22,14 +22,12 @@ import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.models import JobRun, utcnow
 from travelsim.settings import Settings
 from travelsim.sft.models import Priority
@@ -42,7 +40,6 @@ __all__ = [
     "JobHealth",
     "MeteredBudget",
     "RunStats",
-    "SessionFactory",
     "is_stale",
     "job_health",
     "job_interval",
@@ -51,7 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Clock = Callable[[], datetime]
 
 #: Each scheduled job (``JobRun.job``) and the setting holding its interval in seconds.

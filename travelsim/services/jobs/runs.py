@@ -57,6 +57,7 @@ from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.models import Order, OrderStatus, StaffAlert, User, utcnow
 from travelsim.services import (
     callbacks,
@@ -68,7 +69,7 @@ from travelsim.services import (
     provisioning,
     usage,
 )
-from travelsim.services.jobs.metering import Clock, RunStats, SessionFactory
+from travelsim.services.jobs.metering import Clock, RunStats
 from travelsim.services.jobs.sync_plan import oldest_figure_age, order_for_sync, sync_candidates
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.client import SFTClient

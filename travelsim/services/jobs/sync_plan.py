@@ -4,7 +4,7 @@ The run itself (:func:`travelsim.services.jobs.runs.run_usage_sync`) works throu
 under the TPS budget; the rules are docs/business-rules.md#usage-sync.
 
 Candidates (:func:`sync_candidates`): every ``assigned`` eSIM with a live add-on at ``now``
-(``waiting`` or ``active`` after ``effective_status``), plus assigned eSIMs never synced
+(``waiting`` or ``active`` after ``esim.addons.effective_status``), plus assigned eSIMs never synced
 yet. Order (:func:`order_for_sync`):
 
 1. eSIMs being viewed (:func:`~travelsim.services.jobs.viewed.mark_viewed`, for
@@ -30,10 +30,10 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import Esim, EsimAddon, EsimSync, InventoryState
+from travelsim.esim.addons import LIVE_STATUSES, effective_status
+from travelsim.models import AddonState, Esim, EsimAddon, EsimSync, InventoryState
 from travelsim.services import callbacks
 from travelsim.services.jobs.viewed import viewed_esims
-from travelsim.services.topup import LIVE_STATUSES, effective_status
 from travelsim.settings import Settings
 
 __all__ = ["SyncCandidate", "oldest_figure_age", "order_for_sync", "sync_candidates"]
@@ -74,7 +74,7 @@ def order_for_sync(candidates: Iterable[SyncCandidate]) -> list[int]:
 def _urgent(addons: list[EsimAddon], now: datetime, settings: Settings) -> bool:
     soon = now + timedelta(hours=settings.sync_near_expiry_hours)
     for a in addons:
-        if effective_status(a, now) != "active":
+        if effective_status(a, now) != AddonState.ACTIVE:
             continue
         if a.expires_at is not None and a.expires_at <= soon:
             return True
