@@ -6,7 +6,7 @@ Setup (not measured, simulator unlimited): the in-process simulator is seeded wi
 eSIMs, the portal's pool mirrors them, each is assigned to a traveler and, on the platform,
 activated with one add-on subscribed. Then the simulator is set to the documented account limit (2
 requests/second, docs/sft-platform.md#rate-limit; 429 beyond) and the portal's usage-sync job
-(``jobs.run_usage_sync``, the scheduler's job, with the process's ``LocalRateBudget`` at
+(``jobs.runs.run_usage_sync``, the scheduler's job, with the process's ``LocalRateBudget`` at
 ``SFT_RATE_LIMIT_TPS`` = 2) runs for a fixed window. Figures: SFT requests sent by the portal
 (``MeteredBudget``), 429 answers (portal side and in the simulator's own call log), eSIMs synced,
 and requests/second as a fraction of 2.
@@ -42,7 +42,8 @@ async def run(n: int, window: float) -> None:
 
     from travelsim import db
     from travelsim.models import Esim, User, utcnow
-    from travelsim.services import inventory, jobs
+    from travelsim.services import inventory
+    from travelsim.services.jobs import metering, runs
     from travelsim.settings import get_settings
     from travelsim.sft import LocalRateBudget, Priority, SFTClient
     from travelsim.sft_simulator import SimulatorConfig, create_app
@@ -103,14 +104,14 @@ async def run(n: int, window: float) -> None:
         r = await ctl.post("/_sim/settings", json={"rate_limit_tps": DOCUMENTED_TPS})
         r.raise_for_status()
         (await ctl.delete("/_sim/calls")).raise_for_status()
-        metered = jobs.MeteredBudget(LocalRateBudget(settings.sft_rate_limit_tps))
+        metered = metering.MeteredBudget(LocalRateBudget(settings.sft_rate_limit_tps))
         client = client_with(metered)
         run_settings = settings.model_copy(
             update={"sync_interval_seconds": window, "sync_fill_fraction": 1.0}
         )
-        stats = jobs.RunStats()
+        stats = metering.RunStats()
         t0 = time.perf_counter()
-        await jobs.run_usage_sync(client, stats, settings=run_settings)
+        await runs.run_usage_sync(client, stats, settings=run_settings)
         elapsed = time.perf_counter() - t0
         await client.aclose()
         calls = (await ctl.get("/_sim/calls", params={"limit": "100000"})).json()["calls"]

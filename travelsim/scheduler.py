@@ -1,4 +1,4 @@
-"""The background scheduler: APScheduler (``AsyncIOScheduler``) running ``services.jobs``.
+"""The background scheduler: APScheduler (``AsyncIOScheduler``) running ``services.jobs.runs``.
 
 Run it either inside the Reflex backend, as a lifespan task (``travelsim/travelsim.py``)::
 
@@ -25,8 +25,8 @@ SCHEDULER_LEASE_RENEW_SECONDS`` after its last renewal. A clean shutdown release
 (expires it now) so the hand-over is immediate. Assumes the instances' UTC clocks agree to
 well under the lease duration.
 
-Jobs (intervals from settings; ``services.jobs`` documents each)
-===============================================================
+Jobs (intervals from settings; ``services.jobs.runs`` documents each)
+=====================================================================
 ``usage_sync`` (``SYNC_INTERVAL_SECONDS``), ``catalogue`` (``CATALOGUE_SYNC_INTERVAL_SECONDS``),
 ``inventory`` (``INVENTORY_SYNC_INTERVAL_SECONDS``), ``recovery``
 (``RECOVERY_INTERVAL_SECONDS``), ``notifications`` (``NOTIFICATIONS_INTERVAL_SECONDS``),
@@ -38,7 +38,7 @@ and a failing run is logged and recorded (``JobRun.ok = False``), then simply ru
 its next tick. Every run of the leader writes a ``JobRun`` row.
 
 The scheduler's SFT client shares the process-wide rate budget (``sft.factory``) through a
-``jobs.MeteredBudget`` that counts calls and 429s per run.
+``metering.MeteredBudget`` that counts calls and 429s per run.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,11 +59,11 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.models import SchedulerLease, utcnow
-from travelsim.services import jobs
+from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.client import SFTClient
 
@@ -79,8 +79,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-JobFn = Callable[[jobs.RunStats], Awaitable[Any]]
+JobFn = Callable[[metering.RunStats], Awaitable[Any]]
 
 LEASE_NAME = "scheduler"
 
@@ -228,32 +227,32 @@ def default_jobs(
         JobSpec(
             "usage_sync",
             settings.sync_interval_seconds,
-            lambda st: jobs.run_usage_sync(client, st, settings=settings, clock=clock, **kw),
+            lambda st: runs.run_usage_sync(client, st, settings=settings, clock=clock, **kw),
         ),
         JobSpec(
             "catalogue",
             settings.catalogue_sync_interval_seconds,
-            lambda st: jobs.run_catalogue(client, st, **kw),
+            lambda st: runs.run_catalogue(client, st, **kw),
         ),
         JobSpec(
             "inventory",
             settings.inventory_sync_interval_seconds,
-            lambda st: jobs.run_inventory(client, st, settings=settings, clock=clock, **kw),
+            lambda st: runs.run_inventory(client, st, settings=settings, clock=clock, **kw),
         ),
         JobSpec(
             "recovery",
             settings.recovery_interval_seconds,
-            lambda st: jobs.run_recovery(client, st, settings=settings, clock=clock, **kw),
+            lambda st: runs.run_recovery(client, st, settings=settings, clock=clock, **kw),
         ),
         JobSpec(
             "notifications",
             settings.notifications_interval_seconds,
-            lambda st: jobs.run_notifications(st, settings=settings, clock=clock, **kw),
+            lambda st: runs.run_notifications(st, settings=settings, clock=clock, **kw),
         ),
         JobSpec(
             "email",
             settings.email_send_interval_seconds,
-            lambda st: jobs.run_email(st, settings=settings),
+            lambda st: runs.run_email(st, settings=settings),
         ),
     ]
     if settings.sft_callback_token is not None:
@@ -261,7 +260,7 @@ def default_jobs(
             JobSpec(
                 "callbacks",
                 settings.callback_process_interval_seconds,
-                lambda st: jobs.run_callback_sweep(st, settings=settings, clock=clock, **kw),
+                lambda st: runs.run_callback_sweep(st, settings=settings, clock=clock, **kw),
             )
         )
     return specs
@@ -275,7 +274,7 @@ class BackgroundScheduler:
         holder: instance id (default :func:`new_holder_id`).
         job_specs: the jobs; default :func:`default_jobs` with the scheduler's client.
         client: SFT client for the default jobs; default one built from the settings that
-            shares the process-wide rate budget through a :class:`jobs.MeteredBudget`
+            shares the process-wide rate budget through a :class:`metering.MeteredBudget`
             (closed on :meth:`stop`).
         session_factory / clock: injectable (tests).
 
@@ -317,7 +316,7 @@ class BackgroundScheduler:
 
         self._owns_client = True
         return build_client(
-            self.settings, rate_budget=jobs.MeteredBudget(get_rate_budget(self.settings))
+            self.settings, rate_budget=metering.MeteredBudget(get_rate_budget(self.settings))
         )
 
     async def start(self) -> None:
@@ -378,7 +377,7 @@ class BackgroundScheduler:
         if task is not None:
             self._running.add(task)
         try:
-            await jobs.record_run(
+            await metering.record_run(
                 spec.name,
                 spec.fn,
                 holder=self.holder,
@@ -392,17 +391,6 @@ class BackgroundScheduler:
         finally:
             if task is not None:
                 self._running.discard(task)
-
-    async def run_now(self, name: str) -> None:
-        """Run job ``name`` once now, as its tick would (leader only; tests and admin)."""
-        specs = self._job_specs or []
-        spec = next((s for s in specs if s.name == name), None)
-        if spec is None and self._scheduler is not None:
-            job = self._scheduler.get_job(name)
-            spec = job.args[0] if job is not None and job.args else None
-        if spec is None:
-            raise KeyError(name)
-        await self._run_job(spec)
 
     async def stop(self, *, release: bool = True) -> None:
         """Stop scheduling, cancel running job runs, release the lease (unless

@@ -1,10 +1,10 @@
 """Helpers shared by the background-work tests (jobs, scheduler, notifications, callbacks).
 
 No tests here. The SFT simulator runs under uvicorn on a real loopback socket
-(``sim_fixtures``); the portal's own client talks to it through a ``jobs.MeteredBudget`` over a
-``LocalRateBudget``; the database is a migrated real one (``sqlite_db`` / ``any_db``). eSIMs are
-set up with ``test_usage_sync.setup_esim`` (activate + subscribe on the simulator, then the
-portal rows provisioning would leave)."""
+(``sim_fixtures``); the portal's own client talks to it through a
+``jobs.metering.MeteredBudget`` over a ``LocalRateBudget``; the database is a migrated real
+one (``sqlite_db`` / ``any_db``). eSIMs are set up with ``test_usage_sync.setup_esim``
+(activate + subscribe on the simulator, then the portal rows provisioning would leave)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from test_usage_sync import setup_esim  # noqa: F401 - re-exported helper
 
 from travelsim import db
 from travelsim.routes.callbacks import callback_routes
-from travelsim.services.jobs import MeteredBudget
+from travelsim.services.jobs.metering import MeteredBudget
 from travelsim.sft import LocalRateBudget, SFTClient
 
 GB = 1_073_741_824

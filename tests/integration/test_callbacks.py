@@ -33,7 +33,8 @@ from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import CallbackEvent, Esim, EsimAddon, EsimSync
-from travelsim.services import callbacks, jobs
+from travelsim.services import callbacks
+from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import SFTClient
 
@@ -197,8 +198,8 @@ async def test_late_and_out_of_order_events_keep_the_newest_figures(
     assert stored == sent
 
     # A sync after the events does not lose them, and the sweep finds nothing left.
-    stats = jobs.RunStats()
-    await jobs.run_callback_sweep(stats)
+    stats = metering.RunStats()
+    await runs.run_callback_sweep(stats)
     assert stats.items == 0
 
 

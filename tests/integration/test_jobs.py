@@ -3,7 +3,7 @@ usage sync (priorities, budget, no 429, run records), catalogue + inventory with
 alert over real SMTP, and recovery of stuck orders.
 
 Expected values come from the simulator's own answers read with the tests' wire client
-(``SimApi``), from its catalogue module, or from the rules in ``services/jobs.py``'s docstring.
+(``SimApi``), from its catalogue module, or from the rules in the docstrings of ``services/jobs/``.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from the support modules)
@@ -48,7 +48,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import jobs
+from travelsim.services.jobs import metering, runs, sync_plan, viewed
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import LocalRateBudget, Priority, SFTClient
 from travelsim.sft_simulator.catalogue import PLANS
@@ -56,9 +56,9 @@ from travelsim.sft_simulator.catalogue import PLANS
 
 @pytest.fixture(autouse=True)
 def _no_viewed() -> Any:
-    jobs.clear_viewed()
+    viewed.clear_viewed()
     yield
-    jobs.clear_viewed()
+    viewed.clear_viewed()
 
 
 def settings_with(**values: Any) -> Settings:
@@ -90,12 +90,12 @@ async def test_usage_sync_reads_every_live_esim_without_a_single_429(
     api.ctl("POST", "settings", {"rate_limit_tps": 20, "rate_limit_burst": 2})
     api.ctl("DELETE", "calls")
 
-    meter = jobs.MeteredBudget(LocalRateBudget(20.0))
+    meter = metering.MeteredBudget(LocalRateBudget(20.0))
     client = make_client(server.url, meter)
     settings = settings_with(sync_interval_seconds=600)
-    run = await jobs.record_run(
+    run = await metering.record_run(
         "usage_sync",
-        lambda st: jobs.run_usage_sync(client, st, settings=settings),
+        lambda st: runs.run_usage_sync(client, st, settings=settings),
         holder="test",
     )
     await client.aclose()
@@ -141,7 +141,7 @@ async def test_sync_uses_what_refreshes_leave_and_fills_its_window(
     served before the sync's queued requests."""
     ids = [(await setup_esim(client, [FR_1GB_7D])).esim_id for _ in range(12)]
     fake = FakeTime()
-    meter = jobs.MeteredBudget(LocalRateBudget(6.0, clock=fake.clock, sleep=fake.sleep))
+    meter = metering.MeteredBudget(LocalRateBudget(6.0, clock=fake.clock, sleep=fake.sleep))
     sync_client = make_client(sim.url, meter)
     await sync_client.fetch_sims(priority=Priority.SYNC, per_page=1)  # log in first
     settings = settings_with(sync_interval_seconds=2.0, sync_fill_fraction=1.0)
@@ -162,9 +162,9 @@ async def test_sync_uses_what_refreshes_leave_and_fills_its_window(
             *(sync_client.fetch_sims(priority=Priority.REFRESH, per_page=1) for _ in range(3))
         )
 
-    stats = jobs.RunStats()
+    stats = metering.RunStats()
     started, _ = await asyncio.gather(
-        jobs.run_usage_sync(
+        runs.run_usage_sync(
             sync_client, stats, settings=settings, monotonic=fake.clock, concurrency=4
         ),
         traveler(),
@@ -191,7 +191,7 @@ async def test_order_viewed_then_urgent_then_round_robin(
     ids = [s.esim_id for s in setups]
     settings = settings_with(sync_interval_seconds=600)
     # Everything synced once, one after the other.
-    await jobs.run_usage_sync(client, jobs.RunStats(), settings=settings, concurrency=1)
+    await runs.run_usage_sync(client, metering.RunStats(), settings=settings, concurrency=1)
     # Make eSIM 3 near empty (85 % used >= SYNC_NEAR_EMPTY_PERCENT 80) and store it.
     api.consume(setups[3].endpoint_id, int(GB * 0.85))
     async with db.session() as s:
@@ -202,10 +202,10 @@ async def test_order_viewed_then_urgent_then_round_robin(
 
     await usage.sync_esims(client, [ids[3]], priority=Priority.SYNC)
     # Freshness: eSIM 3 is now the most recently synced; eSIM 1 is viewed.
-    jobs.mark_viewed(ids[1])
+    viewed.mark_viewed(ids[1])
     async with db.session() as s:
-        cands = await jobs.sync_candidates(s, now=utcnow(), settings=settings)
-    order = jobs.order_for_sync(cands)
+        cands = await sync_plan.sync_candidates(s, now=utcnow(), settings=settings)
+    order = sync_plan.order_for_sync(cands)
     oldest_first = sorted(
         [i for i in ids if i not in (ids[1], ids[3])],
         key=lambda i: next(c.fresh_at for c in cands if c.esim_id == i) or datetime.min,
@@ -213,17 +213,17 @@ async def test_order_viewed_then_urgent_then_round_robin(
     assert order == [ids[1], ids[3], *oldest_first]
 
     # Round-robin: a run that can do only part of the list starts where the last one stopped.
-    jobs.clear_viewed()
+    viewed.clear_viewed()
     fake = FakeTime()
-    meter = jobs.MeteredBudget(LocalRateBudget(3.0, clock=fake.clock, sleep=fake.sleep))
+    meter = metering.MeteredBudget(LocalRateBudget(3.0, clock=fake.clock, sleep=fake.sleep))
     rr = make_client(sim.url, meter)
     await rr.fetch_sims(priority=Priority.SYNC, per_page=1)
     short = settings_with(sync_interval_seconds=2.0, sync_fill_fraction=1.0)
-    first = await jobs.run_usage_sync(
-        rr, jobs.RunStats(), settings=short, monotonic=fake.clock, concurrency=1
+    first = await runs.run_usage_sync(
+        rr, metering.RunStats(), settings=short, monotonic=fake.clock, concurrency=1
     )
-    second = await jobs.run_usage_sync(
-        rr, jobs.RunStats(), settings=short, monotonic=fake.clock, concurrency=1
+    second = await runs.run_usage_sync(
+        rr, metering.RunStats(), settings=short, monotonic=fake.clock, concurrency=1
     )
     await rr.aclose()
     assert first[0] == ids[3]  # urgent first
@@ -238,7 +238,7 @@ async def test_with_callbacks_on_the_sync_goes_where_events_are_missing(
 ) -> None:
     ids = [(await setup_esim(client, [FR_1GB_7D])).esim_id for _ in range(3)]
     settings = settings_with(sync_interval_seconds=600)
-    await jobs.run_usage_sync(client, jobs.RunStats(), settings=settings, concurrency=1)
+    await runs.run_usage_sync(client, metering.RunStats(), settings=settings, concurrency=1)
     # The least recently synced eSIM just got a platform event.
     async with db.session() as s:
         syncs = {r.esim_id: r.synced_at for r in (await s.exec(select(EsimSync))).all()}
@@ -253,11 +253,11 @@ async def test_with_callbacks_on_the_sync_goes_where_events_are_missing(
             )
         )
         await s.commit()
-        off = jobs.order_for_sync(
-            await jobs.sync_candidates(s, now=utcnow(), settings=settings, callbacks_on=False)
+        off = sync_plan.order_for_sync(
+            await sync_plan.sync_candidates(s, now=utcnow(), settings=settings, callbacks_on=False)
         )
-        on = jobs.order_for_sync(
-            await jobs.sync_candidates(s, now=utcnow(), settings=settings, callbacks_on=True)
+        on = sync_plan.order_for_sync(
+            await sync_plan.sync_candidates(s, now=utcnow(), settings=settings, callbacks_on=True)
         )
     assert off[0] == oldest
     assert on[-1] == oldest
@@ -269,19 +269,19 @@ async def test_a_failing_sync_is_recorded_and_the_next_run_works(
     st = await setup_esim(client, [FR_1GB_7D])
     settings = settings_with(sync_interval_seconds=600)
 
-    async def broken(stats: jobs.RunStats) -> None:
+    async def broken(stats: metering.RunStats) -> None:
         raise RuntimeError("database went away")
 
-    bad = await jobs.record_run("usage_sync", broken)
+    bad = await metering.record_run("usage_sync", broken)
     assert (bad.ok, bad.error) == (False, "RuntimeError: database went away")
     api.ctl("POST", "faults", {"operation": "GetEndPointProfile", "kind": "http500", "count": 50})
-    failed = await jobs.record_run(
-        "usage_sync", lambda s: jobs.run_usage_sync(client, s, settings=settings)
+    failed = await metering.record_run(
+        "usage_sync", lambda s: runs.run_usage_sync(client, s, settings=settings)
     )
     assert (failed.ok, failed.items, failed.errors) == (True, 0, 1)
     api.ctl("DELETE", "faults")
-    good = await jobs.record_run(
-        "usage_sync", lambda s: jobs.run_usage_sync(client, s, settings=settings)
+    good = await metering.record_run(
+        "usage_sync", lambda s: runs.run_usage_sync(client, s, settings=settings)
     )
     assert (good.ok, good.items, good.errors) == (True, 1, 0)
     assert await synced_at(st.esim_id) is not None
@@ -299,36 +299,36 @@ async def test_catalogue_and_low_stock_alert_once_per_crossing(
     settings = get_settings()
     assert settings.smtp_host == "127.0.0.1"
 
-    cat = await jobs.record_run("catalogue", lambda st: jobs.run_catalogue(client, st))
+    cat = await metering.record_run("catalogue", lambda st: runs.run_catalogue(client, st))
     async with db.session() as s:
         plans = {p.plan_id for p in (await s.exec(select(Plan))).all()}
     assert plans == {p.plan_id for p in PLANS}
     assert cat.calls >= 1 and cat.detail["created"] == len(PLANS)
 
     low = settings.model_copy(update={"low_stock_threshold": 10})
-    stats = jobs.RunStats()
-    assert await jobs.run_inventory(client, stats, settings=low) == 5
+    stats = metering.RunStats()
+    assert await runs.run_inventory(client, stats, settings=low) == 5
     assert stats.detail["alert"] == "raised"
-    stats = jobs.RunStats()
-    await jobs.run_inventory(client, stats, settings=low)  # still low: no second email
+    stats = metering.RunStats()
+    await runs.run_inventory(client, stats, settings=low)  # still low: no second email
     assert stats.detail["alert"] is None
-    await jobs.run_email(jobs.RunStats(), settings=settings)
+    await runs.run_email(metering.RunStats(), settings=settings)
     assert len(smtp.messages) == 1
     assert smtp.messages[0]["To"] == "ops@example.com"
     assert "5" in str(smtp.messages[0]["Subject"])
 
     ok = settings.model_copy(update={"low_stock_threshold": 3})
-    stats = jobs.RunStats()
-    await jobs.run_inventory(client, stats, settings=ok)  # back above: cleared
+    stats = metering.RunStats()
+    await runs.run_inventory(client, stats, settings=ok)  # back above: cleared
     assert stats.detail["alert"] == "cleared"
     async with db.session() as s:
-        assert await s.get(StaffAlert, jobs.LOW_STOCK_ALERT) is None
-    stats = jobs.RunStats()
-    await jobs.run_inventory(
+        assert await s.get(StaffAlert, runs.LOW_STOCK_ALERT) is None
+    stats = metering.RunStats()
+    await runs.run_inventory(
         client, stats, settings=low.model_copy(update={"staff_alert_email": "alerts@example.com"})
     )
     assert stats.detail["alert"] == "raised"  # a new crossing: a new email
-    await jobs.run_email(jobs.RunStats(), settings=settings)
+    await runs.run_email(metering.RunStats(), settings=settings)
     assert [m["To"] for m in smtp.messages] == ["ops@example.com", "alerts@example.com"]
     await client.aclose()
 
@@ -360,7 +360,7 @@ async def test_recovery_resumes_a_paid_order_exactly_once(
     assert order_id
     settings = get_settings()
     # Fresh: within the grace period, recovery leaves it to the web process.
-    result = await jobs.run_recovery(client, jobs.RunStats(), run_order_options=FAST)
+    result = await runs.run_recovery(client, metering.RunStats(), run_order_options=FAST)
     assert result == {"resumed": [], "escalated": []}
     # Left "paid" for longer than the grace period (the web process died before starting it):
     await _age(
@@ -368,8 +368,8 @@ async def test_recovery_resumes_a_paid_order_exactly_once(
     )
     # Two schedulers (two workers) find it at the same moment: one resumption.
     a, b = await asyncio.gather(
-        jobs.run_recovery(client, jobs.RunStats(), run_order_options=FAST),
-        jobs.run_recovery(client, jobs.RunStats(), run_order_options=FAST),
+        runs.run_recovery(client, metering.RunStats(), run_order_options=FAST),
+        runs.run_recovery(client, metering.RunStats(), run_order_options=FAST),
     )
     order = await _get(Order, order_id)
     assert order.status == "delivered"
@@ -382,7 +382,7 @@ async def test_recovery_resumes_a_paid_order_exactly_once(
     assert len(mails) == 1
     assert order_id in a["resumed"] + b["resumed"]
     # Delivered: nothing more to do.
-    again = await jobs.run_recovery(client, jobs.RunStats(), run_order_options=FAST)
+    again = await runs.run_recovery(client, metering.RunStats(), run_order_options=FAST)
     assert again == {"resumed": [], "escalated": []}
     await client.aclose()
 
@@ -415,8 +415,8 @@ async def test_recovery_takes_over_an_expired_lease_and_escalates_after_bounded_
         await s.commit()
         free_id = free.id
 
-    stats = jobs.RunStats()
-    result = await jobs.run_recovery(client, stats, run_order_options=FAST)
+    stats = metering.RunStats()
+    result = await runs.run_recovery(client, stats, run_order_options=FAST)
     assert result == {"resumed": [first], "escalated": [second]}
     assert stats.detail["released"] == 1
     assert (await _get(Esim, free_id)).state == "free"

@@ -1,6 +1,6 @@
 """What workers share through Redis (docs/architecture.md#several-workers): live change
 notifications (``travelsim.services.live``), in one process and across processes, and the
-usage sync's "being viewed" marks (``jobs.mark_viewed``).
+usage sync's "being viewed" marks (``jobs.viewed.mark_viewed``).
 
 The other process is a real one (``python -c``), publishing from plain code (no event loop,
 as the CLI does) and from inside an event loop (as the scheduler and the app do).
@@ -171,17 +171,17 @@ def test_forked_workers_get_their_own_origin_id() -> None:
 
 
 async def test_viewed_marks_of_another_worker_reach_the_scheduler(with_redis: str) -> None:
-    from travelsim.services import jobs
+    from travelsim.services.jobs import viewed
 
     esim_id, expired = _esim_id(), _esim_id()
     code = (
-        "from travelsim.services import jobs\n"
-        f"jobs.mark_viewed({esim_id})\n"
-        f"jobs.mark_viewed({expired}, seconds=0.01)\n"
+        "from travelsim.services.jobs import viewed\n"
+        f"viewed.mark_viewed({esim_id})\n"
+        f"viewed.mark_viewed({expired}, seconds=0.01)\n"
     )
     await asyncio.to_thread(_other_process, code, redis_url=with_redis)
     await asyncio.sleep(0.05)
-    seen = jobs.viewed_esims()
+    seen = viewed.viewed_esims()
     assert esim_id in seen and expired not in seen
-    jobs.clear_viewed()
-    assert esim_id not in jobs.viewed_esims()
+    viewed.clear_viewed()
+    assert esim_id not in viewed.viewed_esims()

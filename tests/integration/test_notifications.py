@@ -35,7 +35,8 @@ from starlette.applications import Starlette
 from travelsim import db
 from travelsim.models import Esim, Notification, OutboxEmail
 from travelsim.routes.callbacks import callback_routes
-from travelsim.services import jobs, notifications, usage
+from travelsim.services import notifications, usage
+from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import Priority, SFTClient
 
@@ -53,8 +54,8 @@ async def sync(client: SFTClient, esim_id: int, sim: SimServer) -> None:
 
 
 async def send(settings: Settings) -> int:
-    stats = jobs.RunStats()
-    await jobs.run_email(stats, settings=settings)
+    stats = metering.RunStats()
+    await runs.run_email(stats, settings=settings)
     return stats.items
 
 
@@ -191,8 +192,8 @@ async def test_the_notifications_job_records_its_run(
     st = await setup_esim(client, [FR_1GB_7D])
     api.consume(st.endpoint_id, GB)
     await sync(client, st.esim_id, sim)
-    run = await jobs.record_run(
-        "notifications", lambda s: jobs.run_notifications(s, clock=sim_clock(sim))
+    run = await metering.record_run(
+        "notifications", lambda s: runs.run_notifications(s, clock=sim_clock(sim))
     )
     assert (run.ok, run.items) == (True, 1)
     assert await notices() == [(st.unique_ids[0], "data_used", 100)]

@@ -35,7 +35,8 @@ from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import Esim, Order, OutboxEmail, Payment, User
-from travelsim.services import installation, jobs, orders, provisioning
+from travelsim.services import installation, orders, provisioning
+from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -128,13 +129,15 @@ async def test_transient_fault_is_retried_by_recovery_and_delivered_without_void
     sim.clear_faults()
     sim.clear_calls()
     clock.now += MINUTE - timedelta(seconds=1)
-    early = await jobs.run_recovery(client, jobs.RunStats(), clock=clock, run_order_options=FAST)
+    early = await runs.run_recovery(
+        client, metering.RunStats(), clock=clock, run_order_options=FAST
+    )
     assert early == {"resumed": [], "escalated": []}
     assert sim.calls() == []
 
     # The fault has cleared; once due, the recovery job delivers it.
     clock.now += timedelta(seconds=1)
-    due = await jobs.run_recovery(client, jobs.RunStats(), clock=clock, run_order_options=FAST)
+    due = await runs.run_recovery(client, metering.RunStats(), clock=clock, run_order_options=FAST)
     assert due == {"resumed": [order.id], "escalated": []}
     done = await get(Order, order.id)
     assert done.status == "delivered" and done.next_attempt_at is None
@@ -189,7 +192,7 @@ async def test_subscribe_outcome_unknown_is_reread_not_resent_on_the_automatic_r
 
     sim.clear_faults()
     clock.now += MINUTE
-    await jobs.run_recovery(client, jobs.RunStats(), clock=clock, run_order_options=FAST)
+    await runs.run_recovery(client, metering.RunStats(), clock=clock, run_order_options=FAST)
 
     done = await get(Order, order.id)
     assert done.status == "delivered"
@@ -226,8 +229,8 @@ async def test_retry_schedule_backs_off_and_gives_up_after_the_window(
         if expected_next == window_end:
             break
         clock.now = expected_next
-        result = await jobs.run_recovery(
-            client, jobs.RunStats(), clock=clock, run_order_options=FAST
+        result = await runs.run_recovery(
+            client, metering.RunStats(), clock=clock, run_order_options=FAST
         )
         assert result["resumed"] == [order.id]
         gap = min(MINUTE * 2**retries, HOUR)  # independent computation of the schedule
@@ -238,7 +241,9 @@ async def test_retry_schedule_backs_off_and_gives_up_after_the_window(
     assert (await get(Payment, order.payment_id)).status == "succeeded"
 
     clock.now = window_end
-    result = await jobs.run_recovery(client, jobs.RunStats(), clock=clock, run_order_options=FAST)
+    result = await runs.run_recovery(
+        client, metering.RunStats(), clock=clock, run_order_options=FAST
+    )
     assert result["resumed"] == [order.id]
     gone = await get(Order, order.id)
     assert gone.status == "needs_attention" and gone.next_attempt_at is None
@@ -266,7 +271,9 @@ async def test_definite_refusal_still_goes_to_staff_at_once(
     assert (await get(Payment, row.payment_id)).status == "voided"
     sim.clear_calls()
     clock.now += timedelta(hours=2)
-    result = await jobs.run_recovery(client, jobs.RunStats(), clock=clock, run_order_options=FAST)
+    result = await runs.run_recovery(
+        client, metering.RunStats(), clock=clock, run_order_options=FAST
+    )
     assert result == {"resumed": [], "escalated": []} and sim.calls() == []
 
 

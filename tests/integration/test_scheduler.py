@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from travelsim import db
 from travelsim.models import JobRun, SchedulerLease
 from travelsim.scheduler import BackgroundScheduler, JobSpec, LeaderLease, scheduler_lifespan
-from travelsim.services import jobs
+from travelsim.services.jobs import metering
 from travelsim.settings import Settings, get_settings
 
 TTL = 0.6
@@ -60,7 +60,7 @@ async def runs(job: str | None = None) -> list[JobRun]:
 
 
 def probe() -> JobSpec:
-    async def fn(stats: jobs.RunStats) -> None:
+    async def fn(stats: metering.RunStats) -> None:
         stats.items = 1
 
     return JobSpec("probe", 0.05, fn, first_delay_seconds=0)
@@ -142,7 +142,7 @@ async def test_jobs_do_not_overlap_and_survive_failures(sqlite_db: Settings) -> 
     peak = 0
     calls = 0
 
-    async def slow(stats: jobs.RunStats) -> None:
+    async def slow(stats: metering.RunStats) -> None:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
@@ -151,7 +151,7 @@ async def test_jobs_do_not_overlap_and_survive_failures(sqlite_db: Settings) -> 
         finally:
             active -= 1
 
-    async def flaky(stats: jobs.RunStats) -> None:
+    async def flaky(stats: metering.RunStats) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:

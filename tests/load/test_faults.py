@@ -11,7 +11,7 @@ Every injected kind is transient (docs/business-rules.md#provisioning-retries), 
 order must NOT give up: it is left ``paid``, its payment untouched, with an automatic retry
 scheduled. A few extra purchases are of a plan the platform does not know: SubscribeAddon
 is refused (a definite refusal), and those, and only those, end ``needs_attention`` with
-their payment voided. Then the faults stop and the recovery job (``jobs.run_recovery``) runs
+their payment voided. Then the faults stop and the recovery job (``runs.run_recovery``) runs
 once the retries are due, with no staff action: every other order must be delivered, its
 payment captured once and never voided, each with exactly one add-on on its endpoint in the
 simulator's own records.
@@ -39,7 +39,8 @@ from tests.load.support import (
     seed_pool,
 )
 from travelsim.models import utcnow
-from travelsim.services import checkout, jobs, provisioning
+from travelsim.services import checkout, provisioning
+from travelsim.services.jobs import metering, runs
 from travelsim.services.payments import DemoCardProvider
 from travelsim.settings import Settings
 from travelsim.sft import LocalRateBudget, SFTClient
@@ -151,9 +152,9 @@ async def test_200_purchases_under_20_percent_faults(
 
     # --- faults stopped: the recovery job runs the due retries, no staff action ------------
     due = max(o.next_attempt_at for o in waiting if o.next_attempt_at is not None)
-    await jobs.run_recovery(
+    await runs.run_recovery(
         client,
-        jobs.RunStats(),
+        metering.RunStats(),
         clock=lambda: max(due, utcnow()),
         lease=timedelta(0),
         run_order_options={"backoff": (0.05,), "provider": provider},

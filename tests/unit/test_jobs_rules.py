@@ -1,31 +1,34 @@
-"""Pure rules of the background jobs: usage-sync ordering, the metered budget, viewed marks,
-and parsing of platform callback envelopes (docs/sft-platform.md#callbacks)."""
+"""Pure rules of the background jobs: usage-sync ordering, the metered budget, viewed marks
+and the health of a run."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-import pytest
+from pydantic import SecretStr
 
-from travelsim.services import callbacks, jobs
-from travelsim.sft import Priority
+from travelsim.models import JobRun
+from travelsim.scheduler import default_jobs
+from travelsim.services.jobs import metering, sync_plan, viewed
+from travelsim.settings import Settings
+from travelsim.sft import Priority, SFTClient
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_sync_order_viewed_then_urgent_then_least_recently_refreshed() -> None:
     cands = [
-        jobs.SyncCandidate(1, T0 + timedelta(minutes=5)),
-        jobs.SyncCandidate(2, None),  # never refreshed: first among the rest
-        jobs.SyncCandidate(3, T0 + timedelta(minutes=1)),
-        jobs.SyncCandidate(4, T0 + timedelta(minutes=9), urgent=True),
-        jobs.SyncCandidate(5, T0 + timedelta(minutes=2), urgent=True),
-        jobs.SyncCandidate(6, T0 + timedelta(minutes=30), viewed=True),
-        jobs.SyncCandidate(7, T0 + timedelta(minutes=3), viewed=True, urgent=True),
+        sync_plan.SyncCandidate(1, T0 + timedelta(minutes=5)),
+        sync_plan.SyncCandidate(2, None),  # never refreshed: first among the rest
+        sync_plan.SyncCandidate(3, T0 + timedelta(minutes=1)),
+        sync_plan.SyncCandidate(4, T0 + timedelta(minutes=9), urgent=True),
+        sync_plan.SyncCandidate(5, T0 + timedelta(minutes=2), urgent=True),
+        sync_plan.SyncCandidate(6, T0 + timedelta(minutes=30), viewed=True),
+        sync_plan.SyncCandidate(7, T0 + timedelta(minutes=3), viewed=True, urgent=True),
     ]
-    assert jobs.order_for_sync(cands) == [7, 6, 5, 4, 2, 3, 1]
+    assert sync_plan.order_for_sync(cands) == [7, 6, 5, 4, 2, 3, 1]
 
 
 class Recorder:
@@ -42,27 +45,27 @@ class Recorder:
 
 async def test_metered_budget_counts_per_run_and_forwards() -> None:
     inner = Recorder()
-    meter = jobs.MeteredBudget(inner)
+    meter = metering.MeteredBudget(inner)
 
-    async def run_a(stats: jobs.RunStats) -> None:
+    async def run_a(stats: metering.RunStats) -> None:
         for _ in range(3):
             await meter.acquire(Priority.SYNC)
         meter.penalize(1.0)
 
-    async def run_b(stats: jobs.RunStats) -> None:
+    async def run_b(stats: metering.RunStats) -> None:
         await asyncio.gather(*(meter.acquire(Priority.SYNC) for _ in range(2)))
 
-    stats_a, stats_b = jobs.RunStats(), jobs.RunStats()
-    token = jobs._current_run.set(stats_a)
+    stats_a, stats_b = metering.RunStats(), metering.RunStats()
+    token = metering._current_run.set(stats_a)
     try:
         task_a = asyncio.create_task(run_a(stats_a))
     finally:
-        jobs._current_run.reset(token)
-    token = jobs._current_run.set(stats_b)
+        metering._current_run.reset(token)
+    token = metering._current_run.set(stats_b)
     try:
         task_b = asyncio.create_task(run_b(stats_b))
     finally:
-        jobs._current_run.reset(token)
+        metering._current_run.reset(token)
     await asyncio.gather(task_a, task_b)
     await meter.acquire(Priority.REFRESH)  # outside any run
     assert (stats_a.calls, stats_a.rate_limited) == (3, 1)
@@ -72,102 +75,41 @@ async def test_metered_budget_counts_per_run_and_forwards() -> None:
 
 
 def test_viewed_marks_expire() -> None:
-    jobs.clear_viewed()
-    jobs.mark_viewed(1, seconds=60)
-    jobs.mark_viewed(2, seconds=0)
-    assert jobs.viewed_esims() == {1}
-    jobs.clear_viewed()
-    assert jobs.viewed_esims() == set()
+    viewed.clear_viewed()
+    viewed.mark_viewed(1, seconds=60)
+    viewed.mark_viewed(2, seconds=0)
+    assert viewed.viewed_esims() == {1}
+    viewed.clear_viewed()
+    assert viewed.viewed_esims() == set()
 
 
-def _note(callback_id: str, message: dict[str, str] | str, **extra: str) -> dict[str, object]:
-    text = message if isinstance(message, str) else json.dumps(message)
-    return {
-        "callbackId": callback_id,
-        "callbackTimestamp": "11/09/2020 01:25:23",
-        "message": text,
-        **extra,
-    }
+def _run(**kw: object) -> JobRun:
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    values: dict[str, object] = {"job": "usage_sync", "started_at": now, "finished_at": now}
+    values.update(kw)
+    return JobRun(**values)
 
 
-def test_parse_documented_single_notification_and_batches() -> None:
-    msg = {
-        "eventType": "Counter Changes",
-        "endPointId": "50000001",
-        "uniqueId": "7000001",
-        "planId": "870101",
-        "status": "Active",
-        "initialVolume": "1073741824",
-        "remainingVolume": "973078528",
-        "startDate": "10/09/2020 08:00:00",
-        "expiryDate": "-",
-        "sequence": "7",
-    }
-    single = {
-        "Request": {
-            "apiCallback": {"callbackProcessId": "10011"},
-            "notification": _note("3868551829710785", msg),
-        }
-    }
-    (e,) = callbacks.parse_batch(single)
-    assert e.event_type == "counter_change"
-    assert (e.endpoint_id, e.unique_id, e.plan_id, e.status) == (
-        "50000001",
-        "7000001",
-        "870101",
-        "active",
-    )
-    assert (e.initial_bytes, e.remaining_bytes, e.used_bytes) == (1073741824, 973078528, 100663296)
-    assert e.started_at == datetime(2020, 9, 10, 8, tzinfo=UTC) and e.expires_at is None
-    assert e.event_at == datetime(2020, 9, 11, 1, 25, 23, tzinfo=UTC) and e.seq == 7
-    # The same notification twice has the same key; another callbackId does not.
-    batch = {"request": {"Notification": [_note("1", msg), _note("1", msg), _note("2", msg)]}}
-    keys = [x.dedupe_key for x in callbacks.parse_batch(batch)]
-    assert keys[0] == keys[1] != keys[2]
+def test_job_health() -> None:
+    now = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    assert metering.job_health(_run(), now, 60) == "ok"
+    assert metering.job_health(_run(rate_limited=1), now, 60) == "degraded"
+    assert metering.job_health(_run(errors=2), now, 60) == "degraded"
+    assert metering.job_health(_run(ok=False), now, 60) == "failing"
+    late = now + timedelta(seconds=181)  # more than 3 intervals of 60 s since the run
+    assert metering.job_health(_run(), late, 60) == "stale"
+    assert metering.job_health(_run(), late, None) == "ok"
+    exactly = datetime(2026, 3, 1, 12, 3, tzinfo=UTC)  # 3 intervals after the run: not yet
+    assert metering.is_stale(_run(), exactly, 60) is False
+    assert metering.is_stale(_run(), late, 60) is True
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("Addon Subscription", "addon_subscription"),
-        ("ADDON_ACTIVATION", "addon_activation"),
-        ("Addon Renew", "addon_renewal"),
-        ("addon-deactivation", "addon_deactivation"),
-        ("Counter Change", "counter_change"),
-        ("eSIM Profile Status", "profile_status"),
-        ("First Activation", "other"),
-    ],
-)
-def test_event_type_names(raw: str, expected: str) -> None:
-    body = {"Request": {"notification": [_note("1", {"eventType": raw})]}}
-    assert callbacks.parse_batch(body)[0].event_type == expected
-
-
-def test_event_type_beside_the_message_and_plain_text_messages() -> None:
-    body = {"Request": {"notification": [_note("1", "free text", eventType="Addon Activation")]}}
-    (e,) = callbacks.parse_batch(body)
-    assert e.event_type == "addon_activation" and e.unique_id is None
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"Request": {}},
-        {"Request": {"notification": "x"}},
-        {"Request": {"notification": [1]}},
-        [],
-    ],
-)
-def test_not_an_envelope(body: object) -> None:
-    with pytest.raises(callbacks.CallbackFormatError):
-        callbacks.parse_batch(body)
-
-
-def test_too_many_events() -> None:
-    notes = [
-        _note(str(i), {"eventType": "Counter Changes"})
-        for i in range(callbacks.MAX_EVENTS_PER_BATCH + 1)
-    ]
-    with pytest.raises(callbacks.CallbackFormatError):
-        callbacks.parse_batch({"Request": {"notification": notes}})
+def test_every_scheduled_job_has_its_interval_setting() -> None:
+    """The job names the scheduler records are the ones the health rules know, each with
+    the interval it is scheduled at."""
+    settings = Settings(_env_file=None, sft_callback_token=SecretStr("t"))  # type: ignore[call-arg]
+    specs = default_jobs(cast(SFTClient, None), settings)
+    assert {s.name for s in specs} == set(metering.JOB_INTERVALS)
+    for spec in specs:
+        assert metering.job_interval(settings, spec.name) == spec.interval_seconds
+    assert metering.job_interval(settings, "not_a_job") is None

@@ -1,4 +1,5 @@
-"""Notification rules (``services.notifications`` docstring) and unsubscribe tokens."""
+"""Notification rules (``services.notification_rules`` docstring) and unsubscribe tokens
+(``services.notifications``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from travelsim.models import Esim, EsimAddon, Notification
+from travelsim.services import notification_rules as rules
 from travelsim.services import notifications as n
 from travelsim.settings import Settings
 
@@ -54,7 +56,7 @@ def due(
     e: Esim | None = None,
     profile: str | None = "enabled",
 ) -> list[tuple[str, str, int]]:
-    out = n.due_notices(
+    out = rules.due_notices(
         e or esim(),
         addons,
         existing or set(),
@@ -163,16 +165,16 @@ def test_running_out_notices_hidden_once_data_is_live_again() -> None:
     low = _note(2, "7000001", 80, NOW - timedelta(hours=3))
     other = _note(3, "", 3, NOW - timedelta(hours=4), kind="not_installed")
     used = _stacked("used_up", "used_up")
-    shown = [x.id for x in n.visible([out, low, other], {1: used}, NOW)]
+    shown = [x.id for x in rules.visible([out, low, other], {1: used}, NOW)]
     assert shown == [1, 3]  # the 80 % notice is about a plan that is over
     topped = [*used, addon("7000003", remaining=GB)]
-    assert [x.id for x in n.visible([out, low, other], {1: topped}, NOW)] == [3]
+    assert [x.id for x in rules.visible([out, low, other], {1: topped}, NOW)] == [3]
     # 80 % of the plan that runs: shown, until another plan is bought.
     running = [addon("7000001", remaining=GB // 10)]
-    assert [x.id for x in n.visible([low], {1: running}, NOW)] == [2]
+    assert [x.id for x in rules.visible([low], {1: running}, NOW)] == [2]
     more = [*running, addon("7000009", remaining=GB, status="waiting")]
-    assert [x.id for x in n.visible([low], {1: more}, NOW)] == []
+    assert [x.id for x in rules.visible([low], {1: more}, NOW)] == []
     # Ran out twice: only the newest "all data used" notice.
     second = _note(4, "7000003", 100, NOW - timedelta(minutes=5))
     again = [*used, addon("7000003", remaining=0, status="used_up")]
-    assert [x.id for x in n.visible([second, out], {1: again}, NOW)] == [4]
+    assert [x.id for x in rules.visible([second, out], {1: again}, NOW)] == [4]

@@ -7,11 +7,11 @@
 
     * ``404`` when ``SFT_CALLBACK_TOKEN`` is unset (callbacks off; nothing revealed);
     * ``401`` for a missing or wrong token; ``413`` above 8 MiB; ``400`` for a body that is
-      not JSON or not the envelope (``services.callbacks.parse_batch``);
+      not JSON or not the envelope (``sft.callbacks.parse_batch``);
     * ``200 {"received": n, "stored": m}`` once the raw events are committed (duplicates
       are not stored again). The events are applied *after* the response has been sent
-      (Starlette background task: ``callbacks.process_pending``, then ``live.notify`` and
-      ``notifications.evaluate`` for the eSIMs that changed), so the platform's POST is
+      (Starlette background task: ``callbacks.apply_pending``, which also wakes the pages and
+      evaluates the notifications of the eSIMs that changed), so the platform's POST is
       answered in the time of one insert batch. Events left pending by a crash are applied
       by the scheduler's sweep.
 
@@ -36,7 +36,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from travelsim import db
-from travelsim.services import callbacks, live, notifications
+from travelsim.services import callbacks, notifications
 from travelsim.settings import get_settings
 
 __all__ = ["MAX_BODY_BYTES", "callback_routes", "sft_callbacks", "unsubscribe"]
@@ -61,9 +61,7 @@ def _presented_token(request: Request) -> str:
 async def _process_after_response() -> None:
     """Apply the pending events, wake pages, evaluate notifications (never raises)."""
     try:
-        report = await callbacks.process_pending(on_applied=live.notify)
-        if report.esim_ids:
-            await notifications.evaluate(esim_ids=sorted(report.esim_ids))
+        await callbacks.apply_pending()
     except Exception:  # the scheduler's sweep retries whatever is still pending
         log.exception("processing platform callbacks failed")
 
@@ -84,12 +82,10 @@ async def sft_callbacks(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return JSONResponse({"error": "body too large"}, status_code=413)
-    try:
-        data = json.loads(body)
-        events = callbacks.parse_batch(data)
+    try:  # not JSON, or not the envelope (sft.callbacks.CallbackFormatError, a ValueError)
+        result = await callbacks.receive(json.loads(body))
     except (ValueError, UnicodeDecodeError) as exc:
         return JSONResponse({"error": f"bad request: {exc}"[:200]}, status_code=400)
-    result = await callbacks.ingest(events)
     return JSONResponse(
         {"received": result.received, "stored": result.stored},
         background=BackgroundTask(_process_after_response),

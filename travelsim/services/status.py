@@ -4,8 +4,8 @@ when data usage figures were last brought in from the platform.
 No visitor ever causes an SFT request by opening the page. Reachability comes from the
 background jobs that already talk to SFT (usage sync, inventory, catalogue; their runs are
 stored as :class:`~travelsim.models.JobRun` rows, the same ones the staff overview reads):
-the most recent run that sent SFT requests and is not stale (3 intervals, as
-``services.admin.job_health``) says whether the platform answered. Only when no such run
+the most recent run that sent SFT requests and is not stale (``jobs.metering.is_stale``, the
+rule of the staff overview's job health) says whether the platform answered. Only when no such run
 exists (scheduler switched off, or just started) is the platform asked once, with one cheap
 ``fetchSIM`` (``services.admin.check_sft``), and the answer is kept for
 :data:`PROBE_TTL_SECONDS` for every visitor of the process: one request per minute per
@@ -27,18 +27,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.models import JobRun, utcnow
+from travelsim.services.jobs.metering import is_stale, job_interval
 from travelsim.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-#: Background jobs whose runs call SFT, with the setting holding each one's interval.
-SFT_JOBS = {
-    "usage_sync": "sync_interval_seconds",
-    "inventory": "inventory_sync_interval_seconds",
-    "catalogue": "catalogue_sync_interval_seconds",
-}
-#: A run older than this many intervals of its job no longer tells about the platform.
-STALE_INTERVALS = 3
+#: Background jobs whose runs call SFT (their intervals: ``jobs.metering.JOB_INTERVALS``).
+SFT_JOBS = ("usage_sync", "inventory", "catalogue")
 #: How long one live reachability check answers for every visitor (seconds).
 PROBE_TTL_SECONDS = 60.0
 
@@ -128,11 +123,11 @@ async def platform_from_jobs(
         )
     ).all()
     for run in runs:
-        finished = run.finished_at or run.started_at
-        interval = float(getattr(settings, SFT_JOBS[run.job]))
-        if (now - finished).total_seconds() > STALE_INTERVALS * interval:
+        if is_stale(run, now, job_interval(settings, run.job)):
             continue
-        return ("reachable" if _run_answered(run) else "unreachable"), finished
+        return ("reachable" if _run_answered(run) else "unreachable"), (
+            run.finished_at or run.started_at
+        )
     return "unknown", None
 
 

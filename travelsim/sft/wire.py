@@ -1,4 +1,4 @@
-"""Every SFT path, header, field name and result code the client uses, in one place.
+"""Every SFT path, header, field name and result code the portal uses, in one place.
 
 The shapes follow docs/sft-platform.md (one table per operation under
 docs/sft-platform.md#operations). Several names there come from production or third-party
@@ -275,6 +275,34 @@ RP_COUNTRIES: Final = "countries"
 # --- Modify Endpoint (docs/sft-platform.md#modify-endpoint) ---------------------------------
 ADD_ADDON_PLAN_IDS: Final = "addAddonPlanIds"
 REMOVE_ADDON_UNIQUE_IDS: Final = "removeAddonUniqueIds"
+
+
+# --- callbacks: CallBackNotification (docs/sft-platform.md#callbacks) ---------------------
+#: ``Request.notification``: one object, or a list of them (a batch).
+CALLBACK_NOTIFICATION: Final = "notification"
+CALLBACK_ID: Final = "callbackId"
+CALLBACK_TIMESTAMP: Final = "callbackTimestamp"
+CALLBACK_MESSAGE: Final = "message"
+#: In the message (or beside it, in the notification). The message's add-on fields are those
+#: of Get Endpoint Add-on Details (``ADDON_*`` above).
+EVENT_TYPE: Final = "eventType"
+EVENT_TIMESTAMP: Final = "eventTimestamp"
+EVENT_SEQUENCE: Final = "sequence"
+EVENT_ICCID: Final = "iccid"
+EVENT_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
+#: Event type name (lower-cased, letters and digits only) -> ``EventType`` member name
+#: (``travelsim.sft.callbacks``; docs/sft-platform.md#callbacks "Event types handled").
+EVENT_TYPES: Final = {
+    "addonsubscription": "ADDON_SUBSCRIPTION",
+    "addonactivation": "ADDON_ACTIVATION",
+    "addonrenew": "ADDON_RENEWAL",
+    "addonrenewal": "ADDON_RENEWAL",
+    "addondeactivation": "ADDON_DEACTIVATION",
+    "counterchange": "COUNTER_CHANGE",
+    "counterchanges": "COUNTER_CHANGE",
+    "esimprofilestatus": "PROFILE_STATUS",
+    "profilestatus": "PROFILE_STATUS",
+}
 
 
 # --- result codes (docs/sft-platform.md#result-codes) ---------------------------------------
