@@ -5,11 +5,8 @@ code is consumed; F2: a failed download gave the traveler nothing) and from arit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from travelsim.models import JobRun
 from travelsim.services import admin
 from travelsim.services.admin import PageResult, refund_rule
 from travelsim.services.admin.base import MAX_PER_PAGE
@@ -46,24 +43,6 @@ def test_refund_rule_for_a_topup_looks_only_at_its_addon(used: int | None, allow
 def test_refund_reason_names_the_usage() -> None:
     decision = refund_rule(kind="topup", profile_status=None, used_bytes=300 * 1_048_576)
     assert decision.reason == "300 MB of data already used"
-
-
-def _run(**kw: object) -> JobRun:
-    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    values: dict[str, object] = {"job": "usage_sync", "started_at": now, "finished_at": now}
-    values.update(kw)
-    return JobRun(**values)
-
-
-def test_job_health() -> None:
-    now = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
-    assert admin.job_health(_run(), now, 60) == "ok"
-    assert admin.job_health(_run(rate_limited=1), now, 60) == "degraded"
-    assert admin.job_health(_run(errors=2), now, 60) == "degraded"
-    assert admin.job_health(_run(ok=False), now, 60) == "failing"
-    late = now + timedelta(seconds=181)  # more than 3 intervals of 60 s since the run
-    assert admin.job_health(_run(), late, 60) == "stale"
-    assert admin.job_health(_run(), late, None) == "ok"
 
 
 def test_paging_bounds() -> None:

@@ -46,7 +46,7 @@ outcome still unknown after its re-read, an activation code not ready yet), the 
 back to ``paid`` with its payment untouched and the retry schedule on the order row:
 ``retry_count``, ``first_failed_at`` and ``next_attempt_at`` (:func:`next_retry_at`: 1 min
 after the first failure, doubling to at most 1 h apart, the last one at the end of the
-window). The recovery job (``jobs.run_recovery``, on the scheduler's leader) runs it again
+window). The recovery job (``jobs.runs.run_recovery``, on the scheduler's leader) runs it again
 when due; the traveler meanwhile reads "we are still setting up your eSIM". Only a
 *definite* refusal (the platform said no: a business error code, an unknown ICCID, an
 invalid activation code, a bug) or a transient fault still there at the end of the window

@@ -17,7 +17,8 @@ import reflex as rx
 from travelsim import db
 from travelsim.formatting import data_left, format_bytes
 from travelsim.models import utcnow
-from travelsim.services import countries, installation, jobs, live, platform, usage
+from travelsim.services import countries, installation, live, platform, usage
+from travelsim.services.jobs import viewed
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import age_text, duration_text, iso_utc, local_datetime
@@ -185,7 +186,7 @@ class EsimState(SessionState):
     async def _fetch(self, user_id: int) -> usage.Dashboard | None:
         if not self.esim_id:
             return None
-        jobs.mark_viewed(int(self.esim_id))  # the scheduled sync serves viewed eSIMs first
+        viewed.mark_viewed(int(self.esim_id))  # the scheduled sync serves viewed eSIMs first
         async with db.session() as s:
             return await usage.esim_dashboard(
                 s, user_id=user_id, esim_id=int(self.esim_id), now=utcnow()

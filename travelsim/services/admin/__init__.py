@@ -42,7 +42,7 @@ from travelsim.services.admin.orders import (
     retry_provisioning,
 )
 from travelsim.services.admin.outbox import list_outbox, mail_delivery_hint
-from travelsim.services.admin.overview import Overview, check_sft, job_health, overview
+from travelsim.services.admin.overview import Overview, check_sft, overview
 from travelsim.services.admin.refunds import (
     FORCE_REASON_MIN,
     RefundDecision,
@@ -78,7 +78,6 @@ __all__ = [
     "count_of",
     "esim_detail",
     "goodwill_addon",
-    "job_health",
     "list_audit",
     "list_esims",
     "list_orders",

@@ -28,6 +28,7 @@ from travelsim.models import (
 from travelsim.services import inventory
 from travelsim.services.admin.base import PRIORITY, _money, _when
 from travelsim.services.admin.staff_orders import STAFF_PROVIDER
+from travelsim.services.jobs.metering import job_health, job_interval
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
@@ -49,31 +50,6 @@ class Overview:
     open_replacements: int
     jobs: list[dict[str, str]]
     callbacks: dict[str, str]
-
-
-#: The setting holding each background job's interval (seconds), for :func:`job_health`.
-_JOB_INTERVALS = {
-    "usage_sync": "sync_interval_seconds",
-    "catalogue": "catalogue_sync_interval_seconds",
-    "inventory": "inventory_sync_interval_seconds",
-    "recovery": "recovery_interval_seconds",
-    "notifications": "notifications_interval_seconds",
-    "email": "email_send_interval_seconds",
-    "callbacks": "callback_process_interval_seconds",
-}
-
-
-def job_health(run: JobRun, now: datetime, interval_seconds: float | None) -> str:
-    """``failing`` (the run raised), ``stale`` (no run for 3 intervals), ``degraded``
-    (item errors or HTTP 429 answers), else ``ok``."""
-    if not run.ok:
-        return "failing"
-    finished = run.finished_at or run.started_at
-    if interval_seconds and (now - finished).total_seconds() > 3 * interval_seconds:
-        return "stale"
-    if run.errors or run.rate_limited:
-        return "degraded"
-    return "ok"
 
 
 async def _count(session: AsyncSession, query: Any) -> int:
@@ -111,8 +87,7 @@ async def _jobs(session: AsyncSession, cfg: Settings, at: datetime) -> list[dict
         ).first()
         if run is None:
             continue
-        attr = _JOB_INTERVALS.get(name)
-        interval = float(getattr(cfg, attr)) if attr else None
+        interval = job_interval(cfg, name)
         age = run.oldest_figure_age_seconds
         jobs.append(
             {
