@@ -41,7 +41,9 @@ from travelsim.routes.app import build_routes_app
 from travelsim.services import accounts, admin, provisioning, security
 from travelsim.settings import Settings
 from travelsim.sft.factory import build_client
-from travelsim.state.admin import ADMIN_STATES, AdminOrdersState, AdminState
+from travelsim.state.admin import ADMIN_STATES
+from travelsim.state.admin.base import AdminState
+from travelsim.state.admin.orders import AdminOrdersState
 
 FAST: dict[str, Any] = {"backoff": (0.01,)}
 

@@ -10,18 +10,14 @@ from typing import Any
 import reflex as rx
 
 from travelsim.components.layout import page
-from travelsim.state.admin import (
-    ANY,
-    AdminAuditState,
-    AdminCatalogueState,
-    AdminEsimsState,
-    AdminOrdersState,
-    AdminOutboxState,
-    AdminOverviewState,
-    AdminSimState,
-    AdminState,
-    AdminTravelersState,
-)
+from travelsim.state.admin.base import ANY, AdminState
+from travelsim.state.admin.catalogue import AdminCatalogueState
+from travelsim.state.admin.esims import AdminEsimsState
+from travelsim.state.admin.orders import AdminOrdersState
+from travelsim.state.admin.outbox import AdminAuditState, AdminOutboxState
+from travelsim.state.admin.overview import AdminOverviewState
+from travelsim.state.admin.simulator import AdminSimState
+from travelsim.state.admin.travelers import AdminTravelersState
 
 SECTIONS: list[tuple[str, str]] = [
     ("Overview", "/admin"),
