@@ -42,7 +42,9 @@ from travelsim.services import accounts, provisioning, security
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.factory import build_client, simulator_app
 from travelsim.sft_simulator.control_client import SimulatorControlClient
-from travelsim.state.admin import ADMIN_STATES, AdminOrdersState, AdminState
+from travelsim.state.admin import ADMIN_STATES
+from travelsim.state.admin.base import AdminState
+from travelsim.state.admin.orders import AdminOrdersState
 
 FAST: dict[str, Any] = {"backoff": (0.01,)}
 

@@ -1,0 +1,96 @@
+"""``/admin/catalogue``: the plans and the editor of one plan's seller fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from travelsim.components.admin_widgets import badge, card, field, filters, table
+from travelsim.pages.admin.layout import admin_page
+from travelsim.state.admin.catalogue import AdminCatalogueState
+
+
+def _plan_row(r: Any) -> rx.Component:
+    s = AdminCatalogueState
+    return rx.table.row(
+        rx.table.cell(r["plan_id"]),
+        rx.table.cell(r["sft_name"]),
+        rx.table.cell(r["display_name"]),
+        rx.table.cell(r["volume"], " · ", r["validity"]),
+        rx.table.cell(r["price_text"]),
+        rx.table.cell(rx.text(r["destinations"], size="1")),
+        rx.table.cell(badge(r["on_sale"])),
+        rx.table.cell(r["platform"]),
+        rx.table.cell(
+            rx.button("Edit", size="1", variant="soft", on_click=s.start_edit(r["plan_id"]))
+        ),
+        data_testid="plan-row",
+        data_plan_id=r["plan_id"],
+    )
+
+
+def _plan_editor() -> rx.Component:
+    s = AdminCatalogueState
+    return card(
+        "Edit plan",
+        rx.text(s.editing, " · ", s.edit["sft_name"], size="2"),
+        rx.form(
+            rx.vstack(
+                rx.flex(
+                    field("Display name", "display_name", s.edit["display_name"]),
+                    field("Price (e.g. 4.50; empty = none)", "price", s.edit["price"]),
+                    field("Currency", "currency", s.edit["currency"], max_length=3),
+                    wrap="wrap",
+                    spacing="3",
+                    width="100%",
+                ),
+                field(
+                    "Destinations (ISO codes, space separated)",
+                    "destinations",
+                    s.edit["destinations"],
+                ),
+                rx.hstack(
+                    rx.checkbox(name="on_sale", default_checked=s.edit_on_sale, id="f-on_sale"),
+                    rx.text("On sale", as_="label", html_for="f-on_sale", size="2"),
+                    align="center",
+                ),
+                rx.hstack(
+                    rx.button("Save", type="submit"),
+                    rx.button("Cancel", type="button", variant="soft", on_click=s.cancel_edit),
+                ),
+                width="100%",
+            ),
+            on_submit=s.save,
+            reset_on_submit=False,
+            width="100%",
+            key=s.editing,
+        ),
+        data_testid="plan-editor",
+    )
+
+
+def catalogue_page() -> rx.Component:
+    """``/admin/catalogue``: filter, the plan editor when open, the plans table."""
+    s = AdminCatalogueState
+    return admin_page(
+        "Catalogue",
+        filters(s.search, field("Plan id or name", "query", s.f_query)),
+        rx.cond(s.editing != "", _plan_editor()),
+        table(
+            s,
+            [
+                ("Plan", "plan_id"),
+                ("Platform name", "name"),
+                ("Display name", None),
+                ("Volume", None),
+                ("Price", "price"),
+                ("Destinations", None),
+                ("On sale", "on_sale"),
+                ("Platform", None),
+                ("", None),
+            ],
+            _plan_row,
+            "plans-table",
+        ),
+    )

@@ -1,0 +1,78 @@
+"""``/admin/catalogue``: the plans, and the editor of one plan's seller fields (display
+name, price, destinations, on sale)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from travelsim import db
+from travelsim.services import admin
+from travelsim.services.admin import PageResult, Staff
+from travelsim.state.admin.base import (
+    AdminState,
+    FormFilter,
+    ListMixin,
+    filter_value,
+    staff_event,
+)
+
+
+class AdminCatalogueState(ListMixin, AdminState):
+    """``/admin/catalogue``: plans, and the editor of one plan's seller fields."""
+
+    f_query: str = ""
+    editing: str = ""
+    edit: dict[str, str] = {}
+    edit_on_sale: bool = False
+
+    filters: ClassVar[tuple[FormFilter, ...]] = (FormFilter("f_query", "query", max_len=40),)
+
+    def _forget(self) -> None:
+        self.rows, self.edit, self.editing = [], {}, ""
+
+    async def _fetch(self) -> PageResult:
+        async with db.session() as s:
+            return await admin.list_plans(
+                s,
+                query_text=filter_value(self.f_query),
+                sort=self.sort or "plan_id",
+                desc=self.desc if self.sort else False,
+                page=self.page,
+                per_page=self.per_page,
+            )
+
+    def _on_open(self, query: Mapping[str, str]) -> None:
+        """The editor closed."""
+        self.editing, self.edit = "", {}
+
+    @staff_event
+    async def start_edit(self, staff: Staff, plan_id: str) -> None:
+        """Open the editor on one plan (values from the current page's row)."""
+        row = next((r for r in self.rows if r["plan_id"] == plan_id), None)
+        if row is None:
+            return
+        self.editing = plan_id
+        self.edit = dict(row)
+        self.edit_on_sale = row["on_sale"] == "yes"
+
+    @staff_event
+    async def cancel_edit(self, staff: Staff) -> None:
+        """Close the editor."""
+        self.editing, self.edit = "", {}
+
+    @staff_event
+    async def save(self, staff: Staff, form: dict[str, Any]) -> None:
+        """Save the editor's fields; the editor closes when they were saved."""
+        outcome = await admin.update_plan(
+            staff,
+            self.editing,
+            display_name=str(form.get("display_name", ""))[:200],
+            price=str(form.get("price", ""))[:20],
+            currency=str(form.get("currency", ""))[:3],
+            destinations=str(form.get("destinations", ""))[:1000],
+            on_sale=bool(form.get("on_sale")),
+        )
+        if outcome.ok:
+            self.editing, self.edit = "", {}
+        await self._report(outcome)
