@@ -62,6 +62,9 @@ def _no_horizontal_scroll(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
 
 
+# One walk through every staff section (about 4 minutes on two idle cores): more than the
+# suite's default 300 s per test on a busy machine.
+@pytest.mark.timeout(600)
 def test_staff_admin_actions(
     app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
 ) -> None:
