@@ -98,7 +98,7 @@ class OidcIdentity(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """A failed credential check, for throttling (``services.security``).
+    """A failed credential check, for throttling (``services.auth.throttling``).
 
     ``kind``: ``password`` (sign-in) or ``totp`` (second factor). ``account``: the normalised
     email tried (``password``) or ``user:<id>`` (``totp``). ``address``: the client address.

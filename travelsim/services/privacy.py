@@ -64,8 +64,8 @@ from travelsim.models import (
     UserTotp,
     utcnow,
 )
-from travelsim.services.accounts import AccountError
-from travelsim.services.security import totp_account
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.throttling import totp_account
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTError, SFTOutcomeUnknown
 from travelsim.sft.models import Priority
