@@ -155,7 +155,7 @@ class SessionFactor(SQLModel, table=True):
 
 
 class AccountDeletion(SQLModel, table=True):
-    """An account deleted at its owner's request (``services.privacy``).
+    """An account deleted at its owner's request (``services.privacy.deletion``).
 
     The ``app_user`` row stays as an anonymised tombstone (checkouts and payments kept for
     accounting still reference it); this row records when it happened and what was done.

@@ -1,12 +1,12 @@
 """A traveler's own data: download it as JSON, delete the account.
 
 - ``GET /account/export.json``: the signed-in person's data
-  (:func:`travelsim.services.privacy.export_user_data`) as a JSON attachment
+  (:func:`travelsim.services.privacy.export.export_user_data`) as a JSON attachment
   (``Content-Disposition: attachment``, ``Cache-Control: no-store``). Signed out: 303 to
   ``/signin?next=/security``.
 - ``POST /account/delete`` (confirm_email, confirm; same-origin check): after the warning
   page ``/account/delete``, deletes the account
-  (:func:`travelsim.services.privacy.delete_account`: eSIMs with live add-ons
+  (:func:`travelsim.services.privacy.deletion.delete_account`: eSIMs with live add-ons
   suspended on SFT first, orders kept but detached), drops the cookie and goes to
   ``/signin?notice=account_deleted``; errors ``/account/delete?error=…``.
 
@@ -33,11 +33,11 @@ from travelsim.routes.http import (
     redirect,
     same_origin,
 )
-from travelsim.services import privacy
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.sessions import resolve_session
 from travelsim.services.auth.totp import needs_second_factor, second_factor_path
 from travelsim.services.platform import sft_client
+from travelsim.services.privacy import deletion, export
 from travelsim.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ async def export_json(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     async with db.session() as s:
-        data = await privacy.export_user_data(s, user)
+        data = await export.export_user_data(s, user)
     body = json.dumps(data, indent=2, ensure_ascii=False)
     day = data["exported_at"][:10]
     return Response(
@@ -93,7 +93,7 @@ async def delete_account(request: Request) -> Response:
     if typed != user.email or form.get("confirm") != "yes":
         return redirect("/account/delete", error="delete_confirm")
     try:
-        await privacy.delete_account(user.id, sft_client())
+        await deletion.delete_account(user.id, sft_client())
     except AccountError as exc:
         return redirect("/account/delete", error=exc.code)
     response = redirect(urls.SIGN_IN, notice="account_deleted")

@@ -17,11 +17,12 @@ import reflex as rx
 
 from travelsim import db
 from travelsim.models import User
-from travelsim.services import oidc, privacy
+from travelsim.services import oidc
 from travelsim.services.auth import reset, totp
 from travelsim.services.auth.errors import AccountError, message_for
 from travelsim.services.auth.sessions import list_sessions
 from travelsim.services.auth.signin import safe_next
+from travelsim.services.privacy.deletion import deletion_preview
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -193,7 +194,7 @@ class DeleteAccountState(SessionState):
         async with db.session() as s:
             if await totp.needs_second_factor(s, user, self._session_token()):
                 return rx.redirect(totp.second_factor_path("/account/delete"))
-            preview = await privacy.deletion_preview(s, _uid(user))
+            preview = await deletion_preview(s, _uid(user))
         self.live_esims = [
             {"iccid": e.iccid, "name": e.nickname or f"eSIM …{e.iccid[-4:]}"}
             for e in preview.live_esims
