@@ -149,7 +149,8 @@ async def _populate(n: int, out: Path) -> None:
 
     from travelsim import db
     from travelsim.models import Esim, User, utcnow
-    from travelsim.services import accounts, checkout, inventory, provisioning, usage
+    from travelsim.services import checkout, inventory, provisioning, usage
+    from travelsim.services.auth import passwords
     from travelsim.services.payments import Card, DemoCardProvider
     from travelsim.settings import get_settings
     from travelsim.sft import Priority
@@ -158,7 +159,7 @@ async def _populate(n: int, out: Path) -> None:
 
     settings = get_settings()
     client = build_client(settings)
-    password_hash = accounts.hash_password(PASSWORD)  # one Argon2 hash (salted) for all
+    password_hash = passwords.hash_password(PASSWORD)  # one Argon2 hash (salted) for all
     async with db.session() as s:
         users = [
             User(

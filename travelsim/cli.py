@@ -48,7 +48,7 @@ async def _demo_traveler() -> None:
     from sqlmodel import select
 
     from travelsim.models import User, utcnow
-    from travelsim.services import accounts
+    from travelsim.services.auth.passwords import hash_password
 
     async with db.session() as s:
         exists = (await s.exec(select(User).where(User.email == DEMO_EMAIL))).first()
@@ -56,7 +56,7 @@ async def _demo_traveler() -> None:
             s.add(
                 User(
                     email=DEMO_EMAIL,
-                    password_hash=accounts.hash_password(DEMO_PASSWORD),
+                    password_hash=hash_password(DEMO_PASSWORD),
                     email_verified_at=utcnow(),
                 )
             )
@@ -74,7 +74,8 @@ async def _demo_staff() -> None:
     from sqlmodel import select
 
     from travelsim.models import User, utcnow
-    from travelsim.services import accounts, admin
+    from travelsim.services import admin
+    from travelsim.services.auth.passwords import hash_password
 
     async with db.session() as s:
         exists = (await s.exec(select(User).where(User.email == DEMO_STAFF_EMAIL))).first()
@@ -83,7 +84,7 @@ async def _demo_staff() -> None:
         s.add(
             User(
                 email=DEMO_STAFF_EMAIL,
-                password_hash=accounts.hash_password(DEMO_STAFF_PASSWORD),
+                password_hash=hash_password(DEMO_STAFF_PASSWORD),
                 email_verified_at=utcnow(),
             )
         )

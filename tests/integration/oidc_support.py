@@ -21,7 +21,7 @@ from tests.oidc_provider import ProviderServer, start_provider
 from travelsim import db
 from travelsim.models import User, utcnow
 from travelsim.routes.app import build_routes_app
-from travelsim.services import accounts
+from travelsim.services.auth import passwords, sessions
 from travelsim.settings import Settings, get_settings
 
 HOST = "http://portal.test"
@@ -90,7 +90,7 @@ class Browser:
     async def whoami(self) -> str | None:
         """The email of the signed-in user per the portal's own session lookup."""
         token = self.cookies.get(SESSION_COOKIE)
-        user = await accounts.user_for_token(token)
+        user = await sessions.user_for_token(token)
         return user.email if user else None
 
     async def close(self) -> None:
@@ -137,7 +137,7 @@ async def make_user(
     async with db.session() as s:
         user = User(
             email=email,
-            password_hash=accounts.hash_password(password),
+            password_hash=passwords.hash_password(password),
             email_verified_at=utcnow() if verified else None,
             is_staff=staff,
         )

@@ -16,8 +16,9 @@ from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import AuthSession, EmailToken, OutboxEmail, User, utcnow
-from travelsim.services import accounts
-from travelsim.services.accounts import AccountError
+from travelsim.services.auth import email_tokens, sessions, signin
+from travelsim.services.auth import signup as signup_service
+from travelsim.services.auth.errors import AccountError
 from travelsim.settings import Settings
 
 BASE = "https://www.travelsim.example"
@@ -37,7 +38,7 @@ def sha256(value: str) -> str:
 
 async def signup(email: str = "ana@example.com", password: str = PASSWORD) -> User:
     async with db.session() as s:
-        user = await accounts.signup(s, email, password, base_url=BASE)
+        user = await signup_service.signup(s, email, password, base_url=BASE)
         await s.commit()
         return user
 
@@ -66,7 +67,7 @@ async def verified_user(email: str = "ana@example.com") -> User:
     assert user.id is not None
     token = await verification_token(user.id)
     async with db.session() as s:
-        await accounts.verify_email(s, token)
+        await signup_service.verify_email(s, token)
         await s.commit()
     return user
 
@@ -141,13 +142,13 @@ async def test_verify_is_single_use(any_db: Settings, engines: None) -> None:
     assert user.id is not None
     token = await verification_token(user.id)
     async with db.session() as s:
-        verified = await accounts.verify_email(s, token)
+        verified = await signup_service.verify_email(s, token)
         await s.commit()
     assert verified.id == user.id
     assert verified.email_verified_at is not None
     async with db.session() as s:
         with pytest.raises(AccountError) as info:
-            await accounts.verify_email(s, token)
+            await signup_service.verify_email(s, token)
     assert info.value.code == "token_used"
 
 
@@ -164,11 +165,11 @@ async def test_verify_expired_and_unknown_tokens(any_db: Settings, engines: None
         await s.commit()
     async with db.session() as s:
         with pytest.raises(AccountError) as expired:
-            await accounts.verify_email(s, token)
+            await signup_service.verify_email(s, token)
         with pytest.raises(AccountError) as unknown:
-            await accounts.verify_email(s, token + "x")
+            await signup_service.verify_email(s, token + "x")
         with pytest.raises(AccountError) as empty:
-            await accounts.verify_email(s, "")
+            await signup_service.verify_email(s, "")
         stored = await s.get(User, user.id)
     assert expired.value.code == "token_expired"
     assert unknown.value.code == "token_invalid"
@@ -183,28 +184,30 @@ async def test_resend_issues_a_new_link_after_the_cooldown(
     assert user.id is not None
     first = await verification_token(user.id)
     async with db.session() as s:  # within the cooldown: nothing new
-        await accounts.resend_verification(s, "ana@example.com", BASE)
+        await signup_service.resend_verification(s, "ana@example.com", BASE)
         await s.commit()
         assert len((await s.exec(select(OutboxEmail))).all()) == 1
         await s.exec(
-            update(EmailToken).values(created_at=utcnow() - accounts.RESEND_COOLDOWN - timedelta(1))
+            update(EmailToken).values(
+                created_at=utcnow() - email_tokens.RESEND_COOLDOWN - timedelta(1)
+            )
         )
         await s.commit()
     async with db.session() as s:
-        await accounts.resend_verification(s, "ANA@example.com", BASE)
-        await accounts.resend_verification(s, "nobody@example.com", BASE)  # silently nothing
-        await accounts.resend_verification(s, "garbage", BASE)
+        await signup_service.resend_verification(s, "ANA@example.com", BASE)
+        await signup_service.resend_verification(s, "nobody@example.com", BASE)  # silently nothing
+        await signup_service.resend_verification(s, "garbage", BASE)
         await s.commit()
         assert len((await s.exec(select(OutboxEmail))).all()) == 2
     second = await verification_token(user.id)
     assert second != first
     async with db.session() as s:
-        await accounts.verify_email(s, second)
+        await signup_service.verify_email(s, second)
         await s.commit()
     # Once verified, resend sends nothing more.
     async with db.session() as s:
         await s.exec(update(EmailToken).values(created_at=utcnow() - timedelta(hours=1)))
-        await accounts.resend_verification(s, "ana@example.com", BASE)
+        await signup_service.resend_verification(s, "ana@example.com", BASE)
         await s.commit()
         assert len((await s.exec(select(OutboxEmail))).all()) == 2
 
@@ -212,8 +215,8 @@ async def test_resend_issues_a_new_link_after_the_cooldown(
 async def test_notify_existing_signup_emails_the_owner(sqlite_db: Settings, engines: None) -> None:
     await verified_user()
     async with db.session() as s:
-        await accounts.notify_existing_signup(s, "ana@example.com", BASE)
-        await accounts.notify_existing_signup(s, "ana@example.com", BASE)  # cooldown
+        await signup_service.notify_existing_signup(s, "ana@example.com", BASE)
+        await signup_service.notify_existing_signup(s, "ana@example.com", BASE)  # cooldown
         await s.commit()
         kinds = [m.kind for m in (await s.exec(select(OutboxEmail))).all()]
     assert kinds == ["verify", "account_exists"]
@@ -226,9 +229,9 @@ async def test_authenticate(any_db: Settings, engines: None) -> None:
     user = await signup()
     async with db.session() as s:
         with pytest.raises(AccountError) as unverified:
-            await accounts.authenticate(s, "ana@example.com", PASSWORD)
+            await signin.authenticate(s, "ana@example.com", PASSWORD)
         with pytest.raises(AccountError) as unverified_wrong:
-            await accounts.authenticate(s, "ana@example.com", "wrong password")
+            await signin.authenticate(s, "ana@example.com", "wrong password")
     assert unverified.value.code == "unverified"
     # A wrong password never reveals that the account exists and is unverified.
     assert unverified_wrong.value.code == "invalid_credentials"
@@ -236,10 +239,10 @@ async def test_authenticate(any_db: Settings, engines: None) -> None:
     assert user.id is not None
     token = await verification_token(user.id)
     async with db.session() as s:
-        await accounts.verify_email(s, token)
+        await signup_service.verify_email(s, token)
         await s.commit()
     async with db.session() as s:
-        signed_in = await accounts.authenticate(s, " ANA@example.com", PASSWORD)
+        signed_in = await signin.authenticate(s, " ANA@example.com", PASSWORD)
         assert signed_in.id == user.id
         for email, password in [
             ("ana@example.com", "wrong password"),
@@ -248,7 +251,7 @@ async def test_authenticate(any_db: Settings, engines: None) -> None:
             ("ana@example.com", PASSWORD + "x" * 200),
         ]:
             with pytest.raises(AccountError) as info:
-                await accounts.authenticate(s, email, password)
+                await signin.authenticate(s, email, password)
             assert info.value.code == "invalid_credentials"
 
 
@@ -263,7 +266,7 @@ async def test_authenticate_rehashes_old_parameters(sqlite_db: Settings, engines
         await s.commit()
         old_hash = stored.password_hash
     async with db.session() as s:
-        await accounts.authenticate(s, "ana@example.com", PASSWORD)
+        await signin.authenticate(s, "ana@example.com", PASSWORD)
         await s.commit()
     async with db.session() as s:
         stored = await s.get(User, user.id)
@@ -294,7 +297,7 @@ async def _move(token: str, **values: object) -> None:
 
 async def _resolve(token: str | None) -> User | None:
     async with db.session() as s:
-        user = await accounts.resolve_session(s, token)
+        user = await sessions.resolve_session(s, token)
         await s.commit()
     return user
 
@@ -302,7 +305,7 @@ async def _resolve(token: str | None) -> User | None:
 async def test_session_lifecycle(any_db: Settings, engines: None) -> None:
     user = await verified_user()
     async with db.session() as s:
-        token = await accounts.create_session(s, user, user_agent="Mozilla/5.0 " + "x" * 400)
+        token = await sessions.create_session(s, user, user_agent="Mozilla/5.0 " + "x" * 400)
         await s.commit()
     row = await _session_row(token)
     assert token not in row.token_hash
@@ -315,7 +318,7 @@ async def test_session_lifecycle(any_db: Settings, engines: None) -> None:
     assert await _resolve("unknown-token") is None
 
     async with db.session() as s:
-        await accounts.end_session(s, token)
+        await sessions.end_session(s, token)
         await s.commit()
     assert (await _session_row(token)).revoked_at is not None
     assert await _resolve(token) is None
@@ -324,8 +327,8 @@ async def test_session_lifecycle(any_db: Settings, engines: None) -> None:
 async def test_session_idle_and_absolute_expiry(any_db: Settings, engines: None) -> None:
     user = await verified_user()
     async with db.session() as s:
-        idle = await accounts.create_session(s, user)
-        old = await accounts.create_session(s, user)
+        idle = await sessions.create_session(s, user)
+        old = await sessions.create_session(s, user)
         await s.commit()
     now = utcnow()
     # Idle for just under 7 days: still valid; 7 days: over.
@@ -343,7 +346,7 @@ async def test_last_seen_is_bumped_at_most_once_a_minute(
 ) -> None:
     user = await verified_user()
     async with db.session() as s:
-        token = await accounts.create_session(s, user)
+        token = await sessions.create_session(s, user)
         await s.commit()
     recent = utcnow() - timedelta(seconds=30)
     await _move(token, last_seen_at=recent)
@@ -359,13 +362,13 @@ async def test_end_all_sessions_and_user_for_token(sqlite_db: Settings, engines:
     user = await verified_user()
     assert user.id is not None
     async with db.session() as s:
-        a = await accounts.create_session(s, user)
-        b = await accounts.create_session(s, user)
+        a = await sessions.create_session(s, user)
+        b = await sessions.create_session(s, user)
         await s.commit()
-    found = await accounts.user_for_token(a)
+    found = await sessions.user_for_token(a)
     assert found is not None and found.email == "ana@example.com"
     async with db.session() as s:
-        await accounts.end_all_sessions(s, user.id)
+        await sessions.end_all_sessions(s, user.id)
         await s.commit()
-    assert await accounts.user_for_token(a) is None
-    assert await accounts.user_for_token(b) is None
+    assert await sessions.user_for_token(a) is None
+    assert await sessions.user_for_token(b) is None

@@ -38,7 +38,8 @@ from travelsim.models import (
     User,
 )
 from travelsim.routes.app import build_routes_app
-from travelsim.services import accounts, provisioning, security
+from travelsim.services import provisioning
+from travelsim.services.auth import sessions
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.factory import build_client, simulator_app
 from travelsim.sft_simulator.control_client import SimulatorControlClient
@@ -51,9 +52,9 @@ FAST: dict[str, Any] = {"backoff": (0.01,)}
 
 async def session_for(user: User, *, totp: bool = False) -> str:
     async with db.session() as s:
-        token = await security.start_session(s, user, method="password")
+        token = await sessions.start_session(s, user, method="password")
         if totp:
-            row = await security.session_row(s, token)
+            row = await sessions.session_row(s, token)
             assert row is not None and row.id is not None
             factor = await s.get(SessionFactor, row.id)
             assert factor is not None
@@ -65,7 +66,7 @@ async def session_for(user: User, *, totp: bool = False) -> str:
 
 def state_for(cls: type[AdminState], token: str | None, path: str = "/admin") -> Any:
     root = State(_reflex_internal_init=True)
-    cookie = f"{accounts.COOKIE_NAME}={token}" if token else ""
+    cookie = f"{sessions.COOKIE_NAME}={token}" if token else ""
     root.router = RouterData.from_router_data(
         {"headers": {"cookie": cookie}, "pathname": path, "asPath": path}
     )

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from travelsim import db
 from travelsim.models import AuthSession, EmailToken, OutboxEmail, User, utcnow
 from travelsim.routes.app import build_routes_app
-from travelsim.routes.auth import current_user
+from travelsim.routes.http import current_user
 from travelsim.settings import Settings, get_settings
 
 PASSWORD = "correct horse battery"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from travelsim import cli, db
-from travelsim.services import accounts
+from travelsim.services.auth import signin
 from travelsim.settings import Settings, get_settings
 
 
@@ -17,8 +17,8 @@ async def test_demo_traveler_and_staff_can_sign_in(
     await cli._demo_traveler()
     await cli._demo_staff()
     async with db.session() as s:
-        traveler = await accounts.authenticate(s, cli.DEMO_EMAIL, cli.DEMO_PASSWORD)
-        staff = await accounts.authenticate(s, cli.DEMO_STAFF_EMAIL, cli.DEMO_STAFF_PASSWORD)
+        traveler = await signin.authenticate(s, cli.DEMO_EMAIL, cli.DEMO_PASSWORD)
+        staff = await signin.authenticate(s, cli.DEMO_STAFF_EMAIL, cli.DEMO_STAFF_PASSWORD)
         await s.commit()
     await db.async_engine().dispose()
     assert traveler.email == cli.DEMO_EMAIL and not traveler.is_staff

@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from tests.oidc_provider import ProviderServer, s256
 from travelsim import db
 from travelsim.models import AuthSession, OidcIdentity, SessionFactor, User
-from travelsim.services import accounts
+from travelsim.services.auth import sessions
 from travelsim.settings import Settings
 
 
@@ -137,7 +137,7 @@ async def test_provider_sign_in_rotates_the_session(
     await provider_login(browser, provider, email="di@example.com")
     new_token = browser.cookies[SESSION_COOKIE]
     assert new_token != old_token
-    assert await accounts.user_for_token(old_token) is None
+    assert await sessions.user_for_token(old_token) is None
     assert await browser.whoami() == "di@example.com"
 
 
@@ -155,7 +155,7 @@ async def test_sign_out_ends_the_session_here_and_at_the_provider(
     assert params["client_id"] == provider.provider.client_id
     assert params["id_token_hint"].count(".") == 2  # the ID token we were given
     assert SESSION_COOKIE not in browser.cookies
-    assert await accounts.user_for_token(token) is None
+    assert await sessions.user_for_token(token) is None
     async with db.session() as s:
         row = (await s.exec(select(AuthSession))).one()
     assert row.revoked_at is not None

@@ -42,7 +42,8 @@ from travelsim.models import (
     utcnow,
 )
 from travelsim.routes import account as account_routes
-from travelsim.services import privacy, provisioning
+from travelsim.services import provisioning
+from travelsim.services.privacy import deletion
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import SFTClient
 
@@ -154,7 +155,7 @@ async def test_delete_suspends_live_esims_then_detaches_orders_and_anonymises(
     user, order, esim = await delivered_order("gone@example.com", client)
     assert lifecycle_info(sim, esim.endpoint_id)["status"] == "Active"
     async with db.session() as s:
-        preview = await privacy.deletion_preview(s, user.id)  # type: ignore[arg-type]
+        preview = await deletion.deletion_preview(s, user.id)  # type: ignore[arg-type]
     assert [e.iccid for e in preview.live_esims] == [esim.iccid]
     assert (preview.orders, preview.pending_orders) == (1, 0)
 
@@ -236,7 +237,7 @@ async def test_a_failed_suspension_deletes_nothing(portal: tuple[Sim, SFTClient]
 
     # Once the platform recovers, a retry goes through.
     sim.clear_faults()
-    result = await privacy.delete_account(user.id, client)  # type: ignore[arg-type]
+    result = await deletion.delete_account(user.id, client)  # type: ignore[arg-type]
     assert result.esims_suspended == 1
     assert lifecycle_info(sim, esim.endpoint_id)["status"] == "Suspended"
 
@@ -250,7 +251,7 @@ async def test_an_already_suspended_endpoint_is_not_changed_again(
 
     await client.change_lifecycle(esim.endpoint_id, "S", reason="3", priority=Priority.REFRESH)
     sim.clear_calls()
-    result = await privacy.delete_account(user.id, client)  # type: ignore[arg-type]
+    result = await deletion.delete_account(user.id, client)  # type: ignore[arg-type]
     assert result.esims_suspended == 1
     assert sim.calls("endpointlifecyclechange") == []  # read first, nothing resent
 
@@ -272,7 +273,7 @@ async def test_esims_without_live_add_ons_are_not_suspended(
         )
         await s.commit()
     sim.clear_calls()
-    result = await privacy.delete_account(user.id, client)  # type: ignore[arg-type]
+    result = await deletion.delete_account(user.id, client)  # type: ignore[arg-type]
     assert result.esims_suspended == 0
     assert sim.calls("endpointlifecyclechange") == []
     assert lifecycle_info(sim, esim.endpoint_id)["status"] == "Active"

@@ -46,8 +46,10 @@ from travelsim.models import (
     UserTotp,
     utcnow,
 )
-from travelsim.services import accounts, security
-from travelsim.services.accounts import AccountError
+from travelsim.services.auth import sessions
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.staff import require_staff
+from travelsim.services.auth.totp import begin_totp_enrolment
 from travelsim.settings import Settings, get_settings
 
 
@@ -142,7 +144,7 @@ async def secret_of(user_id: int) -> str:
 
 async def start_enrolment(user: User) -> str:
     async with db.session() as s:
-        secret = await security.begin_totp_enrolment(s, user)
+        secret = await begin_totp_enrolment(s, user)
         await s.commit()
     return secret
 
@@ -157,7 +159,7 @@ async def test_staff_enrol_then_verify_and_codes_are_single_use(browser: Browser
     )
     token = browser.cookies[SESSION_COOKIE]
     with pytest.raises(AccountError) as refused:
-        await security.require_staff(staff, token)
+        await require_staff(staff, token)
     assert refused.value.code == "second_factor_required"
     # The data export also waits for the second factor.
     assert location(await browser.get("/account/export.json")) == (
@@ -179,7 +181,7 @@ async def test_staff_enrol_then_verify_and_codes_are_single_use(browser: Browser
     code = rfc6238(secret, time.time())
     ok = await browser.post("/auth/totp", data={"code": code, "next": "/admin"})
     assert location(ok) == ("/admin", {})
-    assert await security.require_staff(staff, token) == staff
+    assert await require_staff(staff, token) == staff
     async with db.session() as s:
         totp = await s.get(UserTotp, staff.id)
         assert totp is not None and totp.confirmed_at is not None
@@ -192,11 +194,11 @@ async def test_staff_enrol_then_verify_and_codes_are_single_use(browser: Browser
         assert location(replay)[1]["error"] == "totp_invalid"
         other_token = other.cookies[SESSION_COOKIE]
         with pytest.raises(AccountError):
-            await security.require_staff(staff, other_token)
+            await require_staff(staff, other_token)
         # A code of the next step (30 s later: within the accepted drift) passes.
         fresh = rfc6238(secret, time.time() + 30)
         assert location(await other.post("/auth/totp", data={"code": fresh})) == ("/", {})
-        assert await security.require_staff(staff, other_token) == staff
+        assert await require_staff(staff, other_token) == staff
     finally:
         await other.close()
 
@@ -214,7 +216,7 @@ async def test_require_staff_refusals(browser: Browser) -> None:
         (staff, "not-a-token"),
     ]:
         with pytest.raises(AccountError) as refused:
-            await security.require_staff(user, token)
+            await require_staff(user, token)
         assert refused.value.code == "forbidden"
 
 
@@ -278,7 +280,7 @@ async def test_reset_by_emailed_link_signs_out_everywhere_else(browser: Browser)
         # An old session of the account (e.g. a stolen one) exists somewhere.
         async with db.session() as s:
             user = (await s.exec(select(User).where(User.email == "re@example.com"))).one()
-            old_token = await accounts.create_session(s, user)
+            old_token = await sessions.create_session(s, user)
             await s.commit()
 
         answer = await laptop.post("/auth/password/forgot", data={"email": "RE@example.com"})
@@ -303,7 +305,7 @@ async def test_reset_by_emailed_link_signs_out_everywhere_else(browser: Browser)
         )
         assert location(done) == ("/account", {})
         assert await laptop.whoami() == "re@example.com"
-        assert await accounts.user_for_token(old_token) is None
+        assert await sessions.user_for_token(old_token) is None
         # The link proved the address: the account is verified now; the new password works.
         async with db.session() as s:
             user = (await s.exec(select(User).where(User.email == "re@example.com"))).one()
@@ -371,7 +373,7 @@ async def test_sign_out_everywhere(browser: Browser) -> None:
         assert location(response) == ("/signin", {"notice": "signed_out_everywhere"})
         assert SESSION_COOKIE not in phone.cookies
         for token in tokens:
-            assert await accounts.user_for_token(token) is None
+            assert await sessions.user_for_token(token) is None
         async with db.session() as s:
             rows = (await s.exec(select(AuthSession))).all()
         assert rows and all(r.revoked_at is not None for r in rows)
@@ -383,7 +385,7 @@ async def test_sessions_record_how_they_started(browser: Browser) -> None:
     await make_user("hw@example.com")
     await signin(browser, "hw@example.com")
     async with db.session() as s:
-        infos = await security.list_sessions(
+        infos = await sessions.list_sessions(
             s,
             (await s.exec(select(User.id).where(User.email == "hw@example.com"))).one(),
             browser.cookies[SESSION_COOKIE],

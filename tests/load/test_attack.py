@@ -53,7 +53,8 @@ from travelsim.models import (
     User,
 )
 from travelsim.routes.app import build_routes_app
-from travelsim.services import accounts, installation, provisioning, security, topup, usage
+from travelsim.services import installation, provisioning, topup, usage
+from travelsim.services.auth import sessions
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import LocalRateBudget, reset_rate_budget
 from travelsim.sft.factory import build_client
@@ -78,7 +79,7 @@ class Traveler:
 
 async def sign_in(user: User) -> str:
     async with db.session() as s:
-        token = await security.start_session(s, user, method="password")
+        token = await sessions.start_session(s, user, method="password")
         await s.commit()
     return token
 
@@ -150,7 +151,7 @@ def tab(cls: type[SessionState], token: str | None, url: str) -> Any:
     """A state of ``cls`` whose router carries the session cookie and ``url``, as the
     websocket handshake and page navigation set them."""
     root = State(_reflex_internal_init=True)  # type: ignore[call-arg]
-    cookie = f"{accounts.COOKIE_NAME}={token}" if token else ""
+    cookie = f"{sessions.COOKIE_NAME}={token}" if token else ""
     root.router = RouterData.from_router_data(
         {"headers": {"cookie": cookie}, "pathname": url.split("?")[0], "asPath": url}
     )
@@ -370,7 +371,7 @@ async def test_victims_qr_by_url(world: World) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
 
         async def qr(token: str | None, esim_id: int) -> httpx.Response:
-            cookie = {"cookie": f"{accounts.COOKIE_NAME}={token}"} if token else {}
+            cookie = {"cookie": f"{sessions.COOKIE_NAME}={token}"} if token else {}
             return await http.get(f"/esims/{esim_id}/qr.png", headers=cookie)
 
         stolen = await qr(world.attacker.token, v.esim_id)

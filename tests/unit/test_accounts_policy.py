@@ -13,9 +13,11 @@ import pytest
 from starlette.requests import Request
 
 from travelsim.models import OutboxEmail
-from travelsim.routes.auth import safe_next, same_origin
-from travelsim.services import accounts
-from travelsim.services.accounts import AccountError, check_password_policy, normalise_email
+from travelsim.routes.http import same_origin
+from travelsim.services.auth import errors, passwords, sessions, signup
+from travelsim.services.auth.credentials import check_password_policy, normalise_email
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.signin import safe_next
 from travelsim.services.email import backoff_delay, build_message
 from travelsim.settings import Settings
 
@@ -87,12 +89,12 @@ def test_every_error_code_has_a_message() -> None:
         "token_expired",
         "csrf",
     ):
-        assert accounts.message_for(code) != accounts.message_for("no-such-code")
-    assert AccountError("token_used").message == accounts.ERROR_MESSAGES["token_used"]
+        assert errors.message_for(code) != errors.message_for("no-such-code")
+    assert AccountError("token_used").message == errors.ERROR_MESSAGES["token_used"]
 
 
 def test_password_hash_is_argon2id_and_never_the_password() -> None:
-    hashed = accounts.hash_password("correct horse battery")
+    hashed = passwords.hash_password("correct horse battery")
     assert hashed.startswith("$argon2id$")
     assert "correct horse" not in hashed
 
@@ -184,18 +186,18 @@ def test_same_origin_refuses(headers: dict[str, str]) -> None:
 
 
 def test_token_from_cookie_header() -> None:
-    header = f"theme=dark; {accounts.COOKIE_NAME}=abc_DEF-123; other=1"
-    assert accounts.token_from_cookie_header(header) == "abc_DEF-123"
-    assert accounts.token_from_cookie_header("theme=dark") is None
-    assert accounts.token_from_cookie_header(None) is None
-    assert accounts.token_from_cookie_header("") is None
+    header = f"theme=dark; {sessions.COOKIE_NAME}=abc_DEF-123; other=1"
+    assert sessions.token_from_cookie_header(header) == "abc_DEF-123"
+    assert sessions.token_from_cookie_header("theme=dark") is None
+    assert sessions.token_from_cookie_header(None) is None
+    assert sessions.token_from_cookie_header("") is None
 
 
 def test_session_constants_follow_the_rules() -> None:
-    assert accounts.COOKIE_NAME == "travelsim_session"
-    assert accounts.SESSION_ABSOLUTE_TTL == timedelta(days=30)
-    assert accounts.SESSION_IDLE_TTL == timedelta(days=7)
-    assert accounts.VERIFY_TOKEN_TTL == timedelta(hours=24)
+    assert sessions.COOKIE_NAME == "travelsim_session"
+    assert sessions.SESSION_ABSOLUTE_TTL == timedelta(days=30)
+    assert sessions.SESSION_IDLE_TTL == timedelta(days=7)
+    assert signup.VERIFY_TOKEN_TTL == timedelta(hours=24)
 
 
 # --- email -------------------------------------------------------------------------------------

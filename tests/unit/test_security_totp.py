@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from travelsim.services import security
+from travelsim.services.auth import throttling, totp
 
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 # (unix time, 8-digit RFC 6238 SHA-1 value)
@@ -33,33 +33,33 @@ def at(unix: int) -> datetime:
 
 @pytest.mark.parametrize(("unix", "value"), RFC_VECTORS)
 def test_rfc6238_vectors_are_accepted_in_their_step(unix: int, value: str) -> None:
-    assert security.matching_totp_step(RFC_SECRET, value[-6:], at(unix)) == unix // 30
+    assert totp.matching_totp_step(RFC_SECRET, value[-6:], at(unix)) == unix // 30
 
 
 def test_one_step_of_clock_drift_either_way() -> None:
     code = "287082"  # T = 59 s: step 1
-    assert security.matching_totp_step(RFC_SECRET, code, at(59 + 30)) == 1
-    assert security.matching_totp_step(RFC_SECRET, code, at(59 - 30)) == 1
-    assert security.matching_totp_step(RFC_SECRET, code, at(59 + 60)) is None
+    assert totp.matching_totp_step(RFC_SECRET, code, at(59 + 30)) == 1
+    assert totp.matching_totp_step(RFC_SECRET, code, at(59 - 30)) == 1
+    assert totp.matching_totp_step(RFC_SECRET, code, at(59 + 60)) is None
 
 
 @pytest.mark.parametrize("code", ["", "28708", "2870822", "28708a", "abcdef", "287 08x"])
 def test_malformed_codes_never_match(code: str) -> None:
-    assert security.matching_totp_step(RFC_SECRET, code, at(59)) is None
+    assert totp.matching_totp_step(RFC_SECRET, code, at(59)) is None
 
 
 def test_spaces_inside_a_code_are_ignored() -> None:
-    assert security.matching_totp_step(RFC_SECRET, "287 082", at(59)) == 1
+    assert totp.matching_totp_step(RFC_SECRET, "287 082", at(59)) == 1
 
 
 def test_a_new_secret_is_160_random_bits_of_base32() -> None:
-    a, b = security.new_totp_secret(), security.new_totp_secret()
+    a, b = totp.new_totp_secret(), totp.new_totp_secret()
     assert a != b
     assert len(base64.b32decode(a)) == 20
 
 
 def test_provisioning_uri_follows_the_key_uri_format() -> None:
-    uri = security.provisioning_uri(RFC_SECRET, "ana@example.com", "TravelSIM")
+    uri = totp.provisioning_uri(RFC_SECRET, "ana@example.com", "TravelSIM")
     parts = urlsplit(uri)
     assert (parts.scheme, parts.netloc) == ("otpauth", "totp")
     assert unquote(parts.path) == "/TravelSIM:ana@example.com"
@@ -68,21 +68,21 @@ def test_provisioning_uri_follows_the_key_uri_format() -> None:
 
 
 def test_qr_is_an_svg_data_uri() -> None:
-    assert security.qr_svg_data_uri("otpauth://totp/x?secret=AAAA").startswith("data:image/svg+xml")
+    assert totp.qr_svg_data_uri("otpauth://totp/x?secret=AAAA").startswith("data:image/svg+xml")
 
 
 def test_throttle_account_keys() -> None:
-    assert security.throttle_account(" Ana@Example.COM ") == "ana@example.com"
-    assert security.throttle_account("Not An Email") == "not an email"
-    assert security.totp_account(7) == "user:7"
+    assert throttling.throttle_account(" Ana@Example.COM ") == "ana@example.com"
+    assert throttling.throttle_account("Not An Email") == "not an email"
+    assert throttling.totp_account(7) == "user:7"
 
 
 def test_second_factor_path_keeps_next() -> None:
-    assert security.second_factor_path("/") == "/security/totp"
-    assert security.second_factor_path("/admin?x=1") == "/security/totp?next=%2Fadmin%3Fx%3D1"
+    assert totp.second_factor_path("/") == "/security/totp"
+    assert totp.second_factor_path("/admin?x=1") == "/security/totp?next=%2Fadmin%3Fx%3D1"
 
 
 def test_totp_step_of_an_aware_datetime() -> None:
     moment = datetime(2030, 1, 1, tzinfo=UTC)
-    assert security.totp_step(moment + timedelta(seconds=29)) == security.totp_step(moment)
-    assert security.totp_step(moment + timedelta(seconds=30)) == security.totp_step(moment) + 1
+    assert totp.totp_step(moment + timedelta(seconds=29)) == totp.totp_step(moment)
+    assert totp.totp_step(moment + timedelta(seconds=30)) == totp.totp_step(moment) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from travelsim.services.security import describe_user_agent
+from travelsim.services.auth.sessions import describe_user_agent
 
 CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

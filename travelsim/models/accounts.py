@@ -98,7 +98,7 @@ class OidcIdentity(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """A failed credential check, for throttling (``services.security``).
+    """A failed credential check, for throttling (``services.auth.throttling``).
 
     ``kind``: ``password`` (sign-in) or ``totp`` (second factor). ``account``: the normalised
     email tried (``password``) or ``user:<id>`` (``totp``). ``address``: the client address.
@@ -155,7 +155,7 @@ class SessionFactor(SQLModel, table=True):
 
 
 class AccountDeletion(SQLModel, table=True):
-    """An account deleted at its owner's request (``services.privacy``).
+    """An account deleted at its owner's request (``services.privacy.deletion``).
 
     The ``app_user`` row stays as an anonymised tombstone (checkouts and payments kept for
     accounting still reference it); this row records when it happened and what was done.

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.forms import (
+    email_input,
+    error_callout,
+    form_card,
+    hidden_input,
+    labelled_input,
+    new_password_input,
+    notice_callout,
+    post_form,
+    submit_button,
+)
 from travelsim.components.layout import page
-from travelsim.components.native_form import native_form
 from travelsim.state.auth_pages import AuthPageState
 
 
 def _messages() -> rx.Component:
     return rx.fragment(
-        rx.cond(
-            AuthPageState.error != "",
-            rx.callout(
-                AuthPageState.error, icon="triangle-alert", color_scheme="red", role="alert"
-            ),
-        ),
-        rx.cond(
-            AuthPageState.notice != "",
-            rx.callout(
-                AuthPageState.notice, icon="mail-check", color_scheme="green", role="status"
-            ),
-        ),
+        error_callout(AuthPageState.error),
+        notice_callout(AuthPageState.notice, "mail-check", role="status"),
         rx.cond(
             AuthPageState.demo_mailbox & (AuthPageState.notice != ""),
             rx.text(
@@ -36,21 +36,8 @@ def _messages() -> rx.Component:
     )
 
 
-def _field(label: str, name: str, type_: str, **props: object) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(label, html_for=name, font_weight="500"),
-        rx.input(id=name, name=name, type=type_, size="3", width="100%", **props),
-        spacing="1",
-        width="100%",
-    )
-
-
 def _card(*children: rx.Component) -> rx.Component:
-    return rx.center(
-        rx.card(rx.vstack(*children, spacing="4", width="100%"), width="100%", max_width="28em"),
-        width="100%",
-        padding_y="6",
-    )
+    return form_card(*children, max_width="28em")
 
 
 def _provider_signin() -> rx.Component:
@@ -66,18 +53,14 @@ def _provider_signin() -> rx.Component:
                 align="center",
                 width="100%",
             ),
-            native_form(
-                rx.el.input(type="hidden", name="next", value=AuthPageState.next_path),
-                rx.button(
+            post_form(
+                hidden_input("next", AuthPageState.next_path),
+                submit_button(
                     rx.icon("key-round", size=18),
                     "Sign in with " + AuthPageState.oidc_name,
-                    type="submit",
-                    size="3",
                     variant="outline",
-                    width="100%",
                 ),
                 action="/auth/oidc/login",
-                method="post",
                 width="100%",
             ),
             spacing="3",
@@ -86,35 +69,52 @@ def _provider_signin() -> rx.Component:
     )
 
 
+def _resend_link() -> rx.Component:
+    """ "Didn't get the verification email?": a one-field form asking for a new link."""
+    return rx.el.details(
+        rx.el.summary("Didn't get the verification email?"),
+        post_form(
+            rx.hstack(
+                rx.input(
+                    name="email",
+                    type="email",
+                    placeholder="you@example.com",
+                    required=True,
+                    aria_label="Email for a new verification link",
+                    flex_grow="1",
+                ),
+                rx.button("Send again", type="submit", variant="soft"),
+                width="100%",
+                padding_top="2",
+            ),
+            action="/auth/resend",
+            width="100%",
+        ),
+        font_size="14px",
+    )
+
+
 def signin() -> rx.Component:
     return page(
         _card(
             rx.heading("Sign in", size="6"),
             _messages(),
-            native_form(
+            post_form(
                 rx.vstack(
-                    _field(
-                        "Email",
-                        "email",
-                        "email",
-                        required=True,
-                        auto_complete="email",
-                        default_value=AuthPageState.email,
-                    ),
-                    _field(
+                    email_input(default_value=AuthPageState.email),
+                    labelled_input(
                         "Password",
                         "password",
                         "password",
                         required=True,
                         auto_complete="current-password",
                     ),
-                    rx.el.input(type="hidden", name="next", value=AuthPageState.next_path),
-                    rx.button("Sign in", type="submit", size="3", width="100%"),
+                    hidden_input("next", AuthPageState.next_path),
+                    submit_button("Sign in"),
                     spacing="3",
                     width="100%",
                 ),
                 action="/auth/signin",
-                method="post",
                 width="100%",
             ),
             rx.link("Forgot your password?", href="/password/forgot", size="2"),
@@ -124,28 +124,7 @@ def signin() -> rx.Component:
                 rx.link("Create an account", href="/signup" + AuthPageState.next_query),
                 size="2",
             ),
-            rx.el.details(
-                rx.el.summary("Didn't get the verification email?"),
-                native_form(
-                    rx.hstack(
-                        rx.input(
-                            name="email",
-                            type="email",
-                            placeholder="you@example.com",
-                            required=True,
-                            aria_label="Email for a new verification link",
-                            flex_grow="1",
-                        ),
-                        rx.button("Send again", type="submit", variant="soft"),
-                        width="100%",
-                        padding_top="2",
-                    ),
-                    action="/auth/resend",
-                    method="post",
-                    width="100%",
-                ),
-                font_size="14px",
-            ),
+            _resend_link(),
         )
     )
 
@@ -159,31 +138,16 @@ def signup() -> rx.Component:
                 color=rx.color("gray", 11),
             ),
             _messages(),
-            native_form(
+            post_form(
                 rx.vstack(
-                    _field(
-                        "Email",
-                        "email",
-                        "email",
-                        required=True,
-                        auto_complete="email",
-                        default_value=AuthPageState.email,
-                    ),
-                    _field(
-                        "Password (at least 10 characters)",
-                        "password",
-                        "password",
-                        required=True,
-                        min_length=10,
-                        auto_complete="new-password",
-                    ),
-                    rx.el.input(type="hidden", name="next", value=AuthPageState.next_path),
-                    rx.button("Create account", type="submit", size="3", width="100%"),
+                    email_input(default_value=AuthPageState.email),
+                    new_password_input("Password (at least 10 characters)"),
+                    hidden_input("next", AuthPageState.next_path),
+                    submit_button("Create account"),
                     spacing="3",
                     width="100%",
                 ),
                 action="/auth/signup",
-                method="post",
                 width="100%",
             ),
             rx.text(

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.forms import (
+    email_input,
+    error_callout,
+    form_card,
+    hidden_input,
+    labelled_input,
+    new_password_input,
+    notice_callout,
+    post_form,
+    submit_button,
+)
 from travelsim.components.layout import page
-from travelsim.components.native_form import native_form
 from travelsim.state.security import (
     DeleteAccountState,
     PasswordResetState,
@@ -16,28 +26,8 @@ from travelsim.state.security import (
 )
 
 
-def _error(message: rx.Var) -> rx.Component:
-    return rx.cond(
-        message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert"),
-    )
-
-
-def _field(label: str, name: str, type_: str, **props: object) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(label, html_for=name, font_weight="500"),
-        rx.input(id=name, name=name, type=type_, size="3", width="100%", **props),
-        spacing="1",
-        width="100%",
-    )
-
-
 def _narrow(*children: rx.Component) -> rx.Component:
-    return rx.center(
-        rx.card(rx.vstack(*children, spacing="4", width="100%"), width="100%", max_width="30em"),
-        width="100%",
-        padding_y="6",
-    )
+    return form_card(*children, max_width="30em")
 
 
 def _section(title: str, *children: rx.Component) -> rx.Component:
@@ -45,6 +35,9 @@ def _section(title: str, *children: rx.Component) -> rx.Component:
         rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%"),
         width="100%",
     )
+
+
+# --- /security ------------------------------------------------------------------------------
 
 
 def _session_row(r: rx.Var) -> rx.Component:
@@ -70,103 +63,119 @@ def _session_row(r: rx.Var) -> rx.Component:
     )
 
 
+def _sessions_section() -> rx.Component:
+    return _section(
+        "Where you are signed in",
+        rx.vstack(
+            rx.foreach(SecurityState.sessions, _session_row),
+            spacing="0",
+            width="100%",
+        ),
+        rx.text(
+            "Lost a phone or used a shared computer? Sign out everywhere: every "
+            "device, this one included, will need to sign in again.",
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        post_form(
+            rx.button("Sign out everywhere", type="submit", color_scheme="red"),
+            action="/auth/signout-all",
+        ),
+    )
+
+
+def _two_step_section() -> rx.Component:
+    return _section(
+        "Two-step verification",
+        rx.cond(
+            SecurityState.totp_enabled,
+            rx.hstack(
+                rx.badge("On", color_scheme="green"),
+                rx.text("Sign-in asks for a code from your authenticator app.", size="2"),
+                align="center",
+            ),
+            rx.vstack(
+                rx.text(
+                    rx.cond(
+                        SecurityState.is_staff,
+                        "Required for staff accounts.",
+                        "Add a code from an authenticator app to every sign-in.",
+                    ),
+                    size="2",
+                ),
+                rx.link(
+                    rx.button("Set up two-step verification", variant="soft"),
+                    href="/security/totp",
+                ),
+            ),
+        ),
+    )
+
+
+def _password_section() -> rx.Component:
+    return _section(
+        "Password",
+        rx.text(
+            "To change your password, we email you a link to choose a new one.",
+            size="2",
+        ),
+        rx.link("Change my password", href="/password/forgot", size="2"),
+    )
+
+
+def _identities_section() -> rx.Component:
+    return rx.cond(
+        SecurityState.identities.length() > 0,
+        _section(
+            "Identity providers",
+            rx.foreach(
+                SecurityState.identities,
+                lambda i: rx.text(
+                    i["email"], " · ", i["issuer"], " · linked ", i["linked"], size="2"
+                ),
+            ),
+        ),
+    )
+
+
+def _data_section() -> rx.Component:
+    return _section(
+        "Your data",
+        rx.text(
+            "Download everything we hold about you: your account, eSIMs, orders, "
+            "payments, notifications and emails, as a JSON file. Activation codes are "
+            "not included: they stay on each eSIM's install page.",
+            size="2",
+        ),
+        rx.link(
+            rx.button(rx.icon("download", size=16), "Download my data", variant="soft"),
+            href="/account/export.json",
+            # A file from a server route: the browser must load it, not the router.
+            reload_document=True,
+        ),
+        rx.separator(size="4"),
+        rx.text(
+            "Deleting your account is permanent. We show you exactly what happens "
+            "before anything is deleted.",
+            size="2",
+        ),
+        rx.link(
+            rx.button("Delete my account…", variant="outline", color_scheme="red"),
+            href="/account/delete",
+        ),
+    )
+
+
 def security_page() -> rx.Component:
     return page(
         rx.vstack(
             rx.heading("Security & privacy", size="7"),
-            rx.cond(
-                SecurityState.notice != "",
-                rx.callout(SecurityState.notice, icon="shield-check", color_scheme="green"),
-            ),
-            _section(
-                "Where you are signed in",
-                rx.vstack(
-                    rx.foreach(SecurityState.sessions, _session_row),
-                    spacing="0",
-                    width="100%",
-                ),
-                rx.text(
-                    "Lost a phone or used a shared computer? Sign out everywhere: every "
-                    "device, this one included, will need to sign in again.",
-                    size="2",
-                    color=rx.color("gray", 11),
-                ),
-                native_form(
-                    rx.button("Sign out everywhere", type="submit", color_scheme="red"),
-                    action="/auth/signout-all",
-                    method="post",
-                ),
-            ),
-            _section(
-                "Two-step verification",
-                rx.cond(
-                    SecurityState.totp_enabled,
-                    rx.hstack(
-                        rx.badge("On", color_scheme="green"),
-                        rx.text("Sign-in asks for a code from your authenticator app.", size="2"),
-                        align="center",
-                    ),
-                    rx.vstack(
-                        rx.text(
-                            rx.cond(
-                                SecurityState.is_staff,
-                                "Required for staff accounts.",
-                                "Add a code from an authenticator app to every sign-in.",
-                            ),
-                            size="2",
-                        ),
-                        rx.link(
-                            rx.button("Set up two-step verification", variant="soft"),
-                            href="/security/totp",
-                        ),
-                    ),
-                ),
-            ),
-            _section(
-                "Password",
-                rx.text(
-                    "To change your password, we email you a link to choose a new one.",
-                    size="2",
-                ),
-                rx.link("Change my password", href="/password/forgot", size="2"),
-            ),
-            rx.cond(
-                SecurityState.identities.length() > 0,
-                _section(
-                    "Identity providers",
-                    rx.foreach(
-                        SecurityState.identities,
-                        lambda i: rx.text(
-                            i["email"], " · ", i["issuer"], " · linked ", i["linked"], size="2"
-                        ),
-                    ),
-                ),
-            ),
-            _section(
-                "Your data",
-                rx.text(
-                    "Download everything we hold about you: your account, eSIMs, orders, "
-                    "payments, notifications and emails, as a JSON file. Activation codes are "
-                    "not included: they stay on each eSIM's install page.",
-                    size="2",
-                ),
-                rx.link(
-                    rx.button(rx.icon("download", size=16), "Download my data", variant="soft"),
-                    href="/account/export.json",
-                    # A file from a server route: the browser must load it, not the router.
-                    reload_document=True,
-                ),
-                rx.separator(size="4"),
-                rx.text(
-                    "Deleting your account is permanent. We show you exactly what happens "
-                    "before anything is deleted.",
-                    size="2",
-                ),
-                rx.link(
-                    rx.button("Delete my account…", variant="outline", color_scheme="red"),
-                    href="/account/delete",
-                ),
-            ),
+            notice_callout(SecurityState.notice, "shield-check"),
+            _sessions_section(),
+            _two_step_section(),
+            _password_section(),
+            _identities_section(),
+            _data_section(),
             spacing="4",
             width="100%",
             max_width="52em",
@@ -174,10 +183,13 @@ def security_page() -> rx.Component:
     )
 
 
+# --- /security/totp -------------------------------------------------------------------------
+
+
 def _code_form() -> rx.Component:
-    return native_form(
+    return post_form(
         rx.vstack(
-            _field(
+            labelled_input(
                 "6-digit code",
                 "code",
                 "text",
@@ -187,85 +199,86 @@ def _code_form() -> rx.Component:
                 pattern="[0-9 ]{6,7}",
                 max_length=7,
             ),
-            rx.el.input(type="hidden", name="next", value=TotpState.next_path),
-            rx.button("Verify", type="submit", size="3", width="100%"),
+            hidden_input("next", TotpState.next_path),
+            submit_button("Verify"),
             spacing="3",
         ),
         action="/auth/totp",
-        method="post",
+    )
+
+
+def _enrol() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Set up two-step verification", size="6"),
+        rx.cond(
+            TotpState.required,
+            rx.callout(
+                "Staff accounts need a second step at every sign-in.",
+                icon="shield",
+                color_scheme="blue",
+            ),
+        ),
+        error_callout(TotpState.error),
+        rx.text(
+            "1. Scan this code with an authenticator app (Google Authenticator, "
+            "1Password, Aegis, …).",
+            size="2",
+        ),
+        rx.center(
+            rx.image(
+                src=TotpState.qr_data_uri,
+                alt="QR code for your authenticator app",
+                width="220px",
+                height="220px",
+                background="white",
+                data_testid="totp-qr",
+            ),
+            width="100%",
+        ),
+        rx.text("Or type this key:", size="2"),
+        rx.code(TotpState.secret, size="3", data_testid="totp-secret"),
+        rx.text("2. Enter the code the app shows.", size="2"),
+        _code_form(),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _verify() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Two-step verification", size="6"),
+        error_callout(TotpState.error),
+        rx.text("Enter the 6-digit code from your authenticator app.", size="2"),
+        _code_form(),
+        spacing="3",
+        width="100%",
     )
 
 
 def totp_page() -> rx.Component:
-    return page(
-        _narrow(
-            rx.cond(
-                TotpState.mode == "enrol",
-                rx.vstack(
-                    rx.heading("Set up two-step verification", size="6"),
-                    rx.cond(
-                        TotpState.required,
-                        rx.callout(
-                            "Staff accounts need a second step at every sign-in.",
-                            icon="shield",
-                            color_scheme="blue",
-                        ),
-                    ),
-                    _error(TotpState.error),
-                    rx.text(
-                        "1. Scan this code with an authenticator app (Google Authenticator, "
-                        "1Password, Aegis, …).",
-                        size="2",
-                    ),
-                    rx.center(
-                        rx.image(
-                            src=TotpState.qr_data_uri,
-                            alt="QR code for your authenticator app",
-                            width="220px",
-                            height="220px",
-                            background="white",
-                            data_testid="totp-qr",
-                        ),
-                        width="100%",
-                    ),
-                    rx.text("Or type this key:", size="2"),
-                    rx.code(TotpState.secret, size="3", data_testid="totp-secret"),
-                    rx.text("2. Enter the code the app shows.", size="2"),
-                    _code_form(),
-                    spacing="3",
-                    width="100%",
-                ),
-                rx.vstack(
-                    rx.heading("Two-step verification", size="6"),
-                    _error(TotpState.error),
-                    rx.text("Enter the 6-digit code from your authenticator app.", size="2"),
-                    _code_form(),
-                    spacing="3",
-                    width="100%",
-                ),
-            )
-        )
-    )
+    return page(_narrow(rx.cond(TotpState.mode == "enrol", _enrol(), _verify())))
+
+
+# --- /password/forgot and /password/reset ---------------------------------------------------
 
 
 def forgot_password_page() -> rx.Component:
     return page(
         _narrow(
             rx.heading("Reset your password", size="6"),
-            _error(PasswordResetState.error),
+            error_callout(PasswordResetState.error),
             rx.text(
                 "Enter the email address of your account. We will email you a link to choose "
                 "a new password.",
                 size="2",
             ),
-            native_form(
+            post_form(
                 rx.vstack(
-                    _field("Email", "email", "email", required=True, auto_complete="email"),
-                    rx.button("Email me a link", type="submit", size="3", width="100%"),
+                    email_input(),
+                    submit_button("Email me a link"),
                     spacing="3",
                 ),
                 action="/auth/password/forgot",
-                method="post",
             ),
             rx.link("Back to sign in", href="/signin", size="2"),
         )
@@ -276,38 +289,80 @@ def reset_password_page() -> rx.Component:
     return page(
         _narrow(
             rx.heading("Choose a new password", size="6"),
-            _error(PasswordResetState.error),
+            error_callout(PasswordResetState.error),
             rx.text(
                 "Setting a new password signs you out on every other device.",
                 size="2",
                 color=rx.color("gray", 11),
             ),
-            native_form(
+            post_form(
                 rx.vstack(
-                    rx.el.input(type="hidden", name="token", value=PasswordResetState.token),
-                    _field(
-                        "New password (at least 10 characters)",
-                        "password",
-                        "password",
-                        required=True,
-                        min_length=10,
-                        auto_complete="new-password",
-                    ),
-                    _field(
-                        "Repeat the new password",
-                        "password2",
-                        "password",
-                        required=True,
-                        min_length=10,
-                        auto_complete="new-password",
-                    ),
-                    rx.button("Save my new password", type="submit", size="3", width="100%"),
+                    hidden_input("token", PasswordResetState.token),
+                    new_password_input("New password (at least 10 characters)"),
+                    new_password_input("Repeat the new password", "password2"),
+                    submit_button("Save my new password"),
                     spacing="3",
                 ),
                 action="/auth/password/reset",
-                method="post",
             ),
         )
+    )
+
+
+# --- /account/delete ------------------------------------------------------------------------
+
+
+def _what_deletion_does() -> rx.Component:
+    return rx.el.ul(
+        rx.cond(
+            DeleteAccountState.live_esims.length() > 0,
+            rx.el.li(
+                "These eSIMs still have data or validity left. They will be suspended "
+                "right away and stop working; remaining data is lost:",
+                rx.el.ul(
+                    rx.foreach(
+                        DeleteAccountState.live_esims,
+                        lambda e: rx.el.li(e["name"], " (ICCID ", rx.code(e["iccid"]), ")"),
+                    )
+                ),
+                data_testid="delete-live-esims",
+            ),
+        ),
+        rx.el.li(
+            "Your eSIMs are removed from the portal: you can no longer see their "
+            "QR codes or buy more data for them."
+        ),
+        rx.el.li(
+            "Your orders (",
+            DeleteAccountState.orders.to_string(),
+            ") are kept for accounting, as the law requires, without your name or email address.",
+        ),
+        rx.el.li("You are signed out everywhere and your sign-in details are erased."),
+        rx.el.li("Notifications, emails and other records about you are deleted."),
+        padding_left="1.2em",
+        list_style_type="disc",
+        font_size="14px",
+    )
+
+
+def _delete_form() -> rx.Component:
+    return post_form(
+        rx.vstack(
+            email_input("Type your email address to confirm", "confirm_email", auto_complete="off"),
+            rx.el.label(
+                rx.hstack(
+                    rx.el.input(type="checkbox", name="confirm", value="yes", required=True),
+                    rx.text(
+                        "I understand my account and eSIMs stop working for good.",
+                        size="2",
+                    ),
+                    align="center",
+                ),
+            ),
+            submit_button("Delete my account", color_scheme="red"),
+            spacing="3",
+        ),
+        action="/account/delete",
     )
 
 
@@ -315,7 +370,7 @@ def delete_account_page() -> rx.Component:
     return page(
         _narrow(
             rx.heading("Delete your account", size="6"),
-            _error(DeleteAccountState.error),
+            error_callout(DeleteAccountState.error),
             rx.callout(
                 "This cannot be undone.",
                 icon="triangle-alert",
@@ -323,37 +378,7 @@ def delete_account_page() -> rx.Component:
                 role="alert",
             ),
             rx.text("When you delete your account:", weight="medium"),
-            rx.el.ul(
-                rx.cond(
-                    DeleteAccountState.live_esims.length() > 0,
-                    rx.el.li(
-                        "These eSIMs still have data or validity left. They will be suspended "
-                        "right away and stop working; remaining data is lost:",
-                        rx.el.ul(
-                            rx.foreach(
-                                DeleteAccountState.live_esims,
-                                lambda e: rx.el.li(e["name"], " (ICCID ", rx.code(e["iccid"]), ")"),
-                            )
-                        ),
-                        data_testid="delete-live-esims",
-                    ),
-                ),
-                rx.el.li(
-                    "Your eSIMs are removed from the portal: you can no longer see their "
-                    "QR codes or buy more data for them."
-                ),
-                rx.el.li(
-                    "Your orders (",
-                    DeleteAccountState.orders.to_string(),
-                    ") are kept for accounting, as the law requires, without your name or "
-                    "email address.",
-                ),
-                rx.el.li("You are signed out everywhere and your sign-in details are erased."),
-                rx.el.li("Notifications, emails and other records about you are deleted."),
-                padding_left="1.2em",
-                list_style_type="disc",
-                font_size="14px",
-            ),
+            _what_deletion_does(),
             rx.text(
                 "Want a copy first? ",
                 rx.link("Download your data", href="/account/export.json", reload_document=True),
@@ -368,39 +393,7 @@ def delete_account_page() -> rx.Component:
                     icon="clock",
                     color_scheme="amber",
                 ),
-                native_form(
-                    rx.vstack(
-                        _field(
-                            "Type your email address to confirm",
-                            "confirm_email",
-                            "email",
-                            required=True,
-                            auto_complete="off",
-                        ),
-                        rx.el.label(
-                            rx.hstack(
-                                rx.el.input(
-                                    type="checkbox", name="confirm", value="yes", required=True
-                                ),
-                                rx.text(
-                                    "I understand my account and eSIMs stop working for good.",
-                                    size="2",
-                                ),
-                                align="center",
-                            ),
-                        ),
-                        rx.button(
-                            "Delete my account",
-                            type="submit",
-                            color_scheme="red",
-                            size="3",
-                            width="100%",
-                        ),
-                        spacing="3",
-                    ),
-                    action="/account/delete",
-                    method="post",
-                ),
+                _delete_form(),
             ),
             rx.link("Keep my account", href="/security", size="2"),
         )

@@ -1,13 +1,13 @@
 """A traveler's own data: download it as JSON, delete the account.
 
 - ``GET /account/export.json``: the signed-in person's data
-  (:func:`travelsim.services.privacy.export_user_data`) as a JSON attachment
+  (:func:`travelsim.services.privacy.export.export_user_data`) as a JSON attachment
   (``Content-Disposition: attachment``, ``Cache-Control: no-store``). Signed out: 303 to
   ``/signin?next=/security``.
 - ``POST /account/delete`` (confirm_email, confirm; same-origin check): after the warning
   page ``/account/delete``, deletes the account
-  (:func:`travelsim.services.privacy.delete_account`: eSIMs with live add-ons suspended on
-  SFT first, orders kept but detached), drops the cookie and goes to
+  (:func:`travelsim.services.privacy.deletion.delete_account`: eSIMs with live add-ons
+  suspended on SFT first, orders kept but detached), drops the cookie and goes to
   ``/signin?notice=account_deleted``; errors ``/account/delete?error=…``.
 
 Both need a "full" session: a staff member (or TOTP user) who has not passed the second
@@ -23,18 +23,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.models import User
-from travelsim.routes.auth import (
-    _delete_session_cookie,
-    _forbidden,
-    _form,
-    _redirect,
+from travelsim.routes.http import (
+    cookie_token,
+    delete_session_cookie,
+    forbidden,
+    read_form,
+    redirect,
     same_origin,
 )
-from travelsim.services import accounts, privacy, security
-from travelsim.services.accounts import COOKIE_NAME, AccountError
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.sessions import resolve_session
+from travelsim.services.auth.totp import needs_second_factor, second_factor_path
 from travelsim.services.platform import sft_client
+from travelsim.services.privacy import deletion, export
 from travelsim.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -43,16 +46,16 @@ log = logging.getLogger(__name__)
 async def _full_user(request: Request, next_path: str) -> User | Response:
     """The signed-in user with a full session, or the redirect to sign in / the second
     factor."""
-    token = request.cookies.get(COOKIE_NAME)
+    token = cookie_token(request)
     async with db.session() as s:
-        user = await accounts.resolve_session(s, token)
+        user = await resolve_session(s, token)
         if user is None:
             await s.commit()
-            return _redirect("/signin", next=next_path)
-        needs = await security.needs_second_factor(s, user, token)
+            return redirect(urls.SIGN_IN, next=next_path)
+        needs = await needs_second_factor(s, user, token)
         await s.commit()
     if needs:
-        return _redirect(security.second_factor_path(next_path))
+        return redirect(second_factor_path(next_path))
     return user
 
 
@@ -62,7 +65,7 @@ async def export_json(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     async with db.session() as s:
-        data = await privacy.export_user_data(s, user)
+        data = await export.export_user_data(s, user)
     body = json.dumps(data, indent=2, ensure_ascii=False)
     day = data["exported_at"][:10]
     return Response(
@@ -80,21 +83,21 @@ async def delete_account(request: Request) -> Response:
     """``POST /account/delete``: delete my account after the warning page."""
     settings = get_settings()
     if not same_origin(request, settings):
-        return _forbidden()
+        return forbidden()
     user = await _full_user(request, "/account/delete")
     if isinstance(user, Response):
         return user
     assert user.id is not None
-    form = await _form(request)
+    form = await read_form(request)
     typed = form.get("confirm_email", "").strip().lower()
     if typed != user.email or form.get("confirm") != "yes":
-        return _redirect("/account/delete", error="delete_confirm")
+        return redirect("/account/delete", error="delete_confirm")
     try:
-        await privacy.delete_account(user.id, sft_client())
+        await deletion.delete_account(user.id, sft_client())
     except AccountError as exc:
-        return _redirect("/account/delete", error=exc.code)
-    response = _redirect("/signin", notice="account_deleted")
-    _delete_session_cookie(response, settings)
+        return redirect("/account/delete", error=exc.code)
+    response = redirect(urls.SIGN_IN, notice="account_deleted")
+    delete_session_cookie(response, settings)
     return response
 
 

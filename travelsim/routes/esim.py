@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from travelsim import db
-from travelsim.routes.auth import current_user
+from travelsim.routes.http import current_user
 from travelsim.services import installation
 
 

@@ -42,20 +42,21 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.keys import secret_box, signing_key
 from travelsim.models import SessionFactor
-from travelsim.routes.auth import (
-    _forbidden,
-    _form,
-    _redirect,
-    _set_session_cookie,
-    safe_next,
+from travelsim.routes.http import (
+    cookie_token,
+    forbidden,
+    read_form,
+    redirect,
     same_origin,
+    set_session_cookie,
 )
 from travelsim.services import oidc as oidc_service
-from travelsim.services import security
-from travelsim.services.accounts import COOKIE_NAME, AccountError
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.sessions import start_session
+from travelsim.services.auth.signin import after_signin_path, safe_next
 from travelsim.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ _registries: dict[tuple[str, str, str, str], Any] = {}
 
 def callback_url(settings: Settings) -> str:
     """The redirect URI registered at the provider: ``{PUBLIC_URL}/auth/oidc/callback``."""
-    return f"{settings.public_url.rstrip('/')}/auth/oidc/callback"
+    return urls.absolute(urls.OIDC_CALLBACK, settings.public_url)
 
 
 def provider_client(settings: Settings | None = None) -> Any | None:
@@ -138,11 +139,11 @@ async def login(request: Request) -> Response:
     """``POST /auth/oidc/login``: start the authorization code flow."""
     settings = get_settings()
     if not same_origin(request, settings):
-        return _forbidden()
+        return forbidden()
     client = provider_client(settings)
     if client is None:
         return _not_configured()
-    form = await _form(request)
+    form = await read_form(request)
     request.session.clear()
     request.session["next"] = safe_next(form.get("next"))
     try:
@@ -150,7 +151,7 @@ async def login(request: Request) -> Response:
         response: Response = await client.authorize_redirect(request, callback_url(settings))
     except (httpx.HTTPError, OAuthError, ValueError, KeyError, RuntimeError):
         log.warning("identity provider discovery failed", exc_info=True)
-        return _redirect("/signin", error="oidc_unavailable")
+        return redirect(urls.SIGN_IN, error="oidc_unavailable")
     return response
 
 
@@ -172,25 +173,25 @@ async def callback(request: Request) -> Response:
         request.session.clear()
         code = "oidc_denied" if exc.error == "access_denied" else "oidc_failed"
         log.info("provider sign-in failed: %s", exc.error)
-        return _redirect("/signin", error=code)
+        return redirect(urls.SIGN_IN, error=code)
     except JoseError as exc:
         request.session.clear()
         log.info("provider ID token refused: %s", exc.error)
-        return _redirect("/signin", error="oidc_failed")
+        return redirect(urls.SIGN_IN, error="oidc_failed")
     except httpx.HTTPError:
         request.session.clear()
         log.warning("identity provider unreachable during sign-in", exc_info=True)
-        return _redirect("/signin", error="oidc_unavailable")
+        return redirect(urls.SIGN_IN, error="oidc_unavailable")
     except (ValueError, KeyError, TypeError):
         request.session.clear()
         log.warning("identity provider answer malformed", exc_info=True)
-        return _redirect("/signin", error="oidc_failed")
+        return redirect(urls.SIGN_IN, error="oidc_failed")
     request.session.clear()
     claims = token.get("userinfo")
     id_token = token.get("id_token")
     if not claims or not isinstance(id_token, str):
         # No ID token: nothing was validated (an OAuth-only answer). Refuse.
-        return _redirect("/signin", error="oidc_failed")
+        return redirect(urls.SIGN_IN, error="oidc_failed")
     async with db.session() as s:
         try:
             user, identity = await oidc_service.resolve_user(
@@ -198,20 +199,20 @@ async def callback(request: Request) -> Response:
             )
         except AccountError as exc:
             await s.rollback()
-            return _redirect("/signin", error=exc.code)
-        session_token = await security.start_session(
+            return redirect(urls.SIGN_IN, error=exc.code)
+        session_token = await start_session(
             s,
             user,
             method="oidc",
-            previous_token=request.cookies.get(COOKIE_NAME),
+            previous_token=cookie_token(request),
             user_agent=request.headers.get("user-agent"),
             oidc_identity_id=identity.id,
             id_token=id_token,
         )
-        target = await security.after_signin_path(s, user, session_token, next_path)
+        target = await after_signin_path(s, user, session_token, next_path)
         await s.commit()
-    response = _redirect(target)
-    _set_session_cookie(response, session_token, settings)
+    response = redirect(target)
+    set_session_cookie(response, session_token, settings)
     return response
 
 
@@ -232,7 +233,7 @@ async def provider_logout_url(factor: SessionFactor | None) -> str | None:
             return None
         hint = secret_box().decrypt(factor.id_token_enc) if factor.id_token_enc else None
         result = await client.create_logout_url(
-            post_logout_redirect_uri=settings.public_url.rstrip("/") + "/",
+            post_logout_redirect_uri=urls.absolute("/", settings.public_url),
             id_token_hint=hint,
             client_id=settings.oidc_client_id,
         )

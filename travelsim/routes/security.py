@@ -1,7 +1,8 @@
 """Password reset, the TOTP second factor and sign-out everywhere, as HTML form posts.
 
-Same conventions as :mod:`travelsim.routes.auth`: every POST passes the same-origin check
-(403 otherwise) and answers ``303 See Other`` with ``?error=<code>`` / ``?notice=<code>``.
+Same conventions as :mod:`travelsim.routes.auth` (helpers in :mod:`travelsim.routes.http`):
+every POST passes the same-origin check (403 otherwise) and answers ``303 See Other`` with
+``?error=<code>`` / ``?notice=<code>``.
 
 - ``POST /auth/password/forgot`` (email): always ``/signin?notice=reset_sent``; an email
   with a single-use link ``/password/reset?token=…`` goes to existing accounts only.
@@ -24,19 +25,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from travelsim import db
-from travelsim.routes.auth import (
-    _delete_session_cookie,
-    _forbidden,
-    _form,
-    _redirect,
-    _set_session_cookie,
+from travelsim import db, urls
+from travelsim.routes.http import (
     client_address,
-    safe_next,
+    cookie_token,
+    delete_session_cookie,
+    forbidden,
+    read_form,
+    redirect,
     same_origin,
+    set_session_cookie,
 )
-from travelsim.services import accounts, security
-from travelsim.services.accounts import COOKIE_NAME, AccountError
+from travelsim.services.auth import reset, sessions
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.signin import after_signin_path, safe_next
+from travelsim.services.auth.totp import confirm_totp_enrolment, totp_of, verify_totp
 from travelsim.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -46,43 +49,43 @@ async def forgot_password(request: Request) -> Response:
     """``POST /auth/password/forgot``: maybe email a reset link; always the same answer."""
     settings = get_settings()
     if not same_origin(request, settings):
-        return _forbidden()
-    form = await _form(request)
+        return forbidden()
+    form = await read_form(request)
     async with db.session() as s:
-        await security.request_password_reset(s, form.get("email", ""), settings.public_url)
+        await reset.request_password_reset(s, form.get("email", ""), settings.public_url)
         await s.commit()
-    return _redirect("/signin", notice="reset_sent")
+    return redirect(urls.SIGN_IN, notice="reset_sent")
 
 
 async def reset_password(request: Request) -> Response:
     """``POST /auth/password/reset``: set the new password from a reset link."""
     settings = get_settings()
     if not same_origin(request, settings):
-        return _forbidden()
-    form = await _form(request)
+        return forbidden()
+    form = await read_form(request)
     token = form.get("token", "")
     password = form.get("password", "")
     if password != form.get("password2", ""):
-        return _redirect("/password/reset", token=token, error="passwords_differ")
+        return redirect("/password/reset", token=token, error="passwords_differ")
     async with db.session() as s:
         try:
-            user = await security.reset_password(s, token, password)
+            user = await reset.reset_password(s, token, password)
         except AccountError as exc:
             await s.rollback()
             if exc.code.startswith("reset_token_"):
-                return _redirect("/password/forgot", error=exc.code)
-            return _redirect("/password/reset", token=token, error=exc.code)
-        session_token = await security.start_session(
+                return redirect("/password/forgot", error=exc.code)
+            return redirect("/password/reset", token=token, error=exc.code)
+        session_token = await sessions.start_session(
             s,
             user,
             method="reset",
-            previous_token=request.cookies.get(COOKIE_NAME),
+            previous_token=cookie_token(request),
             user_agent=request.headers.get("user-agent"),
         )
-        target = await security.after_signin_path(s, user, session_token, "/account")
+        target = await after_signin_path(s, user, session_token, urls.ACCOUNT)
         await s.commit()
-    response = _redirect(target)
-    _set_session_cookie(response, session_token, settings)
+    response = redirect(target)
+    set_session_cookie(response, session_token, settings)
     return response
 
 
@@ -90,19 +93,19 @@ async def totp(request: Request) -> Response:
     """``POST /auth/totp``: confirm TOTP enrolment or pass the second factor."""
     settings = get_settings()
     if not same_origin(request, settings):
-        return _forbidden()
-    form = await _form(request)
+        return forbidden()
+    form = await read_form(request)
     next_path = safe_next(form.get("next"))
-    token = request.cookies.get(COOKIE_NAME)
+    token = cookie_token(request)
     async with db.session() as s:
-        user = await accounts.resolve_session(s, token)
+        user = await sessions.resolve_session(s, token)
         if user is None or user.id is None:
             await s.commit()
-            return _redirect("/signin", error="signin_required")
-        row = await security.totp_of(s, user.id)
+            return redirect(urls.SIGN_IN, error="signin_required")
+        row = await totp_of(s, user.id)
         try:
             if row is not None and row.confirmed_at is None:
-                await security.confirm_totp_enrolment(
+                await confirm_totp_enrolment(
                     s,
                     user,
                     form.get("code", ""),
@@ -110,7 +113,7 @@ async def totp(request: Request) -> Response:
                     address=client_address(request),
                 )
             else:
-                await security.verify_totp(
+                await verify_totp(
                     s,
                     user,
                     form.get("code", ""),
@@ -119,25 +122,25 @@ async def totp(request: Request) -> Response:
                 )
         except AccountError as exc:
             await s.commit()  # keeps the failed attempt for throttling
-            return _redirect(
+            return redirect(
                 "/security/totp", error=exc.code, next="" if next_path == "/" else next_path
             )
         await s.commit()
-    return _redirect(next_path)
+    return redirect(next_path)
 
 
 async def signout_all(request: Request) -> Response:
     """``POST /auth/signout-all``: revoke every session of the signed-in account."""
     settings = get_settings()
     if not same_origin(request, settings):
-        return _forbidden()
+        return forbidden()
     async with db.session() as s:
-        user = await accounts.resolve_session(s, request.cookies.get(COOKIE_NAME))
+        user = await sessions.resolve_session(s, cookie_token(request))
         if user is not None and user.id is not None:
-            await security.sign_out_everywhere(s, user.id)
+            await sessions.sign_out_everywhere(s, user.id)
         await s.commit()
-    response = _redirect("/signin", notice="signed_out_everywhere")
-    _delete_session_cookie(response, settings)
+    response = redirect(urls.SIGN_IN, notice="signed_out_everywhere")
+    delete_session_cookie(response, settings)
     return response
 
 

@@ -32,9 +32,10 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import AccountDeletion, OidcIdentity, User, utcnow
-from travelsim.services import accounts
-from travelsim.services.accounts import AccountError
+from travelsim.models import OidcIdentity, User, utcnow
+from travelsim.services.auth.credentials import is_deleted, normalise_email, user_by_email
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.passwords import hash_password
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ProviderClaims:
         email: str | None = None
         if isinstance(raw_email, str) and raw_email.strip():
             try:
-                email = accounts.normalise_email(raw_email)
+                email = normalise_email(raw_email)
             except AccountError:
                 email = None
         verified = claims.get("email_verified")
@@ -93,7 +94,7 @@ async def resolve_user(session: AsyncSession, claims: ProviderClaims) -> tuple[U
     identity = await _identity(session, claims.issuer, claims.subject)
     if identity is not None:
         user = await session.get(User, identity.user_id)
-        if user is None or await session.get(AccountDeletion, identity.user_id) is not None:
+        if user is None or await is_deleted(session, identity.user_id):
             raise AccountError("forbidden")
         identity.last_signin_at = now
         if claims.email:
@@ -108,11 +109,11 @@ async def resolve_user(session: AsyncSession, claims: ProviderClaims) -> tuple[U
     if not claims.email_verified:
         log.info("provider sign-in refused: provider email not verified")
         raise AccountError("oidc_unverified")
-    user_or_none = (await session.exec(select(User).where(User.email == claims.email))).first()
+    user_or_none = await user_by_email(session, claims.email)
     if user_or_none is None:
         user = User(
             email=claims.email,
-            password_hash=accounts.hash_password(secrets.token_urlsafe(32)),
+            password_hash=hash_password(secrets.token_urlsafe(32)),
             email_verified_at=now,
         )
         session.add(user)
@@ -120,7 +121,7 @@ async def resolve_user(session: AsyncSession, claims: ProviderClaims) -> tuple[U
         log.info("account created from provider user_id=%s", user.id)
     else:
         user = user_or_none
-        if user.id is not None and await session.get(AccountDeletion, user.id) is not None:
+        if user.id is not None and await is_deleted(session, user.id):
             raise AccountError("forbidden")
         if user.email_verified_at is None:
             log.info("provider link refused user_id=%s: email not verified here", user.id)

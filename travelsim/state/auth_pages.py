@@ -7,7 +7,8 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from travelsim.services import accounts
+from travelsim.services.auth.errors import message_for
+from travelsim.services.auth.signin import safe_next
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState
 
@@ -38,12 +39,11 @@ class AuthPageState(SessionState):
     async def load(self) -> Any:
         params = self.router.url.query_parameters
         code = params.get("error", "")
-        self.error = accounts.message_for(code) if code else ""
+        self.error = message_for(code) if code else ""
         self.notice = NOTICES.get(params.get("notice", ""), "")
         self.demo_mailbox = get_settings().app_env == "demo"
         self.email = params.get("email", "")[:254]
-        nxt = params.get("next", "/")
-        self.next_path = nxt if nxt.startswith("/") and not nxt.startswith("//") else "/"
+        self.next_path = safe_next(params.get("next", "/"))
         self.next_query = "" if self.next_path == "/" else "?" + urlencode({"next": self.next_path})
         settings = get_settings()
         self.oidc_name = settings.oidc_display_name if settings.oidc_enabled else ""

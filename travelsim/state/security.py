@@ -1,6 +1,6 @@
 """States of the security & privacy pages: sessions, second factor, password reset, data
 export and account deletion. Thin: every handler re-resolves the user from the HttpOnly
-session cookie and calls ``travelsim.services.security`` / ``privacy`` / ``oidc``.
+session cookie and calls ``travelsim.services.auth`` / ``privacy`` / ``oidc``.
 
 The one secret that reaches the browser on purpose is the TOTP secret during enrolment
 (:attr:`TotpState.secret` and the QR code): the user must copy it into their authenticator
@@ -17,7 +17,12 @@ import reflex as rx
 
 from travelsim import db
 from travelsim.models import User
-from travelsim.services import accounts, oidc, privacy, security
+from travelsim.services import oidc
+from travelsim.services.auth import reset, totp
+from travelsim.services.auth.errors import AccountError, message_for
+from travelsim.services.auth.sessions import list_sessions
+from travelsim.services.auth.signin import safe_next
+from travelsim.services.privacy.deletion import deletion_preview
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -33,10 +38,6 @@ METHOD_LABELS = {
 def _when(moment: datetime | None, tz: str = "") -> str:
     """``moment`` (aware, UTC) in the viewer's zone ``tz`` (IANA; UTC when empty), named."""
     return local_datetime(moment, tz or "UTC") if moment else ""
-
-
-def _safe_next(raw: str) -> str:
-    return raw if raw.startswith("/") and not raw.startswith("//") and "\\" not in raw else "/"
 
 
 class SecurityState(SessionState):
@@ -55,8 +56,8 @@ class SecurityState(SessionState):
         if user is None:
             return self._signin_redirect()
         async with db.session() as s:
-            if await security.needs_second_factor(s, user, self._session_token()):
-                return rx.redirect(security.second_factor_path("/security"))
+            if await totp.needs_second_factor(s, user, self._session_token()):
+                return rx.redirect(totp.second_factor_path("/security"))
         await self._fill(user)
         self.notice = (
             "Two-step verification is on."
@@ -75,15 +76,15 @@ class SecurityState(SessionState):
         user = await self._current_user()
         if user is not None:
             async with db.session() as s:
-                if await security.needs_second_factor(s, user, self._session_token()):
+                if await totp.needs_second_factor(s, user, self._session_token()):
                     return
             await self._fill(user)
 
     async def _fill(self, user: User) -> None:
         token = self._session_token()
         async with db.session() as s:
-            infos = await security.list_sessions(s, _uid(user), token)
-            totp = await security.totp_of(s, _uid(user))
+            infos = await list_sessions(s, _uid(user), token)
+            totp_row = await totp.totp_of(s, _uid(user))
             linked = await oidc.identities_of(s, _uid(user))
         self.sessions = [
             {
@@ -99,7 +100,7 @@ class SecurityState(SessionState):
             {"issuer": i.issuer, "email": i.email or "", "linked": _when(i.linked_at, self.tz)}
             for i in linked
         ]
-        self.totp_enabled = totp is not None and totp.confirmed_at is not None
+        self.totp_enabled = totp_row is not None and totp_row.confirmed_at is not None
         self.is_staff = user.is_staff
 
 
@@ -117,8 +118,8 @@ class TotpState(SessionState):
     async def load(self) -> Any:
         params = self.router.url.query_parameters
         code = params.get("error", "")
-        self.error = accounts.message_for(code) if code else ""
-        self.next_path = _safe_next(params.get("next", "/"))
+        self.error = message_for(code) if code else ""
+        self.next_path = safe_next(params.get("next", "/"))
         user = await self._require_user()
         if user is None:
             return self._signin_redirect()
@@ -126,19 +127,19 @@ class TotpState(SessionState):
         self.qr_data_uri = ""
         self.secret = ""
         async with db.session() as s:
-            totp = await security.totp_of(s, _uid(user))
-            self.required = security.second_factor_required(user, totp)
-            if totp is not None and totp.confirmed_at is not None:
-                if not await security.needs_second_factor(s, user, token):
+            totp_row = await totp.totp_of(s, _uid(user))
+            self.required = totp.second_factor_required(user, totp_row)
+            if totp_row is not None and totp_row.confirmed_at is not None:
+                if not await totp.needs_second_factor(s, user, token):
                     return rx.redirect(self.next_path)
                 self.mode = "verify"
                 return None
-            secret = await security.begin_totp_enrolment(s, user)
+            secret = await totp.begin_totp_enrolment(s, user)
             await s.commit()
-        uri = security.provisioning_uri(secret, user.email, get_settings().totp_issuer)
+        uri = totp.provisioning_uri(secret, user.email, get_settings().totp_issuer)
         self.mode = "enrol"
         self.secret = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-        self.qr_data_uri = security.qr_svg_data_uri(uri)
+        self.qr_data_uri = totp.qr_svg_data_uri(uri)
         if self.next_path == "/" and not self.required:
             self.next_path = "/security?notice=totp_on"
         return None
@@ -154,20 +155,20 @@ class PasswordResetState(SessionState):
     @rx.event
     async def load_forgot(self) -> None:
         code = self.router.url.query_parameters.get("error", "")
-        self.error = accounts.message_for(code) if code else ""
+        self.error = message_for(code) if code else ""
         await self._require_user()
 
     @rx.event
     async def load_reset(self) -> Any:
         params = self.router.url.query_parameters
         code = params.get("error", "")
-        self.error = accounts.message_for(code) if code else ""
+        self.error = message_for(code) if code else ""
         self.token = params.get("token", "")[:200]
         async with db.session() as s:
             try:
-                await security.check_reset_token(s, self.token)
+                await reset.check_reset_token(s, self.token)
                 self.token_ok = True
-            except accounts.AccountError as exc:
+            except AccountError as exc:
                 self.token_ok = False
                 return rx.redirect(f"/password/forgot?error={quote(exc.code)}")
         await self._require_user()
@@ -189,11 +190,11 @@ class DeleteAccountState(SessionState):
         if user is None:
             return self._signin_redirect()
         code = self.router.url.query_parameters.get("error", "")
-        self.error = accounts.message_for(code) if code else ""
+        self.error = message_for(code) if code else ""
         async with db.session() as s:
-            if await security.needs_second_factor(s, user, self._session_token()):
-                return rx.redirect(security.second_factor_path("/account/delete"))
-            preview = await privacy.deletion_preview(s, _uid(user))
+            if await totp.needs_second_factor(s, user, self._session_token()):
+                return rx.redirect(totp.second_factor_path("/account/delete"))
+            preview = await deletion_preview(s, _uid(user))
         self.live_esims = [
             {"iccid": e.iccid, "name": e.nickname or f"eSIM …{e.iccid[-4:]}"}
             for e in preview.live_esims

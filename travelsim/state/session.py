@@ -9,12 +9,13 @@ Nothing from the browser (arguments, state) is trusted for identity.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import reflex as rx
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.models import User
-from travelsim.services import accounts
+from travelsim.services.auth.sessions import resolve_session, token_from_cookie_header
 
 
 def _uid(user: User) -> int:
@@ -33,7 +34,7 @@ class SessionState(rx.State):
     is_staff: bool = False
 
     def _session_token(self) -> str | None:
-        return accounts.token_from_cookie_header(self.router.headers.cookie)
+        return token_from_cookie_header(self.router.headers.cookie)
 
     async def _current_user(self) -> User | None:
         """The traveler behind this tab's session cookie, or ``None``."""
@@ -41,7 +42,7 @@ class SessionState(rx.State):
         if not token:
             return None
         async with db.session() as s:
-            user = await accounts.resolve_session(s, token)
+            user = await resolve_session(s, token)
             await s.commit()
             return user
 
@@ -62,6 +63,4 @@ class SessionState(rx.State):
         path = self.router.url.path or "/"
         query = self.router.url.query
         target = f"{path}?{query}" if query else path
-        from urllib.parse import quote
-
-        return rx.redirect(f"/signin?next={quote(target, safe='')}")
+        return rx.redirect(f"{urls.SIGN_IN}?next={quote(target, safe='')}")

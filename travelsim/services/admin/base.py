@@ -2,7 +2,7 @@
 
 Who may call what
     The admin pages' handlers resolve the staff member from the session cookie with
-    :func:`staff_user` (``security.require_staff``: staff role, live session, second factor
+    :func:`staff_user` (``auth.staff.require_staff``: staff role, live session, second factor
     passed) and pass a :class:`Staff` to the actions. Every action re-reads the role from the
     database before doing anything (a role revoked mid-session stops at once) and writes
     exactly one :class:`~travelsim.models.AuditLog` row (who, when, action, target, ``ok`` /
@@ -33,8 +33,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db
 from travelsim.formatting import format_money
 from travelsim.models import AuditLog, OrderStatus, User, utcnow
-from travelsim.services import accounts, live, provisioning, security, usage
-from travelsim.services.accounts import AccountError
+from travelsim.services import live, provisioning, usage
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.sessions import user_for_token
+from travelsim.services.auth.staff import require_staff
 from travelsim.services.payments import PaymentProviderError
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
@@ -66,10 +68,10 @@ class Staff:
 async def staff_user(session_token: str | None) -> Staff | None:
     """The staff member behind a session cookie value, or ``None``: not signed in, not
     staff, session dead, or the second factor not passed in this session
-    (``security.require_staff``). Never raises for those cases."""
-    user = await accounts.user_for_token(session_token)
+    (``auth.staff.require_staff``). Never raises for those cases."""
+    user = await user_for_token(session_token)
     try:
-        checked = await security.require_staff(user, session_token)
+        checked = await require_staff(user, session_token)
     except AccountError:
         return None
     assert checked.id is not None

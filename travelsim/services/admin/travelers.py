@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db
 from travelsim.esim.lifecycle import install_state
 from travelsim.models import AccountDeletion, Esim, Order, ReplacementRequest, User
-from travelsim.services.accounts import AccountError, normalise_email
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -26,6 +25,8 @@ from travelsim.services.admin.base import (
     _sort,
     _when,
 )
+from travelsim.services.auth.credentials import normalise_email
+from travelsim.services.auth.errors import AccountError
 
 _USER_SORTS: dict[str, Any] = {"created_at": col(User.created_at), "email": col(User.email)}
 

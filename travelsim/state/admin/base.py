@@ -4,7 +4,7 @@ mechanism.
 Access: every event handler of an admin state, page loads included, is written with
 :func:`staff_event` (foreground) or :func:`staff_background` (background). Both resolve the
 staff member from the HttpOnly session cookie (:meth:`AdminState._staff`: staff role, live
-session and second factor, ``security.require_staff``), never from the handler's arguments
+session and second factor, ``auth.staff.require_staff``), never from the handler's arguments
 or from state, before the handler's body runs, and hand it to the body as ``staff``. For
 anyone else the body does not run: the tab's admin data is dropped and a foreground handler
 sends the tab away (:meth:`AdminState._deny`). ``is_admin`` only decides what the page
@@ -29,8 +29,9 @@ from typing import Any, ClassVar, Concatenate, Literal, ParamSpec, TypeVar
 import reflex as rx
 
 from travelsim import db
-from travelsim.services import admin, security
+from travelsim.services import admin
 from travelsim.services.admin import ActionResult, PageResult, Staff
+from travelsim.services.auth.totp import needs_second_factor, second_factor_path
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState
 
@@ -155,8 +156,8 @@ class AdminState(SessionState):
             return self._signin_redirect()
         if user.is_staff:
             async with db.session() as s:
-                if await security.needs_second_factor(s, user, self._session_token()):
-                    return rx.redirect(security.second_factor_path(self.router.url.path or "/"))
+                if await needs_second_factor(s, user, self._session_token()):
+                    return rx.redirect(second_factor_path(self.router.url.path or "/"))
         return rx.redirect("/")
 
     def _forget(self) -> None:

@@ -1,0 +1,109 @@
+"""What every form-post route shares: reading the form, the same-origin check, the session
+cookie, ``303`` redirects and the signed-in user (safe ``next`` paths are
+:func:`travelsim.services.auth.signin.safe_next`, shared with the pages' states).
+
+Conventions of the ``/auth/*`` and ``/account/*`` routes: a POST whose ``Origin`` (or,
+without it, ``Referer``) is present and is neither the request's own origin nor
+``PUBLIC_URL``'s is refused with 403 (:func:`same_origin`, :func:`forbidden`); every answer
+is a ``303 See Other`` with ``?error=<code>`` / ``?notice=<code>`` for the page to show
+(:func:`redirect`). The session lives in the HttpOnly cookie ``travelsim_session``
+(``SameSite=Lax``, ``Path=/``, ``Secure`` in production, 30 days), never in
+JavaScript-readable storage.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from travelsim.models import User
+from travelsim.services.auth.errors import message_for
+from travelsim.services.auth.sessions import COOKIE_NAME, SESSION_ABSOLUTE_TTL, user_for_token
+from travelsim.settings import Settings
+
+#: Longest accepted form field, in characters.
+FIELD_MAX = 1024
+
+
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, parts.hostname.lower(), port or default
+
+
+def same_origin(request: Request, settings: Settings) -> bool:
+    """False when the request carries an ``Origin`` (or, lacking one, a ``Referer``)
+    that is neither the origin the request was addressed to nor ``settings.public_url``'s
+    (``"null"`` and unparsable values count as foreign). True when neither header is
+    present (non-browser clients)."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return True
+    origin = _origin_of(claimed)
+    if origin is None:
+        return False
+    allowed = {_origin_of(str(request.url)), _origin_of(settings.public_url)}
+    return origin in allowed
+
+
+def forbidden() -> Response:
+    """The 403 answer to a cross-site POST (plain text, the ``csrf`` message)."""
+    return PlainTextResponse(message_for("csrf"), status_code=403)
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address as the server sees it (the throttling key per address)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The text fields of the posted form (at most 20, no files), each cut to
+    :data:`FIELD_MAX` characters."""
+    form = await request.form(max_files=0, max_fields=20)
+    return {k: v[:FIELD_MAX] for k, v in form.items() if isinstance(v, str)}
+
+
+def redirect(path: str, **params: str) -> RedirectResponse:
+    """``303 See Other`` to ``path`` with the non-empty ``params`` as its query."""
+    query = urlencode({k: v for k, v in params.items() if v})
+    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
+
+
+def cookie_token(request: Request) -> str | None:
+    """The raw session token from the request's cookie, if any."""
+    return request.cookies.get(COOKIE_NAME)
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    """Put the session ``token`` in the HttpOnly cookie (``SameSite=Lax``, ``Path=/``,
+    ``Secure`` per ``settings.secure_cookies``, max-age the session's absolute lifetime)."""
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=int(SESSION_ABSOLUTE_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
+
+
+def delete_session_cookie(response: Response, settings: Settings) -> None:
+    """Drop the session cookie (same flags as when it was set)."""
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=settings.secure_cookies
+    )
+
+
+async def current_user(request: Request) -> User | None:
+    """The signed-in user of ``request`` (from the session cookie), or ``None``.
+    Opens and commits its own database session (``last_seen_at`` bump)."""
+    return await user_for_token(cookie_token(request))

@@ -1,0 +1,69 @@
+"""Refused account operations: :class:`AccountError`, its stable codes and their messages.
+
+Every refusal of the auth package (and of provider sign-in and privacy, which share the
+codes) is an :class:`AccountError` whose ``code`` is a key of :data:`ERROR_MESSAGES`. Codes
+are safe in URLs: routes redirect with ``?error=<code>`` and pages show
+``message_for(code)``.
+"""
+
+from __future__ import annotations
+
+from travelsim.services.auth.passwords import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+
+ERROR_MESSAGES: dict[str, str] = {
+    "email_invalid": "Please enter a valid email address.",
+    "email_taken": "An account with this email already exists. Sign in instead.",
+    "password_too_short": f"Use at least {PASSWORD_MIN_LENGTH} characters for your password.",
+    "password_too_long": f"Use at most {PASSWORD_MAX_LENGTH} characters for your password.",
+    "password_blank": "Your password cannot be only spaces.",
+    "password_is_email": "Your password cannot be your email address.",
+    "invalid_credentials": "Wrong email or password.",
+    "unverified": "Please confirm your email address first: we can send the link again.",
+    "token_invalid": "This link is not valid. Request a new one.",
+    "token_used": "This link was already used. Your email is confirmed: please sign in.",
+    "token_expired": "This link has expired. Request a new one.",
+    "csrf": "This request came from another site and was refused.",
+    # session security (throttling, totp, staff, reset)
+    "throttled": "Too many failed attempts. Please wait 15 minutes and try again.",
+    "totp_invalid": "That code is not right, or was already used. Enter the current code "
+    "from your authenticator app.",
+    "totp_already": "Two-step verification is already set up for this account.",
+    "second_factor_required": "Please complete two-step verification first.",
+    "forbidden": "You are not allowed to do this.",
+    "signin_required": "Please sign in first.",
+    "passwords_differ": "The two passwords are different.",
+    "reset_token_invalid": "This password reset link is not valid. Request a new one.",
+    "reset_token_used": "This password reset link was already used. Request a new one.",
+    "reset_token_expired": "This password reset link has expired. Request a new one.",
+    # sign-in with an identity provider (travelsim.services.oidc)
+    "oidc_disabled": "Sign-in with an identity provider is not available.",
+    "oidc_denied": "Sign-in was cancelled at your identity provider.",
+    "oidc_failed": "Sign-in with your identity provider could not be completed. Please try again.",
+    "oidc_unavailable": "Your identity provider could not be reached. Please try again later.",
+    "oidc_no_email": "Your identity provider did not share an email address, so we cannot "
+    "sign you in.",
+    "oidc_unverified": "We cannot sign you in with this provider account: its email address "
+    "is not verified, here or at the provider. Sign in with your password, or confirm your "
+    "email address first.",
+    # privacy (travelsim.services.privacy)
+    "delete_confirm": "To delete your account, type your email address exactly and tick the box.",
+    "delete_pending": "An order of yours is still being prepared. Please try again once it "
+    "is delivered.",
+    "delete_failed": "We could not suspend your eSIMs right now, so nothing was deleted. "
+    "Please try again in a few minutes.",
+}
+
+
+def message_for(code: str) -> str:
+    """The user-facing sentence for an error ``code`` (a generic one for unknown codes)."""
+    return ERROR_MESSAGES.get(code, "Something went wrong. Please try again.")
+
+
+class AccountError(ValueError):
+    """A refused account operation. ``code``: a key of :data:`ERROR_MESSAGES` (stable,
+    safe in URLs); ``message``: a sentence to show the user (no secrets)."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        self.code = code
+        self.message = message or message_for(code)
+        super().__init__(f"{code}: {self.message}")

@@ -1,0 +1,126 @@
+"""Password reset by emailed link.
+
+A single-use link valid ``PASSWORD_RESET_TTL_MINUTES`` (60), emailed only to existing,
+not deleted accounts (the answer on screen is always the same), at most once per
+:data:`~travelsim.services.auth.email_tokens.RESEND_COOLDOWN`. Setting the new password
+counts as verifying the email, revokes every session of the account and every other
+outstanding reset link, and forgets the account's failed sign-ins. Functions work inside
+the caller's transaction and do not commit.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim import urls
+from travelsim.models import EmailToken, User, utcnow
+from travelsim.services import email as email_service
+from travelsim.services.auth import email_tokens
+from travelsim.services.auth.credentials import (
+    check_password_policy,
+    is_deleted,
+    normalise_email,
+    user_by_email,
+)
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.passwords import hash_password
+from travelsim.services.auth.sessions import end_all_sessions
+from travelsim.services.auth.throttling import KIND_PASSWORD, clear_failures
+from travelsim.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def reset_ttl(settings: Settings | None = None) -> timedelta:
+    """Lifetime of a password reset link (``PASSWORD_RESET_TTL_MINUTES``)."""
+    return timedelta(minutes=(settings or get_settings()).password_reset_ttl_minutes)
+
+
+async def request_password_reset(session: AsyncSession, email: str, base_url: str) -> None:
+    """Email a reset link ``{base_url}/password/reset?token=…`` (single use, valid
+    :func:`reset_ttl`) if ``email`` belongs to an account, at most once per
+    :data:`~travelsim.services.auth.email_tokens.RESEND_COOLDOWN`. Silently does nothing
+    otherwise, so the caller always answers the same. The caller commits."""
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return
+    user = await user_by_email(session, address)
+    if user is None or user.id is None or await is_deleted(session, user.id):
+        return
+    if await email_tokens.issued_recently(session, user.id, "reset"):
+        log.info("password reset throttled user_id=%s", user.id)
+        return
+    ttl = reset_ttl()
+    raw = email_tokens.issue(session, user.id, "reset", ttl)
+    link = urls.absolute(urls.reset_password(raw), base_url)
+    minutes = int(ttl.total_seconds() // 60)
+    await email_service.enqueue(
+        session,
+        to=user.email,
+        subject="Reset your TravelSIM password",
+        text=(
+            "Someone (probably you) asked to reset the password of your TravelSIM account.\n\n"
+            f"Choose a new password here:\n\n{link}\n\n"
+            f"The link works once and expires in {minutes} minutes. Setting a new password "
+            "signs you out everywhere else.\n"
+            "If it was not you, ignore this email: your password has not changed.\n"
+        ),
+        html=(
+            "<p>Someone (probably you) asked to reset the password of your TravelSIM "
+            "account.</p>"
+            f'<p><a href="{html.escape(link, quote=True)}">Choose a new password</a></p>'
+            f"<p>The link works once and expires in {minutes} minutes. Setting a new "
+            "password signs you out everywhere else.</p>"
+            "<p>If it was not you, ignore this email: your password has not changed.</p>"
+        ),
+        kind="password_reset",
+        user_id=user.id,
+    )
+    await session.flush()
+    log.info("password reset sent user_id=%s", user.id)
+
+
+async def _reset_user(session: AsyncSession, token: str) -> tuple[EmailToken, User]:
+    """The usable reset row of ``token`` and its (not deleted) user."""
+    row = await email_tokens.usable(session, token, "reset")
+    user = await session.get(User, row.user_id)
+    if user is None or user.id is None or await is_deleted(session, row.user_id):
+        raise AccountError("reset_token_invalid")
+    return row, user
+
+
+async def check_reset_token(session: AsyncSession, token: str) -> User:
+    """The user a still-usable reset ``token`` belongs to (does not consume it). Raises
+    :class:`AccountError` ``reset_token_invalid``, ``reset_token_used``,
+    ``reset_token_expired``."""
+    _row, user = await _reset_user(session, token)
+    return user
+
+
+async def reset_password(session: AsyncSession, token: str, new_password: str) -> User:
+    """Consume the reset ``token`` and set ``new_password``: the email counts as verified
+    (the link proved it), every session of the account and every other reset link is
+    revoked, and the account's failed sign-ins are forgotten. Returns the user; the caller
+    starts a new session and commits. Raises :class:`AccountError` as
+    :func:`check_reset_token` plus the password policy codes."""
+    row, user = await _reset_user(session, token)
+    assert user.id is not None
+    check_password_policy(new_password, user.email)
+    password_hash = hash_password(new_password)
+    now = utcnow()
+    await email_tokens.consume(session, row, now)
+    await email_tokens.consume_all(session, user.id, "reset", now)
+    user.password_hash = password_hash
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+    session.add(user)
+    await end_all_sessions(session, user.id)
+    await clear_failures(session, kind=KIND_PASSWORD, account=user.email)
+    await session.flush()
+    log.info("password reset done user_id=%s", user.id)
+    return user

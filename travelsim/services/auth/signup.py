@@ -1,0 +1,201 @@
+"""Sign-up with email verification: create the account, email the link, confirm it.
+
+Account enumeration: :func:`signup` reports ``email_taken`` honestly (admin tools and tests
+need it). The HTTP layer (``travelsim.routes.auth``) answers a duplicate sign-up with the
+same "check your email" notice as a new one and calls :func:`notify_existing_signup`, which
+emails the address owner instead (a fresh verification link if the account is not verified
+yet, otherwise an "you already have an account" note). Links are built on the portal's
+public origin (``base_url``), never on the request's ``Host``. Functions work inside the
+caller's transaction and **do not commit** (a sign-up and its email are one transaction).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim import urls
+from travelsim.models import OutboxEmail, User, utcnow
+from travelsim.services import email as email_service
+from travelsim.services.auth import email_tokens
+from travelsim.services.auth.credentials import (
+    check_password_policy,
+    normalise_email,
+    user_by_email,
+)
+from travelsim.services.auth.email_tokens import RESEND_COOLDOWN
+from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.passwords import hash_password
+
+log = logging.getLogger(__name__)
+
+#: Lifetime of an email verification link.
+VERIFY_TOKEN_TTL = timedelta(hours=24)
+
+
+async def signup(
+    session: AsyncSession, email: str, password: str, *, base_url: str, next_path: str = "/"
+) -> User:
+    """Create an unverified user and queue its verification email; returns the user
+    (flushed, with an id). The caller commits.
+
+    ``base_url``: the portal's public origin (``settings.public_url``, never the request's
+    Host header), e.g. ``https://travelsim.example``; the email links to
+    ``{base_url}/auth/verify?token=…``, valid :data:`VERIFY_TOKEN_TTL` (24 h), single use.
+    ``next_path``: a relative path already checked by the caller
+    (:func:`~travelsim.services.auth.signin.safe_next`), e.g. the checkout the traveler was
+    on; other than ``/`` it rides in the link as ``&next=…`` so verifying lands there (the
+    verify route checks it again).
+
+    Raises :class:`AccountError`: ``email_invalid``, a password policy code (see
+    :func:`~travelsim.services.auth.credentials.check_password_policy`) or ``email_taken``.
+    On a concurrent duplicate the session is rolled back before ``email_taken`` is raised.
+    """
+    address = normalise_email(email)
+    check_password_policy(password, address)
+    # Hash before the duplicate check so both outcomes cost the same time.
+    password_hash = hash_password(password)
+    if await user_by_email(session, address) is not None:
+        raise AccountError("email_taken")
+    user = User(email=address, password_hash=password_hash)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise AccountError("email_taken") from exc
+    await _send_verification(session, user, base_url, next_path)
+    log.info("account created user_id=%s", user.id)
+    return user
+
+
+async def _send_verification(
+    session: AsyncSession, user: User, base_url: str, next_path: str = "/"
+) -> None:
+    assert user.id is not None
+    raw = email_tokens.issue(session, user.id, "verify", VERIFY_TOKEN_TTL)
+    link = urls.absolute(urls.verify_email(raw), base_url)
+    if next_path and next_path != "/":
+        link += "&" + urlencode({"next": next_path})
+    hours = int(VERIFY_TOKEN_TTL.total_seconds() // 3600)
+    text = (
+        "Welcome to TravelSIM!\n\n"
+        "Confirm your email address to finish creating your account:\n\n"
+        f"{link}\n\n"
+        f"The link works once and expires in {hours} hours. "
+        "If you did not sign up, ignore this email.\n"
+    )
+    safe_link = html.escape(link, quote=True)
+    body_html = (
+        "<p>Welcome to TravelSIM!</p>"
+        "<p>Confirm your email address to finish creating your account:</p>"
+        f'<p><a href="{safe_link}">Confirm my email address</a></p>'
+        f"<p>The link works once and expires in {hours} hours. "
+        "If you did not sign up, ignore this email.</p>"
+    )
+    await email_service.enqueue(
+        session,
+        to=user.email,
+        subject="Confirm your TravelSIM email address",
+        text=text,
+        html=body_html,
+        kind="verify",
+        user_id=user.id,
+    )
+
+
+async def verify_email(session: AsyncSession, token: str) -> User:
+    """Consume a verification ``token`` (the raw value from the link) and mark its user's
+    email verified; returns the user. The caller commits.
+
+    Single use, enforced by a compare-and-set on ``used_at`` (safe against two clicks at
+    once). Raises :class:`AccountError`: ``token_invalid`` (unknown, malformed or not a
+    verification token), ``token_used``, ``token_expired``.
+    """
+    now = utcnow()
+    row = await email_tokens.usable(session, token, "verify", now)
+    await email_tokens.consume(session, row, now)
+    user = await session.get(User, row.user_id)
+    if user is None:  # pragma: no cover - foreign key
+        raise AccountError("token_invalid")
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+        session.add(user)
+    await session.flush()
+    log.info("email verified user_id=%s", user.id)
+    return user
+
+
+async def resend_verification(session: AsyncSession, email: str, base_url: str) -> None:
+    """Queue a new verification email if ``email`` belongs to an unverified user and no
+    verification email was issued to them in the last
+    :data:`~travelsim.services.auth.email_tokens.RESEND_COOLDOWN`. Silently does nothing
+    otherwise (malformed or unknown email, verified user, cooldown) so callers can always
+    answer neutrally. Earlier links stay valid until they expire. The caller commits."""
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return
+    user = await user_by_email(session, address)
+    if user is None or user.id is None or user.email_verified_at is not None:
+        return
+    if await email_tokens.issued_recently(session, user.id, "verify"):
+        log.info("verification resend throttled user_id=%s", user.id)
+        return
+    await _send_verification(session, user, base_url)
+    log.info("verification resent user_id=%s", user.id)
+
+
+async def notify_existing_signup(session: AsyncSession, email: str, base_url: str) -> None:
+    """For a sign-up attempt on an address that already has an account (answered
+    neutrally on screen): email the owner instead. Unverified account → a new
+    verification link (:func:`resend_verification`); verified → a short "you already
+    have an account, sign in" note, at most once per
+    :data:`~travelsim.services.auth.email_tokens.RESEND_COOLDOWN`. Silently does nothing
+    for a malformed or unknown email. The caller commits."""
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return
+    user = await user_by_email(session, address)
+    if user is None:
+        return
+    if user.email_verified_at is None:
+        await resend_verification(session, address, base_url)
+        return
+    recent = (
+        await session.exec(
+            select(OutboxEmail)
+            .where(OutboxEmail.user_id == user.id)
+            .where(OutboxEmail.kind == "account_exists")
+            .where(col(OutboxEmail.created_at) > utcnow() - RESEND_COOLDOWN)
+        )
+    ).first()
+    if recent is not None:
+        return
+    signin = urls.absolute(urls.SIGN_IN, base_url)
+    await email_service.enqueue(
+        session,
+        to=user.email,
+        subject="You already have a TravelSIM account",
+        text=(
+            "Someone (probably you) tried to create a TravelSIM account with this email "
+            "address, but you already have one.\n\n"
+            f"Sign in here: {signin}\n\n"
+            "If it was not you, you can ignore this email: nothing has changed.\n"
+        ),
+        html=(
+            "<p>Someone (probably you) tried to create a TravelSIM account with this email "
+            "address, but you already have one.</p>"
+            f'<p><a href="{html.escape(signin, quote=True)}">Sign in</a></p>'
+            "<p>If it was not you, you can ignore this email: nothing has changed.</p>"
+        ),
+        kind="account_exists",
+        user_id=user.id,
+    )
