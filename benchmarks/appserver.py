@@ -12,7 +12,7 @@ each one a "France 1 GB" eSIM through the portal's own services
 against the app's built-in simulator (same SQLite file; no rate limit during setup, the
 documented 2 requests/s while the app runs), consumes some data on every endpoint through
 the simulator's control ``POST /_sim/consume`` and runs the portal's usage sync once
-(``usage.sync_esims``), so every dashboard has real figures.
+(``usage_sync.sync_esims``), so every dashboard has real figures.
 Travelers then sign in through the real form route ``POST /auth/signin`` of the running app,
 which answers with the HttpOnly session cookie.
 """
@@ -149,7 +149,7 @@ async def _populate(n: int, out: Path) -> None:
 
     from travelsim import db
     from travelsim.models import Esim, User, utcnow
-    from travelsim.services import checkout, inventory, provisioning, usage
+    from travelsim.services import checkout, inventory, provisioning, usage_sync
     from travelsim.services.auth import passwords
     from travelsim.services.payments import Card, DemoCardProvider
     from travelsim.settings import get_settings
@@ -206,7 +206,7 @@ async def _populate(n: int, out: Path) -> None:
             r.raise_for_status()
             assert r.json()["billedBytes"] == consumed_bytes(i), r.json()
     ids = [int(str(p["esim_id"])) for p in people]
-    result = await usage.sync_esims(client, ids, priority=Priority.PROVISIONING)
+    result = await usage_sync.sync_esims(client, ids, priority=Priority.PROVISIONING)
     assert all(o.ok for o in result.outcomes), [o for o in result.outcomes if not o.ok][:3]
     await client.aclose()
     await db.async_engine().dispose()

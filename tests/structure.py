@@ -14,7 +14,7 @@ PORTAL = ROOT / "travelsim"
 
 
 def modules(directory: Path = PORTAL, package: str = "travelsim") -> dict[str, Path]:
-    """``{"travelsim.services.usage": path, ...}`` for every module under ``directory``
+    """``{"travelsim.services.usage_sync": path, ...}`` for every module under ``directory``
     (packages by their ``__init__.py``)."""
     out: dict[str, Path] = {}
     for path in sorted(directory.rglob("*.py")):

@@ -1,7 +1,7 @@
 """The eSIM page and /account at their edges, in a real browser on the built-in simulator:
 data used up (more than the plan held), figures not reported yet, an expired plan, the
-install status (installed is good news; deleted needs a replacement), the ring gauges'
-starting point and the tables at phone width.
+install status (installed or downloaded is good news; deleted needs a replacement), the
+ring gauges' starting point and the tables at phone width.
 
 The platform is the app's own simulator, driven through its controls on the app's port
 (``tests/harness.py`` ``AppSimulator``: data use, profile status) and through the staff
@@ -257,6 +257,10 @@ def test_used_up_esim_says_so_and_leads_to_more_data(
     expect(page.get_by_test_id("install-problem")).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("Request a replacement"))).to_be_visible()
     shot(page, "edges-used-up-desktop")
+    # The install page says the same: installed (the data use enabled it), keep it.
+    page.goto(f"{esim['url']}/install")
+    expect(page.get_by_test_id("installed-notice")).to_contain_text("already installed")
+    expect(page.get_by_test_id("downloaded-notice")).to_have_count(0)
 
     # /account: the same traveler words, no "ended · 0 B of 0 B".
     page.goto(f"{app_url}/account")
@@ -297,6 +301,52 @@ def test_used_up_esim_says_so_and_leads_to_more_data(
     expect(page).to_have_url(re.compile(rf"/esims/{esim['esim_id']}/topup$"))
     expect(page.get_by_test_id("topup-offer").first).to_be_visible()
 
+    ctx.close()
+
+
+def test_downloaded_is_good_news_and_says_how_to_finish(
+    app_url: str, app_env: dict[str, str], browser: Browser, app_sim: AppSimulator
+) -> None:
+    """A profile downloaded to a phone but not installed yet (docs/esim.md#profile-states):
+    the code is used, so both pages say so calmly, the install page tells how to finish on
+    the phone, and the replacement stays reachable, quietly."""
+    ctx = browser.new_context(viewport=DESKTOP, timezone_id=TZ)
+    page = ctx.new_page()
+    esim = _buy(page, app_url, app_env["DATA_DIR"])
+    app_sim.profile_status(esim["endpoint"], "downloaded")
+    assert app_sim.sim_row(esim["iccid"])["profile_status"] == "downloaded"
+    page.goto(esim["url"])
+    expect(page.locator("code").first).to_have_text(esim["iccid"])
+    page.get_by_role("button", name="Refresh now").click()
+    expect(page.get_by_role("status")).to_have_text("Updated from the network just now.")
+    expect(page.get_by_test_id("install-ok")).to_have_text(
+        "Downloaded to your phone: finish installing it there. Keep it: the code works only once."
+    )
+    expect(page.get_by_test_id("install-problem")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Request a replacement"))).to_be_visible()
+
+    page.goto(f"{esim['url']}/install")
+    notice = page.get_by_test_id("downloaded-notice")
+    expect(notice.get_by_test_id("downloaded-text")).to_have_text(
+        "This eSIM is already downloaded to a phone. Its code cannot be used again, and you do "
+        "not need to scan it: finish the installation on that phone."
+    )
+    expect(notice).to_contain_text("iPhone: Settings › Mobile Service (or Cellular)")
+    expect(notice).to_contain_text("Android: Settings › Network & internet › SIMs")
+    expect(notice.get_by_role("link", name="Request a replacement")).to_have_attribute(
+        "href", f"/esims/{esim['esim_id']}"
+    )
+    expect(page.get_by_test_id("installed-notice")).to_have_count(0)
+    expect(page.get_by_test_id("qr")).to_be_visible()  # the install data is still shown
+    shot(page, "edges-install-downloaded-desktop")
+    for scheme in ("light", "dark"):
+        phone_ctx = _phone(browser, ctx, scheme)
+        p = phone_ctx.new_page()
+        p.goto(f"{esim['url']}/install")
+        expect(p.get_by_test_id("downloaded-notice")).to_be_visible()
+        _no_horizontal_scroll(p)
+        shot(p, f"edges-install-downloaded-phone-{scheme}")
+        phone_ctx.close()
     ctx.close()
 
 

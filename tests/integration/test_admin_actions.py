@@ -41,7 +41,7 @@ from travelsim.models import (
     ReplacementRequest,
     User,
 )
-from travelsim.services import admin, catalogue, provisioning, topup, usage
+from travelsim.services import admin, catalogue, esim_actions, provisioning, topup, usage_sync
 from travelsim.services.admin import Staff
 from travelsim.services.admin.base import PRIORITY
 from travelsim.settings import Settings
@@ -82,7 +82,7 @@ async def delivered_order(client: SFTClient, **kw: Any) -> Order:
     assert outcome.status == "paid" and outcome.order_id
     order = await provisioning.run_order(outcome.order_id, client=client, **FAST)
     assert order.status == "delivered"
-    await usage.sync_esims(client, [order.esim_id], priority=PRIORITY)
+    await usage_sync.sync_esims(client, [order.esim_id], priority=PRIORITY)
     return order
 
 
@@ -343,7 +343,7 @@ async def test_replace_gives_a_new_esim_with_the_live_plans_and_suspends_the_old
     )
     async with db.session() as s:
         assert order.user_id is not None
-        await usage.request_replacement(
+        await esim_actions.request_replacement(
             s, user_id=order.user_id, esim_id=order.esim_id, reason="profile deleted"
         )
 

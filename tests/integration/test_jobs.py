@@ -198,9 +198,9 @@ async def test_order_viewed_then_urgent_then_round_robin(
         row = (await s.exec(select(EsimAddon).where(col(EsimAddon.esim_id) == ids[3]))).one()
     # Not synced yet: stored figures show nothing used, so it is not urgent yet.
     assert row.used_bytes == 0
-    from travelsim.services import usage
+    from travelsim.services import usage_sync
 
-    await usage.sync_esims(client, [ids[3]], priority=Priority.SYNC)
+    await usage_sync.sync_esims(client, [ids[3]], priority=Priority.SYNC)
     # Freshness: eSIM 3 is now the most recently synced; eSIM 1 is viewed.
     viewed.mark_viewed(ids[1])
     async with db.session() as s:

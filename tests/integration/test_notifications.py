@@ -35,7 +35,7 @@ from starlette.applications import Starlette
 from travelsim import db
 from travelsim.models import Esim, Notification, OutboxEmail
 from travelsim.routes.callbacks import callback_routes
-from travelsim.services import notifications, usage
+from travelsim.services import notifications, usage_sync
 from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import Priority, SFTClient
@@ -50,7 +50,7 @@ async def notices(esim_id: int | None = None) -> list[tuple[str, str, int]]:
 
 
 async def sync(client: SFTClient, esim_id: int, sim: SimServer) -> None:
-    await usage.sync_esims(client, [esim_id], priority=Priority.SYNC, clock=sim_clock(sim))
+    await usage_sync.sync_esims(client, [esim_id], priority=Priority.SYNC, clock=sim_clock(sim))
 
 
 async def send(settings: Settings) -> int:

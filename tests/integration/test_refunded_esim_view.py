@@ -1,6 +1,6 @@
-"""The eSIM read model (``usage.esim_dashboard``) after staff actions: a refund withdraws the
-service and suspends the endpoint as staff (reason "3" CSR), so the traveler's page must know
-both facts to say so once and offer nothing that cannot work.
+"""The eSIM read model (``esim_dashboard.esim_dashboard``) after staff actions: a refund
+withdraws the service and suspends the endpoint as staff (reason "3" CSR), so the traveler's
+page must know both facts to say so once and offer nothing that cannot work.
 
 The rules come from docs/business-rules.md#voids-and-refunds (a refunded new eSIM's endpoint
 is suspended, reason "3") and docs/business-rules.md#staff-suspension; the platform state is
@@ -22,14 +22,13 @@ from test_admin_actions import delivered_order, endpoint_of, make_staff, setup  
 
 from travelsim import db
 from travelsim.models import Order, utcnow
-from travelsim.services import admin, usage
+from travelsim.services import admin
+from travelsim.services.esim_dashboard import Dashboard, esim_dashboard
 
 
-async def _dashboard(order: Order) -> usage.Dashboard:
+async def _dashboard(order: Order) -> Dashboard:
     async with db.session() as s:
-        d = await usage.esim_dashboard(
-            s, user_id=order.user_id, esim_id=order.esim_id, now=utcnow()
-        )
+        d = await esim_dashboard(s, user_id=order.user_id, esim_id=order.esim_id, now=utcnow())
     assert d is not None
     return d
 

@@ -33,7 +33,8 @@ from travelsim.models import (
     UsageDay,
     User,
 )
-from travelsim.services import topup, usage
+from travelsim.services import topup, usage_refresh, usage_sync
+from travelsim.services.esim_dashboard import esim_dashboard
 from travelsim.settings import Settings
 from travelsim.sft import LocalRateBudget, Priority, SFTBusinessError, SFTClient
 
@@ -246,7 +247,9 @@ async def test_sync_stores_the_simulators_figures_and_only_changes(
     assert consumed["billedBytes"] == 300 * MB
     clock = sim_clock(sim)
 
-    first = await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    first = await usage_sync.sync_esims(
+        client, [setup.esim_id], priority=Priority.SYNC, clock=clock
+    )
     assert first.synced == 1 and not first.failed
     assert first.outcomes[0].addons_inserted == 2
     await assert_matches_simulator(api, setup)
@@ -273,7 +276,7 @@ async def test_sync_stores_the_simulators_figures_and_only_changes(
     engine = db.async_engine().sync_engine
     event.listen(engine, "before_cursor_execute", counter)
     try:
-        second = await usage.sync_esims(
+        second = await usage_sync.sync_esims(
             client, [setup.esim_id], priority=Priority.SYNC, clock=clock
         )
     finally:
@@ -286,7 +289,9 @@ async def test_sync_stores_the_simulators_figures_and_only_changes(
 
     # More traffic: only the drawn add-on and today's usage change.
     api.consume(setup.endpoint_id, 100 * MB)
-    third = await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    third = await usage_sync.sync_esims(
+        client, [setup.esim_id], priority=Priority.SYNC, clock=clock
+    )
     o = third.outcomes[0]
     assert (o.addons_inserted, o.addons_updated, o.days_written, o.esim_updated) == (0, 1, 1, False)
     await assert_matches_simulator(api, setup)
@@ -300,7 +305,7 @@ async def test_used_up_then_waiting_starts_then_expires(
     clock = sim_clock(sim)
     # 1 GB + 10 MB: the first add-on is used up, the waiting one starts with the rest.
     assert api.consume(setup.endpoint_id, GB + 10 * MB)["billedBytes"] == GB + 10 * MB
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
     await assert_matches_simulator(api, setup)
     stored = await stored_addons(setup.esim_id)
     assert (stored[first_uid].status, stored[first_uid].remaining_bytes) == ("used_up", 0)
@@ -311,19 +316,21 @@ async def test_used_up_then_waiting_starts_then_expires(
     )
 
     async with db.session() as s:
-        d = await usage.esim_dashboard(s, user_id=setup.user_id, esim_id=setup.esim_id, now=clock())
+        d = await esim_dashboard(s, user_id=setup.user_id, esim_id=setup.esim_id, now=clock())
     assert d is not None and d.current is not None and d.current.unique_id == second_uid
     assert (d.remaining_bytes, d.total_bytes) == (5 * GB - 10 * MB, 5 * GB)
     assert d.expires_at == second.expires_at
 
     # Past the second add-on's expiry: the platform reports it expired, and so do we.
     api.advance(30 * 86_400 + 60)
-    result = await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    result = await usage_sync.sync_esims(
+        client, [setup.esim_id], priority=Priority.SYNC, clock=clock
+    )
     assert result.outcomes[0].addons_updated == 1
     await assert_matches_simulator(api, setup)
     assert (await stored_addons(setup.esim_id))[second_uid].status == "expired"
     async with db.session() as s:
-        d = await usage.esim_dashboard(s, user_id=setup.user_id, esim_id=setup.esim_id, now=clock())
+        d = await esim_dashboard(s, user_id=setup.user_id, esim_id=setup.esim_id, now=clock())
     assert d is not None and d.remaining_bytes == 0 and d.total_bytes == 0
     assert not d.has_live_addons and d.current is None
 
@@ -339,7 +346,7 @@ async def test_one_failing_esim_does_not_stop_the_others(
         await s.commit()
         assert bad.id is not None
         bad_id = bad.id
-    result = await usage.sync_esims(
+    result = await usage_sync.sync_esims(
         client, [bad_id, good.esim_id, 424242], priority=Priority.SYNC, clock=sim_clock(sim)
     )
     by_id = {o.esim_id: o for o in result.outcomes}
@@ -377,7 +384,7 @@ async def test_preview_matches_what_the_simulator_does(
     first_uid = setup.unique_ids[0]
     clock = sim_clock(sim)
     api.consume(setup.endpoint_id, 100 * MB)
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
 
     # 1) an Immediate plan: starts at purchase, drawn after the older add-on.
     before = list((await stored_addons(setup.esim_id)).values())
@@ -387,7 +394,7 @@ async def test_preview_matches_what_the_simulator_does(
             setup.endpoint_id, GLOBAL_3GB_30D, priority=Priority.PROVISIONING
         )
     ).unique_id
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
     await assert_matches_simulator(api, setup)
     after = await stored_addons(setup.esim_id)
     assert set(after) == {first_uid, imm_uid}
@@ -409,7 +416,7 @@ async def test_preview_matches_what_the_simulator_does(
     wait_uid = (
         await client.subscribe_addon(setup.endpoint_id, FR_5GB_30D, priority=Priority.PROVISIONING)
     ).unique_id
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
     after = await stored_addons(setup.esim_id)
     new = next(p for p in previewed if p.is_new)
     assert (new.state, new.starts, new.expires_at) == ("waiting", "after_previous", None)
@@ -421,13 +428,13 @@ async def test_preview_matches_what_the_simulator_does(
     # 3) the simulator draws data in the previewed order.
     remaining = {u: r.remaining_bytes or 0 for u, r in after.items()}
     api.consume(setup.endpoint_id, remaining[first_uid] + 5 * MB)
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
     drawn = await stored_addons(setup.esim_id)
     assert drawn[first_uid].status == "used_up"
     assert drawn[imm_uid].remaining_bytes == 3 * GB - 5 * MB  # second in order
     assert drawn[wait_uid].status == "waiting"  # third: not needed yet
     api.consume(setup.endpoint_id, 3 * GB - 5 * MB + MB)
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
     drawn = await stored_addons(setup.esim_id)
     assert drawn[wait_uid].status == "active" and drawn[wait_uid].remaining_bytes == 5 * GB - MB
     await assert_matches_simulator(api, setup)
@@ -437,7 +444,9 @@ async def test_fifteen_live_addons_refused_like_the_platform(
     sqlite_db: Settings, engines: None, sim: SimServer, client: SFTClient
 ) -> None:
     setup = await setup_esim(client, [FR_1GB_7D] * 15)
-    await usage.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=sim_clock(sim))
+    await usage_sync.sync_esims(
+        client, [setup.esim_id], priority=Priority.SYNC, clock=sim_clock(sim)
+    )
     async with db.session() as s:
         sync = await s.get(EsimSync, setup.esim_id)
     assert sync is not None
@@ -465,7 +474,7 @@ async def test_system_suspension_resumed_staff_suspension_refused(
     await client.change_lifecycle(system.endpoint_id, "S", "1", priority=Priority.PROVISIONING)
     staff = await setup_esim(client, [FR_1GB_7D], user_id=system.user_id)
     await client.change_lifecycle(staff.endpoint_id, "S", "3", priority=Priority.PROVISIONING)
-    await usage.sync_esims(
+    await usage_sync.sync_esims(
         client, [system.esim_id, staff.esim_id], priority=Priority.SYNC, clock=clock
     )
 
@@ -580,24 +589,26 @@ async def test_refresh_now_cooldown_and_ownership(
         return now["t"]
 
     api.ctl("DELETE", "calls")
-    refused = await usage.refresh_now(client, user_id=other, esim_id=setup.esim_id, clock=clock)
+    refused = await usage_refresh.refresh_now(
+        client, user_id=other, esim_id=setup.esim_id, clock=clock
+    )
     assert refused.status == "not_found" and not refused.ok
     assert api.ctl("GET", "calls").json()["calls"] == []  # no platform call for a stranger
 
-    first = await usage.refresh_now(
+    first = await usage_refresh.refresh_now(
         client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock
     )
     assert first.status == "refreshed" and first.changed_rows > 0 and first.synced_at == base
 
     now["t"] = base + timedelta(seconds=20)
-    cooling = await usage.refresh_now(
+    cooling = await usage_refresh.refresh_now(
         client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock
     )
     assert (cooling.status, cooling.retry_after_seconds) == ("cooling_down", 40)
     assert cooling.synced_at == base
 
     now["t"] = base + timedelta(seconds=60)
-    again = await usage.refresh_now(
+    again = await usage_refresh.refresh_now(
         client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock
     )
     assert again.status == "refreshed" and again.changed_rows == 0
@@ -605,8 +616,12 @@ async def test_refresh_now_cooldown_and_ownership(
     # a double click: exactly one refresh goes through
     now["t"] = base + timedelta(seconds=200)
     both = await asyncio.gather(
-        usage.refresh_now(client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock),
-        usage.refresh_now(client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock),
+        usage_refresh.refresh_now(
+            client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock
+        ),
+        usage_refresh.refresh_now(
+            client, user_id=setup.user_id, esim_id=setup.esim_id, clock=clock
+        ),
     )
     assert sorted(o.status for o in both) == ["cooling_down", "refreshed"]
     # refreshes use the REFRESH priority and read the three documented operations

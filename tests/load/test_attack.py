@@ -53,8 +53,9 @@ from travelsim.models import (
     User,
 )
 from travelsim.routes.app import build_routes_app
-from travelsim.services import installation, provisioning, topup, usage
+from travelsim.services import installation, provisioning, topup, usage_refresh
 from travelsim.services.auth import sessions
+from travelsim.services.esim_dashboard import esim_dashboard
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import LocalRateBudget, reset_rate_budget
 from travelsim.sft.factory import build_client
@@ -342,7 +343,7 @@ async def test_services_behind_background_handlers_refuse_a_foreign_esim(world: 
     v, attacker = world.victim, world.attacker
     client = build_client(world.settings)
     try:
-        outcome = await usage.refresh_now(
+        outcome = await usage_refresh.refresh_now(
             client, user_id=attacker.user.id or 0, esim_id=v.esim_id, cooldown_seconds=0
         )
     finally:
@@ -350,7 +351,7 @@ async def test_services_behind_background_handlers_refuse_a_foreign_esim(world: 
     assert outcome.status == "not_found"
     async with db.session() as s:
         uid = attacker.user.id or 0
-        assert await usage.esim_dashboard(s, user_id=uid, esim_id=v.esim_id, now=_now()) is None
+        assert await esim_dashboard(s, user_id=uid, esim_id=v.esim_id, now=_now()) is None
         assert await installation.install_view(s, user=attacker.user, esim_id=v.esim_id) is None
         assert await installation.qr_png_for(s, user=attacker.user, esim_id=v.esim_id) is None
         assert (

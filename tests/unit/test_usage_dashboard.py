@@ -1,4 +1,5 @@
-"""The "My eSIMs" read models and small changes (travelsim.services.usage) on a SQLite file,
+"""The "My eSIMs" read models and the traveler's changes (travelsim.services.my_esims,
+esim_dashboard, esim_actions) on a SQLite file,
 with stored figures written by hand and expected values computed by hand
 (1 MB = 1,048,576 B, 1 GB = 1,073,741,824 B; docs/esim.md#balance-and-validity,
 docs/esim.md#f1-code-already-used, docs/esim.md#f9-usage-lag, docs/esim.md#f11-add-on-queue,
@@ -14,8 +15,9 @@ import pytest
 from travelsim import db
 from travelsim.esim.lifecycle import install_state
 from travelsim.models import Esim, EsimAddon, EsimSync, ReplacementRequest, UsageDay, User
-from travelsim.services import usage
-from travelsim.services.usage import NicknameError
+from travelsim.services.esim_actions import NicknameError, rename_esim, request_replacement
+from travelsim.services.esim_dashboard import Dashboard, esim_dashboard
+from travelsim.services.my_esims import EsimSummary, esims_of
 from travelsim.settings import Settings
 
 GB = 1_073_741_824
@@ -122,7 +124,7 @@ async def world(sqlite_db: Settings) -> AsyncIterator[dict[str, int]]:
 
 async def test_dashboard_totals_validity_and_addons(world: dict[str, int]) -> None:
     async with db.session() as s:
-        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
+        d = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
     assert d is not None
     # live: 300 MB + 5 GB left of 1 GB + 5 GB; the expired add-on does not count.
     assert d.remaining_bytes == 300 * MB + 5 * GB
@@ -150,7 +152,7 @@ async def test_dashboard_totals_validity_and_addons(world: dict[str, int]) -> No
 
 async def test_daily_usage_series_and_projection(world: dict[str, int]) -> None:
     async with db.session() as s:
-        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
+        d = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
     assert d is not None
     # 30 UTC days, 6 June .. 5 July (the day of the last sync); no row = reported no usage.
     assert len(d.daily_usage) == 30
@@ -165,10 +167,8 @@ async def test_daily_usage_series_and_projection(world: dict[str, int]) -> None:
 
 async def test_unknown_is_not_zero(world: dict[str, int]) -> None:
     async with db.session() as s:
-        never = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e2"], now=NOW)
-        synced_empty = await usage.esim_dashboard(
-            s, user_id=world["ana"], esim_id=world["e3"], now=NOW
-        )
+        never = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e2"], now=NOW)
+        synced_empty = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e3"], now=NOW)
     assert never is not None and synced_empty is not None
     assert (never.remaining_bytes, never.total_bytes, never.percent_remaining) == (None,) * 3
     assert never.updated_at is None and never.figures_stale and never.daily_usage == []
@@ -197,7 +197,7 @@ async def test_unknown_figure_of_a_live_addon_makes_the_total_unknown(
             )
         )
         await s.commit()
-        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
+        d = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
     assert d is not None
     assert d.remaining_bytes is None and d.total_bytes is None and d.percent_remaining is None
 
@@ -205,7 +205,7 @@ async def test_unknown_figure_of_a_live_addon_makes_the_total_unknown(
 async def test_expiry_by_clock(world: dict[str, int]) -> None:
     later = datetime(2026, 7, 8, 10, 0, tzinfo=UTC)  # the active add-on's expiry
     async with db.session() as s:
-        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=later)
+        d = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=later)
     assert d is not None
     states = {a.unique_id: a.state for a in d.addons}
     assert states["7000001"] == "expired"
@@ -216,30 +216,19 @@ async def test_expiry_by_clock(world: dict[str, int]) -> None:
 
 async def test_other_users_see_nothing(world: dict[str, int]) -> None:
     async with db.session() as s:
+        assert await esim_dashboard(s, user_id=world["bob"], esim_id=world["e1"], now=NOW) is None
+        assert await esim_dashboard(s, user_id=world["ana"], esim_id=world["e4"], now=NOW) is None
+        assert await esim_dashboard(s, user_id=world["ana"], esim_id=999, now=NOW) is None
+        assert await rename_esim(s, user_id=world["bob"], esim_id=world["e1"], nickname="x") is None
         assert (
-            await usage.esim_dashboard(s, user_id=world["bob"], esim_id=world["e1"], now=NOW)
-            is None
-        )
-        assert (
-            await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e4"], now=NOW)
-            is None
-        )
-        assert await usage.esim_dashboard(s, user_id=world["ana"], esim_id=999, now=NOW) is None
-        assert (
-            await usage.rename_esim(s, user_id=world["bob"], esim_id=world["e1"], nickname="x")
-            is None
-        )
-        assert (
-            await usage.request_replacement(
-                s, user_id=world["bob"], esim_id=world["e1"], reason="x"
-            )
+            await request_replacement(s, user_id=world["bob"], esim_id=world["e1"], reason="x")
             is None
         )
 
 
 async def test_list_view(world: dict[str, int]) -> None:
     async with db.session() as s:
-        rows = await usage.esims_of(s, world["ana"], now=NOW)
+        rows = await esims_of(s, world["ana"], now=NOW)
     assert [r.esim_id for r in rows] == [world["e2"], world["e1"], world["e3"]]  # newest first
     by_id = {r.esim_id: r for r in rows}
     e1 = by_id[world["e1"]]
@@ -253,22 +242,20 @@ async def test_list_view(world: dict[str, int]) -> None:
     assert by_id[world["e2"]].state == "unknown" and by_id[world["e2"]].remaining_bytes is None
     assert by_id[world["e3"]].state == "suspended"
     async with db.session() as s:
-        assert await usage.esims_of(s, world["bob"], now=NOW) != []
-        assert all(r.esim_id == world["e4"] for r in await usage.esims_of(s, world["bob"], now=NOW))
+        assert await esims_of(s, world["bob"], now=NOW) != []
+        assert all(r.esim_id == world["e4"] for r in await esims_of(s, world["bob"], now=NOW))
 
 
 async def test_rename(world: dict[str, int]) -> None:
     async with db.session() as s:
-        name = await usage.rename_esim(
+        name = await rename_esim(
             s, user_id=world["ana"], esim_id=world["e1"], nickname="  Trip   to  Lyon "
         )
         assert name == "Trip to Lyon"
-        assert await usage.rename_esim(
-            s, user_id=world["ana"], esim_id=world["e1"], nickname="x" * 40
-        )
+        assert await rename_esim(s, user_id=world["ana"], esim_id=world["e1"], nickname="x" * 40)
         for bad in ("", "   ", "x" * 41, "tab\u0000stop"):
             with pytest.raises(NicknameError):
-                await usage.rename_esim(s, user_id=world["ana"], esim_id=world["e1"], nickname=bad)
+                await rename_esim(s, user_id=world["ana"], esim_id=world["e1"], nickname=bad)
     async with db.session() as s:
         esim = await s.get(Esim, world["e1"])
         assert esim is not None and esim.nickname == "x" * 40
@@ -276,14 +263,14 @@ async def test_rename(world: dict[str, int]) -> None:
 
 async def test_replacement_request_is_idempotent(world: dict[str, int]) -> None:
     async with db.session() as s:
-        first = await usage.request_replacement(
+        first = await request_replacement(
             s, user_id=world["ana"], esim_id=world["e1"], reason="QR does not work any more"
         )
-        again = await usage.request_replacement(
+        again = await request_replacement(
             s, user_id=world["ana"], esim_id=world["e1"], reason="still broken"
         )
         assert first is not None and again is not None and first.id == again.id
-        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
+        d = await esim_dashboard(s, user_id=world["ana"], esim_id=world["e1"], now=NOW)
         assert d is not None and d.replacement_open and not d.can_request_replacement
         row = await s.get(ReplacementRequest, first.id)
         assert row is not None and row.status == "open" and row.user_id == world["ana"]
@@ -354,10 +341,10 @@ async def _esim_with(
         return esim.id
 
 
-async def _both(world: dict[str, int], esim_id: int) -> tuple[usage.Dashboard, usage.EsimSummary]:
+async def _both(world: dict[str, int], esim_id: int) -> tuple[Dashboard, EsimSummary]:
     async with db.session() as s:
-        d = await usage.esim_dashboard(s, user_id=world["ana"], esim_id=esim_id, now=NOW)
-        rows = await usage.esims_of(s, world["ana"], now=NOW)
+        d = await esim_dashboard(s, user_id=world["ana"], esim_id=esim_id, now=NOW)
+        rows = await esims_of(s, world["ana"], now=NOW)
     assert d is not None
     (summary,) = [r for r in rows if r.esim_id == esim_id]
     return d, summary

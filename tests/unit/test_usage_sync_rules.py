@@ -13,7 +13,8 @@ from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import Esim, EsimAddon, EsimSync, UsageDay, User
-from travelsim.services import usage
+from travelsim.services import usage_sync
+from travelsim.services.esim_dashboard import esim_dashboard
 from travelsim.settings import Settings
 from travelsim.sft import AddonDetail, AddonStatus, DailyUsage, EndpointProfile, Priority
 
@@ -81,10 +82,10 @@ async def test_vanished_and_unknown_statuses(esims: list[int]) -> None:
         DailyUsage(date=date(2026, 7, 4), bytes=5),
         DailyUsage(date=date(2026, 7, 4), bytes=7),
     ]
-    r = await usage.sync_esims(fake, [esims[0]], priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
+    r = await usage_sync.sync_esims(fake, [esims[0]], priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
     assert r.outcomes[0].addons_inserted == 2
     fake.addons["50000001"] = [detail("2", AddonStatus.UNKNOWN, "Paused")]
-    r = await usage.sync_esims(fake, [esims[0]], priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
+    r = await usage_sync.sync_esims(fake, [esims[0]], priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
     assert r.outcomes[0].addons_updated == 1  # "1" vanished while live -> unknown
     async with db.session() as s:
         rows = (await s.exec(select(EsimAddon).order_by(col(EsimAddon.unique_id)))).all()
@@ -98,7 +99,7 @@ async def test_vanished_and_unknown_statuses(esims: list[int]) -> None:
     async with db.session() as s:
         user_id = (await s.get(Esim, esims[0])).user_id  # type: ignore[union-attr]
         assert user_id is not None
-        d = await usage.esim_dashboard(s, user_id=user_id, esim_id=esims[0], now=NOW)
+        d = await esim_dashboard(s, user_id=user_id, esim_id=esims[0], now=NOW)
     assert d is not None and {a.state for a in d.addons} == {"unknown"}
     assert not d.has_live_addons
 
@@ -107,7 +108,7 @@ async def test_unexpected_error_on_one_esim_is_recorded(esims: list[int]) -> Non
     fake = FakeClient()
     fake.fail["50000001"] = RuntimeError("boom")
     fake.addons["50000002"] = [detail("9", AddonStatus.WAITING, "Subscribed")]
-    r = await usage.sync_esims(fake, esims, priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
+    r = await usage_sync.sync_esims(fake, esims, priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
     assert [o.ok for o in r.outcomes] == [False, True]
     assert r.outcomes[0].error == "RuntimeError: boom"
     async with db.session() as s:

@@ -66,7 +66,8 @@ class Esim(SQLModel, table=True):
 
 class EsimAddon(SQLModel, table=True):
     """One SFT add-on instance (``uniqueId``) on an eSIM, mirrored from Get Endpoint Add-on
-    Details (docs/sft-platform.md#get-endpoint-add-on-details) by ``services.usage.sync_esims``.
+    Details (docs/sft-platform.md#get-endpoint-add-on-details) by
+    ``services.usage_sync.sync_esims``.
 
     ``status``: ``waiting`` (subscribed, validity not started: wire "Subscribed"),
     ``active``, ``used_up`` (wire "Exhausted"), ``expired``, ``deactivated`` or ``unknown``

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
-from travelsim.pages.esim import STACKED_TABLE, stacked_cell
+from travelsim.components.tables import STACKED_TABLE, stacked_cell
 from travelsim.state.account import AccountState
 
 
@@ -43,7 +43,7 @@ def _esim_card(e: rx.Var) -> rx.Component:
             ),
             width="100%",
         ),
-        href="/esims/" + e["esim_id"],
+        href=e["url"],
         underline="none",
         color="inherit",
         width="100%",
@@ -53,12 +53,12 @@ def _esim_card(e: rx.Var) -> rx.Component:
 
 def _order_row(r: rx.Var) -> rx.Component:
     return rx.table.row(
-        stacked_cell("Order", rx.link(r["reference"], href="/orders/" + r["order_id"])),
+        stacked_cell("Order", rx.link(r["reference"], href=r["order_url"])),
         stacked_cell("Date", r["date"]),
         stacked_cell("What", r["kind"], " · ", r["plan"]),
         stacked_cell("Amount", r["amount"]),
         stacked_cell("Status", rx.badge(r["status"])),
-        stacked_cell("", rx.link("Receipt", href="/orders/" + r["order_id"] + "/receipt")),
+        stacked_cell("", rx.link("Receipt", href=r["receipt_url"])),
         data_testid="order-row",
     )
 
@@ -70,7 +70,7 @@ def _notice(n: rx.Var) -> rx.Component:
             rx.text(n["body"], size="2"),
             rx.hstack(
                 rx.text(n["date"], size="1", color=rx.color("gray", 11)),
-                rx.link("Open the eSIM", href="/esims/" + n["esim_id"], size="1"),
+                rx.link("Open the eSIM", href=n["esim_url"], size="1"),
                 rx.cond(
                     n["unread"] != "",
                     rx.button(

@@ -4,47 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim import urls
 from travelsim.components.gauges import countdown, radial_gauge
 from travelsim.components.layout import page
+from travelsim.pages.esim_plans import addons_table, usage_chart
 from travelsim.state.esim import EsimState
-
-#: Tables that become stacked rows below 48em (phones): the header row is hidden and
-#: each cell shows its column name (its ``data-label``) before its value.
-STACKED_TABLE = {
-    "@media (max-width: 47.99em)": {
-        "& thead": {"display": "none"},
-        "& table, & tbody, & tr": {"display": "block", "width": "100%"},
-        # Radix sizes its table with height 0 (a table-layout trick): as a block, say auto.
-        "& table": {"height": "auto"},
-        "& tr": {
-            "padding": "0.5em 0",
-            "border-bottom": "1px solid var(--gray-a6)",
-        },
-        "& td": {
-            "display": "flex",
-            "justify-content": "space-between",
-            "align-items": "baseline",
-            "gap": "1em",
-            "padding": "0.2em 0",
-            "box-shadow": "none",
-            "text-align": "right",
-            "overflow-wrap": "anywhere",
-        },
-        "& td::before": {
-            "content": "attr(data-label)",
-            "color": "var(--gray-11)",
-            "text-align": "left",
-            "flex-shrink": "0",
-        },
-    },
-}
-
-
-def stacked_cell(
-    label: str, *children: rx.Component | rx.Var | str, **props: object
-) -> rx.Component:
-    """A table cell named ``label`` (shown before its value on phones: STACKED_TABLE)."""
-    return rx.table.cell(*children, custom_attrs={"data-label": label}, **props)
 
 
 def data_gauge() -> rx.Component:
@@ -83,151 +47,6 @@ def validity_gauge() -> rx.Component:
         ),
         color="#f5a524",
         testid="validity-gauge",
-    )
-
-
-def _addon_row(a: rx.Var) -> rx.Component:
-    color = rx.match(
-        a["state"],
-        ("active", "green"),
-        ("waiting", "blue"),
-        ("used_up", "gray"),
-        ("expired", "gray"),
-        "amber",
-    )
-    return rx.table.row(
-        stacked_cell(
-            "Plan", rx.text(a["name"], weight=rx.cond(a["current"] != "", "bold", "regular"))
-        ),
-        stacked_cell("State", rx.badge(a["state_label"], color_scheme=color)),
-        stacked_cell("Data", a["data"], data_testid="addon-data"),
-        stacked_cell("Validity", a["validity"], data_testid="addon-validity"),
-        data_testid="addon",
-        data_state=a["state"],
-    )
-
-
-def addons_table() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Data plans on this eSIM", size="4"),
-            rx.cond(
-                EsimState.addons.length() == 0,
-                rx.cond(
-                    EsimState.usage_known,
-                    rx.text("No data plan on this eSIM yet.", size="2"),
-                    rx.text(
-                        "Your data plans show here once the network reports them.",
-                        size="2",
-                        color=rx.color("gray", 11),
-                        data_testid="plans-unknown",
-                    ),
-                ),
-            ),
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Plan"),
-                            rx.table.column_header_cell("State"),
-                            rx.table.column_header_cell("Data"),
-                            rx.table.column_header_cell("Validity"),
-                        )
-                    ),
-                    rx.table.body(rx.foreach(EsimState.addons, _addon_row)),
-                    size="1",
-                    width="100%",
-                ),
-                display=rx.cond(EsimState.addons.length() == 0, "none", "block"),
-                width="100%",
-                style=STACKED_TABLE,
-            ),
-            rx.cond(
-                EsimState.addons.length() > 0,
-                rx.text(
-                    "A new plan waits until the current one is used up or expires.",
-                    size="1",
-                    color=rx.color("gray", 11),
-                ),
-            ),
-            width="100%",
-        ),
-        width="100%",
-    )
-
-
-def _usage_bar(day: rx.Var) -> rx.Component:
-    return rx.box(
-        rx.box(
-            height=day["height"],
-            width="100%",
-            background="#12a594",
-            border_radius="3px 3px 0 0",
-        ),
-        title=day["label"],
-        display="flex",
-        align_items="flex-end",
-        flex="1",
-        height="100%",
-        min_width="3px",
-        data_testid="usage-bar",
-    )
-
-
-def usage_chart() -> rx.Component:
-    """Bars of data used per day (plain elements: no chart library on this page)."""
-    first = EsimState.daily[0]["day"]
-    last = EsimState.daily[EsimState.daily.length() - 1]["day"]
-    return rx.card(
-        rx.vstack(
-            rx.heading("Data used per day", size="4"),
-            rx.cond(
-                EsimState.daily_summary != "",
-                rx.vstack(
-                    rx.text(
-                        "Busiest day: " + EsimState.daily_peak_text,
-                        size="1",
-                        color=rx.color("gray", 11),
-                    ),
-                    rx.hstack(
-                        rx.foreach(EsimState.daily, _usage_bar),
-                        spacing="1",
-                        align="end",
-                        height="160px",
-                        width="100%",
-                        border_bottom=f"1px solid {rx.color('gray', 7)}",
-                        custom_attrs={"role": "img"},
-                        aria_label=EsimState.daily_summary,
-                    ),
-                    rx.hstack(
-                        rx.text(first, size="1", color=rx.color("gray", 11)),
-                        rx.text(last, size="1", color=rx.color("gray", 11)),
-                        justify="between",
-                        width="100%",
-                    ),
-                    width="100%",
-                    spacing="1",
-                    data_testid="usage-chart",
-                ),
-                rx.cond(
-                    EsimState.usage_known,
-                    rx.text(
-                        "No data use reported yet.",
-                        size="2",
-                        color=rx.color("gray", 11),
-                        data_testid="usage-none",
-                    ),
-                    rx.text(
-                        "Usage not reported by the network yet.",
-                        size="2",
-                        color=rx.color("gray", 11),
-                        data_testid="usage-unknown",
-                    ),
-                ),
-            ),
-            width="100%",
-        ),
-        width="100%",
     )
 
 
@@ -288,7 +107,7 @@ def install_status() -> rx.Component:
                     rx.text(EsimState.install_label, ". "),
                     rx.link(
                         "Installation instructions",
-                        href="/esims/" + EsimState.esim_id + "/install",
+                        href=EsimState.install_url,
                     ),
                     wrap="wrap",
                 ),
@@ -315,7 +134,7 @@ def data_ended() -> rx.Component:
                 ),
                 rx.link(
                     rx.button(rx.icon("plus", size=16), "Buy more data", size="3"),
-                    href="/esims/" + EsimState.esim_id + "/topup",
+                    href=EsimState.topup_url,
                     flex_shrink="0",
                 ),
                 direction=rx.breakpoints(initial="column", sm="row"),
@@ -352,147 +171,174 @@ def support_contact(support: rx.Var) -> rx.Component:
     )
 
 
+def _not_found() -> rx.Component:
+    return rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("My eSIMs", href=urls.ACCOUNT))
+
+
+def _header() -> rx.Component:
+    """Name, destination and ICCID; "Refresh now" and (unless staff suspended it) "Buy more
+    data"."""
+    return rx.flex(
+        rx.vstack(
+            rx.heading(EsimState.title, size="7", data_testid="esim-title"),
+            rx.text(
+                EsimState.destination,
+                " · ICCID ",
+                rx.code(EsimState.iccid),
+                size="2",
+                color=rx.color("gray", 11),
+            ),
+            spacing="1",
+        ),
+        rx.spacer(),
+        rx.hstack(
+            rx.button(
+                rx.icon("refresh-cw", size=16),
+                "Refresh now",
+                on_click=EsimState.refresh,
+                loading=EsimState.refreshing,
+                variant="soft",
+            ),
+            rx.cond(
+                ~EsimState.suspended_by_staff,
+                rx.link(
+                    rx.button(rx.icon("plus", size=16), "Buy more data"),
+                    href=EsimState.topup_url,
+                ),
+            ),
+            spacing="2",
+        ),
+        direction=rx.breakpoints(initial="column", sm="row"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _callouts() -> tuple[rx.Component, rx.Component]:
+    """The refresh result, then: staff suspension (with support), else the "no data left"
+    callout and the install status."""
+    return (
+        rx.cond(
+            EsimState.refresh_message != "",
+            rx.text(EsimState.refresh_message, size="2", role="status"),
+        ),
+        rx.cond(
+            EsimState.suspended_by_staff,
+            rx.callout(
+                rx.vstack(
+                    rx.text(EsimState.suspended_text, weight="bold"),
+                    support_contact(EsimState.support),
+                    spacing="1",
+                ),
+                icon="octagon-alert",
+                color_scheme="red",
+                data_testid="esim-suspended",
+            ),
+            rx.fragment(data_ended(), install_status()),
+        ),
+    )
+
+
+def _figures_notes() -> rx.Component:
+    """Beside the gauges: what starts the clock, the run-out forecast, when the figures were
+    read (and that usage lags), a failed last update."""
+    return rx.vstack(
+        rx.text(EsimState.clock_text, size="2", data_testid="clock-text"),
+        rx.cond(
+            EsimState.projection_text != "",
+            rx.callout(
+                EsimState.projection_text,
+                icon="trending-down",
+                size="1",
+                color_scheme=rx.cond(EsimState.projection_warning, "amber", "gray"),
+            ),
+        ),
+        rx.text(
+            EsimState.updated_text,
+            size="1",
+            color=rx.color("gray", 11),
+            data_testid="updated",
+        ),
+        rx.text(
+            "Usage reaches us with a delay: networks report it after "
+            "rating, sometimes hours later.",
+            size="1",
+            color=rx.color("gray", 11),
+        ),
+        rx.cond(
+            EsimState.last_error != "",
+            rx.text(EsimState.last_error, size="1", color=rx.color("amber", 11)),
+        ),
+        spacing="2",
+        max_width="22em",
+    )
+
+
+def _figures_card() -> rx.Component:
+    """The data and validity gauges with their notes."""
+    return rx.card(
+        rx.flex(
+            rx.vstack(data_gauge(), rx.text(EsimState.data_text, size="2"), align="center"),
+            rx.vstack(
+                validity_gauge(),
+                rx.cond(
+                    EsimState.expires_text != "",
+                    rx.text(
+                        "Expires ",
+                        EsimState.expires_text,
+                        size="2",
+                        data_testid="expires",
+                    ),
+                ),
+                align="center",
+            ),
+            _figures_notes(),
+            direction=rx.breakpoints(initial="column", md="row"),
+            spacing="5",
+            align="center",
+            justify="between",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _rename_card() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="nickname",
+                    placeholder="Name this eSIM, e.g. Japan trip",
+                    aria_label="eSIM name",
+                    max_length=40,
+                    width="min(18em, 60vw)",
+                ),
+                rx.button("Rename", type="submit", variant="soft"),
+            ),
+            on_submit=EsimState.rename,
+            reset_on_submit=True,
+        ),
+        rx.cond(
+            EsimState.rename_error != "",
+            rx.text(EsimState.rename_error, color=rx.color("red", 11), size="2"),
+        ),
+        width="100%",
+    )
+
+
 def esim_page() -> rx.Component:
     return page(
         rx.cond(
             EsimState.not_found,
-            rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("My eSIMs", href="/account")),
+            _not_found(),
             rx.vstack(
-                rx.flex(
-                    rx.vstack(
-                        rx.heading(EsimState.title, size="7", data_testid="esim-title"),
-                        rx.text(
-                            EsimState.destination,
-                            " · ICCID ",
-                            rx.code(EsimState.iccid),
-                            size="2",
-                            color=rx.color("gray", 11),
-                        ),
-                        spacing="1",
-                    ),
-                    rx.spacer(),
-                    rx.hstack(
-                        rx.button(
-                            rx.icon("refresh-cw", size=16),
-                            "Refresh now",
-                            on_click=EsimState.refresh,
-                            loading=EsimState.refreshing,
-                            variant="soft",
-                        ),
-                        rx.cond(
-                            ~EsimState.suspended_by_staff,
-                            rx.link(
-                                rx.button(rx.icon("plus", size=16), "Buy more data"),
-                                href="/esims/" + EsimState.esim_id + "/topup",
-                            ),
-                        ),
-                        spacing="2",
-                    ),
-                    direction=rx.breakpoints(initial="column", sm="row"),
-                    spacing="3",
-                    width="100%",
-                ),
-                rx.cond(
-                    EsimState.refresh_message != "",
-                    rx.text(EsimState.refresh_message, size="2", role="status"),
-                ),
-                rx.cond(
-                    EsimState.suspended_by_staff,
-                    rx.callout(
-                        rx.vstack(
-                            rx.text(EsimState.suspended_text, weight="bold"),
-                            support_contact(EsimState.support),
-                            spacing="1",
-                        ),
-                        icon="octagon-alert",
-                        color_scheme="red",
-                        data_testid="esim-suspended",
-                    ),
-                    rx.fragment(data_ended(), install_status()),
-                ),
-                rx.card(
-                    rx.flex(
-                        rx.vstack(
-                            data_gauge(), rx.text(EsimState.data_text, size="2"), align="center"
-                        ),
-                        rx.vstack(
-                            validity_gauge(),
-                            rx.cond(
-                                EsimState.expires_text != "",
-                                rx.text(
-                                    "Expires ",
-                                    EsimState.expires_text,
-                                    size="2",
-                                    data_testid="expires",
-                                ),
-                            ),
-                            align="center",
-                        ),
-                        rx.vstack(
-                            rx.text(EsimState.clock_text, size="2", data_testid="clock-text"),
-                            rx.cond(
-                                EsimState.projection_text != "",
-                                rx.callout(
-                                    EsimState.projection_text,
-                                    icon="trending-down",
-                                    size="1",
-                                    color_scheme=rx.cond(
-                                        EsimState.projection_warning, "amber", "gray"
-                                    ),
-                                ),
-                            ),
-                            rx.text(
-                                EsimState.updated_text,
-                                size="1",
-                                color=rx.color("gray", 11),
-                                data_testid="updated",
-                            ),
-                            rx.text(
-                                "Usage reaches us with a delay: networks report it after "
-                                "rating, sometimes hours later.",
-                                size="1",
-                                color=rx.color("gray", 11),
-                            ),
-                            rx.cond(
-                                EsimState.last_error != "",
-                                rx.text(
-                                    EsimState.last_error, size="1", color=rx.color("amber", 11)
-                                ),
-                            ),
-                            spacing="2",
-                            max_width="22em",
-                        ),
-                        direction=rx.breakpoints(initial="column", md="row"),
-                        spacing="5",
-                        align="center",
-                        justify="between",
-                        width="100%",
-                    ),
-                    width="100%",
-                ),
+                _header(),
+                *_callouts(),
+                _figures_card(),
                 addons_table(),
                 usage_chart(),
-                rx.card(
-                    rx.form(
-                        rx.hstack(
-                            rx.input(
-                                name="nickname",
-                                placeholder="Name this eSIM, e.g. Japan trip",
-                                aria_label="eSIM name",
-                                max_length=40,
-                                width="min(18em, 60vw)",
-                            ),
-                            rx.button("Rename", type="submit", variant="soft"),
-                        ),
-                        on_submit=EsimState.rename,
-                        reset_on_submit=True,
-                    ),
-                    rx.cond(
-                        EsimState.rename_error != "",
-                        rx.text(EsimState.rename_error, color=rx.color("red", 11), size="2"),
-                    ),
-                    width="100%",
-                ),
+                _rename_card(),
                 spacing="4",
                 width="100%",
             ),

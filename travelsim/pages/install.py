@@ -160,49 +160,9 @@ def notices() -> rx.Component:
                 data_testid="in-app-warning",
             ),
         ),
+        rx.cond(InstallState.confirmation_code_required, confirmation_notice()),
         rx.cond(
-            InstallState.confirmation_code_required,
-            rx.callout(
-                rx.text(
-                    InstallState.confirmation_lead,
-                    " Contact support: ",
-                    rx.link(
-                        InstallState.support["email"],
-                        href="mailto:" + InstallState.support["email"],
-                    ),
-                    rx.cond(
-                        InstallState.support["phone"] != "",
-                        rx.text.span(
-                            " · ",
-                            rx.link(
-                                InstallState.support["phone"],
-                                href="tel:" + InstallState.support["tel"],
-                            ),
-                        ),
-                    ),
-                    rx.cond(
-                        InstallState.support["url"] != "",
-                        rx.text.span(
-                            " · ",
-                            rx.link(
-                                "help page",
-                                href=InstallState.support["url"],
-                                is_external=True,
-                            ),
-                        ),
-                    ),
-                    ".",
-                ),
-                icon="key-round",
-                color_scheme="blue",
-                size="3",
-                data_testid="confirmation-notice",
-            ),
-        ),
-        rx.cond(
-            InstallState.profile_status.contains("install")
-            | (InstallState.profile_status == "enabled")
-            | (InstallState.profile_status == "disabled"),
+            InstallState.status == "installed",
             rx.callout(
                 "This eSIM is already installed on a phone. Do not delete it: the code "
                 "cannot be used again.",
@@ -211,6 +171,81 @@ def notices() -> rx.Component:
                 data_testid="installed-notice",
             ),
         ),
+        rx.cond(InstallState.status == "downloaded", downloaded_notice()),
+    )
+
+
+def confirmation_notice() -> rx.Component:
+    """Who gives the confirmation code: support, never the QR (docs/esim.md#confirmation-code)."""
+    return rx.callout(
+        rx.text(
+            InstallState.confirmation_lead,
+            " Contact support: ",
+            rx.link(
+                InstallState.support["email"],
+                href="mailto:" + InstallState.support["email"],
+            ),
+            rx.cond(
+                InstallState.support["phone"] != "",
+                rx.text.span(
+                    " · ",
+                    rx.link(
+                        InstallState.support["phone"],
+                        href="tel:" + InstallState.support["tel"],
+                    ),
+                ),
+            ),
+            rx.cond(
+                InstallState.support["url"] != "",
+                rx.text.span(
+                    " · ",
+                    rx.link(
+                        "help page",
+                        href=InstallState.support["url"],
+                        is_external=True,
+                    ),
+                ),
+            ),
+            ".",
+        ),
+        icon="key-round",
+        color_scheme="blue",
+        size="3",
+        data_testid="confirmation-notice",
+    )
+
+
+def downloaded_notice() -> rx.Component:
+    """The profile is on a phone but not installed yet (docs/esim.md#profile-states): good
+    news, said calmly, with the last step on that phone; the replacement stays reachable,
+    quietly, on the eSIM's page."""
+    return rx.callout(
+        rx.vstack(
+            rx.text(
+                "This eSIM is already downloaded to a phone. Its code cannot be used again, "
+                "and you do not need to scan it: finish the installation on that phone.",
+                data_testid="downloaded-text",
+            ),
+            rx.el.ul(
+                rx.el.li(
+                    "iPhone: Settings › Mobile Service (or Cellular). The eSIM appears there: "
+                    "turn it on."
+                ),
+                rx.el.li("Android: Settings › Network & internet › SIMs. Turn the eSIM on."),
+            ),
+            rx.hstack(
+                rx.text("Problem with this eSIM?", size="1", color=rx.color("gray", 11)),
+                rx.link("Request a replacement", href=InstallState.esim_url, size="1"),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            spacing="2",
+        ),
+        icon="circle-check",
+        color_scheme="green",
+        variant="surface",
+        data_testid="downloaded-notice",
     )
 
 

@@ -17,8 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.crypto import DecryptionError
 from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, ios_link, qr_png
+from travelsim.esim.lifecycle import InstallState, install_state
 from travelsim.keys import secret_box
-from travelsim.models import Esim, Order, User
+from travelsim.models import Esim, Order, OrderStatus, User
+from travelsim.services.ownership import owned_esim
 from travelsim.settings import Settings, get_settings
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "confirmation_code_html",
     "confirmation_code_text",
     "esim_qr_png",
+    "install_status",
     "install_view",
     "qr_png_for",
     "support_contact",
@@ -44,13 +47,24 @@ CONFIRMATION_CODE_LEAD = (
 )
 
 #: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
-#: ``installed``: the platform reports the profile downloaded/installed/enabled/disabled;
-#: ``deleted`` / ``error``: the profile was deleted or failed (do not retry, contact support:
-#: docs/esim.md#f1-code-already-used, docs/esim.md#f2-download-failed); ``needs_attention``:
-#: provisioning failed, staff are on it.
-InstallStatus = Literal["preparing", "ready", "installed", "deleted", "error", "needs_attention"]
-
-_INSTALLED = {"downloaded", "installed", "enabled", "disabled"}
+#: ``downloaded``: the platform reports the profile downloaded to a phone but not installed yet
+#: (the code cannot be used again: finish the installation on that phone); ``installed``: the
+#: profile is installed/enabled/disabled on a phone; ``deleted`` / ``error``: the profile was
+#: deleted or failed (do not retry, contact support: docs/esim.md#f1-code-already-used,
+#: docs/esim.md#f2-download-failed); ``needs_attention``: provisioning failed, staff are on it.
+InstallStatus = Literal[
+    "preparing", "ready", "downloaded", "installed", "deleted", "error", "needs_attention"
+]
+#: Once the code is stored: the profile's class → the page's status (an unknown profile
+#: status proves nothing: the code is shown as ready to install).
+_BY_PROFILE: dict[InstallState, InstallStatus] = {
+    "ready": "ready",
+    "downloaded": "downloaded",
+    "installed": "installed",
+    "deleted": "deleted",
+    "error": "error",
+    "unknown": "ready",
+}
 
 
 @dataclass(frozen=True)
@@ -119,15 +133,20 @@ def confirmation_code_html(contact: SupportContact) -> str:
     return f"<p>{e(CONFIRMATION_CODE_LEAD)} Contact support: {' · '.join(links)}.</p>"
 
 
-async def _owned_esim(session: AsyncSession, user: User, esim_id: int) -> Esim | None:
-    return await _esim_of(session, user.id, esim_id)
+def install_status(
+    *, code_stored: bool, order_status: str | None, profile_status: str | None
+) -> InstallStatus:
+    """The install page's :data:`InstallStatus` of an eSIM.
 
-
-async def _esim_of(session: AsyncSession, user_id: int | None, esim_id: int) -> Esim | None:
-    esim = await session.get(Esim, esim_id)
-    if esim is None or user_id is None or esim.user_id != user_id or esim.state != "assigned":
-        return None
-    return esim
+    Before the activation code is stored (``code_stored`` False): ``needs_attention`` when the
+    eSIM's latest order (``order_status``) needs attention, else ``preparing``. Once it is
+    stored, the profile status as :func:`travelsim.esim.lifecycle.install_state` classifies
+    it (docs/esim.md#profile-states): ``downloaded``, ``installed``, ``deleted`` or ``error``
+    as such; ``ready`` (not used yet) or ``unknown`` (nothing proven) → ``ready``.
+    """
+    if not code_stored:
+        return "needs_attention" if order_status == OrderStatus.NEEDS_ATTENTION else "preparing"
+    return _BY_PROFILE[install_state(profile_status)]
 
 
 def _code(esim: Esim) -> ActivationCode | None:
@@ -146,7 +165,7 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
     Before provisioning stored the code, the code fields are ``None`` and ``status`` is
     ``preparing`` (or ``needs_attention`` when the order failed).
     """
-    esim = await _owned_esim(session, user, esim_id)
+    esim = await owned_esim(session, user.id, esim_id)
     if esim is None:
         return None
     assert esim.id is not None
@@ -159,22 +178,11 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
         )
     ).first()
     code = _code(esim)
-    profile = (esim.profile_status or "").lower()
-    status: InstallStatus
-    if code is None:
-        status = (
-            "needs_attention"
-            if order is not None and order.status == "needs_attention"
-            else "preparing"
-        )
-    elif profile in _INSTALLED:
-        status = "installed"
-    elif profile == "deleted":
-        status = "deleted"
-    elif profile == "error":
-        status = "error"
-    else:
-        status = "ready"
+    status = install_status(
+        code_stored=code is not None,
+        order_status=order.status if order is not None else None,
+        profile_status=esim.profile_status,
+    )
     return InstallView(
         esim_id=esim.id,
         iccid=esim.iccid,
@@ -207,6 +215,6 @@ async def esim_qr_png(
     """PNG of the activation-code QR of ``esim_id`` if it belongs to ``user_id`` (same checks
     as :func:`qr_png_for`), else ``None``. For the installation email, whose outbox row keeps
     only a reference (``email.resolve_attachments``) and renders the image when sent."""
-    esim = await _esim_of(session, user_id, esim_id)
+    esim = await owned_esim(session, user_id, esim_id)
     code = _code(esim) if esim is not None else None
     return qr_png(code, scale=scale) if code else None

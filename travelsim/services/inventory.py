@@ -29,7 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import Esim, utcnow
+from travelsim.models import Esim, InventoryState, utcnow
+from travelsim.services.ownership import is_owner
 from travelsim.sft.client import SFTClient
 from travelsim.sft.models import Priority
 
@@ -89,7 +90,7 @@ async def refill_pool(
                 "iccid": r.iccid,
                 "eid": r.eid,
                 "endpoint_id": r.endpoint_id,
-                "state": "free",
+                "state": InventoryState.FREE,
                 "updated_at": utcnow(),
             }
             for r in rows
@@ -125,7 +126,7 @@ async def _insert_ignore(session: AsyncSession, values: list[dict[str, Any]]) ->
 async def free_count(session: AsyncSession) -> int:
     """How many eSIMs are ``free`` in the local pool right now."""
     result = await session.execute(
-        select(func.count()).select_from(Esim).where(col(Esim.state) == "free")
+        select(func.count()).select_from(Esim).where(col(Esim.state) == InventoryState.FREE)
     )
     return int(result.scalar_one())
 
@@ -144,7 +145,12 @@ async def reserve(session: AsyncSession, checkout_id: str, until: datetime) -> E
     """
     pg = _dialect(session) == "postgresql"
     for _ in range(RESERVE_ATTEMPTS):
-        query = select(Esim.id).where(col(Esim.state) == "free").order_by(col(Esim.id)).limit(1)
+        query = (
+            select(Esim.id)
+            .where(col(Esim.state) == InventoryState.FREE)
+            .order_by(col(Esim.id))
+            .limit(1)
+        )
         if pg:
             query = query.with_for_update(skip_locked=True)
         esim_id = (await session.execute(query)).scalar_one_or_none()
@@ -152,9 +158,12 @@ async def reserve(session: AsyncSession, checkout_id: str, until: datetime) -> E
             return None
         result: Any = await session.execute(
             update(Esim)
-            .where(col(Esim.id) == esim_id, col(Esim.state) == "free")
+            .where(col(Esim.id) == esim_id, col(Esim.state) == InventoryState.FREE)
             .values(
-                state="reserved", checkout_id=checkout_id, reserved_until=until, updated_at=utcnow()
+                state=InventoryState.RESERVED,
+                checkout_id=checkout_id,
+                reserved_until=until,
+                updated_at=utcnow(),
             )
             .returning(Esim)
             .execution_options(synchronize_session=False, populate_existing=True)
@@ -179,7 +188,7 @@ async def extend(session: AsyncSession, esim_id: int, checkout_id: str, until: d
         update(Esim)
         .where(
             col(Esim.id) == esim_id,
-            col(Esim.state) == "reserved",
+            col(Esim.state) == InventoryState.RESERVED,
             col(Esim.checkout_id) == checkout_id,
         )
         .values(reserved_until=until, updated_at=utcnow())
@@ -197,8 +206,10 @@ async def release_expired(session: AsyncSession, now: datetime) -> int:
     """
     result: Any = await session.execute(
         update(Esim)
-        .where(col(Esim.state) == "reserved", col(Esim.reserved_until) < now)
-        .values(state="free", checkout_id=None, reserved_until=None, updated_at=utcnow())
+        .where(col(Esim.state) == InventoryState.RESERVED, col(Esim.reserved_until) < now)
+        .values(
+            state=InventoryState.FREE, checkout_id=None, reserved_until=None, updated_at=utcnow()
+        )
         .execution_options(synchronize_session=False)
     )
     await session.commit()
@@ -226,7 +237,7 @@ async def assign(
     """
     esim_id = esim if isinstance(esim, int) else esim.id
     assert esim_id is not None
-    conditions = [col(Esim.id) == esim_id, col(Esim.state) == "reserved"]
+    conditions = [col(Esim.id) == esim_id, col(Esim.state) == InventoryState.RESERVED]
     if checkout_id is not None:
         conditions.append(col(Esim.checkout_id) == checkout_id)
     now = utcnow()
@@ -234,7 +245,7 @@ async def assign(
         update(Esim)
         .where(*conditions)
         .values(
-            state="assigned",
+            state=InventoryState.ASSIGNED,
             user_id=user_id,
             reserved_until=None,
             assigned_at=now,
@@ -250,6 +261,6 @@ async def assign(
     fresh = await _fresh(session, esim_id)
     if fresh is None:
         raise InventoryError("eSIM vanished")
-    if not (fresh.state == "assigned" and fresh.user_id == user_id):
+    if not is_owner(fresh, user_id):
         raise InventoryError(f"eSIM {esim_id} is {fresh.state}, not reserved for this checkout")
     return fresh

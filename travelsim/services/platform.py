@@ -62,11 +62,11 @@ def ensure_provisioning(order_id: str) -> bool:
 async def _first_figures(esim_id: int) -> None:
     """Read the new add-on's figures right after delivery so the eSIM page shows them
     (provisioning priority: the traveler is waiting for it)."""
-    from travelsim.services import live, usage
+    from travelsim.services import live, usage_sync
     from travelsim.sft.ratelimit import Priority
 
     try:
-        await usage.sync_esims(sft_client(), [esim_id], priority=Priority.PROVISIONING)
+        await usage_sync.sync_esims(sft_client(), [esim_id], priority=Priority.PROVISIONING)
     except Exception:
         log.warning("first usage sync failed for eSIM %s", esim_id, exc_info=True)
         return

@@ -371,7 +371,7 @@ async def topup_offer(
 ) -> TopupOffer | None:
     """Load the stored add-ons and status of ``user_id``'s eSIM and combine
     :func:`check_topup_allowed` with :func:`preview` for ``plan_id`` at ``now`` (aware UTC).
-    No platform call (refresh first with ``usage.refresh_now`` for fresher figures).
+    No platform call (refresh first with ``usage_refresh.refresh_now`` for fresher figures).
     Returns ``None`` if the eSIM is not this user's (state ``assigned``) or the plan is unknown.
     """
     esim = await session.get(Esim, esim_id)

@@ -6,20 +6,20 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.formatting import data_left
-from travelsim.services import countries, notifications, orders, usage
-from travelsim.state.esim import INSTALL_LABELS
+from travelsim.models import PurchaseKind
+from travelsim.services import countries, my_esims, notifications, orders
+from travelsim.state.esim_view import INSTALL_LABELS
 from travelsim.state.session import SessionState, _uid
+from travelsim.state.timezone import TimezoneMixin
 from travelsim.timefmt import local_datetime, zone
 
 
-class AccountState(SessionState):
+class AccountState(TimezoneMixin, SessionState):
     esims: list[dict[str, str]] = []
     notices: list[dict[str, str]] = []
     rows: list[dict[str, str]] = []
-    #: The browser's IANA zone (``set_timezone``); dates are shown in it, UTC until known.
-    tz: str = ""
 
     @rx.event
     async def load(self) -> Any:
@@ -27,15 +27,9 @@ class AccountState(SessionState):
         if user is None:
             return self._signin_redirect()
         await self._reload(_uid(user))
-        return rx.call_script(
-            "Intl.DateTimeFormat().resolvedOptions().timeZone",
-            callback=AccountState.set_timezone,
-        )
+        return self._ask_timezone()
 
-    @rx.event
-    async def set_timezone(self, tz: Any) -> None:
-        """The browser's IANA zone, used only to format dates for this viewer."""
-        self.tz = str(tz)[:64] if tz else ""
+    async def _on_timezone(self) -> None:
         user = await self._current_user()
         if user is not None:
             await self._reload(_uid(user))
@@ -43,7 +37,7 @@ class AccountState(SessionState):
     async def _reload(self, user_id: int) -> None:
         tz = self.tz or "UTC"
         async with db.session() as s:
-            summaries = await usage.esims_of(s, user_id)
+            summaries = await my_esims.esims_of(s, user_id)
             views = await orders.orders_of(s, user_id)
             notes = await notifications.list_for_user(s, user_id, limit=20)
         self.notices = [
@@ -51,7 +45,7 @@ class AccountState(SessionState):
                 "id": str(n.id),
                 "title": n.title,
                 "body": n.body,
-                "esim_id": str(n.esim_id),
+                "esim_url": urls.esim(n.esim_id),
                 "date": local_datetime(n.created_at, tz),
                 "unread": "" if n.read_at else "yes",
             }
@@ -59,7 +53,7 @@ class AccountState(SessionState):
         ]
         self.esims = [
             {
-                "esim_id": str(e.esim_id),
+                "url": urls.esim(e.esim_id),
                 "title": e.title,
                 "destination": _destination(e.destination),
                 "state": e.state,
@@ -73,13 +67,14 @@ class AccountState(SessionState):
         ]
         self.rows = [
             {
-                "order_id": v.order_id,
+                "order_url": urls.order(v.order_id),
+                "receipt_url": urls.receipt(v.order_id),
                 "reference": v.reference,
                 "plan": v.plan_title,
                 "status": v.status.replace("_", " "),
                 "amount": v.amount,
                 "date": v.created_at.astimezone(zone(tz)).strftime("%Y-%m-%d"),
-                "kind": "Top-up" if v.kind == "topup" else "New eSIM",
+                "kind": "Top-up" if v.kind == PurchaseKind.TOPUP else "New eSIM",
             }
             for v in views
         ]
@@ -110,7 +105,7 @@ SUMMARY_LABELS = {
 }
 
 
-def state_label(e: usage.EsimSummary) -> str:
+def state_label(e: my_esims.EsimSummary) -> str:
     """One badge word for the eSIM: suspension first, then what the data is."""
     if e.state == "suspended":
         return SUMMARY_LABELS["suspended"]
@@ -119,7 +114,7 @@ def state_label(e: usage.EsimSummary) -> str:
     return SUMMARY_LABELS.get(e.state, e.state)
 
 
-def remaining_text(e: usage.EsimSummary) -> str:
+def remaining_text(e: my_esims.EsimSummary) -> str:
     """``"724 MB of 1 GB left"``, or what stands instead: used up, expired, not reported."""
     if e.data_state == "live" and e.remaining_bytes is not None and e.total_bytes is not None:
         left, of = data_left(e.remaining_bytes, e.total_bytes)

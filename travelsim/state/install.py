@@ -6,9 +6,10 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.esim import install_links
 from travelsim.services import installation
+from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState
 
 
@@ -23,7 +24,10 @@ class InstallState(SessionState):
     ios_link: str = ""
     android_link: str = ""
     confirmation_code_required: bool = False
-    profile_status: str = ""
+    #: :data:`installation.InstallStatus` (``ready``, ``downloaded``, ``installed``, ...).
+    status: str = ""
+    #: The eSIM's own page (where a replacement can be requested).
+    esim_url: str = ""
     platform: str = "other"
     mobile: bool = False
     in_app_browser: str = ""
@@ -61,12 +65,7 @@ class InstallState(SessionState):
         self.ios_link = view.ios_link or ""
         self.android_link = view.android_link or ""
         self.confirmation_code_required = view.confirmation_code_required
-        contact = installation.support_contact()
-        self.support = {
-            "email": contact.email,
-            "url": contact.url or "",
-            "phone": contact.phone or "",
-            "tel": "".join(c for c in contact.phone or "" if c.isdigit() or c == "+"),
-        }
-        self.profile_status = view.profile_status or ""
+        self.support = support_links()
+        self.status = view.status
+        self.esim_url = urls.esim(view.esim_id)
         return None

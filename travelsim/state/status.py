@@ -10,6 +10,7 @@ import reflex as rx
 from travelsim.models import utcnow
 from travelsim.services import status
 from travelsim.state.session import SessionState
+from travelsim.state.timezone import TimezoneMixin
 from travelsim.timefmt import age_text, local_datetime
 
 PLATFORM_LABELS = {
@@ -19,10 +20,9 @@ PLATFORM_LABELS = {
 }
 
 
-class StatusState(SessionState):
+class StatusState(TimezoneMixin, SessionState):
     """Figures of ``/status``, formatted for the viewer's zone (``tz``, IANA name)."""
 
-    tz: str = ""
     loaded: bool = False
     portal_ok: bool = True
     platform: str = "unknown"
@@ -35,15 +35,9 @@ class StatusState(SessionState):
     async def load(self) -> Any:
         await self._require_user()  # the header's signed-in view
         await self._refresh()
-        return rx.call_script(
-            "Intl.DateTimeFormat().resolvedOptions().timeZone",
-            callback=StatusState.set_timezone,
-        )
+        return self._ask_timezone()
 
-    @rx.event
-    async def set_timezone(self, tz: Any) -> None:
-        """The browser's IANA zone, used only to format the times for this viewer."""
-        self.tz = str(tz)[:64] if tz else ""
+    async def _on_timezone(self) -> None:
         await self._refresh()
 
     async def _refresh(self) -> None:

@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db
 from travelsim.formatting import format_money
 from travelsim.models import AuditLog, OrderStatus, User, utcnow
-from travelsim.services import live, provisioning, usage
+from travelsim.services import live, provisioning, usage_sync
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.sessions import user_for_token
 from travelsim.services.auth.staff import require_staff
@@ -183,7 +183,7 @@ async def _sync_quietly(client: SFTClient, esim_ids: list[int]) -> None:
     """Re-read the eSIMs' figures after a staff change (a failure is logged, not raised) and
     tell their open pages."""
     try:
-        await usage.sync_esims(client, esim_ids, priority=PRIORITY)
+        await usage_sync.sync_esims(client, esim_ids, priority=PRIORITY)
     except Exception:
         log.warning("admin: figures sync failed for %s", esim_ids, exc_info=True)
     live.notify(*esim_ids)

@@ -25,7 +25,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import live, usage
+from travelsim.services import live, usage_sync
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     PRIORITY,
@@ -213,10 +213,10 @@ async def esim_detail(session: AsyncSession, esim_id: int) -> dict[str, Any] | N
 
 
 async def refresh_esim(staff: Staff, esim_id: int, *, client: SFTClient) -> ActionResult:
-    """Re-read one eSIM from SFT (``usage.sync_esims`` at refresh priority)."""
+    """Re-read one eSIM from SFT (``usage_sync.sync_esims`` at refresh priority)."""
 
     async def body() -> str:
-        result = await usage.sync_esims(client, [esim_id], priority=PRIORITY)
+        result = await usage_sync.sync_esims(client, [esim_id], priority=PRIORITY)
         outcome = result.outcomes[0]
         live.notify(esim_id)
         if not outcome.ok:

@@ -8,7 +8,7 @@ wraps each run in :func:`~travelsim.services.jobs.metering.record_run`.
 Usage sync (:func:`run_usage_sync`)
 ===================================
 The candidates and their order: :mod:`travelsim.services.jobs.sync_plan`. A run syncs
-candidates one by one with ``usage.SYNC_CONCURRENCY`` workers at ``Priority.SYNC`` until the
+candidates one by one with ``usage_sync.SYNC_CONCURRENCY`` workers at ``Priority.SYNC`` until the
 list is done or ``SYNC_FILL_FRACTION * SYNC_INTERVAL_SECONDS`` have passed (no new eSIM is
 started after that). The shared rate budget serves provisioning and traveler refreshes first,
 so the sync gets exactly what they leave; its workers keep a request always waiting, so that
@@ -67,7 +67,7 @@ from travelsim.services import (
     live,
     notifications,
     provisioning,
-    usage,
+    usage_sync,
 )
 from travelsim.services.jobs.metering import Clock, RunStats
 from travelsim.services.jobs.sync_plan import oldest_figure_age, order_for_sync, sync_candidates
@@ -103,7 +103,7 @@ async def run_usage_sync(
     session_factory: SessionFactory = db.session,
     clock: Clock = utcnow,
     monotonic: Monotonic = time.monotonic,
-    concurrency: int = usage.SYNC_CONCURRENCY,
+    concurrency: int = usage_sync.SYNC_CONCURRENCY,
     callbacks_on: bool | None = None,
 ) -> list[int]:
     """One usage-sync run (module docstring). Returns the eSIM ids synced, in the order they
@@ -123,7 +123,7 @@ async def run_usage_sync(
         while queue and monotonic() < deadline:
             esim_id = queue.popleft()
             started.append(esim_id)
-            result = await usage.sync_esims(
+            result = await usage_sync.sync_esims(
                 client,
                 [esim_id],
                 priority=Priority.SYNC,
