@@ -40,10 +40,11 @@ class CheckoutStatus(StrEnum):
 
 
 class PaymentStatus(StrEnum):
-    """``Payment.status``: ``requires_action`` (second step pending), ``succeeded``,
-    ``declined``, ``voided`` (released or refunded before capture), ``refunded``, ``flagged``
-    (needs a human)."""
+    """``Payment.status``: ``processing`` (row claimed, the provider's answer pending),
+    ``requires_action`` (second step pending), ``succeeded``, ``declined``, ``voided``
+    (released or refunded before capture), ``refunded``, ``flagged`` (needs a human)."""
 
+    PROCESSING = "processing"
     REQUIRES_ACTION = "requires_action"
     SUCCEEDED = "succeeded"
     DECLINED = "declined"

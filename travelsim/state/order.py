@@ -8,7 +8,8 @@ from typing import Any
 import reflex as rx
 
 from travelsim import db
-from travelsim.services import orders, platform
+from travelsim.models import OrderStatus, PurchaseKind
+from travelsim.services import orders
 from travelsim.state.session import SessionState, _uid
 
 #: What each provisioning step does, as the traveler reads it, for a new eSIM...
@@ -27,7 +28,7 @@ TOPUP_STEP_LABELS = {
     "deliver": "Confirming your top-up",
     "resume": "Resuming your eSIM",
 }
-FINAL = {"delivered", "needs_attention"}
+FINAL = {OrderStatus.DELIVERED, OrderStatus.NEEDS_ATTENTION}
 WATCH_SECONDS = 300
 
 
@@ -88,7 +89,7 @@ class OrderState(SessionState):
         self.retrying = view.retry_pending
         self.destination_name = view.destination_name
         self.destination_flag = view.destination_flag
-        labels = TOPUP_STEP_LABELS if view.kind == "topup" else STEP_LABELS
+        labels = TOPUP_STEP_LABELS if view.kind == PurchaseKind.TOPUP else STEP_LABELS
         self.steps = [
             {"name": st.name, "label": labels.get(st.name, st.name), "status": st.shown}
             for st in view.steps
@@ -97,7 +98,10 @@ class OrderState(SessionState):
 
     @rx.event(background=True)
     async def watch(self) -> None:
-        """Follow provisioning until it ends (or WATCH_SECONDS pass)."""
+        """Follow provisioning until it ends (or WATCH_SECONDS pass). Only watches: the
+        payment service started the run (``checkout_payment``), and an order left mid-way
+        is resumed by the recovery job (``jobs.run_recovery``), an automatic retry by its
+        schedule."""
         async with self:
             if self.watching:
                 return
@@ -111,10 +115,6 @@ class OrderState(SessionState):
                 async with self:
                     if not self._apply(view) or self.status in FINAL:
                         return
-                # An automatic retry that is waiting is started by the schedule, not here.
-                if view is not None and view.status in {"paid", "provisioning"}:
-                    if not view.retrying:
-                        platform.ensure_provisioning(self.order_id)
                 await asyncio.sleep(0.5)
         finally:
             async with self:
