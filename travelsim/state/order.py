@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.models import OrderStatus, PurchaseKind
 from travelsim.services import orders
 from travelsim.state.session import SessionState, _uid
@@ -39,6 +39,9 @@ class OrderState(SessionState):
     plan_title: str = ""
     amount: str = ""
     esim_id: str = ""
+    #: The eSIM's page and its installation page (links once delivered).
+    esim_url: str = ""
+    install_url: str = ""
     kind: str = "new_esim"
     steps: list[dict[str, str]] = []
     retrying: bool = False
@@ -84,6 +87,8 @@ class OrderState(SessionState):
         self.plan_title = view.plan_title
         self.amount = view.amount
         self.esim_id = str(view.esim_id)
+        self.esim_url = urls.esim(view.esim_id)
+        self.install_url = urls.install(view.esim_id)
         self.kind = view.kind
         # "Still setting up" once a retry is coming (in this run or scheduled).
         self.retrying = view.retry_pending
