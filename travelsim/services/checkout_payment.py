@@ -257,7 +257,7 @@ async def _apply_charge(
         "payment charged",
         extra={"checkout_id": checkout_id, "status": result.status, "code": result.failure_code},
     )
-    if result.status == "succeeded":
+    if result.status == PaymentStatus.SUCCEEDED:
         # Usually the succeeded payment and its order are ONE commit. A crash before it
         # leaves the payment ``processing``, exactly as a crash right after the charge
         # would: it is re-sent with the same idempotency key, never charged twice.
@@ -294,7 +294,7 @@ def _record_charge(payment: Payment, result: ChargeResult) -> None:
     payment.card_last4 = result.card_last4
     payment.provider_ref = result.provider_ref
     payment.updated_at = utcnow()
-    if result.status in ("succeeded", "requires_action"):
+    if result.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REQUIRES_ACTION):
         payment.status = PaymentStatus(result.status)
         payment.failure_reason = None
     else:
@@ -375,7 +375,7 @@ async def confirm_payment(
         await session.commit()
         raise CheckoutError("payment_error") from None
     payment.updated_at = utcnow()
-    if result.status == "succeeded":
+    if result.status == PaymentStatus.SUCCEEDED:
         payment.status = PaymentStatus.SUCCEEDED
         session.add(payment)
         await session.commit()
