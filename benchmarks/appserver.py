@@ -8,7 +8,8 @@ The app is started by the harness the tests use (``tests/harness.py``: ``app_env
 Before the app starts, ``python -m benchmarks.appserver populate`` (a separate process with
 the app's environment, so it writes the app's SQLite files) creates the travelers and buys
 each one a "France 1 GB" eSIM through the portal's own services
-(``checkout.start_checkout`` + ``checkout.pay`` with the demo card + ``provisioning.run_order``)
+(``checkout.start_checkout`` + ``checkout_payment.pay`` with the demo card +
+``provisioning.run_order``)
 against the app's built-in simulator (same SQLite file; no rate limit during setup, the
 documented 2 requests/s while the app runs), consumes some data on every endpoint through
 the simulator's control ``POST /_sim/consume`` and runs the portal's usage sync once
@@ -149,7 +150,7 @@ async def _populate(n: int, out: Path) -> None:
 
     from travelsim import db
     from travelsim.models import Esim, User, utcnow
-    from travelsim.services import checkout, inventory, provisioning, usage_sync
+    from travelsim.services import checkout, checkout_payment, inventory, provisioning, usage_sync
     from travelsim.services.auth import passwords
     from travelsim.services.payments import Card, DemoCardProvider
     from travelsim.settings import get_settings
@@ -184,8 +185,14 @@ async def _populate(n: int, out: Path) -> None:
             )
             checkout_id = co.id
         async with db.session() as s:
-            outcome = await checkout.pay(
-                s, provider, checkout_id=checkout_id, user=user, card=card, device_confirmed=True
+            outcome = await checkout_payment.pay(
+                s,
+                provider,
+                checkout_id=checkout_id,
+                user=user,
+                card=card,
+                device_confirmed=True,
+                start_provisioning=None,  # run below
             )
         assert outcome.order_id, outcome
         order = await provisioning.run_order(outcome.order_id, client=client)

@@ -3,7 +3,7 @@
 ``python -m benchmarks.purchase [--purchases N] [--postgres URL]``
 
 One purchase = what a traveler's purchase costs the portal: ``checkout.start_checkout`` +
-``checkout.pay`` (demo card) + ``provisioning.run_order`` (activate, subscribe, fetch the
+``checkout_payment.pay`` (demo card) + ``provisioning.run_order`` (activate, subscribe, fetch the
 code, encrypt it, queue the installation email), each in its own database sessions as the
 app does, one purchase after another.
 
@@ -65,7 +65,7 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
 
     from travelsim import db
     from travelsim.models import Esim, Plan, User
-    from travelsim.services import checkout, installation, inventory, provisioning
+    from travelsim.services import checkout, checkout_payment, installation, inventory, provisioning
     from travelsim.services.payments import Card, DemoCardProvider
     from travelsim.settings import get_settings
     from travelsim.sft import LocalRateBudget, Priority, SFTClient
@@ -157,8 +157,14 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
             )
             checkout_id = co.id
         async with db.session() as s:
-            outcome = await checkout.pay(
-                s, provider, checkout_id=checkout_id, user=user, card=card, device_confirmed=True
+            outcome = await checkout_payment.pay(
+                s,
+                provider,
+                checkout_id=checkout_id,
+                user=user,
+                card=card,
+                device_confirmed=True,
+                start_provisioning=None,  # run below, timed
             )
         assert outcome.order_id
         t_paid = time.perf_counter()

@@ -109,7 +109,8 @@ def test_usage_refresh_and_topup(
     preview_existing_expiry = rows.nth(0).locator("td").nth(4).inner_text()
     shot(page, "topup-preview-desktop")
     page.get_by_role("button", name="Continue to payment").click()
-    expect(page).to_have_url(re.compile(r"/buy/870102\?checkout="))
+    # urls.buy: the destination, then the checkout (the top-up's eSIM is in France).
+    expect(page).to_have_url(re.compile(r"/buy/870102\?to=FR&checkout=[0-9a-f-]{36}$"))
     page.get_by_label("Card number").fill("4242 4242 4242 4242")
     page.get_by_label("Expiry (MM/YY)").fill("12/39")
     page.get_by_label("CVC").fill("123")

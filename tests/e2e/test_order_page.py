@@ -163,7 +163,8 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
     offer = traveler.locator("[data-testid='topup-offer'][data-plan-id='870102']")
     offer.get_by_role("button", name="Preview").click()
     traveler.get_by_role("button", name="Continue to payment").click()
-    expect(traveler).to_have_url(re.compile(r"/buy/870102\?checkout="))
+    # urls.buy: the destination, then the checkout (the top-up's eSIM is in France).
+    expect(traveler).to_have_url(re.compile(r"/buy/870102\?to=FR&checkout=[0-9a-f-]{36}$"))
     traveler.get_by_label("Card number").fill("4242 4242 4242 4242")
     traveler.get_by_label("Expiry (MM/YY)").fill("12/39")
     traveler.get_by_label("CVC").fill("123")

@@ -18,7 +18,7 @@ from sim_fixtures import SimApi, SimServer, start_sim_server
 
 from travelsim import db
 from travelsim.models import Plan, User
-from travelsim.services import checkout
+from travelsim.services import checkout, checkout_outcome, checkout_payment
 from travelsim.services.payments import Card, DemoCardProvider
 from travelsim.sft import LocalRateBudget, SFTClient
 
@@ -167,19 +167,21 @@ async def buy(
     card: str = CARD_OK,
     plan_id: str = PLAN_ID,
     provider: DemoCardProvider | None = None,
-) -> checkout.PayOutcome:
-    """start_checkout + pay in fresh sessions (what the UI does across two requests)."""
+) -> checkout_outcome.PayOutcome:
+    """start_checkout + pay in fresh sessions (what the UI does across two requests). No
+    provisioning is started: the tests run ``provisioning.run_order`` themselves."""
     async with db.session() as s:
         c = await checkout.start_checkout(
             s, user=user, plan_id=plan_id, destination="FR", client=client
         )
         checkout_id = c.id
     async with db.session() as s:
-        return await checkout.pay(
+        return await checkout_payment.pay(
             s,
             provider or DemoCardProvider(),
             checkout_id=checkout_id,
             user=user,
             card=Card(card, "12/35", "123"),
             device_confirmed=True,
+            start_provisioning=None,
         )

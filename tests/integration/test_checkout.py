@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, Payment, ProvisioningStep, User, utcnow
-from travelsim.services import checkout, inventory
+from travelsim.services import checkout, checkout_outcome, checkout_payment, inventory
 from travelsim.services.payments import Card, DemoCardProvider
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
@@ -48,18 +48,23 @@ async def open_checkout(user: User, client: SFTClient | None = None, **kw: objec
 
 async def pay(
     user: User, checkout_id: str, card: str = CARD_OK, **kw: object
-) -> checkout.PayOutcome:
-    args: dict[str, object] = {"card": Card(card, "12/35", "123"), "device_confirmed": True}
+) -> checkout_outcome.PayOutcome:
+    # Provisioning is not under test here: the payment starts none.
+    args: dict[str, object] = {
+        "card": Card(card, "12/35", "123"),
+        "device_confirmed": True,
+        "start_provisioning": None,
+    }
     args.update(kw)
     provider = args.pop("provider", PROVIDER)
     async with db.session() as s:
-        return await checkout.pay(s, provider, checkout_id=checkout_id, user=user, **args)  # type: ignore[arg-type]
+        return await checkout_payment.pay(s, provider, checkout_id=checkout_id, user=user, **args)  # type: ignore[arg-type]
 
 
-async def confirm(user: User, checkout_id: str, code: str) -> checkout.PayOutcome:
+async def confirm(user: User, checkout_id: str, code: str) -> checkout_outcome.PayOutcome:
     async with db.session() as s:
-        return await checkout.confirm_payment(
-            s, PROVIDER, checkout_id=checkout_id, user=user, code=code
+        return await checkout_payment.confirm_payment(
+            s, PROVIDER, checkout_id=checkout_id, user=user, code=code, start_provisioning=None
         )
 
 
@@ -226,7 +231,7 @@ async def test_another_users_checkout_is_not_found(sqlite_db: Settings, client: 
     assert exc.value.code == "not_found"
     with pytest.raises(checkout.CheckoutError) as exc:
         async with db.session() as s:
-            await checkout.payment_outcome(s, checkout_id=checkout_id, user=intruder)
+            await checkout_outcome.payment_outcome(s, checkout_id=checkout_id, user=intruder)
     assert exc.value.code == "not_found"
     assert await rows(Payment) == []
     # Even after the owner paid, the intruder learns nothing.

@@ -32,7 +32,7 @@ from travelsim import db
 from travelsim.esim import ActivationCode, qr_png
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, OutboxEmail, Payment, ProvisioningStep, User
-from travelsim.services import checkout, email, installation, provisioning
+from travelsim.services import checkout, checkout_payment, email, installation, provisioning
 from travelsim.services.payments import Card, DemoCardProvider, PaymentProviderError
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
@@ -424,13 +424,14 @@ async def test_topup_subscribes_a_second_instance_on_the_same_esim(
             s, user=user, plan_id=PLAN_ID, destination="FR", kind="topup", esim_id=esim.id
         )
         assert c.reserved_until is None
-        outcome = await checkout.pay(
+        outcome = await checkout_payment.pay(
             s,
             DemoCardProvider(),
             checkout_id=c.id,
             user=user,
             card=Card("4242424242424242", "01/2040", "999"),
             device_confirmed=True,
+            start_provisioning=None,
         )
     assert outcome.status == "paid" and outcome.order_id
     sim.clear_calls()

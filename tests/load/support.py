@@ -10,7 +10,7 @@ from sqlmodel import select
 from tests.harness import ROOT, SimProcess, free_port
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, OutboxEmail, Payment, User
-from travelsim.services import checkout, inventory
+from travelsim.services import checkout, checkout_outcome, checkout_payment, inventory
 from travelsim.services.payments import Card, DemoCardProvider
 from travelsim.sft import SFTClient
 
@@ -41,9 +41,10 @@ async def add_users(n: int, prefix: str = "load") -> list[User]:
 
 async def checkout_and_pay(
     user: User, client: SFTClient | None, provider: DemoCardProvider
-) -> checkout.PayOutcome | str:
-    """``start_checkout`` + ``pay`` in two sessions, as the UI does. Returns the outcome, or
-    the CheckoutError code when refused."""
+) -> checkout_outcome.PayOutcome | str:
+    """``start_checkout`` + ``pay`` in two sessions, as the UI does (no provisioning started:
+    the tests run it themselves). Returns the outcome, or the CheckoutError code when
+    refused."""
     try:
         async with db.session() as s:
             c = await checkout.start_checkout(
@@ -51,13 +52,14 @@ async def checkout_and_pay(
             )
             checkout_id = c.id
         async with db.session() as s:
-            return await checkout.pay(
+            return await checkout_payment.pay(
                 s,
                 provider,
                 checkout_id=checkout_id,
                 user=user,
                 card=Card(CARD_OK, "12/35", "123"),
                 device_confirmed=True,
+                start_provisioning=None,
             )
     except checkout.CheckoutError as exc:
         return exc.code

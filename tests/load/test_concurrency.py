@@ -25,7 +25,8 @@ from tests.load.support import (
     seed_pool,
 )
 from travelsim.keys import secret_box
-from travelsim.services import checkout, provisioning
+from travelsim.services import provisioning
+from travelsim.services.checkout_outcome import PayOutcome
 from travelsim.services.payments import DemoCardProvider
 from travelsim.settings import Settings
 from travelsim.sft import LocalRateBudget, SFTClient
@@ -52,7 +53,7 @@ async def test_100_buyers_60_esims(
 
     outcomes = await asyncio.gather(*(checkout_and_pay(u, client, provider) for u in users))
 
-    paid = [o for o in outcomes if isinstance(o, checkout.PayOutcome) and o.status == "paid"]
+    paid = [o for o in outcomes if isinstance(o, PayOutcome) and o.status == "paid"]
     refused = [o for o in outcomes if isinstance(o, str)]
     assert len(paid) == ESIMS
     assert refused == ["sold_out"] * (BUYERS - ESIMS)

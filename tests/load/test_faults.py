@@ -39,7 +39,8 @@ from tests.load.support import (
     seed_pool,
 )
 from travelsim.models import utcnow
-from travelsim.services import checkout, provisioning
+from travelsim.services import provisioning
+from travelsim.services.checkout_outcome import PayOutcome
 from travelsim.services.jobs import metering, runs
 from travelsim.services.payments import DemoCardProvider
 from travelsim.settings import Settings
@@ -106,7 +107,7 @@ async def test_200_purchases_under_20_percent_faults(
     try:
         # --- purchases and provisioning under faults ----------------------------------------
         outcomes = await asyncio.gather(*(checkout_and_pay(u, client, provider) for u in users))
-        paid = [o for o in outcomes if isinstance(o, checkout.PayOutcome) and o.status == "paid"]
+        paid = [o for o in outcomes if isinstance(o, PayOutcome) and o.status == "paid"]
         assert len(paid) == PURCHASES, Counter(str(o) for o in outcomes if o not in paid)
         refused = [
             await buy(u, client, plan_id=REFUSED_PLAN, provider=provider) for u in refused_users

@@ -8,12 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from travelsim.services.provisioning import (
-    _StepError,
-    is_transient,
-    next_retry_at,
-    retry_delay,
-)
+from travelsim.services.provisioning_retry import is_transient, next_retry_at, retry_delay
+from travelsim.services.provisioning_steps import StepError
 from travelsim.sft.errors import (
     SFTAuthError,
     SFTBusinessError,
@@ -74,7 +70,7 @@ def test_a_full_window_of_retries_is_bounded() -> None:
         SFTMalformedResponse("fetchSIM", 200, None, "HTML page"),
         SFTRateLimited("fetchSIM", 429, None, "still rate limited"),
         SFTAuthError("login", 401, None, "refused"),
-        _StepError("the platform returned no activation code yet", retryable=True),
+        StepError("the platform returned no activation code yet", retryable=True),
     ],
 )
 def test_transient_failures(exc: BaseException) -> None:
@@ -85,7 +81,7 @@ def test_transient_failures(exc: BaseException) -> None:
     "exc",
     [
         SFTBusinessError("SubscribeAddon", 200, "9010", "15 add-ons"),
-        _StepError("ICCID not found on the platform", retryable=False),
+        StepError("ICCID not found on the platform", retryable=False),
         RuntimeError("a bug"),
     ],
 )

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from travelsim.services.checkout import included_vat
+from travelsim.services.order_creation import included_vat
 from travelsim.timefmt import age_text, duration_text, iso_utc, local_datetime
 
 

@@ -40,11 +40,13 @@ class CheckoutStatus(StrEnum):
 
 
 class PaymentStatus(StrEnum):
-    """``Payment.status``: ``requires_action`` (second step pending), ``succeeded``,
-    ``declined``, ``voided`` (released or refunded before capture), ``refunded``, ``flagged``
-    (needs a human), ``waived`` (a zero-amount staff order: goodwill or replacement; never
-    charged, voided or counted as revenue)."""
+    """``Payment.status``: ``processing`` (row claimed, the provider's answer pending),
+    ``requires_action`` (second step pending), ``succeeded``, ``declined``, ``voided``
+    (released or refunded before capture), ``refunded``, ``flagged`` (needs a human),
+    ``waived`` (a zero-amount staff order: goodwill or replacement; never charged, voided or
+    counted as revenue)."""
 
+    PROCESSING = "processing"
     REQUIRES_ACTION = "requires_action"
     SUCCEEDED = "succeeded"
     DECLINED = "declined"

@@ -36,115 +36,128 @@ def _step(st: rx.Var) -> rx.Component:
     )
 
 
+def _heading() -> tuple[rx.Component, ...]:
+    """The reference, the destination bought (flag and name) and what was bought."""
+    return (
+        rx.heading("Order ", OrderState.reference, size="7"),
+        rx.cond(
+            OrderState.destination_name != "",
+            rx.hstack(
+                rx.text(OrderState.destination_flag, size="6", aria_hidden="true"),
+                rx.text(OrderState.destination_name, size="4", weight="medium"),
+                align="center",
+                spacing="2",
+                data_testid="order-destination",
+            ),
+        ),
+        rx.text(
+            rx.cond(OrderState.kind == "topup", "Top-up: ", "New eSIM: "),
+            OrderState.plan_title,
+            " · ",
+            OrderState.amount,
+            color=rx.color("gray", 11),
+            data_testid="order-summary",
+        ),
+    )
+
+
+def _steps() -> rx.Component:
+    return rx.card(
+        rx.vstack(rx.foreach(OrderState.steps, _step), spacing="3", width="100%"),
+        width="100%",
+        max_width="40em",
+    )
+
+
+def _delivered() -> rx.Component:
+    """Ready: a top-up links to the eSIM, a new eSIM to its installation page."""
+    return rx.cond(
+        OrderState.kind == "topup",
+        rx.callout(
+            rx.vstack(
+                rx.text(
+                    "Your new data plan is on your eSIM. If data does not "
+                    "resume within a few minutes, turn airplane mode on and "
+                    "off."
+                ),
+                rx.link(rx.button("See your eSIM", size="3"), href=OrderState.esim_url),
+            ),
+            icon="party-popper",
+            color_scheme="green",
+            data_testid="order-delivered",
+        ),
+        rx.callout(
+            rx.vstack(
+                rx.text("Your eSIM is ready. Install it before you travel."),
+                rx.link(rx.button("Install your eSIM", size="3"), href=OrderState.install_url),
+            ),
+            icon="party-popper",
+            color_scheme="green",
+            data_testid="order-delivered",
+        ),
+    )
+
+
+def _needs_attention() -> rx.Component:
+    return rx.callout(
+        "We could not finish setting up your eSIM. Our team has been "
+        "alerted and will fix it or refund you; your payment was not "
+        "captured. No need to buy again.",
+        icon="life-buoy",
+        color_scheme="amber",
+        data_testid="order-needs-attention",
+    )
+
+
+def _in_progress() -> rx.Component:
+    """Still setting up: "we keep trying" while a retry is coming, else "a few seconds"."""
+    return rx.cond(
+        OrderState.retrying,
+        rx.callout(
+            rx.cond(
+                OrderState.kind == "topup",
+                "We are still adding the data plan to your eSIM. The mobile "
+                "network is slow to answer right now, so we keep trying "
+                "automatically; we will email you as soon as it is done. No "
+                "need to buy again.",
+                "We are still setting up your eSIM. The mobile network is slow "
+                "to answer right now, so we keep trying automatically; we will "
+                "email you as soon as it is ready. No need to buy again.",
+            ),
+            icon="hourglass",
+            color_scheme="blue",
+            role="status",
+            data_testid="order-retrying",
+        ),
+        rx.text(
+            rx.cond(
+                OrderState.kind == "topup",
+                "Adding the data plan to your eSIM… this usually takes a few "
+                "seconds. You can leave this page; we will email you when it "
+                "is done.",
+                "Setting up your eSIM… this usually takes a few seconds. You "
+                "can leave this page; we will email you when it is ready.",
+            ),
+            size="2",
+            color=rx.color("gray", 11),
+            role="status",
+        ),
+    )
+
+
 def order_page() -> rx.Component:
     return page(
         rx.cond(
             OrderState.not_found,
             rx.vstack(rx.heading("Order not found", size="6"), rx.link("Back home", href="/")),
             rx.vstack(
-                rx.heading("Order ", OrderState.reference, size="7"),
-                rx.cond(
-                    OrderState.destination_name != "",
-                    rx.hstack(
-                        rx.text(OrderState.destination_flag, size="6", aria_hidden="true"),
-                        rx.text(OrderState.destination_name, size="4", weight="medium"),
-                        align="center",
-                        spacing="2",
-                        data_testid="order-destination",
-                    ),
-                ),
-                rx.text(
-                    rx.cond(OrderState.kind == "topup", "Top-up: ", "New eSIM: "),
-                    OrderState.plan_title,
-                    " · ",
-                    OrderState.amount,
-                    color=rx.color("gray", 11),
-                    data_testid="order-summary",
-                ),
-                rx.card(
-                    rx.vstack(rx.foreach(OrderState.steps, _step), spacing="3", width="100%"),
-                    width="100%",
-                    max_width="40em",
-                ),
+                *_heading(),
+                _steps(),
                 rx.match(
                     OrderState.status,
-                    (
-                        "delivered",
-                        rx.cond(
-                            OrderState.kind == "topup",
-                            rx.callout(
-                                rx.vstack(
-                                    rx.text(
-                                        "Your new data plan is on your eSIM. If data does not "
-                                        "resume within a few minutes, turn airplane mode on and "
-                                        "off."
-                                    ),
-                                    rx.link(
-                                        rx.button("See your eSIM", size="3"),
-                                        href="/esims/" + OrderState.esim_id,
-                                    ),
-                                ),
-                                icon="party-popper",
-                                color_scheme="green",
-                                data_testid="order-delivered",
-                            ),
-                            rx.callout(
-                                rx.vstack(
-                                    rx.text("Your eSIM is ready. Install it before you travel."),
-                                    rx.link(
-                                        rx.button("Install your eSIM", size="3"),
-                                        href="/esims/" + OrderState.esim_id + "/install",
-                                    ),
-                                ),
-                                icon="party-popper",
-                                color_scheme="green",
-                                data_testid="order-delivered",
-                            ),
-                        ),
-                    ),
-                    (
-                        "needs_attention",
-                        rx.callout(
-                            "We could not finish setting up your eSIM. Our team has been "
-                            "alerted and will fix it or refund you; your payment was not "
-                            "captured. No need to buy again.",
-                            icon="life-buoy",
-                            color_scheme="amber",
-                            data_testid="order-needs-attention",
-                        ),
-                    ),
-                    rx.cond(
-                        OrderState.retrying,
-                        rx.callout(
-                            rx.cond(
-                                OrderState.kind == "topup",
-                                "We are still adding the data plan to your eSIM. The mobile "
-                                "network is slow to answer right now, so we keep trying "
-                                "automatically; we will email you as soon as it is done. No "
-                                "need to buy again.",
-                                "We are still setting up your eSIM. The mobile network is slow "
-                                "to answer right now, so we keep trying automatically; we will "
-                                "email you as soon as it is ready. No need to buy again.",
-                            ),
-                            icon="hourglass",
-                            color_scheme="blue",
-                            role="status",
-                            data_testid="order-retrying",
-                        ),
-                        rx.text(
-                            rx.cond(
-                                OrderState.kind == "topup",
-                                "Adding the data plan to your eSIM… this usually takes a few "
-                                "seconds. You can leave this page; we will email you when it "
-                                "is done.",
-                                "Setting up your eSIM… this usually takes a few seconds. You "
-                                "can leave this page; we will email you when it is ready.",
-                            ),
-                            size="2",
-                            color=rx.color("gray", 11),
-                            role="status",
-                        ),
-                    ),
+                    ("delivered", _delivered()),
+                    ("needs_attention", _needs_attention()),
+                    _in_progress(),
                 ),
                 spacing="4",
                 width="100%",

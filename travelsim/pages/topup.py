@@ -114,7 +114,7 @@ def topup_page() -> rx.Component:
             TopupState.not_found,
             rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("My eSIMs", href="/account")),
             rx.vstack(
-                rx.link("← Back to the eSIM", href="/esims/" + TopupState.esim_id),
+                rx.link("← Back to the eSIM", href=TopupState.esim_url),
                 rx.heading("Buy more data", size="7"),
                 rx.text(
                     "Same eSIM, no new QR code: the new plan is added to it.",

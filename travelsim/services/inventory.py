@@ -202,7 +202,7 @@ async def release_expired(session: AsyncSession, now: datetime) -> int:
 
     Only ``reserved`` rows are touched (an assigned eSIM is never freed), in one
     compare-and-set ``UPDATE``. The checkout itself stays ``open``: paying later re-reserves
-    (``checkout.pay``). Returns the number of eSIMs released.
+    (``checkout_payment.pay``). Returns the number of eSIMs released.
     """
     result: Any = await session.execute(
         update(Esim)

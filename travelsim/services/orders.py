@@ -9,20 +9,31 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.formatting import format_money
-from travelsim.models import Checkout, Esim, Order, Plan, ProvisioningStep
+from travelsim.models import (
+    Checkout,
+    Esim,
+    Order,
+    OrderStatus,
+    Payment,
+    Plan,
+    ProvisioningStep,
+    PurchaseKind,
+    StepStatus,
+    User,
+)
 from travelsim.services import countries
 
 #: Order statuses whose provisioning is not over: a failed step is tried again, either in the
 #: same run (``provisioning``: attempts per step, ``provisioning.DEFAULT_MAX_ATTEMPTS``) or by
 #: the scheduled automatic retry (``paid``; docs/business-rules.md#provisioning-retries).
-UNFINISHED = frozenset({"paid", "provisioning"})
+UNFINISHED = frozenset({OrderStatus.PAID, OrderStatus.PROVISIONING})
 
 
 def shown_step_status(order_status: str, step_status: str) -> str:
     """What the traveler reads for a step (``pending``, ``running``, ``done``, ``retrying``
     or ``failed``): a ``failed`` step of an order still being set up is ``retrying``; it
     reads ``failed`` only once the order is over (``needs_attention``)."""
-    if step_status == "failed" and order_status in UNFINISHED:
+    if step_status == StepStatus.FAILED and order_status in UNFINISHED:
         return "retrying"
     return step_status
 
@@ -101,7 +112,7 @@ async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningSte
     plan = await session.get(Plan, order.plan_id)
     esim = await session.get(Esim, order.esim_id)
     place = _destination(await session.get(Checkout, order.checkout_id), plan)
-    scheduled = order.status == "paid" and order.next_attempt_at is not None
+    scheduled = order.status == OrderStatus.PAID and order.next_attempt_at is not None
     views = [
         StepView(s.name, s.status, s.error, shown_step_status(order.status, s.status))
         for s in steps
@@ -157,8 +168,6 @@ async def receipt_view(
     session: AsyncSession, *, order_id: str, user_id: int, vat_rate_percent: str
 ) -> ReceiptView | None:
     """The receipt of ``order_id`` if it belongs to ``user_id``, else ``None``."""
-    from travelsim.models import Payment, User
-
     view = await order_view(session, order_id=order_id, user_id=user_id)
     order = await session.get(Order, order_id)
     if view is None or order is None:
@@ -171,7 +180,9 @@ async def receipt_view(
         reference=order.reference,
         date=order.created_at,
         customer_email=user.email if user else "",
-        description=("Data top-up: " if order.kind == "topup" else "eSIM with data plan: ")
+        description=(
+            "Data top-up: " if order.kind == PurchaseKind.TOPUP else "eSIM with data plan: "
+        )
         + view.plan_title,
         iccid=view.iccid,
         net=format_money(order.amount_minor - order.tax_minor, order.currency),

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from travelsim.models import Payment, PaymentStatus, utcnow
+
 __all__ = [
     "DEMO_CONFIRMATION_CODE",
     "FAILURE_MESSAGES",
@@ -49,6 +51,7 @@ __all__ = [
     "get_provider",
     "luhn_valid",
     "normalize_card_number",
+    "void_payment",
 ]
 
 ChargeStatus = Literal["succeeded", "requires_action", "declined"]
@@ -346,3 +349,23 @@ def get_provider(name: str = "demo") -> PaymentProvider:
     """The provider registered as ``name`` (the value stored in ``Payment.provider``).
     Raises ``KeyError`` for an unknown name."""
     return _PROVIDERS[name]()
+
+
+async def void_payment(payment: Payment, provider: PaymentProvider | None = None) -> None:
+    """Void ``payment``'s charge at the provider (a charge the portal cannot honour: sold out
+    after paying, provisioning given up). ``provider`` defaults to the one named in
+    ``Payment.provider``. Sets ``status`` ``voided``, or ``flagged`` with ``failure_reason``
+    ``"void failed: <code>"`` (at most 200 characters) when it could not be voided (provider
+    error, no provider reference, unknown provider): a human must look. Sets ``updated_at``
+    (aware UTC); the caller adds and commits. Never raises for a provider failure."""
+    try:
+        prov = provider or get_provider(payment.provider)
+        if not payment.provider_ref:
+            raise PaymentProviderError("no_ref", "payment has no provider reference")
+        await prov.void(payment.provider_ref)
+        payment.status = PaymentStatus.VOIDED
+    except (PaymentProviderError, KeyError) as exc:
+        payment.status = PaymentStatus.FLAGGED
+        code = exc.code if isinstance(exc, PaymentProviderError) else type(exc).__name__
+        payment.failure_reason = f"void failed: {code}"[:200]
+    payment.updated_at = utcnow()

@@ -4,7 +4,9 @@ One :class:`~travelsim.sft.client.SFTClient` per process (so the access token an
 budget are shared by every caller in the process), built lazily from the settings.
 Provisioning of an order runs as an ``asyncio`` task owned by the process, not by a
 browser tab: closing the tab does not stop it, and :func:`ensure_provisioning` never
-starts a second run of the same order in this process.
+starts a second run of the same order in this process. The payment service calls it once
+the order is committed (``checkout_payment``); the recovery job resumes what a stopped
+process left (``jobs.runs.run_recovery``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from travelsim.models import OrderStatus
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 
@@ -46,7 +49,7 @@ def ensure_provisioning(order_id: str) -> bool:
     async def run() -> object:
         try:
             order = await provisioning.run_order(order_id, client=sft_client())
-            if order.status == "delivered":
+            if order.status == OrderStatus.DELIVERED:
                 await _first_figures(order.esim_id)
             return order
         except Exception:
@@ -71,8 +74,3 @@ async def _first_figures(esim_id: int) -> None:
         log.warning("first usage sync failed for eSIM %s", esim_id, exc_info=True)
         return
     live.notify(esim_id)
-
-
-def is_provisioning(order_id: str) -> bool:
-    task = _tasks.get(order_id)
-    return task is not None and not task.done()

@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.esim.addons import (
-    DEFAULT_PRIORITY,
     LIVE_ADDON_LIMIT,
     LIVE_STATUSES,
     draw_key,
@@ -28,26 +27,18 @@ from travelsim.esim.addons import (
     live_count,
 )
 from travelsim.esim.lifecycle import STAFF_REASONS, SYSTEM_REASONS, endpoint_state
-from travelsim.models import Esim, EsimAddon, EsimSync, Plan, utcnow
+from travelsim.models import AddonState, Esim, EsimAddon, EsimSync, Plan, utcnow
+from travelsim.services import ownership
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
 from travelsim.sft.models import Priority
 
 __all__ = [
-    "DEFAULT_PRIORITY",
-    "LIVE_ADDON_LIMIT",
-    "LIVE_STATUSES",
-    "STAFF_REASONS",
-    "SYSTEM_REASONS",
     "AddonPreview",
     "ResumeOutcome",
     "TopupDecision",
     "TopupOffer",
     "check_topup_allowed",
-    "draw_key",
-    "effective_status",
-    "endpoint_state",
-    "live_count",
     "preview",
     "preview_totals",
     "resume_if_system_suspended",
@@ -159,13 +150,13 @@ def preview(
                 unique_id=a.unique_id,
                 plan_id=a.plan_id,
                 plan_name=a.plan_name,
-                started=status == "active",
+                started=status == AddonState.ACTIVE,
                 immediate=a.activated_by == "immediate",
                 key=draw_key(a),
                 remaining=a.remaining_bytes,
                 total=a.initial_bytes,
-                started_at=a.started_at if status == "active" else None,
-                expires_at=a.expires_at if status == "active" else None,
+                started_at=a.started_at if status == AddonState.ACTIVE else None,
+                expires_at=a.expires_at if status == AddonState.ACTIVE else None,
                 validity_days=a.validity_days,
             )
         )
@@ -372,11 +363,12 @@ async def topup_offer(
     """Load the stored add-ons and status of ``user_id``'s eSIM and combine
     :func:`check_topup_allowed` with :func:`preview` for ``plan_id`` at ``now`` (aware UTC).
     No platform call (refresh first with ``usage_refresh.refresh_now`` for fresher figures).
-    Returns ``None`` if the eSIM is not this user's (state ``assigned``) or the plan is unknown.
+    Returns ``None`` if the eSIM is not this user's (``ownership.is_owner``) or the plan is
+    unknown.
     """
-    esim = await session.get(Esim, esim_id)
+    esim = await ownership.owned_esim(session, user_id, esim_id)
     plan = await session.get(Plan, plan_id)
-    if esim is None or esim.user_id != user_id or esim.state != "assigned" or plan is None:
+    if esim is None or plan is None:
         return None
     addons = list(
         (await session.exec(select(EsimAddon).where(col(EsimAddon.esim_id) == esim_id))).all()

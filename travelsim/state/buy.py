@@ -1,9 +1,11 @@
-"""Checkout: confirm destination and device, reserve an eSIM, pay once, then provision.
+"""Checkout: confirm destination and device, reserve an eSIM, pay once, then watch the order.
 
 The checkout id travels in the URL (``/buy/<plan>?checkout=<id>``) so a reload resumes
 the same checkout; it is also the payment's idempotency key, so double clicks, reloads and
 retries never charge twice. Card details go from the form to the payment provider in
-one event and are never kept in state.
+one event and are never kept in state. What the page shows for the checkout in its URL is the
+checkout service's (``checkout.checkout_page``); a paid order's provisioning is started by the
+payment service (``checkout_payment``), the order page only watches it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ from typing import Any
 import reflex as rx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim import db
-from travelsim.models import Checkout, Esim, Plan, User
-from travelsim.services import catalogue, checkout, countries, payments, platform
+from travelsim import db, urls
+from travelsim.models import Esim, Plan, User
+from travelsim.services import (
+    catalogue,
+    checkout,
+    checkout_outcome,
+    checkout_payment,
+    countries,
+    payments,
+    platform,
+)
 from travelsim.settings import get_settings
-from travelsim.state.session import SessionState
+from travelsim.state.session import SessionState, _uid
 
 ERRORS = {
     "unknown_plan": "This plan is not on sale any more. Please choose another one.",
@@ -88,27 +98,23 @@ class BuyState(SessionState):
             self.target = {}
             self.step = "confirm"
             if checkout_id:
-                co = await s.get(Checkout, checkout_id)
-                if co is None or co.user_id != user.id or co.plan_id != self.plan_id:
-                    self.step = "confirm"
+                shown = await checkout.checkout_page(
+                    s, checkout_id=checkout_id, user_id=_uid(user), plan_id=self.plan_id
+                )
+                if not shown.found:
                     self.error = ERRORS["not_found"]
                     return None
-                order = await checkout.order_for_checkout(s, co.id)
-                if order is not None:
-                    return rx.redirect(f"/orders/{order.id}")
-                if co.kind == "topup":
-                    esim = await s.get(Esim, co.esim_id) if co.esim_id else None
-                    if esim is None or esim.user_id != user.id:
-                        self.error = ERRORS["not_found"]
-                        return None
+                if shown.order_id is not None:
+                    return rx.redirect(urls.order(shown.order_id))
+                if shown.target is not None:
                     self.kind = "topup"
-                    self.target = _esim_target(esim)
-                if co.status == "open":
-                    self.checkout_id = co.id
-                    self.destination = co.destination or self.destination
-                    self.step = "action" if await checkout.pending_action(s, co.id) else "pay"
+                    self.target = _esim_target(shown.target)
+                if shown.open:
+                    self.checkout_id = shown.checkout_id
+                    self.destination = shown.destination or self.destination
+                    self.step = shown.step
                 else:
-                    self.error = ERRORS.get(co.status, ERRORS["expired"])
+                    self.error = ERRORS.get(shown.closed_status or "", ERRORS["expired"])
         self.destination_label = countries.label(self.destination)
         return None
 
@@ -164,7 +170,7 @@ class BuyState(SessionState):
             return
         # ``busy`` stays True until the checkout page loads (``load`` resets it), so the
         # button cannot be clicked again on the way there.
-        yield rx.redirect(f"/buy/{self.plan_id}?to={self.destination}&checkout={co.id}")
+        yield rx.redirect(urls.buy(self.plan_id, to=self.destination, checkout=co.id))
 
     @rx.event
     async def pay(self, form: dict[str, Any]) -> Any:
@@ -175,7 +181,7 @@ class BuyState(SessionState):
             cvc=str(form.get("card_cvc", "")),
         )
         async for step in self._payment_step(
-            lambda s, user: checkout.pay(
+            lambda s, user: checkout_payment.pay(
                 s,
                 payments.demo_provider(),
                 checkout_id=self.checkout_id,
@@ -191,7 +197,7 @@ class BuyState(SessionState):
         """Second step of a card that needs it (3-D Secure style code)."""
         code = str(form.get("code", ""))[:12]
         async for step in self._payment_step(
-            lambda s, user: checkout.confirm_payment(
+            lambda s, user: checkout_payment.confirm_payment(
                 s,
                 payments.demo_provider(),
                 checkout_id=self.checkout_id,
@@ -202,7 +208,7 @@ class BuyState(SessionState):
             yield step
 
     async def _payment_step(
-        self, call: Callable[[AsyncSession, User], Awaitable[checkout.PayOutcome]]
+        self, call: Callable[[AsyncSession, User], Awaitable[checkout_outcome.PayOutcome]]
     ) -> AsyncIterator[Any]:
         """Run one payment call for the signed-in owner: button disabled meanwhile (the
         checkout id makes a second click harmless anyway), errors shown, then the outcome."""
@@ -229,10 +235,11 @@ class BuyState(SessionState):
             self.busy = False
         yield self._after_payment(outcome)
 
-    def _after_payment(self, outcome: checkout.PayOutcome) -> Any:
+    def _after_payment(self, outcome: checkout_outcome.PayOutcome) -> Any:
+        # A paid order's provisioning was started by the payment service: the order page
+        # only watches it.
         if outcome.order_id and outcome.status == "paid":
-            platform.ensure_provisioning(outcome.order_id)
-            return rx.redirect(f"/orders/{outcome.order_id}")
+            return rx.redirect(urls.order(outcome.order_id))
         if outcome.requires_action:
             self.step = "action"
             return None
@@ -256,7 +263,7 @@ class BuyState(SessionState):
         for _ in range(20):
             try:
                 async with db.session() as s:
-                    outcome = await checkout.payment_outcome(
+                    outcome = await checkout_outcome.payment_outcome(
                         s, checkout_id=self.checkout_id, user=user
                     )
             except checkout.CheckoutError as exc:  # not this traveler's checkout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex.event import EventSpec
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.models import Plan
 from travelsim.services import catalogue, countries
 
@@ -109,7 +109,7 @@ class CatalogueState(rx.State):
     @rx.event
     def choose_plan(self, plan_id: str) -> EventSpec | None:
         if any(o["plan_id"] == plan_id for o in self.offers):
-            return rx.redirect(f"/buy/{plan_id}?to={self.selected_code}")
+            return rx.redirect(urls.buy(plan_id, to=self.selected_code))
         return None
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim import db
-from travelsim.services import orders, platform
+from travelsim import db, urls
+from travelsim.models import OrderStatus, PurchaseKind
+from travelsim.services import orders
 from travelsim.state.session import SessionState, _uid
 
 #: What each provisioning step does, as the traveler reads it, for a new eSIM...
@@ -27,7 +28,7 @@ TOPUP_STEP_LABELS = {
     "deliver": "Confirming your top-up",
     "resume": "Resuming your eSIM",
 }
-FINAL = {"delivered", "needs_attention"}
+FINAL = {OrderStatus.DELIVERED, OrderStatus.NEEDS_ATTENTION}
 WATCH_SECONDS = 300
 
 
@@ -38,6 +39,9 @@ class OrderState(SessionState):
     plan_title: str = ""
     amount: str = ""
     esim_id: str = ""
+    #: The eSIM's page and its installation page (links once delivered).
+    esim_url: str = ""
+    install_url: str = ""
     kind: str = "new_esim"
     steps: list[dict[str, str]] = []
     retrying: bool = False
@@ -83,12 +87,14 @@ class OrderState(SessionState):
         self.plan_title = view.plan_title
         self.amount = view.amount
         self.esim_id = str(view.esim_id)
+        self.esim_url = urls.esim(view.esim_id)
+        self.install_url = urls.install(view.esim_id)
         self.kind = view.kind
         # "Still setting up" once a retry is coming (in this run or scheduled).
         self.retrying = view.retry_pending
         self.destination_name = view.destination_name
         self.destination_flag = view.destination_flag
-        labels = TOPUP_STEP_LABELS if view.kind == "topup" else STEP_LABELS
+        labels = TOPUP_STEP_LABELS if view.kind == PurchaseKind.TOPUP else STEP_LABELS
         self.steps = [
             {"name": st.name, "label": labels.get(st.name, st.name), "status": st.shown}
             for st in view.steps
@@ -97,7 +103,10 @@ class OrderState(SessionState):
 
     @rx.event(background=True)
     async def watch(self) -> None:
-        """Follow provisioning until it ends (or WATCH_SECONDS pass)."""
+        """Follow provisioning until it ends (or WATCH_SECONDS pass). Only watches: the
+        payment service started the run (``checkout_payment``), and an order left mid-way
+        is resumed by the recovery job (``jobs.runs.run_recovery``), an automatic retry by its
+        schedule."""
         async with self:
             if self.watching:
                 return
@@ -111,10 +120,6 @@ class OrderState(SessionState):
                 async with self:
                     if not self._apply(view) or self.status in FINAL:
                         return
-                # An automatic retry that is waiting is started by the schedule, not here.
-                if view is not None and view.status in {"paid", "provisioning"}:
-                    if not view.retrying:
-                        platform.ensure_provisioning(self.order_id)
                 await asyncio.sleep(0.5)
         finally:
             async with self:

@@ -12,10 +12,10 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim import db
+from travelsim import db, urls
 from travelsim.formatting import format_bytes
-from travelsim.models import Esim, utcnow
-from travelsim.services import catalogue, checkout, platform, topup
+from travelsim.models import utcnow
+from travelsim.services import catalogue, checkout, ownership, platform, topup
 from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -34,6 +34,8 @@ SUPPORT_REFUSALS = frozenset({"no_sim", "suspended_by_staff", "suspended_unknown
 
 class TopupState(SessionState):
     esim_id: str = ""
+    #: The eSIM's page (the way back).
+    esim_url: str = ""
     not_found: bool = False
     offers: list[dict[str, str]] = []
     selected: str = ""
@@ -55,10 +57,13 @@ class TopupState(SessionState):
             return self._signin_redirect()
         raw = self.router.url.path.rstrip("/").rsplit("/", 2)[-2]
         self.esim_id = raw if raw.isdigit() else ""
+        self.esim_url = urls.esim(self.esim_id)
         self.selected, self.preview, self.totals, self.error = "", [], "", ""
         async with db.session() as s:
-            esim = await s.get(Esim, int(self.esim_id)) if self.esim_id else None
-            if esim is None or esim.user_id != _uid(user) or esim.state != "assigned":
+            esim = await ownership.owned_esim(
+                s, _uid(user), int(self.esim_id) if self.esim_id else None
+            )
+            if esim is None:
                 self.not_found = True
                 return None
             self.not_found = False
@@ -147,7 +152,7 @@ class TopupState(SessionState):
         yield None
         try:
             async with db.session() as s:
-                esim = await s.get(Esim, int(self.esim_id))
+                esim = await ownership.owned_esim(s, _uid(user), int(self.esim_id))
                 co = await checkout.start_checkout(
                     s,
                     user=user,
@@ -163,5 +168,4 @@ class TopupState(SessionState):
             self.busy = False
             return
         self.busy = False
-        dest = f"&to={co.destination}" if co.destination else ""
-        yield rx.redirect(f"/buy/{self.selected}?checkout={co.id}{dest}")
+        yield rx.redirect(urls.buy(self.selected, to=co.destination, checkout=co.id))

@@ -39,7 +39,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import email, provisioning
+from travelsim.services import email, email_messages, provisioning
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -336,7 +336,7 @@ async def resend_installation_email(staff: Staff, order_id: str) -> ActionResult
             if user is None or await s.get(AccountDeletion, user.id) is not None:
                 raise Refused("the traveler's account no longer exists")
             title = (plan.display_name or plan.sft_name) if plan else order.plan_id
-            message = provisioning.installation_email(
+            message = email_messages.installation_email(
                 order, esim, title=title, public_url=get_settings().public_url
             )
             row = await email.enqueue(s, to=user.email, user_id=user.id, **message)

@@ -27,7 +27,7 @@ from travelsim.models import (
     utcnow,
 )
 from travelsim.services.admin.base import Refused
-from travelsim.services.checkout import NEW_ESIM_STEPS, TOPUP_STEPS, new_reference
+from travelsim.services.order_creation import NEW_ESIM_STEPS, TOPUP_STEPS, new_reference
 
 #: Payment provider of zero-amount staff orders (goodwill, replacement).
 STAFF_PROVIDER = "staff"

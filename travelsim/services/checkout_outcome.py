@@ -1,0 +1,129 @@
+"""What paying a checkout came to, for the UI: :class:`PayOutcome`, built from the checkout's
+payment and order rows, and :func:`payment_outcome` to read it again without charging (polling
+a ``processing`` outcome, re-rendering after a reload)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from travelsim.models import CheckoutStatus, Order, Payment, PaymentStatus, User
+from travelsim.services.checkout import (
+    CheckoutError,
+    order_for_checkout,
+    owned_checkout,
+    payments_for,
+    user_id_of,
+)
+from travelsim.services.payments import failure_message
+
+__all__ = [
+    "PayOutcome",
+    "PayStatus",
+    "current_outcome",
+    "paid_outcome",
+    "payment_outcome",
+    "replayed_order",
+    "unpaid_outcome",
+]
+
+PayStatus = Literal["paid", "requires_action", "declined", "processing"]
+
+
+@dataclass(frozen=True, slots=True)
+class PayOutcome:
+    """What a payment call produced, for the UI.
+
+    ``status``: ``paid`` (``order_id``/``order_reference`` set: provisioning has been started;
+    show its progress), ``requires_action`` (ask for the verification code, then
+    :func:`confirm_payment`), ``declined`` (show ``message``; the traveler may try another
+    card), ``processing`` (another request for this checkout is mid-payment: poll
+    :func:`payment_outcome`). ``replayed`` is True when nothing new was charged because the
+    checkout already had this outcome (double click, reload, retry).
+    """
+
+    status: PayStatus
+    checkout_id: str
+    payment_id: int | None = None
+    order_id: str | None = None
+    order_reference: str | None = None
+    error_code: str | None = None
+    message: str = ""
+    card_last4: str | None = None
+    replayed: bool = False
+
+    @property
+    def requires_action(self) -> bool:
+        """True when the UI must ask for the verification code."""
+        return self.status == "requires_action"
+
+    @property
+    def error(self) -> str | None:
+        """Alias of ``error_code``."""
+        return self.error_code
+
+
+def paid_outcome(
+    checkout_id: str, order: Order, payment: Payment | None, *, replayed: bool
+) -> PayOutcome:
+    """The ``paid`` outcome of ``checkout_id``: its order, and ``payment``'s last 4 digits."""
+    return PayOutcome(
+        status="paid",
+        checkout_id=checkout_id,
+        payment_id=order.payment_id,
+        order_id=order.id,
+        order_reference=order.reference,
+        card_last4=payment.card_last4 if payment else None,
+        replayed=replayed,
+    )
+
+
+def replayed_order(checkout_id: str, order: Order, payments: list[Payment]) -> PayOutcome:
+    """The outcome of a checkout whose order exists: that order, nothing charged."""
+    payment = next((p for p in payments if p.id == order.payment_id), None)
+    return paid_outcome(checkout_id, order, payment, replayed=True)
+
+
+def unpaid_outcome(checkout_id: str, payment: Payment, *, replayed: bool) -> PayOutcome:
+    """Outcome of a payment that has no order (yet)."""
+    status: PayStatus
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        status = "requires_action"
+    elif payment.status in (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED):
+        status = "processing"  # succeeded: order being written
+    else:
+        status = "declined"
+    code = payment.failure_reason if status == "declined" else None
+    return PayOutcome(
+        status=status,
+        checkout_id=checkout_id,
+        payment_id=payment.id,
+        error_code=code,
+        message=failure_message(code) if status == "declined" else "",
+        card_last4=payment.card_last4,
+        replayed=replayed,
+    )
+
+
+async def payment_outcome(session: AsyncSession, *, checkout_id: str, user: User) -> PayOutcome:
+    """The current outcome of ``checkout_id`` without charging (for polling a ``processing``
+    outcome, or re-rendering after a reload). Raises CheckoutError ``not_found`` (also for
+    another user's checkout) and ``checkout_closed`` when nothing was ever paid and the
+    checkout is closed or has no payment yet."""
+    return await current_outcome(session, checkout_id, user_id_of(user))
+
+
+async def current_outcome(session: AsyncSession, checkout_id: str, user_id: int) -> PayOutcome:
+    """:func:`payment_outcome` for ``user_id`` (the same errors)."""
+    checkout = await owned_checkout(session, checkout_id, user_id)
+    order = await order_for_checkout(session, checkout.id)
+    payments = await payments_for(session, checkout.id)
+    if order is not None:
+        return replayed_order(checkout.id, order, payments)
+    if not payments:
+        raise CheckoutError(
+            "checkout_closed" if checkout.status != CheckoutStatus.OPEN else "no_pending_payment"
+        )
+    return unpaid_outcome(checkout.id, payments[-1], replayed=True)
