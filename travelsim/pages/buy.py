@@ -145,7 +145,7 @@ def _trip_confirmed() -> rx.Component:
 
 
 def pay_step() -> rx.Component:
-    topup = BuyState.kind == "topup"
+    topup = BuyState.is_topup
     return rx.vstack(
         rx.cond(topup, _topup_target(), _trip_confirmed()),
         rx.heading(rx.cond(topup, "Pay", "2. Pay"), size="4"),

@@ -51,7 +51,7 @@ def _heading() -> tuple[rx.Component, ...]:
             ),
         ),
         rx.text(
-            rx.cond(OrderState.kind == "topup", "Top-up: ", "New eSIM: "),
+            rx.cond(OrderState.is_topup, "Top-up: ", "New eSIM: "),
             OrderState.plan_title,
             " · ",
             OrderState.amount,
@@ -72,7 +72,7 @@ def _steps() -> rx.Component:
 def _delivered() -> rx.Component:
     """Ready: a top-up links to the eSIM, a new eSIM to its installation page."""
     return rx.cond(
-        OrderState.kind == "topup",
+        OrderState.is_topup,
         rx.callout(
             rx.vstack(
                 rx.text(
@@ -115,7 +115,7 @@ def _in_progress() -> rx.Component:
         OrderState.retrying,
         rx.callout(
             rx.cond(
-                OrderState.kind == "topup",
+                OrderState.is_topup,
                 "We are still adding the data plan to your eSIM. The mobile "
                 "network is slow to answer right now, so we keep trying "
                 "automatically; we will email you as soon as it is done. No "
@@ -131,7 +131,7 @@ def _in_progress() -> rx.Component:
         ),
         rx.text(
             rx.cond(
-                OrderState.kind == "topup",
+                OrderState.is_topup,
                 "Adding the data plan to your eSIM… this usually takes a few "
                 "seconds. You can leave this page; we will email you when it "
                 "is done.",

@@ -115,7 +115,7 @@ async def start_checkout(
     user: User,
     plan_id: str,
     destination: str | None,
-    kind: Literal["new_esim", "topup"] = "new_esim",
+    kind: PurchaseKind = PurchaseKind.NEW_ESIM,
     esim_id: int | None = None,
     reservation_minutes: int | None = None,
     client: SFTClient | None = None,

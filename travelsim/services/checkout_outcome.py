@@ -5,7 +5,7 @@ a ``processing`` outcome, re-rendering after a reload)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +29,14 @@ __all__ = [
     "unpaid_outcome",
 ]
 
-PayStatus = Literal["paid", "requires_action", "declined", "processing"]
+
+class PayStatus(StrEnum):
+    """What a payment call produced (:class:`PayOutcome`)."""
+
+    PAID = "paid"
+    REQUIRES_ACTION = "requires_action"
+    DECLINED = "declined"
+    PROCESSING = "processing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +64,7 @@ class PayOutcome:
     @property
     def requires_action(self) -> bool:
         """True when the UI must ask for the verification code."""
-        return self.status == "requires_action"
+        return self.status == PayStatus.REQUIRES_ACTION
 
     @property
     def error(self) -> str | None:
@@ -70,7 +77,7 @@ def paid_outcome(
 ) -> PayOutcome:
     """The ``paid`` outcome of ``checkout_id``: its order, and ``payment``'s last 4 digits."""
     return PayOutcome(
-        status="paid",
+        status=PayStatus.PAID,
         checkout_id=checkout_id,
         payment_id=order.payment_id,
         order_id=order.id,
@@ -90,12 +97,12 @@ def unpaid_outcome(checkout_id: str, payment: Payment, *, replayed: bool) -> Pay
     """Outcome of a payment that has no order (yet)."""
     status: PayStatus
     if payment.status == PaymentStatus.REQUIRES_ACTION:
-        status = "requires_action"
+        status = PayStatus.REQUIRES_ACTION
     elif payment.status in (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED):
-        status = "processing"  # succeeded: order being written
+        status = PayStatus.PROCESSING  # succeeded: order being written
     else:
-        status = "declined"
-    code = payment.failure_reason if status == "declined" else None
+        status = PayStatus.DECLINED
+    code = payment.failure_reason if status == PayStatus.DECLINED else None
     return PayOutcome(
         status=status,
         checkout_id=checkout_id,

@@ -42,7 +42,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
-from travelsim.models import OutboxEmail, utcnow
+from travelsim.models import OutboxEmail, OutboxStatus, utcnow
 from travelsim.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ async def enqueue(
         body_text=text,
         body_html=html,
         attachments=checked,
-        status="queued",
+        status=OutboxStatus.QUEUED,
     )
     session.add(row)
     await session.flush()
@@ -273,7 +273,7 @@ async def send_pending(settings: Settings, *, limit: int = 20) -> int:
         due = (
             await s.exec(
                 select(OutboxEmail)
-                .where(OutboxEmail.status == "queued")
+                .where(OutboxEmail.status == OutboxStatus.QUEUED)
                 .where(
                     or_(
                         col(OutboxEmail.next_attempt_at).is_(None),
@@ -323,7 +323,7 @@ async def _claim(s: AsyncSession, row: OutboxEmail, now: datetime) -> bool:
     result: Any = await s.exec(
         update(OutboxEmail)
         .where(col(OutboxEmail.id) == row.id)
-        .where(col(OutboxEmail.status) == "queued")
+        .where(col(OutboxEmail.status) == OutboxStatus.QUEUED)
         .where(condition)
         .values(next_attempt_at=now + CLAIM_LEASE)
     )
@@ -334,7 +334,7 @@ def _record(row: OutboxEmail, error: BaseException | None) -> None:
     now = utcnow()
     row.attempts += 1
     if error is None:
-        row.status = "sent"
+        row.status = OutboxStatus.SENT
         row.sent_at = now
         row.last_error = None
         row.next_attempt_at = None
@@ -342,7 +342,7 @@ def _record(row: OutboxEmail, error: BaseException | None) -> None:
         return
     row.last_error = _describe(error)
     if _is_permanent(error) or row.attempts >= MAX_ATTEMPTS:
-        row.status = "failed"
+        row.status = OutboxStatus.FAILED
         row.next_attempt_at = None
         log.warning(
             "email failed id=%s kind=%s attempts=%s error=%s",

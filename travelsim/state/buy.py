@@ -27,6 +27,7 @@ from travelsim.services import (
     payments,
     platform,
 )
+from travelsim.services.checkout_outcome import PayStatus
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 
@@ -55,7 +56,8 @@ class BuyState(SessionState):
     checkout_id: str = ""
     step: str = "loading"  # loading | confirm | pay | action | not_found
     #: ``new_esim`` or ``topup`` (the checkout in the URL adds data to an eSIM already owned).
-    kind: str = "new_esim"
+    #: This checkout buys more data for an eSIM the traveler has (else a new eSIM).
+    is_topup: bool = False
     #: The chosen destination as shown: flag and country name, e.g. "🇫🇷 France".
     destination_label: str = ""
     #: For a top-up: the eSIM the data is added to (``name``, ``iccid_tail``, ``destination``).
@@ -94,7 +96,7 @@ class BuyState(SessionState):
             )
             checkout_id = params.get("checkout", "")
             self.checkout_id = ""
-            self.kind = "new_esim"
+            self.is_topup = False
             self.target = {}
             self.step = "confirm"
             if checkout_id:
@@ -107,7 +109,7 @@ class BuyState(SessionState):
                 if shown.order_id is not None:
                     return rx.redirect(urls.order(shown.order_id))
                 if shown.target is not None:
-                    self.kind = "topup"
+                    self.is_topup = True
                     self.target = _esim_target(shown.target)
                 if shown.open:
                     self.checkout_id = shown.checkout_id
@@ -238,12 +240,12 @@ class BuyState(SessionState):
     def _after_payment(self, outcome: checkout_outcome.PayOutcome) -> Any:
         # A paid order's provisioning was started by the payment service: the order page
         # only watches it.
-        if outcome.order_id and outcome.status == "paid":
+        if outcome.order_id and outcome.status == PayStatus.PAID:
             return rx.redirect(urls.order(outcome.order_id))
         if outcome.requires_action:
             self.step = "action"
             return None
-        if outcome.status == "processing":
+        if outcome.status == PayStatus.PROCESSING:
             self.error = "Your payment is being processed. This page will update in a moment."
             return BuyState.poll_payment
         self.error = outcome.message or ERRORS.get(outcome.error or "", "The payment failed.")
@@ -269,7 +271,7 @@ class BuyState(SessionState):
             except checkout.CheckoutError as exc:  # not this traveler's checkout
                 self.error = ERRORS.get(exc.code, exc.message)
                 return None
-            if outcome.status != "processing":
+            if outcome.status != PayStatus.PROCESSING:
                 return self._after_payment(outcome)
             await asyncio.sleep(0.5)
         return None

@@ -42,7 +42,8 @@ class OrderState(SessionState):
     #: The eSIM's page and its installation page (links once delivered).
     esim_url: str = ""
     install_url: str = ""
-    kind: str = "new_esim"
+    #: The order buys more data for an eSIM the traveler has (else a new eSIM).
+    is_topup: bool = False
     steps: list[dict[str, str]] = []
     retrying: bool = False
     destination_name: str = ""
@@ -89,7 +90,7 @@ class OrderState(SessionState):
         self.esim_id = str(view.esim_id)
         self.esim_url = urls.esim(view.esim_id)
         self.install_url = urls.install(view.esim_id)
-        self.kind = view.kind
+        self.is_topup = view.kind == PurchaseKind.TOPUP
         # "Still setting up" once a retry is coming (in this run or scheduled).
         self.retrying = view.retry_pending
         self.destination_name = view.destination_name

@@ -14,7 +14,7 @@ import reflex as rx
 
 from travelsim import db, urls
 from travelsim.formatting import format_bytes
-from travelsim.models import utcnow
+from travelsim.models import PurchaseKind, utcnow
 from travelsim.services import catalogue, checkout, ownership, platform, topup
 from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState, _uid
@@ -158,7 +158,7 @@ class TopupState(SessionState):
                     user=user,
                     plan_id=self.selected,
                     destination=esim.destination if esim else None,
-                    kind="topup",
+                    kind=PurchaseKind.TOPUP,
                     esim_id=int(self.esim_id),
                     client=platform.sft_client(),
                     device_confirmed=True,
