@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +30,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.models import Esim, Order, OrderStatus, Payment, PaymentStatus, StepStatus, utcnow
 from travelsim.services.payments import PaymentProvider, void_payment
 from travelsim.services.provisioning_retry import next_retry_at
@@ -52,7 +52,6 @@ __all__ = ["DEFAULT_BACKOFF", "DEFAULT_LEASE", "DEFAULT_MAX_ATTEMPTS", "give_up_
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 DEFAULT_MAX_ATTEMPTS = 3
 #: Seconds to wait before the 2nd, 3rd, ... attempt of a step (the last value repeats). The

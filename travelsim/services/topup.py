@@ -9,8 +9,7 @@ The add-on life rules it builds on (effective status, draw order, live count) ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -19,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.esim.addons import (
     LIVE_ADDON_LIMIT,
     LIVE_STATUSES,
@@ -48,8 +48,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _DAY = timedelta(days=1)
-
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 # --------------------------------------------------------------------------- preview

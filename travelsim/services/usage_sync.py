@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -41,6 +40,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.db import SessionFactory
 from travelsim.esim.addons import LIVE_STATUSES
 from travelsim.models import AddonState, Esim, EsimAddon, EsimSync, UsageDay, utcnow
 from travelsim.sft.client import SFTClient
@@ -65,7 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Clock = Callable[[], datetime]
 
 #: Days of statistics read per sync (today and the 29 UTC days before it).
