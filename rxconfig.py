@@ -18,6 +18,9 @@ config = rx.Config(
     # activation code while the install page is open, so it never goes to disk: memory for
     # one worker, Redis (with expiry) for several.
     state_manager_mode="redis" if _settings.redis_url else "memory",
+    # The client address of handlers (router.session.client_ip), read like the routes'
+    # travelsim.routes.http.client_address (docs/architecture.md#rate-limits).
+    trusted_proxy_hops=_settings.trusted_proxy_hops,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
         "`reflex run --env prod` serves both on one port.",
     )
     log_level: str = "INFO"
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the portal that append to X-Forwarded-For "
+        "(0: the header is ignored and the TCP peer is the client). Routes and Reflex "
+        "handlers read the client address the same way (docs/architecture.md#rate-limits).",
+    )
     secret_key: SecretStr | None = Field(
         None, description="Signs tokens; generated into DATA_DIR on first demo start if unset."
     )

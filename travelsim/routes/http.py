@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from travelsim.models import User
 from travelsim.services.auth.errors import message_for
 from travelsim.services.auth.sessions import COOKIE_NAME, SESSION_ABSOLUTE_TTL, user_for_token
-from travelsim.settings import Settings
+from travelsim.settings import Settings, get_settings
 
 #: Longest accepted form field, in characters.
 FIELD_MAX = 1024
@@ -60,8 +60,25 @@ def forbidden() -> Response:
 
 
 def client_address(request: Request) -> str:
-    """The client's IP address as the server sees it (the throttling key per address)."""
-    return request.client.host if request.client else "unknown"
+    """The client's IP address, the key of every per-address limit: the TCP peer, or with
+    ``TRUSTED_PROXY_HOPS=N`` the N-th address from the right of ``X-Forwarded-For`` (what
+    the N-th trusted proxy saw), the same rule Reflex applies to handlers'
+    ``router.session.client_ip`` with its ``trusted_proxy_hops`` (docs/architecture.md#rate-limits).
+    A client cannot choose its address by sending the header: entries it wrote are left of
+    the ones the proxies append."""
+    peer = request.client.host if request.client else "unknown"
+    return forwarded_client(
+        peer, request.headers.get("x-forwarded-for"), get_settings().trusted_proxy_hops
+    )
+
+
+def forwarded_client(peer: str, forwarded_for: str | None, hops: int) -> str:
+    """``peer``, or with ``hops`` > 0 the ``hops``-th entry from the right of the
+    comma-separated ``forwarded_for`` (``peer`` when the header has fewer entries)."""
+    if hops <= 0 or not forwarded_for:
+        return peer
+    entries = [part.strip() for part in forwarded_for.split(",") if part.strip()]
+    return entries[-hops] if len(entries) >= hops else peer
 
 
 async def read_form(request: Request) -> dict[str, str]:

@@ -1,0 +1,138 @@
+"""Rate limits shared by every worker, on the ``limits`` library (moving window, atomic).
+
+A :class:`Limit` names a rule such as ``"5/15 minutes"`` (``limits``' rate notation);
+:func:`hit` counts one event for a key (e.g. ``("signup", "203.0.113.9")``) and answers
+whether it is within the rule, in one atomic step of the storage (a Lua script on Redis,
+a lock in memory), so parallel requests can never all pass a check made before their
+records (docs/architecture.md#rate-limits).
+
+Storage: Redis when ``REDIS_URL`` is set (several workers share the counts), else this
+process's memory (one worker, the demo). If Redis fails mid-call, the call is answered from
+this process's memory with a warning: the limit still holds per worker, it never fails open.
+Storages are kept per event loop (the Redis client is bound to the loop it was made on;
+tests run many loops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from travelsim.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "travelsim:rl"
+"""Prefix of every Redis key the limits write."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A named rate rule. ``rate`` is ``limits``' notation: ``"5/15 minutes"``,
+    ``"10 per hour"``, ``"3/minute;20/day"`` is not accepted (one rule per Limit)."""
+
+    name: str
+    rate: str
+    _item: RateLimitItem = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_item", parse(self.rate))
+
+    @cached_property
+    def window_seconds(self) -> int:
+        """Length of the window, in seconds."""
+        return int(self._item.get_expiry())
+
+    @property
+    def amount(self) -> int:
+        """Events allowed per window."""
+        return int(self._item.amount)
+
+
+_storages: dict[asyncio.AbstractEventLoop, tuple[Storage, MemoryStorage]] = {}
+
+
+def _storage() -> tuple[Storage, MemoryStorage]:
+    """(primary, memory fallback) of the running loop."""
+    loop = asyncio.get_running_loop()
+    found = _storages.get(loop)
+    if found is None:
+        memory = MemoryStorage()
+        url = get_settings().redis_url
+        primary: Storage = memory
+        if url:
+            scheme_url = "async+" + url if not url.startswith("async+") else url
+            primary = RedisStorage(
+                scheme_url, implementation="redispy", key_prefix=KEY_PREFIX, wrap_exceptions=True
+            )
+        found = _storages[loop] = (primary, memory)
+    return found
+
+
+async def _call(method: str, limit: Limit, keys: tuple[str, ...]) -> object:
+    primary, memory = _storage()
+    try:
+        return await getattr(MovingWindowRateLimiter(primary), method)(
+            limit._item, limit.name, *keys
+        )
+    except Exception as exc:
+        if primary is memory:
+            raise
+        log.warning("rate limit storage failed (%s): answering from memory", exc)
+        return await getattr(MovingWindowRateLimiter(memory), method)(
+            limit._item, limit.name, *keys
+        )
+
+
+async def hit(limit: Limit, *keys: str) -> bool:
+    """Count one event for ``keys`` under ``limit``; True when it is within the rule
+    (counted), False when the window is full (not counted). Atomic across workers."""
+    return bool(await _call("hit", limit, keys))
+
+
+async def allowed(limit: Limit, *keys: str) -> bool:
+    """True when one more event would be within ``limit`` (nothing counted)."""
+    return bool(await _call("test", limit, keys))
+
+
+async def retry_after(limit: Limit, *keys: str) -> float:
+    """Seconds until the window of ``keys`` has room again (0 when it has now)."""
+    primary, memory = _storage()
+    limiter = MovingWindowRateLimiter(primary)
+    try:
+        stats = await limiter.get_window_stats(limit._item, limit.name, *keys)
+    except Exception:
+        stats = await MovingWindowRateLimiter(memory).get_window_stats(
+            limit._item, limit.name, *keys
+        )
+    if stats.remaining > 0:
+        return 0.0
+    return max(0.0, stats.reset_time - time.time())
+
+
+async def clear(limit: Limit, *keys: str) -> None:
+    """Forget the events of ``keys`` under ``limit`` (e.g. after a successful sign-in)."""
+    primary, memory = _storage()
+    for storage in {id(primary): primary, id(memory): memory}.values():
+        try:
+            await MovingWindowRateLimiter(storage).clear(limit._item, limit.name, *keys)
+        except Exception as exc:
+            log.warning("rate limit clear failed (%s)", exc)
+
+
+async def reset_all() -> None:
+    """Forget every count of the running loop's storages (tests)."""
+    primary, memory = _storage()
+    await memory.reset()
+    if primary is not memory:
+        try:
+            await primary.reset()
+        except Exception as exc:
+            log.warning("rate limit reset failed (%s)", exc)
