@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from travelsim.origins import allowed_origins
 from travelsim.settings import get_settings
 
 _settings = get_settings()
@@ -12,6 +13,10 @@ config = rx.Config(
     backend_port=_settings.backend_port,
     api_url=f"http://localhost:{_settings.backend_port}",
     deploy_url=_settings.public_url,
+    # Who may read answers with credentials (Reflex's CORS middleware on every layer) and
+    # open the event websocket (socket.io): the public origin only, never Reflex's "*"
+    # (docs/architecture.md#security-origins-csrf-and-event-arguments).
+    cors_allowed_origins=allowed_origins(_settings),
     db_url=_settings.sync_database_url,
     redis_url=_settings.redis_url,
     # Per-tab state is a cache (the database is the source of truth). It holds the owner's

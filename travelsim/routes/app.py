@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from travelsim.routes.account import account_routes
@@ -11,6 +12,7 @@ from travelsim.routes.callbacks import callback_routes
 from travelsim.routes.demo import mailbox
 from travelsim.routes.esim import qr_png
 from travelsim.routes.health import healthz
+from travelsim.routes.http import CrossOriginGuard
 from travelsim.routes.oidc import oidc_app
 from travelsim.routes.security import security_routes
 from travelsim.routes.simulator import SimulatorControls
@@ -23,8 +25,13 @@ def build_routes_app() -> Starlette:
     factor and sign-out everywhere (``travelsim.routes.security``), provider sign-in under
     ``/auth/oidc`` (``travelsim.routes.oidc``), data export and account deletion
     (``travelsim.routes.account``); in demo and test mode, the built-in simulator's controls
-    under ``/_sim/`` for loopback clients (``travelsim.routes.simulator``)."""
+    under ``/_sim/`` for loopback clients (``travelsim.routes.simulator``).
+
+    Every unsafe method from a foreign origin is refused with 403 before any route runs
+    (:class:`travelsim.routes.http.CrossOriginGuard`, except the server-to-server
+    receivers of ``SERVER_TO_SERVER``); Reflex adds its CORS middleware outside it."""
     return Starlette(
+        middleware=[Middleware(CrossOriginGuard)],
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             *auth_routes(),
@@ -35,5 +42,5 @@ def build_routes_app() -> Starlette:
             Route("/demo/mailbox", mailbox, methods=["GET"]),
             *callback_routes(),
             Route("/_sim/{path:path}", SimulatorControls()),
-        ]
+        ],
     )

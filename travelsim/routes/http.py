@@ -3,8 +3,9 @@ cookie, ``303`` redirects and the signed-in user (safe ``next`` paths are
 :func:`travelsim.services.auth.signin.safe_next`, shared with the pages' states).
 
 Conventions of the ``/auth/*`` and ``/account/*`` routes: a POST whose ``Origin`` (or,
-without it, ``Referer``) is present and is neither the request's own origin nor
-``PUBLIC_URL``'s is refused with 403 (:func:`same_origin`, :func:`forbidden`); every answer
+without it, ``Referer``) is present and is neither the request's own origin nor an allowed
+one (``PUBLIC_URL``'s, :mod:`travelsim.origins`) is refused with 403 (:func:`same_origin`,
+:func:`forbidden`), for every route at once by :class:`CrossOriginGuard`; every answer
 is a ``303 See Other`` with ``?error=<code>`` / ``?notice=<code>`` for the page to show
 (:func:`redirect`). The session lives in the HttpOnly cookie ``travelsim_session``
 (``SameSite=Lax``, ``Path=/``, ``Secure`` in production, 30 days), never in
@@ -13,12 +14,14 @@ JavaScript-readable storage.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from travelsim.models import User
+from travelsim.origins import allowed_origins, origin_of
 from travelsim.services.auth.errors import message_for
 from travelsim.services.auth.sessions import COOKIE_NAME, SESSION_ABSOLUTE_TTL, user_for_token
 from travelsim.settings import Settings, get_settings
@@ -26,32 +29,64 @@ from travelsim.settings import Settings, get_settings
 #: Longest accepted form field, in characters.
 FIELD_MAX = 1024
 
+#: Path prefixes of the server-to-server receivers, the only routes where a cross-origin
+#: unsafe method is not refused by :class:`CrossOriginGuard`: they never act on a session
+#: cookie and authenticate each request otherwise. ``/callbacks/sft``: the platform's
+#: CallBackNotification batches (``SFT_CALLBACK_TOKEN``); ``/notifications/unsubscribe``:
+#: RFC 8058 one-click unsubscribe, posted by mail providers' servers (the signed token in
+#: its URL). The payment provider's webhook joins this list when it is added (signature
+#: checked, docs/architecture.md#security-origins-csrf-and-event-arguments).
+SERVER_TO_SERVER: tuple[str, ...] = ("/callbacks/sft", "/notifications/unsubscribe")
 
-def _origin_of(url: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    default = 443 if parts.scheme == "https" else 80
-    return parts.scheme, parts.hostname.lower(), port or default
+
+#: Methods that never change anything (RFC 9110 §9.2.1): not checked by the guard.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def server_to_server(path: str) -> bool:
+    """``path`` is one of :data:`SERVER_TO_SERVER` or below one."""
+    return any(path == p or path.startswith(p + "/") for p in SERVER_TO_SERVER)
 
 
 def same_origin(request: Request, settings: Settings) -> bool:
     """False when the request carries an ``Origin`` (or, lacking one, a ``Referer``)
-    that is neither the origin the request was addressed to nor ``settings.public_url``'s
-    (``"null"`` and unparsable values count as foreign). True when neither header is
-    present (non-browser clients)."""
+    that is neither the origin the request was addressed to nor one of
+    :func:`travelsim.origins.allowed_origins` (``PUBLIC_URL``'s, plus the development
+    frontend's in demo/test; ``"null"`` and unparsable values count as foreign), or a
+    ``Sec-Fetch-Site: cross-site`` header. True when neither header is present
+    (non-browser clients: a browser always sends ``Origin`` on a cross-origin POST)."""
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return False
     claimed = request.headers.get("origin") or request.headers.get("referer")
     if claimed is None:
         return True
-    origin = _origin_of(claimed)
+    origin = origin_of(claimed)
     if origin is None:
         return False
-    allowed = {_origin_of(str(request.url)), _origin_of(settings.public_url)}
-    return origin in allowed
+    return origin == origin_of(str(request.url)) or origin in allowed_origins(settings)
+
+
+class CrossOriginGuard:
+    """ASGI middleware of the routes app (and so of everything Reflex mounts below it):
+    an HTTP request with an unsafe method (anything but :data:`SAFE_METHODS`) that fails
+    :func:`same_origin` is answered :func:`forbidden` (403, the ``csrf`` message) before
+    any route runs, except on the :data:`SERVER_TO_SERVER` paths. One place, so a new
+    route cannot forget the check (the routes' own ``same_origin`` calls stay as a second
+    line; docs/architecture.md#security-origins-csrf-and-event-arguments)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and not server_to_server(scope["path"])
+            and not same_origin(Request(scope), get_settings())
+        ):
+            await forbidden()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def forbidden() -> Response:
