@@ -8,12 +8,13 @@ from reflex.event import EventSpec
 from travelsim import db, urls
 from travelsim.models import Plan
 from travelsim.services import catalogue, countries
+from travelsim.state.validation import ValidatedEvents
 
 POPULAR = ["FR", "ES", "IT", "US", "JP", "TH", "GB"]
 SORTS = {"Best value": "value", "Lowest price": "price", "Most data": "volume", "Longest": "days"}
 
 
-class CatalogueState(rx.State):
+class CatalogueState(ValidatedEvents, rx.State):
     """Per-tab view of the catalogue; the database stays the source of truth."""
 
     query: str = ""

@@ -16,6 +16,7 @@ import reflex as rx
 from travelsim import db, urls
 from travelsim.models import User
 from travelsim.services.auth.sessions import resolve_session, token_from_cookie_header
+from travelsim.state.validation import ValidatedEvents
 
 
 def _uid(user: User) -> int:
@@ -25,8 +26,9 @@ def _uid(user: User) -> int:
     return user.id
 
 
-class SessionState(rx.State):
-    """Base state for pages that know the signed-in traveler."""
+class SessionState(ValidatedEvents, rx.State):
+    """Base state for pages that know the signed-in traveler. Every handler's arguments
+    are checked against its annotations before it runs (``state.validation``)."""
 
     signed_in: bool = False
     user_email: str = ""
