@@ -7,8 +7,11 @@ page, top-up, order, receipt, QR image), while every websocket frame the browser
 recorded (``page.on("websocket")`` → ``framereceived``). No frame may contain the SFT
 password, any SFT access or refresh token the simulator issued, either traveler's session
 cookie, or any matching ID other than the attacker's own (read from the simulator's own
-database). Positive control: the attacker's own matching ID does show up on its own install
-page, so the frames really are captured and readable.
+database), nor any identifier of the victim: email address, ICCID, order reference,
+add-on uniqueIds (read from the portal's own database). Positive controls: the attacker's
+own matching ID does show up on its own install page, and the victim's own frames (recorded
+the same way) do carry the victim's ICCID and order reference, so the frames really are
+captured and a leak of either would be seen.
 
 Run it in its own pytest process (it drives Playwright's sync API):
 ``pytest -q tests/load/test_attack_browser.py``.
@@ -94,6 +97,29 @@ def buy_and_deliver(page: Page, url: str, data_dir: str) -> tuple[str, str]:
     return esim_id, order_id
 
 
+def victim_identifiers(conn: sqlite3.Connection, esim_id: int, order_id: str) -> dict[str, str]:
+    """The victim's identifiers from the portal's database: email, ICCID, order reference
+    and every add-on uniqueId of the eSIM (the order's included)."""
+    (email,) = conn.execute(
+        "SELECT u.email FROM app_user u JOIN esim e ON e.user_id = u.id WHERE e.id = ?",
+        (esim_id,),
+    ).fetchone()
+    (iccid,) = conn.execute("SELECT iccid FROM esim WHERE id = ?", (esim_id,)).fetchone()
+    reference, order_addon = conn.execute(
+        "SELECT reference, addon_unique_id FROM purchase_order WHERE id = ?", (order_id,)
+    ).fetchone()
+    addons = [
+        row[0]
+        for row in conn.execute("SELECT unique_id FROM esim_addon WHERE esim_id = ?", (esim_id,))
+    ]
+    # (Not the order id or eSIM id: the attacker typed them into its own URLs.)
+    found = {"email": email, "ICCID": iccid, "order reference": reference}
+    for i, unique_id in enumerate(sorted({order_addon, *addons} - {None})):
+        found[f"add-on uniqueId {i + 1}"] = unique_id
+    assert len(found) >= 4, found  # the delivered order's add-on is there
+    return found
+
+
 def settle(page: Page) -> None:
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(500)  # let the page's load events answer over the websocket
@@ -114,7 +140,11 @@ def test_websocket_frames_carry_no_secret(
 ) -> None:
     data_dir = app_env["DATA_DIR"]
     victim, attacker = two_travelers
+    victim_frames = Frames(victim)
     v_esim, v_order = buy_and_deliver(victim, app_url, data_dir)
+    for path in (f"/esims/{v_esim}", f"/orders/{v_order}", "/account"):
+        victim.goto(f"{app_url}{path}")
+        settle(victim)
     frames = Frames(attacker)
     a_esim, a_order = buy_and_deliver(attacker, app_url, data_dir)
 
@@ -145,6 +175,7 @@ def test_websocket_frames_carry_no_secret(
         sft_tokens = [row[0] for row in conn.execute("SELECT token FROM sim_tokens")]
     with sqlite3.connect(Path(data_dir) / "travelsim.db") as conn:
         (a_iccid,) = conn.execute("SELECT iccid FROM esim WHERE id = ?", (a_esim,)).fetchone()
+        victim_ids = victim_identifiers(conn, int(v_esim), v_order)
     own_matching_id = sims.pop(a_iccid)
     cookies = [
         c["value"]
@@ -160,4 +191,13 @@ def test_websocket_frames_carry_no_secret(
     assert [t for t in sft_tokens if t in seen] == []
     assert [c for c in cookies if c in seen] == []
     assert [m for m in sims.values() if m in seen] == []
-    print(f"\n{len(frames.texts)} websocket frames scanned, {len(seen)} characters")
+    # The victim's identifiers: the victim's own frames carry them (positive control)...
+    own_view = victim_frames.joined()
+    assert victim_ids["ICCID"] in own_view and victim_ids["order reference"] in own_view
+    # ...the attacker's never do.
+    leaked = [name for name, value in victim_ids.items() if value in seen]
+    assert leaked == [], f"the attacker's frames carry the victim's {leaked}"
+    print(
+        f"\n{len(frames.texts)} attacker websocket frames scanned ({len(seen)} characters) "
+        f"for {len(victim_ids)} victim identifiers; {len(victim_frames.texts)} victim frames"
+    )
