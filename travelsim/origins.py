@@ -39,8 +39,9 @@ def origin_of(url: str) -> str | None:
 def allowed_origins(settings: Settings) -> list[str]:
     """The origins allowed to read the portal's answers with credentials and to open its
     websocket: ``PUBLIC_URL``'s origin; in demo and test mode also the development
-    frontend's (``http://localhost:<FRONTEND_PORT>``) when it differs (``reflex run``
-    without ``--env prod`` serves the pages on their own port). Never ``*``.
+    frontend's on loopback (``http://localhost:<FRONTEND_PORT>``, ``http://127.0.0.1:…``)
+    when it differs (``reflex run`` without ``--env prod`` serves the pages on their own
+    port; a developer may open either name). Never ``*``.
 
     Raises ``ValueError`` when ``PUBLIC_URL`` is not an absolute http(s) URL."""
     public = origin_of(settings.public_url)
@@ -48,7 +49,8 @@ def allowed_origins(settings: Settings) -> list[str]:
         raise ValueError(f"PUBLIC_URL is not an absolute http(s) URL: {settings.public_url!r}")
     origins = [public]
     if settings.app_env in ("demo", "test"):
-        dev = f"http://localhost:{settings.frontend_port}"
-        if dev not in origins:
-            origins.append(dev)
+        for host in ("localhost", "127.0.0.1"):
+            dev = f"http://{host}:{settings.frontend_port}"
+            if dev not in origins:
+                origins.append(dev)
     return origins

@@ -176,6 +176,7 @@ async def test_probe_cross_origin_posts_refused_on_every_route(
         "foreign Origin": {"origin": EVIL},
         "Origin: null": {"origin": "null"},
         "foreign Referer": {"referer": f"{EVIL}/page"},
+        "Sec-Fetch-Site: cross-site": {"sec-fetch-site": "cross-site"},
     }
     before = database_rows(world)
     refused_text = message_for("csrf")
