@@ -112,7 +112,7 @@ def check_arguments(
 
 
 def _refusal(fn: Callable[..., Any], exc: ArgumentError) -> Any:
-    log.warning("event %s refused: %s", fn.__qualname__, exc)
+    log.warning("event %s refused: %r", fn.__qualname__, str(exc))  # repr: one line
     return rx.toast.error(NOT_UNDERSTOOD)
 
 
