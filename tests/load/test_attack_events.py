@@ -83,6 +83,12 @@ SHAPELESS_FORMS: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test mode, said explicitly (an unset ``APP_ENV`` is no mode to rely on)."""
+    monkeypatch.setenv("APP_ENV", "test")
+
+
 @dataclass
 class Staff:
     user: User
