@@ -133,7 +133,7 @@ def two_travelers(browser: Browser) -> Iterator[tuple[Page, Page]]:  # noqa: F81
         ctx.close()
 
 
-def test_websocket_frames_carry_no_secret(
+def test_probe_websocket_frames_carry_no_secret_nor_victim_identifier(
     app_url: str,  # noqa: F811
     app_env: dict[str, str],
     two_travelers: tuple[Page, Page],
