@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim.keys import secret_box
 from travelsim.models import SessionFactor, User, UserTotp, utcnow
 from travelsim.services.auth.errors import AccountError
-from travelsim.services.auth.sessions import session_factor, session_row
+from travelsim.services.auth.sessions import second_factor_required, session_factor, session_row
 from travelsim.services.auth.throttling import (
     KIND_TOTP,
     check_throttle,
@@ -95,13 +95,9 @@ async def totp_of(session: AsyncSession, user_id: int) -> UserTotp | None:
     return await session.get(UserTotp, user_id)
 
 
-def second_factor_required(user: User, totp: UserTotp | None) -> bool:
-    """True for staff, and for anyone with a confirmed TOTP."""
-    return user.is_staff or (totp is not None and totp.confirmed_at is not None)
-
-
 async def needs_second_factor(session: AsyncSession, user: User, token: str | None) -> bool:
-    """True when ``user`` must still pass (or enrol) TOTP in the session behind ``token``."""
+    """True when ``user`` must still pass (or enrol) TOTP in the session behind ``token``
+    (``sessions.second_factor_required``, the rule ``sessions.resolve_session`` applies)."""
     assert user.id is not None
     if not second_factor_required(user, await totp_of(session, user.id)):
         return False
