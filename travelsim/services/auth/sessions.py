@@ -145,9 +145,7 @@ def second_factor_required(user: User, totp: UserTotp | None) -> bool:
     return user.is_staff or (totp is not None and totp.confirmed_at is not None)
 
 
-async def _live_user(
-    session: AsyncSession, token: str | None
-) -> tuple[User, AuthSession] | None:
+async def _live_user(session: AsyncSession, token: str | None) -> tuple[User, AuthSession] | None:
     """The user and live row behind ``token``; bumps ``last_seen_at`` when it is older than
     :data:`SESSION_TOUCH_INTERVAL` (the caller commits to keep the bump)."""
     row = await session_row(session, token)
