@@ -99,7 +99,9 @@ class SecurityState(SessionState):
 
 
 class TotpState(SessionState):
-    """``/security/totp``: enrol (QR code + manual secret) or pass the second factor."""
+    """``/security/totp``: enrol (QR code + manual secret) or pass the second factor. The
+    one state that resolves a session still owing its second factor
+    (:meth:`SessionState._pending_user`); it shows nothing but the form."""
 
     mode: str = ""  # "enrol" | "verify"
     required: bool = False

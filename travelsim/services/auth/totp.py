@@ -7,6 +7,10 @@ a confirmed TOTP are sent to enrolment first. A code's time step is accepted at 
 (``session_factor.totp_verified_at``); failures are throttled like password sign-ins
 (:mod:`travelsim.services.auth.throttling`). The secret is stored encrypted
 (``keys.secret_box``). Functions work inside the caller's transaction and do not commit.
+
+Until it is passed, the session is signed out for everything but the second-factor page:
+``sessions.resolve_session`` applies the rule (``sessions.second_factor_required``, kept
+there so that this module may import sessions and not the other way round).
 """
 
 from __future__ import annotations
