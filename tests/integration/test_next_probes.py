@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 from oidc_support import (  # noqa: F401 - fixture
+    HOST,
     PASSWORD,
     SESSION_COOKIE,
     Browser,
@@ -66,7 +67,7 @@ async def browser(
     sqlite_db: Settings, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Browser]:
     configure_oidc(monkeypatch, provider)
-    b = Browser()
+    b = Browser(Origin=HOST)  # a same-origin form post, as the browser sends it
     yield b
     await b.close()
     await db.async_engine().dispose()

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from oidc_support import (  # noqa: F401 - fixture
+    HOST,
     SESSION_COOKIE,
     Browser,
     configure_oidc,
@@ -49,7 +50,7 @@ async def browser(
     sqlite_db: Settings, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Browser]:
     configure_oidc(monkeypatch, provider)
-    b = Browser(**{"User-Agent": IPHONE})
+    b = Browser(**{"User-Agent": IPHONE, "Origin": HOST})
     yield b
     await b.close()
     await db.async_engine().dispose()
@@ -133,7 +134,7 @@ async def test_probe_oidc_link_emails_the_traveler(
     assert mail.body_html and "Safari 17 on iPhone" in mail.body_html
 
     # The same identity signing in again is no new link: no second email.
-    again = Browser(**{"User-Agent": IPHONE})
+    again = Browser(**{"User-Agent": IPHONE, "Origin": HOST})
     try:
         response = await provider_login(again, provider, email="bo@example.com", sub="bo-42")
         assert location(response)[0] == "/account"
