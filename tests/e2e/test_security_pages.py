@@ -75,9 +75,13 @@ def test_two_step_verification_setup_and_sign_in(
     expect(phone).to_have_url(re.compile(r"/security/totp"))
     expect(phone.get_by_role("heading", name="Two-step verification")).to_be_visible()
     shot(phone, "totp-verify-phone")
+    # The password alone signs nobody in: My eSIMs sends the phone back to the code.
+    phone.goto(f"{app_url}/account")
+    expect(phone).to_have_url(re.compile(r"/security/totp\?next=%2Faccount(%2F)?$"))
+    expect(phone.get_by_role("heading", name="Two-step verification")).to_be_visible()
     phone.get_by_label("6-digit code").fill(rfc6238(secret, time.time() + 30))
     phone.get_by_role("button", name="Verify").click()
-    expect(phone).to_have_url(re.compile(re.escape(app_url) + r"/?$"))
+    expect(phone).to_have_url(re.compile(re.escape(app_url) + r"/account/?$"))
 
     # Sign out everywhere from the desktop: the phone's session ends too.
     page.goto(f"{app_url}/security")

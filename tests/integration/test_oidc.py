@@ -31,8 +31,10 @@ from sqlmodel import col, select
 
 from tests.oidc_provider import ProviderServer, s256
 from travelsim import db
-from travelsim.models import AuthSession, OidcIdentity, SessionFactor, User
+from travelsim.keys import secret_box
+from travelsim.models import AuthSession, OidcIdentity, SessionFactor, User, UserTotp, utcnow
 from travelsim.services.auth import sessions
+from travelsim.services.auth.totp import new_totp_secret
 from travelsim.settings import Settings
 
 
@@ -170,12 +172,23 @@ async def test_password_sign_out_stays_local(browser: Browser, provider: Provide
     assert location(response) == ("/", {})
 
 
-async def test_staff_signing_in_with_the_provider_still_need_the_second_factor(
+async def test_totp_users_signing_in_with_the_provider_still_need_the_second_factor(
     browser: Browser, provider: ProviderServer
 ) -> None:
-    await make_user("ops@example.com", staff=True)
-    response = await provider_login(browser, provider, email="ops@example.com", next_path="/admin")
-    assert location(response) == ("/security/totp", {"next": "/admin"})
+    """(Staff are refused outright: tests/integration/test_oidc_linking.py.)"""
+    user = await make_user("ops@example.com")
+    async with db.session() as s:
+        s.add(
+            UserTotp(
+                user_id=user.id or 0,
+                secret_enc=secret_box().encrypt(new_totp_secret()),
+                confirmed_at=utcnow(),
+            )
+        )
+        await s.commit()
+    response = await provider_login(browser, provider, email="ops@example.com", next_path="/esims")
+    assert location(response) == ("/security/totp", {"next": "/esims"})
+    assert await browser.whoami() is None  # the session owes its second factor
 
 
 # --- refusals -------------------------------------------------------------------------------

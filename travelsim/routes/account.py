@@ -34,8 +34,8 @@ from travelsim.routes.http import (
     same_origin,
 )
 from travelsim.services.auth.errors import AccountError
-from travelsim.services.auth.sessions import resolve_session
-from travelsim.services.auth.totp import needs_second_factor, second_factor_path
+from travelsim.services.auth.sessions import owes_second_factor, resolve_session
+from travelsim.services.auth.totp import second_factor_path
 from travelsim.services.platform import sft_client
 from travelsim.services.privacy import deletion, export
 from travelsim.settings import get_settings
@@ -49,13 +49,12 @@ async def _full_user(request: Request, next_path: str) -> User | Response:
     token = cookie_token(request)
     async with db.session() as s:
         user = await resolve_session(s, token)
-        if user is None:
-            await s.commit()
-            return redirect(urls.SIGN_IN, next=next_path)
-        needs = await needs_second_factor(s, user, token)
+        owes = user is None and await owes_second_factor(s, token)
         await s.commit()
-    if needs:
+    if owes:
         return redirect(second_factor_path(next_path))
+    if user is None:
+        return redirect(urls.SIGN_IN, next=next_path)
     return user
 
 

@@ -79,7 +79,12 @@ async def signup(request: Request) -> Response:
             await s.commit()
         except AccountError as exc:
             if exc.code != "email_taken":
-                return redirect("/signup", error=exc.code, email=email, next=form.get("next", ""))
+                return redirect(
+                    "/signup",
+                    error=exc.code,
+                    email=email,
+                    next="" if next_path == "/" else next_path,
+                )
             await s.rollback()
             await signup_service.notify_existing_signup(s, email, settings.public_url)
             await s.commit()

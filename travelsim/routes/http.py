@@ -156,6 +156,7 @@ def delete_session_cookie(response: Response, settings: Settings) -> None:
 
 
 async def current_user(request: Request) -> User | None:
-    """The signed-in user of ``request`` (from the session cookie), or ``None``.
-    Opens and commits its own database session (``last_seen_at`` bump)."""
+    """The signed-in user of ``request`` (from the session cookie), or ``None``: also for
+    a session that still owes its second factor (``sessions.user_for_token``). Opens and
+    commits its own database session (``last_seen_at`` bump)."""
     return await user_for_token(cookie_token(request))

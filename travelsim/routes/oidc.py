@@ -15,8 +15,10 @@ nonce, through Authlib's Starlette integration.
   ``exp`` (and ``iat``) with 2 minutes of leeway, ``nonce`` equal to ours. Then
   :func:`travelsim.services.oidc.resolve_user` decides who it is, and the browser gets the
   same HttpOnly database session cookie as a password sign-in (rotated; the ID token is kept
-  encrypted for the provider's end-session). Staff (and users with TOTP) continue to the
-  second-factor page. Any failure lands on ``/signin?error=oidc_…`` and signs nobody in.
+  encrypted for the provider's end-session). Users with TOTP continue to the second-factor
+  page; staff accounts are refused (``oidc_staff``) and an existing account linked by email
+  is told so by email (:mod:`travelsim.services.oidc`). Any failure lands on
+  ``/signin?error=oidc_…`` and signs nobody in.
 
 Sign-out (``POST /auth/signout`` in :mod:`travelsim.routes.auth`) of a provider session
 ends it here and then at the provider when its discovery offers ``end_session_endpoint``
@@ -195,7 +197,10 @@ async def callback(request: Request) -> Response:
     async with db.session() as s:
         try:
             user, identity = await oidc_service.resolve_user(
-                s, oidc_service.ProviderClaims.from_claims(claims)
+                s,
+                oidc_service.ProviderClaims.from_claims(claims),
+                provider_name=settings.oidc_display_name,
+                user_agent=request.headers.get("user-agent"),
             )
         except AccountError as exc:
             await s.rollback()

@@ -98,7 +98,8 @@ async def totp(request: Request) -> Response:
     next_path = safe_next(form.get("next"))
     token = cookie_token(request)
     async with db.session() as s:
-        user = await sessions.resolve_session(s, token)
+        # The second factor's own route: the session may still owe it (docs/architecture.md).
+        user = await sessions.pending_user(s, token)
         if user is None or user.id is None:
             await s.commit()
             return redirect(urls.SIGN_IN, error="signin_required")
@@ -135,9 +136,12 @@ async def signout_all(request: Request) -> Response:
     if not same_origin(request, settings):
         return forbidden()
     async with db.session() as s:
-        user = await sessions.resolve_session(s, cookie_token(request))
+        token = cookie_token(request)
+        user = await sessions.resolve_session(s, token)
         if user is not None and user.id is not None:
             await sessions.sign_out_everywhere(s, user.id)
+        else:  # a session owing its second factor may not end the others: only itself
+            await sessions.end_session(s, token)
         await s.commit()
     response = redirect(urls.SIGN_IN, notice="signed_out_everywhere")
     delete_session_cookie(response, settings)

@@ -1,5 +1,5 @@
-"""The bodies of the emails an order sends: the installation email of a new eSIM and the
-confirmation of a top-up.
+"""The bodies of the emails an order sends (the installation email of a new eSIM and the
+confirmation of a top-up) and the notice of a provider sign-in linked to an account.
 
 Each function returns :func:`travelsim.services.email.enqueue` keyword arguments (``subject``,
 ``text``, ``html``, ``kind``, ``attachments``); queuing them is the caller's (the ``deliver``
@@ -10,6 +10,7 @@ provisioning step, staff "resend"). Links point at the portal's public origin
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from typing import Any
 
 from travelsim import urls
@@ -18,7 +19,7 @@ from travelsim.keys import secret_box
 from travelsim.models import Esim, Order
 from travelsim.services import installation
 
-__all__ = ["installation_email", "topup_email"]
+__all__ = ["installation_email", "provider_linked_email", "topup_email"]
 
 
 def installation_email(
@@ -125,5 +126,42 @@ def topup_email(
         "text": text,
         "html": body_html,
         "kind": "topup",
+        "attachments": None,
+    }
+
+
+def provider_linked_email(
+    *, provider: str, device: str, at: datetime, public_url: str | None = None
+) -> dict[str, Any]:
+    """The notice that a sign-in with the identity provider ``provider`` (its display name)
+    was linked to the account by its email address, from ``device`` (e.g. ``"Safari 17 on
+    iPhone"``) at ``at`` (aware, shown in UTC), with what to do if it was not the owner:
+    reset the password (``/password/forgot``), then sign out everywhere on the security
+    page. ``public_url``: the portal's origin, default ``settings.public_url``. Returns
+    :func:`travelsim.services.email.enqueue` keyword arguments (kind ``oidc_linked``)."""
+    when = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    reset_link = urls.absolute("/password/forgot", public_url)
+    security_link = urls.absolute("/security", public_url)
+    text = (
+        f"Hello,\n\nA sign-in with {provider} was linked to your TravelSIM account, "
+        f"from {device}, at {when}. From now on that {provider} account signs in to yours.\n\n"
+        f"If it was not you: reset your password at {reset_link}, then sign out everywhere "
+        f"on {security_link}, and reply to this email so we remove the link.\n\n"
+        f"If it was you, there is nothing to do.\n\nTravelSIM\n"
+    )
+    e = html.escape
+    body_html = (
+        f"<p>Hello,</p><p>A sign-in with <strong>{e(provider)}</strong> was linked to your "
+        f"TravelSIM account, from {e(device)}, at {e(when)}. From now on that "
+        f"{e(provider)} account signs in to yours.</p>"
+        f'<p>If it was not you: <a href="{e(reset_link)}">reset your password</a>, then '
+        f'<a href="{e(security_link)}">sign out everywhere</a>, and reply to this email so '
+        f"we remove the link.</p><p>If it was you, there is nothing to do.</p><p>TravelSIM</p>"
+    )
+    return {
+        "subject": f"A sign-in with {provider} was linked to your account",
+        "text": text,
+        "html": body_html,
+        "kind": "oidc_linked",
         "attachments": None,
     }

@@ -20,7 +20,7 @@ from travelsim.models import User
 from travelsim.services import oidc
 from travelsim.services.auth import reset, totp
 from travelsim.services.auth.errors import AccountError, message_for
-from travelsim.services.auth.sessions import list_sessions
+from travelsim.services.auth.sessions import list_sessions, second_factor_required
 from travelsim.services.auth.signin import safe_next
 from travelsim.services.privacy.deletion import deletion_preview
 from travelsim.settings import get_settings
@@ -54,10 +54,7 @@ class SecurityState(SessionState):
     async def load(self) -> Any:
         user = await self._require_user()
         if user is None:
-            return self._signin_redirect()
-        async with db.session() as s:
-            if await totp.needs_second_factor(s, user, self._session_token()):
-                return rx.redirect(totp.second_factor_path("/security"))
+            return self._signin_redirect()  # or to the second factor it still owes
         await self._fill(user)
         self.notice = (
             "Two-step verification is on."
@@ -75,9 +72,6 @@ class SecurityState(SessionState):
         self.tz = str(tz)[:64] if tz else ""
         user = await self._current_user()
         if user is not None:
-            async with db.session() as s:
-                if await totp.needs_second_factor(s, user, self._session_token()):
-                    return
             await self._fill(user)
 
     async def _fill(self, user: User) -> None:
@@ -105,7 +99,9 @@ class SecurityState(SessionState):
 
 
 class TotpState(SessionState):
-    """``/security/totp``: enrol (QR code + manual secret) or pass the second factor."""
+    """``/security/totp``: enrol (QR code + manual secret) or pass the second factor. The
+    one state that resolves a session still owing its second factor
+    (:meth:`SessionState._pending_user`); it shows nothing but the form."""
 
     mode: str = ""  # "enrol" | "verify"
     required: bool = False
@@ -120,7 +116,9 @@ class TotpState(SessionState):
         code = params.get("error", "")
         self.error = message_for(code) if code else ""
         self.next_path = safe_next(params.get("next", "/"))
-        user = await self._require_user()
+        # The one page that knows a session still owing its second factor: it asks for it.
+        user = await self._pending_user()
+        self._show_user(user)
         if user is None:
             return self._signin_redirect()
         token = self._session_token()
@@ -128,7 +126,7 @@ class TotpState(SessionState):
         self.secret = ""
         async with db.session() as s:
             totp_row = await totp.totp_of(s, _uid(user))
-            self.required = totp.second_factor_required(user, totp_row)
+            self.required = second_factor_required(user, totp_row)
             if totp_row is not None and totp_row.confirmed_at is not None:
                 if not await totp.needs_second_factor(s, user, token):
                     return rx.redirect(self.next_path)
@@ -192,8 +190,6 @@ class DeleteAccountState(SessionState):
         code = self.router.url.query_parameters.get("error", "")
         self.error = message_for(code) if code else ""
         async with db.session() as s:
-            if await totp.needs_second_factor(s, user, self._session_token()):
-                return rx.redirect(totp.second_factor_path("/account/delete"))
             preview = await deletion_preview(s, _uid(user))
         self.live_esims = [
             {"iccid": e.iccid, "name": e.nickname or f"eSIM …{e.iccid[-4:]}"}

@@ -45,6 +45,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "oidc_unverified": "We cannot sign you in with this provider account: its email address "
     "is not verified, here or at the provider. Sign in with your password, or confirm your "
     "email address first.",
+    "oidc_staff": "Staff accounts cannot sign in with an identity provider. Sign in with "
+    "your password and your two-step verification code.",
     # privacy (travelsim.services.privacy)
     "delete_confirm": "To delete your account, type your email address exactly and tick the box.",
     "delete_pending": "An order of yours is still being prepared. Please try again once it "

@@ -7,6 +7,13 @@ A session is an ``auth_session`` row keyed by the SHA-256 of a random token
 everywhere, password reset, account deletion). Its ``session_factor`` row records how it
 was established (:data:`METHODS`) and when it passed the second factor.
 
+A live session that still owes its second factor (staff always, and anyone with a confirmed
+TOTP, until ``session_factor.totp_verified_at`` is set) is **signed out** for the ordinary
+resolvers :func:`resolve_session` and :func:`user_for_token`, and so for every page, event
+handler and route built on them. Only the second-factor page and its routes use
+:func:`pending_user`, which also returns such a session's user (docs/architecture.md,
+"Security: sessions and the second factor").
+
 :func:`start_session` revokes the browser's previous session (no session fixation). Like
 the rest of the package, functions taking an ``AsyncSession`` work inside the caller's
 transaction and **do not commit**.
@@ -27,7 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.keys import secret_box
-from travelsim.models import AuthSession, SessionFactor, User, utcnow
+from travelsim.models import AuthSession, SessionFactor, User, UserTotp, utcnow
 from travelsim.services.auth.tokens import new_token, plausible, token_hash
 
 log = logging.getLogger(__name__)
@@ -132,11 +139,15 @@ async def session_row(session: AsyncSession, token: str | None) -> AuthSession |
     return row
 
 
-async def resolve_session(session: AsyncSession, token: str | None) -> User | None:
-    """The user behind a raw session ``token``, or ``None`` when it is missing, unknown,
-    revoked, past its absolute expiry or idle for :data:`SESSION_IDLE_TTL`. Bumps
-    ``last_seen_at`` when it is older than :data:`SESSION_TOUCH_INTERVAL` (one minute);
-    the caller commits to keep the bump."""
+def second_factor_required(user: User, totp: UserTotp | None) -> bool:
+    """True for staff, and for anyone with a confirmed TOTP (``totp``: the user's
+    ``user_totp`` row, confirmed or pending, or ``None``)."""
+    return user.is_staff or (totp is not None and totp.confirmed_at is not None)
+
+
+async def _live_user(session: AsyncSession, token: str | None) -> tuple[User, AuthSession] | None:
+    """The user and live row behind ``token``; bumps ``last_seen_at`` when it is older than
+    :data:`SESSION_TOUCH_INTERVAL` (the caller commits to keep the bump)."""
     row = await session_row(session, token)
     if row is None:
         return None
@@ -145,7 +156,48 @@ async def resolve_session(session: AsyncSession, token: str | None) -> User | No
         row.last_seen_at = now
         session.add(row)
         await session.flush()
-    return await session.get(User, row.user_id)
+    user = await session.get(User, row.user_id)
+    return None if user is None else (user, row)
+
+
+async def _owes_second_factor(session: AsyncSession, user: User, row: AuthSession) -> bool:
+    """True when the session ``row`` of ``user`` must still pass (or enrol) TOTP."""
+    assert user.id is not None
+    if not second_factor_required(user, await session.get(UserTotp, user.id)):
+        return False
+    factor = await session.get(SessionFactor, row.id)
+    return factor is None or factor.totp_verified_at is None
+
+
+async def resolve_session(session: AsyncSession, token: str | None) -> User | None:
+    """The user behind a raw session ``token``, or ``None`` when it is missing, unknown,
+    revoked, past its absolute expiry, idle for :data:`SESSION_IDLE_TTL`, **or still owes
+    its second factor** (:func:`second_factor_required` and not yet passed in this
+    session: such a session is signed out everywhere but the second-factor page, which
+    uses :func:`pending_user`). Bumps ``last_seen_at`` when it is older than
+    :data:`SESSION_TOUCH_INTERVAL` (one minute); the caller commits to keep the bump."""
+    found = await _live_user(session, token)
+    if found is None:
+        return None
+    user, row = found
+    return None if await _owes_second_factor(session, user, row) else user
+
+
+async def pending_user(session: AsyncSession, token: str | None) -> User | None:
+    """The user behind any live session ``token``, **including one that still owes its
+    second factor**; ``None`` when missing, unknown, revoked, expired or idle. For the
+    second-factor page and its routes only (passing or enrolling TOTP, signing out):
+    everything else uses :func:`resolve_session`. Bumps ``last_seen_at`` like it; the
+    caller commits."""
+    found = await _live_user(session, token)
+    return None if found is None else found[0]
+
+
+async def owes_second_factor(session: AsyncSession, token: str | None) -> bool:
+    """True when the live session behind ``token`` still owes its second factor (its user
+    must go to ``/security/totp``); False for a full, dead or missing session."""
+    found = await _live_user(session, token)
+    return found is not None and await _owes_second_factor(session, *found)
 
 
 async def session_factor(session: AsyncSession, token: str | None) -> SessionFactor | None:
@@ -207,8 +259,9 @@ def token_from_cookie_header(cookie_header: str | None) -> str | None:
 
 async def user_for_token(token: str | None) -> User | None:
     """Like :func:`resolve_session` in its own database session (committed): for Reflex
-    states and routes that have a cookie value but no session at hand. Re-check it in
-    every event handler; never trust a user id passed from the browser."""
+    states and routes that have a cookie value but no session at hand. ``None`` also for
+    a session that still owes its second factor. Re-check it in every event handler;
+    never trust a user id passed from the browser."""
     if not token:
         return None
     async with db.session() as s:

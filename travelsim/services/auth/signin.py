@@ -9,7 +9,7 @@ password. Throttling is the caller's (``travelsim.routes.auth`` with
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -73,16 +73,28 @@ async def after_signin_path(session: AsyncSession, user: User, token: str, next_
     return next_path
 
 
+def _unsafe_path(value: str) -> bool:
+    """Not a plain same-site path: no leading ``/``, a leading ``//``, a backslash (browsers
+    read ``/\\host`` as ``//host``) or a control character (``\\t`` and ``\\n`` are dropped
+    by URL parsers, leaving ``//host``)."""
+    return (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    )
+
+
 def safe_next(value: str | None) -> str:
     """``value`` if it is a same-site relative path (``/…``, not ``//…`` nor ``/\\…``,
     no scheme, host, backslash or control character, at most :data:`MAX_NEXT_LENGTH`
-    characters), else ``"/"``. Every ``next`` from a browser (query, form, flow cookie)
-    goes through it before anything redirects there."""
+    characters, and the same once percent-decoded: ``/%5Chost``, ``/%2F/host``,
+    ``/%09/host`` are refused too), else ``"/"``. Every ``next`` from a browser (query,
+    form, flow cookie) goes through it before anything redirects there
+    (``tests/unit/test_next_checks.py`` holds every module to it)."""
     if not value or len(value) > MAX_NEXT_LENGTH:
         return "/"
-    if not value.startswith("/") or value.startswith("//"):
-        return "/"
-    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if _unsafe_path(value) or _unsafe_path(unquote(value)):
         return "/"
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:

@@ -7,6 +7,10 @@ a confirmed TOTP are sent to enrolment first. A code's time step is accepted at 
 (``session_factor.totp_verified_at``); failures are throttled like password sign-ins
 (:mod:`travelsim.services.auth.throttling`). The secret is stored encrypted
 (``keys.secret_box``). Functions work inside the caller's transaction and do not commit.
+
+Until it is passed, the session is signed out for everything but the second-factor page:
+``sessions.resolve_session`` applies the rule (``sessions.second_factor_required``, kept
+there so that this module may import sessions and not the other way round).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim.keys import secret_box
 from travelsim.models import SessionFactor, User, UserTotp, utcnow
 from travelsim.services.auth.errors import AccountError
-from travelsim.services.auth.sessions import session_factor, session_row
+from travelsim.services.auth.sessions import second_factor_required, session_factor, session_row
 from travelsim.services.auth.throttling import (
     KIND_TOTP,
     check_throttle,
@@ -95,13 +99,9 @@ async def totp_of(session: AsyncSession, user_id: int) -> UserTotp | None:
     return await session.get(UserTotp, user_id)
 
 
-def second_factor_required(user: User, totp: UserTotp | None) -> bool:
-    """True for staff, and for anyone with a confirmed TOTP."""
-    return user.is_staff or (totp is not None and totp.confirmed_at is not None)
-
-
 async def needs_second_factor(session: AsyncSession, user: User, token: str | None) -> bool:
-    """True when ``user`` must still pass (or enrol) TOTP in the session behind ``token``."""
+    """True when ``user`` must still pass (or enrol) TOTP in the session behind ``token``
+    (``sessions.second_factor_required``, the rule ``sessions.resolve_session`` applies)."""
     assert user.id is not None
     if not second_factor_required(user, await totp_of(session, user.id)):
         return False
