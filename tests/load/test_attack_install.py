@@ -1,0 +1,130 @@
+"""Attack: the eSIM page and install data of another traveler (docs/esim.md#security-installation-data).
+
+The same two delivered travelers as ``test_attack.py`` (its ``world`` fixture and its forged
+tab helpers ``tab()``/``forge()``/``call()``). The attacker, signed in with a real session
+cookie, drives the eSIM page's real handlers with the victim's id:
+
+* ``EsimState.load`` on ``/esims/<victim's id>``: "not found", no victim id in the state, no
+  "being viewed" mark for the victim's eSIM (read from ``services.jobs.viewed``);
+* ``EsimState.watch`` (a background handler, run through Reflex's own ``StateProxy`` and an
+  in-memory state manager, as the app runs it) from a tab forged to hold the victim's id:
+  it returns at once, writes no mark and never subscribes;
+* ids 1..500 walked by one attacker: the viewed store stays empty;
+* the owner's own page still marks their eSIM (the marks still work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from reflex.istate.manager.memory import StateManagerMemory
+from reflex.istate.proxy import StateProxy
+from reflex_base.event.context import EventContext
+
+from tests.load.test_attack import World, call, forge, tab, world  # noqa: F401 - fixture
+from travelsim.services import live
+from travelsim.services.jobs import viewed
+from travelsim.state.esim import EsimState
+
+
+@pytest.fixture(autouse=True)
+def _no_marks() -> Any:
+    viewed.clear_viewed()
+    yield
+    viewed.clear_viewed()
+
+
+def _root(state: Any) -> Any:
+    while state.parent_state is not None:
+        state = state.parent_state
+    return state
+
+
+async def _enqueue(token: str, *events: Any) -> None:
+    return None
+
+
+async def run_background(handler: Any, state: Any, timeout: float = 5.0) -> float:
+    """Run the background ``handler`` on ``state`` the way Reflex does (a ``StateProxy``
+    over a state manager holding the tab's tree); returns the seconds it ran."""
+    manager = StateManagerMemory()
+    token = "forged-tab-token"
+    manager.states[token] = _root(state)
+    ctx = EventContext(token=token, state_manager=manager, enqueue_impl=_enqueue)
+    reset = EventContext.set(ctx)
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(handler.fn(StateProxy(state)), timeout)
+    finally:
+        EventContext.reset(reset)
+        await manager.close()
+    return time.monotonic() - started
+
+
+async def test_probe_esim_page_load_of_a_foreign_id(world: World) -> None:
+    v, attacker = world.victim, world.attacker
+    state = tab(EsimState, attacker.token, f"/esims/{v.esim_id}")
+    events = await _load(state)
+    assert state.not_found is True
+    assert str(v.esim_id) != state.esim_id and state.esim_id == ""
+    assert v.iccid not in str(_root(state).dict())
+    assert events is None  # no watch, no timezone round trip
+    assert v.esim_id not in viewed.viewed_esims()
+    assert viewed.viewed_esims() == set()
+
+
+async def _load(state: Any) -> Any:
+    return await EsimState.event_handlers["load"].fn(state)
+
+
+async def test_probe_esim_watch_of_a_forged_id_exits_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v, attacker = world.victim, world.attacker
+    monkeypatch.setattr(live, "watching", _refuse_watch)
+    state = tab(EsimState, attacker.token, f"/esims/{v.esim_id}")
+    forge(state, v)  # the tab claims the victim's id
+    assert state.esim_id == str(v.esim_id)
+    seconds = await run_background(EsimState.event_handlers["watch"], state)
+    assert seconds < 2.0
+    assert viewed.viewed_esims() == set()
+    assert state.watching is False
+
+
+def _refuse_watch(esim_id: int) -> Any:
+    raise AssertionError(f"the watch subscribed to eSIM {esim_id}")
+
+
+async def test_probe_walking_ids_leaves_the_viewed_store_empty(world: World) -> None:
+    attacker = world.attacker
+    kept: list[str] = []
+    for esim_id in range(1, 501):
+        if esim_id == attacker.esim_id:
+            continue
+        state = tab(EsimState, attacker.token, f"/esims/{esim_id}")
+        await _load(state)
+        kept += [state.esim_id] if state.esim_id else []
+    assert viewed.viewed_esims() == set()
+    assert kept == []
+
+
+async def test_owner_page_marks_its_esim(world: World) -> None:
+    v = world.victim
+    state = tab(EsimState, v.token, f"/esims/{v.esim_id}")
+    events = await _load(state)
+    assert state.not_found is False and state.esim_id == str(v.esim_id)
+    assert events  # timezone + watch
+    assert viewed.viewed_esims() == {v.esim_id}
+
+
+def test_viewed_marks_are_capped(sqlite_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(viewed, "MAX_VIEWED", 10)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    for esim_id in range(1, 50):
+        viewed.mark_viewed(esim_id, seconds=60)
+    assert viewed.viewed_esims() == set(range(1, 11))
+    viewed.mark_viewed(3, seconds=60)  # renewing a mark is always fine
+    assert 3 in viewed.viewed_esims()
