@@ -1,4 +1,4 @@
-"""Attack: the eSIM page and install data of another traveler (docs/esim.md#security-installation-data).
+"""Attack: the eSIM page of another traveler (docs/esim.md#security-installation-data).
 
 The same two delivered travelers as ``test_attack.py`` (its ``world`` fixture and its forged
 tab helpers ``tab()``/``forge()``/``call()``). The attacker, signed in with a real session
@@ -24,10 +24,16 @@ from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.proxy import StateProxy
 from reflex_base.event.context import EventContext
 
-from tests.load.test_attack import World, call, forge, tab, world  # noqa: F401 - fixture
+from tests.load.test_attack import World, forge, tab, world  # noqa: F401 - fixture
 from travelsim.services import live
 from travelsim.services.jobs import viewed
 from travelsim.state.esim import EsimState
+
+
+@pytest.fixture
+def pair(world: World) -> World:  # noqa: F811 - test_attack's fixture, imported above
+    """The victim and the attacker of ``test_attack.world``."""
+    return world
 
 
 @pytest.fixture(autouse=True)
@@ -64,8 +70,8 @@ async def run_background(handler: Any, state: Any, timeout: float = 5.0) -> floa
     return time.monotonic() - started
 
 
-async def test_probe_esim_page_load_of_a_foreign_id(world: World) -> None:
-    v, attacker = world.victim, world.attacker
+async def test_probe_esim_page_load_of_a_foreign_id(pair: World) -> None:
+    v, attacker = pair.victim, pair.attacker
     state = tab(EsimState, attacker.token, f"/esims/{v.esim_id}")
     events = await _load(state)
     assert state.not_found is True
@@ -81,9 +87,9 @@ async def _load(state: Any) -> Any:
 
 
 async def test_probe_esim_watch_of_a_forged_id_exits_at_once(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    pair: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    v, attacker = world.victim, world.attacker
+    v, attacker = pair.victim, pair.attacker
     monkeypatch.setattr(live, "watching", _refuse_watch)
     state = tab(EsimState, attacker.token, f"/esims/{v.esim_id}")
     forge(state, v)  # the tab claims the victim's id
@@ -98,8 +104,8 @@ def _refuse_watch(esim_id: int) -> Any:
     raise AssertionError(f"the watch subscribed to eSIM {esim_id}")
 
 
-async def test_probe_walking_ids_leaves_the_viewed_store_empty(world: World) -> None:
-    attacker = world.attacker
+async def test_probe_walking_ids_leaves_the_viewed_store_empty(pair: World) -> None:
+    attacker = pair.attacker
     kept: list[str] = []
     for esim_id in range(1, 501):
         if esim_id == attacker.esim_id:
@@ -111,8 +117,8 @@ async def test_probe_walking_ids_leaves_the_viewed_store_empty(world: World) -> 
     assert kept == []
 
 
-async def test_owner_page_marks_its_esim(world: World) -> None:
-    v = world.victim
+async def test_owner_page_marks_its_esim(pair: World) -> None:
+    v = pair.victim
     state = tab(EsimState, v.token, f"/esims/{v.esim_id}")
     events = await _load(state)
     assert state.not_found is False and state.esim_id == str(v.esim_id)
