@@ -19,13 +19,16 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.proxy import StateProxy
 from reflex_base.event.context import EventContext
 
-from tests.load.test_attack import World, forge, tab, world  # noqa: F401 - fixture
+from tests.load.test_attack import World, call, forge, leaks, tab, world  # noqa: F401 - fixture
+from travelsim.routes.app import build_routes_app
 from travelsim.services import live
+from travelsim.services.auth import sessions
 from travelsim.services.jobs import viewed
 from travelsim.state.esim import EsimState
 
@@ -134,3 +137,78 @@ def test_viewed_marks_are_capped(sqlite_db: Any, monkeypatch: pytest.MonkeyPatch
     assert viewed.viewed_esims() == set(range(1, 11))
     viewed.mark_viewed(3, seconds=60)  # renewing a mark is always fine
     assert 3 in viewed.viewed_esims()
+
+
+# --- the installation data route and the install page's state -------------------------------
+def _secrets(v: Any) -> dict[str, str]:
+    """The installation secrets of traveler ``v``: what no state var may carry."""
+    from urllib.parse import quote
+
+    return {
+        "matching ID": v.matching_id,
+        "activation code": v.lpa,
+        "activation code (URL-encoded)": quote(v.lpa, safe=""),
+    }
+
+
+async def test_probe_install_json_route(pair: World) -> None:
+    v, attacker = pair.victim, pair.attacker
+    transport = httpx.ASGITransport(app=build_routes_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost:3000") as http:
+
+        async def get(token: str | None, esim_id: int, **headers: str) -> httpx.Response:
+            if token:
+                headers["cookie"] = f"{sessions.COOKIE_NAME}={token}"
+            return await http.get(f"/esims/{esim_id}/install.json", headers=headers)
+
+        stolen = await get(attacker.token, v.esim_id)
+        unknown = await get(attacker.token, 999_999)
+        anonymous = await get(None, v.esim_id)
+        cross_site = await get(v.token, v.esim_id, **{"sec-fetch-site": "cross-site"})
+        same_site = await get(v.token, v.esim_id, **{"sec-fetch-site": "same-site"})
+        foreign = await get(v.token, v.esim_id, origin="https://evil.example")
+        own = await get(v.token, v.esim_id, **{"sec-fetch-site": "same-origin"})
+    assert (stolen.status_code, stolen.content) == (404, b"")
+    assert (unknown.status_code, unknown.content) == (404, b"")
+    assert (anonymous.status_code, anonymous.content) == (401, b"")
+    for refused in (cross_site, same_site, foreign):
+        assert (refused.status_code, refused.content) == (403, b"")
+    for answer in (stolen, unknown, anonymous, cross_site, own):
+        assert answer.headers["cache-control"] == "private, no-store"
+    assert own.status_code == 200
+    body = own.json()
+    assert body["activation_code"] == v.lpa and body["matching_id"] == v.matching_id
+    assert body["smdp_address"] == v.lpa.split("$")[1]
+    assert body["ios_link"].startswith("https://esimsetup.apple.com/")
+    assert body["android_link"].startswith("https://esimsetup.android.com/")
+
+
+async def test_probe_install_page_state_holds_no_activation_data(pair: World) -> None:
+    """The owner's own install page: its state (what the websocket sends and the state store
+    keeps) holds none of the installation secrets, only what the page needs around them."""
+    from travelsim.state.install import InstallState
+
+    v = pair.victim
+    state = tab(InstallState, v.token, f"/esims/{v.esim_id}/install")
+    await call(InstallState.event_handlers["load"], state, [])
+    assert state.ready is True and state.not_found is False
+    assert leaks(_root(state), _secrets(v)) == []
+    assert leaks(_root(state), {"ICCID": v.iccid}) == ["ICCID"]  # the page's own data
+
+
+async def test_install_page_of_a_foreign_id_keeps_nothing(pair: World) -> None:
+    from travelsim.state.install import InstallState
+
+    v, attacker = pair.victim, pair.attacker
+    state = tab(InstallState, attacker.token, f"/esims/{attacker.esim_id}/install")
+    await call(InstallState.event_handlers["load"], state, [])
+    assert state.esim_id == str(attacker.esim_id)
+    _root(state).router = type(state.router).from_router_data(
+        {
+            "headers": {"cookie": f"{sessions.COOKIE_NAME}={attacker.token}"},
+            "pathname": f"/esims/{v.esim_id}/install",
+            "asPath": f"/esims/{v.esim_id}/install",
+        }
+    )
+    await call(InstallState.event_handlers["load"], state, [])
+    assert state.not_found is True and state.esim_id == "" and state.iccid == ""
