@@ -7,8 +7,10 @@ page, top-up, order, receipt, QR image), while every websocket frame the browser
 recorded (``page.on("websocket")`` → ``framereceived``). No frame may contain the SFT
 password, any SFT access or refresh token the simulator issued, either traveler's session
 cookie, or any matching ID other than the attacker's own (read from the simulator's own
-database). Positive control: the attacker's own matching ID does show up on its own install
-page, so the frames really are captured and readable.
+database), not even the attacker's own (installation data never travels in state:
+docs/esim.md#security-installation-data; the install page fetches it over HTTP). Positive
+control: the attacker's own ICCID does show up on its own pages, so the frames really are
+captured and readable, while its own install page did show its matching ID (from the DOM).
 
 Run it in its own pytest process (it drives Playwright's sync API):
 ``pytest -q tests/load/test_attack_browser.py``.
@@ -134,9 +136,12 @@ def test_websocket_frames_carry_no_secret(
         f"/orders/{v_order}",
         f"/orders/{v_order}/receipt",
     ]
+    shown_matching_id = ""
     for path in own_pages + foreign_pages:
         attacker.goto(f"{app_url}{path}")
         settle(attacker)
+        if path.endswith(f"/{a_esim}/install"):
+            shown_matching_id = attacker.get_by_test_id("matching-id").inner_text()
     assert attacker.request.get(f"{app_url}/esims/{v_esim}/qr.png").status == 404
 
     # What must never reach this browser, from the sources of truth.
@@ -155,7 +160,9 @@ def test_websocket_frames_carry_no_secret(
     assert len(cookies) == 2 and sft_tokens and len(sims) >= 1
 
     seen = frames.joined()
-    assert own_matching_id in seen  # positive control: frames are captured and readable
+    assert a_iccid in seen  # positive control: frames are captured and readable
+    assert shown_matching_id == own_matching_id  # ...and the install page showed the code
+    assert own_matching_id not in seen  # over HTTP, not in the frames
     assert SFT_PASSWORD not in seen
     assert [t for t in sft_tokens if t in seen] == []
     assert [c for c in cookies if c in seen] == []
