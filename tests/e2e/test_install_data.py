@@ -1,5 +1,6 @@
 """The install page in a real browser: the activation data reaches the page only over the
-owner-only HTTP route, never through Reflex state (docs/esim.md#security-installation-data).
+owner-only HTTP route, never through Reflex state
+(docs/esim.md#security-installation-data-never-in-page-state).
 
 A traveler signs up, buys and opens the install page while every websocket frame the tab
 receives is recorded (``tests/load/test_attack_browser.py``'s ``Frames``). The expected values

@@ -334,7 +334,7 @@ async def test_scan_sees_a_leak_when_there_is_one(world: World) -> None:
     """Positive controls: the victim's own install page carries the victim's ICCID (real
     data, as served), and every secret the scan looks for is found when a forged state var
     holds it, as a plain string var and inside a dict var (the activation code itself is no
-    longer state: docs/esim.md#security-installation-data)."""
+    longer state: docs/esim.md#security-installation-data-never-in-page-state)."""
     from travelsim.state.install import InstallState
 
     v = world.victim

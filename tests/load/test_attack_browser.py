@@ -8,9 +8,10 @@ recorded (``page.on("websocket")`` → ``framereceived``). No frame may contain 
 password, any SFT access or refresh token the simulator issued, either traveler's session
 cookie, or any matching ID other than the attacker's own (read from the simulator's own
 database), not even the attacker's own (installation data never travels in state:
-docs/esim.md#security-installation-data; the install page fetches it over HTTP). Positive
-control: the attacker's own ICCID does show up on its own pages, so the frames really are
-captured and readable, while its own install page did show its matching ID (from the DOM).
+docs/esim.md#security-installation-data-never-in-page-state; the install page fetches it over
+HTTP). Positive control: the attacker's own ICCID does show up on its own pages, so the
+frames really are captured and readable, while its own install page did show its matching ID
+(from the DOM).
 
 Run it in its own pytest process (it drives Playwright's sync API):
 ``pytest -q tests/load/test_attack_browser.py``.

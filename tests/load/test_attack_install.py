@@ -1,4 +1,5 @@
-"""Attack: the eSIM page of another traveler (docs/esim.md#security-installation-data).
+"""Attack: the eSIM page and the installation data of another traveler
+(docs/esim.md#security-installation-data-never-in-page-state).
 
 The same two delivered travelers as ``test_attack.py`` (its ``world`` fixture and its forged
 tab helpers ``tab()``/``forge()``/``call()``). The attacker, signed in with a real session
@@ -10,7 +11,11 @@ cookie, drives the eSIM page's real handlers with the victim's id:
   in-memory state manager, as the app runs it) from a tab forged to hold the victim's id:
   it returns at once, writes no mark and never subscribes;
 * ids 1..500 walked by one attacker: the viewed store stays empty;
-* the owner's own page still marks their eSIM (the marks still work).
+* the owner's own page still marks their eSIM (the marks still work);
+* the installation data route (``/esims/{id}/install.json``): foreign/unknown → bodiless 404,
+  signed out → 401, other sites → 403, owner → 200 ``private, no-store``;
+* the owner's install page state, in memory and in Reflex's Redis state manager, holds no
+  installation secret.
 """
 
 from __future__ import annotations
@@ -212,3 +217,57 @@ async def test_install_page_of_a_foreign_id_keeps_nothing(pair: World) -> None:
     )
     await call(InstallState.event_handlers["load"], state, [])
     assert state.not_found is True and state.esim_id == "" and state.iccid == ""
+
+
+@pytest.mark.redis
+async def test_probe_redis_state_store_holds_no_activation_code(pair: World) -> None:
+    """With several workers Reflex keeps each tab's state in Redis (plain pickles). The
+    owner's install page, loaded through Reflex's own Redis state manager the way the app
+    does (``modify_state``: load under the tab's lock, written back on exit), leaves no
+    installation secret in any of the tab's keys, while its ICCID (the page's own data) is
+    there: the scan reads what Reflex stored."""
+    import uuid
+
+    import redis.asyncio as aioredis
+    from reflex.istate.data import RouterData
+    from reflex.istate.manager.redis import StateManagerRedis
+    from reflex.istate.manager.token import BaseStateToken
+
+    from tests.harness import REDIS_URL, redis_client
+    from travelsim.state.install import InstallState
+
+    redis_client().close()  # skip locally / fail in CI without Redis
+    v = pair.victim
+    client = aioredis.Redis.from_url(REDIS_URL)
+    manager = StateManagerRedis(redis=client)
+    token = f"install-probe-{uuid.uuid4().hex}"
+    path = f"/esims/{v.esim_id}/install"
+    try:
+        async with manager.modify_state(BaseStateToken(ident=token, cls=InstallState)) as root:
+            root.router = RouterData.from_router_data(
+                {
+                    "headers": {"cookie": f"{sessions.COOKIE_NAME}={v.token}"},
+                    "pathname": path,
+                    "asPath": path,
+                }
+            )
+            page = await root.get_state(InstallState)
+            await call(InstallState.event_handlers["load"], page, [])
+            assert page.ready is True
+        stored = b""
+        keys = [key async for key in client.scan_iter(match=f"{token}*")]
+        for key in keys:
+            kind = (await client.type(key)).decode()
+            if kind == "string":
+                stored += await client.get(key) or b""
+            elif kind == "hash":
+                stored += b"".join(k + v for k, v in (await client.hgetall(key)).items())
+        assert keys and v.iccid.encode() in stored  # positive control
+        found = [name for name, value in _secrets(v).items() if value.encode() in stored]
+        assert found == [], f"the Redis state store holds {found}"
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{token}*")]
+        if keys:
+            await client.delete(*keys)
+        await manager.close()
+        await client.aclose()

@@ -1,5 +1,5 @@
 """The install page's activation data, fetched by the browser and never held in Reflex state
-(docs/esim.md#security-installation-data).
+(docs/esim.md#security-installation-data-never-in-page-state).
 
 Anything a Reflex page renders from its state travels in the websocket's state deltas and sits
 in the state store (Redis with several workers), so the SM-DP+ address, the matching ID and

@@ -5,7 +5,7 @@ one-tap and manual entry come first there; inside an in-app browser one-tap link
 (docs/esim.md#f5-in-app-browser), so the page says how to open it in the real browser. The
 activation data of the one-tap and manual cards is fetched by the browser from the owner-only
 route, never held in the page's state (:mod:`travelsim.components.install_details`,
-docs/esim.md#security-installation-data).
+docs/esim.md#security-installation-data-never-in-page-state).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The owner's installation data over HTTP, never through Reflex state
-(docs/esim.md#qr-code, docs/esim.md#security-installation-data).
+(docs/esim.md#qr-code, docs/esim.md#security-installation-data-never-in-page-state).
 
 - ``GET /esims/{esim_id}/qr.png``: the installation QR image (``?download=1``: as a file).
 - ``GET /esims/{esim_id}/install.json``: what the install page's browser-side component

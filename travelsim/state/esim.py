@@ -111,7 +111,8 @@ class EsimState(TimezoneMixin, SessionState):
         """Show the eSIM of the route for its signed-in owner. The id becomes state only once
         :func:`~travelsim.services.ownership.owned_esim` (through the dashboard) says it is
         the traveler's: a foreign or unknown id shows "not found", keeps no id, writes no
-        "being viewed" mark and starts no watch (docs/esim.md#security-installation-data)."""
+        "being viewed" mark and starts no watch
+        (docs/esim.md#security-installation-data-never-in-page-state)."""
         user = await self._require_user()
         if user is None:
             return self._signin_redirect()

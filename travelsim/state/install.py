@@ -3,7 +3,8 @@
 The activation data itself (SM-DP+ address, matching ID, ``LPA:`` code, one-tap links) is never
 state: the page's browser-side component fetches it from the owner-only route
 ``/esims/{id}/install.json`` (:mod:`travelsim.components.install_details`,
-docs/esim.md#security-installation-data). The state holds only the route's address.
+docs/esim.md#security-installation-data-never-in-page-state). The state holds only the
+route's address.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class InstallState(SessionState):
             async with db.session() as s:
                 view = await installation.install_view(s, user=user, esim_id=int(raw))
         if view is None:
-            # Nothing of an earlier page stays (docs/esim.md#security-installation-data).
+            # Nothing of an earlier page stays
+            # (docs/esim.md#security-installation-data-never-in-page-state).
             self.not_found, self.ready, self.esim_id, self.iccid = True, False, "", ""
             self.details_url = self.status = self.esim_url = ""
             return None
