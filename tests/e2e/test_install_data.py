@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import quote
 
 from playwright.sync_api import Browser, BrowserContext, expect
@@ -50,7 +51,7 @@ def _shots(browser: Browser, owner: BrowserContext, url: str, label: str) -> lis
                 device_scale_factor=2 if phone else 1,
                 user_agent=IPHONE if phone else None,
             )
-            ctx.add_cookies(owner.cookies())
+            ctx.add_cookies(cast(Any, owner.cookies()))  # Cookie and SetCookieParam agree
             page = ctx.new_page()
             page.goto(url)
             expect(page.get_by_test_id("matching-id")).to_have_text(re.compile(r"\S"))
@@ -143,4 +144,59 @@ def test_probe_sign_out_leaves_nothing_in_the_tab(
     assert after, "no frame after sign-out"
     assert iccid not in after
     assert email not in after
+    ctx.close()
+
+
+def _answer(status: int) -> Any:
+    """A Playwright route handler answering ``status`` with no body."""
+
+    def handler(route: Any) -> None:
+        route.fulfill(status=status, body="")
+
+    return handler
+
+
+def test_install_details_say_why_when_the_route_refuses(
+    app_url: str, app_env: dict[str, str], browser: Browser
+) -> None:
+    """While the route answers, both cards say they are loading (``role="status"``); a
+    refusal (signed out, not found, a server error) shows the traveler's words in an alert
+    and no code; once it answers, the copy buttons are reachable from the keyboard."""
+    from playwright.sync_api import Route
+
+    from travelsim.components.install_details import (
+        FAILED_TEXT,
+        LOADING_TEXT,
+        NOT_FOUND_TEXT,
+        SIGNED_OUT_TEXT,
+    )
+
+    ctx = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    page = ctx.new_page()
+    buy_and_deliver(page, app_url, app_env["DATA_DIR"])
+    expect(page.get_by_test_id("matching-id")).to_have_text(re.compile(r"\S"))
+    for status, text in ((401, SIGNED_OUT_TEXT), (404, NOT_FOUND_TEXT), (500, FAILED_TEXT)):
+        page.route("**/install.json", _answer(status))
+        page.reload()
+        expect(page.get_by_role("alert").filter(has_text=text)).to_have_count(2)
+        expect(page.get_by_test_id("matching-id")).to_have_count(0)
+        page.unroute("**/install.json")
+
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route("**/install.json", hold)
+    page.reload()
+    expect(page.get_by_role("status").filter(has_text=LOADING_TEXT)).to_have_count(2)
+    assert len(held) == 1  # one fetch for both cards
+    held[0].continue_()
+    expect(page.get_by_test_id("matching-id")).to_have_text(re.compile(r"\S"))
+    expect(page.get_by_role("status").filter(has_text=LOADING_TEXT)).to_have_count(0)
+    copy = page.get_by_role("button", name="Copy SM-DP+ address")
+    copy.focus()
+    expect(copy).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Copy Activation code")).to_be_focused()
     ctx.close()
