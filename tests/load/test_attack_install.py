@@ -272,3 +272,37 @@ async def test_probe_redis_state_store_holds_no_activation_code(pair: World) -> 
             await client.delete(*keys)
         await manager.close()
         await client.aclose()
+
+
+@pytest.mark.redis
+def test_viewed_marks_are_capped_in_redis(sqlite_db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared set (real Redis, a key of this test's own) takes no new member once
+    ``MAX_VIEWED`` marks are live, while renewing a mark still works; what the scheduler
+    reads is the capped set."""
+    import uuid
+
+    from tests.harness import REDIS_URL, redis_client
+    from travelsim.settings import get_settings
+
+    r = redis_client()
+    key = f"travelsim:test-viewed-{uuid.uuid4().hex}"
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()
+    monkeypatch.setattr(viewed, "VIEWED_KEY", key)
+    monkeypatch.setattr(viewed, "_viewed_redis", None)
+    monkeypatch.setattr(viewed, "MAX_VIEWED", 10)
+    try:
+        for esim_id in range(1, 50):
+            viewed.mark_viewed(esim_id, seconds=60)
+            viewed._viewed.clear()  # as if each mark came from another worker
+        shared = {int(m) for m in r.zrange(key, 0, -1)}
+        assert shared == set(range(1, 11))
+        before = r.zscore(key, "3")
+        time.sleep(0.01)
+        viewed.mark_viewed(3, seconds=120)  # a renewal is always taken
+        assert r.zscore(key, "3") > before
+        assert viewed.viewed_esims() == set(range(1, 11))
+    finally:
+        r.delete(key)
+        r.close()
+        get_settings.cache_clear()

@@ -35,6 +35,19 @@ MAX_VIEWED = 2000
 one time by real travelers, small enough that the sync's first slice stays bounded."""
 
 
+#: One atomic step on Redis: a new member is added only while fewer than ``MAX_VIEWED``
+#: unexpired marks exist (expired ones are dropped first); an existing mark is renewed.
+#: KEYS[1] the set; ARGV: member, expiry (epoch s), now (epoch s), cap. Returns 1 if marked.
+_MARK_SCRIPT = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+end
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+return 1
+"""
+
+
 def _viewed_client() -> Any:
     """This process's Redis client for viewed marks, or None without ``REDIS_URL``."""
     global _viewed_redis
@@ -75,13 +88,11 @@ def mark_viewed(esim_id: int, *, seconds: float | None = None) -> None:
 
     try:
         wall = time.time()
-        member = str(esim_id)
-        if client.zscore(VIEWED_KEY, member) is None:
-            client.zremrangebyscore(VIEWED_KEY, "-inf", wall)
-            if client.zcard(VIEWED_KEY) >= MAX_VIEWED:
-                log.warning("shared viewed mark of eSIM %s dropped: set full", esim_id)
-                return
-        client.zadd(VIEWED_KEY, {member: wall + ttl}, gt=True)
+        added = client.eval(_MARK_SCRIPT, 1, VIEWED_KEY, str(esim_id), wall + ttl, wall, MAX_VIEWED)
+        if not added:
+            log.warning(
+                "shared viewed mark of eSIM %s dropped: %s marks already", esim_id, MAX_VIEWED
+            )
     except redis.RedisError as exc:
         log.warning("viewed mark not shared (Redis): %s", exc)
 
