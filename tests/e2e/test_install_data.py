@@ -180,6 +180,8 @@ def test_install_details_say_why_when_the_route_refuses(
         page.reload()
         expect(page.get_by_role("alert").filter(has_text=text)).to_have_count(2)
         expect(page.get_by_test_id("matching-id")).to_have_count(0)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"refused-{status}-desktop-light.png"), full_page=True)
         page.unroute("**/install.json")
 
     held: list[Route] = []
