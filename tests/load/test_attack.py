@@ -13,8 +13,9 @@ attacker is signed in with a real session cookie and:
   database, no payment may be attempted on the victim's checkout, and no state var (what the
   browser receives) may contain the victim's matching ID, activation code, ICCID, email,
   order reference or add-on id, the SFT password, or any session token;
-* a positive control runs the install page's load as the victim: the scan does find the
-  victim's matching ID there (so the scan would see a leak).
+* positive controls: the install page's load as the victim shows the victim's ICCID, and
+  every secret written into a forged state var (string or dict) is found by the scan (so the
+  scan would see a leak).
 
 Admin handlers called by non-staff are covered by ``tests/integration/test_admin_access.py``
 (every admin handler, found programmatically). Background handlers (``EsimState.refresh``,
@@ -330,13 +331,24 @@ async def test_every_traveler_handler_refuses_a_forged_tab(world: World) -> None
 
 
 async def test_scan_sees_a_leak_when_there_is_one(world: World) -> None:
-    """Positive control: the victim's own install page does carry the victim's code."""
+    """Positive controls: the victim's own install page carries the victim's ICCID (real
+    data, as served), and every secret the scan looks for is found when a forged state var
+    holds it, as a plain string var and inside a dict var (the activation code itself is no
+    longer state: docs/esim.md#security-installation-data-never-in-page-state)."""
     from travelsim.state.install import InstallState
 
     v = world.victim
+    secrets = secrets_of(world)
     state = tab(InstallState, v.token, f"/esims/{v.esim_id}/install")
     await call(InstallState.event_handlers["load"], state, [])
-    assert "victim matching ID" in leaks(state, secrets_of(world))
+    assert leaks(state, secrets) == ["victim ICCID"]
+    for name, value in secrets.items():
+        forged = tab(InstallState, v.token, f"/esims/{v.esim_id}/install")
+        forged.esim_url = f"/leak/{value}"  # a deliberately leaking string var
+        assert name in leaks(forged, secrets), name
+        nested = tab(InstallState, v.token, f"/esims/{v.esim_id}/install")
+        nested.support = {"email": "help@example.com", "url": value}  # inside a dict var
+        assert name in leaks(nested, secrets), name
 
 
 async def test_services_behind_background_handlers_refuse_a_foreign_esim(world: World) -> None:

@@ -7,11 +7,13 @@ page, top-up, order, receipt, QR image), while every websocket frame the browser
 recorded (``page.on("websocket")`` → ``framereceived``). No frame may contain the SFT
 password, any SFT access or refresh token the simulator issued, either traveler's session
 cookie, or any matching ID other than the attacker's own (read from the simulator's own
-database), nor any identifier of the victim: email address, ICCID, order reference,
-add-on uniqueIds (read from the portal's own database). Positive controls: the attacker's
-own matching ID does show up on its own install page, and the victim's own frames (recorded
-the same way) do carry the victim's ICCID and order reference, so the frames really are
-captured and a leak of either would be seen.
+database), not even the attacker's own (installation data never travels in state:
+docs/esim.md#security-installation-data-never-in-page-state; the install page fetches it over
+HTTP), nor any identifier of the victim: email address, ICCID, order reference, add-on
+uniqueIds (read from the portal's own database). Positive controls: the attacker's own ICCID
+does show up in its own frames while its install page shows its matching ID (from the DOM),
+and the victim's own frames (recorded the same way) do carry the victim's ICCID and order
+reference, so the frames really are captured and a leak of either would be seen.
 
 Run it in its own pytest process (it drives Playwright's sync API):
 ``pytest -q tests/load/test_attack_browser.py``.
@@ -164,9 +166,12 @@ def test_probe_websocket_frames_carry_no_secret_nor_victim_identifier(
         f"/orders/{v_order}",
         f"/orders/{v_order}/receipt",
     ]
+    shown_matching_id = ""
     for path in own_pages + foreign_pages:
         attacker.goto(f"{app_url}{path}")
         settle(attacker)
+        if path.endswith(f"/{a_esim}/install"):
+            shown_matching_id = attacker.get_by_test_id("matching-id").inner_text()
     assert attacker.request.get(f"{app_url}/esims/{v_esim}/qr.png").status == 404
 
     # What must never reach this browser, from the sources of truth.
@@ -186,7 +191,9 @@ def test_probe_websocket_frames_carry_no_secret_nor_victim_identifier(
     assert len(cookies) == 2 and sft_tokens and len(sims) >= 1
 
     seen = frames.joined()
-    assert own_matching_id in seen  # positive control: frames are captured and readable
+    assert a_iccid in seen  # positive control: frames are captured and readable
+    assert shown_matching_id == own_matching_id  # ...and the install page showed the code
+    assert own_matching_id not in seen  # over HTTP, not in the frames
     assert SFT_PASSWORD not in seen
     assert [t for t in sft_tokens if t in seen] == []
     assert [c for c in cookies if c in seen] == []

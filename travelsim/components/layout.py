@@ -6,7 +6,10 @@ colour modes (Radix themes follow the system preference; the toggle overrides it
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex.vars.base import Var
 
 from travelsim.components.native_form import native_form
 from travelsim.state.session import SessionState
@@ -40,6 +43,13 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     )
 
 
+#: Run by the sign-out button as the form posts: the tab forgets its Reflex state token, so
+#: the page the sign-out lands on starts a new, empty state instead of reconnecting to the
+#: signed-in one (docs/esim.md#security-installation-data-never-in-page-state).
+#: Reflex keeps the token in ``sessionStorage["token"]`` (``.web/utils/state.js``).
+FORGET_TAB_STATE: Var[Any] = Var(_js_expr='(() => window.sessionStorage.removeItem("token"))')
+
+
 def signout_form(**props: object) -> rx.Component:
     return native_form(
         # Looks like the navigation links beside it (it is a POST, hence a button).
@@ -52,6 +62,7 @@ def signout_form(**props: object) -> rx.Component:
             high_contrast=True,
             size="2",
             cursor="pointer",
+            custom_attrs={"onClick": FORGET_TAB_STATE},
         ),
         action="/auth/signout",
         method="post",

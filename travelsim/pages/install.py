@@ -2,34 +2,19 @@
 
 On a phone the QR is useless without a second screen (docs/esim.md#f16-same-phone), so
 one-tap and manual entry come first there; inside an in-app browser one-tap links do not fire
-(docs/esim.md#f5-in-app-browser), so the page says how to open it in the real browser.
+(docs/esim.md#f5-in-app-browser), so the page says how to open it in the real browser. The
+activation data of the one-tap and manual cards is fetched by the browser from the owner-only
+route, never held in the page's state (:mod:`travelsim.components.install_details`,
+docs/esim.md#security-installation-data-never-in-page-state).
 """
 
 from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.install_details import install_details
 from travelsim.components.layout import page
 from travelsim.state.install import InstallState
-
-
-def _copy_field(label: str, value: rx.Var, testid: str) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
-        rx.hstack(
-            rx.code(value, size="3", data_testid=testid, word_break="break-all"),
-            rx.icon_button(
-                rx.icon("copy", size=16),
-                on_click=[rx.set_clipboard(value), rx.toast.success(f"{label} copied")],
-                variant="soft",
-                aria_label=f"Copy {label}",
-            ),
-            align="center",
-            width="100%",
-        ),
-        spacing="1",
-        width="100%",
-    )
 
 
 def qr_section() -> rx.Component:
@@ -56,55 +41,6 @@ def qr_section() -> rx.Component:
             ),
             spacing="3",
             align="center",
-        ),
-        width="100%",
-    )
-
-
-def one_tap_section() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Install with one tap", size="4"),
-            rx.text("On the phone itself (iOS 17.4+ or a recent Android):", size="2"),
-            rx.flex(
-                rx.link(
-                    rx.button(rx.icon("apple", size=16), "Install on iPhone", size="3"),
-                    href=InstallState.ios_link,
-                    data_testid="ios-link",
-                ),
-                rx.link(
-                    rx.button(
-                        rx.icon("smartphone", size=16),
-                        "Install on Android",
-                        size="3",
-                        variant="outline",
-                    ),
-                    href=InstallState.android_link,
-                    data_testid="android-link",
-                ),
-                spacing="3",
-                wrap="wrap",
-            ),
-            rx.text(
-                "On Windows 11: ",
-                rx.link("open the activation code", href=InstallState.lpa, data_testid="lpa-link"),
-                size="2",
-            ),
-            spacing="3",
-        ),
-        width="100%",
-    )
-
-
-def manual_section() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.heading("Or enter it manually", size="4"),
-            rx.text("Choose “Enter details manually” when adding an eSIM.", size="2"),
-            _copy_field("SM-DP+ address", InstallState.smdp_address, "smdp"),
-            _copy_field("Activation code", InstallState.matching_id, "matching-id"),
-            spacing="3",
-            width="100%",
         ),
         width="100%",
     )
@@ -265,8 +201,7 @@ def install_page() -> rx.Component:
                     rx.cond(
                         InstallState.mobile,
                         rx.vstack(
-                            one_tap_section(),
-                            manual_section(),
+                            install_details(InstallState.details_url),
                             qr_section(),
                             guides(),
                             spacing="4",
@@ -274,9 +209,7 @@ def install_page() -> rx.Component:
                         ),
                         rx.grid(
                             qr_section(),
-                            rx.vstack(
-                                one_tap_section(), manual_section(), spacing="4", width="100%"
-                            ),
+                            install_details(InstallState.details_url),
                             guides(),
                             columns=rx.breakpoints(initial="1", md="2"),
                             spacing="4",

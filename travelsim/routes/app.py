@@ -10,7 +10,7 @@ from travelsim.routes.account import account_routes
 from travelsim.routes.auth import auth_routes
 from travelsim.routes.callbacks import callback_routes
 from travelsim.routes.demo import mailbox
-from travelsim.routes.esim import qr_png
+from travelsim.routes.esim import install_json, qr_png
 from travelsim.routes.health import healthz
 from travelsim.routes.http import CrossOriginGuard
 from travelsim.routes.oidc import oidc_app
@@ -39,6 +39,7 @@ def build_routes_app() -> Starlette:
             Mount("/auth/oidc", app=oidc_app()),
             *account_routes(),
             Route("/esims/{esim_id}/qr.png", qr_png, methods=["GET"]),
+            Route("/esims/{esim_id}/install.json", install_json, methods=["GET"]),
             Route("/demo/mailbox", mailbox, methods=["GET"]),
             *callback_routes(),
             Route("/_sim/{path:path}", SimulatorControls()),

@@ -70,7 +70,9 @@ _BY_PROFILE: dict[InstallState, InstallStatus] = {
 @dataclass(frozen=True)
 class InstallView:
     """The install page's data for the eSIM's owner. Secret fields (``matching_id``, ``lpa``,
-    the one-tap links) are excluded from ``repr``; keep them in backend-only state.
+    the one-tap links) are excluded from ``repr`` and never go into Reflex state, backend-only
+    vars included: only the owner-only route ``/esims/{id}/install.json`` serves them
+    (docs/esim.md#security-installation-data-never-in-page-state).
 
     ``lpa`` is the full ``LPA:1$<SM-DP+>$<matching ID>[...]`` string (QR content, Windows
     link). ``order_reference``/``order_status`` describe the latest order of the eSIM.

@@ -19,6 +19,7 @@ from travelsim.models import utcnow
 from travelsim.services import esim_actions, installation, live, platform, usage_refresh
 from travelsim.services.esim_dashboard import Dashboard, esim_dashboard
 from travelsim.services.jobs import viewed
+from travelsim.services.ownership import owned_esim
 from travelsim.settings import get_settings
 from travelsim.state.esim_view import page_values
 from travelsim.state.session import SessionState, _uid
@@ -107,14 +108,21 @@ class EsimState(TimezoneMixin, SessionState):
 
     @rx.event
     async def load(self) -> Any:
+        """Show the eSIM of the route for its signed-in owner. The id becomes state only once
+        :func:`~travelsim.services.ownership.owned_esim` (through the dashboard) says it is
+        the traveler's: a foreign or unknown id shows "not found", keeps no id, writes no
+        "being viewed" mark and starts no watch
+        (docs/esim.md#security-installation-data-never-in-page-state)."""
         user = await self._require_user()
         if user is None:
             return self._signin_redirect()
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
-        self.esim_id = raw if raw.isdigit() else ""
+        self.esim_id = ""
         self.refresh_message = ""
-        if not await self._reload(_uid(user)):
+        view = await self._dashboard(_uid(user), int(raw)) if raw.isdigit() else None
+        if not self._apply(view):
             return None
+        self.esim_id = raw
         return [self._ask_timezone(), EsimState.watch]
 
     async def _on_timezone(self) -> None:
@@ -122,12 +130,19 @@ class EsimState(TimezoneMixin, SessionState):
         if user is not None:
             await self._reload(_uid(user))
 
-    async def _fetch(self, user_id: int) -> Dashboard | None:
-        if not self.esim_id:
-            return None
-        viewed.mark_viewed(int(self.esim_id))  # the scheduled sync serves viewed eSIMs first
+    async def _dashboard(self, user_id: int, esim_id: int) -> Dashboard | None:
+        """The dashboard of ``esim_id`` when ``user_id`` owns it, else ``None``. Only an owned
+        eSIM is marked "being viewed" (the scheduled sync serves viewed eSIMs first)."""
         async with db.session() as s:
-            return await esim_dashboard(s, user_id=user_id, esim_id=int(self.esim_id), now=utcnow())
+            d = await esim_dashboard(s, user_id=user_id, esim_id=esim_id, now=utcnow())
+        if d is not None:
+            viewed.mark_viewed(esim_id)
+        return d
+
+    async def _fetch(self, user_id: int) -> Dashboard | None:
+        if not self.esim_id.isdigit():
+            return None
+        return await self._dashboard(user_id, int(self.esim_id))
 
     async def _reload(self, user_id: int) -> bool:
         return self._apply(await self._fetch(user_id))
@@ -156,11 +171,21 @@ class EsimState(TimezoneMixin, SessionState):
         session cookie is re-checked at least that often, and the tab stops watching once
         it is signed out.
         """
+        # Read before taking the state's lock: a tab whose id is not the signed-in
+        # traveler's own eSIM (a forged tab) stops here, watching nothing.
+        if not self.esim_id.isdigit() or self.watching:
+            return
+        esim_id = int(self.esim_id)
+        first = await self._current_user()
+        if first is None:
+            return
+        async with db.session() as s:
+            if await owned_esim(s, _uid(first), esim_id) is None:
+                return
         async with self:
-            if self.watching or not self.esim_id:
+            if self.watching or self.esim_id != str(esim_id):
                 return
             self.watching = True
-            esim_id = int(self.esim_id)
         try:
             loop = asyncio.get_running_loop()
             poll = get_settings().live_poll_seconds
@@ -179,7 +204,8 @@ class EsimState(TimezoneMixin, SessionState):
                     async with self:
                         if str(esim_id) != self.esim_id:
                             return
-                        self._apply(view)
+                        if not self._apply(view):
+                            return  # no longer the traveler's: stop watching it
         finally:
             async with self:
                 self.watching = False

@@ -1,4 +1,11 @@
-"""Installation page state: the owner's activation data, never anyone else's."""
+"""Installation page state: what the owner's install page shows around the activation data.
+
+The activation data itself (SM-DP+ address, matching ID, ``LPA:`` code, one-tap links) is never
+state: the page's browser-side component fetches it from the owner-only route
+``/esims/{id}/install.json`` (:mod:`travelsim.components.install_details`,
+docs/esim.md#security-installation-data-never-in-page-state). The state holds only the
+route's address.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,8 @@ class InstallState(SessionState):
     not_found: bool = False
     ready: bool = False
     iccid: str = ""
-    smdp_address: str = ""
-    matching_id: str = ""
-    lpa: str = ""
-    ios_link: str = ""
-    android_link: str = ""
+    #: The owner-only JSON route the page's component fetches (``/esims/{id}/install.json``).
+    details_url: str = ""
     confirmation_code_required: bool = False
     #: :data:`installation.InstallStatus` (``ready``, ``downloaded``, ``installed``, ...).
     status: str = ""
@@ -52,18 +56,16 @@ class InstallState(SessionState):
             async with db.session() as s:
                 view = await installation.install_view(s, user=user, esim_id=int(raw))
         if view is None:
-            self.not_found = True
-            self.ready = False
+            # Nothing of an earlier page stays
+            # (docs/esim.md#security-installation-data-never-in-page-state).
+            self.not_found, self.ready, self.esim_id, self.iccid = True, False, "", ""
+            self.details_url = self.status = self.esim_url = ""
             return None
         self.not_found = False
         self.esim_id = raw
         self.iccid = view.iccid
         self.ready = view.lpa is not None
-        self.smdp_address = view.smdp_address or ""
-        self.matching_id = view.matching_id or ""
-        self.lpa = view.lpa or ""
-        self.ios_link = view.ios_link or ""
-        self.android_link = view.android_link or ""
+        self.details_url = f"{urls.install(view.esim_id)}.json" if self.ready else ""
         self.confirmation_code_required = view.confirmation_code_required
         self.support = support_links()
         self.status = view.status
