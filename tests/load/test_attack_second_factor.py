@@ -7,6 +7,7 @@ would get (the one that still owes its second factor) and with it:
 
 * request the victim's QR image (``/esims/{id}/qr.png``): no PNG;
 * download the victim's data (``/account/export.json``): sent to the second factor;
+* read the installation data (``/esims/{id}/install.json``): 401, no body;
 * call EVERY event handler of EVERY traveler state (the programmatic walk of
   ``test_attack.py``) from a tab carrying that cookie, on the victim's own pages: every
   state stays signed out (``signed_in`` false, no email), nothing of the victim's changes in
@@ -140,6 +141,8 @@ async def test_probe_second_factor_qr_and_export(totp_world: tuple[World, str]) 
         token = await _password_only_cookie(http, v.user.email)
         qr = await http.get(f"/esims/{v.esim_id}/qr.png", headers=_cookie(token))
         export = await http.get("/account/export.json", headers=_cookie(token))
+        install = await http.get(f"/esims/{v.esim_id}/install.json", headers=_cookie(token))
+        assert install.status_code == 401 and install.content == b"", install.status_code
         assert qr.status_code != 200 and not qr.content.startswith(b"\x89PNG"), qr.status_code
         assert export.status_code == 303, export.status_code
         assert urlsplit(export.headers["location"]).path == "/security/totp"
@@ -154,7 +157,9 @@ async def test_probe_second_factor_qr_and_export(totp_world: tuple[World, str]) 
         await _pass_totp(http, token, secret)
         qr = await http.get(f"/esims/{v.esim_id}/qr.png", headers=_cookie(token))
         export = await http.get("/account/export.json", headers=_cookie(token))
+        install = await http.get(f"/esims/{v.esim_id}/install.json", headers=_cookie(token))
     assert qr.status_code == 200 and qr.content.startswith(b"\x89PNG")
+    assert install.status_code == 200 and install.json()["matching_id"]
     assert export.status_code == 200 and v.iccid in export.text
     assert (await sessions.user_for_token(token)) is not None
 
