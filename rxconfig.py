@@ -2,15 +2,21 @@
 
 import reflex as rx
 
+from travelsim import startup
 from travelsim.settings import get_settings
 
 _settings = get_settings()
+# Every `reflex` command (run, export, db ...) refuses weak settings before doing anything:
+# one line each, exit status 1 (docs/architecture.md#security-modes-and-start-up-checks).
+startup.enforce(_settings, process="reflex")
 
 config = rx.Config(
     app_name="travelsim",
     frontend_port=_settings.frontend_port,
     backend_port=_settings.backend_port,
     api_url=f"http://localhost:{_settings.backend_port}",
+    # Demo/test listen on loopback only unless DEMO_ALLOW_LAN=1 (travelsim.startup).
+    backend_host=startup.listen_host(_settings),
     deploy_url=_settings.public_url,
     db_url=_settings.sync_database_url,
     redis_url=_settings.redis_url,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from travelsim import logs
+from travelsim import logs, startup
 from travelsim.pages.account import account_page
 from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
@@ -46,6 +46,9 @@ from travelsim.state.status import StatusState
 from travelsim.state.topup import TopupState
 
 logs.configure(get_settings())
+# Fail closed in every worker that imports the app (docs/architecture.md
+# #security-modes-and-start-up-checks); rxconfig.py refuses the same for `reflex run`.
+startup.enforce(get_settings(), process="app")
 
 app = rx.App(api_transformer=build_routes_app())
 

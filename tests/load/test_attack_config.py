@@ -86,14 +86,15 @@ def run(
 
 
 def refused_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("refused:")]
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    return [line for line in lines if line.startswith("refused:")]
 
 
 def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "travelsim.cli", *args], env, cwd)
 
 
-# --- no settings at all ---------------------------------------------------------------------
+# --- no settings at all --------------------------------------------------------------------------
 
 
 async def test_probe_no_settings_demo_mailbox_is_not_found(
@@ -151,17 +152,20 @@ def test_probe_no_settings_scheduler_process_refuses(tmp_path: Path) -> None:
     ], lines
 
 
-# --- production refusals, one by one ------------------------------------------------------------
+# --- production refusals, one by one -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
         ({"SFT_BASE_URL": ""}, "refused: SFT_BASE_URL is unset: production refuses the built-in"),
-        ({"SFT_USERNAME": "demo", "SFT_PASSWORD": "demo"}, "refused: SFT_USERNAME and SFT_PASSWORD"),
+        ({"SFT_USERNAME": "demo", "SFT_PASSWORD": "demo"}, "refused: SFT_USERNAME and SFT_PASS"),
         ({"SECRET_KEY": "short"}, "refused: SECRET_KEY is 5 characters long: at least 32"),
         ({"ENCRYPTION_KEY": "not-a-key"}, "refused: ENCRYPTION_KEY holds a value that is not"),
-        ({"PUBLIC_URL": "http://www.travelsim.example"}, "refused: PUBLIC_URL http://www.travelsim"),
+        (
+            {"PUBLIC_URL": "http://www.travelsim.example"},
+            "refused: PUBLIC_URL http://www.travelsim",
+        ),
         ({"SFT_CALLBACK_TOKEN": "short-token"}, "refused: SFT_CALLBACK_TOKEN is set but 11"),
     ],
 )
@@ -172,7 +176,7 @@ def test_probe_production_refuses_each_weak_setting(
     assert result.returncode == 1, result.stderr[-2000:]
     lines = refused_lines(result)
     assert len(lines) == 2 and PAYMENT_LINE in lines, lines
-    assert [x for x in lines if x != PAYMENT_LINE][0].startswith(line), lines
+    assert next(x for x in lines if x != PAYMENT_LINE).startswith(line), lines
 
 
 def test_probe_production_refuses_keys_left_to_the_demo_files(tmp_path: Path) -> None:
@@ -210,20 +214,21 @@ def test_probe_make_serve_with_everything_else_set_refuses_only_the_payment_prov
     assert refused_lines(result) == [PAYMENT_LINE], result.stderr[-2000:]
 
 
-def test_probe_make_serve_requires_workers_redis_and_postgres(tmp_path: Path) -> None:
+def test_probe_make_serve_requires_workers_redis_postgres_and_a_proxy(tmp_path: Path) -> None:
     env = bare_env(tmp_path, **PRODUCTION)
     result = run(["make", "-s", "-C", str(ROOT), "serve"], env, tmp_path, timeout=120)
     assert result.returncode != 0
     lines = refused_lines(result)
     assert [x.split(":")[1].strip() for x in lines] == [
+        "PAYMENT_PROVIDER=demo",
         "GRANIAN_WORKERS is unset",
         "REDIS_URL is unset",
         "DATABASE_URL is unset",
-        "PAYMENT_PROVIDER=demo",
+        "TRUSTED_PROXY_HOPS=0",
     ], lines
 
 
-# --- demo on the network --------------------------------------------------------------------------
+# --- demo on the network -------------------------------------------------------------------------
 
 
 def test_probe_demo_on_a_public_address_is_refused(tmp_path: Path) -> None:
@@ -254,7 +259,7 @@ def test_probe_demo_on_a_lan_address_starts_with_a_loud_warning(tmp_path: Path) 
     assert "start allowed" in result.stdout
 
 
-# --- the callback token -----------------------------------------------------------------------------
+# --- the callback token --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["demo", "test", "production"])
@@ -286,7 +291,7 @@ async def test_probe_empty_callback_token_never_accepts_a_post(
     assert response.status_code in (401, 404), (response.status_code, response.text)
 
 
-# --- Secure cookies over https ----------------------------------------------------------------------
+# --- Secure cookies over https -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["demo", "test"])

@@ -58,7 +58,7 @@ def test_env_example_lists_every_setting() -> None:
     assert expected <= names, f"missing from .env.example: {sorted(expected - names)}"
 
 
-# --- fail closed: modes and start-up checks (docs/architecture.md#security-modes-and-start-up-checks)
+# --- fail closed: docs/architecture.md#security-modes-and-start-up-checks
 
 FERNET_KEY = "q3Xk0pC4o1m3b2vJ8m2yqfS6rV0N6b3ZlYH8cPq2e0A="
 STRONG_SECRET = "f0c1b7e2a9d84b6c8e3f5a1d2c4b6a8e9f0d1c2b"
@@ -119,17 +119,19 @@ def test_probe_production_with_only_the_payment_provider_left_is_refused_once(
         ({"encryption_key": "not-a-fernet-key"}, "ENCRYPTION_KEY holds a value that is not"),
         ({"encryption_key": " , "}, "ENCRYPTION_KEY is empty"),
         ({"public_url": "http://www.travelsim.example"}, "PUBLIC_URL http://www.travelsim"),
-        ({"public_url": "http://192.168.1.20"}, "is not https: production serves"),
+        ({"public_url": "http://192.168.1.20"}, "PUBLIC_URL http://192.168.1.20 is not https"),
         ({"sft_callback_token": ""}, "SFT_CALLBACK_TOKEN is set but 0 characters long"),
         ({"sft_callback_token": "x" * 31}, "SFT_CALLBACK_TOKEN is set but 31 characters long"),
     ],
 )
-def test_probe_each_production_refusal(tmp_path: Path, overrides: dict[str, str], line: str) -> None:
+def test_probe_each_production_refusal(
+    tmp_path: Path, overrides: dict[str, str], line: str
+) -> None:
     from travelsim import startup
 
     found = startup.problems(production(tmp_path, **overrides))
     assert len(found) == 2 and PAYMENT_LINE in found, found
-    assert [p for p in found if p != PAYMENT_LINE][0].startswith(line), found
+    assert next(p for p in found if p != PAYMENT_LINE).startswith(line), found
 
 
 def test_probe_production_refuses_unset_keys_and_generated_key_files(tmp_path: Path) -> None:
