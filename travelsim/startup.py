@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -316,6 +317,12 @@ def enforce(settings: Settings, *, process: str, extra: list[str] | None = None)
             print(f"  refused: {line}", file=sys.stderr)
             if logged:
                 log.error("start refused: %s", line)
+        if settings.app_env == "production" and "APP_ENV" not in os.environ:
+            print(
+                "  (an unset APP_ENV means production: the local demo is `make demo`; "
+                "going live: docs/going-live.md)",
+                file=sys.stderr,
+            )
         sys.stderr.flush()
         raise SystemExit(1)
     for line in warnings(settings):

@@ -223,3 +223,38 @@ def test_probe_demo_allow_lan_accepts_a_private_address_and_warns(url: str) -> N
     assert startup.problems(settings) == []
     [warning] = startup.warnings(settings)
     assert warning.startswith("WARNING: DEMO_ALLOW_LAN=1") and "/demo/mailbox" in warning
+
+
+def test_probe_lan_demo_start_warns_on_console_and_in_the_log(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from travelsim import startup
+
+    settings = make(app_env="demo", public_url="http://192.168.1.20:3000", demo_allow_lan="1")
+    with caplog.at_level("WARNING", logger="travelsim.startup"):
+        startup.enforce(settings, process="app")  # allowed: returns
+    err = capsys.readouterr().err
+    assert "WARNING: DEMO_ALLOW_LAN=1: the demo at http://192.168.1.20:3000" in err
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "/demo/mailbox" in caplog.records[0].getMessage()
+    assert startup.listen_host(settings) == "0.0.0.0"  # reachable on the LAN
+    assert startup.listen_host(make(app_env="demo")) == "127.0.0.1"
+    assert startup.listen_host(make(app_env="test")) == "127.0.0.1"
+
+
+def test_probe_refused_start_prints_every_line_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from travelsim import startup
+
+    with pytest.raises(SystemExit) as exited:
+        startup.enforce(production(tmp_path, sft_base_url=""), process="scheduler")
+    assert exited.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "TravelSIM refuses to start (scheduler, APP_ENV=production):"
+    refused = [line.strip() for line in err if line.strip().startswith("refused:")]
+    assert refused == [
+        "refused: SFT_BASE_URL is unset: production refuses the built-in SFT simulator (set "
+        "the platform's URL, e.g. https://sft.bics.com)",
+        f"refused: {PAYMENT_LINE}",
+    ]
