@@ -32,7 +32,11 @@ seed: migrate
 	$(BIN)/python -m travelsim.cli seed
 
 ## The portal on http://localhost:$(PORT) (frontend, backend and routes on one port), in the
-## foreground: Ctrl-C stops it. `make demo PORT=3100` for another port.
+## foreground: Ctrl-C stops it. `make demo PORT=3100` for another port. Demo mode (the demo
+## mailbox, seeded accounts, the built-in simulator) listens on loopback only; to try the
+## install on a phone on your own network: `make demo DEMO_ALLOW_LAN=1
+## PUBLIC_URL=http://192.168.1.20:3000` (it warns loudly at start).
+demo: export APP_ENV := demo
 demo: seed
 	@echo "TravelSIM demo on http://localhost:$(PORT) (runs in the foreground: Ctrl-C stops it)"
 	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) PUBLIC_URL=$${PUBLIC_URL:-http://localhost:$(PORT)} $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
