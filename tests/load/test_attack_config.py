@@ -246,6 +246,19 @@ def test_probe_demo_on_a_public_address_is_refused(tmp_path: Path) -> None:
     assert "DEMO_ALLOW_LAN=1 accepts only a private LAN address" in lan.stderr
 
 
+def test_probe_make_demo_is_demo_mode_and_refuses_a_public_address(tmp_path: Path) -> None:
+    """``make demo`` sets ``APP_ENV=demo`` itself (whatever the shell says) and the demo's
+    first step (``cli seed``) refuses a public address before any demo account exists."""
+    env = bare_env(tmp_path, APP_ENV="production", PUBLIC_URL="http://203.0.113.5")
+    result = run(["make", "-s", "-C", str(ROOT), "demo", "PORT=3997"], env, tmp_path, 120)
+    assert result.returncode != 0
+    lines = refused_lines(result)
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert lines[0].startswith("refused: APP_ENV=demo refuses PUBLIC_URL http://203.0.113.5")
+    with sqlite3.connect(tmp_path / "travelsim.db") as conn:  # migrated, nobody seeded
+        assert conn.execute("select count(*) from app_user").fetchone() == (0,)
+
+
 def test_probe_demo_on_a_lan_address_starts_with_a_loud_warning(tmp_path: Path) -> None:
     env = bare_env(
         tmp_path, APP_ENV="demo", PUBLIC_URL="http://192.168.1.20:3000", DEMO_ALLOW_LAN="1"
