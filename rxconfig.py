@@ -3,12 +3,10 @@
 import reflex as rx
 
 from travelsim import startup
-from travelsim.settings import get_settings
 
-_settings = get_settings()
 # Every `reflex` command (run, export, db ...) refuses weak settings before doing anything:
 # one line each, exit status 1 (docs/architecture.md#security-modes-and-start-up-checks).
-startup.enforce(_settings, process="reflex")
+_settings = startup.checked_settings("reflex")
 
 config = rx.Config(
     app_name="travelsim",

@@ -119,10 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     staff.add_argument("action", choices=["grant", "revoke"])
     staff.add_argument("email")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    workers = os.environ.get("GRANIAN_WORKERS")
     serve = args.command == "check" and args.serve
-    extra = startup.serve_problems(settings, os.environ.get("GRANIAN_WORKERS")) if serve else []
-    startup.enforce(settings, process="cli", extra=extra)
+    settings = startup.checked_settings(
+        "cli", extra=(lambda s: startup.serve_problems(s, workers)) if serve else None
+    )
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
     if args.command == "check":
         print(f"start allowed (APP_ENV={settings.app_env})")

@@ -462,8 +462,7 @@ def main() -> None:
     (exit status 1, one line each) when the start-up checks do (``travelsim.startup``)."""
     from travelsim import startup
 
-    settings = get_settings()
-    startup.enforce(settings, process="scheduler")
+    settings = startup.checked_settings("scheduler")
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

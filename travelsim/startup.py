@@ -25,13 +25,15 @@ import ipaddress
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from travelsim.settings import Settings
+from travelsim.settings import Settings, get_settings
 
 __all__ = [
     "KNOWN_DEMO_SECRETS",
@@ -39,6 +41,7 @@ __all__ = [
     "MIN_CALLBACK_TOKEN_CHARS",
     "MIN_SECRET_KEY_CHARS",
     "callback_token_problem",
+    "checked_settings",
     "enforce",
     "is_loopback_host",
     "listen_host",
@@ -300,6 +303,43 @@ def warnings(settings: Settings) -> list[str]:
     ]
 
 
+def checked_settings(
+    process: str, extra: Callable[[Settings], list[str]] | None = None
+) -> Settings:
+    """The process settings (:func:`travelsim.settings.get_settings`) once :func:`enforce`
+    allowed them (with ``extra(settings)``'s lines, e.g. :func:`serve_problems`). A value
+    the settings cannot even parse (``APP_ENV=prod``, an unknown ``PAYMENT_PROVIDER``) is
+    refused the same way, one ``refused: NAME: why`` line each, instead of a traceback.
+    Raises ``SystemExit(1)`` when refused."""
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        lines = [
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        _refuse(process, os.environ.get("APP_ENV", "production"), lines, hint=False)
+    enforce(settings, process=process, extra=extra(settings) if extra else None)
+    return settings
+
+
+def _refuse(process: str, mode: str, found: list[str], *, hint: bool) -> NoReturn:
+    print(f"TravelSIM refuses to start ({process}, APP_ENV={mode}):", file=sys.stderr)
+    logged = log.hasHandlers()  # else logging's last resort would print each twice
+    for line in found:
+        print(f"  refused: {line}", file=sys.stderr)
+        if logged:
+            log.error("start refused: %s", line)
+    if hint:
+        print(
+            "  (an unset APP_ENV means production: the local demo is `make demo`; "
+            "going live: docs/going-live.md)",
+            file=sys.stderr,
+        )
+    sys.stderr.flush()
+    raise SystemExit(1)
+
+
 def enforce(settings: Settings, *, process: str, extra: list[str] | None = None) -> None:
     """Refuse to start ``process`` (a name for the messages, e.g. ``"scheduler"``) when
     :func:`problems` (then ``extra``, e.g. :func:`serve_problems`) finds any: every line goes
@@ -308,23 +348,8 @@ def enforce(settings: Settings, *, process: str, extra: list[str] | None = None)
     to stderr, framed (and log them as warnings when logging is configured)."""
     found = problems(settings) + list(extra or [])
     if found:
-        print(
-            f"TravelSIM refuses to start ({process}, APP_ENV={settings.app_env}):",
-            file=sys.stderr,
-        )
-        logged = log.hasHandlers()  # else logging's last resort would print each twice
-        for line in found:
-            print(f"  refused: {line}", file=sys.stderr)
-            if logged:
-                log.error("start refused: %s", line)
-        if settings.app_env == "production" and "APP_ENV" not in os.environ:
-            print(
-                "  (an unset APP_ENV means production: the local demo is `make demo`; "
-                "going live: docs/going-live.md)",
-                file=sys.stderr,
-            )
-        sys.stderr.flush()
-        raise SystemExit(1)
+        unset = settings.app_env == "production" and "APP_ENV" not in os.environ
+        _refuse(process, settings.app_env, found, hint=unset)
     for line in warnings(settings):
         print(f"\n{'!' * 78}\n{line}\n{'!' * 78}\n", file=sys.stderr)
         if log.hasHandlers():

@@ -26,7 +26,6 @@ from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
 from travelsim.scheduler import scheduler_lifespan
 from travelsim.services import live
-from travelsim.settings import get_settings
 from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.buy import BuyState
@@ -45,10 +44,9 @@ from travelsim.state.session import SessionState
 from travelsim.state.status import StatusState
 from travelsim.state.topup import TopupState
 
-logs.configure(get_settings())
 # Fail closed in every worker that imports the app (docs/architecture.md
 # #security-modes-and-start-up-checks); rxconfig.py refuses the same for `reflex run`.
-startup.enforce(get_settings(), process="app")
+logs.configure(startup.checked_settings("app"))
 
 app = rx.App(api_transformer=build_routes_app())
 

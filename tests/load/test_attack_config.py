@@ -179,6 +179,22 @@ def test_probe_production_refuses_each_weak_setting(
     assert next(x for x in lines if x != PAYMENT_LINE).startswith(line), lines
 
 
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"APP_ENV": "prod"}, "refused: APP_ENV: Input should be 'demo', 'test' or 'production'"),
+        ({"PAYMENT_PROVIDER": "free"}, "refused: PAYMENT_PROVIDER: Input should be 'demo'"),
+    ],
+)
+def test_probe_a_setting_that_does_not_parse_is_one_refusal_line(
+    tmp_path: Path, overrides: dict[str, str], line: str
+) -> None:
+    result = cli(bare_env(tmp_path, **(PRODUCTION | overrides)), tmp_path, "check")
+    assert result.returncode == 1
+    assert refused_lines(result) == [line], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
 def test_probe_production_refuses_keys_left_to_the_demo_files(tmp_path: Path) -> None:
     env = bare_env(tmp_path, **PRODUCTION)
     del env["SECRET_KEY"], env["ENCRYPTION_KEY"]
