@@ -121,6 +121,23 @@ async def test_probe_no_settings_demo_mailbox_is_not_found(
     assert "victims-reset-token" not in response.text
 
 
+async def test_probe_no_settings_simulator_controls_are_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loopback client (as the developer's own browser would be) gets no simulator controls
+    from a portal started with no settings: nothing to reset, no clock to move."""
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("SFT_BASE_URL", raising=False)
+    monkeypatch.setenv("SFT_SIM_DB_PATH", str(tmp_path / "sim.db"))
+    get_settings.cache_clear()
+    transport = httpx.ASGITransport(app=build_routes_app(), client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3000") as c:
+        state = await c.get("/_sim/state")
+        advance = await c.post("/_sim/clock/advance", json={"seconds": 3600})
+    get_settings.cache_clear()
+    assert (state.status_code, advance.status_code) == (404, 404), (state.text, advance.text)
+
+
 def test_probe_no_settings_seed_refuses_and_creates_no_staff(tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = cli(bare_env(data), tmp_path, "seed")
