@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 PORT ?= 3000
 SIM_PORT ?= 8040
 
-.PHONY: install migrate seed demo test test-unit test-integration test-e2e test-load lint format bench bench-quick simulator clean
+.PHONY: install check migrate seed demo serve test test-unit test-integration test-e2e test-load lint format bench bench-quick simulator clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+## The start-up checks alone (travelsim/startup.py): one `refused:` line each, exit 1.
+## APP_ENV unset means production; `make demo` sets demo.
+check: install
+	$(BIN)/python -m travelsim.cli check
+
 migrate: install
 	$(BIN)/alembic upgrade head
 
@@ -27,10 +32,25 @@ seed: migrate
 	$(BIN)/python -m travelsim.cli seed
 
 ## The portal on http://localhost:$(PORT) (frontend, backend and routes on one port), in the
-## foreground: Ctrl-C stops it. `make demo PORT=3100` for another port.
+## foreground: Ctrl-C stops it. `make demo PORT=3100` for another port. Demo mode (the demo
+## mailbox, seeded accounts, the built-in simulator) listens on loopback only; to try the
+## install on a phone on your own network: `make demo DEMO_ALLOW_LAN=1
+## PUBLIC_URL=http://192.168.1.20:3000` (it warns loudly at start).
+demo: export APP_ENV := demo
 demo: seed
 	@echo "TravelSIM demo on http://localhost:$(PORT) (runs in the foreground: Ctrl-C stops it)"
 	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) PUBLIC_URL=$${PUBLIC_URL:-http://localhost:$(PORT)} $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+## Production behind a reverse proxy (docs/going-live.md): the start-up checks with what
+## several workers need (GRANIAN_WORKERS >= 2, REDIS_URL, PostgreSQL DATABASE_URL,
+## TRUSTED_PROXY_HOPS, https PUBLIC_URL), then migrations (no demo data), then the portal on
+## $(SERVE_HOST):$(PORT) in the foreground. Refused until a real PAYMENT_PROVIDER exists.
+SERVE_HOST ?= 127.0.0.1
+serve: export APP_ENV := production
+serve: install
+	@$(BIN)/python -m travelsim.cli check --serve
+	$(BIN)/alembic upgrade head
+	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host $(SERVE_HOST)
 
 lint: install
 	$(BIN)/ruff check .

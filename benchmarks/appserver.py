@@ -85,6 +85,7 @@ def app_environment(
     ``esims + 10`` eSIMs in the simulator and the documented 2 requests/s."""
     return harness_environment(
         f"bench-{prefix}",
+        app_env="test",  # explicit: unset means production, which refuses to start
         extra={
             "SFT_SIM_SEED_ESIMS": str(esims + 10),
             # The running app at the documented account limit (its scheduler's usage sync then

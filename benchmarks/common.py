@@ -38,7 +38,7 @@ def fresh_environment(prefix: str) -> Path:
     """Point the portal at a new temporary DATA_DIR (call BEFORE importing travelsim)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"travelsim-bench-{prefix}-"))
     os.environ["DATA_DIR"] = str(data_dir)
-    os.environ.setdefault("APP_ENV", "test")
+    os.environ["APP_ENV"] = "test"  # explicit: unset means production (fails closed)
     for name in ("SFT_BASE_URL", "REDIS_URL"):
         os.environ.pop(name, None)
     return data_dir

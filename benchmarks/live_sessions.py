@@ -67,7 +67,7 @@ from benchmarks.appserver import (
 from benchmarks.common import machine, percentile
 from benchmarks.reflex_client import Compiled, Session
 
-CALLBACK_TOKEN = "bench-callback-token"
+CALLBACK_TOKEN = "bench-callback-token-of-32-characters-or-more"
 CONSUME_BYTES = 10 * 1_048_576
 
 

@@ -1,7 +1,8 @@
 """Fixtures shared by every test layer.
 
 Tests never touch the developer's ``.data/``: ``DATA_DIR`` points at a temporary folder
-for the whole run. Real databases only: a SQLite file per test, and PostgreSQL at
+for the whole run, and ``APP_ENV`` is ``test`` (set, never left to the default, which is
+production). Real databases only: a SQLite file per test, and PostgreSQL at
 127.0.0.1:5432 where it runs (mandatory when ``CI`` is set). The service helpers
 (``service_missing``, ``create_pg_database``, ``REDIS_URL``...) are the shared harness's
 (``tests/harness.py``), re-exported here for the tests that import them from this module.
@@ -18,7 +19,9 @@ import pytest
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="travelsim-tests-"))
 os.environ["DATA_DIR"] = str(_RUN_DIR)
-os.environ.setdefault("APP_ENV", "test")
+# Explicit, never inherited: unset APP_ENV means production (docs/architecture.md
+# #security-modes-and-start-up-checks); a test wanting another mode sets it itself.
+os.environ["APP_ENV"] = "test"
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("SFT_BASE_URL", None)
 

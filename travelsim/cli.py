@@ -1,5 +1,11 @@
-"""Command-line tasks: ``python -m travelsim.cli seed`` and
-``python -m travelsim.cli staff grant|revoke EMAIL``.
+"""Command-line tasks: ``python -m travelsim.cli check [--serve]``, ``seed`` and
+``staff grant|revoke EMAIL``.
+
+Every command first runs the start-up checks (``travelsim.startup.enforce``: one
+``refused: ...`` line each on stderr, exit status 1; docs/architecture.md
+#security-modes-and-start-up-checks). ``check`` runs only them and prints ``start allowed``;
+``check --serve`` adds what ``make serve`` needs (``GRANIAN_WORKERS``, ``REDIS_URL``,
+PostgreSQL, ``TRUSTED_PROXY_HOPS``).
 
 ``seed`` upgrades the portal database to head and loads the local-demo data (the
 catalogue's seller-owned fields from ``CATALOGUE_SEED_FILE``; in ``APP_ENV=demo`` a demo
@@ -15,9 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
-from travelsim import db
+from travelsim import db, startup
 from travelsim.settings import get_settings
 
 log = logging.getLogger("travelsim.cli")
@@ -105,13 +112,22 @@ async def _staff(action: str, email: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travelsim.cli")
     sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="run the start-up checks only (exit 1 if refused)")
+    check.add_argument("--serve", action="store_true", help="also what `make serve` needs")
     sub.add_parser("seed", help="migrate the database and load the demo catalogue")
     staff = sub.add_parser("staff", help="grant or revoke the staff role of an account")
     staff.add_argument("action", choices=["grant", "revoke"])
     staff.add_argument("email")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level, format="%(levelname)s %(name)s %(message)s")
-    if args.command == "seed":
+    workers = os.environ.get("GRANIAN_WORKERS")
+    serve = args.command == "check" and args.serve
+    settings = startup.checked_settings(
+        "cli", extra=(lambda s: startup.serve_problems(s, workers)) if serve else None
+    )
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s %(message)s")
+    if args.command == "check":
+        print(f"start allowed (APP_ENV={settings.app_env})")
+    elif args.command == "seed":
         asyncio.run(_seed())
         log.info("database migrated and demo data loaded")
     elif args.command == "staff":

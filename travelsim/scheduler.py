@@ -458,9 +458,13 @@ async def _serve() -> None:
 
 def main() -> None:
     """``python -m travelsim.scheduler``: run the scheduler as its own process until SIGINT
-    or SIGTERM (the database must be migrated: ``alembic upgrade head``)."""
+    or SIGTERM (the database must be migrated: ``alembic upgrade head``). Refuses to start
+    (exit status 1, one line each) when the start-up checks do (``travelsim.startup``)."""
+    from travelsim import startup
+
+    settings = startup.checked_settings("scheduler")
     logging.basicConfig(
-        level=get_settings().log_level.upper(),
+        level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     asyncio.run(_serve())

@@ -32,10 +32,23 @@ class Settings(BaseSettings):
 
     # --- application -----------------------------------------------------------------
     app_env: Literal["demo", "test", "production"] = Field(
-        "demo", description="demo/test relax cookie security (plain HTTP on localhost)."
+        "production",
+        description="production (the default: unset fails closed), demo (`make demo`: the "
+        "demo mailbox, seeded accounts, generated keys, loopback only) or test (the test "
+        "suite). Start-up checks per mode: docs/architecture.md"
+        "#security-modes-and-start-up-checks.",
+    )
+    demo_allow_lan: bool = Field(
+        False,
+        description="Demo/test only: accept a private LAN PUBLIC_URL (RFC 1918, e.g. "
+        "http://192.168.1.20:3000) to try the install on a real phone; warns at start.",
     )
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Local state (SQLite files, keys).")
-    public_url: str = Field("http://localhost:3000", description="Base URL travelers use.")
+    public_url: str = Field(
+        "http://localhost:3000",
+        description="Base URL travelers use. https:// makes every cookie Secure; production "
+        "refuses plain http:// except on loopback.",
+    )
     frontend_port: int = Field(
         3000, description="Port of the pages; `make demo PORT=N` sets it (and the next two)."
     )
@@ -85,6 +98,11 @@ class Settings(BaseSettings):
     sft_sim_rating_delay_seconds: float = 0.0
 
     # --- commerce --------------------------------------------------------------------
+    payment_provider: Literal["demo"] = Field(
+        "demo",
+        description="Who charges cards. demo: the built-in demo card processor (no money "
+        "moves), refused in production.",
+    )
     checkout_reservation_minutes: int = 15
     vat_rate_percent: Decimal = Field(
         Decimal("21"), ge=0, le=100, description="VAT included in retail prices (receipts)."
@@ -174,7 +192,9 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Sweep of stored platform events left unprocessed."
     )
     sft_callback_token: SecretStr | None = Field(
-        None, description="Token SFT sends with callbacks; unset: POST /callbacks/sft is off."
+        None,
+        description="Token SFT sends with callbacks (at least 32 characters, else start-up "
+        "is refused); unset: POST /callbacks/sft is off.",
     )
 
     # --- sign-in with an identity provider (OpenID Connect) ----------------------------
@@ -236,7 +256,12 @@ class Settings(BaseSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return self.app_env == "production"
+        """True when cookies carry ``Secure``: whenever ``PUBLIC_URL`` is ``https://`` (any
+        mode), and always in production (browsers keep ``Secure`` cookies on
+        ``http://localhost``)."""
+        return self.app_env == "production" or self.public_url.strip().lower().startswith(
+            "https://"
+        )
 
     def _raw_database_url(self) -> str:
         if self.database_url:

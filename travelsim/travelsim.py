@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from travelsim import logs
+from travelsim import logs, startup
 from travelsim.pages.account import account_page
 from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
@@ -26,7 +26,6 @@ from travelsim.pages.topup import topup_page
 from travelsim.routes.app import build_routes_app
 from travelsim.scheduler import scheduler_lifespan
 from travelsim.services import live
-from travelsim.settings import get_settings
 from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.buy import BuyState
@@ -45,7 +44,9 @@ from travelsim.state.session import SessionState
 from travelsim.state.status import StatusState
 from travelsim.state.topup import TopupState
 
-logs.configure(get_settings())
+# Fail closed in every worker that imports the app (docs/architecture.md
+# #security-modes-and-start-up-checks); rxconfig.py refuses the same for `reflex run`.
+logs.configure(startup.checked_settings("app"))
 
 app = rx.App(api_transformer=build_routes_app())
 

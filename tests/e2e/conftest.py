@@ -59,6 +59,7 @@ def oidc_provider() -> Iterator[ProviderServer]:
 def app_env(oidc_provider: ProviderServer) -> dict[str, str]:
     env = app_environment(
         "e2e",
+        app_env="test",  # explicit: an unset APP_ENV means production, which refuses to start
         extra={
             "SFT_SIM_RATE_LIMIT_TPS": "50",
             "SFT_RATE_LIMIT_TPS": "40",

@@ -38,7 +38,7 @@ from travelsim.services.jobs import metering, runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import SFTClient
 
-TOKEN = "cb-token-for-tests"
+TOKEN = "cb-token-for-tests-at-least-32-characters"  # travelsim.startup minimum
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@
     ``SFT_CALLBACK_TOKEN`` in ``X-Authorization`` or ``Authorization`` (with or without a
     ``Bearer`` prefix), compared in constant time. Answers:
 
-    * ``404`` when ``SFT_CALLBACK_TOKEN`` is unset (callbacks off; nothing revealed);
+    * ``404`` when ``SFT_CALLBACK_TOKEN`` is unset, or shorter than
+      ``startup.MIN_CALLBACK_TOKEN_CHARS`` (32) characters: callbacks off, nothing revealed.
+      Start-up refuses such a token (``travelsim.startup``); this check keeps an empty one
+      from ever authenticating an empty header (``compare_digest(b"", b"")`` is true);
     * ``401`` for a missing or wrong token; ``413`` above 8 MiB; ``400`` for a body that is
       not JSON or not the envelope (``sft.callbacks.parse_batch``);
     * ``200 {"received": n, "stored": m}`` once the raw events are committed (duplicates
@@ -38,6 +41,7 @@ from starlette.routing import Route
 from travelsim import db
 from travelsim.services import callbacks, notifications
 from travelsim.settings import get_settings
+from travelsim.startup import callback_token_problem
 
 __all__ = ["MAX_BODY_BYTES", "callback_routes", "sft_callbacks", "unsubscribe"]
 
@@ -71,6 +75,9 @@ async def sft_callbacks(request: Request) -> Response:
     settings = get_settings()
     token = settings.sft_callback_token
     if token is None:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    if callback_token_problem(token):  # start-up refuses it; never authenticate with it
+        log.error("platform callback refused: SFT_CALLBACK_TOKEN is too short, receiver off")
         return JSONResponse({"error": "not found"}, status_code=404)
     presented = _presented_token(request)
     if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
