@@ -53,7 +53,7 @@ from travelsim.services.auth.errors import message_for
 from travelsim.settings import get_settings
 
 EVIL = "https://evil.example"
-PUBLIC = "https://portal.example"
+PUBLIC = "https://localhost:8443"  # test mode answers on loopback only (travelsim.startup)
 UNSAFE = ("POST", "PUT", "DELETE", "PATCH")
 UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "travelsim.travelsim:app"]
 #: A form that would do something on every route that reads one (sign-out, delete, reset...).
