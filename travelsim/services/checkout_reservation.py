@@ -27,7 +27,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import inventory
+from travelsim.services import checkout_guard, inventory
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
@@ -107,9 +107,10 @@ async def reserve_with_refill(
     client: SFTClient | None,
 ) -> Esim | None:
     """After a first reservation found no free eSIM: release expired reservations and retry;
-    else refill once from SFT and retry. Commits after each step (no database lock is held
-    across the SFT call); each retry re-locks the traveler, so two concurrent starts of the
-    same checkout never reserve two eSIMs for it."""
+    else refill once from SFT (at most one refill per ``POOL_REFILL_INTERVAL_SECONDS`` across
+    workers: ``checkout_guard.refill_allowed``) and retry. Commits after each step (no
+    database lock is held across the SFT call); each retry re-locks the traveler, so two
+    concurrent starts of the same checkout never reserve two eSIMs for it."""
 
     async def retry() -> Esim | None:
         await lock_traveler(session, checkout.user_id)
@@ -122,6 +123,11 @@ async def reserve_with_refill(
         if esim is not None:
             return esim
     if client is None:
+        return None
+    if not await checkout_guard.refill_allowed():
+        # Another start refilled (or tried to) within POOL_REFILL_INTERVAL_SECONDS: a storm
+        # of "sold out" costs one fetchSIM listing (docs/business-rules.md#refill-debounce).
+        log.info("inventory refill skipped (debounced)")
         return None
     try:
         await inventory.refill_pool(client, session)
