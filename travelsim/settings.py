@@ -90,7 +90,8 @@ class Settings(BaseSettings):
         30,
         ge=1,
         description="An open checkout can be paid for this many minutes after it opened; "
-        "then it expires and its eSIM goes back to the pool (docs/business-rules.md#checkout-expiry).",
+        "then it expires and its eSIM goes back to the pool "
+        "(docs/business-rules.md#checkout-expiry).",
     )
     max_open_checkouts: int = Field(
         2,

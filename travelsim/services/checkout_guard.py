@@ -198,7 +198,9 @@ async def check_start_rate(user_id: int, client_ip: str | None) -> None:
     (``CHECKOUT_START_RATE_PER_TRAVELER`` / ``_PER_ADDRESS``, atomic across workers:
     ``rate_limits.hit``). Raises CheckoutError ``rate_limited`` when either window is full."""
     settings = get_settings()
-    per_traveler = rate_limits.Limit("checkout_start_user", settings.checkout_start_rate_per_traveler)
+    per_traveler = rate_limits.Limit(
+        "checkout_start_user", settings.checkout_start_rate_per_traveler
+    )
     if not await rate_limits.hit(per_traveler, str(user_id)):
         raise CheckoutError("rate_limited")
     if client_ip:

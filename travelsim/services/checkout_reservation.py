@@ -134,8 +134,9 @@ async def reserve_with_refill(
         return None
     if not await checkout_guard.refill_allowed():
         # Another start refilled (or is refilling) within POOL_REFILL_INTERVAL_SECONDS: a
-        # storm of "sold out" costs one fetchSIM listing (docs/business-rules.md#refill-
-        # debounce). Wait for that refill's rows a little instead of refilling again.
+        # storm of "sold out" costs one fetchSIM listing
+        # (docs/business-rules.md#refill-debounce). Wait a little for that refill's rows
+        # instead of refilling again.
         log.info("inventory refill debounced; waiting for the running one")
         for _ in range(DEBOUNCED_WAITS):
             await asyncio.sleep(DEBOUNCED_WAIT_SECONDS)

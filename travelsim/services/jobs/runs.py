@@ -247,11 +247,13 @@ async def run_recovery(
     lease: timedelta = provisioning.DEFAULT_LEASE,
     run_order_options: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Expire stale checkouts, release expired reservations, resume stuck orders and due automatic retries,
-    escalate hopeless ones (module docstring). Returns ``{"resumed": [...], "escalated":
-    [...]}`` order ids; ``stats.items`` = orders resumed, ``stats.errors`` = orders escalated
-    or still failing. ``run_order_options`` are passed to ``provisioning.run_order`` (e.g.
-    ``backoff``); ``clock`` is passed as its retry-schedule clock unless they name one."""
+    """Expire stale checkouts, release expired reservations, resume stuck orders and due
+    automatic retries, escalate hopeless ones (module docstring). Returns
+    ``{"resumed": [...], "escalated": [...]}`` order ids; ``stats.items`` = orders resumed,
+    ``stats.errors`` = orders escalated or still failing. ``run_order_options`` are passed
+    to ``provisioning.run_order`` (e.g. ``backoff``); ``clock`` is passed as its
+    retry-schedule clock unless they name one. ``stats.detail["expired"]``: checkouts
+    expired by ``CHECKOUT_TTL_MINUTES``."""
     s_ = settings or get_settings()
     now = clock()
     async with session_factory() as s:
@@ -304,9 +306,7 @@ async def run_recovery(
         stats.items += 1
         if order.status != OrderStatus.DELIVERED:
             stats.errors += 1
-    stats.detail.update(
-        expired=expired, released=released, resumed=resumed, escalated=escalated
-    )
+    stats.detail.update(expired=expired, released=released, resumed=resumed, escalated=escalated)
     return {"resumed": resumed, "escalated": escalated}
 
 
