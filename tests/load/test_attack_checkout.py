@@ -14,8 +14,12 @@ code and message, the payment and order rows, the eSIM rows, and the simulator's
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +36,7 @@ from checkout_support import (  # noqa: F401 - fixtures
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from tests.harness import REDIS_URL, redis_client
 from travelsim import db
 from travelsim.models import (
     Checkout,
@@ -383,3 +388,38 @@ async def test_probe_sold_out_storm_costs_one_refill(
 
     assert answers == ["sold_out"] * 50
     assert len(sim.calls("fetchsim")) == 1
+
+
+_WORKER = """
+import asyncio
+from travelsim.services import checkout_guard
+
+async def main() -> int:
+    return sum([await checkout_guard.refill_allowed() for _ in range(25)])
+
+print(asyncio.run(main()))
+"""
+
+
+@pytest.mark.redis
+def test_probe_refill_debounce_holds_across_workers(tmp_path: Path) -> None:
+    """Two worker processes sharing Redis each ask 25 times to refill the empty pool at the
+    same moment: ONE refill is allowed in total, not one per worker."""
+    client = redis_client()
+    for key in client.scan_iter(match="*pool_refill*"):
+        client.delete(key)
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATA_DIR": str(tmp_path),
+        "REDIS_URL": REDIS_URL,
+        "POOL_REFILL_INTERVAL_SECONDS": "60",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    allowed = [int(w.communicate(timeout=60)[0].strip()) for w in workers]
+    assert sum(allowed) == 1, allowed

@@ -249,6 +249,7 @@ class BuyState(SessionState):
                 return
             if exc.code == "price_changed":
                 self.step, self.price_message = "price_changed", exc.message
+                await self._refresh_plan()  # the summary and the button show today's price
                 return
             self.error = ERRORS.get(exc.code, exc.message)
             if exc.code == "no_pending_payment" and self.step == "action":
@@ -259,6 +260,14 @@ class BuyState(SessionState):
         finally:
             self.busy = False
         yield self._after_payment(outcome)
+
+    async def _refresh_plan(self) -> None:
+        """Re-read the plan summary (``plan``: price, title...) from the catalogue."""
+        async with db.session() as s:
+            plan = await s.get(Plan, self.plan_id)
+        if plan is not None and plan.sellable:
+            offer = catalogue.to_offer(plan)
+            self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
 
     @rx.event
     async def accept_price(self) -> Any:
