@@ -206,6 +206,8 @@ async def test_probe_provisioning_never_resumes_staff_suspension(
     assert sim.endpoint_status(esim.endpoint_id) == "Suspended"
     assert sim.calls("endpointlifecyclechange") == []
     assert sim.calls("subscribeaddon") == []
+    [payment] = await _rows(Payment, col(Payment.id) == order.payment_id)
+    assert payment.status == PaymentStatus.VOIDED  # the traveler is not charged for nothing
 
 
 async def test_probe_checkout_older_than_ttl(
