@@ -104,6 +104,33 @@ class Settings(BaseSettings):
         "moves), refused in production.",
     )
     checkout_reservation_minutes: int = 15
+    checkout_ttl_minutes: int = Field(
+        30,
+        ge=1,
+        description="An open checkout can be paid for this many minutes after it opened; "
+        "then it expires and its eSIM goes back to the pool "
+        "(docs/business-rules.md#checkout-expiry).",
+    )
+    max_open_checkouts: int = Field(
+        2,
+        ge=1,
+        description="Open checkouts one traveler may hold at once, across plans "
+        "(docs/business-rules.md#checkout-limits).",
+    )
+    checkout_start_rate_per_traveler: str = Field(
+        "20/10 minutes",
+        description="Checkout starts allowed per traveler (limits notation, e.g. 20/10 minutes).",
+    )
+    checkout_start_rate_per_address: str = Field(
+        "60/10 minutes",
+        description="Checkout starts allowed per client address (limits notation).",
+    )
+    pool_refill_interval_seconds: int = Field(
+        60,
+        ge=1,
+        description="At most one eSIM pool refill from SFT per this many seconds when a "
+        "checkout finds the pool empty, across workers (docs/business-rules.md#refill-debounce).",
+    )
     vat_rate_percent: Decimal = Field(
         Decimal("21"), ge=0, le=100, description="VAT included in retail prices (receipts)."
     )

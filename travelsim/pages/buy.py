@@ -234,6 +234,43 @@ def action_step() -> rx.Component:
     )
 
 
+def expired_step() -> rx.Component:
+    """The checkout in the URL expired: say so plainly, one way on (not an error)."""
+    return rx.vstack(
+        rx.heading("This checkout expired", size="4"),
+        rx.text(
+            "It was not paid in time, so the eSIM held for it went back on sale. You have not "
+            "been charged. Start again to get today's price and a fresh reservation.",
+            size="2",
+        ),
+        rx.link(rx.button("Start again", size="3"), href=BuyState.restart_url),
+        spacing="3",
+        width="100%",
+        data_testid="checkout-expired",
+    )
+
+
+def price_changed_step() -> rx.Component:
+    """The plan's price moved since the checkout opened: nothing was charged; paying the new
+    price needs the traveler's explicit yes."""
+    return rx.vstack(
+        rx.heading("The price changed", size="4"),
+        rx.callout(BuyState.price_message, icon="info", size="2", width="100%"),
+        rx.text("You have not been charged.", size="2"),
+        rx.button(
+            "Continue at ",
+            BuyState.plan["price"],
+            on_click=BuyState.accept_price,
+            loading=BuyState.busy,
+            disabled=BuyState.busy,
+            size="3",
+        ),
+        spacing="3",
+        width="100%",
+        data_testid="checkout-price-changed",
+    )
+
+
 def buy() -> rx.Component:
     return page(
         rx.cond(
@@ -261,6 +298,8 @@ def buy() -> rx.Component:
                             ("confirm", confirm_step()),
                             ("pay", pay_step()),
                             ("action", action_step()),
+                            ("expired", expired_step()),
+                            ("price_changed", price_changed_step()),
                             rx.spinner(),
                         ),
                         width="100%",

@@ -46,7 +46,18 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import ownership, topup
+from travelsim.services import ownership
+from travelsim.services.checkout_errors import CHECKOUT_MESSAGES, CheckoutError
+from travelsim.services.checkout_guard import (
+    BUSY_PAYMENTS,
+    check_open_limit,
+    check_start_rate,
+    check_topup,
+    checked_destination,
+    expire_if_stale,
+    recheck_for_charge,
+    sellable_plan,
+)
 from travelsim.services.checkout_reservation import (
     close_sold_out,
     hold_for_start,
@@ -65,40 +76,15 @@ __all__ = [
     "owned_checkout",
     "payments_for",
     "pending_action",
+    "reconfirm_price",
     "start_checkout",
     "user_id_of",
 ]
 
 log = logging.getLogger(__name__)
 
-CHECKOUT_MESSAGES: dict[str, str] = {
-    "unknown_plan": "This plan is not on sale.",
-    "bad_destination": "This plan does not cover the chosen destination.",
-    "sold_out": "Sorry, we are out of eSIMs right now. You have not been charged.",
-    "not_found": "Checkout not found.",
-    "confirm_device": (
-        "Please confirm your destination and that your phone supports eSIM and is carrier-unlocked."
-    ),
-    "checkout_closed": "This checkout is no longer open. Please start again.",
-    "no_pending_payment": "There is no payment waiting for confirmation.",
-    "payment_error": "The payment could not be processed. You have not been charged.",
-}
-
 #: Payments that keep an open checkout at the price the traveler saw (a charge under way).
-_BUSY_PAYMENTS = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.SUCCEEDED)
-
-
-class CheckoutError(Exception):
-    """A checkout rule refused the request. ``code`` (machine-readable) is one of
-    ``unknown_plan``, ``bad_destination``, ``sold_out``, ``not_found`` (also for another
-    user's checkout or eSIM: answer 404), ``confirm_device``, ``checkout_closed``,
-    ``no_pending_payment``, ``payment_error``, or a top-up refusal
-    (``topup.check_topup_allowed``); ``message`` is traveler-facing."""
-
-    def __init__(self, code: str, message: str | None = None) -> None:
-        self.code = code
-        self.message = message or CHECKOUT_MESSAGES.get(code, code)
-        super().__init__(code)
+_BUSY_PAYMENTS = BUSY_PAYMENTS
 
 
 def user_id_of(user: User) -> int:
@@ -120,6 +106,7 @@ async def start_checkout(
     reservation_minutes: int | None = None,
     client: SFTClient | None = None,
     device_confirmed: bool = False,
+    client_ip: str | None = None,
     now: datetime | None = None,
 ) -> Checkout:
     """Open a checkout for ``plan_id`` and, for a new eSIM, reserve one; commits.
@@ -138,6 +125,8 @@ async def start_checkout(
         device_confirmed: the traveler already confirmed destination and device (eSIM-capable,
             carrier-unlocked) on this page; stored, and then ``checkout_payment.pay`` accepts
             it.
+        client_ip: the client address (``self.router.session.client_ip`` in a handler),
+            counted by the per-address start limit; ``None`` counts the traveler only.
         now: current aware UTC time (tests).
 
     Returns the ``open`` checkout (``esim_id`` = reserved or topped-up eSIM,
@@ -147,18 +136,25 @@ async def start_checkout(
     its one reservation kept or taken again until ``now + reservation_minutes``. Safe under
     concurrency (SQLite and PostgreSQL): simultaneous calls yield one checkout, one eSIM.
 
-    Raises CheckoutError: ``unknown_plan``, ``bad_destination``, ``not_found`` (top-up of an
-    eSIM the user does not own), a top-up refusal (15 live add-ons, suspended by staff...),
-    ``sold_out`` (the checkout row is kept with status ``sold_out``; nothing was charged).
+    A NEW checkout is refused when the traveler already has ``MAX_OPEN_CHECKOUTS`` open ones
+    (counted under the traveler's row lock: parallel starts cannot both pass), and every start
+    counts against the per-traveler and per-address start rates
+    (docs/business-rules.md#checkout-limits).
+
+    Raises CheckoutError: ``rate_limited``, ``unknown_plan``, ``bad_destination``,
+    ``not_found`` (top-up of an eSIM the user does not own), a top-up refusal (15 live
+    add-ons, suspended by staff...), ``too_many_open``, ``sold_out`` (the checkout row is kept
+    with status ``sold_out``; nothing was charged).
     """
     user_id = user_id_of(user)
     now = now or utcnow()
-    plan = await _sellable_plan(session, plan_id)
-    dest = _checked_destination(plan, destination)
+    await check_start_rate(user_id, client_ip)
+    plan = await sellable_plan(session, plan_id)
+    dest = checked_destination(plan, destination)
     if kind not in (PurchaseKind.NEW_ESIM, PurchaseKind.TOPUP):
         raise ValueError("kind must be 'new_esim' or 'topup'")
     if kind == PurchaseKind.TOPUP:
-        await _check_topup(session, user_id, plan, esim_id, now)
+        await check_topup(session, user_id, plan, esim_id, now)
     until = now + hold_time(reservation_minutes)
     # One traveler and plan → one open checkout: a double click (or a second tab) reuses the
     # open checkout and its eSIM instead of reserving another one
@@ -176,6 +172,11 @@ async def start_checkout(
             return checkout
         await session.commit()
     else:
+        try:
+            await check_open_limit(session, user_id, now)
+        except CheckoutError:
+            await session.commit()  # keeps the expiries, releases the traveler lock
+            raise
         checkout = _new_checkout(user_id, plan, kind, esim_id, dest, device_confirmed, until, now)
         session.add(checkout)
         # Fast path: reserve a free eSIM and insert the checkout in ONE transaction.
@@ -188,41 +189,6 @@ async def start_checkout(
         log.info("checkout sold out", extra={"checkout_id": checkout.id})
         raise CheckoutError("sold_out")
     return checkout
-
-
-async def _sellable_plan(session: AsyncSession, plan_id: str) -> Plan:
-    """The plan on sale with a price, else CheckoutError ``unknown_plan``."""
-    plan = await session.get(Plan, plan_id)
-    if plan is None or not plan.sellable or plan.price_minor is None or plan.currency is None:
-        raise CheckoutError("unknown_plan")
-    return plan
-
-
-def _checked_destination(plan: Plan, destination: str | None) -> str | None:
-    """The destination code, upper case, when the plan covers it (``None`` when not asked);
-    else CheckoutError ``bad_destination``."""
-    dest = destination.strip().upper() if destination else None
-    if dest is not None and dest not in plan.destinations:
-        raise CheckoutError("bad_destination")
-    return dest
-
-
-async def _check_topup(
-    session: AsyncSession, user_id: int, plan: Plan, esim_id: int | None, now: datetime
-) -> None:
-    """Refuse a top-up before any payment: not the traveler's eSIM (``not_found``), or a
-    top-up rule says no (``topup.check_topup_allowed``: 15 live add-ons, suspended by staff)."""
-    target = await ownership.owned_esim(session, user_id, esim_id)
-    if target is None or target.id is None:
-        raise CheckoutError("not_found")
-    offer = await topup.topup_offer(
-        session, user_id=user_id, esim_id=target.id, plan_id=plan.plan_id, now=now
-    )
-    if offer is not None and not offer.decision.allowed:
-        raise CheckoutError(
-            offer.decision.refusal or "topup_refused",
-            offer.decision.message or "This eSIM cannot take another plan right now.",
-        )
 
 
 def _new_checkout(
@@ -282,6 +248,8 @@ async def _reusable_checkout(
     if kind == PurchaseKind.TOPUP:
         query = query.where(col(Checkout.esim_id) == esim_id)
     for existing in (await session.exec(query)).all():
+        if await expire_if_stale(session, existing, now):
+            continue  # older than the TTL: a new checkout is opened instead
         if existing.amount_minor == plan.price_minor and existing.currency == plan.currency:
             return existing
         busy = [p for p in await payments_for(session, existing.id) if p.status in _BUSY_PAYMENTS]
@@ -383,8 +351,9 @@ async def checkout_page(
     session: AsyncSession, *, checkout_id: str, user_id: int, plan_id: str
 ) -> CheckoutPage:
     """Read the checkout ``checkout_id`` of ``plan_id`` for its owner ``user_id`` and say what
-    its page shows (:class:`CheckoutPage`). No platform call, nothing written."""
-    checkout = await session.get(Checkout, checkout_id)
+    its page shows (:class:`CheckoutPage`). No platform call; an open checkout older than
+    the TTL is expired here (committed) and shows as ``expired``."""
+    checkout = await session.get(Checkout, checkout_id, populate_existing=True)
     if checkout is None or checkout.user_id != user_id or checkout.plan_id != plan_id:
         return CheckoutPage(found=False)
     order = await order_for_checkout(session, checkout.id)
@@ -395,6 +364,8 @@ async def checkout_page(
         target = await ownership.owned_esim(session, user_id, checkout.esim_id)
         if target is None:
             return CheckoutPage(found=False)
+    if await expire_if_stale(session, checkout, utcnow()):
+        await session.commit()
     if checkout.status != CheckoutStatus.OPEN:
         return CheckoutPage(found=True, target=target, closed_status=checkout.status)
     return CheckoutPage(
@@ -405,3 +376,32 @@ async def checkout_page(
         checkout_id=checkout.id,
         destination=checkout.destination,
     )
+
+
+async def reconfirm_price(session: AsyncSession, *, checkout_id: str, user: User) -> Checkout:
+    """The traveler explicitly accepted today's price after ``price_changed``: set the open
+    checkout's amount and currency to the plan's; commits. Every other charge re-check still
+    applies (``checkout_guard.recheck_for_charge``: raises ``expired``, ``unknown_plan``,
+    ``bad_destination``, a top-up refusal). Raises CheckoutError ``not_found`` (not the
+    traveler's), ``checkout_closed`` (not open, or a charge already under way at the old
+    price: that charge decides)."""
+    checkout = await owned_checkout(session, checkout_id, user_id_of(user))
+    now = utcnow()
+    if await expire_if_stale(session, checkout, now):
+        await session.commit()
+        raise CheckoutError("expired")
+    if checkout.status != CheckoutStatus.OPEN:
+        raise CheckoutError("checkout_closed")
+    if any(p.status in _BUSY_PAYMENTS for p in await payments_for(session, checkout.id)):
+        raise CheckoutError("checkout_closed")
+    plan = await recheck_for_charge(session, checkout, now, price=False)
+    assert plan.price_minor is not None and plan.currency is not None  # sellable_plan
+    log.info(
+        "checkout price re-confirmed",
+        extra={"checkout_id": checkout.id, "from": checkout.amount_minor, "to": plan.price_minor},
+    )
+    checkout.amount_minor, checkout.currency = plan.price_minor, plan.currency
+    checkout.updated_at = now
+    session.add(checkout)
+    await session.commit()
+    return checkout

@@ -47,6 +47,7 @@ from travelsim.services.checkout import (
     payments_for,
     user_id_of,
 )
+from travelsim.services.checkout_guard import expire_if_stale, recheck_for_charge
 from travelsim.services.checkout_outcome import (
     PayOutcome,
     current_outcome,
@@ -110,10 +111,18 @@ async def pay(
     pending it returns ``requires_action`` again; while another call is charging it returns
     ``processing``.
 
+    Before a new charge is created the checkout is re-checked
+    (``checkout_guard.recheck_for_charge``, docs/business-rules.md#charge-re-checks): an
+    abandoned ``processing`` payment is re-sent under its own key without it (that charge was
+    created before).
+
     Raises CheckoutError: ``not_found`` (unknown or another user's checkout),
-    ``confirm_device``, ``checkout_closed`` (expired/cancelled), ``sold_out`` (the reservation
-    lapsed and no eSIM is left; nothing charged), ``payment_error`` (the provider failed; the
-    payment is re-sent with the same key on the next call).
+    ``confirm_device``, ``expired`` (older than ``CHECKOUT_TTL_MINUTES``; its eSIM is
+    released), ``checkout_closed`` (cancelled), ``unknown_plan`` (off sale),
+    ``bad_destination``, ``price_changed`` (nothing charged; ``checkout.reconfirm_price``
+    then pay again), a top-up refusal (e.g. ``suspended_by_staff``), ``sold_out`` (the
+    reservation lapsed and no eSIM is left; nothing charged), ``payment_error`` (the provider
+    failed; the payment is re-sent with the same key on the next call).
     """
     uid = user_id_of(user)
     checkout = await owned_checkout(session, checkout_id, uid)
@@ -128,6 +137,11 @@ async def pay(
     )
     if outcome is not None:
         return outcome
+    if resend is None:  # a new charge is created below: re-check the checkout now
+        if await expire_if_stale(session, checkout, now):
+            await session.commit()
+            raise CheckoutError("expired")
+        await recheck_for_charge(session, checkout, now)
     if not await hold_esim(session, checkout, now + hold_time(payment_window_minutes)):
         await close_sold_out(session, checkout)
         raise CheckoutError("sold_out")
@@ -146,12 +160,14 @@ async def pay(
 
 
 def _check_payable(checkout: Checkout, device_confirmed: bool) -> None:
-    """Raise CheckoutError ``confirm_device``, ``sold_out`` or ``checkout_closed`` when this
-    checkout may not be charged."""
+    """Raise CheckoutError ``confirm_device``, ``sold_out``, ``expired`` or
+    ``checkout_closed`` when this checkout may not be charged."""
     if not (device_confirmed or checkout.device_confirmed):
         raise CheckoutError("confirm_device")
     if checkout.status == CheckoutStatus.SOLD_OUT:
         raise CheckoutError("sold_out")
+    if checkout.status == CheckoutStatus.EXPIRED:
+        raise CheckoutError("expired")
     if checkout.status != CheckoutStatus.OPEN:
         raise CheckoutError("checkout_closed")
 

@@ -11,6 +11,7 @@ checkout closes ``sold_out`` (:func:`close_sold_out`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import inventory
+from travelsim.services import checkout_guard, inventory
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
@@ -42,6 +43,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A start whose refill was debounced re-tries its reservation this many times, this many
+#: seconds apart (the refill another start is running usually lands within a second).
+DEBOUNCED_WAITS = 8
+DEBOUNCED_WAIT_SECONDS = 0.25
 
 
 def hold_time(minutes: int | None) -> timedelta:
@@ -107,9 +113,12 @@ async def reserve_with_refill(
     client: SFTClient | None,
 ) -> Esim | None:
     """After a first reservation found no free eSIM: release expired reservations and retry;
-    else refill once from SFT and retry. Commits after each step (no database lock is held
-    across the SFT call); each retry re-locks the traveler, so two concurrent starts of the
-    same checkout never reserve two eSIMs for it."""
+    else refill once from SFT (at most one refill per ``POOL_REFILL_INTERVAL_SECONDS`` across
+    workers: ``checkout_guard.refill_allowed``; a debounced start re-tries its reservation
+    for up to ``DEBOUNCED_WAITS x DEBOUNCED_WAIT_SECONDS`` while the other refill lands) and
+    retry. Commits after each step (no
+    database lock is held across the SFT call); each retry re-locks the traveler, so two
+    concurrent starts of the same checkout never reserve two eSIMs for it."""
 
     async def retry() -> Esim | None:
         await lock_traveler(session, checkout.user_id)
@@ -122,6 +131,18 @@ async def reserve_with_refill(
         if esim is not None:
             return esim
     if client is None:
+        return None
+    if not await checkout_guard.refill_allowed():
+        # Another start refilled (or is refilling) within POOL_REFILL_INTERVAL_SECONDS: a
+        # storm of "sold out" costs one fetchSIM listing
+        # (docs/business-rules.md#refill-debounce). Wait a little for that refill's rows
+        # instead of refilling again.
+        log.info("inventory refill debounced; waiting for the running one")
+        for _ in range(DEBOUNCED_WAITS):
+            await asyncio.sleep(DEBOUNCED_WAIT_SECONDS)
+            esim = await retry()
+            if esim is not None:
+                return esim
         return None
     try:
         await inventory.refill_pool(client, session)

@@ -99,7 +99,9 @@ async def create_order(
     """Write the order of the paid checkout ``checkout_id`` (payment ``payment_id``, buyer
     ``user_id``) with its steps, assign its eSIM and mark the checkout ``paid``; flushes, does
     not commit. Amount and currency are the payment's; ``tax_minor`` is :func:`included_vat`
-    at ``VAT_RATE_PERCENT``.
+    at ``VAT_RATE_PERCENT``. When the payment's amount or currency is not the checkout's,
+    the order is written ``needs_attention`` (``last_error`` says why) and
+    :func:`order_created` starts no provisioning: staff look at it, nothing is lost.
 
     Raises ``inventory.InventoryError`` when no eSIM can be assigned (or the top-up's eSIM is
     not the buyer's), ``IntegrityError`` (on flush) for a concurrent order of the same checkout
@@ -118,6 +120,9 @@ async def create_order(
     if esim is None or esim.user_id != user_id:
         raise inventory.InventoryError("the order's eSIM is not the buyer's")
     assert esim.id is not None
+    mismatch = _amount_mismatch(checkout, payment)
+    if mismatch:
+        log.error("charged amount differs from the checkout", extra={"checkout_id": checkout.id})
     order = Order(
         id=str(uuid.uuid4()),
         reference=new_reference(),  # unique constraint; a collision retries (the caller)
@@ -127,7 +132,8 @@ async def create_order(
         esim_id=esim.id,
         payment_id=payment_id,
         kind=checkout.kind,
-        status=OrderStatus.PAID,
+        status=OrderStatus.NEEDS_ATTENTION if mismatch else OrderStatus.PAID,
+        last_error=mismatch,
         amount_minor=payment.amount_minor,
         tax_minor=included_vat(payment.amount_minor, get_settings().vat_rate_percent),
         currency=payment.currency,
@@ -157,6 +163,18 @@ async def create_order(
     session.add(checkout)
     await session.flush()
     return order
+
+
+def _amount_mismatch(checkout: Checkout, payment: Payment) -> str | None:
+    """Why the charge is not the checkout's (amount or currency differ), else ``None``: such
+    an order is written ``needs_attention`` for staff and never provisioned
+    (docs/business-rules.md#charge-re-checks)."""
+    if (payment.amount_minor, payment.currency) == (checkout.amount_minor, checkout.currency):
+        return None
+    return (
+        f"amount charged {payment.amount_minor} {payment.currency} is not the checkout's "
+        f"{checkout.amount_minor} {checkout.currency}: not provisioned, check the payment"
+    )
 
 
 async def _esim_for_order(session: AsyncSession, checkout: Checkout, now: datetime) -> Esim:
@@ -236,7 +254,10 @@ def order_created(
     order: Order, checkout_id: str, start_provisioning: StartProvisioning | None
 ) -> None:
     """Call once the commit that created ``order`` is done: logs it and starts its
-    provisioning with ``start_provisioning(order.id)`` (``None``: nothing started)."""
+    provisioning with ``start_provisioning(order.id)`` (``None``: nothing started; nor for an
+    order written ``needs_attention``)."""
     log.info("order created", extra={"order_id": order.id, "checkout_id": checkout_id})
+    if order.status == OrderStatus.NEEDS_ATTENTION:
+        return  # the charge is not the checkout's: staff decide (create_order)
     if start_provisioning is not None:
         start_provisioning(order.id)

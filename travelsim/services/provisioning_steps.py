@@ -44,7 +44,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.esim import ActivationCode, InvalidActivationCode
-from travelsim.esim.lifecycle import endpoint_state
+from travelsim.esim.lifecycle import SYSTEM_REASONS, endpoint_state, suspended_by_staff
 from travelsim.keys import secret_box
 from travelsim.models import (
     Esim,
@@ -102,11 +102,24 @@ def _is_active(status: str | None) -> bool:
     return endpoint_state(status) == "active"
 
 
-async def _endpoint_status(ctx: StepContext) -> str:
+async def _endpoint_status(ctx: StepContext, *, may_resume: bool = False) -> str:
     """Re-read the endpoint's lifecycle status (GetEndPointProfile,
-    docs/sft-platform.md#getendpointprofile)."""
+    docs/sft-platform.md#getendpointprofile). With ``may_resume`` (the caller is about to
+    send "A"): raise a non-retryable :class:`StepError` when the endpoint is Suspended by
+    staff or for a reason not reported, so a staff suspension is never resumed by a purchase
+    (docs/business-rules.md#staff-suspension); a system suspension (reason "1"/"2") may be."""
     profile = await ctx.client.endpoint_profile(ctx.esim.endpoint_id, priority=PRIORITY)
     status = profile.status or ""
+    reason = (profile.lifecycle_reason or "").strip()
+    if (
+        may_resume
+        and endpoint_state(status) == "suspended"
+        and (suspended_by_staff(status, reason) or reason not in SYSTEM_REASONS)
+    ):
+        who = "by staff" if suspended_by_staff(status, reason) else "(reason not reported)"
+        raise StepError(
+            f"endpoint suspended {who}, reason {reason or '?'}: not resumed", retryable=False
+        )
     ctx.esim.endpoint_status = status or ctx.esim.endpoint_status
     ctx.esim.updated_at = utcnow()
     ctx.session.add(ctx.esim)
@@ -115,10 +128,13 @@ async def _endpoint_status(ctx: StepContext) -> str:
 
 async def _step_activate(ctx: StepContext, step: ProvisioningStep) -> str:
     """Pre-Active/Suspended → Active with EndPointLifeCycleChange "A"
-    (docs/sft-platform.md#endpointlifecyclechange)."""
+    (docs/sft-platform.md#endpointlifecyclechange); never from a staff suspension (the
+    re-read before "A" refuses it: :func:`_endpoint_status`). A new eSIM's first attempt
+    sends "A" without a re-read: it comes from the Pre-Active pool, which staff cannot
+    suspend (only Active endpoints suspend)."""
     endpoint_id = ctx.esim.endpoint_id
     if step.attempts > 1 or ctx.order.kind != PurchaseKind.NEW_ESIM:
-        status = await _endpoint_status(ctx)
+        status = await _endpoint_status(ctx, may_resume=True)
         if _is_active(status):
             return "endpoint already Active (re-read)"
     try:

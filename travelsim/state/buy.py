@@ -17,7 +17,7 @@ import reflex as rx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db, urls
-from travelsim.models import Esim, Plan, User
+from travelsim.models import CheckoutStatus, Esim, Plan, User
 from travelsim.services import (
     catalogue,
     checkout,
@@ -36,7 +36,7 @@ ERRORS = {
     "sold_out": "Sorry, we are out of eSIMs right now. You have not been charged.",
     "confirm_device": "Please confirm your phone supports eSIM and is carrier-unlocked.",
     "not_found": "We could not find that checkout.",
-    "expired": "Your reservation expired. Please start again; you have not been charged.",
+    "expired": "This checkout expired. Please start again; you have not been charged.",
     "card_declined": "Your card was declined. You have not been charged; try another card.",
     "invalid_number": "That card number is not valid.",
     "invalid_expiry": "That expiry date is not valid or has passed.",
@@ -54,7 +54,14 @@ class BuyState(SessionState):
     device_esim: bool = False
     device_unlocked: bool = False
     checkout_id: str = ""
-    step: str = "loading"  # loading | confirm | pay | action | not_found
+    #: loading | confirm | pay | action | not_found | expired (the checkout in the URL can no
+    #: longer be paid: one button starts again) | price_changed (the plan's price moved since
+    #: the checkout opened: ``price_message`` says from what to what, one button accepts it).
+    step: str = "loading"
+    price_message: str = ""
+    #: Where "Start again" goes from the ``expired`` step: this plan's page (new eSIM) or the
+    #: top-up page of the eSIM.
+    restart_url: str = ""
     #: ``new_esim`` or ``topup`` (the checkout in the URL adds data to an eSIM already owned).
     #: This checkout buys more data for an eSIM the traveler has (else a new eSIM).
     is_topup: bool = False
@@ -96,6 +103,8 @@ class BuyState(SessionState):
             )
             checkout_id = params.get("checkout", "")
             self.checkout_id = ""
+            self.price_message = ""
+            self.restart_url = urls.buy(self.plan_id, to=self.destination or None)
             self.is_topup = False
             self.target = {}
             self.step = "confirm"
@@ -111,10 +120,17 @@ class BuyState(SessionState):
                 if shown.target is not None:
                     self.is_topup = True
                     self.target = _esim_target(shown.target)
+                self.restart_url = (
+                    urls.topup(shown.target.id or "")
+                    if shown.target is not None
+                    else urls.buy(self.plan_id, to=self.destination or None)
+                )
                 if shown.open:
                     self.checkout_id = shown.checkout_id
                     self.destination = shown.destination or self.destination
                     self.step = shown.step
+                elif shown.closed_status == CheckoutStatus.EXPIRED:
+                    self.step = "expired"  # not an error: one button starts again
                 else:
                     self.error = ERRORS.get(shown.closed_status or "", ERRORS["expired"])
         self.destination_label = countries.label(self.destination)
@@ -165,6 +181,7 @@ class BuyState(SessionState):
                     client=platform.sft_client(),
                     reservation_minutes=get_settings().checkout_reservation_minutes,
                     device_confirmed=True,
+                    client_ip=self.router.session.client_ip or None,
                 )
         except checkout.CheckoutError as exc:
             self.error = ERRORS.get(exc.code, exc.message)
@@ -227,6 +244,13 @@ class BuyState(SessionState):
             async with db.session() as s:
                 outcome = await call(s, user)
         except checkout.CheckoutError as exc:
+            if exc.code == "expired":
+                self.step = "expired"
+                return
+            if exc.code == "price_changed":
+                self.step, self.price_message = "price_changed", exc.message
+                await self._refresh_plan()  # the summary and the button show today's price
+                return
             self.error = ERRORS.get(exc.code, exc.message)
             if exc.code == "no_pending_payment" and self.step == "action":
                 # Nothing left to confirm (e.g. declined meanwhile): the card form is the
@@ -236,6 +260,34 @@ class BuyState(SessionState):
         finally:
             self.busy = False
         yield self._after_payment(outcome)
+
+    async def _refresh_plan(self) -> None:
+        """Re-read the plan summary (``plan``: price, title...) from the catalogue."""
+        async with db.session() as s:
+            plan = await s.get(Plan, self.plan_id)
+        if plan is not None and plan.sellable:
+            offer = catalogue.to_offer(plan)
+            self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
+
+    @rx.event
+    async def accept_price(self) -> Any:
+        """The traveler accepts today's price after "the price changed": the checkout takes
+        the plan's current amount (``checkout.reconfirm_price``), then the card form again."""
+        if self.busy or not self.checkout_id:
+            return None
+        user = await self._require_user()
+        if user is None:
+            return self._signin_redirect()
+        try:
+            async with db.session() as s:
+                await checkout.reconfirm_price(s, checkout_id=self.checkout_id, user=user)
+        except checkout.CheckoutError as exc:
+            if exc.code == "expired":
+                self.step = "expired"
+                return None
+            self.error = ERRORS.get(exc.code, exc.message)
+            return None
+        return BuyState.load
 
     def _after_payment(self, outcome: checkout_outcome.PayOutcome) -> Any:
         # A paid order's provisioning was started by the payment service: the order page

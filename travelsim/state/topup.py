@@ -162,6 +162,7 @@ class TopupState(SessionState):
                     esim_id=int(self.esim_id),
                     client=platform.sft_client(),
                     device_confirmed=True,
+                    client_ip=self.router.session.client_ip or None,
                 )
         except checkout.CheckoutError as exc:
             self.error = exc.message

@@ -25,7 +25,9 @@ The other jobs
   below ``LOW_STOCK_THRESHOLD`` staff are emailed once per crossing
   (:class:`~travelsim.models.StaffAlert` row inserted with the email; deleted when stock is
   back at or above the threshold).
-* :func:`run_recovery`: releases expired checkout reservations (``inventory.release_expired``);
+* :func:`run_recovery`: expires open checkouts older than ``CHECKOUT_TTL_MINUTES``
+  (``checkout_guard.expire_stale``, their eSIMs back to the pool) and releases expired
+  checkout reservations (``inventory.release_expired``);
   resumes orders left mid-way (``paid`` and untouched for ``RECOVERY_PAID_GRACE_SECONDS``,
   ``paid`` with an automatic retry due, ``Order.next_attempt_at`` at or before now, or
   ``provisioning`` with an expired lease, ``provisioning.DEFAULT_LEASE``) with
@@ -62,6 +64,7 @@ from travelsim.models import Order, OrderStatus, StaffAlert, User, utcnow
 from travelsim.services import (
     callbacks,
     catalogue,
+    checkout_guard,
     email,
     inventory,
     live,
@@ -244,14 +247,18 @@ async def run_recovery(
     lease: timedelta = provisioning.DEFAULT_LEASE,
     run_order_options: dict[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Release expired reservations, resume stuck orders and due automatic retries,
-    escalate hopeless ones (module docstring). Returns ``{"resumed": [...], "escalated":
-    [...]}`` order ids; ``stats.items`` = orders resumed, ``stats.errors`` = orders escalated
-    or still failing. ``run_order_options`` are passed to ``provisioning.run_order`` (e.g.
-    ``backoff``); ``clock`` is passed as its retry-schedule clock unless they name one."""
+    """Expire stale checkouts, release expired reservations, resume stuck orders and due
+    automatic retries, escalate hopeless ones (module docstring). Returns
+    ``{"resumed": [...], "escalated": [...]}`` order ids; ``stats.items`` = orders resumed,
+    ``stats.errors`` = orders escalated or still failing. ``run_order_options`` are passed
+    to ``provisioning.run_order`` (e.g. ``backoff``); ``clock`` is passed as its
+    retry-schedule clock unless they name one. ``stats.detail["expired"]``: checkouts
+    expired by ``CHECKOUT_TTL_MINUTES``."""
     s_ = settings or get_settings()
     now = clock()
     async with session_factory() as s:
+        expired = await checkout_guard.expire_stale(s, now)
+        await s.commit()
         released = await inventory.release_expired(s, now)
         paid = col(Order.status) == OrderStatus.PAID
         rows = (
@@ -299,7 +306,7 @@ async def run_recovery(
         stats.items += 1
         if order.status != OrderStatus.DELIVERED:
             stats.errors += 1
-    stats.detail.update(released=released, resumed=resumed, escalated=escalated)
+    stats.detail.update(expired=expired, released=released, resumed=resumed, escalated=escalated)
     return {"resumed": resumed, "escalated": escalated}
 
 
