@@ -124,9 +124,8 @@ async def test_probe_signup_takeover(browser: Browser) -> None:
     finally:
         await victim_browser.close()
     # The attacker's password is refused; the victim's works from a fresh browser.
-    assert (await signin(Browser(address="192.0.2.50"), victim, ATTACKER_PASSWORD))[1] == {
-        "error": "invalid_credentials"
-    }
+    refused = await signin(Browser(address="192.0.2.50"), victim, ATTACKER_PASSWORD)
+    assert refused[1].get("error") == "invalid_credentials", refused
     fresh = Browser(address="192.0.2.51")
     try:
         assert await signin(fresh, victim, VICTIM_PASSWORD) == ("/", {})
@@ -243,16 +242,21 @@ async def test_probe_hashing_does_not_block_the_event_loop(browser: Browser) -> 
     shared_hash = passwords.hash_password(PASSWORD)
     async with db.session() as s:
         for i in range(10):
-            s.add(User(email=f"t{i}@example.com", password_hash=shared_hash, email_verified_at=utcnow()))
+            s.add(
+                User(
+                    email=f"t{i}@example.com", password_hash=shared_hash, email_verified_at=utcnow()
+                )
+            )
         await s.commit()
     gaps: list[float] = []
     done = asyncio.Event()
 
     async def ticker() -> None:
+        # A trivial coroutine: wake every 2 ms; how late it wakes is the loop's latency.
         while not done.is_set():
             before = time.perf_counter()
-            await asyncio.sleep(0)
-            gaps.append(time.perf_counter() - before)
+            await asyncio.sleep(0.002)
+            gaps.append(time.perf_counter() - before - 0.002)
 
     clients = [Browser(address=f"198.51.100.{100 + i}") for i in range(10)]
     tick = asyncio.create_task(ticker())
@@ -267,7 +271,9 @@ async def test_probe_hashing_does_not_block_the_event_loop(browser: Browser) -> 
             await c.close()
     assert all(a == ("/", {}) for a in answers), answers
     worst = max(gaps)
-    assert worst < one_hash / 2, f"loop stalled {worst * 1000:.0f} ms; one hash {one_hash * 1000:.0f} ms"
+    assert worst < one_hash / 2, (
+        f"loop stalled {worst * 1000:.0f} ms; one hash {one_hash * 1000:.0f} ms"
+    )
 
 
 @pytest.mark.parametrize(
@@ -283,7 +289,9 @@ async def test_probe_signup_forgot_resend_are_limited_per_address(
 ) -> None:
     answers = []
     for i in range(12):
-        response = await browser.post(route, data={"email": f"x{i}@example.com", "password": PASSWORD})
+        response = await browser.post(
+            route, data={"email": f"x{i}@example.com", "password": PASSWORD}
+        )
         answers.append(location(response))
     path, query = answers[-1]
     assert (path, query.get("error")) == (refused_at, "rate_limited"), answers
@@ -291,18 +299,24 @@ async def test_probe_signup_forgot_resend_are_limited_per_address(
 
 
 @pytest.mark.parametrize("route", ["/auth/signup", "/auth/password/forgot", "/auth/resend"])
-async def test_probe_signup_forgot_resend_are_limited_per_email(browser: Browser, route: str) -> None:
+async def test_probe_signup_forgot_resend_are_limited_per_email(
+    browser: Browser, route: str
+) -> None:
     answers = []
     for i in range(6):
         client = Browser(address=f"192.0.2.{10 + i}")  # a new address every time
         try:
-            response = await client.post(route, data={"email": "target@example.com", "password": PASSWORD})
+            response = await client.post(
+                route, data={"email": "target@example.com", "password": PASSWORD}
+            )
         finally:
             await client.close()
         answers.append(location(response))
     assert answers[-1][1].get("error") == "rate_limited", answers
     async with db.session() as s:
-        sent = (await s.exec(select(OutboxEmail).where(OutboxEmail.to_address == "target@example.com"))).all()
+        sent = (
+            await s.exec(select(OutboxEmail).where(OutboxEmail.to_address == "target@example.com"))
+        ).all()
     assert len(sent) <= 3
 
 
@@ -310,27 +324,33 @@ async def test_probe_signup_forgot_resend_are_limited_per_email(browser: Browser
 
 
 async def write_and_enqueue_seconds() -> float:
-    """Median cost of one database write + email enqueue, committed (what the existing
-    address used to cost on top of the unknown one)."""
-    samples = []
-    for _ in range(15):
-        started = time.perf_counter()
-        async with db.session() as s:
-            await email_service.enqueue(
-                s, to="timing@example.com", subject="t", text="t", html="<p>t</p>", kind="timing"
-            )
-            await s.commit()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    """One database write + email enqueue, committed: what the old code did only for an
+    existing address."""
+    started = time.perf_counter()
+    async with db.session() as s:
+        await email_service.enqueue(
+            s, to="timing@example.com", subject="t", text="t", html="<p>t</p>", kind="timing"
+        )
+        await s.commit()
+    return time.perf_counter() - started
 
 
-@pytest.mark.parametrize(("route", "verified"), [("/auth/password/forgot", True), ("/auth/resend", False)])
+PAIRS = 40
+
+
+@pytest.mark.parametrize(
+    ("route", "verified"), [("/auth/password/forgot", True), ("/auth/resend", False)]
+)
 async def test_probe_uniform_work_for_existing_and_unknown_addresses(
     browser: Browser, route: str, verified: bool
 ) -> None:
+    """Statistic: requests go in pairs (existing, unknown; the order alternates), so a load
+    change on the shared CI machine hits both members of a pair alike; the median of the
+    paired differences must stay below the median cost of one write+enqueue measured in
+    the same loop (the old gap was that cost plus a token row: 2 to 5 ms here)."""
     shared_hash = passwords.hash_password(PASSWORD)
     async with db.session() as s:
-        for i in range(30):
+        for i in range(PAIRS):
             s.add(
                 User(
                     email=f"known{i}@example.com",
@@ -339,26 +359,27 @@ async def test_probe_uniform_work_for_existing_and_unknown_addresses(
                 )
             )
         await s.commit()
-    cost = await write_and_enqueue_seconds()
-    times: dict[str, list[float]] = {"known": [], "unknown": []}
+    differences: list[float] = []
+    costs: list[float] = []
     answers: dict[str, set[tuple[int, str, bytes]]] = {"known": set(), "unknown": set()}
-    for i in range(30):
+    for i in range(PAIRS):
+        took: dict[str, float] = {}
         for kind in ("known", "unknown") if i % 2 else ("unknown", "known"):
             client = Browser(address=f"198.51.{i}.{1 if kind == 'known' else 2}")
             try:
                 started = time.perf_counter()
                 response = await client.post(route, data={"email": f"{kind}{i}@example.com"})
-                times[kind].append(time.perf_counter() - started)
+                took[kind] = time.perf_counter() - started
             finally:
                 await client.close()
-            answers[kind].add((response.status_code, response.headers["location"], response.content))
+            location_header = response.headers["location"]
+            answers[kind].add((response.status_code, location_header, response.content))
+        differences.append(took["known"] - took["unknown"])
+        costs.append(await write_and_enqueue_seconds())
     assert answers["known"] == answers["unknown"] and len(answers["known"]) == 1
-    known, unknown = statistics.median(times["known"]), statistics.median(times["unknown"])
-    diff = abs(known - unknown)
-    # Half one write+enqueue: the old gap was a whole one (plus a token row).
-    assert diff < cost / 2, (
-        f"median known {known * 1000:.2f} ms, unknown {unknown * 1000:.2f} ms, "
-        f"diff {diff * 1000:.2f} ms; one write+enqueue {cost * 1000:.2f} ms"
+    diff, cost = statistics.median(differences), statistics.median(costs)
+    assert abs(diff) < cost, (
+        f"median paired difference {diff * 1000:.2f} ms; one write+enqueue {cost * 1000:.2f} ms"
     )
 
 
@@ -369,7 +390,8 @@ import asyncio, sys
 from travelsim.services import rate_limits
 limit = rate_limits.Limit(sys.argv[1], "5/15 minutes")
 async def main():
-    answers = await asyncio.gather(*(rate_limits.hit(limit, "probe") for _ in range(int(sys.argv[2]))))
+    n = int(sys.argv[2])
+    answers = await asyncio.gather(*(rate_limits.hit(limit, "probe") for _ in range(n)))
     print(sum(answers))
 asyncio.run(main())
 """

@@ -39,7 +39,9 @@ class EmailToken(SQLModel, table=True):
     __tablename__ = "email_token"
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="app_user.id", index=True)
+    #: ``None`` only for a decoy row (used at birth, never usable) written for an address
+    #: without an account, so both cases do the same database work.
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     purpose: str = Field(max_length=16, description="'verify' or 'reset'")
     token_hash: str = Field(max_length=64, unique=True, repr=False)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -47,6 +49,10 @@ class EmailToken(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    #: ``verify`` only: the Argon2 hash of the password the sign-up that issued this link
+    #: chose (verifying sets it), and the SHA-256 of that sign-up's browser flow cookie.
+    password_hash: str | None = Field(default=None, max_length=255, repr=False)
+    flow_hash: str | None = Field(default=None, max_length=64, repr=False)
 
 
 class AuthSession(SQLModel, table=True):
