@@ -195,6 +195,40 @@ async def test_probe_parallel_guesses_evaluate_at_most_the_limit(
     assert sum(1 for _, q in answers if q.get("error") == "throttled") >= 41 - limit
 
 
+@pytest.mark.redis
+async def test_probe_parallel_guesses_on_redis_evaluate_at_most_the_limit(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same attack with the counts on Redis (as several workers share them)."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {REDIS_URL}")
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()
+    run = uuid.uuid4().hex[:8]
+    victim = f"victim-{run}@example.com"  # fresh keys: Redis outlives the test
+    await make_user(victim)
+    verified: list[int] = []
+    real_verify = argon2.PasswordHasher.verify
+
+    def counting_verify(self: argon2.PasswordHasher, hash: str, password: str) -> bool:
+        verified.append(1)
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", counting_verify)
+    attacker = Browser(address=f"2001:db8::{run[:4]}")
+    try:
+        answers = await asyncio.gather(
+            *(signin(attacker, victim, f"guess number {i:02d}") for i in range(41))
+        )
+    finally:
+        await attacker.close()
+    limit = get_settings().signin_throttle_per_account
+    assert 1 <= len(verified) <= limit, f"{len(verified)} of 41 guesses were evaluated"
+    assert sum(1 for _, q in answers if q.get("error") == "throttled") >= 41 - limit
+
+
 async def test_probe_clients_behind_a_trusted_proxy_have_their_own_keys(
     browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,5 @@
 """Travelers and staff: accounts, email tokens, sessions, sign-in with an identity provider,
-second factor, sign-in throttling and account deletion."""
+second factor and account deletion."""
 
 from __future__ import annotations
 
@@ -101,25 +101,6 @@ class OidcIdentity(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     last_signin_at: datetime | None = utc_column()
-
-
-class LoginAttempt(SQLModel, table=True):
-    """A failed credential check, for throttling (``services.auth.throttling``).
-
-    ``kind``: ``password`` (sign-in) or ``totp`` (second factor). ``account``: the normalised
-    email tried (``password``) or ``user:<id>`` (``totp``). ``address``: the client address.
-    Rows older than the throttle window are pruned.
-    """
-
-    __tablename__ = "login_attempt"
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)
-    account: str = Field(max_length=254, index=True)
-    address: str = Field(max_length=64, index=True)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
-    )
 
 
 class UserTotp(SQLModel, table=True):
