@@ -136,6 +136,32 @@ async def test_probe_signup_takeover(browser: Browser) -> None:
     assert SESSION_COOKIE not in attacker.cookies
 
 
+async def test_probe_signup_takeover_attacker_signs_up_after_the_victim(
+    browser: Browser,
+) -> None:
+    """The attacker signs up *after* the victim, so the newest email in the victim's mailbox
+    carries the attacker's sign-up; the victim opens it in the browser they signed up with:
+    their own sign-up's password is kept, and the attacker's is refused."""
+    victim = "late@example.com"
+    victim_browser = Browser(address="198.51.100.21")
+    try:
+        await victim_browser.post(
+            "/auth/signup", data={"email": victim, "password": VICTIM_PASSWORD}
+        )
+        await backdate_tokens(5)
+        await browser.post("/auth/signup", data={"email": victim, "password": ATTACKER_PASSWORD})
+        links = await verify_links(victim)
+        assert len(links) == 2, links
+        opened = await victim_browser.get(links[-1])  # the attacker's sign-up's link
+        assert location(opened)[0] == "/"
+        assert await victim_browser.whoami() == victim
+    finally:
+        await victim_browser.close()
+    refused = await signin(Browser(address="192.0.2.52"), victim, ATTACKER_PASSWORD)
+    assert refused[1].get("error") == "invalid_credentials", refused
+    assert await signin(Browser(address="192.0.2.53"), victim, VICTIM_PASSWORD) == ("/", {})
+
+
 # --- item 10: login CSRF on GET /auth/verify -----------------------------------------------
 
 

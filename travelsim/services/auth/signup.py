@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from hmac import compare_digest
 from urllib.parse import urlencode
 
@@ -30,7 +30,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import urls
-from travelsim.models import OutboxEmail, User, utcnow
+from travelsim.models import EmailToken, OutboxEmail, User, utcnow
 from travelsim.services import email as email_service
 from travelsim.services.auth import account_emails, email_tokens
 from travelsim.services.auth.credentials import (
@@ -158,11 +158,16 @@ async def verify_signup(
     """Consume a verification ``token`` (the raw value from the link) and mark its user's
     email verified; returns ``(user, same_browser)``. The caller commits.
 
-    On the first verification of the account: the password becomes the one the link's
-    sign-up chose (when the link carries one), every other verification link is voided and
-    every session opened before is revoked. ``same_browser`` is True only when ``flow`` (the
-    raw value of the browser's sign-up flow cookie) is the link's sign-up's: only then may
-    the caller sign this browser in.
+    ``flow``: the raw value of this browser's sign-up flow cookie, if any. The sign-up this
+    browser made is the link's own, or (when the mailbox holds several links, e.g. someone
+    else signed up with the address after this browser did) another outstanding sign-up of
+    the same account whose flow cookie this browser holds: that sign-up's password is the
+    one kept, and ``same_browser`` is True (the caller may sign this browser in). Without a
+    matching sign-up the password is the link's and ``same_browser`` is False.
+
+    On the first verification of the account: the password becomes the chosen sign-up's
+    (when it carries one), every other verification link is voided and every session opened
+    before is revoked.
 
     Single use, enforced by a compare-and-set on ``used_at`` (safe against two clicks at
     once). Raises :class:`AccountError`: ``token_invalid`` (unknown, malformed or not a
@@ -174,17 +179,43 @@ async def verify_signup(
     user = await session.get(User, row.user_id) if row.user_id is not None else None
     if user is None or user.id is None:  # pragma: no cover - foreign key, decoys are used
         raise AccountError("token_invalid")
+    chosen = row if _flow_matches(row, flow) else None
+    if chosen is None and flow and user.email_verified_at is None:
+        chosen = await _browser_signup(session, user.id, flow, now)
     if user.email_verified_at is None:
         user.email_verified_at = now
-        if row.password_hash:
-            user.password_hash = row.password_hash
+        password_hash = (chosen or row).password_hash
+        if password_hash:
+            user.password_hash = password_hash
         session.add(user)
         await email_tokens.consume_all(session, user.id, "verify", now)
         await end_all_sessions(session, user.id)
     await session.flush()
-    same_browser = bool(flow and row.flow_hash and compare_digest(row.flow_hash, token_hash(flow)))
+    same_browser = chosen is not None
     log.info("email verified user_id=%s same_browser=%s", user.id, same_browser)
     return user, same_browser
+
+
+def _flow_matches(row: EmailToken, flow: str | None) -> bool:
+    return bool(flow and row.flow_hash and compare_digest(row.flow_hash, token_hash(flow)))
+
+
+async def _browser_signup(
+    session: AsyncSession, user_id: int, flow: str, now: datetime
+) -> EmailToken | None:
+    """The outstanding (unused, unexpired) verification row of ``user_id`` whose sign-up
+    flow cookie is ``flow``, if any."""
+    row = (
+        await session.exec(
+            select(EmailToken)
+            .where(EmailToken.user_id == user_id)
+            .where(EmailToken.purpose == "verify")
+            .where(EmailToken.flow_hash == token_hash(flow))
+            .where(col(EmailToken.used_at).is_(None))
+            .where(col(EmailToken.expires_at) > now)
+        )
+    ).first()
+    return row
 
 
 async def verify_email(session: AsyncSession, token: str) -> User:
