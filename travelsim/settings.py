@@ -239,13 +239,16 @@ class Settings(BaseSettings):
 
     # --- session security ------------------------------------------------------------
     signin_throttle_window_seconds: int = Field(
-        900, gt=0, description="Window over which failed sign-in attempts are counted."
+        900, gt=0, description="Window over which sign-in attempts are counted (seconds)."
     )
     signin_throttle_per_account: int = Field(
-        5, ge=1, description="Failed attempts per account within the window before refusal."
+        5,
+        ge=1,
+        description="Attempts at one account from one client address within the window before "
+        "that address is refused; failures from all addresses beyond it only delay attempts.",
     )
     signin_throttle_per_address: int = Field(
-        20, ge=1, description="Failed attempts per client address within the window."
+        20, ge=1, description="Attempts per client address (any account) within the window."
     )
     totp_issuer: str = Field("TravelSIM", description="Issuer name shown in authenticator apps.")
     password_reset_ttl_minutes: int = Field(

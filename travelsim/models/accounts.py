@@ -1,5 +1,5 @@
 """Travelers and staff: accounts, email tokens, sessions, sign-in with an identity provider,
-second factor, sign-in throttling and account deletion."""
+second factor and account deletion."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ class EmailToken(SQLModel, table=True):
     __tablename__ = "email_token"
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="app_user.id", index=True)
+    #: ``None`` only for a decoy row (used at birth, never usable) written for an address
+    #: without an account, so both cases do the same database work.
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     purpose: str = Field(max_length=16, description="'verify' or 'reset'")
     token_hash: str = Field(max_length=64, unique=True, repr=False)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -47,6 +49,10 @@ class EmailToken(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+    #: ``verify`` only: the Argon2 hash of the password the sign-up that issued this link
+    #: chose (verifying sets it), and the SHA-256 of that sign-up's browser flow cookie.
+    password_hash: str | None = Field(default=None, max_length=255, repr=False)
+    flow_hash: str | None = Field(default=None, max_length=64, repr=False)
 
 
 class AuthSession(SQLModel, table=True):
@@ -95,25 +101,6 @@ class OidcIdentity(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     last_signin_at: datetime | None = utc_column()
-
-
-class LoginAttempt(SQLModel, table=True):
-    """A failed credential check, for throttling (``services.auth.throttling``).
-
-    ``kind``: ``password`` (sign-in) or ``totp`` (second factor). ``account``: the normalised
-    email tried (``password``) or ``user:<id>`` (``totp``). ``address``: the client address.
-    Rows older than the throttle window are pruned.
-    """
-
-    __tablename__ = "login_attempt"
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)
-    account: str = Field(max_length=254, index=True)
-    address: str = Field(max_length=64, index=True)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
-    )
 
 
 class UserTotp(SQLModel, table=True):

@@ -6,10 +6,16 @@ The browser posts ``application/x-www-form-urlencoded`` forms here and always ge
 show. The session lives in the HttpOnly cookie ``travelsim_session`` (``SameSite=Lax``,
 ``Path=/``, ``Secure`` in production, 30 days), never in JavaScript-readable storage.
 
-- ``POST /auth/signup`` (email, password, next): ``/signin?notice=check_email``;
-  errors ``/signup?error=…&email=…&next=…``.
-- ``GET /auth/verify?token=…&next=…``: cookie set, ``next`` (a safe relative path, else
-  ``/``); errors ``/signin?error=…``. Sign-up puts its own ``next`` in the link.
+- ``POST /auth/signup`` (email, password, next): ``/signin?notice=check_email`` and the
+  sign-up flow cookie ``travelsim_signup`` (HttpOnly, ``Path=/auth/verify``, 24 h); errors
+  ``/signup?error=…&email=…&next=…`` (``rate_limited`` beyond the per-address / per-email
+  limits of ``travelsim.services.auth.request_limits``).
+- ``GET /auth/verify?token=…&next=…``: the email is verified. Only the browser holding the
+  flow cookie of the sign-up that sent this link is signed in (session cookie, ``next``: a
+  safe relative path, else ``/``); any other browser gets ``/signin?notice=email_verified``
+  and signs in with its password (no login CSRF: an attacker's link never signs the victim
+  into the attacker's account). Errors ``/signin?error=…``. Sign-up puts its own ``next``
+  in the link.
 - ``POST /auth/signin`` (email, password, next): cookie set, ``next`` (a safe relative
   path, else ``/``), or the second-factor page first for staff and TOTP users; errors
   ``/signin?error=…&next=…`` (plus ``email`` for ``unverified``). Failed attempts are
@@ -17,7 +23,8 @@ show. The session lives in the HttpOnly cookie ``travelsim_session`` (``SameSite
   ``travelsim.services.auth.throttling``).
 - ``POST /auth/signout``: session revoked, cookie deleted, ``/`` (or, for a session started
   at an identity provider, that provider's end-session page, which returns to ``/``).
-- ``POST /auth/resend`` (email): always ``/signin?notice=check_email``.
+- ``POST /auth/resend`` (email): always ``/signin?notice=check_email`` (plus a new flow
+  cookie), or ``/signin?error=rate_limited``; the same work for every address.
 
 A duplicate sign-up gets the same answer as a new one (no account enumeration); the
 owner of the address is emailed instead. CSRF: a POST whose ``Origin`` (or, without it,
@@ -29,6 +36,7 @@ emails are built from ``PUBLIC_URL``, never from the request's ``Host`` header.
 from __future__ import annotations
 
 import logging
+import secrets
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -50,6 +58,8 @@ from travelsim.services.auth import sessions
 from travelsim.services.auth import signin as signin_service
 from travelsim.services.auth import signup as signup_service
 from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.request_limits import check_request
+from travelsim.services.auth.signup import VERIFY_TOKEN_TTL
 from travelsim.services.auth.throttling import (
     KIND_PASSWORD,
     check_throttle,
@@ -57,9 +67,32 @@ from travelsim.services.auth.throttling import (
     record_failure,
     throttle_account,
 )
-from travelsim.settings import get_settings
+from travelsim.services.auth.tokens import token_hash
+from travelsim.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+#: The sign-up flow cookie: a random value whose SHA-256 rides with the verification link.
+SIGNUP_FLOW_COOKIE = "travelsim_signup"
+_FLOW_PATH = "/auth/verify"
+
+
+def _new_flow() -> tuple[str, str]:
+    """A fresh ``(cookie value, its SHA-256 hex)`` for a sign-up's browser."""
+    value = secrets.token_urlsafe(32)
+    return value, token_hash(value)
+
+
+def _set_flow_cookie(response: Response, value: str, settings: Settings) -> None:
+    response.set_cookie(
+        SIGNUP_FLOW_COOKIE,
+        value,
+        max_age=int(VERIFY_TOKEN_TTL.total_seconds()),
+        path=_FLOW_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
 
 
 async def signup(request: Request) -> Response:
@@ -71,10 +104,22 @@ async def signup(request: Request) -> Response:
     email = form.get("email", "").strip()
     password = form.get("password", "")
     next_path = signin_service.safe_next(form.get("next"))
+    flow, flow_hash = _new_flow()
+    try:
+        await check_request("signup", client_address(request), email)
+    except AccountError as exc:
+        return redirect(
+            "/signup", error=exc.code, email=email, next="" if next_path == "/" else next_path
+        )
     async with db.session() as s:
         try:
             await signup_service.signup(
-                s, email, password, base_url=settings.public_url, next_path=next_path
+                s,
+                email,
+                password,
+                base_url=settings.public_url,
+                next_path=next_path,
+                flow_hash=flow_hash,
             )
             await s.commit()
         except AccountError as exc:
@@ -85,21 +130,36 @@ async def signup(request: Request) -> Response:
                     email=email,
                     next="" if next_path == "/" else next_path,
                 )
-            await s.rollback()
+            # Unverified account: its new pending password and link are queued; verified:
+            # the owner gets a note. The answer is the same as for a new account.
             await signup_service.notify_existing_signup(s, email, settings.public_url)
             await s.commit()
-    return redirect(urls.SIGN_IN, notice="check_email", next="" if next_path == "/" else next_path)
+    response = redirect(
+        urls.SIGN_IN, notice="check_email", next="" if next_path == "/" else next_path
+    )
+    _set_flow_cookie(response, flow, settings)
+    return response
 
 
 async def verify(request: Request) -> Response:
-    """``GET /auth/verify?token=&next=``: confirm the email, sign in, go to ``next`` (a safe
-    relative path, else home)."""
+    """``GET /auth/verify?token=&next=``: confirm the email; sign in only the browser that
+    started this sign-up (its flow cookie), then go to ``next`` (a safe relative path, else
+    home); any other browser is asked to sign in."""
     settings = get_settings()
     token = request.query_params.get("token", "")
     next_path = signin_service.safe_next(request.query_params.get("next"))
     async with db.session() as s:
         try:
-            user = await signup_service.verify_email(s, token)
+            user, same_browser = await signup_service.verify_signup(
+                s, token, request.cookies.get(SIGNUP_FLOW_COOKIE)
+            )
+            if not same_browser:
+                await s.commit()
+                return redirect(
+                    urls.SIGN_IN,
+                    notice="email_verified",
+                    next="" if next_path == "/" else next_path,
+                )
             session_token = await sessions.start_session(
                 s,
                 user,
@@ -113,6 +173,13 @@ async def verify(request: Request) -> Response:
             return redirect(urls.SIGN_IN, error=exc.code)
     response = redirect(target)
     set_session_cookie(response, session_token, settings)
+    response.delete_cookie(
+        SIGNUP_FLOW_COOKIE,
+        path=_FLOW_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
     return response
 
 
@@ -140,7 +207,7 @@ async def signin(request: Request) -> Response:
             # email so the page can offer "send the link again".
             email = form.get("email", "").strip() if exc.code == "unverified" else ""
             return redirect(urls.SIGN_IN, error=exc.code, next=next_path, email=email)
-        await clear_failures(s, kind=KIND_PASSWORD, account=account)
+        await clear_failures(s, kind=KIND_PASSWORD, account=account, address=address)
         # A fresh token on every sign-in (no session fixation); the old one is revoked.
         token = await sessions.start_session(
             s,
@@ -173,15 +240,24 @@ async def signout(request: Request) -> Response:
 
 
 async def resend(request: Request) -> Response:
-    """``POST /auth/resend``: maybe send a new verification link; always neutral."""
+    """``POST /auth/resend``: one email whatever the address (a new link to an unverified
+    account); the same answer for every address."""
     settings = get_settings()
     if not same_origin(request, settings):
         return forbidden()
     form = await read_form(request)
+    email = form.get("email", "")
+    try:
+        await check_request("resend", client_address(request), email)
+    except AccountError as exc:
+        return redirect(urls.SIGN_IN, error=exc.code)
+    flow, flow_hash = _new_flow()
     async with db.session() as s:
-        await signup_service.resend_verification(s, form.get("email", ""), settings.public_url)
+        await signup_service.resend_verification(s, email, settings.public_url, flow_hash=flow_hash)
         await s.commit()
-    return redirect(urls.SIGN_IN, notice="check_email")
+    response = redirect(urls.SIGN_IN, notice="check_email")
+    _set_flow_cookie(response, flow, settings)
+    return response
 
 
 def auth_routes() -> list[Route]:

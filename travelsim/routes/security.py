@@ -4,8 +4,11 @@ Same conventions as :mod:`travelsim.routes.auth` (helpers in :mod:`travelsim.rou
 every POST passes the same-origin check (403 otherwise) and answers ``303 See Other`` with
 ``?error=<code>`` / ``?notice=<code>``.
 
-- ``POST /auth/password/forgot`` (email): always ``/signin?notice=reset_sent``; an email
-  with a single-use link ``/password/reset?token=…`` goes to existing accounts only.
+- ``POST /auth/password/forgot`` (email): always ``/signin?notice=reset_sent``, or
+  ``/password/forgot?error=rate_limited`` beyond the per-address / per-email limits
+  (``travelsim.services.auth.request_limits``); an email with a single-use link
+  ``/password/reset?token=…`` goes to existing accounts, a "no account" note to other
+  addresses (the same work either way).
 - ``POST /auth/password/reset`` (token, password, password2): the new password is set, every
   session of the account is revoked and this browser is signed in afresh (second-factor page
   first for staff / TOTP users); errors ``/password/reset?token=…&error=…`` (password policy,
@@ -38,6 +41,7 @@ from travelsim.routes.http import (
 )
 from travelsim.services.auth import reset, sessions
 from travelsim.services.auth.errors import AccountError
+from travelsim.services.auth.request_limits import check_request
 from travelsim.services.auth.signin import after_signin_path, safe_next
 from travelsim.services.auth.totp import confirm_totp_enrolment, totp_of, verify_totp
 from travelsim.settings import get_settings
@@ -51,6 +55,10 @@ async def forgot_password(request: Request) -> Response:
     if not same_origin(request, settings):
         return forbidden()
     form = await read_form(request)
+    try:
+        await check_request("reset", client_address(request), form.get("email", ""))
+    except AccountError as exc:
+        return redirect("/password/forgot", error=exc.code)
     async with db.session() as s:
         await reset.request_password_reset(s, form.get("email", ""), settings.public_url)
         await s.commit()

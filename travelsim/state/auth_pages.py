@@ -16,6 +16,7 @@ NOTICES = {
     "check_email": "Check your inbox: we sent you a link to verify your email address.",
     "signed_out": "You are signed out.",
     "verified": "Your email is verified. Welcome!",
+    "email_verified": "Your email address is confirmed. Please sign in.",
     "reset_sent": "If an account uses this address, we sent it a link to choose a new password.",
     "signed_out_everywhere": "You are signed out on every device.",
     "account_deleted": "Your account is deleted. Thank you for travelling with us.",

@@ -34,9 +34,21 @@ def _refused(purpose: str, reason: str) -> AccountError:
     return AccountError(f"{_CODE_PREFIX[purpose]}{reason}")
 
 
-def issue(session: AsyncSession, user_id: int, purpose: Purpose, ttl: timedelta) -> str:
+def issue(
+    session: AsyncSession,
+    user_id: int,
+    purpose: Purpose,
+    ttl: timedelta,
+    *,
+    password_hash: str | None = None,
+    flow_hash: str | None = None,
+) -> str:
     """Add a new link token of ``purpose`` for ``user_id``, valid ``ttl`` from now (UTC);
-    returns the raw token for the link. The caller flushes or commits."""
+    returns the raw token for the link. The caller flushes or commits.
+
+    ``verify`` links of a sign-up also carry ``password_hash`` (the Argon2 PHC string of the
+    password that sign-up chose, set when the link is used) and ``flow_hash`` (SHA-256 hex of
+    the value in that sign-up's browser flow cookie, the only browser the link signs in)."""
     raw, digest = new_token()
     now = utcnow()
     session.add(
@@ -46,9 +58,28 @@ def issue(session: AsyncSession, user_id: int, purpose: Purpose, ttl: timedelta)
             token_hash=digest,
             expires_at=now + ttl,
             created_at=now,
+            password_hash=password_hash,
+            flow_hash=flow_hash,
         )
     )
     return raw
+
+
+def issue_decoy(session: AsyncSession, purpose: Purpose) -> None:
+    """Add a token row of ``purpose`` for no account, used at birth (never usable): the
+    database work of :func:`issue`, for a request about an address without an account."""
+    _raw, digest = new_token()
+    now = utcnow()
+    session.add(
+        EmailToken(
+            user_id=None,
+            purpose=purpose,
+            token_hash=digest,
+            expires_at=now,
+            used_at=now,
+            created_at=now,
+        )
+    )
 
 
 async def issued_recently(session: AsyncSession, user_id: int, purpose: Purpose) -> bool:

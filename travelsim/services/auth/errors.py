@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from travelsim.services.auth.passwords import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
+#: Window of the sign-up / reset / resend request limits
+#: (:mod:`travelsim.services.auth.request_limits`), in minutes.
+RATE_LIMIT_WINDOW_MINUTES = 60
+
 ERROR_MESSAGES: dict[str, str] = {
     "email_invalid": "Please enter a valid email address.",
     "email_taken": "An account with this email already exists. Sign in instead.",
@@ -25,6 +29,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "csrf": "This request came from another site and was refused.",
     # session security (throttling, totp, staff, reset)
     "throttled": "Too many failed attempts. Please wait 15 minutes and try again.",
+    "rate_limited": f"Too many attempts. Please try again in {RATE_LIMIT_WINDOW_MINUTES} minutes.",
     "totp_invalid": "That code is not right, or was already used. Enter the current code "
     "from your authenticator app.",
     "totp_already": "Two-step verification is already set up for this account.",

@@ -1,10 +1,12 @@
 """Password reset by emailed link.
 
 A single-use link valid ``PASSWORD_RESET_TTL_MINUTES`` (60), emailed only to existing,
-not deleted accounts (the answer on screen is always the same), at most once per
-:data:`~travelsim.services.auth.email_tokens.RESEND_COOLDOWN`. Setting the new password
-counts as verifying the email, revokes every session of the account and every other
-outstanding reset link, and forgets the account's failed sign-ins. Functions work inside
+not deleted accounts. The answer on screen is always the same and so is the work behind it:
+an unknown (or deleted) address gets one "no account uses this address" email instead, so
+the response time does not tell them apart (docs/architecture.md#security-accounts-and-throttling);
+how often is the route's (per address and per email). Setting the new password counts as
+verifying the email, revokes every session of the account, every other outstanding reset
+link and every verification link, and forgets the account's failed sign-ins. Functions work inside
 the caller's transaction and do not commit.
 """
 
@@ -19,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import urls
 from travelsim.models import EmailToken, User, utcnow
 from travelsim.services import email as email_service
-from travelsim.services.auth import email_tokens
+from travelsim.services.auth import account_emails, email_tokens
 from travelsim.services.auth.credentials import (
     check_password_policy,
     is_deleted,
@@ -27,7 +29,7 @@ from travelsim.services.auth.credentials import (
     user_by_email,
 )
 from travelsim.services.auth.errors import AccountError
-from travelsim.services.auth.passwords import hash_password
+from travelsim.services.auth.passwords import hash_password_async
 from travelsim.services.auth.sessions import end_all_sessions
 from travelsim.services.auth.throttling import KIND_PASSWORD, clear_failures
 from travelsim.settings import Settings, get_settings
@@ -42,18 +44,22 @@ def reset_ttl(settings: Settings | None = None) -> timedelta:
 
 async def request_password_reset(session: AsyncSession, email: str, base_url: str) -> None:
     """Email a reset link ``{base_url}/password/reset?token=…`` (single use, valid
-    :func:`reset_ttl`) if ``email`` belongs to an account, at most once per
-    :data:`~travelsim.services.auth.email_tokens.RESEND_COOLDOWN`. Silently does nothing
-    otherwise, so the caller always answers the same. The caller commits."""
+    :func:`reset_ttl`) if ``email`` belongs to a (not deleted) account, else a "no account
+    uses this address" note: one email for every well-formed address, so the work does not
+    depend on whether it has an account. A malformed email queues nothing. The caller
+    commits."""
     try:
         address = normalise_email(email)
     except AccountError:
         return
     user = await user_by_email(session, address)
-    if user is None or user.id is None or await is_deleted(session, user.id):
-        return
-    if await email_tokens.issued_recently(session, user.id, "reset"):
-        log.info("password reset throttled user_id=%s", user.id)
+    deleted = await is_deleted(session, user.id if user and user.id is not None else 0)
+    if user is None or user.id is None or deleted:
+        email_tokens.issue_decoy(session, "reset")
+        await account_emails.send_no_account(
+            session, address, base_url, asked="a password reset", kind="reset_no_account"
+        )
+        await session.flush()
         return
     ttl = reset_ttl()
     raw = email_tokens.issue(session, user.id, "reset", ttl)
@@ -88,6 +94,8 @@ async def request_password_reset(session: AsyncSession, email: str, base_url: st
 async def _reset_user(session: AsyncSession, token: str) -> tuple[EmailToken, User]:
     """The usable reset row of ``token`` and its (not deleted) user."""
     row = await email_tokens.usable(session, token, "reset")
+    if row.user_id is None:  # pragma: no cover - decoys are used at birth
+        raise AccountError("reset_token_invalid")
     user = await session.get(User, row.user_id)
     if user is None or user.id is None or await is_deleted(session, row.user_id):
         raise AccountError("reset_token_invalid")
@@ -105,16 +113,17 @@ async def check_reset_token(session: AsyncSession, token: str) -> User:
 async def reset_password(session: AsyncSession, token: str, new_password: str) -> User:
     """Consume the reset ``token`` and set ``new_password``: the email counts as verified
     (the link proved it), every session of the account and every other reset link is
-    revoked, and the account's failed sign-ins are forgotten. Returns the user; the caller
-    starts a new session and commits. Raises :class:`AccountError` as
+    revoked (verification links too), and the account's failed sign-ins are forgotten.
+    Returns the user; the caller starts a new session and commits. Raises :class:`AccountError` as
     :func:`check_reset_token` plus the password policy codes."""
     row, user = await _reset_user(session, token)
     assert user.id is not None
     check_password_policy(new_password, user.email)
-    password_hash = hash_password(new_password)
+    password_hash = await hash_password_async(new_password)
     now = utcnow()
     await email_tokens.consume(session, row, now)
     await email_tokens.consume_all(session, user.id, "reset", now)
+    await email_tokens.consume_all(session, user.id, "verify", now)
     user.password_hash = password_hash
     if user.email_verified_at is None:
         user.email_verified_at = now

@@ -18,10 +18,10 @@ from travelsim.services.auth.credentials import normalise_email, user_by_email
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.passwords import (
     PASSWORD_MAX_LENGTH,
-    hash_password,
+    hash_password_async,
     needs_rehash,
-    verify_against_dummy,
-    verify_password,
+    verify_against_dummy_async,
+    verify_password_async,
 )
 from travelsim.services.auth.totp import needs_second_factor, second_factor_path
 
@@ -46,19 +46,19 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     try:
         address = normalise_email(email)
     except AccountError:
-        verify_against_dummy(password)
+        await verify_against_dummy_async(password)
         raise AccountError("invalid_credentials") from None
     user = await user_by_email(session, address)
     if user is None:
-        verify_against_dummy(password)
+        await verify_against_dummy_async(password)
         raise AccountError("invalid_credentials")
-    if not verify_password(user.password_hash, password):
+    if not await verify_password_async(user.password_hash, password):
         log.info("sign-in refused user_id=%s reason=password", user.id)
         raise AccountError("invalid_credentials")
     if user.email_verified_at is None:
         raise AccountError("unverified")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
         session.add(user)
         await session.flush()
         log.info("password rehashed user_id=%s", user.id)

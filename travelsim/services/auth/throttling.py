@@ -1,23 +1,35 @@
-"""Sign-in throttling: failed password sign-ins and second-factor codes (``login_attempt``).
+"""Sign-in throttling: password sign-ins and second-factor codes, on the shared rate limits.
 
-Once ``SIGNIN_THROTTLE_PER_ACCOUNT`` (5) failures of an account, or
-``SIGNIN_THROTTLE_PER_ADDRESS`` (20) failures from one client address, fall inside the last
-``SIGNIN_THROTTLE_WINDOW_SECONDS`` (15 min), further attempts are refused with ``throttled``
-*before* the credential is even checked (so a throttled guesser learns nothing). A success
-clears its account's failures (not the address's). Functions work inside the caller's
-transaction and do not commit.
+Three rules, all counted in :mod:`travelsim.services.rate_limits` (atomic, shared by every
+worker through Redis), within ``SIGNIN_THROTTLE_WINDOW_SECONDS`` (15 min)
+(docs/architecture.md#security-accounts-and-throttling):
+
+* **account + address** (``SIGNIN_THROTTLE_PER_ACCOUNT``, 5): attempts at one account from
+  one client address. Beyond it that address is refused for that account with ``throttled``.
+* **address** (``SIGNIN_THROTTLE_PER_ADDRESS``, 20): attempts from one client address at any
+  account (password spraying). Beyond it the address is refused.
+* **account, from anywhere**: never a refusal, so a stranger cannot lock the owner out
+  (OWASP Authentication Cheat Sheet, "Account Lockout"): once the account has
+  ``SIGNIN_THROTTLE_PER_ACCOUNT`` failures from all addresses together, each further attempt
+  waits :data:`ACCOUNT_DELAY_SECONDS` before its credential is checked, and
+  :data:`ACCOUNT_DELAY_MAX_SECONDS` once it has :data:`ACCOUNT_HEAVY_FAILURES`.
+
+The client address is ``travelsim.routes.http.client_address`` (it honours
+``TRUSTED_PROXY_HOPS``). :func:`check_throttle` *reserves* the attempt in the first two rules
+in one atomic step before the credential is checked, so 41 parallel guesses get at most the
+limit evaluated; :func:`record_failure` counts a failure towards the third;
+:func:`clear_failures` forgets the account's counts after a success. The ``session``
+parameters are kept for the callers' convenience: nothing is written to the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
 
-from sqlalchemy import delete, func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import LoginAttempt, utcnow
+from travelsim.services import rate_limits
 from travelsim.services.auth.credentials import normalise_email
 from travelsim.services.auth.errors import AccountError
 from travelsim.settings import Settings, get_settings
@@ -27,6 +39,13 @@ log = logging.getLogger(__name__)
 #: Kinds of throttled attempts.
 KIND_PASSWORD = "password"
 KIND_TOTP = "totp"
+
+#: Wait before checking a credential of an account with many failures from all addresses,
+#: in seconds.
+ACCOUNT_DELAY_SECONDS = 1.0
+#: The wait once the account has :data:`ACCOUNT_HEAVY_FAILURES` failures in the window.
+ACCOUNT_DELAY_MAX_SECONDS = 5.0
+ACCOUNT_HEAVY_FAILURES = 100
 
 
 def throttle_account(raw_email: str) -> str:
@@ -43,74 +62,85 @@ def totp_account(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def _limits(kind: str, cfg: Settings) -> tuple[rate_limits.Limit, ...]:
+    """(account+address, address, account soft, account heavy) rules of ``kind``."""
+    window = f"{cfg.signin_throttle_window_seconds} seconds"
+    return (
+        rate_limits.Limit(
+            f"signin-{kind}-account-address", f"{cfg.signin_throttle_per_account}/{window}"
+        ),
+        rate_limits.Limit("signin-address", f"{cfg.signin_throttle_per_address}/{window}"),
+        rate_limits.Limit(f"signin-{kind}-account", f"{cfg.signin_throttle_per_account}/{window}"),
+        rate_limits.Limit(f"signin-{kind}-account-heavy", f"{ACCOUNT_HEAVY_FAILURES}/{window}"),
+    )
+
+
+async def account_delay(kind: str, account: str, settings: Settings | None = None) -> float:
+    """Seconds an attempt at ``account`` waits before its credential is checked (0, or
+    :data:`ACCOUNT_DELAY_SECONDS`, or :data:`ACCOUNT_DELAY_MAX_SECONDS`)."""
+    _pair, _address, soft, heavy = _limits(kind, settings or get_settings())
+    if not await rate_limits.allowed(heavy, account):
+        return ACCOUNT_DELAY_MAX_SECONDS
+    if not await rate_limits.allowed(soft, account):
+        return ACCOUNT_DELAY_SECONDS
+    return 0.0
+
+
 async def check_throttle(
-    session: AsyncSession,
+    session: AsyncSession | None,
     *,
     kind: str,
     account: str,
     address: str,
     settings: Settings | None = None,
 ) -> None:
-    """Raise :class:`AccountError` ``throttled`` when ``account`` has
-    ``signin_throttle_per_account`` failures of ``kind``, or ``address`` has
-    ``signin_throttle_per_address`` failures of any kind, within the last
-    ``signin_throttle_window_seconds``. Read-only."""
+    """Reserve one attempt of ``kind`` at ``account`` from ``address`` (atomically, before
+    the credential is checked), then wait the account's progressive delay
+    (:func:`account_delay`). Raises :class:`AccountError` ``throttled`` when the
+    account+address or the address rule is full (nothing reserved then). ``session`` is
+    unused (kept for the callers)."""
     cfg = settings or get_settings()
-    since = utcnow() - timedelta(seconds=cfg.signin_throttle_window_seconds)
-    per_account = (
-        await session.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.kind == kind)
-            .where(LoginAttempt.account == account)
-            .where(col(LoginAttempt.created_at) > since)
-        )
-    ).one()
-    if per_account >= cfg.signin_throttle_per_account:
-        log.info("attempt throttled kind=%s reason=account", kind)
-        raise AccountError("throttled")
-    per_address = (
-        await session.exec(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.address == address[:64])
-            .where(col(LoginAttempt.created_at) > since)
-        )
-    ).one()
-    if per_address >= cfg.signin_throttle_per_address:
+    pair, per_address, _soft, _heavy = _limits(kind, cfg)
+    if not await rate_limits.hit(per_address, address):
         log.info("attempt throttled kind=%s reason=address", kind)
         raise AccountError("throttled")
+    if not await rate_limits.hit(pair, account, address):
+        log.info("attempt throttled kind=%s reason=account_address", kind)
+        raise AccountError("throttled")
+    delay = await account_delay(kind, account, cfg)
+    if delay:
+        log.info("attempt delayed kind=%s seconds=%s", kind, delay)
+        await asyncio.sleep(delay)
 
 
 async def record_failure(
-    session: AsyncSession,
+    session: AsyncSession | None,
     *,
     kind: str,
     account: str,
     address: str,
     settings: Settings | None = None,
 ) -> None:
-    """Record one failed attempt and prune attempts older than the window. The caller
-    commits (also when it then refuses the request)."""
-    cfg = settings or get_settings()
-    now = utcnow()
-    await session.exec(
-        delete(LoginAttempt).where(
-            col(LoginAttempt.created_at)
-            < now - timedelta(seconds=cfg.signin_throttle_window_seconds)
-        )
-    )
-    session.add(
-        LoginAttempt(kind=kind, account=account[:254], address=address[:64], created_at=now)
-    )
-    await session.flush()
+    """Count one failed attempt at ``account`` towards its progressive delay (the attempt
+    itself was counted by :func:`check_throttle`). ``session`` and ``address`` are unused
+    (kept for the callers)."""
+    _pair, _address, soft, heavy = _limits(kind, settings or get_settings())
+    await rate_limits.hit(soft, account)
+    await rate_limits.hit(heavy, account)
 
 
-async def clear_failures(session: AsyncSession, *, kind: str, account: str) -> None:
-    """Forget the failed attempts of ``kind`` against ``account`` (after a success)."""
-    await session.exec(
-        delete(LoginAttempt)
-        .where(col(LoginAttempt.kind) == kind)
-        .where(col(LoginAttempt.account) == account)
-    )
-    await session.flush()
+async def clear_failures(
+    session: AsyncSession | None,
+    *,
+    kind: str,
+    account: str,
+    address: str | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Forget the failures of ``kind`` at ``account`` (after a success or a password reset):
+    its progressive delay, and with ``address`` that address's attempts at it."""
+    pair, _address, soft, heavy = _limits(kind, settings or get_settings())
+    await rate_limits.clear(soft, account)
+    await rate_limits.clear(heavy, account)
+    if address is not None:
+        await rate_limits.clear(pair, account, address)

@@ -161,7 +161,7 @@ async def _accept_code(
         await record_failure(session, kind=KIND_TOTP, account=account, address=address)
         log.info("second factor refused user_id=%s", user.id)
         raise AccountError("totp_invalid")
-    await clear_failures(session, kind=KIND_TOTP, account=account)
+    await clear_failures(session, kind=KIND_TOTP, account=account, address=address)
     factor = await session_factor(session, session_token)
     auth_row = await session_row(session, session_token)
     if auth_row is None or auth_row.id is None or auth_row.user_id != user.id:

@@ -27,7 +27,6 @@ from travelsim.models import (
     EsimAddon,
     EsimSync,
     InventoryState,
-    LoginAttempt,
     Notification,
     NotificationOptOut,
     OidcIdentity,
@@ -42,7 +41,12 @@ from travelsim.models import (
 )
 from travelsim.services.auth.credentials import is_deleted
 from travelsim.services.auth.errors import AccountError
-from travelsim.services.auth.throttling import totp_account
+from travelsim.services.auth.throttling import (
+    KIND_PASSWORD,
+    KIND_TOTP,
+    clear_failures,
+    totp_account,
+)
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTError, SFTOutcomeUnknown
 from travelsim.sft.models import Priority
@@ -273,9 +277,9 @@ async def _delete_personal_rows(s: AsyncSession, user_id: int, email: str) -> No
             or_(col(OutboxEmail.user_id) == user_id, col(OutboxEmail.to_address) == email)
         )
     )
-    await s.exec(
-        delete(LoginAttempt).where(col(LoginAttempt.account).in_([email, totp_account(user_id)]))
-    )
+    # Sign-in counts live in the shared rate limits: forget the account's now.
+    await clear_failures(s, kind=KIND_PASSWORD, account=email)
+    await clear_failures(s, kind=KIND_TOTP, account=totp_account(user_id))
 
 
 def _tombstone(user: User) -> None:
