@@ -200,10 +200,12 @@ def app_environment(
         PUBLIC_URL=f"http://localhost:{port}",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),
-        # Every browser of a test run is one loopback address: the per-address checkout-start
-        # limit would count the whole suite as one traveler (the limit's own probe is
-        # tests/load/test_attack_checkout.py).
+        # Every browser of a test run is one loopback address: the per-address limits would
+        # count the whole suite as one traveler (their probes: tests/load/test_attack_checkout.py,
+        # tests/load/test_attack_accounts.py).
         CHECKOUT_START_RATE_PER_ADDRESS="1000/10 minutes",
+        SIGNIN_THROTTLE_PER_ADDRESS="1000",
+        ACCOUNT_REQUESTS_PER_ADDRESS="1000",
     )
     env.update(extra or {})
     return env

@@ -250,6 +250,15 @@ class Settings(BaseSettings):
     signin_throttle_per_address: int = Field(
         20, ge=1, description="Attempts per client address (any account) within the window."
     )
+    account_requests_per_address: int = Field(
+        10,
+        ge=1,
+        description="Sign-ups, password-reset requests and verification resends (each) one "
+        "client address may make per hour.",
+    )
+    account_requests_per_email: int = Field(
+        3, ge=1, description="The same requests (each) for one target email per hour."
+    )
     totp_issuer: str = Field("TravelSIM", description="Issuer name shown in authenticator apps.")
     password_reset_ttl_minutes: int = Field(
         60, ge=5, le=1440, description="Lifetime of a password reset link."

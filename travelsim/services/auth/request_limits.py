@@ -18,36 +18,37 @@ from typing import Literal
 from travelsim.services import rate_limits
 from travelsim.services.auth.errors import RATE_LIMIT_WINDOW_MINUTES, AccountError
 from travelsim.services.auth.throttling import throttle_account
+from travelsim.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 Action = Literal["signup", "reset", "resend"]
 
-#: Requests of one action per client address, and per target email, per window.
-PER_ADDRESS = 10
-PER_EMAIL = 3
-
 _WINDOW = f"{RATE_LIMIT_WINDOW_MINUTES} minutes"
-_BY_ADDRESS = {
-    a: rate_limits.Limit(f"{a}-address", f"{PER_ADDRESS}/{_WINDOW}")
-    for a in ("signup", "reset", "resend")
-}
-_BY_EMAIL = {
-    a: rate_limits.Limit(f"{a}-email", f"{PER_EMAIL}/{_WINDOW}")
-    for a in ("signup", "reset", "resend")
-}
+
+
+def _limits(action: Action) -> tuple[rate_limits.Limit, rate_limits.Limit]:
+    """(per client address, per target email) rules of ``action``:
+    ``ACCOUNT_REQUESTS_PER_ADDRESS`` (10) and ``ACCOUNT_REQUESTS_PER_EMAIL`` (3) per window."""
+    cfg = get_settings()
+    return (
+        rate_limits.Limit(f"{action}-address", f"{cfg.account_requests_per_address}/{_WINDOW}"),
+        rate_limits.Limit(f"{action}-email", f"{cfg.account_requests_per_email}/{_WINDOW}"),
+    )
 
 
 async def check_request(action: Action, address: str, email: str) -> None:
     """Count one ``action`` request from client ``address`` for target ``email`` (raw, as
     typed: normalised here). Raises :class:`AccountError` ``rate_limited`` when the address
-    made :data:`PER_ADDRESS`, or the email received :data:`PER_EMAIL`, requests of this
-    action within the last :data:`~travelsim.services.auth.errors.RATE_LIMIT_WINDOW_MINUTES`
-    minutes (the refused request is not counted against the email)."""
-    if not await rate_limits.hit(_BY_ADDRESS[action], address):
+    made ``ACCOUNT_REQUESTS_PER_ADDRESS``, or the email received
+    ``ACCOUNT_REQUESTS_PER_EMAIL``, requests of this action within the last
+    :data:`~travelsim.services.auth.errors.RATE_LIMIT_WINDOW_MINUTES` minutes (the refused
+    request is not counted against the email)."""
+    by_address, by_email = _limits(action)
+    if not await rate_limits.hit(by_address, address):
         log.info("request refused action=%s reason=address", action)
         raise AccountError("rate_limited")
     target = throttle_account(email)
-    if target and not await rate_limits.hit(_BY_EMAIL[action], target):
+    if target and not await rate_limits.hit(by_email, target):
         log.info("request refused action=%s reason=email", action)
         raise AccountError("rate_limited")
