@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE
@@ -115,11 +116,15 @@ def test_probe_install_page_frames_carry_no_activation_data(
     ctx.close()
 
 
+@pytest.mark.parametrize(
+    ("where", "control"), [("", "Sign out"), ("/security", "Sign out everywhere")]
+)
 def test_probe_sign_out_leaves_nothing_in_the_tab(
-    app_url: str, app_env: dict[str, str], browser: Browser
+    app_url: str, app_env: dict[str, str], browser: Browser, where: str, control: str
 ) -> None:
-    """After "Sign out" in the same tab, the frames the tab receives (after the redirect and
-    after a reload, which reconnects the tab's state) hold neither the email nor the ICCID."""
+    """After "Sign out" (the header's) or "Sign out everywhere" (the security page's) in the
+    same tab, the frames the tab receives (after the redirect and after a reload, which
+    reconnects the tab's state) hold neither the email nor the ICCID."""
     ctx = browser.new_context(viewport=DESKTOP, color_scheme="light")
     page = ctx.new_page()
     frames = Frames(page)
@@ -133,9 +138,11 @@ def test_probe_sign_out_leaves_nothing_in_the_tab(
     page.goto(f"{app_url}/esims/{esim_id}")
     settle(page)
     assert iccid in frames.joined() and email in frames.joined()  # positive control
+    if where:
+        page.goto(f"{app_url}{where}")
+        settle(page)
     before = len(frames.texts)
-    page.get_by_role("button", name="Sign out").first.click()
-    expect(page).to_have_url(re.compile(r"/$|/\?"))
+    page.get_by_role("button", name=control, exact=True).first.click()
     expect(page.get_by_role("link", name="Sign in").first).to_be_visible()
     settle(page)
     page.reload()

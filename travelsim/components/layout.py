@@ -43,9 +43,10 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     )
 
 
-#: Run by the sign-out button as the form posts: the tab forgets its Reflex state token, so
-#: the page the sign-out lands on starts a new, empty state instead of reconnecting to the
-#: signed-in one (docs/esim.md#security-installation-data-never-in-page-state).
+#: Run by the sign-out buttons (here, "sign out everywhere", account deletion) as the form
+#: posts: the tab forgets its Reflex state token, so the page the form lands on starts a new,
+#: empty state instead of reconnecting to the signed-in one
+#: (docs/esim.md#security-installation-data-never-in-page-state).
 #: Reflex keeps the token in ``sessionStorage["token"]`` (``.web/utils/state.js``).
 FORGET_TAB_STATE: Var[Any] = Var(_js_expr='(() => window.sessionStorage.removeItem("token"))')
 

@@ -17,7 +17,7 @@ from travelsim.components.forms import (
     post_form,
     submit_button,
 )
-from travelsim.components.layout import page
+from travelsim.components.layout import FORGET_TAB_STATE, page
 from travelsim.state.security import (
     DeleteAccountState,
     PasswordResetState,
@@ -78,7 +78,13 @@ def _sessions_section() -> rx.Component:
             color=rx.color("gray", 11),
         ),
         post_form(
-            rx.button("Sign out everywhere", type="submit", color_scheme="red"),
+            rx.button(
+                "Sign out everywhere",
+                type="submit",
+                color_scheme="red",
+                # This tab signs out too: it forgets its Reflex state as the form posts.
+                custom_attrs={"onClick": FORGET_TAB_STATE},
+            ),
             action="/auth/signout-all",
         ),
     )
@@ -359,7 +365,11 @@ def _delete_form() -> rx.Component:
                     align="center",
                 ),
             ),
-            submit_button("Delete my account", color_scheme="red"),
+            submit_button(
+                "Delete my account",
+                color_scheme="red",
+                custom_attrs={"onClick": FORGET_TAB_STATE},
+            ),
             spacing="3",
         ),
         action="/account/delete",
