@@ -3,12 +3,16 @@
 With no SMTP server configured, emails stay in the outbox table. So that a person trying
 the demo can click their verification link, this page lists the outbox, and only when
 ``APP_ENV=demo`` (it answers 404 in ``test`` and ``production``). It never shows
-attachments' content beyond inline images, and it is not linked from the portal.
+attachments' content beyond inline images, and it is not linked from the portal. It answers
+only a ``Host`` that is a loopback name or ``PUBLIC_URL``'s host (the LAN address of
+``DEMO_ALLOW_LAN``): a page on another name that rebinds its DNS to 127.0.0.1 gets 404
+(DNS rebinding, docs/architecture.md#security-modes-and-start-up-checks).
 """
 
 from __future__ import annotations
 
 import html
+from urllib.parse import urlsplit
 
 from sqlmodel import col, select
 from starlette.requests import Request
@@ -16,12 +20,25 @@ from starlette.responses import HTMLResponse, Response
 
 from travelsim import db
 from travelsim.models import OutboxEmail
+from travelsim.routes.simulator import is_loopback_host
 from travelsim.services import email
 from travelsim.settings import get_settings
 
 
-async def mailbox(_request: Request) -> Response:
-    if get_settings().app_env != "demo":
+def _known_host(request: Request) -> bool:
+    """The request's ``Host`` is a loopback name or the public URL's host (any port)."""
+    host = request.headers.get("host", "")
+    if is_loopback_host(host):
+        return True
+    public = urlsplit(get_settings().public_url)
+    try:
+        return urlsplit(f"//{host}").hostname == public.hostname
+    except ValueError:
+        return False
+
+
+async def mailbox(request: Request) -> Response:
+    if get_settings().app_env != "demo" or not _known_host(request):
         return Response("Not found", status_code=404)
     async with db.session() as s:
         rows = (

@@ -44,7 +44,7 @@ def _is_loopback_ip(host: str) -> bool:
         return False
 
 
-def _is_loopback_host(host_header: str) -> bool:
+def is_loopback_host(host_header: str) -> bool:
     """``Host`` without its port is ``localhost`` or a loopback address."""
     host = host_header.strip().lower()
     if host.startswith("["):  # [::1]:3000
@@ -68,7 +68,7 @@ def refusal(scope: Scope) -> tuple[int, str] | None:
         return 403, "simulator controls answer direct loopback clients only (no proxy)"
     if "origin" in headers:
         return 403, "simulator controls are not for web pages"
-    if not _is_loopback_host(headers.get("host", "")):
+    if not is_loopback_host(headers.get("host", "")):
         return 403, "simulator controls answer on a loopback host name only"
     return None
 
