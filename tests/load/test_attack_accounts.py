@@ -201,6 +201,26 @@ async def test_probe_stranger_cannot_lock_the_victim_out(browser: Browser) -> No
         await victim.close()
 
 
+async def test_probe_one_accounts_guesses_do_not_block_the_address_for_others(
+    browser: Browser,
+) -> None:
+    """A household or hotel shares one address: 15 wrong passwords at one account (and the
+    refusals they earn) must not refuse another account's right password from that address,
+    nor may successful sign-ins use up the address's budget."""
+    await make_user("demo@example.com")
+    await make_user("bob@example.com")
+    shared = Browser(address="203.0.113.70")
+    try:
+        guesses = [await signin(shared, "demo@example.com", "wrong password!") for _ in range(15)]
+        assert guesses[-1][1]["error"] == "throttled"  # that account+address is refused
+        assert await signin(shared, "bob@example.com") == ("/", {})
+        # 25 successful sign-ins (more than the address's 20 failures) all pass.
+        successes = [await signin(shared, "bob@example.com") for _ in range(25)]
+    finally:
+        await shared.close()
+    assert [answer for answer in successes if answer != ("/", {})] == []
+
+
 async def test_probe_parallel_guesses_evaluate_at_most_the_limit(
     browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
