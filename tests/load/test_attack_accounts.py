@@ -5,7 +5,10 @@ a chosen client address, see ``tests/integration/oidc_support.py``'s :class:`Bro
 real SQLite file, asserted on what the attacker gets (status, redirect, cookies, rows):
 
 * sign-up takeover: the attacker signs up first with the victim's address; after the
-  victim signs up and verifies, only the victim's password works;
+  victim signs up and verifies, only the victim's password works; the attacker signs up
+  after the victim and the victim opens the newer link on another device (or after the
+  earlier link expired, or asks for the link again): no sign-up's password is kept, the
+  device chooses one, the attacker's never works;
 * login CSRF: a fresh browser opening the attacker's verification link is not signed in;
 * throttling: a stranger cannot lock the victim out from another address; 41 parallel
   guesses from one address get at most the limit evaluated (Argon2 verifications counted);
