@@ -123,6 +123,51 @@ def test_password_reset_by_emailed_link(
     ctx.close()
 
 
+def _sign_up(page: Page, app_url: str, email: str, password: str) -> None:
+    page.goto(f"{app_url}/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password (at least 10 characters)").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_text("Check your inbox")).to_be_visible()
+
+
+def test_competing_signups_link_opened_on_a_phone_chooses_the_password(
+    app_url: str, app_env: dict[str, str], browser: Browser
+) -> None:
+    """Two sign-ups for one address (the owner's, then someone else's); the owner opens the
+    newest link on a phone: the address is confirmed, no sign-up's password is kept and the
+    phone chooses one (docs/architecture.md#security-accounts-and-throttling)."""
+    email = f"owner-{int(time.time() * 1000)}@example.com"
+    owner = browser.new_context(viewport=DESKTOP)
+    other = browser.new_context(viewport=DESKTOP)
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    _sign_up(owner.new_page(), app_url, email, PASSWORD)
+    _sign_up(other.new_page(), app_url, email, "someone else's password")
+    link = outbox_link(app_env["DATA_DIR"], email, r"https?://\S+/auth/verify\?token=[\w\-]+")
+    page = phone.new_page()
+    page.goto(re.sub(r"^https?://[^/]+", app_url, link))
+    expect(page).to_have_url(re.compile(r"/password/reset/?\?token="))
+    expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Your email address is confirmed")
+    expect(page.get_by_test_id("reset-account")).to_contain_text(email)
+    shot(page, "choose-password-phone")
+    page.get_by_label("Password (at least 10 characters)").fill("chosen on the phone 1")
+    page.get_by_label("Repeat the password").fill("chosen on the phone 1")
+    page.get_by_role("button", name="Save my password").click()
+    expect(page).to_have_url(re.compile(r"/account/?$"))
+    expect(page.get_by_role("button", name="Sign out").first).to_be_visible()
+    # Neither sign-up's password signs in.
+    for password in (PASSWORD, "someone else's password"):
+        signin = other.new_page()
+        signin.goto(f"{app_url}/signin")
+        signin.get_by_label("Email", exact=True).fill(email)
+        signin.get_by_label("Password", exact=True).fill(password)
+        signin.get_by_role("button", name="Sign in", exact=True).click()
+        expect(signin.get_by_role("alert")).to_contain_text("Wrong email or password")
+    for ctx in (owner, other, phone):
+        ctx.close()
+
+
 def test_download_my_data_then_delete_my_account(
     app_url: str, app_env: dict[str, str], browser: Browser
 ) -> None:

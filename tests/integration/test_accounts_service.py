@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from travelsim import db
 from travelsim.models import AuthSession, EmailToken, OutboxEmail, User, utcnow
-from travelsim.services.auth import sessions, signin
+from travelsim.services.auth import reset, sessions, signin
 from travelsim.services.auth import signup as signup_service
 from travelsim.services.auth.errors import AccountError
 from travelsim.settings import Settings
@@ -375,11 +375,12 @@ async def test_end_all_sessions_and_user_for_token(sqlite_db: Settings, engines:
     assert await sessions.user_for_token(b) is None
 
 
-async def test_verifying_revokes_earlier_sessions_and_sets_the_links_password(
+async def test_verifying_competing_signups_revokes_sessions_and_keeps_no_password(
     sqlite_db: Settings, engines: None
 ) -> None:
-    """A session opened before the address was verified (e.g. by whoever signed up first)
-    is revoked, and the password becomes the one of the sign-up whose link was used."""
+    """Two sign-ups whose links are valid at once, a link used without either sign-up's
+    browser: a session opened before is revoked, neither password is kept (nor any pending
+    hash), and a one-use reset token is handed out for the owner to choose one."""
     user = await signup(password="first sign-up pw 1")
     assert user.id is not None
     async with db.session() as s:
@@ -392,9 +393,52 @@ async def test_verifying_revokes_earlier_sessions_and_sets_the_links_password(
         await s.commit()  # as the route does: the new pending password and its link
     token = await verification_token(user.id)
     async with db.session() as s:
-        await signup_service.verify_email(s, token)
+        verified = await signup_service.verify_signup(s, token)
         await s.commit()
+    assert (verified.outcome, verified.user.email_verified_at is not None) == (
+        "choose_password",
+        True,
+    )
+    assert verified.reset_token
     assert await sessions.user_for_token(early) is None
+    async with db.session() as s:
+        for password in ("second sign-up pw 2", "first sign-up pw 1"):
+            with pytest.raises(AccountError) as refused:
+                await signin.authenticate(s, "ana@example.com", password)
+            assert refused.value.code == "invalid_credentials"
+        rows = (await s.exec(select(EmailToken).where(EmailToken.purpose == "verify"))).all()
+        assert [r.password_hash for r in rows] == [None, None]
+        assert all(r.used_at is not None for r in rows)
+        chosen = await reset.reset_password(s, verified.reset_token, "chosen by the owner 3")
+        await s.commit()
+        assert (await signin.authenticate(s, "ana@example.com", "chosen by the owner 3")).id
+    assert chosen.id == user.id
+
+
+async def test_verifying_the_only_pending_signup_sets_its_password(
+    sqlite_db: Settings, engines: None
+) -> None:
+    """A second sign-up after the first one's link expired does not compete with it: its
+    link, used without a browser, sets its password (the first stays refused)."""
+    user = await signup(password="first sign-up pw 1")
+    assert user.id is not None
+    async with db.session() as s:  # the first link expired an hour ago
+        now = utcnow()
+        await s.exec(
+            update(EmailToken).values(
+                created_at=now - timedelta(hours=25), expires_at=now - timedelta(hours=1)
+            )
+        )
+        await s.commit()
+    async with db.session() as s:
+        with pytest.raises(AccountError):
+            await signup_service.signup(s, "ana@example.com", "second sign-up pw 2", base_url=BASE)
+        await s.commit()
+    token = await verification_token(user.id)
+    async with db.session() as s:
+        verified = await signup_service.verify_signup(s, token)
+        await s.commit()
+    assert (verified.outcome, verified.reset_token) == ("elsewhere", None)
     async with db.session() as s:
         assert (await signin.authenticate(s, "ana@example.com", "second sign-up pw 2")).id
         with pytest.raises(AccountError) as refused:

@@ -5,7 +5,10 @@ a chosen client address, see ``tests/integration/oidc_support.py``'s :class:`Bro
 real SQLite file, asserted on what the attacker gets (status, redirect, cookies, rows):
 
 * sign-up takeover: the attacker signs up first with the victim's address; after the
-  victim signs up and verifies, only the victim's password works;
+  victim signs up and verifies, only the victim's password works; the attacker signs up
+  after the victim and the victim opens the newer link on another device (or after the
+  earlier link expired, or asks for the link again): no sign-up's password is kept, the
+  device chooses one, the attacker's never works;
 * login CSRF: a fresh browser opening the attacker's verification link is not signed in;
 * throttling: a stranger cannot lock the victim out from another address; 41 parallel
   guesses from one address get at most the limit evaluated (Argon2 verifications counted);
@@ -160,6 +163,166 @@ async def test_probe_signup_takeover_attacker_signs_up_after_the_victim(
     refused = await signin(Browser(address="192.0.2.52"), victim, ATTACKER_PASSWORD)
     assert refused[1].get("error") == "invalid_credentials", refused
     assert await signin(Browser(address="192.0.2.53"), victim, VICTIM_PASSWORD) == ("/", {})
+
+
+async def verify_rows(email: str) -> list[EmailToken]:
+    """Every verification link row of ``email``'s account, oldest first."""
+    async with db.session() as s:
+        user = (await s.exec(select(User).where(User.email == email))).one()
+        return list(
+            (
+                await s.exec(
+                    select(EmailToken)
+                    .where(EmailToken.user_id == user.id)
+                    .where(EmailToken.purpose == "verify")
+                    .order_by(col(EmailToken.id))
+                )
+            ).all()
+        )
+
+
+async def choose_password(b: Browser, opened: Any, password: str) -> Any:
+    """Fill in the "choose your password" form the verification link sent ``b`` to."""
+    path, query = location(opened)
+    assert path == "/password/reset" and query.get("token"), (path, query)
+    form = {"token": query["token"], "password": password, "password2": password}
+    return location(await b.post("/auth/password/reset", data=form))
+
+
+async def attacker_cannot_sign_in(email: str) -> None:
+    """A fresh attacker browser with the attacker's password gets ``invalid_credentials``
+    and no session cookie."""
+    attacker = Browser(address="192.0.2.66")
+    try:
+        refused = await signin(attacker, email, ATTACKER_PASSWORD)
+        assert refused[1].get("error") == "invalid_credentials", (
+            f"the attacker signed in with the password they chose: {refused}"
+        )
+        assert SESSION_COOKIE not in attacker.cookies
+    finally:
+        await attacker.close()
+
+
+async def test_probe_signup_takeover_victim_first_link_opened_elsewhere(
+    browser: Browser,
+) -> None:
+    """The victim signs up first, the attacker second with the victim's address; the victim
+    opens the newer link (the attacker's sign-up's) on another device (no flow cookie): the
+    address is verified but no sign-up's password is set; the device is sent to choose one
+    (authorised by the link, once), and the attacker's password never works."""
+    victim = "phone@example.com"
+    victim_browser = Browser(address="198.51.100.22")
+    phone = Browser(address="198.51.100.23")  # the victim's phone: no cookies at all
+    try:
+        await victim_browser.post(
+            "/auth/signup", data={"email": victim, "password": VICTIM_PASSWORD}
+        )
+        await backdate_tokens(5)
+        await browser.post("/auth/signup", data={"email": victim, "password": ATTACKER_PASSWORD})
+        links = await verify_links(victim)
+        assert len(links) == 2, links
+        opened = await phone.get(links[-1])  # the newest email: the attacker's sign-up's
+        assert SESSION_COOKIE not in phone.cookies, opened.headers
+        await attacker_cannot_sign_in(victim)
+        # No sign-up's password survives: the victim's own is not set either.
+        refused = await signin(Browser(address="192.0.2.67"), victim, VICTIM_PASSWORD)
+        assert refused[1].get("error") == "invalid_credentials", refused
+        assert all(row.password_hash is None for row in await verify_rows(victim))
+        # The phone chooses the password, straight from the link; it is signed in.
+        chosen = "victim chose this on the phone"
+        assert await choose_password(phone, opened, chosen) == ("/account", {})
+        assert await phone.whoami() == victim
+        # The form's authorisation works once.
+        again = await choose_password(Browser(address="192.0.2.68"), opened, "another one 12345")
+        assert again[0] == "/password/forgot" and again[1]["error"] == "reset_token_used", again
+        # The attacker's own link no longer sets anything; their password stays refused.
+        assert location(await browser.get(links[0]))[1].get("error") == "token_used"
+        assert SESSION_COOKIE not in browser.cookies
+        await attacker_cannot_sign_in(victim)
+        assert await signin(Browser(address="192.0.2.69"), victim, chosen) == ("/", {})
+    finally:
+        await victim_browser.close()
+        await phone.close()
+    # The second sign-up's email tells the owner plainly that doing nothing is safe.
+    async with db.session() as s:
+        mails = (
+            await s.exec(
+                select(OutboxEmail)
+                .where(OutboxEmail.to_address == victim)
+                .where(OutboxEmail.kind == "verify")
+                .order_by(col(OutboxEmail.id))
+            )
+        ).all()
+    second = mails[-1].body_text or ""
+    assert "Someone asked to create a TravelSIM account with this email address" in second
+    assert "If it was not you, do nothing" in second
+
+
+async def test_probe_signup_takeover_earlier_link_expired_before_opening(
+    browser: Browser,
+) -> None:
+    """The victim's link expires between the two sign-ups' emails and the victim opens the
+    attacker's (still valid) link on another device: the sign-ups competed (both links were
+    valid at once), so no password is set."""
+    victim = "slow@example.com"
+    victim_browser = Browser(address="198.51.100.24")
+    phone = Browser(address="198.51.100.25")
+    try:
+        await victim_browser.post(
+            "/auth/signup", data={"email": victim, "password": VICTIM_PASSWORD}
+        )
+        async with db.session() as s:  # signed up 25 hours ago: the link expired 1 hour ago
+            now = utcnow()
+            await s.exec(
+                update(EmailToken).values(
+                    created_at=now - timedelta(hours=25), expires_at=now - timedelta(hours=1)
+                )
+            )
+            await s.commit()
+        await browser.post("/auth/signup", data={"email": victim, "password": ATTACKER_PASSWORD})
+        async with db.session() as s:  # ...and the attacker 5 hours later, before it expired
+            await s.exec(
+                update(EmailToken)
+                .where(col(EmailToken.created_at) > now - timedelta(hours=2))
+                .values(created_at=now - timedelta(hours=20), expires_at=now + timedelta(hours=4))
+            )
+            await s.commit()
+        links = await verify_links(victim)
+        opened = await phone.get(links[-1])
+        await attacker_cannot_sign_in(victim)
+        assert location(opened)[0] == "/password/reset", opened.headers
+    finally:
+        await victim_browser.close()
+        await phone.close()
+
+
+async def test_probe_signup_takeover_resend_after_the_attackers_signup(
+    browser: Browser,
+) -> None:
+    """The victim signs up, the attacker signs up after, the victim asks for the link again
+    in the browser they signed up with and opens it there: the resent link carries no
+    sign-up's password (a resend does not tell whose it is), so the attacker's is not set."""
+    victim = "resend@example.com"
+    victim_browser = Browser(address="198.51.100.26")
+    try:
+        await victim_browser.post(
+            "/auth/signup", data={"email": victim, "password": VICTIM_PASSWORD}
+        )
+        await backdate_tokens(5)
+        await browser.post("/auth/signup", data={"email": victim, "password": ATTACKER_PASSWORD})
+        await backdate_tokens(5)
+        resent = await victim_browser.post("/auth/resend", data={"email": victim})
+        assert location(resent) == ("/signin", {"notice": "check_email"})
+        links = await verify_links(victim)
+        assert len(links) == 3, links
+        opened = await victim_browser.get(links[-1])
+        await attacker_cannot_sign_in(victim)
+        chosen = "victim chose this after resending"
+        assert await choose_password(victim_browser, opened, chosen) == ("/account", {})
+        assert await victim_browser.whoami() == victim
+    finally:
+        await victim_browser.close()
+    await attacker_cannot_sign_in(victim)
 
 
 # --- item 10: login CSRF on GET /auth/verify -----------------------------------------------

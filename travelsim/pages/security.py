@@ -292,26 +292,67 @@ def forgot_password_page() -> rx.Component:
 
 
 def reset_password_page() -> rx.Component:
+    choosing = PasswordResetState.choosing
+    muted = rx.color("gray", 11)
     return page(
         _narrow(
-            rx.heading("Choose a new password", size="6"),
+            rx.heading(
+                rx.cond(choosing, "Choose your password", "Choose a new password"), size="6"
+            ),
             error_callout(PasswordResetState.error),
+            rx.cond(
+                choosing,
+                notice_callout(
+                    "Your email address is confirmed. No password was set when the account "
+                    "was created: choose the one you will sign in with.",
+                    "mail-check",
+                    role="status",
+                ),
+            ),
             rx.text(
-                "Setting a new password signs you out on every other device.",
+                "Account: ",
+                rx.text.strong(PasswordResetState.account_email),
                 size="2",
-                color=rx.color("gray", 11),
+                data_testid="reset-account",
+            ),
+            rx.text(
+                rx.cond(
+                    choosing,
+                    "Saving it signs you in here and signs out any other device.",
+                    "Setting a new password signs you out on every other device.",
+                ),
+                size="2",
+                color=muted,
             ),
             post_form(
-                rx.vstack(
-                    hidden_input("token", PasswordResetState.token),
-                    new_password_input("New password (at least 10 characters)"),
-                    new_password_input("Repeat the new password", "password2"),
-                    submit_button("Save my new password"),
-                    spacing="3",
+                hidden_input("token", PasswordResetState.token),
+                rx.cond(
+                    choosing,
+                    _password_fields(
+                        "Password (at least 10 characters)",
+                        "Repeat the password",
+                        "Save my password",
+                    ),
+                    _password_fields(
+                        "New password (at least 10 characters)",
+                        "Repeat the new password",
+                        "Save my new password",
+                    ),
                 ),
                 action="/auth/password/reset",
+                width="100%",
             ),
         )
+    )
+
+
+def _password_fields(label: str, repeat: str, button: str) -> rx.Component:
+    return rx.vstack(
+        new_password_input(label),
+        new_password_input(repeat, "password2"),
+        submit_button(button),
+        spacing="3",
+        width="100%",
     )
 
 

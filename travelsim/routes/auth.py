@@ -14,8 +14,10 @@ show. The session lives in the HttpOnly cookie ``travelsim_session`` (``SameSite
   flow cookie of the sign-up that sent this link is signed in (session cookie, ``next``: a
   safe relative path, else ``/``); any other browser gets ``/signin?notice=email_verified``
   and signs in with its password (no login CSRF: an attacker's link never signs the victim
-  into the attacker's account). Errors ``/signin?error=…``. Sign-up puts its own ``next``
-  in the link.
+  into the attacker's account), or, when no sign-up's password was kept (sign-ups competed
+  for the address, or a resent link), ``/password/reset?token=…``: a one-use token to
+  choose the password (``POST /auth/password/reset``). Errors ``/signin?error=…``.
+  Sign-up puts its own ``next`` in the link.
 - ``POST /auth/signin`` (email, password, next): cookie set, ``next`` (a safe relative
   path, else ``/``), or the second-factor page first for staff and TOTP users; errors
   ``/signin?error=…&next=…`` (plus ``email`` for ``unverified``). Failed attempts are
@@ -144,22 +146,30 @@ async def signup(request: Request) -> Response:
 async def verify(request: Request) -> Response:
     """``GET /auth/verify?token=&next=``: confirm the email; sign in only the browser that
     started this sign-up (its flow cookie), then go to ``next`` (a safe relative path, else
-    home); any other browser is asked to sign in."""
+    home); any other browser is asked to sign in, or to choose its password when no
+    sign-up's password was kept (competing sign-ups, resent link)."""
     settings = get_settings()
     token = request.query_params.get("token", "")
     next_path = signin_service.safe_next(request.query_params.get("next"))
     async with db.session() as s:
         try:
-            user, same_browser = await signup_service.verify_signup(
+            verified = await signup_service.verify_signup(
                 s, token, request.cookies.get(SIGNUP_FLOW_COOKIE)
             )
-            if not same_browser:
+            if verified.outcome != "this_browser":
                 await s.commit()
+                if verified.reset_token:  # the link opened authorises choosing, once
+                    response = RedirectResponse(
+                        urls.reset_password(verified.reset_token), status_code=303
+                    )
+                    _delete_flow_cookie(response, settings)
+                    return response
                 return redirect(
                     urls.SIGN_IN,
                     notice="email_verified",
                     next="" if next_path == "/" else next_path,
                 )
+            user = verified.user
             session_token = await sessions.start_session(
                 s,
                 user,
@@ -173,6 +183,11 @@ async def verify(request: Request) -> Response:
             return redirect(urls.SIGN_IN, error=exc.code)
     response = redirect(target)
     set_session_cookie(response, session_token, settings)
+    _delete_flow_cookie(response, settings)
+    return response
+
+
+def _delete_flow_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(
         SIGNUP_FLOW_COOKIE,
         path=_FLOW_PATH,
@@ -180,7 +195,6 @@ async def verify(request: Request) -> Response:
         samesite="lax",
         secure=settings.secure_cookies,
     )
-    return response
 
 
 async def signin(request: Request) -> Response:

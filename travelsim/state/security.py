@@ -19,6 +19,7 @@ from travelsim import db
 from travelsim.models import User
 from travelsim.services import oidc
 from travelsim.services.auth import reset, totp
+from travelsim.services.auth.credentials import NO_PASSWORD
 from travelsim.services.auth.errors import AccountError, message_for
 from travelsim.services.auth.sessions import list_sessions, second_factor_required
 from travelsim.services.auth.signin import safe_next
@@ -144,11 +145,18 @@ class TotpState(SessionState):
 
 
 class PasswordResetState(SessionState):
-    """``/password/forgot`` and ``/password/reset?token=``."""
+    """``/password/forgot`` and ``/password/reset?token=``.
+
+    ``account_email``: the account the link is for (shown, so nobody sets a password for an
+    address that is not theirs). ``choosing``: the account has no password yet (verified
+    through competing sign-ups or a resent link, see
+    docs/architecture.md#security-accounts-and-throttling): the page asks to choose one."""
 
     error: str = ""
     token: str = ""
     token_ok: bool = False
+    account_email: str = ""
+    choosing: bool = False
 
     @rx.event
     async def load_forgot(self) -> None:
@@ -164,10 +172,13 @@ class PasswordResetState(SessionState):
         self.token = params.get("token", "")[:200]
         async with db.session() as s:
             try:
-                await reset.check_reset_token(s, self.token)
+                user = await reset.check_reset_token(s, self.token)
                 self.token_ok = True
+                self.account_email = user.email
+                self.choosing = user.password_hash == NO_PASSWORD
             except AccountError as exc:
                 self.token_ok = False
+                self.account_email, self.choosing = "", False
                 return rx.redirect(f"/password/forgot?error={quote(exc.code)}")
         await self._require_user()
         return None

@@ -15,6 +15,11 @@ from travelsim.models import AccountDeletion, User
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.passwords import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
+#: ``app_user.password_hash`` of an account with no usable password (verified through
+#: competing sign-ups, waiting for its owner to choose one): not a PHC string, so no
+#: password ever matches it (``verify_password`` answers False for a malformed hash).
+NO_PASSWORD = "!none"
+
 
 def normalise_email(raw: str) -> str:
     """``raw`` validated (syntax only, no DNS) and lower-cased, e.g.

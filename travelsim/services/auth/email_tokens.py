@@ -143,3 +143,15 @@ async def consume_all(session: AsyncSession, user_id: int, purpose: Purpose, now
         .where(col(EmailToken.used_at).is_(None))
         .values(used_at=now)
     )
+
+
+async def discard_passwords(session: AsyncSession, user_id: int) -> None:
+    """Forget the pending password hash of every ``verify`` token of ``user_id`` (once the
+    address is verified no sign-up's password may be set from them any more)."""
+    await session.exec(
+        update(EmailToken)
+        .where(col(EmailToken.user_id) == user_id)
+        .where(col(EmailToken.purpose) == "verify")
+        .where(col(EmailToken.password_hash).is_not(None))
+        .values(password_hash=None)
+    )

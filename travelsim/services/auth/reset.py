@@ -124,6 +124,7 @@ async def reset_password(session: AsyncSession, token: str, new_password: str) -
     await email_tokens.consume(session, row, now)
     await email_tokens.consume_all(session, user.id, "reset", now)
     await email_tokens.consume_all(session, user.id, "verify", now)
+    await email_tokens.discard_passwords(session, user.id)
     user.password_hash = password_hash
     if user.email_verified_at is None:
         user.email_verified_at = now

@@ -2,11 +2,17 @@
 
 Pending passwords (docs/architecture.md#security-accounts-and-throttling): each sign-up's
 verification link carries the hash of the password *that* sign-up chose
-(``email_token.password_hash``). A sign-up for an address whose account is not verified yet
-replaces the account's pending password and emails a new link; verifying sets the password of
-the link used, voids every other verification link and revokes any earlier session, so no
-earlier sign-up's password stays usable. A link signs in only the browser that holds its
-sign-up's flow cookie (``flow_hash``); any other browser is only told the address is verified.
+(``email_token.password_hash``); a resent link carries none (a resend does not tell whose
+password it would be). A sign-up for an address whose account is not verified yet emails a
+new link; verifying voids every verification link, forgets every pending password and
+revokes every earlier session, and sets at most one password:
+
+- the browser holding the flow cookie (``flow_hash``) of one of the account's outstanding
+  sign-ups gets *that* sign-up's password and may be signed in;
+- any other browser gets the link's sign-up's password and is asked to sign in, unless the
+  sign-ups *competed* (two sign-ups with different passwords whose links were valid at the
+  same moment) or the link is a resent one: then no password is set and the browser is sent
+  to choose one (a one-use reset token, authorised by the link it opened).
 
 Account enumeration: :func:`signup` reports ``email_taken`` honestly (admin tools and tests
 need it). The HTTP layer (``travelsim.routes.auth``) answers a duplicate sign-up with the
@@ -21,8 +27,10 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from hmac import compare_digest
+from typing import Literal
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +42,7 @@ from travelsim.models import EmailToken, OutboxEmail, User, utcnow
 from travelsim.services import email as email_service
 from travelsim.services.auth import account_emails, email_tokens
 from travelsim.services.auth.credentials import (
+    NO_PASSWORD,
     check_password_policy,
     normalise_email,
     user_by_email,
@@ -41,6 +50,7 @@ from travelsim.services.auth.credentials import (
 from travelsim.services.auth.email_tokens import RESEND_COOLDOWN
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.passwords import hash_password_async
+from travelsim.services.auth.reset import reset_ttl
 from travelsim.services.auth.sessions import end_all_sessions
 from travelsim.services.auth.tokens import token_hash
 
@@ -48,6 +58,10 @@ log = logging.getLogger(__name__)
 
 #: Lifetime of an email verification link.
 VERIFY_TOKEN_TTL = timedelta(hours=24)
+
+#: Which verification email: a first sign-up's, a sign-up competing with another one still
+#: pending, or a resent link (no password of its own).
+LinkKind = Literal["signup", "competing", "resend"]
 
 
 async def signup(
@@ -74,9 +88,11 @@ async def signup(
     Raises :class:`AccountError`: ``email_invalid``, a password policy code (see
     :func:`~travelsim.services.auth.credentials.check_password_policy`) or ``email_taken``.
     For an address whose account is not verified yet, ``email_taken`` is raised *after*
-    the new password was made the pending one and a link carrying it was queued (the caller
-    commits them: nothing earlier stays usable once the owner verifies). On a concurrent
-    duplicate the session is rolled back before ``email_taken`` is raised.
+    a link carrying the new password was queued (the caller commits it: nothing earlier
+    stays usable once the owner verifies); when another sign-up's link is still valid the
+    email says plainly that someone asked for an account with this address and that doing
+    nothing sets no password. On a concurrent duplicate the session is rolled back before
+    ``email_taken`` is raised.
     """
     address = normalise_email(email)
     check_password_policy(password, address)
@@ -85,10 +101,17 @@ async def signup(
     existing = await user_by_email(session, address)
     if existing is not None:
         if existing.email_verified_at is None and existing.id is not None:
+            competing = await _signup_pending(session, existing.id, utcnow())
             existing.password_hash = password_hash  # unusable until verified, see verify_signup
             session.add(existing)
             await _send_verification(
-                session, existing, base_url, next_path, password_hash, flow_hash
+                session,
+                existing,
+                base_url,
+                next_path,
+                password_hash,
+                flow_hash,
+                kind="competing" if competing else "signup",
             )
             await session.flush()
             log.info("pending sign-up replaced user_id=%s", existing.id)
@@ -112,6 +135,8 @@ async def _send_verification(
     next_path: str = "/",
     password_hash: str | None = None,
     flow_hash: str | None = None,
+    *,
+    kind: LinkKind = "signup",
 ) -> None:
     assert user.id is not None
     raw = email_tokens.issue(
@@ -126,20 +151,14 @@ async def _send_verification(
     if next_path and next_path != "/":
         link += "&" + urlencode({"next": next_path})
     hours = int(VERIFY_TOKEN_TTL.total_seconds() // 3600)
-    text = (
-        "Welcome to TravelSIM!\n\n"
-        "Confirm your email address to finish creating your account:\n\n"
-        f"{link}\n\n"
-        f"The link works once and expires in {hours} hours. "
-        "If you did not sign up, ignore this email.\n"
-    )
+    intro, ask, button, after = _WORDING[kind]
+    expiry = f"The link works once and expires in {hours} hours."
+    text = f"{intro}\n\n{ask}\n\n{link}\n\n{expiry} {after}\n"
     safe_link = html.escape(link, quote=True)
     body_html = (
-        "<p>Welcome to TravelSIM!</p>"
-        "<p>Confirm your email address to finish creating your account:</p>"
-        f'<p><a href="{safe_link}">Confirm my email address</a></p>'
-        f"<p>The link works once and expires in {hours} hours. "
-        "If you did not sign up, ignore this email.</p>"
+        f"<p>{html.escape(intro)}</p><p>{html.escape(ask)}</p>"
+        f'<p><a href="{safe_link}">{html.escape(button)}</a></p>'
+        f"<p>{html.escape(expiry)} {html.escape(after)}</p>"
     )
     await email_service.enqueue(
         session,
@@ -152,22 +171,70 @@ async def _send_verification(
     )
 
 
-async def verify_signup(
-    session: AsyncSession, token: str, flow: str | None = None
-) -> tuple[User, bool]:
+#: Per :data:`LinkKind`: opening line, what the link does, the HTML button, closing line.
+_WORDING: dict[str, tuple[str, str, str, str]] = {
+    "signup": (
+        "Welcome to TravelSIM!",
+        "Confirm your email address to finish creating your account:",
+        "Confirm my email address",
+        "If you did not sign up, ignore this email.",
+    ),
+    "competing": (
+        "Someone asked to create a TravelSIM account with this email address, while an "
+        "earlier request for it is still waiting.",
+        "If it was you, confirm your email address here (unless you open the link in the "
+        "browser you signed up with, you will then choose your password):",
+        "Confirm my email address",
+        "If it was not you, do nothing: no password is set until you choose one, and "
+        "nobody can sign in with this address until then.",
+    ),
+    "resend": (
+        "Here is a new link to confirm your TravelSIM email address.",
+        "Confirm your email address and choose your password here:",
+        "Confirm and choose my password",
+        "If you did not ask for it, do nothing: no password is set until you choose one.",
+    ),
+}
+
+
+#: What opening a verification link did, see :class:`Verification`.
+Outcome = Literal["this_browser", "elsewhere", "choose_password"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The result of :func:`verify_signup`.
+
+    ``outcome``: ``this_browser`` (the password of the sign-up this browser made is the
+    account's: the caller may sign this browser in), ``elsewhere`` (the link's sign-up's
+    password is the account's: ask the browser to sign in) or ``choose_password`` (no
+    sign-up's password was kept). ``reset_token``: for ``choose_password`` only, the raw
+    one-use password-reset token (valid :func:`~travelsim.services.auth.reset.reset_ttl`)
+    for the "choose your password" form at ``/password/reset?token=…``."""
+
+    user: User
+    outcome: Outcome
+    reset_token: str | None = None
+
+
+async def verify_signup(session: AsyncSession, token: str, flow: str | None = None) -> Verification:
     """Consume a verification ``token`` (the raw value from the link) and mark its user's
-    email verified; returns ``(user, same_browser)``. The caller commits.
+    email verified (UTC now); the caller commits.
 
     ``flow``: the raw value of this browser's sign-up flow cookie, if any. The sign-up this
     browser made is the link's own, or (when the mailbox holds several links, e.g. someone
     else signed up with the address after this browser did) another outstanding sign-up of
-    the same account whose flow cookie this browser holds: that sign-up's password is the
-    one kept, and ``same_browser`` is True (the caller may sign this browser in). Without a
-    matching sign-up the password is the link's and ``same_browser`` is False.
+    the same account whose flow cookie this browser holds.
 
-    On the first verification of the account: the password becomes the chosen sign-up's
-    (when it carries one), every other verification link is voided and every session opened
-    before is revoked.
+    On the first verification of the account the password becomes, in this order: the
+    password of the sign-up this browser made (``this_browser``); else the link's sign-up's
+    password, when no other sign-up competed with it (a sign-up with another password whose
+    link was valid at some moment this link was) (``elsewhere``); else none: the account
+    gets :data:`~travelsim.services.auth.credentials.NO_PASSWORD` and a reset token for its
+    owner to choose one (``choose_password``; a resent link, which carries no password,
+    always ends here). In every case every verification link is voided, every pending
+    password forgotten and every session opened before revoked. An account verified
+    already keeps its password (``this_browser`` or ``elsewhere`` by the flow cookie).
 
     Single use, enforced by a compare-and-set on ``used_at`` (safe against two clicks at
     once). Raises :class:`AccountError`: ``token_invalid`` (unknown, malformed or not a
@@ -179,25 +246,68 @@ async def verify_signup(
     user = await session.get(User, row.user_id) if row.user_id is not None else None
     if user is None or user.id is None:  # pragma: no cover - foreign key, decoys are used
         raise AccountError("token_invalid")
-    chosen = row if _flow_matches(row, flow) else None
-    if chosen is None and flow and user.email_verified_at is None:
-        chosen = await _browser_signup(session, user.id, flow, now)
-    if user.email_verified_at is None:
-        user.email_verified_at = now
-        password_hash = (chosen or row).password_hash
-        if password_hash:
-            user.password_hash = password_hash
-        session.add(user)
-        await email_tokens.consume_all(session, user.id, "verify", now)
-        await end_all_sessions(session, user.id)
+    own = row if _flow_matches(row, flow) else None
+    if own is None and flow and user.email_verified_at is None:
+        own = await _browser_signup(session, user.id, flow, now)
+    if user.email_verified_at is not None:
+        await session.flush()
+        return Verification(user, "this_browser" if own is not None else "elsewhere")
+    reset_token = None
+    if own is not None and own.password_hash:
+        outcome: Outcome = "this_browser"
+        user.password_hash = own.password_hash
+    elif row.password_hash and not await _competing(session, row):
+        outcome = "elsewhere"
+        user.password_hash = row.password_hash
+    else:
+        outcome = "choose_password"
+        user.password_hash = NO_PASSWORD
+        reset_token = email_tokens.issue(session, user.id, "reset", reset_ttl())
+    user.email_verified_at = now
+    session.add(user)
+    await email_tokens.consume_all(session, user.id, "verify", now)
+    await email_tokens.discard_passwords(session, user.id)
+    await end_all_sessions(session, user.id)
     await session.flush()
-    same_browser = chosen is not None
-    log.info("email verified user_id=%s same_browser=%s", user.id, same_browser)
-    return user, same_browser
+    log.info("email verified user_id=%s outcome=%s", user.id, outcome)
+    return Verification(user, outcome, reset_token)
 
 
 def _flow_matches(row: EmailToken, flow: str | None) -> bool:
     return bool(flow and row.flow_hash and compare_digest(row.flow_hash, token_hash(flow)))
+
+
+async def _competing(session: AsyncSession, row: EmailToken) -> bool:
+    """True when another sign-up of ``row``'s account (a verification link carrying another
+    password) was valid at some moment ``row`` was: expiring after ``row`` was issued (any
+    link issued since ``row`` qualifies, ``row`` being still valid now)."""
+    hashes = (
+        await session.exec(
+            select(EmailToken.password_hash)
+            .distinct()
+            .where(EmailToken.user_id == row.user_id)
+            .where(EmailToken.purpose == "verify")
+            .where(col(EmailToken.password_hash).is_not(None))
+            .where(col(EmailToken.expires_at) > row.created_at)
+        )
+    ).all()
+    return len(set(hashes)) > 1
+
+
+async def _signup_pending(session: AsyncSession, user_id: int, now: datetime) -> bool:
+    """True when ``user_id`` has an outstanding (unused, unexpired at ``now``) sign-up link
+    (one carrying a password)."""
+    row = (
+        await session.exec(
+            select(EmailToken.id)
+            .where(EmailToken.user_id == user_id)
+            .where(EmailToken.purpose == "verify")
+            .where(col(EmailToken.password_hash).is_not(None))
+            .where(col(EmailToken.used_at).is_(None))
+            .where(col(EmailToken.expires_at) > now)
+        )
+    ).first()
+    return row is not None
 
 
 async def _browser_signup(
@@ -220,16 +330,16 @@ async def _browser_signup(
 
 async def verify_email(session: AsyncSession, token: str) -> User:
     """:func:`verify_signup` without a browser (tools, tests): returns the user."""
-    user, _same_browser = await verify_signup(session, token)
-    return user
+    return (await verify_signup(session, token)).user
 
 
 async def resend_verification(
     session: AsyncSession, email: str, base_url: str, *, flow_hash: str | None = None
 ) -> None:
     """Queue exactly one email for a well-formed ``email``, whoever owns it, so the answer
-    costs the same for every address: a new verification link (carrying the account's
-    pending password, and ``flow_hash`` as in :func:`signup`) to an unverified account, an
+    costs the same for every address: a new verification link (carrying no password: the
+    one who opens it chooses one, see :func:`verify_signup`; ``flow_hash`` as in
+    :func:`signup`) to an unverified account, an
     "already confirmed" note to a verified one, a "no account" note otherwise. A malformed
     email queues nothing. How often is the route's (per address and per email, see
     :mod:`travelsim.services.auth.request_limits`). Earlier links stay valid until they
@@ -245,9 +355,7 @@ async def resend_verification(
             session, address, base_url, asked="a new confirmation link", kind="verify_no_account"
         )
     elif user.email_verified_at is None:
-        await _send_verification(
-            session, user, base_url, password_hash=user.password_hash, flow_hash=flow_hash
-        )
+        await _send_verification(session, user, base_url, flow_hash=flow_hash, kind="resend")
         log.info("verification resent user_id=%s", user.id)
     else:
         email_tokens.issue_decoy(session, "verify")
