@@ -47,7 +47,7 @@ from travelsim import db
 from travelsim.keys import secret_box
 from travelsim.models import OutboxEmail, User, UserTotp, utcnow
 from travelsim.services.auth import sessions, totp
-from travelsim.settings import Settings
+from travelsim.settings import Settings, get_settings
 
 EVIL = [
     "/\\evil.example",
@@ -170,6 +170,14 @@ async def test_probe_next_provider_sign_in(
 
 
 # --- page states ----------------------------------------------------------------------------
+@pytest.fixture
+def loopback_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Driving a Reflex state loads ``rxconfig.py``, whose start-up checks answer on loopback
+    only in test mode; the provider's ``PUBLIC_URL`` (:data:`HOST`) is not needed here."""
+    monkeypatch.setenv("PUBLIC_URL", "http://localhost:3000")
+    get_settings.cache_clear()
+
+
 async def _session(user: User) -> str:
     async with db.session() as s:
         token = await sessions.start_session(s, user, method="password")
@@ -178,7 +186,9 @@ async def _session(user: User) -> str:
 
 
 @pytest.mark.parametrize("evil", EVIL)
-async def test_probe_next_auth_page_states(browser: Browser, evil: str) -> None:
+async def test_probe_next_auth_page_states(
+    browser: Browser, loopback_public_url: None, evil: str
+) -> None:
     from travelsim.state.auth_pages import AuthPageState
 
     query = "?next=" + quote(evil, safe="")
@@ -193,7 +203,9 @@ async def test_probe_next_auth_page_states(browser: Browser, evil: str) -> None:
 
 
 @pytest.mark.parametrize("evil", EVIL)
-async def test_probe_next_second_factor_state(browser: Browser, evil: str) -> None:
+async def test_probe_next_second_factor_state(
+    browser: Browser, loopback_public_url: None, evil: str
+) -> None:
     from travelsim.state.security import TotpState
 
     query = "?next=" + quote(evil, safe="")
