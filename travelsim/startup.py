@@ -253,7 +253,8 @@ def problems(settings: Settings) -> list[str]:
 def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]:
     """What ``make serve`` needs beyond :func:`problems` (docs/going-live.md): several Granian
     workers (``granian_workers``, the ``GRANIAN_WORKERS`` environment variable, at least 2),
-    Redis between them, PostgreSQL, and a trusted reverse proxy in front."""
+    Redis between them, PostgreSQL, an ``https://`` public URL and a trusted reverse proxy in
+    front."""
     found: list[str] = []
     workers = (granian_workers or "").strip()
     if not workers:
@@ -271,6 +272,11 @@ def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]
         found.append("DATABASE_URL is unset: several workers need PostgreSQL, not a SQLite file")
     elif settings.is_sqlite:
         found.append("DATABASE_URL is SQLite: several workers need PostgreSQL")
+    if not settings.public_url.lower().startswith("https://"):
+        found.append(
+            f"PUBLIC_URL {settings.public_url}: make serve is the public portal behind a TLS "
+            "proxy; set the https:// address travelers use (links in emails are built from it)"
+        )
     if settings.trusted_proxy_hops == 0:
         found.append(
             "TRUSTED_PROXY_HOPS=0: make serve runs behind a reverse proxy; set the number of "

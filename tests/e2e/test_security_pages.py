@@ -75,6 +75,12 @@ def test_two_step_verification_setup_and_sign_in(
     expect(phone).to_have_url(re.compile(r"/security/totp"))
     expect(phone.get_by_role("heading", name="Two-step verification")).to_be_visible()
     shot(phone, "totp-verify-phone")
+    # The header offers only "Sign out" while the code is owed (no account links).
+    expect(phone.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
+    phone.get_by_role("button", name="Open menu").click()
+    expect(phone.get_by_role("menuitem").filter(has_text="My eSIMs")).to_have_count(0)
+    expect(phone.get_by_role("menuitem").filter(has_text="Sign in")).to_have_count(0)
+    phone.keyboard.press("Escape")
     # The password alone signs nobody in: My eSIMs sends the phone back to the code.
     phone.goto(f"{app_url}/account")
     expect(phone).to_have_url(re.compile(r"/security/totp\?next=%2Faccount(%2F)?$"))

@@ -71,9 +71,14 @@ def signout_form(**props: object) -> rx.Component:
     )
 
 
+#: Signed in with every factor: the account links show (a session owing its second factor
+#: sees only "Sign out", on the one page it can use).
+FULLY_SIGNED_IN = SessionState.signed_in & ~SessionState.factor_pending
+
+
 def account_links() -> rx.Component:
     return rx.cond(
-        SessionState.signed_in,
+        FULLY_SIGNED_IN,
         rx.hstack(
             _nav_link("My eSIMs", "/account", "smartphone"),
             _nav_link("Security", "/security", "shield"),
@@ -82,7 +87,7 @@ def account_links() -> rx.Component:
             spacing="4",
             align="center",
         ),
-        _nav_link("Sign in", "/signin", "log-in"),
+        rx.cond(SessionState.signed_in, signout_form(), _nav_link("Sign in", "/signin", "log-in")),
     )
 
 
@@ -119,7 +124,7 @@ def header() -> rx.Component:
                         for label, href, _icon in NAV_LINKS
                     ],
                     rx.cond(
-                        SessionState.signed_in,
+                        FULLY_SIGNED_IN,
                         rx.fragment(
                             rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
                             rx.menu.item(
@@ -130,7 +135,11 @@ def header() -> rx.Component:
                                 rx.menu.item(rx.link("Admin", href="/admin", underline="none")),
                             ),
                         ),
-                        rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),
+                        rx.cond(
+                            SessionState.signed_in,
+                            rx.fragment(),
+                            rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),
+                        ),
                     ),
                 ),
             ),

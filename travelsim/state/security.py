@@ -126,6 +126,7 @@ class TotpState(SessionState):
         self.qr_data_uri = ""
         self.secret = ""
         async with db.session() as s:
+            self._show_user(user, factor_pending=await totp.needs_second_factor(s, user, token))
             totp_row = await totp.totp_of(s, _uid(user))
             self.required = second_factor_required(user, totp_row)
             if totp_row is not None and totp_row.confirmed_at is not None:

@@ -45,6 +45,9 @@ class SessionState(ValidatedEvents, rx.State):
     user_email: str = ""
     #: Drives the header's "Admin" link only; admin handlers re-check the role themselves.
     is_staff: bool = False
+    #: The header shows only "Sign out": this tab is on the second-factor page with a session
+    #: that still owes it (set by that page's state; every other page resolves it as signed out).
+    factor_pending: bool = False
     #: Backend only: the cookie's session is live but still owes its second factor (set by
     #: :meth:`_require_user`; :meth:`_signin_redirect` then goes to the second-factor page).
     _owes_second_factor: bool = False
@@ -89,8 +92,10 @@ class SessionState(ValidatedEvents, rx.State):
                 self._owes_second_factor = await owes_second_factor(s, self._session_token())
         return user
 
-    def _show_user(self, user: User | None) -> None:
-        """The header's view of ``user`` (signed out for ``None``)."""
+    def _show_user(self, user: User | None, *, factor_pending: bool = False) -> None:
+        """The header's view of ``user`` (signed out for ``None``); ``factor_pending``: the
+        session still owes its second factor (the header offers only "Sign out")."""
+        self.factor_pending = factor_pending and user is not None
         self.signed_in = user is not None
         self.user_email = user.email if user else ""
         self.is_staff = bool(user and user.is_staff)
