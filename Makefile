@@ -10,15 +10,41 @@ export PYTHONUNBUFFERED := 1
 PORT ?= 3000
 SIM_PORT ?= 8040
 
-.PHONY: install check migrate seed demo serve test test-unit test-integration test-e2e test-load lint format bench bench-quick simulator clean
+.PHONY: i18n-extract i18n-update i18n-init i18n-compile install check migrate seed demo serve test test-unit test-integration test-e2e test-load lint format bench bench-quick simulator clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,localstripe]'
 	touch $@
 
-install: $(VENV)/.installed
+## Translations (docs/i18n.md): the catalogs are travelsim/locale/<lang>/LC_MESSAGES/messages.po.
+## i18n-extract: every marked text into the template messages.pot; i18n-update: merge it into
+## each catalog (new texts appear untranslated); i18n-init LANG=it: start a new language;
+## i18n-compile: the .po files into the .mo files the portal reads (every target needing the
+## portal runs it: make install depends on the .mo files).
+LOCALE_DIR := travelsim/locale
+CATALOGS := $(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+i18n-extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg --sort-output --no-wrap --project=TravelSIM \
+		--copyright-holder="TravelSIM contributors" --msgid-bugs-address="" \
+		-o $(LOCALE_DIR)/messages.pot .
+
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) --no-wrap --ignore-obsolete
+
+i18n-init: $(VENV)/.installed
+	@test -n "$(LANG_CODE)" || (echo "usage: make i18n-init LANG_CODE=it" >&2; exit 2)
+	$(BIN)/pybabel init -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) -l $(LANG_CODE) --no-wrap
+
+$(LOCALE_DIR)/%/LC_MESSAGES/messages.mo: $(LOCALE_DIR)/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+i18n-compile: $(COMPILED)
+
+install: $(VENV)/.installed $(COMPILED)
 
 ## The start-up checks alone (travelsim/startup.py): one `refused:` line each, exit 1.
 ## APP_ENV unset means production; `make demo` sets demo.
@@ -44,7 +70,9 @@ demo: seed
 ## Production behind a reverse proxy (docs/going-live.md): the start-up checks with what
 ## several workers need (GRANIAN_WORKERS >= 2, REDIS_URL, PostgreSQL DATABASE_URL,
 ## TRUSTED_PROXY_HOPS, https PUBLIC_URL), then migrations (no demo data), then the portal on
-## $(SERVE_HOST):$(PORT) in the foreground. Refused until a real PAYMENT_PROVIDER exists.
+## $(SERVE_HOST):$(PORT) in the foreground. Payments need a live Stripe account:
+## STRIPE_SECRET_KEY (sk_live_/rk_live_), STRIPE_PUBLISHABLE_KEY (pk_live_) and
+## STRIPE_WEBHOOK_SECRET (whsec_) of the https://<host>/stripe/webhook endpoint.
 SERVE_HOST ?= 127.0.0.1
 serve: export APP_ENV := production
 serve: install
@@ -72,6 +100,7 @@ test-load: install
 	$(BIN)/pytest -q tests/load -m "not e2e"
 	$(BIN)/pytest -q tests/load/test_attack_browser.py
 	$(BIN)/pytest -q tests/load/test_workers_browser.py
+	$(BIN)/pytest -q tests/load/test_stripe_local_app.py
 
 # Browser tests run in their own pytest process (they start the real app).
 test-e2e: install
@@ -84,6 +113,7 @@ test: lint
 	$(BIN)/pytest -q tests/e2e
 	$(BIN)/pytest -q tests/load/test_attack_browser.py
 	$(BIN)/pytest -q tests/load/test_workers_browser.py
+	$(BIN)/pytest -q tests/load/test_stripe_local_app.py
 
 bench: install
 	$(BIN)/python -m benchmarks

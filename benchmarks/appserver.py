@@ -8,12 +8,14 @@ The app is started by the harness the tests use (``tests/harness.py``: ``app_env
 Before the app starts, ``python -m benchmarks.appserver populate`` (a separate process with
 the app's environment, so it writes the app's SQLite files) creates the travelers and buys
 each one a "France 1 GB" eSIM through the portal's own services
-(``checkout.start_checkout`` + ``checkout_payment.pay`` with the demo card +
-``provisioning.run_order``)
-against the app's built-in simulator (same SQLite file; no rate limit during setup, the
-documented 2 requests/s while the app runs), consumes some data on every endpoint through
-the simulator's control ``POST /_sim/consume`` and runs the portal's usage sync once
-(``usage_sync.sync_esims``), so every dashboard has real figures.
+(``checkout.start_checkout`` + ``checkout_payment.pay`` with a 4242 test card's token +
+``provisioning.run_order``, which captures the payment)
+against the app's built-in simulator and the app's localstripe (started by ``populate`` on
+the app's ``STRIPE_LOCAL_PORT`` with the app's store ``DATA_DIR/localstripe.pickle`` and
+stopped before the app starts its own on the same store; the simulator: same SQLite file,
+no rate limit during setup, the documented 2 requests/s while the app runs), consumes some
+data on every endpoint through the simulator's control ``POST /_sim/consume`` and runs the
+portal's usage sync once (``usage_sync.sync_esims``), so every dashboard has real figures.
 Travelers then sign in through the real form route ``POST /auth/signin`` of the running app,
 which answers with the HttpOnly session cookie.
 """
@@ -149,15 +151,17 @@ def consumed_bytes(i: int) -> int:
 async def _populate(n: int, out: Path) -> None:
     from sqlmodel import select
 
+    from benchmarks.common import card_token
     from travelsim import db
     from travelsim.models import Esim, User, utcnow
     from travelsim.services import checkout, checkout_payment, inventory, provisioning, usage_sync
     from travelsim.services.auth import passwords
-    from travelsim.services.payments import Card, DemoCardProvider
+    from travelsim.services.payments import get_provider
     from travelsim.settings import get_settings
     from travelsim.sft import Priority
     from travelsim.sft.factory import SIMULATOR_BASE_URL, build_client
     from travelsim.sft_simulator import SimulatorConfig, create_app
+    from travelsim.stripe_config import stripe_config
 
     settings = get_settings()
     client = build_client(settings)
@@ -176,8 +180,8 @@ async def _populate(n: int, out: Path) -> None:
         for u in users:
             await s.refresh(u)
         await inventory.refill_pool(client, s, max_pages=n // 100 + 3)
-    provider = DemoCardProvider()
-    card = Card("4242 4242 4242 4242", "12/35", "123")
+    provider = get_provider()
+    config = stripe_config()
     people: list[dict[str, object]] = []
     for user in users:
         async with db.session() as s:
@@ -185,13 +189,14 @@ async def _populate(n: int, out: Path) -> None:
                 s, user=user, plan_id=PLAN_ID, destination="FR", client=client
             )
             checkout_id = co.id
+        token = await asyncio.to_thread(card_token, config.api_base, config.publishable_key)
         async with db.session() as s:
             outcome = await checkout_payment.pay(
                 s,
                 provider,
                 checkout_id=checkout_id,
                 user=user,
-                card=card,
+                card=checkout_payment.NewCard(token),
                 device_confirmed=True,
                 start_provisioning=None,  # run below
             )
@@ -229,7 +234,19 @@ def main() -> int:
     pop.add_argument("out", type=Path)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    asyncio.run(_populate(args.travelers, args.out))
+    from travelsim.settings import get_settings
+    from travelsim.stripe_local import LocalStripe
+
+    settings = get_settings()
+    stripe = LocalStripe(own_group=False).start(
+        settings.stripe_local_port,
+        settings.data_dir / "localstripe.pickle",
+        log_path=settings.data_dir / "localstripe.log",
+    )
+    try:
+        asyncio.run(_populate(args.travelers, args.out))
+    finally:
+        stripe.stop()  # the store is saved; the app's own localstripe loads it
     return 0
 
 

@@ -1,11 +1,14 @@
-"""The portal's own time per purchase, beyond the SFT calls (target: p95 <= 40 ms).
+"""The portal's own time per purchase, beyond the SFT and Stripe calls (target: p95 <= 40 ms).
 
 ``python -m benchmarks.purchase [--purchases N] [--postgres URL]``
 
 One purchase = what a traveler's purchase costs the portal: ``checkout.start_checkout`` +
-``checkout_payment.pay`` (demo card) + ``provisioning.run_order`` (activate, subscribe, fetch the
-code, encrypt it, queue the installation email), each in its own database sessions as the
-app does, one purchase after another.
+``checkout_payment.pay`` (a new card's token: the traveler's Stripe Customer, the card added
+to it, a manual-capture PaymentIntent) + ``provisioning.run_order`` (activate, subscribe,
+fetch the code, encrypt it, queue the installation email, capture the PaymentIntent), each in
+its own database sessions as the app does, one purchase after another. Stripe is the embedded
+localstripe (``travelsim.stripe_local``, a separate process on loopback); the card token is
+made before each purchase's clock starts, as the browser makes it (Stripe.js), not the portal.
 
 Not in the figure: rendering the QR PNG. The installation email's QR is a deferred attachment
 (``email.resolve_attachments``) rendered when the email is sent (the outbox sender, outside
@@ -15,8 +18,10 @@ request, as before. The benchmark times that rendering separately for every purc
 its own line, so nothing is hidden. The simulator runs in process (``httpx.ASGITransport``)
 with no rate limit. Time spent inside the SFT client's HTTP transport (the simulator's work
 and the HTTP round trip) and waiting for the rate budget is measured by a wrapping transport
-and budget and subtracted: what remains is the portal's own time (Python, database, crypto,
-QR, email rendering). Default database: a SQLite file; ``--postgres`` runs against a fresh
+and budget and subtracted; so is the time spent in the payment provider's calls (a wrapping
+provider, ``benchmarks.common.TimedProvider``: the HTTP round trip to Stripe, Stripe's work
+and the ``stripe`` library). What remains is the portal's own time (Python, database,
+crypto, QR, email rendering). Default database: a SQLite file; ``--postgres`` runs against a fresh
 PostgreSQL database created on that server.
 """
 
@@ -29,7 +34,14 @@ import time
 import uuid
 import warnings
 
-from benchmarks.common import fresh_environment, machine, percentile
+from benchmarks.common import (
+    TimedProvider,
+    card_token,
+    fresh_environment,
+    machine,
+    percentile,
+    start_localstripe,
+)
 
 
 def main() -> int:
@@ -48,9 +60,11 @@ def main() -> int:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{db_name}"')
         os.environ["DATABASE_URL"] = args.postgres.rsplit("/", 1)[0] + "/" + db_name
+    stripe = start_localstripe(data_dir)
     try:
         asyncio.run(run(args.purchases, args.warmup, data_dir))
     finally:
+        stripe.stop()  # type: ignore[attr-defined]
         if db_name and args.postgres:
             import psycopg
 
@@ -66,10 +80,11 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
     from travelsim import db
     from travelsim.models import Esim, Plan, User
     from travelsim.services import checkout, checkout_payment, installation, inventory, provisioning
-    from travelsim.services.payments import Card, DemoCardProvider
+    from travelsim.services.payments import get_provider
     from travelsim.settings import get_settings
     from travelsim.sft import LocalRateBudget, Priority, SFTClient
     from travelsim.sft_simulator import SimulatorConfig, create_app
+    from travelsim.stripe_config import stripe_config
 
     settings = get_settings()
     db.migrate(db.sync_engine())
@@ -140,17 +155,21 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
         for u in users:
             await s.refresh(u)
         await inventory.refill_pool(client, s, max_pages=20)
-    provider = DemoCardProvider()
-    card = Card("4242 4242 4242 4242", "12/35", "123")
+    provider = TimedProvider(get_provider())
+    config = stripe_config()
     own_ms: list[float] = []
     checkout_ms: list[float] = []
     wall_ms: list[float] = []
     cpu_ms: list[float] = []
     sft_calls: list[int] = []
+    stripe_ms: list[float] = []
+    stripe_calls: list[int] = []
     for i, user in enumerate(users):
+        token = await asyncio.to_thread(card_token, config.api_base, config.publishable_key)
         t0, c0 = time.perf_counter(), time.process_time()
         sft0, wait0, calls0 = transport.seconds, budget.seconds, transport.calls
         sft_cpu0 = transport.cpu_seconds
+        st0, st_cpu0, st_calls0 = provider.seconds, provider.cpu_seconds, provider.calls
         async with db.session() as s:
             co = await checkout.start_checkout(
                 s, user=user, plan_id="870101", destination="FR", client=client
@@ -162,24 +181,34 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
                 provider,
                 checkout_id=checkout_id,
                 user=user,
-                card=card,
+                card=checkout_payment.NewCard(token),
                 device_confirmed=True,
                 start_provisioning=None,  # run below, timed
             )
-        assert outcome.order_id
+        assert outcome.order_id, outcome
         t_paid = time.perf_counter()
-        outside_paid = (transport.seconds - sft0) + (budget.seconds - wait0)
-        order = await provisioning.run_order(outcome.order_id, client=client)
+        outside_paid = (
+            (transport.seconds - sft0) + (budget.seconds - wait0) + (provider.seconds - st0)
+        )
+        order = await provisioning.run_order(outcome.order_id, client=client, provider=provider)
         assert order.status == "delivered", order.last_error
         wall = time.perf_counter() - t0
-        outside = (transport.seconds - sft0) + (budget.seconds - wait0)
+        in_stripe = provider.seconds - st0
+        outside = (transport.seconds - sft0) + (budget.seconds - wait0) + in_stripe
         if i >= warmup:
             own_ms.append((wall - outside) * 1000)
             checkout_ms.append((t_paid - t0 - outside_paid) * 1000)
             wall_ms.append(wall * 1000)
-            cpu = time.process_time() - c0 - (transport.cpu_seconds - sft_cpu0)
+            cpu = (
+                time.process_time()
+                - c0
+                - (transport.cpu_seconds - sft_cpu0)
+                - (provider.cpu_seconds - st_cpu0)
+            )
             cpu_ms.append(cpu * 1000)
             sft_calls.append(transport.calls - calls0)
+            stripe_ms.append(in_stripe * 1000)
+            stripe_calls.append(provider.calls - st_calls0)
     qr_ms: list[float] = []
     async with db.session() as s:
         for user in users[warmup:]:
@@ -193,7 +222,10 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
     await db.async_engine().dispose()
 
     backend = "PostgreSQL" if not settings.is_sqlite else "SQLite file"
-    print(f"purchase: portal time per purchase beyond SFT calls ({backend}, {purchases} runs)")
+    print(
+        f"purchase: portal time per purchase beyond SFT and Stripe calls "
+        f"({backend}, {purchases} runs)"
+    )
     print(f"  machine: {machine()}")
     print(
         f"  portal own time   p50 {percentile(own_ms, 50):6.1f} ms   "
@@ -206,12 +238,19 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
     )
     print(
         f"  portal CPU time   p50 {percentile(cpu_ms, 50):6.1f} ms   "
-        f"p95 {percentile(cpu_ms, 95):6.1f} ms   (process CPU, SFT exchange excluded: "
-        "less sensitive to other load)"
+        f"p95 {percentile(cpu_ms, 95):6.1f} ms   (process CPU, SFT exchange and Stripe "
+        "calls excluded: less sensitive to other load)"
     )
     print(
-        f"  wall incl. SFT    p50 {percentile(wall_ms, 50):6.1f} ms   "
-        f"p95 {percentile(wall_ms, 95):6.1f} ms   (in-process simulator, no rate limit)"
+        f"  wall incl. SFT and Stripe p50 {percentile(wall_ms, 50):6.1f} ms   "
+        f"p95 {percentile(wall_ms, 95):6.1f} ms   (in-process simulator, no rate limit; "
+        "localstripe)"
+    )
+    print(
+        f"  Stripe calls      p50 {percentile(stripe_ms, 50):6.1f} ms   "
+        f"p95 {percentile(stripe_ms, 95):6.1f} ms per purchase "
+        f"({sum(stripe_calls) / len(stripe_calls):.1f} calls: customer, card, hold, capture, "
+        "card removal)"
     )
     print(f"  SFT calls per purchase: {sum(sft_calls) / len(sft_calls):.1f}")
     print(

@@ -6,6 +6,8 @@ production). Real databases only: a SQLite file per test, and PostgreSQL at
 127.0.0.1:5432 where it runs (mandatory when ``CI`` is set). The service helpers
 (``service_missing``, ``create_pg_database``, ``REDIS_URL``...) are the shared harness's
 (``tests/harness.py``), re-exported here for the tests that import them from this module.
+A running localstripe for service-level tests: fixture ``localstripe`` (session scope,
+``tests/stripe_support.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tests.harness import (  # noqa: E402 - the PostgreSQL/Redis policy lives th
     drop_pg_database,
     service_missing,
 )
+from tests.stripe_support import RunningLocalStripe, localstripe_session  # noqa: E402
 from travelsim import db  # noqa: E402
 from travelsim.settings import Settings, get_settings  # noqa: E402
 
@@ -81,3 +84,11 @@ def any_db(request: pytest.FixtureRequest) -> Settings:
 async def dispose_engines() -> AsyncIterator[None]:
     yield
     await db.async_engine().dispose()
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[RunningLocalStripe]:
+    """A localstripe for the whole session (``tests/stripe_support.py``): its own free
+    loopback port and temporary store, with ``STRIPE_LOCAL_PORT`` pointing at it so
+    ``stripe_config()`` (demo/test settings) talks to it."""
+    yield from localstripe_session()

@@ -5,10 +5,13 @@ the benchmarks (``benchmarks/appserver.py``), so the app is started one way ever
 
 * :func:`app_environment`: the app's environment with a free port (frontend, backend and
   routes on that one port), its own fresh ``DATA_DIR`` (SQLite files and the built-in
-  simulator's file) and no inherited ``DATABASE_URL`` / ``SFT_BASE_URL`` / ``REDIS_URL``;
+  simulator's file), its own free ``STRIPE_LOCAL_PORT`` (the app starts its embedded
+  localstripe there, store ``DATA_DIR/localstripe.pickle``, log ``DATA_DIR/localstripe.log``)
+  and no inherited ``DATABASE_URL`` / ``SFT_BASE_URL`` / ``REDIS_URL`` / ``STRIPE_*``;
 * :func:`seed` (``python -m travelsim.cli seed``, as ``make demo`` does), then
   :func:`start_app`: ``reflex run --env prod``, ready when ``/healthz`` and ``/`` answer 200;
-  :meth:`AppServer.stop` ends its whole process group (SIGTERM, then SIGKILL) and removes the
+  :meth:`AppServer.stop` ends its whole process group (SIGTERM, then SIGKILL; the app's
+  localstripe is in that group) and removes the
   ``DATA_DIR`` unless asked to keep it (a failed start, a failed test, ``KEEP_TEST_DATA=1``):
   the app's log is ``<DATA_DIR>/app.log``;
 * :class:`SimProcess`: the standalone simulator (``python -m travelsim.sft_simulator serve``);
@@ -174,6 +177,25 @@ def _tail(path: Path, chars: int = 4000) -> str:
         return f"(no log at {path})"
 
 
+def localstripe_pids(port: int) -> list[int]:
+    """Live ``python -m travelsim.stripe_local_server --port <port>`` processes (from /proc;
+    zombies excluded), whoever started them."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z" or b"travelsim.stripe_local_server" not in argv:
+            continue
+        if b"--port" in argv and argv[argv.index(b"--port") + 1 :][:1] == [str(port).encode()]:
+            found.append(int(entry.name))
+    return found
+
+
 # ------------------------------------------------------------------ the app
 def app_environment(
     prefix: str,
@@ -184,12 +206,19 @@ def app_environment(
     """The app's environment: this process' environment plus a free port for frontend,
     backend and routes, a fresh ``DATA_DIR`` (``/tmp/travelsim-<prefix>-*``), ``APP_ENV``
     and ``extra`` (applied last). ``DATABASE_URL``, ``SFT_BASE_URL`` and ``REDIS_URL`` are
-    dropped unless ``extra`` sets them: SQLite files and the built-in simulator by default."""
+    dropped unless ``extra`` sets them: SQLite files and the built-in simulator by default.
+    Every ``STRIPE_*`` setting is dropped too and ``STRIPE_LOCAL_PORT`` is a free port of its
+    own: the app runs on the localstripe it starts itself (``travelsim.stripe_local``)."""
     port = free_port()
+    stripe_port = free_port()
+    while stripe_port == port:
+        stripe_port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix=f"travelsim-{prefix}-"))
     env = dict(os.environ)
     for name in ("DATABASE_URL", "SFT_BASE_URL", "REDIS_URL"):
         env.pop(name, None)
+    for name in [n for n in env if n.upper().startswith("STRIPE_")]:
+        env.pop(name)
     env.update(
         PATH=f"{BIN}:{env.get('PATH', '')}",
         REFLEX_USE_NPM="1",
@@ -198,6 +227,7 @@ def app_environment(
         FRONTEND_PORT=str(port),
         BACKEND_PORT=str(port),
         PUBLIC_URL=f"http://localhost:{port}",
+        STRIPE_LOCAL_PORT=str(stripe_port),
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(ROOT),
         # Every browser of a test run is one loopback address: the per-address limits would
@@ -242,6 +272,15 @@ class AppServer:
     @property
     def port(self) -> int:
         return int(self.env["FRONTEND_PORT"])
+
+    @property
+    def stripe_base(self) -> str:
+        """``http://127.0.0.1:<STRIPE_LOCAL_PORT>``: the localstripe the app started."""
+        return f"http://127.0.0.1:{self.env['STRIPE_LOCAL_PORT']}"
+
+    def localstripe_pids(self) -> list[int]:
+        """Live processes of the app's localstripe (:func:`localstripe_pids` on its port)."""
+        return localstripe_pids(int(self.env["STRIPE_LOCAL_PORT"]))
 
     @property
     def loopback_url(self) -> str:

@@ -14,6 +14,13 @@ traveler and a demo staff account). It is idempotent.
 ``staff grant|revoke EMAIL`` gives or takes the staff role of an existing account (the only
 ways to get it are this command and another admin on ``/admin/travelers``; never sign-up).
 It is recorded in the audit log as actor ``cli``. Exit status 1 when refused.
+
+``sft check [--url URL] [--endpoint ID]`` asks the SFT account (``SFT_BASE_URL``, or
+``--url``; ``SFT_USERNAME``, ``SFT_PASSWORD``) read-only questions and reports, field by field,
+whether it answered as the portal expects (``travelsim.sft.selfcheck``;
+docs/sft-platform.md#self-check). Exit 0 understood, 3 some checks could not run, 1 a
+misunderstanding, 2 bad usage. It needs neither the database nor the start-up checks (it is
+the first step of going live), and never changes anything on the platform.
 """
 
 from __future__ import annotations
@@ -109,6 +116,41 @@ async def _staff(action: str, email: str) -> int:
     return 0 if outcome.ok else 1
 
 
+async def _sft_check(url: str | None, endpoint: str | None) -> int:
+    import httpx
+
+    from travelsim.sft import SFTClient
+    from travelsim.sft.factory import SIMULATOR_BASE_URL, get_rate_budget, simulator_app
+    from travelsim.sft.selfcheck import RecordingTransport, exit_status, format_report, run_check
+
+    settings = get_settings()
+    base_url = url or settings.sft_base_url
+    inner: httpx.AsyncBaseTransport
+    if base_url:
+        inner = httpx.AsyncHTTPTransport()
+    elif settings.app_env in ("demo", "test"):
+        inner, base_url = httpx.ASGITransport(app=simulator_app(settings)), SIMULATOR_BASE_URL
+    else:
+        print("sft check: give --url or set SFT_BASE_URL (the real platform: https://sft.bics.com)")
+        return 2
+    path = settings.sft_addon_details_path
+    recorder = RecordingTransport(inner, path)
+    async with SFTClient(
+        base_url,
+        settings.sft_username,
+        settings.sft_password,
+        rate_budget=get_rate_budget(settings),
+        transport=recorder,
+        timeout=settings.sft_timeout_seconds,
+        long_timeout=settings.sft_long_timeout_seconds,
+        target_account_id=settings.sft_target_account_id,
+        addon_details_path=path,
+    ) as client:
+        report = await run_check(client, recorder, endpoint_id=endpoint, addon_details_path=path)
+    print(format_report(report))
+    return exit_status(report)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travelsim.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,7 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     staff = sub.add_parser("staff", help="grant or revoke the staff role of an account")
     staff.add_argument("action", choices=["grant", "revoke"])
     staff.add_argument("email")
+    sft = sub.add_parser("sft", help="SFT platform tools")
+    sft_sub = sft.add_subparsers(dest="sft_command", required=True)
+    sft_check = sft_sub.add_parser(
+        "check", help="read-only self-check of the SFT account (docs/sft-platform.md#self-check)"
+    )
+    sft_check.add_argument("--url", help="the SFT base URL (default: SFT_BASE_URL)")
+    sft_check.add_argument("--endpoint", help="the endpoint to inspect (default: the first linked)")
     args = parser.parse_args(argv)
+    if args.command == "sft":
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+        return asyncio.run(_sft_check(args.url, args.endpoint))
     workers = os.environ.get("GRANIAN_WORKERS")
     serve = args.command == "check" and args.serve
     settings = startup.checked_settings(

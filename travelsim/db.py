@@ -16,13 +16,14 @@ The one convention for sessions in services (docs/architecture.md#database-sessi
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -67,7 +68,41 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine.sync_engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection that sat unused for longer than this is pinged before it
+#: is handed out (docs/architecture.md#database-sessions).
+PING_AFTER_IDLE_SECONDS = 10.0
+_CHECKED_IN_AT = "travelsim_checked_in_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections that sat idle: SQLAlchemy's
+    ``pool_pre_ping`` pings on *every* checkout, which for asyncpg is three round trips
+    (BEGIN, ``;``, ROLLBACK) per transaction. Here a connection idle for more than
+    :data:`PING_AFTER_IDLE_SECONDS` (the ones a database restart or an idle-timeout firewall
+    kills) is pinged; a failed ping raises ``DisconnectionError``, so the pool drops it and
+    hands out a fresh one (SQLAlchemy's checkout-event recipe,
+    https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-pessimistic). A
+    connection that died within the last seconds fails its first statement instead, and
+    SQLAlchemy invalidates the pool (the optimistic half of the same page)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_SECONDS:
+            return  # a new connection, or one in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"idle connection failed its ping: {error}") from error
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,8 @@ from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
 
+from travelsim import i18n
+
 MB = 1024 * 1024
 GB = 1024 * MB
 
@@ -30,9 +32,13 @@ def decimal_to_minor(amount: Decimal | str, currency: str) -> int:
     return int(value)
 
 
-def format_money(amount_minor: int, currency: str, locale: str = "en_US") -> str:
-    """Locale-aware price: ``format_money(990, "EUR")`` → ``"€9.90"`` (en_US)."""
-    return format_currency(minor_to_decimal(amount_minor, currency), currency, locale=locale)
+def format_money(amount_minor: int, currency: str, locale: str | None = None) -> str:
+    """Locale-aware price (CLDR ``locale``, default: the active language's,
+    ``travelsim.i18n.format_locale``): ``format_money(990, "EUR")`` → ``"€9.90"`` in English,
+    ``"9,90\u00a0€"`` in French (a no-break space before the sign)."""
+    return format_currency(
+        minor_to_decimal(amount_minor, currency), currency, locale=locale or i18n.format_locale()
+    )
 
 
 def format_bytes(n: int | None) -> str:
@@ -114,5 +120,6 @@ def _trim(value: float) -> str:
 
 
 def format_days(days: int) -> str:
-    """``1`` → ``"1 day"``, ``30`` → ``"30 days"``."""
-    return f"{days} day" if days == 1 else f"{days} days"
+    """``1`` → ``"1 day"``, ``30`` → ``"30 days"``, in the active language (its catalog's
+    plural rule: French ``"1 jour"``, ``"30 jours"``)."""
+    return i18n.ngettext("{n} day", "{n} days", days).format(n=days)

@@ -87,22 +87,73 @@ class Settings(BaseSettings):
     sft_username: str = "demo"
     sft_password: SecretStr = SecretStr("demo")
     sft_target_account_id: str | None = None
-    sft_rate_limit_tps: float = Field(2.0, description="Account budget, requests per second.")
+    sft_rate_limit_tps: float = Field(
+        1.5,
+        description="Requests per second this portal sends to SFT. Below the account's published "
+        "default of 2 TPS, which every user of the account shares "
+        "(docs/sft-platform.md#rate-limit).",
+    )
     sft_timeout_seconds: float = 30.0
     sft_long_timeout_seconds: float = 180.0
+    sft_addon_details_path: str = Field(
+        "/api/GetEndpointAddonDetails",
+        description="Path of Get Endpoint Add-on Details (not published: docs/sft-platform.md).",
+    )
+    sft_activation_call: Literal["lifecycle", "endpoint_activation"] = Field(
+        "lifecycle",
+        description="How a Pre-Active endpoint is activated: EndPointLifeCycleChange 'A' "
+        "(default) or EndPointActivation.",
+    )
+    sft_platform_timezone: str = Field(
+        "UTC", description="IANA zone of the platform's dd/mm/yyyy HH:MM:SS date-times."
+    )
 
     # --- built-in simulator (used only when SFT_BASE_URL is unset) ---------------------
     sft_sim_db_path: Path | None = Field(None, description="Default DATA_DIR/sft_simulator.db.")
     sft_sim_seed_esims: int = Field(200, ge=0, le=10_000)
     sft_sim_rate_limit_tps: float = 2.0
     sft_sim_rating_delay_seconds: float = 0.0
+    sft_sim_shapes: Literal["documented", "legacy"] = Field(
+        "documented", description="Simulator answer shapes (docs/simulator.md#answer-shapes)."
+    )
+
+    # --- payments: Stripe (travelsim.stripe_config; docs/going-live.md#payments-stripe) --
+    stripe_secret_key: SecretStr | None = Field(
+        None,
+        description="Stripe secret key (sk_live_/rk_live_ in production; sk_test_ to try "
+        "Stripe test mode in demo). Unset in demo/test: the embedded localstripe.",
+    )
+    stripe_publishable_key: str | None = Field(
+        None, description="Stripe publishable key (pk_live_ in production) for Stripe.js."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Signing secret (whsec_...) of the webhook endpoint "
+        "https://<host>/stripe/webhook; derived for the embedded localstripe.",
+    )
+    stripe_api_base: str | None = Field(
+        None,
+        description="Override of the Stripe API base URL (demo/test only, refused in "
+        "production). Unset: https://api.stripe.com, or the embedded localstripe.",
+    )
+    stripe_js_url: str = Field(
+        "https://js.stripe.com/v3/",
+        description="Stripe.js the browser loads (the embedded localstripe serves its own).",
+    )
+    stripe_local_port: int = Field(
+        8420,
+        ge=1,
+        le=65535,
+        description="Loopback port of the embedded localstripe (demo/test without "
+        "STRIPE_SECRET_KEY); the app starts it there unless something answers already.",
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        300,
+        ge=1,
+        description="Oldest webhook timestamp accepted (seconds; Stripe's libraries use 300).",
+    )
 
     # --- commerce --------------------------------------------------------------------
-    payment_provider: Literal["demo"] = Field(
-        "demo",
-        description="Who charges cards. demo: the built-in demo card processor (no money "
-        "moves), refused in production.",
-    )
     checkout_reservation_minutes: int = 15
     checkout_ttl_minutes: int = Field(
         30,

@@ -13,7 +13,11 @@ are in docs/architecture.md#security-modes-and-start-up-checks:
   address), and then :func:`warnings` says so loudly;
 * ``production``: a real SFT platform with real credentials, strong keys given in the
   environment (never files generated into ``DATA_DIR``), ``https://`` unless loopback, and
-  a real payment provider.
+  a real Stripe account in live mode: ``STRIPE_SECRET_KEY`` (``sk_live_``/``rk_live_``),
+  ``STRIPE_PUBLISHABLE_KEY`` (``pk_live_``), ``STRIPE_WEBHOOK_SECRET`` (``whsec_``), no test
+  key and no ``STRIPE_API_BASE`` override;
+* ``demo``/``test`` also refuse a Stripe live key, and a ``STRIPE_SECRET_KEY`` (Stripe test
+  mode) without its publishable key and webhook secret.
 
 :func:`problems` returns every refusal at once, one line each; :func:`enforce` prints them
 (stderr and the ``travelsim.startup`` log) and exits with status 1.
@@ -38,8 +42,11 @@ from travelsim.settings import Settings, get_settings
 __all__ = [
     "KNOWN_DEMO_SECRETS",
     "LAN_NETWORKS",
+    "LIVE_KEY_PREFIXES",
+    "LIVE_SECRET_PREFIXES",
     "MIN_CALLBACK_TOKEN_CHARS",
     "MIN_SECRET_KEY_CHARS",
+    "TEST_KEY_PREFIXES",
     "callback_token_problem",
     "checked_settings",
     "enforce",
@@ -78,6 +85,10 @@ LAN_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
 _DEMO_MODES = ("demo", "test")
+#: Stripe key prefixes (https://docs.stripe.com/keys): test mode, live secret, any live key.
+TEST_KEY_PREFIXES = ("sk_test_", "pk_test_", "rk_test_")
+LIVE_SECRET_PREFIXES = ("sk_live_", "rk_live_")
+LIVE_KEY_PREFIXES = ("sk_live_", "pk_live_", "rk_live_")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -226,10 +237,84 @@ def _production_problems(settings: Settings) -> list[str]:
             f"PUBLIC_URL {settings.public_url} is not https: production serves travelers "
             "over TLS only (plain http:// is accepted for loopback alone)"
         )
-    if settings.payment_provider == "demo":
+    found.extend(_production_stripe_problems(settings))
+    return found
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+def _production_stripe_problems(settings: Settings) -> list[str]:
+    """Production takes cards through a real Stripe account in live mode
+    (https://docs.stripe.com/keys): ``sk_live_``/``rk_live_`` secret key, ``pk_live_``
+    publishable key, the ``whsec_`` secret of the webhook endpoint, and the real API."""
+    found: list[str] = []
+    secret = _secret(settings.stripe_secret_key)
+    publishable = (settings.stripe_publishable_key or "").strip()
+    webhook = _secret(settings.stripe_webhook_secret)
+    unset = [
+        name
+        for name, value in (
+            ("STRIPE_SECRET_KEY", secret),
+            ("STRIPE_PUBLISHABLE_KEY", publishable),
+            ("STRIPE_WEBHOOK_SECRET", webhook),
+        )
+        if not value
+    ]
+    if unset:
+        names = ", ".join(unset[:-1]) + " and " + unset[-1] if len(unset) > 1 else unset[0]
         found.append(
-            "PAYMENT_PROVIDER=demo: the demo card processor would hand out eSIMs for free; "
-            "production needs a real payment provider"
+            f"{names} {'are' if len(unset) > 1 else 'is'} unset: production takes payments "
+            "through a real Stripe account (live keys and the webhook endpoint's signing "
+            "secret, docs/going-live.md#payments-stripe)"
+        )
+    if secret.startswith(TEST_KEY_PREFIXES):
+        found.append(
+            "STRIPE_SECRET_KEY is a Stripe test key: production needs the live secret key "
+            "(sk_live_... or a restricted rk_live_...); test keys charge nobody"
+        )
+    elif secret and not secret.startswith(LIVE_SECRET_PREFIXES):
+        found.append(
+            "STRIPE_SECRET_KEY is not a Stripe live secret key (sk_live_... or rk_live_...)"
+        )
+    if publishable.startswith(TEST_KEY_PREFIXES):
+        found.append(
+            "STRIPE_PUBLISHABLE_KEY is a Stripe test key: production needs the live "
+            "publishable key (pk_live_...)"
+        )
+    elif publishable and not publishable.startswith("pk_live_"):
+        found.append("STRIPE_PUBLISHABLE_KEY is not a Stripe live publishable key (pk_live_...)")
+    if webhook and not webhook.startswith("whsec_"):
+        found.append(
+            "STRIPE_WEBHOOK_SECRET is not a webhook endpoint signing secret (whsec_..., shown "
+            "with the endpoint in the Stripe Dashboard)"
+        )
+    if settings.stripe_api_base:
+        found.append(
+            f"STRIPE_API_BASE={settings.stripe_api_base}: production talks to the real Stripe "
+            "API only; unset it"
+        )
+    return found
+
+
+def _demo_stripe_problems(settings: Settings) -> list[str]:
+    """Demo/test run on the embedded localstripe, or on Stripe test mode when
+    ``STRIPE_SECRET_KEY`` is set: then with its publishable key and webhook secret, and never
+    with a live key (the demo would charge real cards)."""
+    found: list[str] = []
+    secret = _secret(settings.stripe_secret_key)
+    publishable = (settings.stripe_publishable_key or "").strip()
+    mode = settings.app_env
+    if secret.startswith(LIVE_KEY_PREFIXES) or publishable.startswith(LIVE_KEY_PREFIXES):
+        found.append(
+            f"APP_ENV={mode} refuses a Stripe live key: the demo would charge real cards; "
+            "use Stripe test keys (sk_test_..., pk_test_...) or none (the embedded localstripe)"
+        )
+    if secret and (not publishable or not _secret(settings.stripe_webhook_secret)):
+        found.append(
+            "STRIPE_SECRET_KEY is set: STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET are "
+            "needed too (unset all three for the embedded localstripe)"
         )
     return found
 
@@ -245,6 +330,7 @@ def problems(settings: Settings) -> list[str]:
         demo = _demo_url_problem(settings)
         if demo:
             found.append(demo)
+        found.extend(_demo_stripe_problems(settings))
     else:
         found.extend(_production_problems(settings))
     return found
@@ -314,7 +400,7 @@ def checked_settings(
 ) -> Settings:
     """The process settings (:func:`travelsim.settings.get_settings`) once :func:`enforce`
     allowed them (with ``extra(settings)``'s lines, e.g. :func:`serve_problems`). A value
-    the settings cannot even parse (``APP_ENV=prod``, an unknown ``PAYMENT_PROVIDER``) is
+    the settings cannot even parse (``APP_ENV=prod``, a ``STRIPE_LOCAL_PORT`` that is no port) is
     refused the same way, one ``refused: NAME: why`` line each, instead of a traceback.
     Raises ``SystemExit(1)`` when refused."""
     try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from travelsim import logs, startup
+from travelsim import i18n, logs, startup, urls
+from travelsim.i18n import N_
 from travelsim.pages.account import account_page
 from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
@@ -43,6 +44,7 @@ from travelsim.state.security import (
 from travelsim.state.session import SessionState
 from travelsim.state.status import StatusState
 from travelsim.state.topup import TopupState
+from travelsim.stripe_local import stripe_local_lifespan
 
 # Fail closed in every worker that imports the app (docs/architecture.md
 # #security-modes-and-start-up-checks); rxconfig.py refuses the same for `reflex run`.
@@ -54,39 +56,56 @@ PAGES = [
     (
         home,
         "/",
-        "Travel eSIMs with live data balance",
+        N_("Travel eSIMs with live data balance"),
         [SessionState.load_session, CatalogueState.load],
     ),
-    (signin, "/signin", "Sign in", AuthPageState.load),
-    (signup, "/signup", "Create account", AuthPageState.load),
-    (buy, "/buy/[buy_plan_id]", "Checkout", BuyState.load),
-    (order_page, "/orders/[order_ref]", "Your order", OrderState.load),
-    (receipt_page, "/orders/[order_ref]/receipt", "Receipt", ReceiptState.load),
-    (account_page, "/account", "My eSIMs", AccountState.load),
-    (esim_page, "/esims/[esim_ref]", "Your eSIM", EsimState.load),
-    (install_page, "/esims/[esim_ref]/install", "Install your eSIM", InstallState.load),
-    (topup_page, "/esims/[esim_ref]/topup", "Buy more data", TopupState.load),
-    (security_page, "/security", "Security & privacy", SecurityState.load),
-    (totp_page, "/security/totp", "Two-step verification", TotpState.load),
+    (signin, "/signin", N_("Sign in"), AuthPageState.load),
+    (signup, "/signup", N_("Create account"), AuthPageState.load),
+    (buy, "/buy/[buy_plan_id]", N_("Checkout"), BuyState.load),
+    (order_page, "/orders/[order_ref]", N_("Your order"), OrderState.load),
+    (receipt_page, "/orders/[order_ref]/receipt", N_("Receipt"), ReceiptState.load),
+    (account_page, "/account", N_("My eSIMs"), AccountState.load),
+    (esim_page, "/esims/[esim_ref]", N_("Your eSIM"), EsimState.load),
+    (install_page, "/esims/[esim_ref]/install", N_("Install your eSIM"), InstallState.load),
+    (topup_page, "/esims/[esim_ref]/topup", N_("Buy more data"), TopupState.load),
+    (security_page, "/security", N_("Security & privacy"), SecurityState.load),
+    (totp_page, "/security/totp", N_("Two-step verification"), TotpState.load),
     (
         forgot_password_page,
         "/password/forgot",
-        "Reset your password",
+        N_("Reset your password"),
         PasswordResetState.load_forgot,
     ),
     (
         reset_password_page,
         "/password/reset",
-        "Choose a new password",
+        N_("Choose a new password"),
         PasswordResetState.load_reset,
     ),
-    (delete_account_page, "/account/delete", "Delete your account", DeleteAccountState.load),
-    (status_page, "/status", "Service status", StatusState.load),
+    (delete_account_page, "/account/delete", N_("Delete your account"), DeleteAccountState.load),
+    (status_page, "/status", N_("Service status"), StatusState.load),
 ]
-PAGES += ADMIN_PAGES
+# Each traveler page once per language: English at its plain route, the others under their
+# prefix, each copy built with its language active so its texts come from that catalog
+# (docs/i18n.md#routes). Staff pages are English only.
+if [p[1] for p in PAGES] != list(urls.TRAVELER_PAGES):
+    raise RuntimeError("travelsim.urls.TRAVELER_PAGES must list these pages' routes")
 for component, route, title, on_load in PAGES:
+    for locale in i18n.LOCALES:
+        with i18n.using(locale):
+            app.add_page(
+                i18n.compiled_in(locale, component),
+                route=i18n.localized(route, locale),
+                title=f"{i18n.gettext(title)} · TravelSIM",
+                on_load=on_load,
+            )
+for component, route, title, on_load in ADMIN_PAGES:
     app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)
 
+# The embedded localstripe in demo/test (started, or its webhook registered) before the
+# scheduler, whose jobs may read PaymentIntents; stopped after it (lifespan tasks unwind in
+# reverse order).
+app.register_lifespan_task(stripe_local_lifespan)
 # Background jobs (usage sync, recovery, notifications, ...): one leader across workers.
 app.register_lifespan_task(scheduler_lifespan)
 # Live page updates across workers (Redis pub/sub when REDIS_URL is set).

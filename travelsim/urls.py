@@ -70,3 +70,26 @@ def reset_password(token: str) -> str:
 SIGN_IN = "/signin"
 ACCOUNT = "/account"
 OIDC_CALLBACK = "/auth/oidc/callback"
+
+
+#: Every traveler page's route (Reflex's ``[param]`` syntax), each also served under every
+#: other language's prefix (``/fr/account``; docs/i18n.md#routes). Staff pages (``/admin``…)
+#: are English only and not listed.
+TRAVELER_PAGES: tuple[str, ...] = (
+    "/",
+    SIGN_IN,
+    "/signup",
+    "/buy/[buy_plan_id]",
+    "/orders/[order_ref]",
+    "/orders/[order_ref]/receipt",
+    ACCOUNT,
+    "/esims/[esim_ref]",
+    "/esims/[esim_ref]/install",
+    "/esims/[esim_ref]/topup",
+    "/security",
+    "/security/totp",
+    "/password/forgot",
+    "/password/reset",
+    "/account/delete",
+    "/status",
+)

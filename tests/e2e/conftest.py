@@ -42,6 +42,8 @@ from tests.oidc_provider import ProviderServer, start_provider
 __all__ = ["DESKTOP", "PHONE", "ROOT", "AppSimulator", "shot"]
 
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
+#: The callback token of the e2e app (at least 32 characters, as start-up requires).
+E2E_CALLBACK_TOKEN = "e2e-callback-token-0123456789abcdef"
 _free_port = free_port  # the name tests/load/test_attack_browser.py imports
 _RUNNING: list[AppServer] = []  # the session's app once started (for the module reset)
 
@@ -69,6 +71,8 @@ def app_env(oidc_provider: ProviderServer) -> dict[str, str]:
             "OIDC_DISPLAY_NAME": "Test IdP",
             "SUPPORT_EMAIL": "help@travelsim-e2e.test",
             "SUPPORT_URL": "https://help.travelsim-e2e.test/esim",
+            # Platform callbacks on (docs/sft-platform.md#callbacks): the staff walk posts one.
+            "SFT_CALLBACK_TOKEN": E2E_CALLBACK_TOKEN,
         },
     )
     oidc_provider.provider.redirect_uris.append(f"{env['PUBLIC_URL']}/auth/oidc/callback")

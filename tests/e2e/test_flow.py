@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, shot
+from tests.e2e.stripe_card import wait_card_ready
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 
 IPHONE_UA = (
@@ -347,7 +348,7 @@ def test_topup_checkout_names_the_esim_and_reserves_nothing(
     page.get_by_test_id("topup-offer").first.get_by_role("button", name="Preview").click()
     page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(r"checkout="))
-    expect(page.get_by_label("Card number")).to_be_visible()
+    wait_card_ready(page)  # the Stripe.js card box
     body = page.locator("main").inner_text()
     assert not re.search(r"(^|\n)\s*2\.\s", body), body  # no "2. Pay" without a step 1
     assert "reserved" not in body.lower()

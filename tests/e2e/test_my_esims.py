@@ -18,6 +18,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, shot
+from tests.e2e.stripe_card import fill_card
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.harness import PORTAL_DB, AppSimulator, sim_time
 from travelsim.formatting import format_bytes
@@ -111,9 +112,7 @@ def test_usage_refresh_and_topup(
     page.get_by_role("button", name="Continue to payment").click()
     # urls.buy: the destination, then the checkout (the top-up's eSIM is in France).
     expect(page).to_have_url(re.compile(r"/buy/870102\?to=FR&checkout=[0-9a-f-]{36}$"))
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (MM/YY)").fill("12/39")
-    page.get_by_label("CVC").fill("123")
+    fill_card(page)
     statuses = app_sim.state()["addons"]["byStatus"]
     page.get_by_role("button", name=re.compile(r"^Pay")).click()
     expect(page.get_by_test_id("order-delivered")).to_be_visible(timeout=60_000)

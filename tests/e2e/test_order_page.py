@@ -26,6 +26,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, shot
+from tests.e2e.stripe_card import fill_card
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.e2e.test_security_pages import rfc6238
 from tests.e2e.test_staff_admin import _cli_staff, _notice
@@ -116,9 +117,7 @@ def _buy_france_again(page: Page, app_url: str) -> None:
         page.get_by_role("checkbox", name=box).check()  # may be remembered from before
     page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(r"checkout="))
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (MM/YY)").fill("12/39")
-    page.get_by_label("CVC").fill("123")
+    fill_card(page)
 
 
 def _pay(page: Page) -> None:
@@ -165,9 +164,7 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
     traveler.get_by_role("button", name="Continue to payment").click()
     # urls.buy: the destination, then the checkout (the top-up's eSIM is in France).
     expect(traveler).to_have_url(re.compile(r"/buy/870102\?to=FR&checkout=[0-9a-f-]{36}$"))
-    traveler.get_by_label("Card number").fill("4242 4242 4242 4242")
-    traveler.get_by_label("Expiry (MM/YY)").fill("12/39")
-    traveler.get_by_label("CVC").fill("123")
+    fill_card(traveler)
     _pay(traveler)
     expect(traveler.get_by_test_id("order-summary")).to_contain_text("Top-up", timeout=60_000)
     expect(traveler.get_by_test_id("order-delivered")).to_be_visible(timeout=60_000)
@@ -218,7 +215,9 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
             " JOIN payment p ON p.id = o.payment_id WHERE o.id = ?",
             (order_id,),
         ).fetchone()
-    assert (status, pay_status, retries) == ("paid", "succeeded", 1)
+    # Not delivered yet: the amount is held on the card ("authorized"), captured only once
+    # the eSIM is delivered (issue 18: charged only for a delivered eSIM).
+    assert (status, pay_status, retries) == ("paid", "authorized", 1)
 
     # Staff see the retry on the order; the list counts "1 row".
     staff.goto(f"{app_url}/admin/orders?order={order_id}")
@@ -251,13 +250,13 @@ def test_order_page_destination_topup_steps_and_still_setting_up(
     # run's lease refuses a void).
     _wait_for_scheduled_retry(app_env, void_id)
     staff.goto(f"{app_url}/admin/orders?order={void_id}")
-    void = staff.get_by_role("button", name="Void payment")
+    void = staff.get_by_role("button", name="Release payment hold (void)")
     expect(void).to_be_visible()
     expect(staff.get_by_role("button", name="Refund payment")).to_have_count(0)
     void.click()
     _notice(staff, "ok", "payment voided")
     expect(staff.get_by_test_id("payment-status")).to_contain_text("voided")
-    expect(staff.get_by_role("button", name="Void payment")).to_have_count(0)
+    expect(staff.get_by_role("button", name="Release payment hold (void)")).to_have_count(0)
     expect(staff.get_by_role("button", name="Refund payment")).to_have_count(0)
     expect(staff.get_by_test_id("no-payment-action")).to_contain_text("voided")
     _shots(

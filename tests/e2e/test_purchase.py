@@ -21,6 +21,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, shot
+from tests.e2e.stripe_card import CARD_DECLINED, fill_card
 from tests.harness import SIM_SMDP_ADDRESS, AppSimulator
 
 PASSWORD = "correct horse battery"
@@ -60,9 +61,7 @@ def buy_france_1gb(page: Page, app_url: str) -> str:
     page.get_by_text("My phone is carrier-unlocked").click()
     page.get_by_role("button", name="Continue to payment").click()
     expect(page).to_have_url(re.compile(r"checkout="))
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (MM/YY)").fill("12/39")
-    page.get_by_label("CVC").fill("123")
+    fill_card(page)
     return page.url
 
 
@@ -88,7 +87,7 @@ def test_sign_up_buy_and_install(
     with sqlite3.connect(Path(app_env["DATA_DIR"]) / "travelsim.db") as conn:
         payments = conn.execute(
             "SELECT COUNT(*) FROM payment p JOIN purchase_order o ON o.checkout_id = p.checkout_id"
-            " WHERE o.id = ? AND p.status = 'succeeded'",
+            " WHERE o.id = ? AND p.status IN ('authorized', 'succeeded')",
             (order_id,),
         ).fetchone()[0]
         iccid, esim_id, unique_id = conn.execute(
@@ -185,7 +184,7 @@ def test_declined_card_charges_nothing(
 ) -> None:
     sign_up_and_verify(desktop, app_url, app_env["DATA_DIR"])
     url = buy_france_1gb(desktop, app_url)
-    desktop.get_by_label("Card number").fill("4000 0000 0000 0002")
+    fill_card(desktop, CARD_DECLINED)
     desktop.get_by_role("button", name=re.compile(r"^Pay")).click()
     expect(desktop.get_by_role("alert")).to_contain_text("declined")
     assert desktop.url == url  # still on the checkout, nothing created

@@ -20,10 +20,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import DESKTOP, PHONE, ROOT, shot
+from tests.e2e.conftest import DESKTOP, E2E_CALLBACK_TOKEN, PHONE, ROOT, shot
 from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.e2e.test_security_pages import rfc6238
 from tests.harness import AppSimulator
@@ -104,6 +105,21 @@ def test_staff_admin_actions(
     expect(page.get_by_test_id("fig-orders-today")).not_to_have_text("0")
     expect(page.get_by_test_id("sft-status")).to_contain_text("reachable", timeout=30_000)
     expect(page.get_by_role("link", name="Admin").first).to_be_visible()
+
+    # A body the portal does not understand, from the authenticated platform: answered 200,
+    # kept for staff and shown as text (its markup is never run).
+    odd = '{"eventType": "Something New", "note": "<b id=injected>not an event</b>"}'
+    answer = httpx.post(
+        f"{app_url}/callbacks/sft",
+        content=odd,
+        headers={"X-Authorization": f"Bearer {E2E_CALLBACK_TOKEN}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200 and answer.json()["unrecognised"] == 1, answer.text
+    page.reload()
+    row = page.get_by_test_id("unrecognised-row").first
+    expect(row).to_contain_text("<b id=injected>not an event</b>")
+    expect(page.locator("#injected")).to_have_count(0)
     shot(page, "admin-overview-desktop")
 
     # Orders: search by traveler, open it: its four steps done; resend the email.
@@ -300,6 +316,14 @@ def test_staff_admin_actions(
     expect(phone.get_by_test_id("fig-orders-today")).to_be_visible()
     _no_horizontal_scroll(phone)
     shot(phone, "admin-overview-phone")
+    for scheme in ("light", "dark"):  # the unrecognised-event list in both colour schemes
+        for view in (phone, page):
+            view.goto(f"{app_url}/admin")
+            view.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+            expect(view.get_by_test_id("unrecognised-row").first).to_be_visible()
+            size = "phone" if view is phone else "desktop"
+            shot(view, f"admin-overview-unrecognised-{size}-{scheme}")
+    page.emulate_media(color_scheme="light")
     phone.goto(f"{app_url}/admin/esims?esim={new_id}")
     expect(phone.get_by_test_id("esim-detail")).to_be_visible()
     _no_horizontal_scroll(phone)

@@ -8,7 +8,9 @@ with a generous local budget and short back-offs. Databases are the migrated rea
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,18 @@ from typing import Any
 import pytest
 from sim_fixtures import SimApi, SimServer, start_sim_server
 
+from tests import stripe_support
 from travelsim import db
-from travelsim.models import Plan, User
+from travelsim.models import Payment, Plan, User
 from travelsim.services import checkout, checkout_outcome, checkout_payment
-from travelsim.services.payments import Card, DemoCardProvider
+from travelsim.services.order_creation import StartProvisioning
+from travelsim.services.payments import (
+    CardInfo,
+    ChargeResult,
+    PaymentProvider,
+    StripeProvider,
+    get_provider,
+)
 from travelsim.sft import LocalRateBudget, SFTClient
 
 PLAN_ID = "870101"  # simulator catalogue: "France 1 GB 7 days"
@@ -160,28 +170,186 @@ async def add_user(email: str | None = None) -> User:
         return user
 
 
+def card_token(number: str, base: str | None = None) -> str:
+    """A single-use card token for ``number`` (spaces allowed) on the localstripe at
+    ``base`` (default: the one ``stripe_config()`` names, i.e. the session fixture
+    ``localstripe``), made as Stripe.js makes it in the browser
+    (``tests.stripe_support.card_token``)."""
+    from travelsim.stripe_config import stripe_config
+
+    return stripe_support.card_token(base or stripe_config().api_base, number.replace(" ", ""))
+
+
+async def card_token_async(number: str, base: str | None = None) -> str:
+    """:func:`card_token` off the event loop (the browser makes it, not the portal; many
+    concurrent buyers do not wait on each other's token)."""
+    return await asyncio.to_thread(card_token, number, base)
+
+
+async def pay_checkout(
+    user: User,
+    checkout_id: str,
+    *,
+    card: str = CARD_OK,
+    provider: PaymentProvider | None = None,
+    keep_card: bool = False,
+    device_confirmed: bool = True,
+    start_provisioning: StartProvisioning | None = None,
+    token_base: str | None = None,
+    **kwargs: Any,
+) -> checkout_outcome.PayOutcome:
+    """``checkout_payment.pay`` of ``checkout_id`` in a fresh session with a new ``card``
+    number tokenised on the provider's localstripe (what the browser sends: only the
+    token; ``token_base``: the Stripe the browser reaches, default the provider's).
+    ``kwargs`` go to ``pay`` (e.g. ``payment_window_minutes``)."""
+    prov = provider or get_provider()
+    async with db.session() as s:
+        return await checkout_payment.pay(
+            s,
+            prov,
+            checkout_id=checkout_id,
+            user=user,
+            card=checkout_payment.NewCard(await card_token_async(card, token_base or _base(prov))),
+            device_confirmed=device_confirmed,
+            keep_card=keep_card,
+            start_provisioning=start_provisioning,
+            **kwargs,
+        )
+
+
+def _base(provider: PaymentProvider) -> str:
+    from travelsim.stripe_config import stripe_config
+
+    if isinstance(provider, StripeProvider):
+        return provider.api_base
+    inner = getattr(provider, "inner", None)  # a wrapping test provider
+    if inner is not None:
+        return _base(inner)
+    return stripe_config().api_base
+
+
+async def pass_3ds(
+    user: User,
+    outcome: checkout_outcome.PayOutcome,
+    *,
+    success: bool = True,
+    provider: PaymentProvider | None = None,
+    start_provisioning: StartProvisioning | None = None,
+) -> checkout_outcome.PayOutcome:
+    """What the browser does with a ``requires_action`` outcome: the 3-D Secure dialog
+    (``tests.stripe_support.authenticate_3ds``, passed or failed) on the outcome's
+    PaymentIntent, then ``checkout_payment.confirm_payment`` (a fresh session)."""
+    prov = provider or get_provider()
+    assert outcome.status == "requires_action" and outcome.client_secret, outcome
+    ref = await intent_of(outcome.payment_id)
+    stripe_support.authenticate_3ds(_base(prov), ref, outcome.client_secret, success)
+    async with db.session() as s:
+        return await checkout_payment.confirm_payment(
+            s,
+            prov,
+            checkout_id=outcome.checkout_id,
+            user=user,
+            start_provisioning=start_provisioning,
+        )
+
+
+async def intent_of(payment_id: int | None) -> str:
+    """The PaymentIntent id (``pi_…``) of payment ``payment_id``."""
+    async with db.session() as s:
+        payment = await s.get(Payment, payment_id)
+        assert payment is not None and payment.provider_ref, payment
+        return payment.provider_ref
+
+
+def stripe_get(path: str, base: str | None = None) -> dict[str, Any]:
+    """``GET <base>/v1/<path>`` on localstripe with the secret key (what staff would see in
+    the Stripe dashboard), as a dict."""
+    import httpx
+
+    from travelsim.stripe_config import stripe_config
+
+    config = stripe_config()
+    r = httpx.get(
+        f"{base or config.api_base}/v1/{path}",
+        headers={"Authorization": f"Bearer {config.secret_key}"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def stripe_intents(checkout_ids: set[str] | None = None) -> list[dict[str, Any]]:
+    """Every PaymentIntent at the session's localstripe (``GET /v1/payment_intents``, all of
+    them: localstripe has no page limit), or those whose ``metadata.checkout_id`` is one of
+    ``checkout_ids`` (the localstripe is shared by the whole session)."""
+    listed = stripe_get("payment_intents?limit=100000")["data"]
+    return [
+        pi
+        for pi in listed
+        if checkout_ids is None or (pi.get("metadata") or {}).get("checkout_id") in checkout_ids
+    ]
+
+
 async def buy(
     user: User,
     client: SFTClient | None,
     *,
     card: str = CARD_OK,
     plan_id: str = PLAN_ID,
-    provider: DemoCardProvider | None = None,
+    provider: PaymentProvider | None = None,
+    keep_card: bool = False,
 ) -> checkout_outcome.PayOutcome:
-    """start_checkout + pay in fresh sessions (what the UI does across two requests). No
-    provisioning is started: the tests run ``provisioning.run_order`` themselves."""
+    """start_checkout + pay in fresh sessions (what the UI does across two requests), the
+    card tokenised on localstripe as Stripe.js would. No provisioning is started: the tests
+    run ``provisioning.run_order`` themselves."""
     async with db.session() as s:
         c = await checkout.start_checkout(
             s, user=user, plan_id=plan_id, destination="FR", client=client
         )
         checkout_id = c.id
-    async with db.session() as s:
-        return await checkout_payment.pay(
-            s,
-            provider or DemoCardProvider(),
-            checkout_id=checkout_id,
-            user=user,
-            card=Card(card, "12/35", "123"),
-            device_confirmed=True,
-            start_provisioning=None,
-        )
+    return await pay_checkout(user, checkout_id, card=card, provider=provider, keep_card=keep_card)
+
+
+class ProxyProvider:
+    """The real ``StripeProvider`` (``inner``; default ``get_provider()``, the session's
+    localstripe) with every call counted in ``calls`` by method name. Tests subclass it to act
+    at a precise moment of a real payment (e.g. between the hold and the order)."""
+
+    name = "stripe"
+
+    def __init__(self, inner: PaymentProvider | None = None) -> None:
+        self.inner = inner or get_provider()
+        self.calls: Counter[str] = Counter()
+
+    async def ensure_customer(self, *, email: str, user_id: int, existing: str | None) -> str:
+        self.calls["ensure_customer"] += 1
+        return await self.inner.ensure_customer(email=email, user_id=user_id, existing=existing)
+
+    async def attach_card(self, customer_id: str, token: str) -> CardInfo:
+        self.calls["attach_card"] += 1
+        return await self.inner.attach_card(customer_id, token)
+
+    async def detach_card(self, customer_id: str, card_ref: str) -> None:
+        self.calls["detach_card"] += 1
+        await self.inner.detach_card(customer_id, card_ref)
+
+    async def authorize(self, **kwargs: Any) -> ChargeResult:
+        self.calls["authorize"] += 1
+        return await self.inner.authorize(**kwargs)
+
+    async def retrieve(self, ref: str) -> ChargeResult:
+        self.calls["retrieve"] += 1
+        return await self.inner.retrieve(ref)
+
+    async def capture(self, ref: str) -> ChargeResult:
+        self.calls["capture"] += 1
+        return await self.inner.capture(ref)
+
+    async def void(self, ref: str) -> None:
+        self.calls["void"] += 1
+        await self.inner.void(ref)
+
+    async def refund(self, ref: str) -> None:
+        self.calls["refund"] += 1
+        await self.inner.refund(ref)

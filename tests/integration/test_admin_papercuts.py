@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from checkout_support import (  # noqa: F401 - fixtures
+    ProxyProvider,
     Sim,
     add_plan,
     add_user,
     buy,
     sft_clients,
     sim_factory,
+    stripe_get,
 )
 from test_admin_lists import seed_orders
 
@@ -25,7 +27,6 @@ from travelsim import db
 from travelsim.models import Order, Payment, User
 from travelsim.services import admin
 from travelsim.services.admin import Staff
-from travelsim.services.payments import DemoCardProvider
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -67,14 +68,16 @@ async def test_list_count_labels_are_singular_for_one_row(sqlite_db: Settings) -
     assert (none.total, none.count_label) == (0, "0 rows")
 
 
-class CountingProvider(DemoCardProvider):
+class CountingProvider(ProxyProvider):
+    """localstripe, with the PaymentIntents it was asked to cancel recorded."""
+
     def __init__(self) -> None:
         super().__init__()
         self.voids: list[str] = []
 
-    async def void(self, provider_ref: str) -> None:
-        await super().void(provider_ref)
-        self.voids.append(provider_ref)
+    async def void(self, ref: str) -> None:
+        await super().void(ref)
+        self.voids.append(ref)
 
 
 async def test_void_is_offered_once_and_refused_the_second_time(
@@ -107,7 +110,8 @@ async def test_void_is_offered_once_and_refused_the_second_time(
     assert "already voided" in second.message
     order = await get(Order, outcome.order_id)
     assert (await get(Payment, order.payment_id)).status == "voided"
-    assert len(provider.voids) == 1  # the processor was asked once
+    assert len(provider.voids) == 1  # Stripe was asked once
+    assert stripe_get(f"payment_intents/{provider.voids[0]}")["status"] == "canceled"
 
 
 def test_outbox_hint_without_smtp_says_where_mail_goes(sqlite_db: Settings) -> None:

@@ -1,7 +1,9 @@
-"""Platform callbacks end to end: the simulator's emitter POSTs CallBackNotification batches
-(docs/sft-platform.md#callbacks) to the portal's ``POST /callbacks/sft`` served by uvicorn on
-loopback; authentication, fast acknowledgement, idempotent processing, duplicates and out-of-order
-arrival (newest figures win), batch size and no retries.
+"""Platform callbacks end to end: the simulator's emitter POSTs data-stream batches (documented
+shapes, docs/sft-platform.md#data-stream-events) or CallBackNotification envelopes (legacy
+shapes, docs/sft-platform.md#callbacks) to the portal's ``POST /callbacks/sft`` served by
+uvicorn on loopback; fast acknowledgement, idempotent processing, duplicates and out-of-order
+arrival (newest figures win), batch size and no retries. Authentication and what the portal
+does not understand: ``test_callbacks_unrecognised.py``.
 
 Expected figures are the simulator's add-on details read with the tests' wire client."""
 
@@ -74,26 +76,9 @@ async def addon_row(unique_id: str) -> EsimAddon:
     return row
 
 
-async def test_receiver_authenticates_and_is_off_without_a_token(
-    sqlite_db: Settings, receiver: Receiver, engines: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    body: dict[str, Any] = {"Request": {"notification": []}}
-    async with httpx.AsyncClient(base_url=receiver.url) as http:
-        assert (await http.post("/callbacks/sft", json=body)).status_code == 404
-        monkeypatch.setenv("SFT_CALLBACK_TOKEN", TOKEN)
-        get_settings.cache_clear()
-        assert (await http.post("/callbacks/sft", json=body)).status_code == 401
-        wrong = {"X-Authorization": "Bearer nope"}
-        assert (await http.post("/callbacks/sft", json=body, headers=wrong)).status_code == 401
-        good = {"Authorization": f"Bearer {TOKEN}"}
-        r = await http.post("/callbacks/sft", json=body, headers=good)
-        assert r.status_code == 200 and r.json() == {"received": 0, "stored": 0}
-        bad = await http.post("/callbacks/sft", content=b"{not json", headers=good)
-        assert bad.status_code == 400
-        assert (await http.post("/callbacks/sft", json={"x": 1}, headers=good)).status_code == 400
-
-
+@pytest.mark.parametrize("shapes", ["documented", "legacy"])
 async def test_simulator_events_update_the_portal_and_replays_change_nothing(
+    shapes: str,
     token_db: Settings,
     sim: SimServer,
     client: SFTClient,
@@ -103,6 +88,7 @@ async def test_simulator_events_update_the_portal_and_replays_change_nothing(
 ) -> None:
     st = await setup_esim(client, [FR_1GB_7D])
     uid = st.unique_ids[0]
+    await ctl(api, "POST", "settings", {"shapes": shapes})
     await ctl(
         api,
         "POST",
@@ -113,6 +99,15 @@ async def test_simulator_events_update_the_portal_and_replays_change_nothing(
     api.ctl("POST", "profile-status", {"endPointId": st.endpoint_id, "status": "installed"})
     flushed = await ctl(api, "POST", "callbacks/flush")
     assert flushed["batches"][0]["status"] == 200
+    sent = (await ctl(api, "GET", "callbacks"))["history"][0]["body"]
+    if shapes == "documented":  # a data-stream delivery: a JSON array of flat events
+        assert isinstance(sent, list)
+        profiles = [e for e in sent if e["eventType"] == "eSIM Profile Status"]
+        assert profiles[-1]["eSimProfileStatus"] == "installed"  # the last recorded step
+    else:  # the 10011 envelope, the fields as JSON text in message
+        assert sent["Request"]["apiCallback"]["callbackProcessId"] == "10011"
+        messages = [json.loads(n["message"]) for n in sent["Request"]["notification"]]
+        assert any(m.get("esimProfileStatus") == "installed" for m in messages)
     await settle()
 
     platform = api.addons(endPointId=st.endpoint_id)[0]
@@ -173,6 +168,7 @@ async def test_late_and_out_of_order_events_keep_the_newest_figures(
     status = await ctl(api, "GET", "callbacks")
     assert status["failed_batches"] == 3 and status["sent_batches"] == 0  # no retries
     first, second, third = (b["body"] for b in status["history"])
+    assert all(isinstance(b, list) for b in (first, second, third))  # documented: data stream
     # Nothing is re-sent by a later flush (no retries, no history).
     assert (await ctl(api, "POST", "callbacks/flush"))["events"] == 0
 
@@ -194,8 +190,11 @@ async def test_late_and_out_of_order_events_keep_the_newest_figures(
     # Each distinct event was stored once.
     async with db.session() as s:
         stored = len((await s.exec(select(CallbackEvent))).all())
-    sent = sum(len(b["Request"]["notification"]) for b in (first, second, third))
-    assert stored == sent
+    assert (
+        stored
+        == sum(b["events"] for b in status["history"])
+        == sum(len(b) for b in (first, second, third))
+    )
 
     # A sync after the events does not lose them, and the sweep finds nothing left.
     stats = metering.RunStats()
@@ -234,9 +233,8 @@ async def test_batches_hold_at_most_max_events(
     assert [b["events"] for b in out["batches"]] == [2, 2, 2]
     assert all(b["status"] == 200 for b in out["batches"])
     body = (await ctl(api, "GET", "callbacks"))["history"][0]["body"]
-    assert body["Request"]["apiCallback"]["callbackProcessId"] == "10011"
-    message = json.loads(body["Request"]["notification"][0]["message"])
-    assert message["eventType"] in ("Addon Activation", "Counter Changes")
+    assert [e["eventType"] for e in body] == ["Addon Activation", "Counter Changes"]
+    assert body[1]["description"].startswith(f"{body[1]['planName']} Counter threshold updated")
     await settle()
     for st in setups:
         assert (await addon_row(st.unique_ids[0])).used_bytes == MB

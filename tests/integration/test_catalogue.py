@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlmodel import select
 
 from travelsim import db
-from travelsim.models import Plan
-from travelsim.services import catalogue
+from travelsim.models import JobRun, Plan, utcnow
+from travelsim.services import admin, catalogue
+from travelsim.services.jobs.metering import RunStats
+from travelsim.services.jobs.runs import run_catalogue
 from travelsim.settings import Settings, get_settings
+from travelsim.sft import parsing
 from travelsim.sft.factory import build_client
+from travelsim.sft.models import Priority, RatePlanCatalogue
 from travelsim.sft.ratelimit import LocalRateBudget
 
 GB = 1_073_741_824
@@ -95,4 +101,121 @@ async def test_plan_gone_from_platform_leaves_sale(
     async with db.session() as s:
         old = (await s.exec(select(Plan).where(Plan.plan_id == "999999"))).one()
         assert not old.sellable
+    await db.async_engine().dispose()
+
+
+def _plan_values(p: Plan) -> tuple[Any, ...]:
+    return (
+        p.plan_id,
+        p.sft_name,
+        p.volume_bytes,
+        p.validity_days,
+        p.activated_by,
+        p.priority,
+        tuple(p.sft_countries),
+    )
+
+
+@pytest.mark.parametrize("shapes", ["documented", "legacy"])
+async def test_both_answer_shapes_give_the_same_catalogue(
+    sqlite_db: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shapes: str
+) -> None:
+    """The simulator's nested 4.13 rows (documented) and its flat rows (legacy) sync into the
+    same plans: volume from ``benefit[].value`` or ``volume``, activation from
+    ``subscription.activatedBy`` or ``activatedBy`` (docs/sft-platform.md#queryrateplan)."""
+    from travelsim.sft_simulator.catalogue import PLANS
+
+    monkeypatch.setenv("SFT_SIM_DB_PATH", str(tmp_path / f"sim-{shapes}.db"))
+    monkeypatch.setenv("SFT_SIM_SHAPES", shapes)
+    get_settings.cache_clear()
+    report = await _sync(get_settings())
+    assert report.skipped == [] and len(report.created) == len(PLANS)
+    async with db.session() as s:
+        stored = {p.plan_id: _plan_values(p) for p in (await s.exec(select(Plan))).all()}
+    expected = {
+        p.plan_id: (
+            p.plan_id,
+            p.name,
+            p.volume_bytes,
+            p.validity_days,
+            "immediate" if p.activated_by == "1" else "on_usage",
+            p.priority,
+            tuple(sorted(set(p.countries))),
+        )
+        for p in PLANS
+    }
+    assert stored == expected
+    await db.async_engine().dispose()
+
+
+#: The 4.13 FAQ's NEW add-on plan (https://docs.sft.bics.com/sft/release-4-13-0-may-07-2024,
+#: "Addon plan API with validity and subscription"), as QueryRatePlan rows: one sellable, one
+#: whose validity is in months ("validityType":"2"), one without any benefit.
+_NEW = {
+    "basicInfo": {
+        "planId": "870497",
+        "planName": "ADDONNEW",
+        "planCategory": "ADDON",
+        "planStatus": "Active",
+        "addOnPriority": "2",
+    },
+    "benefit": [{"benefitId": "1", "value": "1073741824", "rateZone": "5093"}],
+    "subscription": {
+        "reSubscription": "true",
+        "reSubscriptionRule": "2",
+        "occurrences": "10000",
+        "activatedBy": "1",
+    },
+    "validity": {"validityType": "1", "validityFactor": "44"},
+}
+_MONTHS = {
+    **_NEW,
+    "basicInfo": {**_NEW["basicInfo"], "planId": "870498"},
+    "validity": {"validityType": "2", "validityFactor": "1"},
+}
+_NO_BENEFIT = {
+    "basicInfo": {"planId": "870499", "planCategory": "ADDON"},
+    "validity": {"validityType": "1", "validityFactor": "7"},
+}
+
+
+class _PlatformAnswer:
+    """A client whose QueryRatePlan answer is the published sample above."""
+
+    async def rate_plan_catalogue(self, *, priority: Priority) -> RatePlanCatalogue:
+        body = {
+            "Response": {
+                "resultCode": "0",
+                "resultParam": {"resultCode": "0"},
+                "responseParam": {"rows": [_NEW, _MONTHS, _NO_BENEFIT]},
+            }
+        }
+        return parsing.parse_rate_plan_catalogue(parsing.parse_envelope("QueryRatePlan", 200, body))
+
+
+async def test_skipped_plans_are_reported_with_their_reason(sqlite_db: Settings) -> None:
+    stats = RunStats()
+    await run_catalogue(_PlatformAnswer(), stats)  # type: ignore[arg-type]
+    assert stats.detail["created"] == 1 and stats.detail["skipped"] == 2
+    skipped = [
+        {"plan_id": "870498", "reason": "validity is not in days (validityType 2)"},
+        {"plan_id": "870499", "reason": "no data volume (neither benefit[].value nor volume)"},
+    ]
+    assert stats.detail["skipped_plans"] == skipped
+    async with db.session() as s:
+        plan = await s.get(Plan, "870497")
+        assert plan is not None
+        assert (plan.volume_bytes, plan.validity_days, plan.activated_by, plan.priority) == (
+            1_073_741_824,
+            44,
+            "immediate",
+            2,
+        )
+        assert plan.rate_zone == "5093"  # the id: no zone name in the published shape
+        # What /admin/catalogue shows: the last catalogue run's skipped plans.
+        assert await admin.last_sync_skips(s) == ("", [])
+        s.add(JobRun(job="catalogue", started_at=utcnow(), detail=stats.detail))
+        await s.commit()
+        when, rows = await admin.last_sync_skips(s)
+    assert when and rows == skipped
     await db.async_engine().dispose()

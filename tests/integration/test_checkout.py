@@ -14,23 +14,26 @@ from checkout_support import (  # noqa: F401 - fixtures
     CARD_DECLINED,
     CARD_OK,
     PRICE_MINOR,
+    ProxyProvider,
     Sim,
     add_plan,
     add_user,
     buy,
+    intent_of,
+    pass_3ds,
+    pay_checkout,
     sft_clients,
     sim_factory,
+    stripe_get,
 )
 from sqlmodel import select
 
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, Payment, ProvisioningStep, User, utcnow
 from travelsim.services import checkout, checkout_outcome, checkout_payment, inventory
-from travelsim.services.payments import Card, DemoCardProvider
+from travelsim.services.payments import ChargeResult
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
-
-PROVIDER = DemoCardProvider()
 
 
 async def open_checkout(user: User, client: SFTClient | None = None, **kw: object) -> str:
@@ -49,22 +52,18 @@ async def open_checkout(user: User, client: SFTClient | None = None, **kw: objec
 async def pay(
     user: User, checkout_id: str, card: str = CARD_OK, **kw: object
 ) -> checkout_outcome.PayOutcome:
-    # Provisioning is not under test here: the payment starts none.
-    args: dict[str, object] = {
-        "card": Card(card, "12/35", "123"),
-        "device_confirmed": True,
-        "start_provisioning": None,
-    }
-    args.update(kw)
-    provider = args.pop("provider", PROVIDER)
-    async with db.session() as s:
-        return await checkout_payment.pay(s, provider, checkout_id=checkout_id, user=user, **args)  # type: ignore[arg-type]
+    """Pay with a new card tokenised on localstripe; provisioning is not under test here:
+    the payment starts none."""
+    return await pay_checkout(user, checkout_id, card=card, **kw)  # type: ignore[arg-type]
 
 
-async def confirm(user: User, checkout_id: str, code: str) -> checkout_outcome.PayOutcome:
+async def confirm(user: User, checkout_id: str) -> checkout_outcome.PayOutcome:
+    """The browser's return after 3-D Secure (``confirm_payment``) with no dialog done."""
+    from travelsim.services.payments import get_provider
+
     async with db.session() as s:
         return await checkout_payment.confirm_payment(
-            s, PROVIDER, checkout_id=checkout_id, user=user, code=code, start_provisioning=None
+            s, get_provider(), checkout_id=checkout_id, user=user, start_provisioning=None
         )
 
 
@@ -94,12 +93,16 @@ async def test_successful_payment_creates_order_steps_and_assignment(
     assert outcome.card_last4 == "4242"
 
     (payment,) = await rows(Payment)
+    # Held, not charged: captured only when the eSIM is delivered.
     assert (payment.status, payment.idempotency_key, payment.amount_minor, payment.card_last4) == (
-        "succeeded",
+        "authorized",
         checkout_id,
         PRICE_MINOR,
         "4242",
     )
+    assert payment.captured_at is None and payment.provider_ref
+    pi = stripe_get(f"payment_intents/{payment.provider_ref}")
+    assert (pi["status"], pi["amount"], pi["currency"]) == ("requires_capture", PRICE_MINOR, "eur")
     (order,) = await rows(Order)
     assert (order.id, order.status, order.payment_id, order.user_id) == (
         outcome.order_id,
@@ -129,10 +132,11 @@ async def test_declined_card_keeps_checkout_open_and_reservation(
     assert (outcome.status, outcome.error_code) == ("declined", "card_declined")
     assert "declined" in outcome.message.lower()
     (payment,) = await rows(Payment)
-    assert (payment.status, payment.failure_reason, payment.card_last4) == (
+    # Refused when the card was added to the traveler's Stripe Customer: no PaymentIntent.
+    assert (payment.status, payment.failure_reason, payment.provider_ref) == (
         "declined",
         "card_declined",
-        "0002",
+        None,
     )
     assert await rows(Order) == []
     (chk,) = await rows(Checkout)
@@ -146,39 +150,53 @@ async def test_declined_card_keeps_checkout_open_and_reservation(
     payments = sorted(await rows(Payment), key=lambda p: p.id)
     assert [(p.status, p.idempotency_key) for p in payments] == [
         ("declined", checkout_id),
-        ("succeeded", f"{checkout_id}:2"),
+        ("authorized", f"{checkout_id}:2"),
     ]
     assert len(await rows(Order)) == 1
 
 
 async def test_requires_action_then_confirm(sqlite_db: Settings, client: SFTClient) -> None:
+    """3-D Secure: the PaymentIntent waits in ``requires_action``; the browser runs the
+    bank's dialog (Stripe.js ``confirmCardPayment``; here ``authenticate_3ds``) and returns
+    through ``confirm_payment``. A failed dialog declines the attempt, a later one passes."""
     user = await add_user()
     checkout_id = await open_checkout(user, client)
     outcome = await pay(user, checkout_id, CARD_3DS)
     assert outcome.status == "requires_action" and outcome.requires_action
+    assert outcome.client_secret
     async with db.session() as s:
         assert await checkout.pending_action(s, checkout_id) is True
-    # A reload/double click while the step is pending asks for the code again; no new charge.
+    # A reload/double click while the step is pending asks for it again; no new charge.
     again = await pay(user, checkout_id, CARD_3DS)
     assert (again.status, again.replayed, again.payment_id) == (
         "requires_action",
         True,
         outcome.payment_id,
     )
-    wrong = await confirm(user, checkout_id, "000000")
-    assert (wrong.status, wrong.error_code) == ("declined", "authentication_failed")
+    # Coming back without passing the dialog changes nothing.
+    still = await confirm(user, checkout_id)
+    assert (still.status, still.payment_id) == ("requires_action", outcome.payment_id)
+    wrong = await pass_3ds(user, again, success=False)
+    assert wrong.status == "declined" and wrong.error_code
+    assert "nothing was charged" in wrong.message.lower()
     with pytest.raises(checkout.CheckoutError) as exc:
-        await confirm(user, checkout_id, "123456")
+        await confirm(user, checkout_id)
     assert exc.value.code == "no_pending_payment"
 
     outcome = await pay(user, checkout_id, CARD_3DS)
     assert outcome.status == "requires_action"
-    done = await confirm(user, checkout_id, "123456")
+    done = await pass_3ds(user, outcome, success=True)
     assert done.status == "paid" and done.order_id
-    replay = await confirm(user, checkout_id, "123456")
+    replay = await confirm(user, checkout_id)
     assert (replay.status, replay.order_id, replay.replayed) == ("paid", done.order_id, True)
     payments = sorted(await rows(Payment), key=lambda p: p.id)
-    assert [p.status for p in payments] == ["declined", "succeeded"]
+    assert [p.status for p in payments] == ["declined", "authorized"]
+    assert stripe_get(f"payment_intents/{payments[0].provider_ref}")["status"] != (
+        "requires_capture"
+    )
+    assert stripe_get(f"payment_intents/{payments[1].provider_ref}")["status"] == (
+        "requires_capture"
+    )
     assert len(await rows(Order)) == 1
 
 
@@ -192,29 +210,26 @@ async def test_double_pay_charges_once(any_db: Settings, client: SFTClient) -> N
     third = await pay(user, checkout_id)  # reload after success
     assert (third.status, third.replayed) == ("paid", True)
     (payment,) = await rows(Payment)
-    assert payment.status == "succeeded"
+    assert payment.status == "authorized"
     (order,) = await rows(Order)
     assert third.order_id == order.id
     assert len([e for e in await rows(Esim) if e.state == "assigned"]) == 1
 
 
-class CountingProvider(DemoCardProvider):
-    def __init__(self) -> None:
-        super().__init__()
-        self.charges = 0
+class SlowProvider(ProxyProvider):
+    """localstripe, with the hold made slower to widen the race window."""
 
-    async def charge(self, **kwargs):  # type: ignore[no-untyped-def, override]
-        self.charges += 1
-        await asyncio.sleep(0.05)  # widen the race window
-        return await super().charge(**kwargs)
+    async def authorize(self, **kwargs: object) -> ChargeResult:
+        await asyncio.sleep(0.05)
+        return await super().authorize(**kwargs)
 
 
 async def test_many_concurrent_clicks_one_charge(any_db: Settings, client: SFTClient) -> None:
     user = await add_user()
     checkout_id = await open_checkout(user, client)
-    provider = CountingProvider()
+    provider = SlowProvider()
     outcomes = await asyncio.gather(*(pay(user, checkout_id, provider=provider) for _ in range(5)))
-    assert provider.charges == 1
+    assert provider.calls["authorize"] == 1
     assert {o.status for o in outcomes} <= {"paid", "processing"}
     assert len(await rows(Payment)) == 1
     assert len(await rows(Order)) == 1
@@ -227,7 +242,7 @@ async def test_another_users_checkout_is_not_found(sqlite_db: Settings, client: 
         await pay(intruder, checkout_id)
     assert exc.value.code == "not_found"
     with pytest.raises(checkout.CheckoutError) as exc:
-        await confirm(intruder, checkout_id, "123456")
+        await confirm(intruder, checkout_id)
     assert exc.value.code == "not_found"
     with pytest.raises(checkout.CheckoutError) as exc:
         async with db.session() as s:
@@ -327,16 +342,16 @@ async def test_lapsed_reservation_still_free_is_kept(
     assert [e.user_id for e in assigned] == [user.id]
 
 
-class StealingProvider(DemoCardProvider):
-    """While the card is being charged, the reservation lapses and another buyer takes the
-    last eSIM (the race the final compare-and-set assignment must catch)."""
+class StealingProvider(ProxyProvider):
+    """While the amount is being held at localstripe, the reservation lapses and another
+    buyer takes the last eSIM (the race the final compare-and-set assignment must catch)."""
 
     def __init__(self, thief: User, client: SFTClient) -> None:
         super().__init__()
         self.thief, self.client = thief, client
 
-    async def charge(self, **kwargs):  # type: ignore[no-untyped-def, override]
-        result = await super().charge(**kwargs)
+    async def authorize(self, **kwargs: object) -> ChargeResult:
+        result = await super().authorize(**kwargs)
         async with db.session() as s:
             await inventory.release_expired(s, utcnow() + timedelta(hours=2))
         await open_checkout(self.thief, self.client)
@@ -356,6 +371,8 @@ async def test_esim_lost_during_charge_voids_the_payment(
     assert exc.value.code == "sold_out"
     (payment,) = await rows(Payment)
     assert payment.status == "voided"
+    # The hold is released at Stripe: the traveler is not charged.
+    assert stripe_get(f"payment_intents/{payment.provider_ref}")["status"] == "canceled"
     assert await rows(Order) == []
     (esim,) = await rows(Esim)
     assert esim.state == "reserved" and esim.checkout_id != checkout_id
@@ -378,6 +395,7 @@ async def test_card_number_is_never_stored(sqlite_db: Settings, client: SFTClien
     checkout_id = await open_checkout(user, client)
     await pay(user, checkout_id, CARD_DECLINED)
     await pay(user, checkout_id, CARD_OK)
+    assert await intent_of((await rows(Payment))[-1].id)
     path = sqlite_db.sync_database_url.split("///", 1)[1]
     await db.async_engine().dispose()
     blob = open(path, "rb").read()
@@ -386,5 +404,5 @@ async def test_card_number_is_never_stored(sqlite_db: Settings, client: SFTClien
             blob += open(wal, "rb").read()
         except FileNotFoundError:
             pass
-    for number in ("4242424242424242", "4000000000000002", "4242 4242 4242 4242"):
+    for number in ("4242424242424242", "4000000000000002", "4242 4242 4242 4242", "12/35"):
         assert number.encode() not in blob

@@ -18,6 +18,8 @@ from checkout_support import (  # noqa: F401 - fixtures
     Sim,
     add_plan,
     add_user,
+    pass_3ds,
+    pay_checkout,
     sft_clients,
     sim_factory,
 )
@@ -27,7 +29,7 @@ from travelsim import db
 from travelsim.models import Checkout, Esim, User
 from travelsim.services import checkout, checkout_payment, platform
 from travelsim.services.checkout_outcome import PayOutcome
-from travelsim.services.payments import Card, DemoCardProvider
+from travelsim.services.payments import get_provider
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -77,26 +79,22 @@ async def open_checkout(user: User, client: SFTClient | None, **kw: object) -> s
 
 
 async def pay(user: User, checkout_id: str, card: str, start: StartRecorder | None) -> PayOutcome:
-    async with db.session() as s:
-        return await checkout_payment.pay(
-            s,
-            DemoCardProvider(),
-            checkout_id=checkout_id,
-            user=user,
-            card=Card(card, "12/35", "123"),
-            device_confirmed=True,
-            start_provisioning=start,
-        )
+    return await pay_checkout(user, checkout_id, card=card, start_provisioning=start)
 
 
-async def confirm(user: User, checkout_id: str, code: str, start: StartRecorder) -> PayOutcome:
+async def confirm(
+    user: User, pending: PayOutcome, success: bool | None, start: StartRecorder
+) -> PayOutcome:
+    """The browser after ``requires_action``: the 3-D Secure dialog passed or failed, then
+    ``confirm_payment``; ``success=None``: only the return (a reload after the dialog)."""
+    if success is not None:
+        return await pass_3ds(user, pending, success=success, start_provisioning=start)
     async with db.session() as s:
         return await checkout_payment.confirm_payment(
             s,
-            DemoCardProvider(),
-            checkout_id=checkout_id,
+            get_provider(),
+            checkout_id=pending.checkout_id,
             user=user,
-            code=code,
             start_provisioning=start,
         )
 
@@ -129,21 +127,23 @@ async def test_paying_starts_the_committed_order_once(any_db: Settings, client: 
     assert start.started == [outcome.order_id]
 
 
-async def test_no_order_no_start_until_the_code_is_confirmed(
+async def test_no_order_no_start_until_3ds_is_passed(
     sqlite_db: Settings, client: SFTClient
 ) -> None:
     user = await add_user()
     checkout_id = await open_checkout(user, client)
     start = StartRecorder()
     assert (await pay(user, checkout_id, CARD_DECLINED, start)).status == "declined"
-    assert (await pay(user, checkout_id, CARD_3DS, start)).status == "requires_action"
-    assert (await confirm(user, checkout_id, "000000", start)).status == "declined"
+    pending = await pay(user, checkout_id, CARD_3DS, start)
+    assert pending.status == "requires_action"
+    assert (await confirm(user, pending, False, start)).status == "declined"
     assert start.started == []
-    assert (await pay(user, checkout_id, CARD_3DS, start)).status == "requires_action"
-    done = await confirm(user, checkout_id, "123456", start)
+    pending = await pay(user, checkout_id, CARD_3DS, start)
+    assert pending.status == "requires_action"
+    done = await confirm(user, pending, True, start)
     assert done.status == "paid" and done.order_id
     assert (start.started, start.committed) == ([done.order_id], [True])
-    replay = await confirm(user, checkout_id, "123456", start)
+    replay = await confirm(user, pending, None, start)
     assert (replay.order_id, replay.replayed) == (done.order_id, True)
     assert start.started == [done.order_id]
 
@@ -161,9 +161,10 @@ async def test_checkout_page_follows_the_checkout(sqlite_db: Settings, client: S
         "FR",
     )
     assert (shown.order_id, shown.target, shown.closed_status) == (None, None, None)
-    assert (await pay(user, checkout_id, CARD_3DS, None)).status == "requires_action"
+    pending = await pay(user, checkout_id, CARD_3DS, None)
+    assert pending.status == "requires_action"
     assert (await page(checkout_id, user)).step == "action"
-    paid = await confirm(user, checkout_id, "123456", StartRecorder())
+    paid = await confirm(user, pending, True, StartRecorder())
     shown = await page(checkout_id, user)
     assert (shown.found, shown.order_id, shown.open) == (True, paid.order_id, False)
 

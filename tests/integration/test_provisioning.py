@@ -19,12 +19,15 @@ from urllib.parse import quote
 import pytest
 from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
+    ProxyProvider,
     Sim,
     add_plan,
     add_user,
     buy,
+    pay_checkout,
     sft_clients,
     sim_factory,
+    stripe_get,
 )
 from sqlmodel import select
 
@@ -32,8 +35,8 @@ from travelsim import db
 from travelsim.esim import ActivationCode, qr_png
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, OutboxEmail, Payment, ProvisioningStep, User
-from travelsim.services import checkout, checkout_payment, email, installation, provisioning
-from travelsim.services.payments import Card, DemoCardProvider, PaymentProviderError
+from travelsim.services import checkout, email, installation, provisioning
+from travelsim.services.payments import PaymentProvider, PaymentProviderError
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -117,6 +120,10 @@ async def test_happy_path_delivers_exactly_once(
         ("fetch_code", "done", 1),
         ("deliver", "done", 1),
     ]
+    # Delivered, so charged: the hold is captured (at localstripe too).
+    payment = await get(Payment, order.payment_id)
+    assert payment.status == "succeeded" and payment.captured_at is not None
+    assert stripe_get(f"payment_intents/{payment.provider_ref}")["status"] == "succeeded"
     assert progress.events == [
         ("order", "provisioning"),
         ("activate", "running"),
@@ -299,8 +306,10 @@ async def test_activation_http500_is_retried_in_place(
         ("activate", "retrying"),
         ("activate", "running"),
     ]
-    assert [c["status"] for c in sim.calls("endpointlifecyclechange")] == [500, 200]
-    assert sim.calls("getendpointprofile")  # re-read before re-sending
+    changes = sim.calls("endpointlifecyclechange")
+    assert [c["status"] for c in changes] == [500, 200]
+    # The status is re-read (fetchSIM?iccid=, simStatus) between the failed and the new send.
+    assert [c for c in sim.calls("fetchsim") if changes[0]["seq"] < c["seq"] < changes[1]["seq"]]
     assert sim.endpoint_status(esim.endpoint_id) == "Active"
 
 
@@ -321,22 +330,27 @@ async def test_activation_timeout_after_commit_is_verified_not_resent(
     assert len(await wait_for_calls(sim, "endpointlifecyclechange", 1)) == 1
 
 
-class FailingVoidProvider(DemoCardProvider):
-    async def void(self, provider_ref: str) -> None:
-        raise PaymentProviderError("network", "void failed")
+class FailingVoidProvider(ProxyProvider):
+    """localstripe, except that releasing a hold fails (Stripe unreachable at that moment)."""
+
+    async def void(self, ref: str) -> None:
+        self.calls["void"] += 1
+        raise PaymentProviderError("provider_unavailable", "void failed")
 
 
 @pytest.mark.parametrize(
-    ("provider", "payment_status"),
-    [(None, "voided"), (FailingVoidProvider(), "flagged")],
+    ("failing_void", "payment_status", "intent_status"),
+    [(False, "voided", "canceled"), (True, "flagged", "requires_capture")],
 )
 async def test_persistent_failure_needs_attention_and_voids_payment(
     sqlite_db: Settings,
     sim_factory: Callable[..., Sim],
     sft_clients: Callable[..., SFTClient],
-    provider: DemoCardProvider | None,
+    failing_void: bool,
     payment_status: str,
+    intent_status: str,
 ) -> None:
+    provider: PaymentProvider | None = FailingVoidProvider() if failing_void else None
     sim = sim_factory(esims=2)
     client = sft_clients(sim.url)
     await add_plan()
@@ -371,6 +385,9 @@ async def test_persistent_failure_needs_attention_and_voids_payment(
     ] * 2
     payment = await get(Payment, order.payment_id)
     assert payment.status == payment_status
+    # Given up: the hold is released at Stripe (or, when that failed, flagged for staff
+    # with the hold still there).
+    assert stripe_get(f"payment_intents/{payment.provider_ref}")["status"] == intent_status
     assert len(sim.calls("endpointlifecyclechange")) == 3
     assert sim.endpoint_status(esim.endpoint_id) == "Pre-Active"
     assert await emails() == []
@@ -406,7 +423,9 @@ async def test_platform_refusal_fails_without_retry(
         ("subscribe", "failed", 1),
     ]
     assert len(sim.calls("subscribeaddon")) == 1
-    assert (await get(Payment, order.payment_id)).status == "voided"
+    payment = await get(Payment, order.payment_id)
+    assert payment.status == "voided"
+    assert stripe_get(f"payment_intents/{payment.provider_ref}")["status"] == "canceled"
 
 
 async def test_topup_subscribes_a_second_instance_on_the_same_esim(
@@ -424,20 +443,13 @@ async def test_topup_subscribes_a_second_instance_on_the_same_esim(
             s, user=user, plan_id=PLAN_ID, destination="FR", kind="topup", esim_id=esim.id
         )
         assert c.reserved_until is None
-        outcome = await checkout_payment.pay(
-            s,
-            DemoCardProvider(),
-            checkout_id=c.id,
-            user=user,
-            card=Card("4242424242424242", "01/2040", "999"),
-            device_confirmed=True,
-            start_provisioning=None,
-        )
+    outcome = await pay_checkout(user, c.id)
     assert outcome.status == "paid" and outcome.order_id
     sim.clear_calls()
     second = await provisioning.run_order(outcome.order_id, client=client, **FAST)
 
     assert second.status == "delivered" and second.esim_id == esim.id
+    assert (await get(Payment, second.payment_id)).status == "succeeded"
     assert [s.name for s in await steps_of(second.id)] == ["activate", "subscribe", "deliver"]
     ids = sorted(a["uniqueId"] for a in sim.addons(esim.endpoint_id) if a["planId"] == PLAN_ID)
     assert sorted([first.addon_unique_id, second.addon_unique_id]) == ids

@@ -113,7 +113,7 @@ async def test_transient_fault_is_retried_by_recovery_and_delivered_without_void
 
     # Not given up: the order waits for an automatic retry, the payment is untouched.
     assert left.status == "paid"
-    assert (await get(Payment, order.payment_id)).status == "succeeded"
+    assert (await get(Payment, order.payment_id)).status == "authorized"  # held, not captured
     row = await get(Order, order.id)
     assert row.retry_count == 1
     assert _utc(row.first_failed_at) == clock.now
@@ -187,7 +187,7 @@ async def test_subscribe_outcome_unknown_is_reread_not_resent_on_the_automatic_r
     finally:
         await losing.aclose()
     assert left.status == "paid" and left.addon_unique_id is None
-    assert (await get(Payment, order.payment_id)).status == "succeeded"
+    assert (await get(Payment, order.payment_id)).status == "authorized"  # held, not captured
     assert len(sim.calls("subscribeaddon")) <= 1  # the delayed answer may not be logged yet
 
     sim.clear_faults()
@@ -238,7 +238,7 @@ async def test_retry_schedule_backs_off_and_gives_up_after_the_window(
         retries += 1
     # 1+2+...+32 min = 63 min, then hourly to 24 h: a bounded number of retries.
     assert 20 < retries < 40
-    assert (await get(Payment, order.payment_id)).status == "succeeded"
+    assert (await get(Payment, order.payment_id)).status == "authorized"  # held, not captured
 
     clock.now = window_end
     result = await runs.run_recovery(

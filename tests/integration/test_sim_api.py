@@ -60,7 +60,7 @@ def test_seed_validity(sim_api: SimApi) -> None:
         assert len(eid) == 32 and eid.startswith("8904") and int(eid) % 97 == 1, eid
         assert row["endPointId"].isdigit()
         assert (row["simStatus"], row["simAttachStatus"]) == ("Pre-Active", "ATTACHED")
-        assert row["esimProfileStatus"] == "released"
+        assert row["eSimProfileStatus"] == "released"  # published spelling (documented)
         ac = row["activationCode"]
         assert ac["smDpPlusAdress"] == "smdp.sim.local"
         assert ac["textQrCode"] == f"LPA:1$smdp.sim.local${ac['matchingId']}"
@@ -188,10 +188,49 @@ def test_delink_and_hold_refusals(sim_api: SimApi) -> None:
 
 # --------------------------------------------------------------------------- catalogue
 def test_query_rate_plan(sim_api: SimApi) -> None:
+    """Documented shape: the nested add-on plan of the 4.13 release FAQ ("Addon plan API with
+    validity and subscription", https://docs.sft.bics.com/sft/release-4-13-0-may-07-2024):
+    ``basicInfo{planName, planType, planCategory, planStatus, addOnPriority}``,
+    ``benefit[{benefitId, value, rateZone}]``, ``subscription{reSubscription,
+    reSubscriptionRule, occurrences, activatedBy}`` ("activatedBy": "1" ==> This is MOVED),
+    ``validity{validityType, validityFactor}``."""
     rows = sim_api.resp(sim_api.get("QueryRatePlan", planCategory="ADDON", planType=0))[
         "responseParam"
     ]["rows"]
-    assert {r["planId"] for r in rows} == PLAN_IDS
+    assert {r["basicInfo"]["planId"] for r in rows} == PLAN_IDS
+    by_id = {r["basicInfo"]["planId"]: r for r in rows}
+    fr = by_id["870101"]
+    assert fr["basicInfo"] == {
+        "planId": "870101",
+        "planName": "France 1 GB 7 days",
+        "planType": "0",
+        "planCategory": "ADDON",
+        "planStatus": "Active",
+        "addOnPriority": "1",
+    }
+    assert fr["benefit"] == [{"benefitId": "1", "value": "1073741824", "rateZone": "101"}]
+    assert fr["validity"] == {"validityType": "1", "validityFactor": "7"}
+    assert fr["subscription"]["activatedBy"] == "0" and "activatedBy" not in fr["basicInfo"]
+    assert fr["subscription"]["reSubscription"] == "false"  # One-Time
+    assert fr["countries"] == ["FR"] and "volume" not in fr
+    assert by_id["870202"]["benefit"][0]["value"] == str(20 * GB) == "21474836480"
+    assert by_id["870401"]["benefit"][0]["value"] == str(100 * MB) == "104857600"
+    assert by_id["870301"]["subscription"]["activatedBy"] == "1"
+    assert len(by_id["870301"]["countries"]) >= 75
+    eu = set(by_id["870201"]["countries"])
+    assert {"FR", "ES", "IT", "DE", "PT", "NL", "BE", "AT", "CH", "GR", "GB", "IE"} <= eu
+    assert 30 <= len(eu) <= 40
+    assert by_id["870302"]["validity"]["validityFactor"] == "60"
+    one = sim_api.resp(sim_api.get("QueryRatePlan", planId="870132"))["responseParam"]["rows"]
+    assert [r["basicInfo"]["planName"] for r in one] == ["USA 10 GB 30 days"]
+
+
+def test_query_rate_plan_legacy_shape(sim_api: SimApi) -> None:
+    """Legacy shape: the portal's older flat guess (docs/simulator.md#answer-shapes)."""
+    assert sim_api.ctl("POST", "settings", {"shapes": "legacy"}).status_code == 200
+    rows = sim_api.resp(sim_api.get("QueryRatePlan", planCategory="ADDON", planType=0))[
+        "responseParam"
+    ]["rows"]
     by_id = {r["planId"]: r for r in rows}
     fr = by_id["870101"]
     assert fr["planName"] == "France 1 GB 7 days" and fr["volume"] == "1073741824"
@@ -204,15 +243,21 @@ def test_query_rate_plan(sim_api: SimApi) -> None:
         "Active",
         "1",
     )
-    assert by_id["870202"]["volume"] == str(20 * GB) == "21474836480"
-    assert by_id["870401"]["volume"] == str(100 * MB) == "104857600"
-    assert by_id["870301"]["activatedBy"] == "1" and len(by_id["870301"]["countries"]) >= 75
-    eu = set(by_id["870201"]["countries"])
-    assert {"FR", "ES", "IT", "DE", "PT", "NL", "BE", "AT", "CH", "GR", "GB", "IE"} <= eu
-    assert 30 <= len(eu) <= 40
-    assert by_id["870302"]["validity"]["validityFactor"] == "60"
-    one = sim_api.resp(sim_api.get("QueryRatePlan", planId="870132"))["responseParam"]["rows"]
-    assert [r["planName"] for r in one] == ["USA 10 GB 30 days"]
+
+
+def test_profile_status_spelling_by_shape(sim_api: SimApi) -> None:
+    """``eSimProfileStatus`` (published: "eSimProfileStatus options (installed, downloaded,
+    enabled, disabled, deleted, error)", release 4.13) in documented mode; the older
+    ``esimProfileStatus`` in legacy mode, on fetchSIM rows and the profile's basicInfo."""
+    row = all_rows(sim_api, perPage=1)[0]
+    prof = sim_api.resp(sim_api.get("GetEndPointProfile", endPointId=row["endPointId"]))
+    assert row["eSimProfileStatus"] == "released" and "esimProfileStatus" not in row
+    assert prof["info"]["basicInfo"]["eSimProfileStatus"] == "released"
+    assert sim_api.ctl("POST", "settings", {"shapes": "legacy"}).status_code == 200
+    row = all_rows(sim_api, perPage=1)[0]
+    prof = sim_api.resp(sim_api.get("GetEndPointProfile", endPointId=row["endPointId"]))
+    assert row["esimProfileStatus"] == "released" and "eSimProfileStatus" not in row
+    assert prof["info"]["basicInfo"]["esimProfileStatus"] == "released"
 
 
 # --------------------------------------------------------------------------- add-ons
@@ -494,13 +539,13 @@ def test_profile_status_control_and_state(sim_api: SimApi) -> None:
     row = all_rows(sim_api, perPage=1)[0]
     r = sim_api.ctl("POST", "profile-status", {"iccid": row["iccid"], "status": "installed"})
     assert r.status_code == 200 and r.json()["esimProfileStatus"] == "installed"
-    assert all_rows(sim_api, iccid=row["iccid"])[0]["esimProfileStatus"] == "installed"
+    assert all_rows(sim_api, iccid=row["iccid"])[0]["eSimProfileStatus"] == "installed"
     r = sim_api.ctl(
         "POST", "profile-status", {"endPointId": row["endPointId"], "status": "ENABLED"}
     )
     assert r.json()["previousStatus"] == "installed"
     prof = sim_api.resp(sim_api.get("GetEndPointProfile", endPointId=row["endPointId"]))
-    assert prof["info"]["basicInfo"]["esimProfileStatus"] == "enabled"
+    assert prof["info"]["basicInfo"]["eSimProfileStatus"] == "enabled"
     assert prof["info"]["basicInfo"]["iccid"] == row["iccid"]
     assert prof["info"]["basicInfo"]["eid"] == row["eid"]
     assert (

@@ -25,7 +25,8 @@ def expired_envelope(r: httpx.Response, description: str = "Token expired") -> N
 
 
 # --------------------------------------------------------------------------- auth
-def test_login_refresh_and_bad_credentials(sim_server: SimServer) -> None:
+def test_login_refresh_and_bad_credentials(sim_server_factory: Callable[..., SimServer]) -> None:
+    sim_server = sim_server_factory(expiry_shape="http401")  # the default is http200
     api = SimApi(sim_server.url)
     r = api.http.post("/api/login", json={"username": "demo", "password": "nope"})
     assert r.status_code == 401
@@ -57,7 +58,7 @@ def test_login_refresh_and_bad_credentials(sim_server: SimServer) -> None:
 
 
 def test_access_token_ttl(sim_server_factory: Callable[..., SimServer]) -> None:
-    srv = sim_server_factory(access_token_ttl_seconds=0.5)
+    srv = sim_server_factory(access_token_ttl_seconds=0.5, expiry_shape="http401")
     api = SimApi(srv.url)
     api.login()
     assert api.resp(api.get("fetchSIM"))["resultCode"] == "0"
@@ -71,6 +72,8 @@ def test_access_token_ttl(sim_server_factory: Callable[..., SimServer]) -> None:
 
 
 def test_token_expiry_both_shapes(sim_api: SimApi) -> None:
+    # Shape 1: HTTP 401 (not the default any more: set it).
+    assert sim_api.ctl("POST", "settings", {"expiry_shape": "http401"}).status_code == 200
     r = sim_api.ctl("POST", "faults", {"operation": "fetchSIM", "kind": "token_expiry", "count": 1})
     assert r.status_code == 200 and r.json()["fault"]["kind"] == "token_expiry"
     r = sim_api.get("fetchSIM")

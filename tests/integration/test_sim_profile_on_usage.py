@@ -22,14 +22,22 @@ def _profile(sim_api: SimApi, endpoint_id: str) -> str:
     r = sim_api.get("fetchSIM", endPointId=endpoint_id, page=1, perPage=250)
     rows = sim_api.resp(r)["responseParam"]["rows"]
     (row,) = [x for x in rows if x["endPointId"] == endpoint_id]
-    return str(row["esimProfileStatus"])
+    return str(row["eSimProfileStatus"])
 
 
 def _profile_events(sim_api: SimApi) -> list[dict[str, Any]]:
+    """The profile events sent, in either answer shape (docs/simulator.md#answer-shapes), the
+    status under ``esimProfileStatus``."""
     history = sim_api.ctl("GET", "callbacks").json()["history"]
     events = []
     for batch in history:
-        for note in batch["body"]["Request"]["notification"]:
+        body = batch["body"]
+        if isinstance(body, list):  # documented: data-stream events, eSimProfileStatus
+            for event in body:
+                if event["eventType"] == "eSIM Profile Status":
+                    events.append({**event, "esimProfileStatus": event["eSimProfileStatus"]})
+            continue
+        for note in body["Request"]["notification"]:
             if note["eventType"] == "eSIM Profile Status":
                 events.append(json.loads(note["message"]))
     return events

@@ -627,3 +627,114 @@ async def test_refresh_now_cooldown_and_ownership(
     # refreshes use the REFRESH priority and read the three documented operations
     ops = {c["operation"] for c in api.ctl("GET", "calls").json()["calls"]}
     assert {"getendpointaddondetails", "getendpointprofile", "getstatistics"} <= ops
+
+
+def _sim_calls(sim: SimServer, operation: str) -> list[dict[str, Any]]:
+    return [c for c in sim.simulator.calls if c["operation"] == operation]
+
+
+async def test_sync_reads_the_profile_when_add_on_details_is_not_served(
+    sqlite_db: Settings, engines: None, sim: SimServer, api: SimApi, client: SFTClient
+) -> None:
+    """Get Endpoint Add-on Details answers HTTP 404, as a platform without that path would: the
+    sync builds the add-ons from GetEndPointProfile (plans joined with benefits by uniqueId,
+    docs/sft-platform.md#get-endpoint-add-on-details) with the simulator's own figures, reads
+    the profile once per sync and stops asking for add-on details. An add-on the profile stops
+    listing has ended (the 4.13 release: a One-Time add-on "When addon expires or volume is
+    consumed addon will be removed"): used up before its expiry, expired after it."""
+    setup = await setup_esim(client, [FR_1GB_7D, FR_5GB_30D])
+    first_uid, second_uid = setup.unique_ids
+    clock = sim_clock(sim)
+    api.consume(setup.endpoint_id, 300 * MB)
+    served = {str(r["uniqueId"]): r for r in api.addons(endPointId=setup.endpoint_id)}
+    sim.simulator.addon_details_served = False
+
+    result = await usage_sync.sync_esims(
+        client, [setup.esim_id], priority=Priority.SYNC, clock=clock
+    )
+    assert result.synced == 1 and result.outcomes[0].addons_inserted == 2
+    stored = await stored_addons(setup.esim_id)
+    for uid, r in served.items():
+        row = stored[uid]
+        assert row.status == WIRE_STATUS[r["status"]]
+        assert (row.initial_bytes, row.remaining_bytes, row.used_bytes) == (
+            int(r["initialVolume"]),
+            int(r["remainingVolume"]),
+            int(r["usedVolume"]),
+        )
+        assert (row.started_at, row.expires_at) == (
+            wire_dt(r["startDate"]),
+            wire_dt(r["expiryDate"]),
+        )
+        assert row.plan_id == r["planId"] and row.plan_name == r["planName"]
+        # Not in the profile: cannot be known.
+        assert (row.subscribed_at, row.activated_by, row.priority) == (None, None, None)
+    assert stored[first_uid].validity_days == 7  # inferred from start and expiry
+    assert [c["status"] for c in _sim_calls(sim, "getendpointaddondetails")] == [200, 404]
+    assert len(_sim_calls(sim, "getendpointprofile")) == 1
+
+    # The first add-on is used up: the profile no longer lists it; the waiting one starts.
+    api.consume(setup.endpoint_id, GB - 300 * MB + 10 * MB)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    stored = await stored_addons(setup.esim_id)
+    first, second = stored[first_uid], stored[second_uid]
+    # Last known figures kept, status ended: not past its expiry, so used up.
+    assert (first.status, first.remaining_bytes) == ("used_up", GB - 300 * MB)
+    assert (second.status, second.remaining_bytes) == ("active", 5 * GB - 10 * MB)
+
+    # Past the second one's expiry it disappears too: expired.
+    api.advance(30 * 86_400 + 60)
+    await usage_sync.sync_esims(client, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+    assert (await stored_addons(setup.esim_id))[second_uid].status == "expired"
+    assert [c["status"] for c in _sim_calls(sim, "getendpointaddondetails")] == [200, 404]
+    assert len(_sim_calls(sim, "getendpointprofile")) == 3
+
+
+async def test_an_older_read_stored_last_does_not_overwrite_a_newer_one(
+    any_db: Settings, engines: None, sim: SimServer, api: SimApi, client: SFTClient
+) -> None:
+    """Two reads of one eSIM overlap. The first reads the profile (``released``), then waits
+    before GetStatistics; meanwhile the phone deletes the profile and a second read, begun
+    later, reads ``deleted`` and is stored. The first read then finishes, last: it is dropped
+    whole, and what stays stored is the second read, with the time it began (usage_sync's
+    module docstring)."""
+    setup = await setup_esim(client, [FR_1GB_7D])
+    base = sim_clock(sim)()
+    ticks = iter(range(100))
+
+    def clock() -> datetime:  # each reading of the clock is one second later
+        return base + timedelta(seconds=next(ticks))
+
+    profile_read = asyncio.Event()
+    newer_stored = asyncio.Event()
+
+    class HeldClient(SFTClient):
+        async def statistics(self, *args: Any, **kwargs: Any) -> Any:
+            profile_read.set()
+            await newer_stored.wait()
+            return await super().statistics(*args, **kwargs)
+
+    held = HeldClient(sim.url, "demo", "demo", rate_budget=LocalRateBudget(1000.0))
+    try:
+        older = asyncio.create_task(
+            usage_sync.sync_esims(held, [setup.esim_id], priority=Priority.SYNC, clock=clock)
+        )
+        await profile_read.wait()
+        assert api.ctl(
+            "POST", "profile-status", {"endPointId": setup.endpoint_id, "status": "deleted"}
+        ).is_success
+        newer = await usage_sync.sync_esims(
+            client, [setup.esim_id], priority=Priority.REFRESH, clock=clock
+        )
+        assert newer.outcomes[0].ok and newer.outcomes[0].esim_updated
+        newer_stored.set()
+        dropped = (await older).outcomes[0]
+    finally:
+        await held.aclose()
+    assert dropped.ok and dropped.changed_rows == 0
+    async with db.session() as s:
+        esim = await s.get(Esim, setup.esim_id)
+        sync = await s.get(EsimSync, setup.esim_id)
+        assert esim is not None and sync is not None
+        assert (esim.profile_status, sync.profile_status) == ("deleted", "deleted")
+        assert sync.synced_at == base + timedelta(seconds=1)  # the second read's start

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from checkout_support import card_token_async
 from sqlmodel import select
 
 from tests.harness import ROOT, SimProcess, free_port
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, OutboxEmail, Payment, User
 from travelsim.services import checkout, checkout_outcome, checkout_payment, inventory
-from travelsim.services.payments import Card, DemoCardProvider
+from travelsim.services.payments import PaymentProvider
 from travelsim.sft import SFTClient
 
 PLAN_ID = "870101"  # simulator catalogue: "France 1 GB 7 days"
@@ -40,24 +41,26 @@ async def add_users(n: int, prefix: str = "load") -> list[User]:
 
 
 async def checkout_and_pay(
-    user: User, client: SFTClient | None, provider: DemoCardProvider
+    user: User, client: SFTClient | None, provider: PaymentProvider
 ) -> checkout_outcome.PayOutcome | str:
     """``start_checkout`` + ``pay`` in two sessions, as the UI does (no provisioning started:
-    the tests run it themselves). Returns the outcome, or the CheckoutError code when
-    refused."""
+    the tests run it themselves), the card a Stripe.js-style token made on the provider's
+    localstripe (``checkout_support.card_token``). Returns the outcome, or the CheckoutError
+    code when refused."""
     try:
         async with db.session() as s:
             c = await checkout.start_checkout(
                 s, user=user, plan_id=PLAN_ID, destination="FR", client=client
             )
             checkout_id = c.id
+        token = await card_token_async(CARD_OK, getattr(provider, "api_base", None))
         async with db.session() as s:
             return await checkout_payment.pay(
                 s,
                 provider,
                 checkout_id=checkout_id,
                 user=user,
-                card=Card(CARD_OK, "12/35", "123"),
+                card=checkout_payment.NewCard(token),
                 device_confirmed=True,
                 start_provisioning=None,
             )

@@ -514,7 +514,11 @@ async def test_probe_hashing_does_not_block_the_event_loop(browser: Browser) -> 
             await c.close()
     assert all(a == ("/", {}) for a in answers), answers
     worst = max(gaps)
-    assert worst < one_hash / 2, (
+    # A hash run on the loop blocks it for at least one whole hash (before the fix: 1574 ms
+    # against one hash of 226 ms). Off the loop, the ticker still competes for the 2 cores with
+    # Argon2's own lane threads, so a stall of some tens of ms is the OS scheduler, not us (a
+    # fresh-clone CI saw 89 ms against 158 ms); the bound is therefore one hash, not half.
+    assert worst < one_hash, (
         f"loop stalled {worst * 1000:.0f} ms; one hash {one_hash * 1000:.0f} ms"
     )
 

@@ -4,9 +4,9 @@ spending the platform budget on refills.
 
 Real parts only: the SFT simulator on a loopback socket (``checkout_support.sim_factory``),
 the portal's SFT client, a migrated SQLite file (PostgreSQL too for the parallel starts,
-``any_db``), the demo card processor. Each probe asserts what the attacker gets: the error
-code and message, the payment and order rows, the eSIM rows, and the simulator's own records
-(endpoint status, the calls it received).
+``any_db``), Stripe as the session's localstripe over HTTP. Each probe asserts what the
+attacker gets: the error code and message, the payment and order rows, the eSIM rows, and
+the simulator's own records (endpoint status, the calls it received).
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from checkout_support)
@@ -24,19 +24,23 @@ from typing import Any
 
 import pytest
 from checkout_support import (  # noqa: F401 - fixtures
-    CARD_OK,
     PLAN_ID,
+    ProxyProvider,
     Sim,
     add_plan,
     add_user,
     buy,
+    card_token,
+    pay_checkout,
     sft_clients,
     sim_factory,
+    stripe_get,
 )
 from sqlalchemy import update
 from sqlmodel import col, select
 
 from tests.harness import REDIS_URL, redis_client
+from tests.stripe_support import CARD_OK, RunningLocalStripe
 from travelsim import db
 from travelsim.models import (
     Checkout,
@@ -63,7 +67,7 @@ from travelsim.services import (
 from travelsim.services.admin.esims import staff_lifecycle
 from travelsim.services.jobs import runs
 from travelsim.services.jobs.metering import RunStats
-from travelsim.services.payments import Card, DemoCardProvider
+from travelsim.services.payments import ChargeResult, get_provider
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import SFTClient
 from travelsim.sft.models import Priority
@@ -93,17 +97,7 @@ async def _open(user: User, plan_id: str = PLAN_ID, **kw: Any) -> Checkout:
 
 
 async def _pay(user: User, checkout_id: str, **kw: Any) -> Any:
-    kw.setdefault("start_provisioning", None)
-    async with db.session() as s:
-        return await checkout_payment.pay(
-            s,
-            DemoCardProvider(),
-            checkout_id=checkout_id,
-            user=user,
-            card=Card(CARD_OK, "12/35", "123"),
-            device_confirmed=True,
-            **kw,
-        )
+    return await pay_checkout(user, checkout_id, **kw)
 
 
 async def _staff_edits_plan(**values: Any) -> None:
@@ -154,7 +148,9 @@ async def test_probe_paid_after_price_change_and_off_sale(
     outcome = await _pay(user, opened.id)
     assert outcome.status == "paid"
     [payment] = await _rows(Payment)
-    assert (payment.amount_minor, payment.status) == (99_900, PaymentStatus.SUCCEEDED)
+    assert (payment.amount_minor, payment.status) == (99_900, PaymentStatus.AUTHORIZED)
+    held = stripe_get(f"payment_intents/{payment.provider_ref}")
+    assert (held["amount"], held["currency"], held["status"]) == (99_900, "eur", "requires_capture")
 
 
 async def test_probe_topup_paid_after_staff_suspension(
@@ -208,6 +204,7 @@ async def test_probe_provisioning_never_resumes_staff_suspension(
     assert sim.calls("subscribeaddon") == []
     [payment] = await _rows(Payment, col(Payment.id) == order.payment_id)
     assert payment.status == PaymentStatus.VOIDED  # the traveler is not charged for nothing
+    assert stripe_get(f"payment_intents/{payment.provider_ref}")["status"] == "canceled"
 
 
 async def test_probe_checkout_older_than_ttl(
@@ -248,30 +245,63 @@ async def test_probe_checkout_older_than_ttl(
     assert esim.state == InventoryState.FREE
 
 
+def _hold_elsewhere(localstripe: RunningLocalStripe, amount_minor: int) -> str:
+    """A real manual-capture PaymentIntent for ``amount_minor`` EUR at localstripe, made
+    outside the portal (the attacker's own Stripe call with a leaked or guessed key, or a
+    PaymentIntent edited in the dashboard): its id."""
+    stripe_client = localstripe.client()
+    customer = stripe_client.v1.customers.create(params={"email": "attacker@example.com"})
+    card = stripe_client.v1.customers.payment_sources.create(
+        customer.id, params={"source": card_token(CARD_OK, localstripe.base)}
+    )
+    pi = stripe_client.v1.payment_intents.create(
+        params={
+            "amount": amount_minor,
+            "currency": "eur",
+            "customer": customer.id,
+            "payment_method": card.id,
+            "capture_method": "manual",
+            "confirm": True,
+        }
+    )
+    assert pi.status == "requires_capture"
+    return str(pi.id)
+
+
 async def test_probe_fulfilment_of_another_amount(
-    sqlite_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
+    sqlite_db: Settings,
+    sim_factory: Callable[..., Sim],
+    sft_clients: Callable[..., SFTClient],
+    localstripe: RunningLocalStripe,
 ) -> None:
-    """A succeeded payment of 1 cent reaches fulfilment of a €9.90 checkout: the order is
+    """A hold of 1 cent at Stripe reaches fulfilment of a €9.90 checkout: the order is
     written for staff as needs-attention, provisioning is never started, the simulator gets
-    no lifecycle change or add-on; the payment row is kept."""
+    no lifecycle change or add-on; the payment row is kept with the amount Stripe holds
+    (read from Stripe, not believed from the row), and nothing is captured."""
     sim = sim_factory(esims=2)
     client = sft_clients(sim.url)
     await add_plan()
     user = await add_user()
     opened = await _open(user, client=client)
+    ref = _hold_elsewhere(localstripe, 1)
     async with db.session() as s:
         s.add(
             Payment(
                 checkout_id=opened.id,
                 idempotency_key=opened.id,
-                provider="demo",
-                provider_ref="forged",
-                amount_minor=1,
+                provider="stripe",
+                provider_ref=ref,
+                amount_minor=990,  # the row claims the right amount; Stripe holds 1 cent
                 currency="EUR",
-                status=PaymentStatus.SUCCEEDED,
+                status=PaymentStatus.PROCESSING,
             )
         )
         await s.commit()
+    # Stripe's answer for that PaymentIntent arrives (webhook, browser return or status read).
+    async with db.session() as s:
+        await checkout_payment.settle_payment_intent(
+            s, get_provider(), ref, start_provisioning=None
+        )
     started: list[str] = []
     sim.clear_calls()
 
@@ -285,6 +315,45 @@ async def test_probe_fulfilment_of_another_amount(
     assert [p.amount_minor for p in await _rows(Payment)] == [1]
     order = await provisioning.run_order(order.id, client=client, **FAST)
     assert order.status == OrderStatus.NEEDS_ATTENTION
+    assert sim.calls("endpointlifecyclechange") == [] and sim.calls("subscribeaddon") == []
+    assert stripe_get(f"payment_intents/{ref}")["status"] == "requires_capture"  # not charged
+
+
+class OneCentProvider(ProxyProvider):
+    """localstripe, but the PaymentIntent is made for 1 cent whatever the portal asks (a
+    Stripe account rule, a proxy or a bug between the portal and Stripe): the portal must go
+    by what Stripe says it holds."""
+
+    async def authorize(self, **kwargs: Any) -> ChargeResult:
+        kwargs["amount_minor"] = 1
+        return await super().authorize(**kwargs)
+
+
+async def test_probe_pay_answered_with_another_amount(
+    sqlite_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
+) -> None:
+    """Pay a €9.90 checkout, Stripe answers "held" for 1 cent: the order is written for staff
+    as needs-attention with the amount Stripe holds, provisioning is never started."""
+    sim = sim_factory(esims=2)
+    client = sft_clients(sim.url)
+    await add_plan()
+    user = await add_user()
+    opened = await _open(user, client=client)
+    started: list[str] = []
+    sim.clear_calls()
+
+    outcome = await _pay(
+        user, opened.id, provider=OneCentProvider(), start_provisioning=started.append
+    )
+
+    [order] = await _rows(Order)
+    assert outcome.order_id == order.id
+    assert order.status == OrderStatus.NEEDS_ATTENTION and "amount" in (order.last_error or "")
+    assert (order.amount_minor, started) == (1, [])
+    [payment] = await _rows(Payment)
+    assert (payment.amount_minor, payment.status) == (1, PaymentStatus.AUTHORIZED)
+    held = stripe_get(f"payment_intents/{payment.provider_ref}")
+    assert (held["amount"], held["status"]) == (1, "requires_capture")
     assert sim.calls("endpointlifecyclechange") == [] and sim.calls("subscribeaddon") == []
 
 

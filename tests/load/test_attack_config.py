@@ -8,7 +8,7 @@ whoever reaches a portal somebody started carelessly:
   with the published password (it refuses to run), and neither the CLI nor the scheduler
   process starts;
 * in production, each weak setting (the built-in simulator, demo SFT credentials, missing or
-  short keys, plain-HTTP public URL, short callback token, the demo card processor) is a
+  short keys, plain-HTTP public URL, short callback token, missing or test Stripe keys) is a
   refusal line and a non-zero exit of the real entry points (``python -m travelsim.cli
   check``, ``python -m travelsim.scheduler``, ``make serve``), started as subprocesses;
 * the demo on a public address is refused; on a private LAN address with ``DEMO_ALLOW_LAN=1``
@@ -46,12 +46,7 @@ from travelsim.routes.app import build_routes_app
 from travelsim.settings import Settings, get_settings
 
 FERNET_KEY = "q3Xk0pC4o1m3b2vJ8m2yqfS6rV0N6b3ZlYH8cPq2e0A="
-PAYMENT_LINE = (
-    "refused: PAYMENT_PROVIDER=demo: the demo card processor would hand out eSIMs for free; "
-    "production needs a real payment provider"
-)
-#: Production settings right in everything the portal can check today (the payment provider
-#: aside, only the demo processor exists until the Stripe work lands).
+#: Production settings right in everything the portal checks (live-looking Stripe keys).
 PRODUCTION = {
     "APP_ENV": "production",
     "SFT_BASE_URL": "https://sft.bics.com",
@@ -60,6 +55,9 @@ PRODUCTION = {
     "SECRET_KEY": "f0c1b7e2a9d84b6c8e3f5a1d2c4b6a8e9f0d1c2b",
     "ENCRYPTION_KEY": FERNET_KEY,
     "PUBLIC_URL": "https://www.travelsim.example",
+    "STRIPE_SECRET_KEY": "sk_live_51Hxxxxxxxxxxxxxxxxxxxxxxxx",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_51Hxxxxxxxxxxxxxxxxxxxxxxxx",
+    "STRIPE_WEBHOOK_SECRET": "whsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 }
 
 
@@ -165,7 +163,7 @@ def test_probe_no_settings_scheduler_process_refuses(tmp_path: Path) -> None:
         "SFT_USERNAME and SFT_PASSWORD still the demo value",
         "SECRET_KEY is unset",
         "ENCRYPTION_KEY is unset",
-        "PAYMENT_PROVIDER=demo",
+        "STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET are unset",
     ], lines
 
 
@@ -184,6 +182,11 @@ def test_probe_no_settings_scheduler_process_refuses(tmp_path: Path) -> None:
             "refused: PUBLIC_URL http://www.travelsim",
         ),
         ({"SFT_CALLBACK_TOKEN": "short-token"}, "refused: SFT_CALLBACK_TOKEN is set but 11"),
+        ({"STRIPE_SECRET_KEY": ""}, "refused: STRIPE_SECRET_KEY is unset: production takes"),
+        ({"STRIPE_SECRET_KEY": "sk_test_51Hx"}, "refused: STRIPE_SECRET_KEY is a Stripe test key"),
+        ({"STRIPE_PUBLISHABLE_KEY": "pk_test_1"}, "refused: STRIPE_PUBLISHABLE_KEY is a Stripe"),
+        ({"STRIPE_WEBHOOK_SECRET": ""}, "refused: STRIPE_WEBHOOK_SECRET is unset"),
+        ({"STRIPE_API_BASE": "http://127.0.0.1:8420"}, "refused: STRIPE_API_BASE=http://127.0"),
     ],
 )
 def test_probe_production_refuses_each_weak_setting(
@@ -192,15 +195,32 @@ def test_probe_production_refuses_each_weak_setting(
     result = cli(bare_env(tmp_path, **(PRODUCTION | overrides)), tmp_path, "check")
     assert result.returncode == 1, result.stderr[-2000:]
     lines = refused_lines(result)
-    assert len(lines) == 2 and PAYMENT_LINE in lines, lines
-    assert next(x for x in lines if x != PAYMENT_LINE).startswith(line), lines
+    assert len(lines) == 1 and lines[0].startswith(line), lines
+
+
+def test_probe_production_with_everything_right_is_allowed(tmp_path: Path) -> None:
+    result = cli(bare_env(tmp_path, **PRODUCTION), tmp_path, "check")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "start allowed (APP_ENV=production)" in result.stdout
+
+
+def test_probe_demo_refuses_a_stripe_live_key(tmp_path: Path) -> None:
+    live = {k: v for k, v in PRODUCTION.items() if k.startswith("STRIPE_")}
+    result = cli(bare_env(tmp_path, APP_ENV="demo", **live), tmp_path, "check")
+    assert result.returncode == 1
+    [line] = refused_lines(result)
+    assert line.startswith("refused: APP_ENV=demo refuses a Stripe live key"), line
 
 
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
         ({"APP_ENV": "prod"}, "refused: APP_ENV: Input should be 'demo', 'test' or 'production'"),
-        ({"PAYMENT_PROVIDER": "free"}, "refused: PAYMENT_PROVIDER: Input should be 'demo'"),
+        (
+            {"STRIPE_LOCAL_PORT": "stripe"},
+            "refused: STRIPE_LOCAL_PORT: Input should be a valid integer, unable to parse "
+            "string as an integer",
+        ),
     ],
 )
 def test_probe_a_setting_that_does_not_parse_is_one_refusal_line(
@@ -230,13 +250,12 @@ def test_probe_production_scheduler_with_the_simulator_refuses(tmp_path: Path) -
     assert refused_lines(result)[0].startswith("refused: SFT_BASE_URL is unset")
 
 
-def test_probe_make_serve_with_everything_else_set_refuses_only_the_payment_provider(
-    tmp_path: Path,
-) -> None:
+def test_probe_make_serve_with_live_stripe_keys_passes_the_checks(tmp_path: Path) -> None:
+    """With every setting right (live-looking Stripe keys included) ``make serve`` gets past
+    its checks to the migrations, which fail here on the unreachable database on purpose."""
     env = bare_env(
         tmp_path,
         **PRODUCTION,
-        # Never reached (the check refuses first); unreachable on purpose if it were.
         DATABASE_URL="postgresql://travelsim@127.0.0.1:9/travelsim",
         REDIS_URL="redis://127.0.0.1:9/0",
         GRANIAN_WORKERS="2",
@@ -244,7 +263,9 @@ def test_probe_make_serve_with_everything_else_set_refuses_only_the_payment_prov
     )
     result = run(["make", "-s", "-C", str(ROOT), "serve"], env, tmp_path, timeout=120)
     assert result.returncode != 0, result.stdout[-2000:]
-    assert refused_lines(result) == [PAYMENT_LINE], result.stderr[-2000:]
+    assert refused_lines(result) == [], result.stderr[-2000:]
+    assert "start allowed (APP_ENV=production)" in result.stdout, result.stdout[-2000:]
+    assert 'server at "127.0.0.1", port 9 failed' in result.stderr, result.stderr[-2000:]
 
 
 def test_probe_make_serve_requires_workers_redis_postgres_and_a_proxy(tmp_path: Path) -> None:
@@ -253,7 +274,6 @@ def test_probe_make_serve_requires_workers_redis_postgres_and_a_proxy(tmp_path: 
     assert result.returncode != 0
     lines = refused_lines(result)
     assert [x.split(":")[1].strip() for x in lines] == [
-        "PAYMENT_PROVIDER=demo",
         "GRANIAN_WORKERS is unset",
         "REDIS_URL is unset",
         "DATABASE_URL is unset",

@@ -27,7 +27,7 @@ from tests.load.support import (
 from travelsim.keys import secret_box
 from travelsim.services import provisioning
 from travelsim.services.checkout_outcome import PayOutcome
-from travelsim.services.payments import DemoCardProvider
+from travelsim.services.payments import get_provider
 from travelsim.settings import Settings
 from travelsim.sft import LocalRateBudget, SFTClient
 
@@ -49,7 +49,7 @@ async def test_100_buyers_60_esims(
     await add_plan()
     assert await seed_pool(client) == ESIMS
     users = await add_users(BUYERS)
-    provider = DemoCardProvider()
+    provider = get_provider()  # the session's localstripe
 
     outcomes = await asyncio.gather(*(checkout_and_pay(u, client, provider) for u in users))
 
@@ -65,7 +65,8 @@ async def test_100_buyers_60_esims(
     # "Sold out" before any charge: no Payment row exists for a sold-out checkout.
     sold_out_ids = {c.id for c in checkouts if c.status == "sold_out"}
     assert not [p for p in payments if p.checkout_id in sold_out_ids]
-    assert len(payments) == ESIMS and {p.status for p in payments} == {"succeeded"}
+    # Held at Stripe, not charged yet: captured when each eSIM is delivered.
+    assert len(payments) == ESIMS and {p.status for p in payments} == {"authorized"}
     assert len(orders) == ESIMS and {o.status for o in orders} == {"paid"}
     # One order per traveler, one eSIM per order, every eSIM assigned to its buyer.
     assert distinct([o.user_id for o in orders]) and distinct([o.esim_id for o in orders])
@@ -85,6 +86,7 @@ async def test_100_buyers_60_esims(
 
     orders, payments, _, esims, mails = await ledger()
     assert Counter(o.status for o in orders) == {"delivered": ESIMS}
+    assert Counter(p.status for p in payments) == {"succeeded": ESIMS}
     delivered_esims = [e for e in esims if e.id in {o.esim_id for o in orders}]
     iccids = [e.iccid for e in delivered_esims]
     assert len(iccids) == ESIMS and distinct(iccids)  # no ICCID delivered twice

@@ -29,13 +29,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from checkout_support import Sim, add_plan, add_user, buy
+from checkout_support import Sim, add_plan, add_user, buy, stripe_get
 from sqlmodel import col, select
 
 from tests.load.support import PLAN_ID, ROOT, SimProcess, seed_pool
 from travelsim import db
 from travelsim.keys import secret_box
-from travelsim.models import Esim, Order, OutboxEmail, ProvisioningStep, User
+from travelsim.models import Esim, Order, OutboxEmail, Payment, ProvisioningStep, User
+from travelsim.services import payment_recovery
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -87,10 +88,15 @@ async def snapshot(order_id: str) -> str:
                 .order_by(col(ProvisioningStep.seq))
             )
         ).all()
-    assert order is not None
-    return f"{order.status}: " + ", ".join(
-        f"{st.name}={st.status}" + ("+detail" if st.status != "done" and st.detail else "")
-        for st in steps
+        payment = await s.get(Payment, order.payment_id, populate_existing=True) if order else None
+    assert order is not None and payment is not None
+    return (
+        f"{order.status}: "
+        + ", ".join(
+            f"{st.name}={st.status}" + ("+detail" if st.status != "done" and st.detail else "")
+            for st in steps
+        )
+        + f"; payment {payment.status}"
     )
 
 
@@ -114,6 +120,13 @@ async def assert_exactly_once(sim: Sim, order_id: str, user: User) -> None:
     assert sim.endpoint_status(esim.endpoint_id) == "Active"
     platform = sim.sim_row(esim.iccid)["activationCode"]["textQrCode"]
     assert esim.activation_code_enc and secret_box().decrypt(esim.activation_code_enc) == platform
+    # Charged once for the delivered eSIM: a kill between delivery and capture leaves the hold,
+    # which the recovery job captures (at Stripe too).
+    await payment_recovery.recover_payments()
+    async with db.session() as s:
+        payment = await s.get(Payment, order.payment_id, populate_existing=True)
+    assert payment is not None and payment.status == "succeeded"
+    assert stripe_get(f"payment_intents/{payment.provider_ref}")["status"] == "succeeded"
 
 
 async def test_sigkill_at_every_commit_boundary(

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from checkout_support import Sim, add_plan, buy, make_client
+from checkout_support import ProxyProvider, Sim, add_plan, buy, make_client, stripe_intents
 
 from tests.load.support import (
     PLAN_ID,
@@ -42,7 +42,7 @@ from travelsim.models import utcnow
 from travelsim.services import provisioning
 from travelsim.services.checkout_outcome import PayOutcome
 from travelsim.services.jobs import metering, runs
-from travelsim.services.payments import DemoCardProvider
+from travelsim.services.payments import ChargeResult
 from travelsim.settings import Settings
 from travelsim.sft import LocalRateBudget, SFTClient
 from travelsim.sft_simulator.faults import FAULT_KINDS
@@ -62,16 +62,22 @@ CLIENT_TPS = 300.0
 CONCURRENT_RUNS = 50
 
 
-class RecordingProvider(DemoCardProvider):
-    """The demo processor, recording which charges were voided."""
+class RecordingProvider(ProxyProvider):
+    """localstripe, recording which holds were released and which captured."""
 
     def __init__(self) -> None:
         super().__init__()
         self.voided: list[str] = []
+        self.captured: list[str] = []
 
-    async def void(self, provider_ref: str) -> None:
-        await super().void(provider_ref)
-        self.voided.append(provider_ref)
+    async def void(self, ref: str) -> None:
+        await super().void(ref)
+        self.voided.append(ref)
+
+    async def capture(self, ref: str) -> ChargeResult:
+        result = await super().capture(ref)
+        self.captured.append(ref)
+        return result
 
 
 def fault_client(url: str, budget: LocalRateBudget) -> SFTClient:
@@ -142,7 +148,7 @@ async def test_200_purchases_under_20_percent_faults(
         if o.status == "needs_attention":
             assert o.id in refused_ids and pay.status == "voided" and o.last_error
         elif o.status == "paid":
-            assert pay.status == "succeeded" and o.last_error
+            assert pay.status == "authorized" and o.last_error  # held, not captured
             assert o.retry_count == 1 and o.next_attempt_at is not None
         else:
             assert (o.status, pay.status) == ("delivered", "succeeded")
@@ -182,6 +188,18 @@ async def test_200_purchases_under_20_percent_faults(
     # Captured once and never voided; only the definite refusals were voided.
     assert {payment_of[o.payment_id].status for o in delivered} == {"succeeded"}
     assert Counter(p.status for p in payments) == {"succeeded": PURCHASES, "voided": REFUSED}
+    captured = {payment_of[o.payment_id].provider_ref for o in delivered}
+    # Each delivered order's hold captured exactly once (the recovery job's captures, if any,
+    # go through its own provider: none is expected, every delivery captured at once).
+    assert len(provider.captured) == len(set(provider.captured))
+    assert set(provider.captured) <= captured
+    # Stripe's side: every delivered order's PaymentIntent captured, the refused ones
+    # cancelled, nothing left held.
+    intents = stripe_intents({o.checkout_id for o in orders})
+    status_of = {pi["id"]: pi["status"] for pi in intents}
+    assert len(intents) == PURCHASES + REFUSED
+    assert {status_of[ref] for ref in captured} == {"succeeded"}
+    assert {status_of[ref] for ref in provider.voided} == {"canceled"}
     assert sorted(provider.voided) == sorted(
         payment_of[o.payment_id].provider_ref or "" for o in orders if o.id in refused_ids
     )

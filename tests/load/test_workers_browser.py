@@ -52,6 +52,7 @@ import redis
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import browser  # noqa: F401 - fixture
+from tests.e2e.stripe_card import fill_card
 from tests.harness import (
     DESKTOP,
     REDIS_URL,
@@ -169,12 +170,6 @@ def sign_in(page: Page, url: str) -> None:
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("button", name="Sign out").first).to_be_visible()
-
-
-def fill_card(page: Page) -> None:
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (MM/YY)").fill("12/39")
-    page.get_by_label("CVC").fill("123")
 
 
 def test_one_traveler_flow_across_two_workers(cluster: Cluster, browser: Browser) -> None:  # noqa: F811

@@ -43,8 +43,10 @@ def test_simulator_is_default_and_real_url_switches_it_off(tmp_path: Path) -> No
     assert not make(sft_base_url="https://sft.bics.com").uses_simulator
 
 
-def test_rate_limit_default_is_documented_two_tps() -> None:
-    assert make().sft_rate_limit_tps == 2.0  # docs/sft-platform.md#rate-limit
+def test_rate_limit_default_stays_below_the_published_two_tps() -> None:
+    # "Default 2 TPS" per account, shared by all its users (docs/sft-platform.md#rate-limit):
+    # the portal leaves room for the account's other tools.
+    assert make().sft_rate_limit_tps == 1.5
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -62,16 +64,21 @@ def test_env_example_lists_every_setting() -> None:
 
 FERNET_KEY = "q3Xk0pC4o1m3b2vJ8m2yqfS6rV0N6b3ZlYH8cPq2e0A="
 STRONG_SECRET = "f0c1b7e2a9d84b6c8e3f5a1d2c4b6a8e9f0d1c2b"
-PAYMENT_LINE = (
-    "PAYMENT_PROVIDER=demo: the demo card processor would hand out eSIMs for free; "
-    "production needs a real payment provider"
+#: Live-looking Stripe keys (https://docs.stripe.com/keys): what production accepts.
+LIVE_STRIPE = {
+    "stripe_secret_key": "sk_live_51Hxxxxxxxxxxxxxxxxxxxxxxxx",
+    "stripe_publishable_key": "pk_live_51Hxxxxxxxxxxxxxxxxxxxxxxxx",
+    "stripe_webhook_secret": "whsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+}
+STRIPE_UNSET_LINE = (
+    "STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET are unset: "
+    "production takes payments through a real Stripe account"
 )
 
 
 def production(tmp_path: Path, **overrides: str | None) -> Settings:
-    """Production settings that are right in everything the portal can check today (the
-    payment provider aside: only the demo processor exists), with ``overrides`` (``None``
-    leaves a setting unset)."""
+    """Production settings that are right in everything the portal checks (live Stripe keys
+    included), with ``overrides`` (``None`` leaves a setting unset)."""
     env: dict[str, str | None] = {
         "app_env": "production",
         "data_dir": str(tmp_path),
@@ -81,6 +88,7 @@ def production(tmp_path: Path, **overrides: str | None) -> Settings:
         "secret_key": STRONG_SECRET,
         "encryption_key": FERNET_KEY,
         "public_url": "https://www.travelsim.example",
+        **LIVE_STRIPE,
     }
     env.update(overrides)
     return make(**{name: value for name, value in env.items() if value is not None})
@@ -99,12 +107,22 @@ def test_probe_cookies_secure_whenever_public_url_is_https(mode: str) -> None:
     assert local.secure_cookies is (mode == "production")  # browsers keep Secure on localhost
 
 
-def test_probe_production_with_only_the_payment_provider_left_is_refused_once(
+def test_probe_production_with_everything_right_and_live_stripe_keys_starts(
     tmp_path: Path,
 ) -> None:
     from travelsim import startup
 
-    assert startup.problems(production(tmp_path)) == [PAYMENT_LINE]
+    assert startup.problems(production(tmp_path)) == []
+    restricted = production(tmp_path, stripe_secret_key="rk_live_51Hxxxxxxxxxxxxxxxxxxxx")
+    assert startup.problems(restricted) == []  # a restricted live key is a live key
+
+
+def test_probe_production_without_any_stripe_key_is_refused_once(tmp_path: Path) -> None:
+    from travelsim import startup
+
+    unset = {name: None for name in LIVE_STRIPE}
+    [line] = startup.problems(production(tmp_path, **unset))
+    assert line.startswith(STRIPE_UNSET_LINE), line
 
 
 @pytest.mark.parametrize(
@@ -122,16 +140,83 @@ def test_probe_production_with_only_the_payment_provider_left_is_refused_once(
         ({"public_url": "http://192.168.1.20"}, "PUBLIC_URL http://192.168.1.20 is not https"),
         ({"sft_callback_token": ""}, "SFT_CALLBACK_TOKEN is set but 0 characters long"),
         ({"sft_callback_token": "x" * 31}, "SFT_CALLBACK_TOKEN is set but 31 characters long"),
+        ({"stripe_secret_key": None}, "STRIPE_SECRET_KEY is unset: production takes payments"),
+        ({"stripe_secret_key": ""}, "STRIPE_SECRET_KEY is unset: production takes payments"),
+        ({"stripe_publishable_key": None}, "STRIPE_PUBLISHABLE_KEY is unset: production"),
+        ({"stripe_webhook_secret": None}, "STRIPE_WEBHOOK_SECRET is unset: production"),
+        ({"stripe_secret_key": "sk_test_51Hxxxx"}, "STRIPE_SECRET_KEY is a Stripe test key"),
+        ({"stripe_secret_key": "rk_test_51Hxxxx"}, "STRIPE_SECRET_KEY is a Stripe test key"),
+        ({"stripe_secret_key": "pk_live_51Hxxxx"}, "STRIPE_SECRET_KEY is not a Stripe live"),
+        ({"stripe_secret_key": "sk_localstripe"}, "STRIPE_SECRET_KEY is not a Stripe live"),
+        ({"stripe_publishable_key": "pk_test_51Hx"}, "STRIPE_PUBLISHABLE_KEY is a Stripe test"),
+        ({"stripe_publishable_key": "sk_live_51Hx"}, "STRIPE_PUBLISHABLE_KEY is not a Stripe"),
+        ({"stripe_webhook_secret": "secret"}, "STRIPE_WEBHOOK_SECRET is not a webhook endpoint"),
+        (
+            {"stripe_api_base": "http://127.0.0.1:8420"},
+            "STRIPE_API_BASE=http://127.0.0.1:8420: production talks to the real Stripe API",
+        ),
     ],
 )
 def test_probe_each_production_refusal(
-    tmp_path: Path, overrides: dict[str, str], line: str
+    tmp_path: Path, overrides: dict[str, str | None], line: str
 ) -> None:
     from travelsim import startup
 
     found = startup.problems(production(tmp_path, **overrides))
-    assert len(found) == 2 and PAYMENT_LINE in found, found
-    assert next(p for p in found if p != PAYMENT_LINE).startswith(line), found
+    assert len(found) == 1 and found[0].startswith(line), found
+
+
+def test_probe_production_with_every_stripe_test_key_says_each(tmp_path: Path) -> None:
+    from travelsim import startup
+
+    found = startup.problems(
+        production(
+            tmp_path, stripe_secret_key="sk_test_51Hx", stripe_publishable_key="pk_test_51Hx"
+        )
+    )
+    assert [line.split(":")[0] for line in found] == [
+        "STRIPE_SECRET_KEY is a Stripe test key",
+        "STRIPE_PUBLISHABLE_KEY is a Stripe test key",
+    ], found
+
+
+@pytest.mark.parametrize("mode", ["demo", "test"])
+def test_demo_without_stripe_keys_starts_on_the_embedded_localstripe(mode: str) -> None:
+    from travelsim import startup
+
+    assert startup.problems(make(app_env=mode)) == []
+
+
+@pytest.mark.parametrize("mode", ["demo", "test"])
+def test_demo_with_complete_stripe_test_keys_starts(mode: str) -> None:
+    from travelsim import startup
+
+    keys = {
+        "stripe_secret_key": "sk_test_51Hx",
+        "stripe_publishable_key": "pk_test_51Hx",
+        "stripe_webhook_secret": "whsec_x",
+    }
+    assert startup.problems(make(app_env=mode, **keys)) == []
+
+
+@pytest.mark.parametrize("mode", ["demo", "test"])
+@pytest.mark.parametrize(
+    ("keys", "line"),
+    [
+        (LIVE_STRIPE, "APP_ENV={mode} refuses a Stripe live key: the demo would charge real"),
+        (
+            {"stripe_secret_key": "sk_test_51Hx"},
+            "STRIPE_SECRET_KEY is set: STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET are",
+        ),
+    ],
+)
+def test_probe_demo_refuses_live_stripe_keys_and_half_a_test_account(
+    mode: str, keys: dict[str, str], line: str
+) -> None:
+    from travelsim import startup
+
+    found = startup.problems(make(app_env=mode, **keys))
+    assert len(found) == 1 and found[0].startswith(line.format(mode=mode)), found
 
 
 def test_probe_production_refuses_unset_keys_and_generated_key_files(tmp_path: Path) -> None:
@@ -161,7 +246,7 @@ def test_probe_production_lists_every_refusal_at_once(tmp_path: Path) -> None:
         "SFT_USERNAME and SFT_PASSWORD still the demo value",
         "SECRET_KEY is unset",
         "ENCRYPTION_KEY is unset",
-        "PAYMENT_PROVIDER=demo",
+        STRIPE_UNSET_LINE,
     ]
     assert [line.split(":")[0] for line in lines] == [s.split(":")[0] for s in starts], lines
 
@@ -256,5 +341,4 @@ def test_probe_refused_start_prints_every_line_and_exits_1(
     assert refused == [
         "refused: SFT_BASE_URL is unset: production refuses the built-in SFT simulator (set "
         "the platform's URL, e.g. https://sft.bics.com)",
-        f"refused: {PAYMENT_LINE}",
     ]

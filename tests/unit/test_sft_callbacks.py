@@ -1,6 +1,7 @@
-"""Parsing of platform callback envelopes (``travelsim.sft.callbacks``,
-docs/sft-platform.md#callbacks): the documented single notification, batches, event type
-names, plain-text messages, and what is not an envelope."""
+"""Parsing of platform callback bodies (``travelsim.sft.callbacks``,
+docs/sft-platform.md#callbacks): the published 10011 sample, batches, data-stream deliveries
+(docs/sft-platform.md#data-stream-events) in each accepted shape, event type names, plain-text
+messages, and bodies holding no event."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 
 from travelsim.services import callback_apply
 from travelsim.sft.callbacks import (
-    MAX_EVENTS_PER_BATCH,
     CallbackFormatError,
     EventType,
     parse_batch,
@@ -74,7 +74,11 @@ def test_parse_documented_single_notification_and_batches() -> None:
         ("addon-deactivation", "addon_deactivation"),
         ("Counter Change", "counter_change"),
         ("eSIM Profile Status", "profile_status"),
-        ("First Activation", "other"),
+        ("First Activation", "other"),  # published (endpoint stream), not applied
+        ("Charge Changes", "other"),  # published (account stream), not applied
+        ("eSIM Profile Status Notifications", "profile_status"),
+        ("Quantum Tunnel", "unrecognised"),
+        ("", "unrecognised"),
     ],
 )
 def test_event_type_names(raw: str, expected: str) -> None:
@@ -94,21 +98,24 @@ def test_event_type_beside_the_message_and_plain_text_messages() -> None:
         {},
         {"Request": {}},
         {"Request": {"notification": "x"}},
-        {"Request": {"notification": [1]}},
-        [],
+        {"x": 1},
+        "text",
+        42,
     ],
 )
-def test_not_an_envelope(body: object) -> None:
+def test_no_event_in_the_body(body: object) -> None:
     with pytest.raises(CallbackFormatError):
         parse_batch(body)
 
 
-def test_too_many_events() -> None:
-    notes = [
-        _note(str(i), {"eventType": "Counter Changes"}) for i in range(MAX_EVENTS_PER_BATCH + 1)
-    ]
-    with pytest.raises(CallbackFormatError):
-        parse_batch({"Request": {"notification": notes}})
+def test_nothing_in_a_batch_is_dropped() -> None:
+    # A non-object item is kept as an unrecognised event, an empty list is an empty batch,
+    # and more than the platform's 800 events per POST are all read.
+    (e,) = parse_batch({"Request": {"notification": [1]}})
+    assert e.event_type is EventType.UNRECOGNISED and e.payload == {"item": 1}
+    assert parse_batch([]) == []
+    notes = [_note(str(i), {"eventType": "Counter Changes"}) for i in range(801)]
+    assert len(parse_batch({"Request": {"notification": notes}})) == 801
 
 
 @pytest.mark.parametrize(

@@ -139,11 +139,11 @@ def make_client(platform: FakePlatform, **kwargs: Any) -> SFTClient:
     kwargs.setdefault("retry_backoff_max", 0.002)
     kwargs.setdefault("rate_limit_backoff", 0.001)
     kwargs.setdefault("rate_limit_backoff_max", 0.002)
+    kwargs.setdefault("rate_budget", LocalRateBudget(10_000))
     return SFTClient(
         "https://sft.example",
         "api-user",
         PASSWORD,
-        rate_budget=LocalRateBudget(10_000),
         transport=httpx.MockTransport(platform),
         **kwargs,
     )
@@ -290,6 +290,79 @@ async def test_429_past_the_bound_raises_rate_limited() -> None:
     async with make_client(platform, max_rate_limited=3) as client:
         with pytest.raises(SFTRateLimited):
             await client.fetch_sims(priority=P)
+
+
+class RecordingBudget(LocalRateBudget):
+    """A fast budget that remembers every penalty (seconds)."""
+
+    def __init__(self) -> None:
+        super().__init__(10_000)
+        self.penalties: list[float] = []
+
+    def penalize(self, seconds: float) -> None:
+        self.penalties.append(seconds)
+        super().penalize(seconds)
+
+
+# The rate-limit shape a public production client (Telcon) detects besides HTTP 429: an HTTP 200
+# failure envelope whose text says "rate limit", in any case (docs/sft-platform.md#rate-limit).
+@pytest.mark.parametrize("text", ["Rate limit exceeded", "API RATE LIMIT reached"])
+async def test_rate_limit_text_in_a_200_failure_is_resent_like_429(text: str) -> None:
+    platform = FakePlatform()
+    platform.script("SubscribeAddon", respond(200, fail("1", text)))
+    budget = RecordingBudget()
+    async with make_client(platform, rate_budget=budget) as client:
+        result = await client.subscribe_addon("50000001", "870101", priority=P)
+    assert result.unique_id == "7000001"
+    bodies = [r.content for r in platform.requests if platform.op(r) == "SubscribeAddon"]
+    assert len(bodies) == 2 and bodies[0] == bodies[1]  # the same POST, resent once
+    assert budget.penalties == [0.001]  # make_client's rate_limit_backoff: the budget paused
+
+
+async def test_rate_limit_text_past_the_bound_raises_rate_limited() -> None:
+    platform = FakePlatform()
+    platform.script("fetchSIM", *[respond(200, fail("1", "Rate limit exceeded"))] * 4)
+    async with make_client(platform, max_rate_limited=3) as client:
+        with pytest.raises(SFTRateLimited):
+            await client.fetch_sims(priority=P)
+    assert platform.count("fetchSIM") == 4
+
+
+async def test_rate_limit_text_in_a_success_or_other_error_is_not_a_rate_limit() -> None:
+    platform = FakePlatform()
+    success = ok({"rows": [SIM_ROW]})
+    success["Response"]["resultParam"]["resultDescription"] = "Success (rate limit 2 TPS)"
+    platform.script("SubscribeAddon", respond(200, ok({"addonDetails": {"uniqueId": "7000002"}})))
+    platform.script("fetchSIM", respond(200, success))
+    platform.script("EndPointActivation", respond(200, fail("6420", "SIM not attached")))
+    budget = RecordingBudget()
+    async with make_client(platform, rate_budget=budget) as client:
+        rows, _ = await client.fetch_sims(priority=P)
+        with pytest.raises(SFTBusinessError):
+            await client.activate_endpoint("50000001", priority=P)
+    assert rows[0].iccid == SIM_ROW["iccid"]
+    assert platform.count("fetchSIM") == 1 and platform.count("EndPointActivation") == 1
+    assert budget.penalties == []
+
+
+async def test_sim_status_reads_simstatus_and_unreadable_is_none() -> None:
+    # fetchSIM row as production and third-party clients read it (docs/sft-platform.md#fetchsim).
+    platform = FakePlatform()
+    no_status = {k: v for k, v in SIM_ROW.items() if k != "simStatus"}
+    platform.script(
+        "fetchSIM",
+        respond(200, ok({"rows": [SIM_ROW]})),
+        respond(200, ok({"rows": [SIM_ROW]})),
+        respond(200, ok({"rows": [no_status]})),
+        respond(200, fail("1359", "No data available")),
+    )
+    async with make_client(platform) as client:
+        iccid = "8932075100000000012"
+        assert await client.sim_status(iccid, endpoint_id="50000001", priority=P) == "Pre-Active"
+        assert await client.sim_status(iccid, endpoint_id="50000002", priority=P) is None
+        assert await client.sim_status(iccid, priority=P) is None  # no simStatus
+        assert await client.sim_status(iccid, priority=P) is None  # not listed
+    assert platform.requests[-1].url.params["iccid"] == iccid
 
 
 # --- retries and outcome-unknown ---------------------------------------------------------------

@@ -49,6 +49,12 @@ class FakeClient:
     async def endpoint_profile(self, endpoint_id: str, *, priority: Priority) -> EndpointProfile:
         return EndpointProfile(status="Active", esim_profile_status="installed")
 
+    async def addons_and_profile(
+        self, endpoint_id: str, *, priority: Priority
+    ) -> tuple[list[AddonDetail], EndpointProfile]:
+        addons = await self.addon_details(priority=priority, endpoint_id=endpoint_id)
+        return addons, await self.endpoint_profile(endpoint_id, priority=priority)
+
     async def statistics(self, endpoint_id: str, *a: Any, priority: Priority) -> list[DailyUsage]:
         return self.stats
 
@@ -86,21 +92,23 @@ async def test_vanished_and_unknown_statuses(esims: list[int]) -> None:
     assert r.outcomes[0].addons_inserted == 2
     fake.addons["50000001"] = [detail("2", AddonStatus.UNKNOWN, "Paused")]
     r = await usage_sync.sync_esims(fake, [esims[0]], priority=Priority.SYNC, clock=lambda: NOW)  # type: ignore[arg-type]
-    assert r.outcomes[0].addons_updated == 1  # "1" vanished while live -> unknown
+    # "1" vanished while live: the platform removed it, so it ended. Not past any expiry,
+    # so it was used up after the last figures (usage_sync.ended_status).
+    assert r.outcomes[0].addons_updated == 1
     async with db.session() as s:
         rows = (await s.exec(select(EsimAddon).order_by(col(EsimAddon.unique_id)))).all()
         days = (await s.exec(select(UsageDay))).all()
     assert [(a.unique_id, a.status, a.remaining_bytes) for a in rows] == [
-        ("1", "unknown", GB),
+        ("1", "used_up", GB),
         ("2", "unknown", GB),
     ]
     assert [(d.day, d.bytes) for d in days] == [(date(2026, 7, 4), 12)]  # same day adds up
-    # unknown add-ons are neither live figures nor zero on the dashboard
+    # ended and unknown add-ons are neither live figures nor zero on the dashboard
     async with db.session() as s:
         user_id = (await s.get(Esim, esims[0])).user_id  # type: ignore[union-attr]
         assert user_id is not None
         d = await esim_dashboard(s, user_id=user_id, esim_id=esims[0], now=NOW)
-    assert d is not None and {a.state for a in d.addons} == {"unknown"}
+    assert d is not None and {a.state for a in d.addons} == {"used_up", "unknown"}
     assert not d.has_live_addons
 
 

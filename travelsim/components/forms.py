@@ -12,6 +12,7 @@ from typing import Any
 import reflex as rx
 
 from travelsim.components.native_form import native_form
+from travelsim.i18n import _
 
 
 def post_form(*children: rx.Component, action: str, **props: Any) -> rx.Component:
@@ -30,10 +31,11 @@ def labelled_input(label: str, name: str, type_: str, **props: Any) -> rx.Compon
     )
 
 
-def email_input(label: str = "Email", name: str = "email", **props: Any) -> rx.Component:
-    """A required email field (``autocomplete=email`` unless ``props`` says otherwise)."""
+def email_input(label: str | None = None, name: str = "email", **props: Any) -> rx.Component:
+    """A required email field labelled ``label`` (default "Email", in the page's language;
+    ``autocomplete=email`` unless ``props`` says otherwise)."""
     props.setdefault("auto_complete", "email")
-    return labelled_input(label, name, "email", required=True, **props)
+    return labelled_input(label or _("Email"), name, "email", required=True, **props)
 
 
 def new_password_input(label: str, name: str = "password") -> rx.Component:

@@ -11,11 +11,14 @@ from typing import Any
 import reflex as rx
 from reflex.vars.base import Var
 
+from travelsim.components.language import document_lang, language_links, language_menu
 from travelsim.components.native_form import native_form
+from travelsim.i18n import N_, _, localized
 from travelsim.state.session import SessionState
 
+#: The main navigation: English label (translated where shown), path, icon.
 NAV_LINKS: list[tuple[str, str, str]] = [
-    ("Plans", "/", "map"),
+    (N_("Plans"), "/", "map"),
 ]
 
 
@@ -27,17 +30,18 @@ def brand() -> rx.Component:
             align="center",
             spacing="2",
         ),
-        href="/",
+        href=localized("/"),
         underline="none",
         color=rx.color("gray", 12),
-        aria_label="TravelSIM home",
+        aria_label=_("TravelSIM home"),
     )
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
+    """A header link: ``label`` (English, shown translated) to ``href`` in the page's language."""
     return rx.link(
-        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="3"), align="center", spacing="1"),
-        href=href,
+        rx.hstack(rx.icon(icon, size=16), rx.text(_(label), size="3"), align="center", spacing="1"),
+        href=localized(href),
         underline="none",
         color=rx.color("gray", 12),
     )
@@ -56,7 +60,7 @@ def signout_form(**props: object) -> rx.Component:
         # Looks like the navigation links beside it (it is a POST, hence a button).
         rx.button(
             rx.icon("log-out", size=16),
-            rx.text("Sign out", size="3"),
+            rx.text(_("Sign out"), size="3"),
             type="submit",
             variant="ghost",
             color_scheme="gray",
@@ -80,19 +84,21 @@ def account_links() -> rx.Component:
     return rx.cond(
         FULLY_SIGNED_IN,
         rx.hstack(
-            _nav_link("My eSIMs", "/account", "smartphone"),
-            _nav_link("Security", "/security", "shield"),
-            rx.cond(SessionState.is_staff, _nav_link("Admin", "/admin", "layout-dashboard")),
+            _nav_link(N_("My eSIMs"), "/account", "smartphone"),
+            _nav_link(N_("Security"), "/security", "shield"),
+            rx.cond(SessionState.is_staff, _nav_link(N_("Admin"), "/admin", "layout-dashboard")),
             signout_form(),
             spacing="4",
             align="center",
         ),
-        rx.cond(SessionState.signed_in, signout_form(), _nav_link("Sign in", "/signin", "log-in")),
+        rx.cond(
+            SessionState.signed_in, signout_form(), _nav_link(N_("Sign in"), "/signin", "log-in")
+        ),
     )
 
 
 def color_mode_button() -> rx.Component:
-    return rx.color_mode.button(variant="ghost", size="2", aria_label="Toggle dark mode")
+    return rx.color_mode.button(variant="ghost", size="2", aria_label=_("Toggle dark mode"))
 
 
 def header() -> rx.Component:
@@ -102,6 +108,7 @@ def header() -> rx.Component:
             rx.spacer(),
             rx.hstack(*[_nav_link(*link) for link in NAV_LINKS], spacing="5", align="center"),
             account_links(),
+            language_menu(),
             color_mode_button(),
             align="center",
             spacing="5",
@@ -113,22 +120,29 @@ def header() -> rx.Component:
             brand(),
             rx.spacer(),
             rx.cond(SessionState.signed_in, signout_form()),
+            language_menu(),
             color_mode_button(),
             rx.menu.root(
                 rx.menu.trigger(
-                    rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open menu")
+                    rx.icon_button(rx.icon("menu"), variant="ghost", aria_label=_("Open menu"))
                 ),
                 rx.menu.content(
                     *[
-                        rx.menu.item(rx.link(label, href=href, underline="none"))
+                        rx.menu.item(rx.link(_(label), href=localized(href), underline="none"))
                         for label, href, _icon in NAV_LINKS
                     ],
                     rx.cond(
                         FULLY_SIGNED_IN,
                         rx.fragment(
-                            rx.menu.item(rx.link("My eSIMs", href="/account", underline="none")),
                             rx.menu.item(
-                                rx.link("Security & privacy", href="/security", underline="none")
+                                rx.link(_("My eSIMs"), href=localized("/account"), underline="none")
+                            ),
+                            rx.menu.item(
+                                rx.link(
+                                    _("Security & privacy"),
+                                    href=localized("/security"),
+                                    underline="none",
+                                )
                             ),
                             rx.cond(
                                 SessionState.is_staff,
@@ -138,7 +152,9 @@ def header() -> rx.Component:
                         rx.cond(
                             SessionState.signed_in,
                             rx.fragment(),
-                            rx.menu.item(rx.link("Sign in", href="/signin", underline="none")),
+                            rx.menu.item(
+                                rx.link(_("Sign in"), href=localized("/signin"), underline="none")
+                            ),
                         ),
                     ),
                 ),
@@ -164,12 +180,18 @@ def footer() -> rx.Component:
         rx.container(
             rx.flex(
                 rx.text(
-                    "TravelSIM: travel eSIMs on the BICS SIM for Things platform.",
+                    _("TravelSIM: travel eSIMs on the BICS SIM for Things platform."),
                     size="2",
                     color=rx.color("gray", 11),
                 ),
                 rx.spacer(),
-                rx.link("Service status", href="/status", size="2", color=rx.color("gray", 11)),
+                language_links(),
+                rx.link(
+                    _("Service status"),
+                    href=localized("/status"),
+                    size="2",
+                    color=rx.color("gray", 11),
+                ),
                 direction=rx.breakpoints(initial="column", sm="row"),
                 spacing="2",
                 width="100%",
@@ -185,8 +207,10 @@ def footer() -> rx.Component:
 
 
 def page(*children: rx.Component, **props: object) -> rx.Component:
-    """Wrap page content in header, main area and footer."""
+    """Wrap page content in header, main area and footer, in the language the page is
+    compiled in (``travelsim.i18n.current``)."""
     return rx.flex(
+        document_lang(),
         header(),
         rx.el.main(
             rx.container(*children, size="4", padding_x="4", padding_y="6"),

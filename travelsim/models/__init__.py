@@ -32,6 +32,8 @@ from travelsim.models.commerce import (
     Order,
     Payment,
     ProvisioningStep,
+    SavedCard,
+    StripeEvent,
 )
 from travelsim.models.esims import (
     Esim,
@@ -96,11 +98,13 @@ __all__ = [
     "ReplacementRequest",
     "ReplacementRequestStatus",
     "ReplacementStatus",
+    "SavedCard",
     "SchedulerLease",
     "SessionFactor",
     "StaffAlert",
     "StepName",
     "StepStatus",
+    "StripeEvent",
     "UTCDateTime",
     "UsageDay",
     "User",

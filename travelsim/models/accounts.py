@@ -27,6 +27,12 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255, repr=False)
     email_verified_at: datetime | None = utc_column()
     is_staff: bool = False
+    #: The traveler's Stripe Customer (``cus_…``), made at their first payment; their saved
+    #: cards hang off it (docs/payments.md#saved-cards).
+    stripe_customer_id: str | None = Field(default=None, max_length=64, unique=True)
+    #: The language chosen with the switcher (one of ``travelsim.i18n.LOCALES``), ``None``
+    #: until the traveler chooses (docs/i18n.md#choosing-the-language).
+    locale: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

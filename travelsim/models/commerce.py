@@ -57,12 +57,17 @@ class Checkout(SQLModel, table=True):
 
 
 class Payment(SQLModel, table=True):
-    """A card payment through a provider. ``idempotency_key`` (the checkout id) is unique:
-    retries return the same payment instead of charging again.
+    """A card payment: one Stripe PaymentIntent (``provider_ref`` ``pi_…``) with manual
+    capture. ``idempotency_key`` (the checkout id; ``<id>:<n>`` for the n-th attempt) is
+    unique: retries return the same payment instead of charging again.
 
-    ``status``: ``requires_action`` (second step pending), ``succeeded``, ``declined``,
-    ``voided`` (authorisation released / refunded before capture), ``refunded``,
-    ``flagged`` (needs a human).
+    ``status`` (``PaymentStatus``): ``processing`` → ``requires_action`` (3-D Secure in the
+    browser) → ``authorized`` (held on the card, the order exists) → ``succeeded`` (captured
+    when the eSIM was delivered, ``captured_at``), or ``declined``, ``voided`` (the hold
+    released: provisioning given up, sold out, staff), ``refunded``, ``flagged`` (a human
+    must look: a failed void or capture, a dispute). ``card_ref`` is the Stripe card the
+    traveler paid with (``card_…``); ``keep_card`` says whether it stays saved on their
+    Customer afterwards (docs/payments.md).
     """
 
     __tablename__ = "payment"
@@ -76,6 +81,9 @@ class Payment(SQLModel, table=True):
     currency: str = Field(max_length=3)
     status: str = Field(max_length=20, index=True)
     card_last4: str | None = Field(default=None, max_length=4)
+    card_ref: str | None = Field(default=None, max_length=64)
+    keep_card: bool = False
+    captured_at: datetime | None = utc_column()
     failure_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
@@ -177,3 +185,37 @@ class EsimReplacement(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     finished_at: datetime | None = utc_column()
+
+
+class SavedCard(SQLModel, table=True):
+    """A card a traveler chose to keep for later top-ups: a card (``provider_ref``
+    ``card_…``) on their Stripe Customer (``User.stripe_customer_id``). Only the brand and
+    the last four digits are kept here; number, expiry and CVC never reach the portal
+    (docs/payments.md#saved-cards)."""
+
+    __tablename__ = "saved_card"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    provider_ref: str = Field(max_length=64, unique=True)
+    brand: str = Field(default="", max_length=32)
+    last4: str = Field(default="", max_length=4)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class StripeEvent(SQLModel, table=True):
+    """A Stripe webhook event the portal received (``id`` = the event id ``evt_…``), kept so
+    a retried or replayed event is applied once (docs/payments.md#webhooks). ``object_ref``:
+    the PaymentIntent (``pi_…``) or charge it is about; ``outcome``: what applying it did."""
+
+    __tablename__ = "stripe_event"
+
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=64)
+    object_ref: str | None = Field(default=None, max_length=64, index=True)
+    outcome: str = Field(default="", max_length=200)
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )

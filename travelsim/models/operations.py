@@ -161,9 +161,11 @@ class CallbackEvent(SQLModel, table=True):
 
     ``dedupe_key`` (SHA-256 of the notification's ``callbackId`` and message) is unique: a
     duplicate delivery is stored once. ``status``: ``pending`` → ``processed`` (applied, or
-    already superseded by newer figures) or ``ignored`` (unknown endpoint or event type) or
-    ``failed`` (``error``). ``event_at`` is the platform's timestamp of the event (its clock),
-    ``seq`` its sequence number when the platform gives one.
+    already superseded by newer figures) or ``ignored`` (unknown endpoint, or a published event
+    type the portal does not apply) or ``failed`` (``error``); or ``unrecognised`` from the
+    start (``error`` says why; ``payload`` is the event, or ``{"raw", "truncated", "bytes"}``
+    for a body that is not JSON or holds no event). ``event_at`` is the platform's timestamp
+    of the event (its clock), ``seq`` its sequence number when the platform gives one.
     """
 
     __tablename__ = "callback_event"

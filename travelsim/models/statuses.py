@@ -41,13 +41,16 @@ class CheckoutStatus(StrEnum):
 
 class PaymentStatus(StrEnum):
     """``Payment.status``: ``processing`` (row claimed, the provider's answer pending),
-    ``requires_action`` (second step pending), ``succeeded``, ``declined``, ``voided``
-    (released or refunded before capture), ``refunded``, ``flagged`` (needs a human),
+    ``requires_action`` (3-D Secure pending in the browser), ``authorized`` (the amount is
+    held on the card, not captured: the order exists, its eSIM is not delivered yet),
+    ``succeeded`` (captured, at delivery), ``declined``, ``voided`` (the hold released before
+    capture), ``refunded``, ``flagged`` (needs a human: a failed void or capture, a dispute),
     ``waived`` (a zero-amount staff order: goodwill or replacement; never charged, voided or
     counted as revenue)."""
 
     PROCESSING = "processing"
     REQUIRES_ACTION = "requires_action"
+    AUTHORIZED = "authorized"
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
     VOIDED = "voided"
@@ -107,12 +110,15 @@ class OutboxStatus(StrEnum):
 
 
 class CallbackStatus(StrEnum):
-    """``CallbackEvent.status``: ``pending`` → ``processed``, ``ignored`` or ``failed``."""
+    """``CallbackEvent.status``: ``pending`` → ``processed``, ``ignored`` or ``failed``;
+    ``unrecognised`` from the start (a body or event the portal does not understand, kept for
+    staff and never applied)."""
 
     PENDING = "pending"
     PROCESSED = "processed"
     IGNORED = "ignored"
     FAILED = "failed"
+    UNRECOGNISED = "unrecognised"  # 12 characters: the column's width
 
 
 class ReplacementRequestStatus(StrEnum):

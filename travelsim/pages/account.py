@@ -1,4 +1,5 @@
-"""My eSIMs: each eSIM with its remaining data, and the order history with receipts."""
+"""My eSIMs: each eSIM with its remaining data, the order history with receipts, and the
+saved cards (each removable after a confirmation; docs/payments.md#saved-cards)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,108 @@ def _notice(n: rx.Var) -> rx.Component:
     )
 
 
+def _card_row(c: rx.Var) -> rx.Component:
+    return rx.flex(
+        rx.hstack(
+            rx.icon("credit-card", size=18),
+            rx.text(c["label"], data_testid="saved-card-label"),
+            spacing="2",
+            align="center",
+        ),
+        rx.spacer(),
+        rx.alert_dialog.root(
+            rx.alert_dialog.trigger(
+                rx.button(
+                    "Remove",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    loading=AccountState.removing_card == c["id"],
+                    disabled=AccountState.removing_card != "",
+                    data_testid="saved-card-remove",
+                )
+            ),
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Remove this card?"),
+                rx.alert_dialog.description(
+                    "The card ",
+                    rx.text.strong(c["label"]),
+                    " will no longer be saved in your account. Your eSIMs and orders "
+                    "are not affected, and you can add a card again when you pay.",
+                ),
+                rx.flex(
+                    rx.alert_dialog.cancel(rx.button("Keep the card", variant="soft")),
+                    rx.alert_dialog.action(
+                        rx.button(
+                            "Remove the card",
+                            color_scheme="red",
+                            on_click=AccountState.remove_card(c["id"]),
+                            data_testid="saved-card-remove-confirm",
+                        )
+                    ),
+                    spacing="3",
+                    justify="end",
+                    margin_top="4",
+                ),
+            ),
+        ),
+        align="center",
+        width="100%",
+        data_testid="saved-card",
+    )
+
+
+def _saved_cards() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Saved cards", size="4"),
+            rx.cond(
+                AccountState.cards.length() > 0,
+                rx.vstack(rx.foreach(AccountState.cards, _card_row), spacing="3", width="100%"),
+                rx.text(
+                    "No saved card. When you pay, you can choose to keep your card for "
+                    "later top-ups.",
+                    size="2",
+                    data_testid="saved-cards-empty",
+                ),
+            ),
+            rx.cond(
+                AccountState.cards_notice != "",
+                rx.callout(
+                    AccountState.cards_notice,
+                    icon="check",
+                    color_scheme="green",
+                    size="1",
+                    width="100%",
+                    data_testid="saved-cards-notice",
+                ),
+            ),
+            rx.cond(
+                AccountState.cards_error != "",
+                rx.callout(
+                    AccountState.cards_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    size="1",
+                    width="100%",
+                    role="alert",
+                    data_testid="saved-cards-error",
+                ),
+            ),
+            rx.text(
+                "Only the card's brand and last four digits are kept here; the card itself "
+                "is held by our payment provider, Stripe.",
+                size="1",
+                color=rx.color("gray", 11),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        data_testid="saved-cards",
+    )
+
+
 def account_page() -> rx.Component:
     return page(
         rx.vstack(
@@ -132,6 +235,7 @@ def account_page() -> rx.Component:
                     padding_top="4",
                 ),
             ),
+            _saved_cards(),
             spacing="4",
             width="100%",
         )

@@ -17,6 +17,7 @@ from travelsim.components.forms import (
     submit_button,
 )
 from travelsim.components.layout import page
+from travelsim.i18n import _, localized
 from travelsim.state.auth_pages import AuthPageState
 
 
@@ -27,9 +28,9 @@ def _messages() -> rx.Component:
         rx.cond(
             AuthPageState.demo_mailbox & (AuthPageState.notice != ""),
             rx.text(
-                "Local demo without an email server: open the ",
-                rx.link("demo mailbox", href="/demo/mailbox", is_external=True),
-                ".",
+                _("Local demo without an email server:"),
+                " ",
+                rx.link(_("open the demo mailbox"), href="/demo/mailbox", is_external=True),
                 size="2",
             ),
         ),
@@ -48,7 +49,7 @@ def _provider_signin() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.separator(size="4"),
-                rx.text("or", size="2", color=rx.color("gray", 11)),
+                rx.text(_("or"), size="2", color=rx.color("gray", 11)),
                 rx.separator(size="4"),
                 align="center",
                 width="100%",
@@ -57,7 +58,7 @@ def _provider_signin() -> rx.Component:
                 hidden_input("next", AuthPageState.next_path),
                 submit_button(
                     rx.icon("key-round", size=18),
-                    "Sign in with " + AuthPageState.oidc_name,
+                    AuthPageState.oidc_button,
                     variant="outline",
                 ),
                 action="/auth/oidc/login",
@@ -72,7 +73,7 @@ def _provider_signin() -> rx.Component:
 def _resend_link() -> rx.Component:
     """ "Didn't get the verification email?": a one-field form asking for a new link."""
     return rx.el.details(
-        rx.el.summary("Didn't get the verification email?"),
+        rx.el.summary(_("Didn't get the verification email?")),
         post_form(
             rx.hstack(
                 rx.input(
@@ -80,10 +81,10 @@ def _resend_link() -> rx.Component:
                     type="email",
                     placeholder="you@example.com",
                     required=True,
-                    aria_label="Email for a new verification link",
+                    aria_label=_("Email for a new verification link"),
                     flex_grow="1",
                 ),
-                rx.button("Send again", type="submit", variant="soft"),
+                rx.button(_("Send again"), type="submit", variant="soft"),
                 width="100%",
                 padding_top="2",
             ),
@@ -97,31 +98,34 @@ def _resend_link() -> rx.Component:
 def signin() -> rx.Component:
     return page(
         _card(
-            rx.heading("Sign in", size="6"),
+            rx.heading(_("Sign in"), size="6"),
             _messages(),
             post_form(
                 rx.vstack(
                     email_input(default_value=AuthPageState.email),
                     labelled_input(
-                        "Password",
+                        _("Password"),
                         "password",
                         "password",
                         required=True,
                         auto_complete="current-password",
                     ),
                     hidden_input("next", AuthPageState.next_path),
-                    submit_button("Sign in"),
+                    submit_button(_("Sign in")),
                     spacing="3",
                     width="100%",
                 ),
                 action="/auth/signin",
                 width="100%",
             ),
-            rx.link("Forgot your password?", href="/password/forgot", size="2"),
+            rx.link(_("Forgot your password?"), href=localized("/password/forgot"), size="2"),
             _provider_signin(),
             rx.text(
-                "New here? ",
-                rx.link("Create an account", href="/signup" + AuthPageState.next_query),
+                _("New here?"),
+                " ",
+                rx.link(
+                    _("Create an account"), href=localized("/signup") + AuthPageState.next_query
+                ),
                 size="2",
             ),
             _resend_link(),
@@ -132,18 +136,18 @@ def signin() -> rx.Component:
 def signup() -> rx.Component:
     return page(
         _card(
-            rx.heading("Create your account", size="6"),
+            rx.heading(_("Create your account"), size="6"),
             rx.text(
-                "Your eSIMs, QR codes and remaining data live in your account.",
+                _("Your eSIMs, QR codes and remaining data live in your account."),
                 color=rx.color("gray", 11),
             ),
             _messages(),
             post_form(
                 rx.vstack(
                     email_input(default_value=AuthPageState.email),
-                    new_password_input("Password (at least 10 characters)"),
+                    new_password_input(_("Password (at least 10 characters)")),
                     hidden_input("next", AuthPageState.next_path),
-                    submit_button("Create account"),
+                    submit_button(_("Create account")),
                     spacing="3",
                     width="100%",
                 ),
@@ -151,8 +155,9 @@ def signup() -> rx.Component:
                 width="100%",
             ),
             rx.text(
-                "Already have an account? ",
-                rx.link("Sign in", href="/signin" + AuthPageState.next_query),
+                _("Already have an account?"),
+                " ",
+                rx.link(_("Sign in"), href=localized("/signin") + AuthPageState.next_query),
                 size="2",
             ),
         )

@@ -1,11 +1,15 @@
-"""Checkout page: plan summary, destination and device checks, then card payment."""
+"""Checkout page: plan summary, destination and device checks, then card payment.
+
+The pay step's card box is Stripe.js (``travelsim.components.card_element``): the card
+never reaches the portal; ``travelsim.state.buy`` explains the flow."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.card_element import card_element
 from travelsim.components.layout import page
-from travelsim.state.buy import BuyState
+from travelsim.state.buy import NEW_CARD, BuyState
 
 
 def plan_summary() -> rx.Component:
@@ -101,15 +105,6 @@ def confirm_step() -> rx.Component:
     )
 
 
-def _card_input(label: str, name: str, **props: object) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(label, html_for=name, font_weight="500", font_size="14px"),
-        rx.input(id=name, name=name, size="3", width="100%", required=True, **props),
-        spacing="1",
-        width="100%",
-    )
-
-
 def _topup_target() -> rx.Component:
     """Which eSIM a top-up adds its data to (nothing is reserved for a top-up)."""
     t = BuyState.target
@@ -144,90 +139,101 @@ def _trip_confirmed() -> rx.Component:
     )
 
 
+def _card_choice() -> rx.Component:
+    """Once the traveler has saved cards: pay with one of them or with a new card."""
+    return rx.vstack(
+        rx.text("Pay with", weight="medium", size="2", id="card-choice-label"),
+        rx.radio_group.root(
+            rx.vstack(
+                rx.foreach(
+                    BuyState.saved_cards,
+                    lambda c: rx.radio_group.item(c["label"], value=c["id"]),
+                ),
+                rx.radio_group.item("A new card", value=NEW_CARD),
+                spacing="2",
+            ),
+            value=BuyState.card_choice,
+            on_change=BuyState.set_card_choice,
+            aria_labelledby="card-choice-label",
+            data_testid="card-choice",
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _new_card() -> rx.Component:
+    """The Stripe.js card box (always mounted on the pay step, hidden while a saved card is
+    chosen, so switching back keeps what was typed) and "keep this card"."""
+    new = BuyState.card_choice == NEW_CARD
+    return rx.vstack(
+        card_element(BuyState.stripe_publishable_key, BuyState.stripe_js_url),
+        rx.checkbox(
+            "Keep this card for later top-ups",
+            checked=BuyState.keep_card,
+            on_change=BuyState.set_keep_card,
+            data_testid="keep-card",
+        ),
+        spacing="3",
+        width="100%",
+        display=rx.cond(new, "flex", "none"),
+    )
+
+
 def pay_step() -> rx.Component:
     topup = BuyState.is_topup
     return rx.vstack(
         rx.cond(topup, _topup_target(), _trip_confirmed()),
         rx.heading(rx.cond(topup, "Pay", "2. Pay"), size="4"),
-        rx.callout(
-            "Demo payments (test mode): 4242 4242 4242 4242 succeeds, "
-            "4000 0000 0000 0002 is declined, 4000 0025 0000 3155 asks for a code (123456). "
-            "Any future expiry and any 3-digit CVC.",
-            icon="info",
-            size="1",
-        ),
-        rx.form(
-            rx.vstack(
-                _card_input(
-                    "Card number",
-                    "card_number",
-                    input_mode="numeric",
-                    auto_complete="cc-number",
-                    placeholder="4242 4242 4242 4242",
-                ),
-                rx.hstack(
-                    _card_input(
-                        "Expiry (MM/YY)", "card_expiry", auto_complete="cc-exp", placeholder="12/30"
-                    ),
-                    _card_input(
-                        "CVC",
-                        "card_cvc",
-                        input_mode="numeric",
-                        auto_complete="cc-csc",
-                        placeholder="123",
-                    ),
-                    width="100%",
-                ),
-                rx.button(
-                    "Pay ",
-                    BuyState.plan["price"],
-                    type="submit",
-                    size="3",
-                    width="100%",
-                    loading=BuyState.busy,
-                    disabled=BuyState.busy,
-                ),
-                spacing="3",
+        rx.cond(BuyState.saved_cards.length() > 0, _card_choice()),
+        _new_card(),
+        rx.cond(
+            BuyState.notice != "",
+            rx.callout(
+                BuyState.notice,
+                icon="loader",
+                size="1",
+                role="status",
                 width="100%",
+                data_testid="pay-notice",
             ),
-            on_submit=BuyState.pay,
-            reset_on_submit=False,
+        ),
+        rx.cond(
+            BuyState.error != "",
+            rx.callout(
+                BuyState.error,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                width="100%",
+                data_testid="pay-error",
+            ),
+        ),
+        rx.button(
+            "Pay ",
+            BuyState.plan["price"],
+            on_click=BuyState.pay,
+            size="3",
             width="100%",
+            loading=BuyState.busy,
+            disabled=BuyState.busy,
         ),
         rx.text(
             rx.cond(
                 topup,
                 "The data is added to this eSIM right after payment. You are charged once, "
                 "even if you click twice or reload.",
-                "Your eSIM is reserved for you while you pay. You are charged once, even if "
+                "Your eSIM is reserved for you while you pay. The amount is held on your card "
+                "and charged only once your eSIM is delivered; you are charged once, even if "
                 "you click twice or reload.",
             ),
             size="1",
             color=rx.color("gray", 11),
         ),
-        spacing="3",
-        width="100%",
-    )
-
-
-def action_step() -> rx.Component:
-    return rx.vstack(
-        rx.heading("Confirm the payment with your bank", size="4"),
-        rx.text("Enter the code your bank sent you (demo: 123456).", size="2"),
-        rx.form(
-            rx.hstack(
-                rx.input(
-                    name="code",
-                    id="code",
-                    aria_label="Verification code",
-                    input_mode="numeric",
-                    auto_complete="one-time-code",
-                    required=True,
-                ),
-                rx.button("Confirm", type="submit", loading=BuyState.busy, disabled=BuyState.busy),
-            ),
-            on_submit=BuyState.confirm_action,
-            reset_on_submit=False,
+        rx.text(
+            "Card details go straight to our card processor, Stripe; they never reach TravelSIM.",
+            size="1",
+            color=rx.color("gray", 11),
         ),
         spacing="3",
         width="100%",
@@ -282,7 +288,7 @@ def buy() -> rx.Component:
             rx.vstack(
                 rx.heading("Checkout", size="7"),
                 rx.cond(
-                    BuyState.error != "",
+                    (BuyState.error != "") & (BuyState.step != "pay"),
                     rx.callout(
                         BuyState.error,
                         icon="triangle-alert",
@@ -297,7 +303,6 @@ def buy() -> rx.Component:
                             BuyState.step,
                             ("confirm", confirm_step()),
                             ("pay", pay_step()),
-                            ("action", action_step()),
                             ("expired", expired_step()),
                             ("price_changed", price_changed_step()),
                             rx.spinner(),

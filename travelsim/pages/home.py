@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.i18n import _
 from travelsim.state.catalogue import SORTS, CatalogueState
 
 
@@ -23,11 +24,11 @@ def _country_button(c: rx.Var) -> rx.Component:
 
 def search_box() -> rx.Component:
     return rx.vstack(
-        rx.el.label("Where are you going?", html_for="destination", font_weight="600"),
+        rx.el.label(_("Where are you going?"), html_for="destination", font_weight="600"),
         rx.input(
             rx.input.slot(rx.icon("search")),
             id="destination",
-            placeholder="Type a country, e.g. Japan, Spain, USA",
+            placeholder=_("Type a country, e.g. Japan, Spain, USA"),
             value=CatalogueState.query,
             on_change=CatalogueState.set_query,
             size="3",
@@ -43,8 +44,10 @@ def search_box() -> rx.Component:
                     rx.foreach(CatalogueState.matches, _country_button), wrap="wrap", spacing="2"
                 ),
                 rx.callout(
-                    "We have no plan for that destination yet. Try a neighbouring country or "
-                    "a regional plan (Europe, Asia, Latin America, Global).",
+                    _(
+                        "We have no plan for that destination yet. Try a neighbouring country "
+                        "or a regional plan (Europe, Asia, Latin America, Global)."
+                    ),
                     icon="info",
                     color_scheme="amber",
                 ),
@@ -52,7 +55,7 @@ def search_box() -> rx.Component:
             rx.cond(
                 CatalogueState.selected_code == "",
                 rx.vstack(
-                    rx.text("Popular destinations", size="2", color=rx.color("gray", 11)),
+                    rx.text(_("Popular destinations"), size="2", color=rx.color("gray", 11)),
                     rx.flex(
                         rx.foreach(CatalogueState.popular, _country_button),
                         wrap="wrap",
@@ -89,19 +92,19 @@ def offer_card(o: rx.Var) -> rx.Component:
             rx.heading(o["title"], size="4"),
             rx.hstack(
                 rx.heading(o["volume"], size="7"),
-                rx.text("for", color=rx.color("gray", 11)),
+                rx.text(_("for"), color=rx.color("gray", 11)),
                 rx.heading(o["validity"], size="5"),
                 align="baseline",
                 spacing="2",
                 wrap="wrap",
             ),
-            _fact("clock", "Validity starts at", o["starts_on"]),
-            _fact("globe", "Covers", o["coverage"]),
+            _fact("clock", _("Validity starts at"), o["starts_on"]),
+            _fact("globe", _("Covers"), o["coverage"]),
             rx.hstack(
                 rx.heading(o["price"], size="6", data_testid="offer-price"),
                 rx.spacer(),
                 rx.button(
-                    "Choose",
+                    _("Choose"),
                     rx.icon("arrow-right", size=16),
                     on_click=CatalogueState.choose_plan(o["plan_id"]),
                     size="3",
@@ -126,25 +129,28 @@ def offers_section() -> rx.Component:
             rx.flex(
                 rx.heading(
                     CatalogueState.selected_flag,
-                    " Plans for ",
-                    CatalogueState.selected_name,
+                    " ",
+                    CatalogueState.plans_heading,
                     size="6",
                 ),
                 rx.spacer(),
                 rx.hstack(
-                    rx.text("Sort", size="2"),
+                    rx.text(_("Sort"), size="2"),
                     rx.select.root(
-                        rx.select.trigger(aria_label="Sort offers"),
-                        rx.select.content(*[rx.select.item(label, value=label) for label in SORTS]),
-                        value=CatalogueState.sort_label,
+                        rx.select.trigger(aria_label=_("Sort offers")),
+                        rx.select.content(
+                            *[rx.select.item(_(label), value=key) for key, label in SORTS.items()]
+                        ),
+                        value=CatalogueState.sort_key,
                         on_change=CatalogueState.set_sort,
                     ),
                     rx.button(
-                        "Change destination",
+                        _("Change destination"),
                         variant="ghost",
                         on_click=CatalogueState.clear_destination,
                     ),
                     align="center",
+                    wrap="wrap",  # longer labels (German, French) wrap on a phone
                 ),
                 direction=rx.breakpoints(initial="column", sm="row"),
                 spacing="3",
@@ -166,10 +172,12 @@ def offers_section() -> rx.Component:
 def home() -> rx.Component:
     return page(
         rx.vstack(
-            rx.heading("Data abroad, without roaming bills", size="8"),
+            rx.heading(_("Data abroad, without roaming bills"), size="8"),
             rx.text(
-                "Buy an eSIM with a data plan for your destination, install it from a QR code "
-                "or with one tap, and watch your remaining data live.",
+                _(
+                    "Buy an eSIM with a data plan for your destination, install it from a QR "
+                    "code or with one tap, and watch your remaining data live."
+                ),
                 size="4",
                 color=rx.color("gray", 11),
             ),

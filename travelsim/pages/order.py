@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.i18n import _, localized
 from travelsim.state.order import OrderState
 
 
@@ -22,7 +23,7 @@ def _step(st: rx.Var) -> rx.Component:
         rx.text(st["label"]),
         rx.spacer(),
         rx.badge(
-            st["status"],
+            st["status_label"],
             variant="soft",
             color_scheme=rx.match(st["status"], ("done", "green"), ("failed", "amber"), "gray"),
             flex_shrink="0",
@@ -39,7 +40,7 @@ def _step(st: rx.Var) -> rx.Component:
 def _heading() -> tuple[rx.Component, ...]:
     """The reference, the destination bought (flag and name) and what was bought."""
     return (
-        rx.heading("Order ", OrderState.reference, size="7"),
+        rx.heading(OrderState.heading, size="7"),
         rx.cond(
             OrderState.destination_name != "",
             rx.hstack(
@@ -51,7 +52,8 @@ def _heading() -> tuple[rx.Component, ...]:
             ),
         ),
         rx.text(
-            rx.cond(OrderState.is_topup, "Top-up: ", "New eSIM: "),
+            rx.cond(OrderState.is_topup, _("Top-up:"), _("New eSIM:")),
+            " ",
             OrderState.plan_title,
             " · ",
             OrderState.amount,
@@ -76,11 +78,12 @@ def _delivered() -> rx.Component:
         rx.callout(
             rx.vstack(
                 rx.text(
-                    "Your new data plan is on your eSIM. If data does not "
-                    "resume within a few minutes, turn airplane mode on and "
-                    "off."
+                    _(
+                        "Your new data plan is on your eSIM. If data does not resume within a "
+                        "few minutes, turn airplane mode on and off."
+                    )
                 ),
-                rx.link(rx.button("See your eSIM", size="3"), href=OrderState.esim_url),
+                rx.link(rx.button(_("See your eSIM"), size="3"), href=OrderState.esim_url),
             ),
             icon="party-popper",
             color_scheme="green",
@@ -88,8 +91,8 @@ def _delivered() -> rx.Component:
         ),
         rx.callout(
             rx.vstack(
-                rx.text("Your eSIM is ready. Install it before you travel."),
-                rx.link(rx.button("Install your eSIM", size="3"), href=OrderState.install_url),
+                rx.text(_("Your eSIM is ready. Install it before you travel.")),
+                rx.link(rx.button(_("Install your eSIM"), size="3"), href=OrderState.install_url),
             ),
             icon="party-popper",
             color_scheme="green",
@@ -100,9 +103,11 @@ def _delivered() -> rx.Component:
 
 def _needs_attention() -> rx.Component:
     return rx.callout(
-        "We could not finish setting up your eSIM. Our team has been "
-        "alerted and will fix it or refund you; your payment was not "
-        "captured. No need to buy again.",
+        _(
+            "We could not finish setting up your eSIM. Our team has been alerted and will fix "
+            "it. The amount held on your card is released: you are not charged for it. No need "
+            "to buy again."
+        ),
         icon="life-buoy",
         color_scheme="amber",
         data_testid="order-needs-attention",
@@ -116,13 +121,16 @@ def _in_progress() -> rx.Component:
         rx.callout(
             rx.cond(
                 OrderState.is_topup,
-                "We are still adding the data plan to your eSIM. The mobile "
-                "network is slow to answer right now, so we keep trying "
-                "automatically; we will email you as soon as it is done. No "
-                "need to buy again.",
-                "We are still setting up your eSIM. The mobile network is slow "
-                "to answer right now, so we keep trying automatically; we will "
-                "email you as soon as it is ready. No need to buy again.",
+                _(
+                    "We are still adding the data plan to your eSIM. The mobile network is "
+                    "slow to answer right now, so we keep trying automatically; we will email "
+                    "you as soon as it is done. No need to buy again."
+                ),
+                _(
+                    "We are still setting up your eSIM. The mobile network is slow to answer "
+                    "right now, so we keep trying automatically; we will email you as soon as "
+                    "it is ready. No need to buy again."
+                ),
             ),
             icon="hourglass",
             color_scheme="blue",
@@ -132,11 +140,14 @@ def _in_progress() -> rx.Component:
         rx.text(
             rx.cond(
                 OrderState.is_topup,
-                "Adding the data plan to your eSIM… this usually takes a few "
-                "seconds. You can leave this page; we will email you when it "
-                "is done.",
-                "Setting up your eSIM… this usually takes a few seconds. You "
-                "can leave this page; we will email you when it is ready.",
+                _(
+                    "Adding the data plan to your eSIM… this usually takes a few seconds. You "
+                    "can leave this page; we will email you when it is done."
+                ),
+                _(
+                    "Setting up your eSIM… this usually takes a few seconds. You can leave this "
+                    "page; we will email you when it is ready."
+                ),
             ),
             size="2",
             color=rx.color("gray", 11),
@@ -149,7 +160,10 @@ def order_page() -> rx.Component:
     return page(
         rx.cond(
             OrderState.not_found,
-            rx.vstack(rx.heading("Order not found", size="6"), rx.link("Back home", href="/")),
+            rx.vstack(
+                rx.heading(_("Order not found"), size="6"),
+                rx.link(_("Back home"), href=localized("/")),
+            ),
             rx.vstack(
                 *_heading(),
                 _steps(),

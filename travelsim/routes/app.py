@@ -13,15 +13,18 @@ from travelsim.routes.demo import mailbox
 from travelsim.routes.esim import install_json, qr_png
 from travelsim.routes.health import healthz
 from travelsim.routes.http import CrossOriginGuard
+from travelsim.routes.locale import LocaleMiddleware, locale_routes
 from travelsim.routes.oidc import oidc_app
 from travelsim.routes.security import security_routes
 from travelsim.routes.simulator import SimulatorControls
+from travelsim.routes.stripe_webhook import stripe_webhook_routes
 
 
 def build_routes_app() -> Starlette:
     """Routes: ``/healthz``, the ``/auth/*`` form posts (``travelsim.routes.auth``) and the
     owner-only installation QR image (``travelsim.routes.esim``), the platform callbacks and
-    the notification unsubscribe link (``travelsim.routes.callbacks``); password reset, second
+    the notification unsubscribe link (``travelsim.routes.callbacks``), Stripe's webhook
+    events (``travelsim.routes.stripe_webhook``); password reset, second
     factor and sign-out everywhere (``travelsim.routes.security``), provider sign-in under
     ``/auth/oidc`` (``travelsim.routes.oidc``), data export and account deletion
     (``travelsim.routes.account``); in demo and test mode, the built-in simulator's controls
@@ -29,9 +32,11 @@ def build_routes_app() -> Starlette:
 
     Every unsafe method from a foreign origin is refused with 403 before any route runs
     (:class:`travelsim.routes.http.CrossOriginGuard`, except the server-to-server
-    receivers of ``SERVER_TO_SERVER``); Reflex adds its CORS middleware outside it."""
+    receivers of ``SERVER_TO_SERVER``); Reflex adds its CORS middleware outside it. Traveler
+    pages open in the traveler's language (:class:`travelsim.routes.locale.LocaleMiddleware`,
+    and the switcher's ``/lang/{locale}``)."""
     return Starlette(
-        middleware=[Middleware(CrossOriginGuard)],
+        middleware=[Middleware(CrossOriginGuard), Middleware(LocaleMiddleware)],
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             *auth_routes(),
@@ -42,6 +47,8 @@ def build_routes_app() -> Starlette:
             Route("/esims/{esim_id}/install.json", install_json, methods=["GET"]),
             Route("/demo/mailbox", mailbox, methods=["GET"]),
             *callback_routes(),
+            *stripe_webhook_routes(),
+            *locale_routes(),
             Route("/_sim/{path:path}", SimulatorControls()),
         ],
     )

@@ -55,6 +55,7 @@ from travelsim.routes.http import (
     same_origin,
     set_session_cookie,
 )
+from travelsim.routes.locale import remember_account_language
 from travelsim.routes.oidc import provider_logout_url
 from travelsim.services.auth import sessions
 from travelsim.services.auth import signin as signin_service
@@ -234,6 +235,7 @@ async def signin(request: Request) -> Response:
         await s.commit()
     response = redirect(target)
     set_session_cookie(response, token, settings)
+    remember_account_language(response, user)
     return response
 
 

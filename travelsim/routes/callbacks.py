@@ -1,22 +1,25 @@
 """HTTP routes of the background work: platform callbacks and the notification unsubscribe.
 
 ``POST /callbacks/sft`` (docs/sft-platform.md#callbacks; docs/esim.md#f17-callback-trouble)
-    The platform's CallBackNotification batches. Authentication: the configured
-    ``SFT_CALLBACK_TOKEN`` in ``X-Authorization`` or ``Authorization`` (with or without a
-    ``Bearer`` prefix), compared in constant time. Answers:
+    The platform's pushes: plan notifications (process 10011 "CallBackNotification") and
+    data-stream deliveries (docs/sft-platform.md#data-stream-events). Authentication: the
+    configured ``SFT_CALLBACK_TOKEN`` in ``X-Authorization`` or ``Authorization`` (with or
+    without a ``Bearer`` prefix), compared in constant time. Answers:
 
     * ``404`` when ``SFT_CALLBACK_TOKEN`` is unset, or shorter than
       ``startup.MIN_CALLBACK_TOKEN_CHARS`` (32) characters: callbacks off, nothing revealed.
       Start-up refuses such a token (``travelsim.startup``); this check keeps an empty one
       from ever authenticating an empty header (``compare_digest(b"", b"")`` is true);
-    * ``401`` for a missing or wrong token; ``413`` above 8 MiB; ``400`` for a body that is
-      not JSON or not the envelope (``sft.callbacks.parse_batch``);
-    * ``200 {"received": n, "stored": m}`` once the raw events are committed (duplicates
-      are not stored again). The events are applied *after* the response has been sent
-      (Starlette background task: ``callbacks.apply_pending``, which also wakes the pages and
-      evaluates the notifications of the eSIMs that changed), so the platform's POST is
-      answered in the time of one insert batch. Events left pending by a crash are applied
-      by the scheduler's sweep.
+    * ``401`` for a missing or wrong token and ``413`` above 8 MiB (nothing stored);
+    * ``200 {"received": n, "stored": m, "unrecognised": u}`` once the raw events are
+      committed (duplicates are not stored again). An authenticated body the portal does not
+      understand (not JSON, no event in it, an event of unknown type) is **not** refused: the
+      platform never retries, so it is stored as ``unrecognised`` for staff
+      (``services.callbacks.receive_raw``) and answered ``200`` too. The events are applied
+      *after* the response has been sent (Starlette background task:
+      ``callbacks.apply_pending``, which also wakes the pages and evaluates the notifications
+      of the eSIMs that changed), so the platform's POST is answered in the time of one insert
+      batch. Events left pending by a crash are applied by the scheduler's sweep.
 
 ``GET /notifications/unsubscribe?token=…`` (and ``POST``, for one-click clients)
     The link in every notification email (``services.notifications``): a valid token turns
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 import hmac
 import html
-import json
 import logging
 
 from starlette.background import BackgroundTask
@@ -89,12 +91,9 @@ async def sft_callbacks(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         return JSONResponse({"error": "body too large"}, status_code=413)
-    try:  # not JSON, or not the envelope (sft.callbacks.CallbackFormatError, a ValueError)
-        result = await callbacks.receive(json.loads(body))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return JSONResponse({"error": f"bad request: {exc}"[:200]}, status_code=400)
+    result = await callbacks.receive_raw(body)  # stores even what it cannot read
     return JSONResponse(
-        {"received": result.received, "stored": result.stored},
+        {"received": result.received, "stored": result.stored, "unrecognised": result.unrecognised},
         background=BackgroundTask(_process_after_response),
     )
 

@@ -34,9 +34,14 @@ FIELD_MAX = 1024
 #: cookie and authenticate each request otherwise. ``/callbacks/sft``: the platform's
 #: CallBackNotification batches (``SFT_CALLBACK_TOKEN``); ``/notifications/unsubscribe``:
 #: RFC 8058 one-click unsubscribe, posted by mail providers' servers (the signed token in
-#: its URL). The payment provider's webhook joins this list when it is added (signature
-#: checked, docs/architecture.md#security-origins-csrf-and-event-arguments).
-SERVER_TO_SERVER: tuple[str, ...] = ("/callbacks/sft", "/notifications/unsubscribe")
+#: its URL); ``/stripe/webhook``: Stripe's webhook events (the ``Stripe-Signature`` header
+#: checked against the webhook secret, docs/payments.md#webhooks;
+#: docs/architecture.md#security-origins-csrf-and-event-arguments).
+SERVER_TO_SERVER: tuple[str, ...] = (
+    "/callbacks/sft",
+    "/notifications/unsubscribe",
+    "/stripe/webhook",
+)
 
 
 #: Methods that never change anything (RFC 9110 §9.2.1): not checked by the guard.

@@ -55,6 +55,7 @@ from travelsim.routes.http import (
     same_origin,
     set_session_cookie,
 )
+from travelsim.routes.locale import remember_account_language
 from travelsim.services import oidc as oidc_service
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.sessions import start_session
@@ -218,6 +219,7 @@ async def callback(request: Request) -> Response:
         await s.commit()
     response = redirect(target)
     set_session_cookie(response, session_token, settings)
+    remember_account_language(response, user)
     return response
 
 

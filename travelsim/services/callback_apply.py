@@ -6,7 +6,8 @@ usage sync also writes the same rows, so:
 
 * Add-on status only moves forward: ``waiting`` < ``active`` < ``used_up`` / ``expired`` /
   ``deactivated`` (``unknown`` is below all). An older status never overwrites a newer one.
-* Figures (``initial/remaining/used`` bytes) are taken only when the event's used bytes are
+* Figures (``initial/remaining/used`` bytes; "Counter Changes" is the usage update, the
+  other add-on events carry them too) are taken only when the event's used bytes are
   greater than the stored ones: usage of an add-on instance never decreases, so the larger
   figure is the newer one. Start/expiry/subscription dates fill in when unknown.
 * eSIM profile status (which may go back and forth) is applied only when the event is not
@@ -68,6 +69,8 @@ async def apply_event(
         return await _apply_addon(s, esim_id, event, now)
     if event.event_type == EventType.PROFILE_STATUS:
         return await _apply_profile(s, esim_id, event, event_id, now)
+    if event.event_type == EventType.USAGE:  # no add-on instance in it: the usage sync reads
+        return "ignored", "usage record: figures come from Counter Changes and the sync"
     return "ignored", f"event type not handled: {event.raw_type or '?'}"
 
 
@@ -156,7 +159,7 @@ async def _apply_profile(
     s: AsyncSession, esim_id: int, event: PlatformEvent, event_id: int, now: datetime
 ) -> tuple[Outcome, str | None]:
     if event.profile_status is None:
-        return "ignored", "profile event without esimProfileStatus"
+        return "ignored", "profile event without eSimProfileStatus"
     newer = (
         await s.exec(
             select(CallbackEvent).where(

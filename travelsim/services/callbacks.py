@@ -4,22 +4,28 @@ Rules: docs/business-rules.md#platform-callbacks; the failure scenario they answ
 docs/esim.md#f17-callback-trouble.
 
 SFT POSTs batches of events (every 60 s, at most 800 per POST, **no retries**, no replay) to
-``POST /callbacks/sft`` (``travelsim.routes.callbacks``). Two steps, so the platform gets its
+``POST /callbacks/sft`` (``travelsim.routes.callbacks``): plan notifications (process 10011) and
+data-stream deliveries (``sft.callbacks`` reads both). Two steps, so the platform gets its
 answer fast and nothing is lost if processing fails:
 
-1. :func:`receive` (inside the request): the body is parsed (``sft.callbacks.parse_batch``:
-   the envelope and every wire name it holds) and :func:`ingest` stores each notification raw
-   as a :class:`~travelsim.models.CallbackEvent` with ``status="pending"``. The
-   ``dedupe_key`` (SHA-256 of ``callbackId`` and the message) is unique, so a duplicated
-   delivery is stored once (``INSERT … ON CONFLICT DO NOTHING``).
+1. :func:`receive_raw` (inside the request): the body is parsed (``sft.callbacks.parse_batch``:
+   the shapes and every wire name they hold) and :func:`ingest` stores each event raw as a
+   :class:`~travelsim.models.CallbackEvent` with ``status="pending"``. The ``dedupe_key``
+   (SHA-256 of ``callbackId`` and the message, or of the whole data-stream event) is unique,
+   so a duplicated delivery is stored once (``INSERT … ON CONFLICT DO NOTHING``). What the
+   portal does not understand is kept too, as ``unrecognised`` (never applied, listed for
+   staff on the admin home page, logged as a warning with its id): an event with no or an
+   unknown type, and a body that is not JSON or holds no event (:func:`store_raw`: its bytes,
+   truncated to :data:`RAW_KEEP_CHARS` characters).
 2. :func:`apply_pending` (right after the response, as a Starlette background task, and
    again by the scheduler's sweep for anything left ``pending`` by a crash):
    :func:`process_pending` applies each event in its own transaction that first moves it
    ``pending → processed`` with a compare-and-set, so two processors never apply the same
    event; then the pages of the changed eSIMs are woken and their notifications evaluated.
 
-Add-on events (``sft.callbacks.ADDON_EVENTS``) and eSIM profile status events are applied;
-an event of any other type is stored and marked ``ignored``.
+Add-on events (``sft.callbacks.ADDON_EVENTS``, "Counter Changes" included: a usage update)
+and eSIM profile status events are applied; usage records and the other published event types
+are stored and marked ``ignored``.
 
 How one event changes the stored rows (newest figures win, whatever the arrival order):
 :mod:`travelsim.services.callback_apply`.
@@ -31,10 +37,11 @@ An event for an endpoint the portal does not own is ``ignored``. Changed rows ge
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import func, update
@@ -47,10 +54,19 @@ from travelsim.db import SessionFactory
 from travelsim.models import CallbackEvent, CallbackStatus, Esim, utcnow
 from travelsim.services import live, notifications
 from travelsim.services.callback_apply import Outcome, apply_event
-from travelsim.settings import Settings
-from travelsim.sft.callbacks import EventType, PlatformEvent, parse_batch, parse_notification
+from travelsim.settings import Settings, get_settings
+from travelsim.sft.callbacks import (
+    CallbackFormatError,
+    EventType,
+    PlatformEvent,
+    parse_batch,
+    parse_notification,
+    raw_dedupe_key,
+)
+from travelsim.sft.parsing import platform_zone
 
 __all__ = [
+    "RAW_KEEP_CHARS",
     "IngestResult",
     "ProcessReport",
     "apply_pending",
@@ -58,28 +74,81 @@ __all__ = [
     "last_event_times",
     "process_pending",
     "receive",
+    "receive_raw",
+    "store_raw",
 ]
 
 log = logging.getLogger(__name__)
+
+#: How much of a body stored raw is kept (characters of its text, decoded leniently).
+RAW_KEEP_CHARS = 64 * 1024
 
 
 # ============================================================================ ingest
 @dataclass(frozen=True)
 class IngestResult:
-    """``received``: events in the batch; ``stored``: new ones (duplicates are not stored)."""
+    """``received``: events in the batch; ``stored``: new ones (duplicates are not stored);
+    ``unrecognised``: new ones stored as ``unrecognised``."""
 
     received: int
     stored: int
+    unrecognised: int = 0
+
+
+def _row_values(e: PlatformEvent, esim_id: int | None, now: datetime) -> dict[str, Any]:
+    unknown = e.event_type == EventType.UNRECOGNISED
+    reason = f"unrecognised event type: {e.raw_type}" if e.raw_type else "no event type"
+    return {
+        "dedupe_key": e.dedupe_key,
+        "event_type": e.event_type
+        if e.event_type not in (EventType.OTHER, EventType.UNRECOGNISED)
+        else e.raw_type or e.event_type,
+        "endpoint_id": (e.endpoint_id or "")[:32] or None,
+        "esim_id": esim_id,
+        "unique_id": (e.unique_id or "")[:32] or None,
+        "event_at": e.event_at,
+        "seq": e.seq,
+        "payload": e.payload,
+        "status": CallbackStatus.UNRECOGNISED if unknown else CallbackStatus.PENDING,
+        "error": reason[:500] if unknown else None,
+        "received_at": now,
+    }
+
+
+async def _insert(s: AsyncSession, values: dict[str, Any]) -> int:
+    """Insert one ``callback_event`` row unless its ``dedupe_key`` is stored; 1 if inserted."""
+    table: Any = CallbackEvent.__table__  # type: ignore[attr-defined]
+    dialect = s.get_bind().dialect.name
+    ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    result: Any = await s.execute(
+        ins.values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    return max(result.rowcount or 0, 0)
+
+
+async def _warn_unrecognised(s: AsyncSession, keys: list[str]) -> None:
+    """Log one warning per newly stored unrecognised row: its id and reason (ids only)."""
+    rows = (
+        await s.exec(
+            select(CallbackEvent.id, CallbackEvent.error).where(
+                col(CallbackEvent.dedupe_key).in_(keys)
+            )
+        )
+    ).all()
+    for row_id, reason in rows:
+        log.warning("platform callback %s unrecognised: %s", row_id, reason)
 
 
 async def ingest(
     events: Sequence[PlatformEvent], *, session_factory: SessionFactory = db.session
 ) -> IngestResult:
-    """Store ``events`` as ``pending`` :class:`CallbackEvent` rows in one transaction,
-    skipping already stored ones (same ``dedupe_key``). Database errors propagate."""
+    """Store ``events`` in one transaction, skipping already stored ones (same
+    ``dedupe_key``): ``pending``, or ``unrecognised`` (with the reason in ``error``) for an
+    event of no or unknown type. Database errors propagate."""
     if not events:
         return IngestResult(0, 0)
     stored = 0
+    new_unknown: list[str] = []
     now = utcnow()
     async with session_factory() as s:
         endpoints = {e.endpoint_id for e in events if e.endpoint_id}
@@ -94,38 +163,78 @@ async def ingest(
             ).all():
                 if esim_id is not None:
                     esims[endpoint_id] = esim_id
-        table: Any = CallbackEvent.__table__  # type: ignore[attr-defined]
-        dialect = s.get_bind().dialect.name
         for e in events:
-            values = {
-                "dedupe_key": e.dedupe_key,
-                "event_type": e.event_type
-                if e.event_type != EventType.OTHER
-                else e.raw_type or EventType.OTHER,
-                "endpoint_id": e.endpoint_id,
-                "esim_id": esims.get(e.endpoint_id or ""),
-                "unique_id": e.unique_id,
-                "event_at": e.event_at,
-                "seq": e.seq,
-                "payload": e.payload,
-                "status": CallbackStatus.PENDING,
-                "received_at": now,
-            }
-            ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-            result: Any = await s.execute(
-                ins.values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-            stored += max(result.rowcount or 0, 0)
+            added = await _insert(s, _row_values(e, esims.get(e.endpoint_id or ""), now))
+            stored += added
+            if added and e.event_type == EventType.UNRECOGNISED:
+                new_unknown.append(e.dedupe_key)
         await s.commit()
+        if new_unknown:
+            await _warn_unrecognised(s, new_unknown)
     log.info("platform callbacks received", extra={"received": len(events), "stored": stored})
-    return IngestResult(len(events), stored)
+    return IngestResult(len(events), stored, len(new_unknown))
+
+
+async def store_raw(
+    raw: bytes, reason: str, *, session_factory: SessionFactory = db.session
+) -> IngestResult:
+    """Keep a body the portal cannot read events from (not JSON, or no event in it) as one
+    ``unrecognised`` row: ``payload = {"raw": text, "truncated": bool, "bytes": n}`` with at
+    most :data:`RAW_KEEP_CHARS` characters of the body (decoded as UTF-8, undecodable bytes
+    replaced) and ``error = reason``. The same bytes twice are stored once. Logs a warning
+    with the row id and the reason. Database errors propagate."""
+    text = raw.decode("utf-8", errors="replace")
+    payload = {
+        "raw": text[:RAW_KEEP_CHARS],
+        "truncated": len(text) > RAW_KEEP_CHARS,
+        "bytes": len(raw),
+    }
+    key = raw_dedupe_key(raw)
+    async with session_factory() as s:
+        added = await _insert(
+            s,
+            {
+                "dedupe_key": key,
+                "event_type": EventType.UNRECOGNISED,
+                "payload": payload,
+                "status": CallbackStatus.UNRECOGNISED,
+                "error": reason[:500],
+                "received_at": utcnow(),
+            },
+        )
+        await s.commit()
+        if added:
+            await _warn_unrecognised(s, [key])
+    return IngestResult(1, added, added)
 
 
 async def receive(body: Any, *, session_factory: SessionFactory = db.session) -> IngestResult:
-    """Parse a CallBackNotification body (``sft.callbacks.parse_batch``) and store its events
+    """Parse a decoded callback body (``sft.callbacks.parse_batch``) and store its events
     (:func:`ingest`). Raises ``sft.callbacks.CallbackFormatError`` (a ``ValueError``) for a body
-    that is not the envelope, before anything is stored; database errors propagate."""
-    return await ingest(parse_batch(body), session_factory=session_factory)
+    holding no event, before anything is stored; database errors propagate."""
+    return await ingest(parse_batch(body, _platform_zone()), session_factory=session_factory)
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``/``Infinity`` are not JSON (and no database JSON column takes them)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+async def receive_raw(raw: bytes, *, session_factory: SessionFactory = db.session) -> IngestResult:
+    """Store what an authenticated sender posted, whatever it is: the events of a body that
+    parses (:func:`receive`), else the body itself (:func:`store_raw`, reason ``invalid JSON``
+    (``NaN``/``Infinity`` included) or ``no event found``). Never raises for the content;
+    database errors propagate."""
+    try:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return await store_raw(
+            raw, f"invalid JSON: {type(exc).__name__}", session_factory=session_factory
+        )
+    try:
+        return await receive(body, session_factory=session_factory)
+    except CallbackFormatError as exc:
+        return await store_raw(raw, f"no event found: {exc}", session_factory=session_factory)
 
 
 # ============================================================================ processing
@@ -141,8 +250,14 @@ class ProcessReport:
     esim_ids: set[int] = field(default_factory=set)
 
 
+def _platform_zone() -> tzinfo:
+    """The zone of the platform's date-times (``SFT_PLATFORM_TIMEZONE``; the same one the SFT
+    client reads them in, docs/sft-platform.md#conventions)."""
+    return platform_zone(get_settings().sft_platform_timezone)
+
+
 def _from_row(row: CallbackEvent) -> PlatformEvent:
-    return parse_notification(row.payload)
+    return parse_notification(row.payload, _platform_zone())
 
 
 async def process_pending(

@@ -21,11 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, format_days, format_money
+from travelsim.i18n import _, ngettext
 from travelsim.models import Plan, utcnow
 from travelsim.services import countries
 from travelsim.settings import Settings
 from travelsim.sft.client import SFTClient
-from travelsim.sft.models import ActivatedBy, RatePlan
+from travelsim.sft.models import ActivatedBy, SkippedPlan
 from travelsim.sft.ratelimit import Priority
 
 log = logging.getLogger(__name__)
@@ -33,28 +34,38 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SyncReport:
+    """What one catalogue sync did: plan ids ``created``/``updated``, ``missing`` (on sale here,
+    gone from the platform) and ``skipped`` (QueryRatePlan rows the portal cannot sell, each
+    with its reason: docs/sft-platform.md#queryrateplan)."""
+
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # on sale here, gone from the platform
-    skipped: list[str] = field(default_factory=list)  # not a usable add-on (no volume/days)
+    missing: list[str] = field(default_factory=list)
+    skipped: list[SkippedPlan] = field(default_factory=list)
+
+    def skipped_summary(self) -> list[dict[str, str | None]]:
+        """``[{"plan_id", "reason"}]`` of the skipped rows (JSON-ready, for job run details)."""
+        return [{"plan_id": s.plan_id, "reason": s.reason} for s in self.skipped]
 
 
 async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
     """Upsert every add-on plan from SFT into ``plan`` and commit.
 
     Plans no longer returned by the platform are kept (orders reference them) but marked
-    ``present_on_platform=False``, which takes them off sale. Plans whose validity is not
-    in days or whose volume is unknown are skipped (reported). Raises the client's
-    ``SFTError`` subclasses; nothing is written when the platform call fails.
+    ``present_on_platform=False``, which takes them off sale. Rows the portal cannot sell (not
+    an add-on, no data volume, validity not in days, unreadable) are skipped with their reason
+    (``report.skipped``, logged); a stored plan skipped this way is treated as missing (off
+    sale) until the platform answers it usably again. Raises the client's ``SFTError``
+    subclasses; nothing is written when the platform call fails.
     """
-    remote: list[RatePlan] = await client.rate_plans(priority=Priority.SYNC)
-    report = SyncReport()
+    remote = await client.rate_plan_catalogue(priority=Priority.SYNC)
+    report = SyncReport(skipped=list(remote.skipped))
     now = utcnow()
     existing = {p.plan_id: p for p in (await session.exec(select(Plan))).all()}
     seen: set[str] = set()
-    for rp in remote:
-        if rp.volume_bytes is None or rp.validity_days is None:
-            report.skipped.append(rp.plan_id)
+    for rp in remote.plans:
+        if rp.volume_bytes is None or rp.validity_days is None:  # never, after the client
+            report.skipped.append(SkippedPlan(plan_id=rp.plan_id, reason="no volume or days"))
             continue
         seen.add(rp.plan_id)
         plan = existing.get(rp.plan_id)
@@ -65,7 +76,7 @@ async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
             "validity_days": rp.validity_days,
             "activated_by": "immediate" if rp.activated_by == ActivatedBy.IMMEDIATE else "on_usage",
             "priority": rp.priority if rp.priority is not None else 1,
-            "rate_zone": rp.rate_zone.name if rp.rate_zone else None,
+            "rate_zone": (rp.rate_zone.name or rp.rate_zone.id) if rp.rate_zone else None,
             "sft_countries": sorted(set(rp.countries)),
             "present_on_platform": True,
             "synced_at": now,
@@ -93,6 +104,8 @@ async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
         len(report.missing),
         len(report.skipped),
     )
+    for skip in report.skipped:
+        log.warning("catalogue sync: plan %s skipped: %s", skip.plan_id or "?", skip.reason)
     return report
 
 
@@ -182,15 +195,24 @@ class Offer:
         return dict(self.__dict__)
 
 
-def to_offer(plan: Plan, locale: str = "en_US") -> Offer:
-    """View model of a sellable plan. Raises ``ValueError`` for a plan that is not sellable."""
+def to_offer(plan: Plan) -> Offer:
+    """View model of a sellable plan, its texts in the active language
+    (``travelsim.i18n.current``). Raises ``ValueError`` for a plan that is not sellable."""
     if not plan.sellable or plan.price_minor is None or plan.currency is None:
         raise ValueError(f"plan {plan.plan_id} is not on sale")
-    starts = "first use" if plan.activated_by == "on_usage" else "purchase"
-    trigger = "your first data use at the destination" if starts == "first use" else "purchase"
-    default_policy = f"Validity starts at {trigger} and lasts {format_days(plan.validity_days)}."
+    on_usage = plan.activated_by == "on_usage"
+    starts = _("first use") if on_usage else _("purchase")
+    days = format_days(plan.validity_days)
+    default_policy = (
+        _("Validity starts at your first data use at the destination and lasts {days}.")
+        if on_usage
+        else _("Validity starts at purchase and lasts {days}.")
+    ).format(days=days)
     if plan.region:
-        coverage = f"{plan.region} · {len(plan.destinations)} countries"
+        count = len(plan.destinations)
+        coverage = f"{plan.region} · " + ngettext("{n} country", "{n} countries", count).format(
+            n=count
+        )
     else:
         coverage = ", ".join(countries.country(c).name for c in plan.destinations)
     return Offer(
@@ -202,7 +224,7 @@ def to_offer(plan: Plan, locale: str = "en_US") -> Offer:
         validity=format_days(plan.validity_days),
         price_minor=plan.price_minor,
         currency=plan.currency,
-        price=format_money(plan.price_minor, plan.currency, locale),
+        price=format_money(plan.price_minor, plan.currency),
         starts_on=starts,
         activation_policy=plan.activation_policy or default_policy,
         region=plan.region or "",

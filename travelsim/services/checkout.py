@@ -331,7 +331,7 @@ class CheckoutPage:
         order_id: the order of a paid checkout (the page goes there), else ``None``.
         target: the eSIM a top-up checkout adds data to; ``None`` for a new eSIM.
         open: the checkout can still be paid; then ``step`` is ``pay`` (the card form) or
-            ``action`` (a payment waits for its verification code), ``checkout_id`` its id
+            ``action`` (a payment waits for 3-D Secure in the browser), ``checkout_id`` its id
             and ``destination`` the ISO code chosen (``None`` if none).
         closed_status: the checkout's status when it is neither open nor paid (``expired``,
             ``sold_out``, ``cancelled``), else ``None``.

@@ -26,7 +26,14 @@ CHECKOUT_MESSAGES: dict[str, str] = {
     ),
     "rate_limited": "Too many checkouts started in a short time. Please wait a few minutes.",
     "no_pending_payment": "There is no payment waiting for confirmation.",
-    "payment_error": "The payment could not be processed. You have not been charged.",
+    "payment_error": (
+        "We could not reach the payment service. Nothing was charged; please try again in a moment."
+    ),
+    "payment_unconfirmed": (
+        "We could not confirm your payment yet. Press Pay again: you will not be charged twice."
+    ),
+    "card_not_found": "That saved card is not on your account any more. Please choose a card.",
+    "bad_card": "Please enter your card details again.",
 }
 
 
@@ -35,7 +42,10 @@ class CheckoutError(Exception):
     ``unknown_plan``, ``bad_destination``, ``sold_out``, ``not_found`` (also for another
     user's checkout or eSIM: answer 404), ``confirm_device``, ``checkout_closed``,
     ``expired``, ``price_changed``, ``too_many_open``, ``rate_limited``,
-    ``no_pending_payment``, ``payment_error``, or a top-up refusal
+    ``no_pending_payment``, ``payment_error`` (Stripe unreachable before anything was held),
+    ``payment_unconfirmed`` (the outcome of a create is unknown: paying again resends the
+    same idempotency key), ``card_not_found`` (a saved card that is not the traveler's),
+    ``bad_card`` (a malformed card token), or a top-up refusal
     (``topup.check_topup_allowed``); ``message`` is traveler-facing."""
 
     def __init__(self, code: str, message: str | None = None) -> None:

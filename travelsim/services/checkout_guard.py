@@ -62,7 +62,12 @@ log = logging.getLogger(__name__)
 
 #: Payments that mean a charge is under way or done: the checkout keeps its price and
 #: never expires under them.
-BUSY_PAYMENTS = (PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.SUCCEEDED)
+BUSY_PAYMENTS = (
+    PaymentStatus.PROCESSING,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.AUTHORIZED,
+    PaymentStatus.SUCCEEDED,
+)
 
 
 # --- expiry ----------------------------------------------------------------------------------

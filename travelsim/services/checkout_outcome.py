@@ -4,7 +4,7 @@ a ``processing`` outcome, re-rendering after a reload)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -44,10 +44,11 @@ class PayOutcome:
     """What a payment call produced, for the UI.
 
     ``status``: ``paid`` (``order_id``/``order_reference`` set: provisioning has been started;
-    show its progress), ``requires_action`` (ask for the verification code, then
-    :func:`confirm_payment`), ``declined`` (show ``message``; the traveler may try another
-    card), ``processing`` (another request for this checkout is mid-payment: poll
-    :func:`payment_outcome`). ``replayed`` is True when nothing new was charged because the
+    show its progress), ``requires_action`` (run 3-D Secure with ``client_secret`` in
+    Stripe.js, then :func:`confirm_payment`), ``declined`` (show ``message``; the traveler
+    may try another card), ``processing`` (another request for this checkout is mid-payment: poll
+    :func:`payment_outcome`; after a 3-D Secure step the webhook or the status read settles
+    it). ``replayed`` is True when nothing new was charged because the
     checkout already had this outcome (double click, reload, retry).
     """
 
@@ -60,10 +61,13 @@ class PayOutcome:
     message: str = ""
     card_last4: str | None = None
     replayed: bool = False
+    #: For ``requires_action``: the PaymentIntent's client secret, handed to Stripe.js
+    #: (``confirmCardPayment``) in the browser; never stored, never logged.
+    client_secret: str | None = field(default=None, repr=False)
 
     @property
     def requires_action(self) -> bool:
-        """True when the UI must ask for the verification code."""
+        """True when the browser must run 3-D Secure (Stripe.js ``confirmCardPayment``)."""
         return self.status == PayStatus.REQUIRES_ACTION
 
     @property
@@ -93,13 +97,20 @@ def replayed_order(checkout_id: str, order: Order, payments: list[Payment]) -> P
     return paid_outcome(checkout_id, order, payment, replayed=True)
 
 
-def unpaid_outcome(checkout_id: str, payment: Payment, *, replayed: bool) -> PayOutcome:
-    """Outcome of a payment that has no order (yet)."""
+def unpaid_outcome(
+    checkout_id: str, payment: Payment, *, replayed: bool, client_secret: str | None = None
+) -> PayOutcome:
+    """Outcome of a payment that has no order (yet); ``client_secret`` for a
+    ``requires_action`` payment (from Stripe, never from the database)."""
     status: PayStatus
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         status = PayStatus.REQUIRES_ACTION
-    elif payment.status in (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED):
-        status = PayStatus.PROCESSING  # succeeded: order being written
+    elif payment.status in (
+        PaymentStatus.PROCESSING,
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.SUCCEEDED,
+    ):
+        status = PayStatus.PROCESSING  # authorized: order being written
     else:
         status = PayStatus.DECLINED
     code = payment.failure_reason if status == PayStatus.DECLINED else None
@@ -111,6 +122,7 @@ def unpaid_outcome(checkout_id: str, payment: Payment, *, replayed: bool) -> Pay
         message=failure_message(code) if status == "declined" else "",
         card_last4=payment.card_last4,
         replayed=replayed,
+        client_secret=client_secret if status == PayStatus.REQUIRES_ACTION else None,
     )
 
 

@@ -1,9 +1,13 @@
-"""Countries and regions for destination search (ISO 3166-1 via ``pycountry``).
+"""Countries and regions for destination search (ISO 3166-1 via ``pycountry``, names in the
+traveler's language from CLDR via Babel).
 
 Search tolerates partial names, accents and case (``"ger"`` → Germany, ``"cote"`` →
 Côte d'Ivoire) and also matches ISO codes and a few everyday aliases (``"USA"``,
-``"UK"``). Every match is returned with its ISO code and flag so two similar names are
-never ambiguous on screen.
+``"UK"``). It understands every language the portal speaks (``"Allemagne"``, ``"Spanien"``,
+``"Estados Unidos"``: CLDR's territory names in each of ``travelsim.i18n.LOCALES``), whatever
+the page's language. Every match is returned with its ISO code and flag, and named in the
+active language (``travelsim.i18n.current``), so two similar names are never ambiguous on
+screen.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import pycountry
+from babel import Locale
+
+from travelsim import i18n
 
 # Everyday names that ISO does not carry (ISO alpha-2 → extra search terms).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -62,9 +69,33 @@ def _index() -> tuple[dict[str, Country], list[tuple[Country, tuple[str, ...]]]]
     return by_code, terms
 
 
+@lru_cache(maxsize=len(i18n.LOCALES))
+def _names(locale: str) -> dict[str, str]:
+    """CLDR's territory names in ``locale`` (ISO alpha-2 → name)."""
+    return dict(Locale.parse(locale).territories)
+
+
+@lru_cache(maxsize=1)
+def _all_terms() -> dict[str, tuple[str, ...]]:
+    """Every searchable name of each country: the English ones of :func:`_index` and CLDR's
+    name in each portal language, normalised."""
+    _by_code, terms = _index()
+    out: dict[str, tuple[str, ...]] = {}
+    for c, names in terms:
+        extra = {normalise(_names(loc)[c.code]) for loc in i18n.LOCALES if c.code in _names(loc)}
+        out[c.code] = tuple(dict.fromkeys((*names, *sorted(extra))))
+    return out
+
+
 def country(code: str) -> Country:
-    """The country with ISO alpha-2 ``code``; raises ``KeyError`` for unknown codes."""
-    return _index()[0][code.upper()]
+    """The country with ISO alpha-2 ``code``, named in the active language (English: ISO's
+    common name); raises ``KeyError`` for unknown codes."""
+    english = _index()[0][code.upper()]
+    locale = i18n.current()
+    if locale == i18n.DEFAULT:
+        return english
+    name = _names(locale).get(english.code, english.name)
+    return Country(code=english.code, name=name, flag=english.flag)
 
 
 def label(code: str | None) -> str:
@@ -88,13 +119,13 @@ def search(query: str, *, within: set[str] | None = None, limit: int = 20) -> li
     q = normalise(query)
     if not q:
         return []
-    _by_code, terms = _index()
     ranked: list[tuple[int, str, Country]] = []
-    for c, names in terms:
-        if within is not None and c.code not in within:
+    for code, names in _all_terms().items():
+        if within is not None and code not in within:
             continue
-        rank = _rank(q, c.code, names)
+        rank = _rank(q, code, names)
         if rank is not None:
+            c = country(code)
             ranked.append((rank, c.name, c))
     ranked.sort(key=lambda item: (item[0], item[1]))
     return [c for _rank_, _name, c in ranked[:limit]]

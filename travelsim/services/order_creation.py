@@ -35,6 +35,7 @@ from travelsim.models import (
     Order,
     OrderStatus,
     Payment,
+    PaymentStatus,
     ProvisioningStep,
     PurchaseKind,
     StepName,
@@ -45,7 +46,8 @@ from travelsim.services import inventory
 from travelsim.services.checkout import CheckoutError, order_for_checkout
 from travelsim.services.checkout_outcome import PayOutcome, paid_outcome
 from travelsim.services.checkout_reservation import close_sold_out
-from travelsim.services.payments import PaymentProvider, void_payment
+from travelsim.services.payment_holds import void_payment
+from travelsim.services.payments import PaymentProvider
 from travelsim.settings import get_settings
 
 __all__ = [
@@ -94,7 +96,12 @@ def included_vat(gross_minor: int, rate_percent: Decimal) -> int:
 
 
 async def create_order(
-    session: AsyncSession, checkout_id: str, payment_id: int, user_id: int
+    session: AsyncSession,
+    checkout_id: str,
+    payment_id: int,
+    user_id: int,
+    *,
+    payment: Payment | None = None,
 ) -> Order:
     """Write the order of the paid checkout ``checkout_id`` (payment ``payment_id``, buyer
     ``user_id``) with its steps, assign its eSIM and mark the checkout ``paid``; flushes, does
@@ -105,9 +112,15 @@ async def create_order(
 
     Raises ``inventory.InventoryError`` when no eSIM can be assigned (or the top-up's eSIM is
     not the buyer's), ``IntegrityError`` (on flush) for a concurrent order of the same checkout
-    or a duplicate reference: the caller rolls back and retries or refunds."""
+    or a duplicate reference: the caller rolls back and retries or refunds.
+
+    ``payment``: the payment row as this transaction just wrote it (Stripe's answer flushed),
+    so it is not read again."""
     checkout = await session.get(Checkout, checkout_id, populate_existing=True)
-    payment = await session.get(Payment, payment_id)  # amount and currency never change
+    if payment is None:
+        # Re-read: the amount and currency are what Stripe holds (copied onto the row by
+        # conditional updates that bypass this session's identity map).
+        payment = await session.get(Payment, payment_id, populate_existing=True)
     assert checkout is not None and payment is not None
     now = utcnow()
     esim: Esim | None
@@ -202,7 +215,7 @@ async def _esim_for_order(session: AsyncSession, checkout: Checkout, now: dateti
 async def refund_sold_out(
     session: AsyncSession, provider: PaymentProvider, checkout_id: str, payment_id: int
 ) -> NoReturn:
-    """The charge succeeded but no eSIM is left: void it (``payments.void_payment``:
+    """The charge succeeded but no eSIM is left: void it (``payment_holds.void_payment``:
     ``voided``, or ``flagged`` when the void fails) and close the checkout ``sold_out``;
     commits. Always raises CheckoutError ``sold_out``."""
     payment = await session.get(Payment, payment_id, populate_existing=True)
@@ -233,6 +246,8 @@ async def finalize(
     for _ in range(_FINALIZE_ATTEMPTS):
         existing = await order_for_checkout(session, checkout_id)
         if existing is not None:
+            if existing.payment_id != payment_id:
+                await _release_extra_hold(session, provider, payment_id, checkout_id)
             payment = await session.get(Payment, existing.payment_id)
             return paid_outcome(checkout_id, existing, payment, replayed=True)
         try:
@@ -248,6 +263,21 @@ async def finalize(
         order_created(order, checkout_id, start_provisioning)
         return paid_outcome(checkout_id, order, payment, replayed=False)
     raise RuntimeError("could not create the order after repeated conflicts")
+
+
+async def _release_extra_hold(
+    session: AsyncSession, provider: PaymentProvider, payment_id: int, checkout_id: str
+) -> None:
+    """A second payment of a checkout that already has its order was held too (e.g. an
+    earlier attempt's PaymentIntent settled late): release it (``voided``, or ``flagged``
+    when Stripe refuses); commits. The order keeps its own payment."""
+    extra = await session.get(Payment, payment_id, populate_existing=True)
+    if extra is None or extra.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.SUCCEEDED):
+        return
+    await void_payment(extra, provider)
+    session.add(extra)
+    await session.commit()
+    log.error("second hold on a paid checkout released", extra={"checkout_id": checkout_id})
 
 
 def order_created(

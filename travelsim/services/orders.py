@@ -164,6 +164,17 @@ class ReceiptView:
     status: str
 
 
+#: How a receipt names the payment's state (``PaymentStatus``) to the traveler.
+_PAYMENT_WORDS = {
+    "authorized": "authorised; charged when your eSIM is delivered",
+    "succeeded": "paid",
+    "voided": "released; not charged",
+    "refunded": "refunded",
+    "flagged": "being checked by our team",
+    "waived": "no charge",
+}
+
+
 async def receipt_view(
     session: AsyncSession, *, order_id: str, user_id: int, vat_rate_percent: str
 ) -> ReceiptView | None:
@@ -175,7 +186,7 @@ async def receipt_view(
     payment = await session.get(Payment, order.payment_id)
     user = await session.get(User, user_id)
     card = f"Card ending {payment.card_last4}" if payment and payment.card_last4 else "Card"
-    state = payment.status if payment else "unknown"
+    state = _PAYMENT_WORDS.get(payment.status, payment.status) if payment else "unknown"
     return ReceiptView(
         reference=order.reference,
         date=order.created_at,

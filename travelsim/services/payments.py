@@ -1,371 +1,486 @@
-"""Card payments: the :class:`PaymentProvider` protocol and a test-mode demo processor.
+"""Card payments through Stripe: the :class:`PaymentProvider` protocol, :class:`StripeProvider`
+(the official ``stripe`` library, async over HTTPX), and releasing or capturing a hold.
 
-The portal talks to a card processor through :class:`PaymentProvider`. Idempotency is the service
-layer's job (``travelsim.services.checkout``): every charge carries an idempotency key derived from
-the checkout id, and the portal database holds at most one ``Payment`` row per key (unique
-``payment.idempotency_key``), so a double click, a reload or a retry never charges twice
-(docs/esim.md#f13-charged-twice, docs/business-rules.md#one-payment-per-checkout). A real provider
-additionally replays the stored answer for a key it has seen; :class:`DemoCardProvider` is stateless
-and deterministic, so replaying a key with the same card gives the same answer by construction.
+How the portal charges (docs/payments.md):
 
-Card data: the full card number, expiry and CVC are only passed through to the provider. They
-are never stored, logged or put in exception messages; only the last four digits are kept
-(``ChargeResult.card_last4`` → ``Payment.card_last4``).
+* The card is typed into Stripe.js in the browser; the portal only ever sees a single-use
+  token (``tok_…``) or the id of a card already on the traveler's Stripe Customer
+  (``card_…``). Card number, expiry and CVC never reach the portal server.
+* The token becomes a card of the traveler's Customer (:meth:`StripeProvider.attach_card`),
+  then ONE PaymentIntent per payment is created and confirmed with ``capture_method=manual``
+  (:meth:`StripeProvider.authorize`): the amount is held on the card
+  (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method), captured when the eSIM
+  is delivered (``payment_holds.capture_payment``) and cancelled when provisioning is given up
+  (``payment_holds.void_payment``): the traveler is charged only for a delivered eSIM.
+* Every PaymentIntent carries an idempotency key derived from the payment's own key (the
+  checkout id), the amount and the currency (:func:`stripe_idempotency_key`): a retry after a
+  network failure is answered with the same PaymentIntent by Stripe
+  (https://docs.stripe.com/api/idempotent_requests), and the same key with other parameters
+  is an error there. The portal database additionally holds at most one ``Payment`` row per
+  key (unique ``payment.idempotency_key``): that guard is what holds on localstripe, which
+  does not replay keys.
 
-Demo test cards (like a processor's test mode):
-
-================================  =====================================================
-``4242 4242 4242 4242``           succeeds
-``4000 0000 0000 0002``           declined, ``card_declined``
-``4000 0025 0000 3155``           ``requires_action``: confirm with code ``123456``
-any other Luhn-valid number       declined, ``test_mode_live_card`` (no real cards here)
-Luhn-invalid / wrong length       ``invalid_number``
-expiry month in the past          ``expired_card`` (bad month/year: ``invalid_expiry``)
-CVC not 3-4 digits                ``invalid_cvc``
-================================  =====================================================
+Errors: a card problem (declined, expired, 3-D Secure failed) comes back as a ``declined``
+:class:`ChargeResult` or :class:`CardDeclined` with a Stripe code; traveler-facing words per
+code are :data:`FAILURE_MESSAGES`. Stripe unreachable, 5xx or a refused request raises
+:class:`PaymentProviderError`. The library's own retries (``max_network_retries``) resend with
+the same idempotency key.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal, Protocol, runtime_checkable
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 
-from travelsim.models import Payment, PaymentStatus, utcnow
+import stripe
+
+from travelsim.models import Payment
 
 __all__ = [
-    "DEMO_CONFIRMATION_CODE",
     "FAILURE_MESSAGES",
-    "Card",
+    "CardDeclined",
+    "CardInfo",
     "ChargeResult",
     "ChargeStatus",
-    "ConfirmResult",
-    "DemoCardProvider",
     "PaymentProvider",
     "PaymentProviderError",
-    "demo_provider",
+    "StripeProvider",
     "failure_message",
     "get_provider",
-    "luhn_valid",
-    "normalize_card_number",
-    "void_payment",
+    "stripe_idempotency_key",
 ]
 
-ChargeStatus = Literal["succeeded", "requires_action", "declined"]
+log = logging.getLogger(__name__)
+# The stripe library logs every API response body at DEBUG ("API response body": a card's
+# expiry month and year, client secrets). Never at any LOG_LEVEL: its logger stops at INFO
+# (request lines and status codes only).
+logging.getLogger("stripe").setLevel(logging.INFO)
 
-#: The code that completes the demo's second step (like a 3-D Secure test challenge).
-DEMO_CONFIRMATION_CODE = "123456"
 
-CARD_SUCCEEDS = "4242424242424242"
-CARD_DECLINED = "4000000000000002"
-CARD_REQUIRES_ACTION = "4000002500003155"
+class ChargeStatus(StrEnum):
+    """A PaymentIntent's state as the portal reads it (:func:`charge_result`)."""
 
-#: Traveler-facing text per failure code (never contains card data).
+    AUTHORIZED = "authorized"  # requires_capture: held, not charged
+    REQUIRES_ACTION = "requires_action"  # 3-D Secure in the browser
+    DECLINED = "declined"
+    SUCCEEDED = "succeeded"  # captured
+    CANCELED = "canceled"  # hold released
+    PROCESSING = "processing"
+
+
+#: Stripe's PaymentIntent statuses that map one to one
+#: (https://docs.stripe.com/payments/paymentintents/lifecycle).
+_STRIPE_STATUS: dict[str, ChargeStatus] = {
+    "requires_capture": ChargeStatus.AUTHORIZED,
+    "requires_action": ChargeStatus.REQUIRES_ACTION,
+    "requires_source_action": ChargeStatus.REQUIRES_ACTION,
+    "succeeded": ChargeStatus.SUCCEEDED,
+    "canceled": ChargeStatus.CANCELED,
+}
+
+#: Traveler-facing text per Stripe error / decline code (never contains card data).
+#: Codes: https://docs.stripe.com/error-codes and https://docs.stripe.com/declines/codes
 FAILURE_MESSAGES: dict[str, str] = {
-    "card_declined": "Your card was declined. Please try another card.",
-    "test_mode_live_card": (
-        "This is a demo shop: use a test card such as 4242 4242 4242 4242. No real card is charged."
-    ),
-    "invalid_number": "The card number is not valid. Please check it.",
-    "invalid_expiry": "The expiry date is not valid.",
-    "expired_card": "The card has expired. Please use another card.",
-    "invalid_cvc": "The security code (CVC) must be 3 or 4 digits.",
-    "authentication_failed": "The card could not be verified. Please try again.",
-    "invalid_state": "This payment cannot be confirmed any more. Please start again.",
-    "provider_error": "The payment could not be processed. You have not been charged.",
+    "card_declined": "Your card was declined. Nothing was charged; please try another card.",
+    "generic_decline": "Your card was declined. Nothing was charged; please try another card.",
+    "insufficient_funds": "Your card has insufficient funds. Nothing was charged.",
+    "lost_card": "Your card was declined. Nothing was charged; please try another card.",
+    "stolen_card": "Your card was declined. Nothing was charged; please try another card.",
+    "expired_card": "Your card has expired. Nothing was charged; please use another card.",
+    "incorrect_cvc": "The security code (CVC) is not right. Nothing was charged.",
+    "invalid_cvc": "The security code (CVC) is not valid. Nothing was charged.",
+    "incorrect_number": "The card number is not right. Nothing was charged.",
+    "invalid_number": "The card number is not valid. Nothing was charged.",
+    "invalid_expiry_month": "The expiry month is not valid. Nothing was charged.",
+    "invalid_expiry_year": "The expiry year is not valid. Nothing was charged.",
+    "processing_error": "Your bank could not process the card. Nothing was charged; "
+    "please try again.",
+    "authentication_required": "Your bank needs you to confirm this payment. Please try again.",
+    "payment_intent_authentication_failure": "The card could not be verified (3-D Secure). "
+    "Nothing was charged; please try again or use another card.",
+    "canceled": "The payment was cancelled. Nothing was charged.",
+    "provider_error": "We could not reach the payment service. Nothing was charged; "
+    "please try again in a moment.",
 }
 
 
 def failure_message(code: str | None) -> str:
     """Human text for a failure ``code`` (a generic sentence for unknown codes)."""
-    return FAILURE_MESSAGES.get(code or "", "The payment did not go through.")
+    return FAILURE_MESSAGES.get(code or "", "The payment did not go through. Nothing was charged.")
 
 
 class PaymentProviderError(Exception):
-    """The provider could not perform an operation (network, unknown reference, wrong state).
-
-    ``code`` is machine-readable (e.g. ``"invalid_state"``, ``"unknown_ref"``); the message
-    never contains card data.
-    """
+    """Stripe could not perform an operation: ``code`` is ``provider_unavailable`` (network,
+    5xx, rate limited: the outcome of a create is unknown, resend with the SAME idempotency
+    key), ``unknown_ref`` (no such object), ``invalid_state`` (e.g. capturing a cancelled
+    PaymentIntent), ``idempotency_conflict`` or ``invalid_request``. The message never
+    contains card data."""
 
     def __init__(self, code: str, message: str | None = None) -> None:
         self.code = code
         super().__init__(message or code)
 
 
+class CardDeclined(Exception):
+    """The card was refused before any PaymentIntent existed (e.g. when it was attached to
+    the Customer). ``code`` is Stripe's decline or error code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code or "card_declined"
+        super().__init__(self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class CardInfo:
+    """A card on a Stripe Customer: ``ref`` (``card_…``), ``brand`` ("Visa"), ``last4``.
+    Nothing else of the card is ever read."""
+
+    ref: str
+    brand: str
+    last4: str
+
+
 @dataclass(frozen=True, slots=True)
 class ChargeResult:
-    """The answer to :meth:`PaymentProvider.charge`.
+    """A PaymentIntent as the portal reads it.
 
-    ``status``: ``succeeded`` (captured), ``requires_action`` (second step pending: call
-    :meth:`PaymentProvider.confirm` with ``provider_ref``) or ``declined`` (``failure_code``
-    says why; nothing was charged). ``provider_ref`` identifies the charge at the provider
-    (``None`` when the card was rejected before a charge existed). ``card_last4`` is the only
-    card data ever returned.
+    ``status``: ``authorized`` (``requires_capture``: held, not charged), ``requires_action``
+    (3-D Secure in the browser with ``client_secret``), ``declined`` (``failure_code`` says
+    why; nothing held), ``succeeded`` (captured), ``canceled`` (hold released), ``processing``.
+    ``amount_minor``/``currency`` (upper-case ISO 4217) are the PaymentIntent's own.
+    ``client_secret`` is handed to the browser only, never stored or logged.
     """
 
     status: ChargeStatus
     provider_ref: str | None
-    card_last4: str | None
+    amount_minor: int = 0
+    currency: str = ""
     failure_code: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
     @property
     def message(self) -> str:
-        """Traveler-facing text (empty on success)."""
+        """Traveler-facing text (empty unless declined)."""
         return "" if self.failure_code is None else failure_message(self.failure_code)
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmResult:
-    """The answer to :meth:`PaymentProvider.confirm`: ``succeeded`` or ``declined``."""
-
-    status: Literal["succeeded", "declined"]
-    provider_ref: str
-    failure_code: str | None = None
 
 
 @runtime_checkable
 class PaymentProvider(Protocol):
-    """A card processor. Amounts are integer minor units (cents) with an ISO 4217 code.
-
-    Implementations must treat ``idempotency_key`` as the identity of a charge: sending the same
-    key again must not create a second charge.
-    """
+    """A card processor holding amounts in integer minor units with an ISO 4217 code."""
 
     name: str
 
-    async def charge(
+    async def ensure_customer(self, *, email: str, user_id: int, existing: str | None) -> str:
+        """The traveler's customer id (``existing`` if given, else a new one)."""
+        ...
+
+    async def attach_card(self, customer_id: str, token: str) -> CardInfo:
+        """Add the browser's card token to the customer. Raises CardDeclined."""
+        ...
+
+    async def detach_card(self, customer_id: str, card_ref: str) -> None:
+        """Remove a card from the customer (already gone is fine)."""
+        ...
+
+    async def authorize(
         self,
         *,
         amount_minor: int,
         currency: str,
-        card_number: str,
-        exp_month: int,
-        exp_year: int,
-        cvc: str,
+        customer_id: str,
+        card_ref: str,
         idempotency_key: str,
+        metadata: dict[str, str],
     ) -> ChargeResult:
-        """Authorise and capture ``amount_minor``. Card problems come back as a ``declined``
-        result (never raised); raises :class:`PaymentProviderError` only when the provider
-        itself failed (outcome unknown: retry with the SAME key)."""
+        """Create and confirm a manual-capture PaymentIntent."""
         ...
 
-    async def confirm(self, provider_ref: str, code: str) -> ConfirmResult:
-        """Complete the second step of a ``requires_action`` charge. Raises
-        :class:`PaymentProviderError` (``invalid_state``) for a charge that needs no step."""
+    async def retrieve(self, ref: str) -> ChargeResult:
+        """Read a PaymentIntent's current state."""
         ...
 
-    async def void(self, provider_ref: str) -> None:
-        """Release/cancel a charge the portal cannot honour (before settlement). Raises
-        :class:`PaymentProviderError` when it could not be voided (a human must look)."""
+    async def capture(self, ref: str) -> ChargeResult:
+        """Capture a held PaymentIntent in full."""
         ...
 
-    async def refund(self, provider_ref: str) -> None:
-        """Refund a settled charge in full. Raises :class:`PaymentProviderError`."""
+    async def void(self, ref: str) -> None:
+        """Release a hold (cancel the PaymentIntent)."""
+        ...
+
+    async def refund(self, ref: str) -> None:
+        """Refund a captured PaymentIntent in full."""
         ...
 
 
-# --- card data -------------------------------------------------------------------------------
-_SEPARATORS = re.compile(r"[\s-]+")
-_EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/?\s*(\d{2}|\d{4})\s*$")
+def stripe_idempotency_key(payment: Payment) -> str:
+    """The Stripe ``Idempotency-Key`` of ``payment``'s PaymentIntent: its own key (the checkout
+    id, ``<id>:<n>`` for a later attempt) with amount and currency, e.g.
+    ``travelsim-pi-3f0c…:2-450-EUR`` (at most 255 characters, Stripe's limit). A resend with
+    the same payment gets the same key; another amount or currency gets another."""
+    return f"travelsim-pi-{payment.idempotency_key}-{payment.amount_minor}-{payment.currency}"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Card:
-    """Card data as typed in a payment form; passed through to the provider, never stored.
-
-    ``number`` may contain spaces/dashes; ``expiry`` is ``MM/YY``, ``MM/YYYY`` or ``MMYY``;
-    ``cvc`` 3-4 digits. Validation is the provider's job (it answers ``invalid_number``,
-    ``invalid_expiry``, ``expired_card``, ``invalid_cvc``). ``repr``/``str`` show only the
-    last four digits, so a card that reaches a log or a traceback reveals nothing more.
-    """
-
-    number: str
-    expiry: str
-    cvc: str
-
-    @property
-    def digits(self) -> str:
-        """The number without separators."""
-        return normalize_card_number(self.number)
-
-    @property
-    def last4(self) -> str | None:
-        """The last four digits, the only part ever stored (``Payment.card_last4``)."""
-        return _last4(self.digits)
-
-    def _expiry_parts(self) -> tuple[int, int]:
-        match = _EXPIRY.match(self.expiry or "")
-        if match is None:
-            return (0, 0)  # the provider answers invalid_expiry
-        month, year = int(match.group(1)), int(match.group(2))
-        return (month, year + 2000 if year < 100 else year)
-
-    @property
-    def exp_month(self) -> int:
-        """Expiry month 1-12 (0 when ``expiry`` is unreadable)."""
-        return self._expiry_parts()[0]
-
-    @property
-    def exp_year(self) -> int:
-        """Four-digit expiry year (0 when ``expiry`` is unreadable)."""
-        return self._expiry_parts()[1]
-
-    def __repr__(self) -> str:
-        return f"Card(last4={self.last4!r})"
-
-    __str__ = __repr__
+def _error_code(exc: stripe.StripeError) -> str:
+    err = getattr(exc, "error", None)
+    code = getattr(err, "decline_code", None) or getattr(exc, "code", None)
+    return str(code or "card_declined")
 
 
-def normalize_card_number(number: str) -> str:
-    """``number`` without spaces and dashes (``"4242 4242-4242 4242"`` → ``"4242...4242"``)."""
-    return _SEPARATORS.sub("", number or "")
+def _wrap(exc: stripe.StripeError) -> PaymentProviderError:
+    """The :class:`PaymentProviderError` for a non-card Stripe error."""
+    if isinstance(exc, stripe.IdempotencyError):
+        return PaymentProviderError("idempotency_conflict", "idempotency key reused")
+    if isinstance(exc, stripe.InvalidRequestError):
+        if getattr(exc, "code", None) == "resource_missing" or exc.http_status == 404:
+            return PaymentProviderError("unknown_ref", "no such Stripe object")
+        if exc.http_status == 400:
+            return PaymentProviderError("invalid_state", "Stripe refused the request")
+        return PaymentProviderError("invalid_request", "Stripe refused the request")
+    return PaymentProviderError(
+        "provider_unavailable", f"Stripe unavailable ({type(exc).__name__})"
+    )
 
 
-def luhn_valid(digits: str) -> bool:
-    """ISO/IEC 7812 Luhn check of a digit string (``False`` for non-digits or empty)."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    return dict(obj.to_dict())
 
 
-def _last4(digits: str) -> str | None:
-    return digits[-4:] if len(digits) >= 4 and digits[-4:].isdigit() else None
+def charge_result(pi: Any) -> ChargeResult:
+    """Read a PaymentIntent (a ``stripe`` object or its dict, as in a webhook event) into a
+    :class:`ChargeResult`. Status mapping (https://docs.stripe.com/payments/paymentintents/lifecycle):
+    ``requires_capture`` → authorized, ``requires_action``/``requires_source_action`` →
+    requires_action, ``requires_payment_method`` after an error → declined (the error's
+    code), ``succeeded``, ``canceled``, anything else → processing."""
+    data = _as_dict(pi)
+    stripe_status = str(data.get("status") or "")
+    error = _as_dict(data.get("last_payment_error"))
+    failure: str | None = None
+    mapped = _STRIPE_STATUS.get(stripe_status, ChargeStatus.PROCESSING)
+    if mapped == ChargeStatus.CANCELED:
+        failure = "canceled"
+    elif stripe_status == "requires_payment_method":
+        mapped = ChargeStatus.DECLINED
+        failure = (
+            str(error.get("decline_code") or error.get("code") or "card_declined")
+            if error or data.get("latest_charge")
+            else "payment_intent_authentication_failure"
+        )
+    return ChargeResult(
+        status=mapped,
+        provider_ref=data.get("id"),
+        amount_minor=int(data.get("amount") or 0),
+        currency=str(data.get("currency") or "").upper(),
+        failure_code=failure,
+        client_secret=(
+            data.get("client_secret") if mapped == ChargeStatus.REQUIRES_ACTION else None
+        ),
+    )
 
 
-def _card_problem(
-    digits: str, exp_month: int, exp_year: int, cvc: str, now: datetime
-) -> str | None:
-    """The first validation failure code, or ``None`` when the card data is well formed."""
-    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
-        return "invalid_number"
-    if not 1 <= exp_month <= 12:
-        return "invalid_expiry"
-    year = exp_year + 2000 if 0 <= exp_year < 100 else exp_year
-    if not 2000 <= year <= 2100:
-        return "invalid_expiry"
-    # A card is valid through the last day of its expiry month.
-    if (year, exp_month) < (now.year, now.month):
-        return "expired_card"
-    if not (cvc.isdigit() and 3 <= len(cvc) <= 4):
-        return "invalid_cvc"
-    return None
+class StripeProvider:
+    """:class:`PaymentProvider` on the Stripe API (or localstripe: ``api_base``).
 
+    ``secret_key``: ``sk_live_…`` / ``rk_live_…`` in production, ``sk_test_…`` otherwise.
+    Calls go through ``stripe.StripeClient`` with HTTPX and up to ``max_network_retries``
+    library retries (same idempotency key). Every method raises
+    :class:`PaymentProviderError` for a Stripe failure that is not about the card."""
 
-class DemoCardProvider:
-    """A stateless, deterministic card processor in test mode (see the module docstring).
+    name = "stripe"
 
-    ``provider_ref`` values are derived from the idempotency key (``demo_ch_<hash>`` for a
-    captured charge, ``demo_ra_<hash>`` for one awaiting its second step), so the same key
-    always yields the same reference and no state is needed. ``clock`` returns the current
-    aware UTC time (injectable for expiry tests).
-    """
-
-    name = "demo"
-
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    @staticmethod
-    def _ref(prefix: str, idempotency_key: str) -> str:
-        digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:24]
-        return f"{prefix}{digest}"
-
-    async def charge(
+    def __init__(
         self,
         *,
-        amount_minor: int,
-        currency: str,
-        card_number: str,
-        exp_month: int,
-        exp_year: int,
-        cvc: str,
-        idempotency_key: str,
-    ) -> ChargeResult:
-        """See :meth:`PaymentProvider.charge`. Raises ``ValueError`` for a negative amount,
-        a malformed currency or an empty idempotency key (programming errors)."""
-        if amount_minor < 0:
-            raise ValueError("amount_minor must be >= 0")
-        if not re.fullmatch(r"[A-Z]{3}", currency or ""):
-            raise ValueError("currency must be an ISO 4217 code")
-        if not idempotency_key:
-            raise ValueError("idempotency_key is required")
-        digits = normalize_card_number(card_number)
-        last4 = _last4(digits)
-        problem = _card_problem(digits, exp_month, exp_year, (cvc or "").strip(), self._clock())
-        if problem is not None:
-            return ChargeResult("declined", None, last4, problem)
-        if digits == CARD_SUCCEEDS:
-            return ChargeResult("succeeded", self._ref("demo_ch_", idempotency_key), last4)
-        if digits == CARD_REQUIRES_ACTION:
-            return ChargeResult("requires_action", self._ref("demo_ra_", idempotency_key), last4)
-        if digits == CARD_DECLINED:
-            return ChargeResult(
-                "declined", self._ref("demo_dc_", idempotency_key), last4, "card_declined"
+        secret_key: str,
+        api_base: str = "https://api.stripe.com",
+        max_network_retries: int = 2,
+        timeout_seconds: float = 20.0,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": self.api_base},
+            http_client=stripe.HTTPXClient(timeout=timeout_seconds),
+            max_network_retries=max_network_retries,
+        )
+
+    async def ensure_customer(self, *, email: str, user_id: int, existing: str | None) -> str:
+        """``existing`` (``cus_…``) if given, else a new Customer with the traveler's
+        ``email`` and ``metadata.user_id`` (idempotency key ``travelsim-customer-<id>``, so
+        two concurrent first payments make one Customer on Stripe)."""
+        if existing:
+            return existing
+        try:
+            customer = await self._client.v1.customers.create_async(
+                params={"email": email, "metadata": {"user_id": str(user_id)}},
+                options={"idempotency_key": f"travelsim-customer-{user_id}"},
             )
-        return ChargeResult("declined", None, last4, "test_mode_live_card")
+        except stripe.StripeError as exc:
+            raise _wrap(exc) from None
+        return str(customer.id)
 
-    async def confirm(self, provider_ref: str, code: str) -> ConfirmResult:
-        """Code ``123456`` completes a ``demo_ra_`` charge; any other code declines it
-        (``authentication_failed``). Raises :class:`PaymentProviderError` ``invalid_state``
-        for references that had no second step."""
-        if not provider_ref.startswith("demo_ra_"):
-            raise PaymentProviderError("invalid_state", "this charge has no pending step")
-        if (code or "").strip() == DEMO_CONFIRMATION_CODE:
-            return ConfirmResult("succeeded", provider_ref)
-        return ConfirmResult("declined", provider_ref, "authentication_failed")
+    async def attach_card(self, customer_id: str, token: str) -> CardInfo:
+        """Add the single-use card token (``tok_…``, made by Stripe.js in the browser) as a
+        card of ``customer_id`` (https://docs.stripe.com/api/cards/create). Raises
+        :class:`CardDeclined` when Stripe refuses the card, :class:`PaymentProviderError`
+        otherwise (e.g. a token already used: ``invalid_state``)."""
+        try:
+            card = await self._client.v1.customers.payment_sources.create_async(
+                customer_id, params={"source": token}
+            )
+        except stripe.CardError as exc:
+            raise CardDeclined(_error_code(exc)) from None
+        except stripe.StripeError as exc:
+            raise _wrap(exc) from None
+        data = _as_dict(card)
+        return CardInfo(
+            ref=str(data.get("id")),
+            brand=str(data.get("brand") or "")[:32],
+            last4=str(data.get("last4") or "")[:4],
+        )
 
-    async def void(self, provider_ref: str) -> None:
-        """Voiding any demo reference succeeds (nothing real was charged). Raises
-        :class:`PaymentProviderError` ``unknown_ref`` for a reference not made here."""
-        if not provider_ref.startswith("demo_"):
-            raise PaymentProviderError("unknown_ref", "not a demo charge")
+    async def detach_card(self, customer_id: str, card_ref: str) -> None:
+        """Delete ``card_ref`` from ``customer_id``; a card already gone is fine."""
+        try:
+            await self._client.v1.customers.payment_sources.delete_async(customer_id, card_ref)
+        except stripe.StripeError as exc:
+            wrapped = _wrap(exc)
+            if wrapped.code != "unknown_ref":
+                raise wrapped from None
 
-    async def refund(self, provider_ref: str) -> None:
-        """Same rules as :meth:`void`."""
-        await self.void(provider_ref)
+    async def authorize(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        customer_id: str,
+        card_ref: str,
+        idempotency_key: str,
+        metadata: dict[str, str],
+    ) -> ChargeResult:
+        """Create and confirm a PaymentIntent with ``capture_method=manual`` for
+        ``amount_minor`` (> 0) ``currency`` on ``card_ref`` of ``customer_id``. Returns
+        ``authorized``, ``requires_action`` (with ``client_secret``) or ``declined`` (a
+        ``CardError``: the PaymentIntent, if Stripe made one, is its ``provider_ref``).
+        Raises ``ValueError`` for a non-positive amount or a malformed currency,
+        :class:`PaymentProviderError` when Stripe failed (outcome unknown: resend with the
+        same ``idempotency_key``)."""
+        if amount_minor <= 0:
+            raise ValueError("amount_minor must be > 0")
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValueError("currency must be an ISO 4217 code")
+        try:
+            pi = await self._client.v1.payment_intents.create_async(
+                params={
+                    "amount": amount_minor,
+                    "currency": currency.lower(),
+                    "customer": customer_id,
+                    "payment_method": card_ref,
+                    "capture_method": "manual",
+                    "confirm": True,
+                    "metadata": metadata,
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as exc:
+            err = _as_dict(getattr(exc, "error", None))
+            pi_ref = _as_dict(err.get("payment_intent")).get("id")
+            return ChargeResult(
+                ChargeStatus.DECLINED,
+                pi_ref,
+                amount_minor,
+                currency.upper(),
+                failure_code=_error_code(exc),
+            )
+        except stripe.StripeError as exc:
+            raise _wrap(exc) from None
+        return charge_result(pi)
+
+    async def retrieve(self, ref: str) -> ChargeResult:
+        """The PaymentIntent ``ref`` now (its ``client_secret`` while 3-D Secure is pending)."""
+        try:
+            return charge_result(await self._client.v1.payment_intents.retrieve_async(ref))
+        except stripe.StripeError as exc:
+            raise _wrap(exc) from None
+
+    async def capture(self, ref: str) -> ChargeResult:
+        """Capture the whole held amount of ``ref``
+        (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method#capture-funds).
+        A PaymentIntent already captured is answered as it is (``succeeded``)."""
+        try:
+            return charge_result(await self._client.v1.payment_intents.capture_async(ref))
+        except stripe.StripeError as exc:
+            wrapped = _wrap(exc)
+            if wrapped.code == "invalid_state":
+                current = await self.retrieve(ref)
+                if current.status == ChargeStatus.SUCCEEDED:
+                    return current
+            raise wrapped from None
+
+    async def void(self, ref: str) -> None:
+        """Release the hold: cancel ``ref``
+        (https://docs.stripe.com/api/payment_intents/cancel). An already cancelled
+        PaymentIntent is fine; a captured one is refunded instead."""
+        try:
+            await self._client.v1.payment_intents.cancel_async(ref)
+            return
+        except stripe.StripeError as exc:
+            wrapped = _wrap(exc)
+        if wrapped.code != "invalid_state":
+            raise wrapped
+        current = await self.retrieve(ref)
+        if current.status == ChargeStatus.CANCELED:
+            return
+        if current.status == ChargeStatus.SUCCEEDED:
+            await self.refund(ref)
+            return
+        raise wrapped
+
+    async def refund(self, ref: str) -> None:
+        """Refund the captured PaymentIntent ``ref`` in full
+        (https://docs.stripe.com/api/refunds/create), idempotently per PaymentIntent."""
+        try:
+            await self._client.v1.refunds.create_async(
+                params={"payment_intent": ref},
+                options={"idempotency_key": f"travelsim-refund-{ref}"},
+            )
+        except stripe.StripeError as exc:
+            raise _wrap(exc) from None
 
 
-_PROVIDERS: dict[str, Callable[[], PaymentProvider]] = {"demo": DemoCardProvider}
+#: One provider per event loop and account: the HTTPX client's pooled connections belong to
+#: the loop that opened them (a client reused on another loop fails, "Event loop is closed").
+_PROVIDERS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str], StripeProvider]
+] = weakref.WeakKeyDictionary()
 
 
-def demo_provider() -> PaymentProvider:
-    """The demo card processor (what the portal uses until a real provider is configured)."""
-    return DemoCardProvider()
-
-
-def get_provider(name: str = "demo") -> PaymentProvider:
-    """The provider registered as ``name`` (the value stored in ``Payment.provider``).
-    Raises ``KeyError`` for an unknown name."""
-    return _PROVIDERS[name]()
-
-
-async def void_payment(payment: Payment, provider: PaymentProvider | None = None) -> None:
-    """Void ``payment``'s charge at the provider (a charge the portal cannot honour: sold out
-    after paying, provisioning given up). ``provider`` defaults to the one named in
-    ``Payment.provider``. Sets ``status`` ``voided``, or ``flagged`` with ``failure_reason``
-    ``"void failed: <code>"`` (at most 200 characters) when it could not be voided (provider
-    error, no provider reference, unknown provider): a human must look. Sets ``updated_at``
-    (aware UTC); the caller adds and commits. Never raises for a provider failure."""
+def _provider_for(api_base: str, secret_key: str) -> StripeProvider:
     try:
-        prov = provider or get_provider(payment.provider)
-        if not payment.provider_ref:
-            raise PaymentProviderError("no_ref", "payment has no provider reference")
-        await prov.void(payment.provider_ref)
-        payment.status = PaymentStatus.VOIDED
-    except (PaymentProviderError, KeyError) as exc:
-        payment.status = PaymentStatus.FLAGGED
-        code = exc.code if isinstance(exc, PaymentProviderError) else type(exc).__name__
-        payment.failure_reason = f"void failed: {code}"[:200]
-    payment.updated_at = utcnow()
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop (a synchronous caller): a provider of its own
+        return StripeProvider(secret_key=secret_key, api_base=api_base)
+    per_loop = _PROVIDERS.setdefault(loop, {})
+    key = (api_base, secret_key)
+    if key not in per_loop:
+        per_loop[key] = StripeProvider(secret_key=secret_key, api_base=api_base)
+    return per_loop[key]
+
+
+def get_provider(name: str = "stripe") -> PaymentProvider:
+    """The provider stored as ``Payment.provider`` ``name``: Stripe (or the embedded
+    localstripe in demo and test mode), configured from ``travelsim.stripe_config``. Raises
+    ``KeyError`` for another name."""
+    if name != "stripe":
+        raise KeyError(name)
+    from travelsim.stripe_config import stripe_config
+
+    config = stripe_config()
+    return _provider_for(config.api_base, config.secret_key)

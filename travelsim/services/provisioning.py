@@ -11,9 +11,10 @@ retries); what each step does against SFT is :mod:`travelsim.services.provisioni
 When a step's last attempt failed on a transient fault, the order goes back to ``paid`` with
 its next automatic retry recorded on the row (:mod:`travelsim.services.provisioning_retry`, the
 rules; the recovery job runs it when due); a definite refusal, or a transient fault at the end
-of the retry window, gives up: ``needs_attention`` with ``last_error``, and the payment voided
-(``payments.void_payment``: ``flagged`` if voiding fails) — never silently lost
-(docs/business-rules.md#provisioning-retries).
+of the retry window, gives up: ``needs_attention`` with ``last_error``, and the payment's hold
+released (``payment_holds.void_payment``: ``flagged`` if that fails) — never silently lost
+(docs/business-rules.md#provisioning-retries). A delivered order's hold is captured
+(:func:`capture_order_payment`): the traveler pays only for a delivered eSIM.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db
 from travelsim.db import SessionFactory
 from travelsim.models import Esim, Order, OrderStatus, Payment, PaymentStatus, StepStatus, utcnow
-from travelsim.services.payments import PaymentProvider, void_payment
+from travelsim.services import saved_cards
+from travelsim.services.payment_holds import capture_payment, void_payment
+from travelsim.services.payments import PaymentProvider, get_provider
 from travelsim.services.provisioning_retry import next_retry_at
 from travelsim.services.provisioning_runner import (
     Attempts,
@@ -48,7 +51,14 @@ from travelsim.services.provisioning_runner import (
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 
-__all__ = ["DEFAULT_BACKOFF", "DEFAULT_LEASE", "DEFAULT_MAX_ATTEMPTS", "give_up_order", "run_order"]
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "DEFAULT_LEASE",
+    "DEFAULT_MAX_ATTEMPTS",
+    "capture_order_payment",
+    "give_up_order",
+    "run_order",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +155,7 @@ async def run_order(
             return await _after_failure(
                 session, order_id, name, failure, clock(), window, provider, on_progress
             )
-        return await _delivered(session, run.order, on_progress)
+        return await _delivered(session, run.order, provider, on_progress)
 
 
 def _nothing_to_do(order: Order, due_at: datetime | None) -> bool:
@@ -189,9 +199,13 @@ async def _after_failure(
 
 
 async def _delivered(
-    session: AsyncSession, order: Order, on_progress: ProgressCallback | None
+    session: AsyncSession,
+    order: Order,
+    provider: PaymentProvider | None,
+    on_progress: ProgressCallback | None,
 ) -> Order:
-    """Every step is done: the order is ``delivered`` (the deliver step normally says so)."""
+    """Every step is done: the order is ``delivered`` (the deliver step normally says so) and
+    its payment's hold is captured (:func:`capture_order_payment`)."""
     if order.status != OrderStatus.DELIVERED:  # e.g. an order without a deliver step
         order.status = OrderStatus.DELIVERED
         order.delivered_at = order.delivered_at or utcnow()
@@ -200,7 +214,41 @@ async def _delivered(
         await session.commit()
     await progress(on_progress, "order", "delivered")
     log.info("order delivered", extra={"order_id": order.id})
+    await capture_order_payment(session, order.id, provider, delivered=order)
     return order
+
+
+async def capture_order_payment(
+    session: AsyncSession,
+    order_id: str,
+    provider: PaymentProvider | None = None,
+    *,
+    delivered: Order | None = None,
+) -> bool:
+    """Capture the held payment of the delivered order ``order_id``: the traveler is charged
+    now that the eSIM is delivered (docs/payments.md#charged-only-for-a-delivered-esim);
+    commits. A failed capture flags the payment for staff; Stripe unreachable leaves it
+    ``authorized`` for the recovery job. The card is then removed from the traveler's
+    Stripe Customer unless they kept it. True when this call captured.
+
+    ``delivered``: the order as this run just committed it ``delivered``, not read again
+    (a delivered order stays delivered; the payment is always re-read)."""
+    order = delivered if delivered is not None else await reread(session, Order, order_id)
+    if order is None or order.status != OrderStatus.DELIVERED:
+        return False
+    found = await saved_cards.payment_and_card_owner(session, order.payment_id)
+    if found is None or found[0].status != PaymentStatus.AUTHORIZED:
+        return False
+    payment, owner = found
+    prov = provider or get_provider(payment.provider)
+    captured = await capture_payment(payment, prov)
+    session.add(payment)
+    await session.commit()
+    if captured:
+        log.info("payment captured", extra={"order_id": order_id})
+    if payment.status != PaymentStatus.AUTHORIZED:
+        await saved_cards.release_unkept_card(session, prov, payment, owner)
+    return captured
 
 
 async def _claim(
@@ -312,7 +360,7 @@ async def _give_up(
     order.last_error = f"{step_name}: {error}"[:500]
     order.next_attempt_at = None
     order.updated_at = utcnow()
-    if payment.status == PaymentStatus.SUCCEEDED:
+    if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.SUCCEEDED):
         await void_payment(payment, provider)
     session.add_all([order, payment])
     await session.commit()

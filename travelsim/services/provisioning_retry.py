@@ -3,8 +3,9 @@
 Pure rules (no I/O), applied by the runner (``provisioning.run_order``;
 docs/business-rules.md#provisioning-retries). When a step's last attempt failed on a *transient*
 fault (:func:`is_transient`: HTTP 5xx, an HTML gateway page or another malformed body, a timeout
-or lost connection, HTTP 429, a refused login, an outcome still unknown after its re-read, an
-activation code not ready yet), the order goes back to ``paid`` with its payment untouched and
+or lost connection, HTTP 429 or a "rate limit" answer, a refused login, an outcome still
+unknown after its re-read, an endpoint status that could not be re-read, an activation code
+not ready yet), the order goes back to ``paid`` with its payment untouched and
 the retry schedule on the order row: ``retry_count``, ``first_failed_at`` and
 ``next_attempt_at`` (:func:`next_retry_at`: 1 min after the first failure, doubling to at most
 1 h apart, the last one at the end of the window). The recovery job (``jobs.runs.run_recovery``, on

@@ -8,11 +8,15 @@ docs/business-rules.md#provisioning-steps):
 
 ``activate``
     ``POST EndPointLifeCycleChange {lifeCycle:"A"}`` (the documented travel flow,
-    docs/sft-platform.md#endpointlifecyclechange). An endpoint that already reads ``Active`` is
-    done. On an unknown outcome (timeout, 5xx, dropped connection: ``SFTOutcomeUnknown``) or a
-    refusal, the endpoint is RE-READ (``GetEndPointProfile``,
-    docs/sft-platform.md#getendpointprofile) before anything is re-sent; every retry also starts
-    with that re-read.
+    docs/sft-platform.md#endpointlifecyclechange; the default of ``SFT_ACTIVATION_CALL``) or,
+    with ``SFT_ACTIVATION_CALL=endpoint_activation``, ``POST EndPointActivation`` for a
+    Pre-Active endpoint (what a public production client sends,
+    docs/sft-platform.md#endpointactivation; a Suspended one is still resumed with "A"). An
+    endpoint that already reads ``Active`` is done. On an unknown outcome (timeout, 5xx,
+    dropped connection: ``SFTOutcomeUnknown``) or a refusal, the endpoint's status is RE-READ
+    (``simStatus`` of ``fetchSIM?iccid=``, docs/sft-platform.md#fetchsim) before anything is
+    re-sent; every retry also starts with that re-read. A status that cannot be read is
+    "unknown: re-read later" (a retryable failure), never "not changed yet": nothing is sent.
 ``subscribe``
     ``POST SubscribeAddon`` (docs/sft-platform.md#subscribeaddon) is never re-sent blindly. Before
     the first send the step records, in ``ProvisioningStep.detail``, the *baseline*: the instances
@@ -58,9 +62,10 @@ from travelsim.models import (
     utcnow,
 )
 from travelsim.services import email, email_messages
+from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
-from travelsim.sft.models import AddonDetail, AddonStatus, Priority
+from travelsim.sft.models import AddonDetail, AddonStatus, LifecycleResult, Priority
 
 __all__ = ["DETAIL_MAX", "HANDLERS", "PRIORITY", "StepContext", "StepError", "StepHandler"]
 
@@ -103,62 +108,93 @@ def _is_active(status: str | None) -> bool:
 
 
 async def _endpoint_status(ctx: StepContext, *, may_resume: bool = False) -> str:
-    """Re-read the endpoint's lifecycle status (GetEndPointProfile,
-    docs/sft-platform.md#getendpointprofile). With ``may_resume`` (the caller is about to
-    send "A"): raise a non-retryable :class:`StepError` when the endpoint is Suspended by
-    staff or for a reason not reported, so a staff suspension is never resumed by a purchase
+    """Re-read the endpoint's lifecycle status: ``simStatus`` of ``fetchSIM?iccid=``
+    (docs/sft-platform.md#fetchsim; the SIM and its endpoint change state together). Raises a
+    *retryable* :class:`StepError` when the status cannot be read (SIM not listed, no
+    ``simStatus``, linked elsewhere): unknown, re-read later; never taken as "not changed yet".
+
+    With ``may_resume`` (the caller is about to send "A") and a Suspended endpoint, the
+    suspension reason is read from GetEndPointProfile (docs/sft-platform.md#getendpointprofile)
+    and a non-retryable :class:`StepError` is raised when it was suspended by staff or for a
+    reason not reported, so a staff suspension is never resumed by a purchase
     (docs/business-rules.md#staff-suspension); a system suspension (reason "1"/"2") may be."""
-    profile = await ctx.client.endpoint_profile(ctx.esim.endpoint_id, priority=PRIORITY)
-    status = profile.status or ""
-    reason = (profile.lifecycle_reason or "").strip()
-    if (
-        may_resume
-        and endpoint_state(status) == "suspended"
-        and (suspended_by_staff(status, reason) or reason not in SYSTEM_REASONS)
-    ):
-        who = "by staff" if suspended_by_staff(status, reason) else "(reason not reported)"
-        raise StepError(
-            f"endpoint suspended {who}, reason {reason or '?'}: not resumed", retryable=False
-        )
-    ctx.esim.endpoint_status = status or ctx.esim.endpoint_status
+    status = await ctx.client.sim_status(
+        ctx.esim.iccid, endpoint_id=ctx.esim.endpoint_id, priority=PRIORITY
+    )
+    if not status:
+        raise StepError("endpoint status unreadable: unknown, re-read later", retryable=True)
+    if may_resume and endpoint_state(status) == "suspended":
+        profile = await ctx.client.endpoint_profile(ctx.esim.endpoint_id, priority=PRIORITY)
+        reason = (profile.lifecycle_reason or "").strip()
+        if suspended_by_staff(status, reason) or reason not in SYSTEM_REASONS:
+            who = "by staff" if suspended_by_staff(status, reason) else "(reason not reported)"
+            raise StepError(
+                f"endpoint suspended {who}, reason {reason or '?'}: not resumed", retryable=False
+            )
+    ctx.esim.endpoint_status = status
     ctx.esim.updated_at = utcnow()
     ctx.session.add(ctx.esim)
     return status
 
 
-async def _step_activate(ctx: StepContext, step: ProvisioningStep) -> str:
-    """Pre-Active/Suspended → Active with EndPointLifeCycleChange "A"
-    (docs/sft-platform.md#endpointlifecyclechange); never from a staff suspension (the
-    re-read before "A" refuses it: :func:`_endpoint_status`). A new eSIM's first attempt
-    sends "A" without a re-read: it comes from the Pre-Active pool, which staff cannot
-    suspend (only Active endpoints suspend)."""
+async def _send_activation(ctx: StepContext, status: str | None) -> LifecycleResult:
+    """Send the activation: ``EndPointActivation`` when ``SFT_ACTIVATION_CALL`` is
+    ``endpoint_activation`` and the endpoint is Pre-Active (``status`` ``None``: a new eSIM's
+    first attempt, from the Pre-Active pool); otherwise ``EndPointLifeCycleChange "A"``, the
+    only call that resumes a Suspended endpoint (docs/sft-platform.md#endpointactivation)."""
     endpoint_id = ctx.esim.endpoint_id
+    if get_settings().sft_activation_call == "endpoint_activation" and endpoint_state(status) in (
+        None,
+        "preactive",
+    ):
+        return await ctx.client.activate_endpoint(endpoint_id, priority=PRIORITY)
+    return await ctx.client.change_lifecycle(endpoint_id, "A", priority=PRIORITY)
+
+
+async def _reread_or_unknown(ctx: StepContext, what: str) -> str:
+    """:func:`_endpoint_status` after a send whose result is not a plain success: an
+    unreadable status becomes a retryable "unknown" failure naming ``what`` happened."""
+    try:
+        return await _endpoint_status(ctx)
+    except StepError:
+        raise StepError(
+            f"{what}; endpoint status unreadable: unknown, re-read later", retryable=True
+        ) from None
+
+
+async def _step_activate(ctx: StepContext, step: ProvisioningStep) -> str:
+    """Pre-Active/Suspended → Active (:func:`_send_activation`,
+    docs/sft-platform.md#endpointlifecyclechange); never from a staff suspension (the
+    re-read before "A" refuses it: :func:`_endpoint_status`). A new eSIM's first attempt
+    sends without a re-read: it comes from the Pre-Active pool, which staff cannot
+    suspend (only Active endpoints suspend)."""
+    status: str | None = None
     if step.attempts > 1 or ctx.order.kind != PurchaseKind.NEW_ESIM:
         status = await _endpoint_status(ctx, may_resume=True)
         if _is_active(status):
             return "endpoint already Active (re-read)"
     try:
-        result = await ctx.client.change_lifecycle(endpoint_id, "A", priority=PRIORITY)
+        result = await _send_activation(ctx, status)
     except SFTOutcomeUnknown as exc:
-        status = await _endpoint_status(ctx)
+        what = f"activation outcome unknown ({type(exc).__name__})"
+        status = await _reread_or_unknown(ctx, what)
         if _is_active(status):
             return "endpoint Active (verified by re-read after an unknown outcome)"
-        raise StepError(
-            f"activation outcome unknown ({type(exc).__name__}); endpoint reads {status or '?'}",
-            retryable=True,
-        ) from None
+        raise StepError(f"{what}; endpoint reads {status}", retryable=True) from None
     except SFTBusinessError as exc:
-        status = await _endpoint_status(ctx)
+        what = f"activation refused: code {exc.result_code}"
+        status = await _reread_or_unknown(ctx, what)
         if _is_active(status):
             return f"endpoint already Active (code {exc.result_code})"
-        raise StepError(
-            f"activation refused: code {exc.result_code}, endpoint reads {status or '?'}",
-            retryable=False,
-        ) from None
+        raise StepError(f"{what}, endpoint reads {status}", retryable=False) from None
+    if result.already_active:
+        detail = f"endpoint already Active (code {result.result_code})"
+    else:
+        detail = f"endpoint activated (code {result.result_code or '0'})"
     ctx.esim.endpoint_status = result.current_status or "Active"
     ctx.esim.updated_at = utcnow()
     ctx.session.add(ctx.esim)
-    return f"endpoint activated (code {result.result_code or '0'})"
+    return detail
 
 
 # --- subscribe -------------------------------------------------------------------------------

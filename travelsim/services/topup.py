@@ -419,8 +419,10 @@ async def resume_if_system_suspended(
     ``EndPointLifeCycleChange lifeCycle "A" reason "1"``
     (docs/sft-platform.md#endpointlifecyclechange). The call is never resent: on
     :class:`SFTOutcomeUnknown` (timeout, 5xx, 10239/10240) or 9005 (invalid transition: someone else
-    changed it) the profile is re-read, and the endpoint counts as resumed only if it now reads
-    Active (docs/business-rules.md#top-up-rules).
+    changed it) the status is re-read (``simStatus`` of ``fetchSIM?iccid=``,
+    docs/sft-platform.md#fetchsim), and the endpoint counts as resumed only if it now reads
+    Active (docs/business-rules.md#top-up-rules); an unreadable status is "unknown: re-check
+    later" (SFTOutcomeUnknown), never "not resumed yet".
 
     With ``session_factory`` (default: the app database) the status read is mirrored into
     ``Esim.endpoint_status`` and ``EsimSync``; pass ``None`` to write nothing.
@@ -442,14 +444,22 @@ async def resume_if_system_suspended(
         except (SFTOutcomeUnknown, SFTBusinessError) as exc:
             if isinstance(exc, SFTBusinessError) and exc.result_code != "9005":
                 raise
-            again = await client.endpoint_profile(esim.endpoint_id, priority=priority)
-            if endpoint_state(again.status) != "active":
+            again = await client.sim_status(
+                esim.iccid, endpoint_id=esim.endpoint_id, priority=priority
+            )
+            if again is None:
+                log.warning("resume outcome unknown; status unreadable", extra={"esim_id": esim.id})
+                why = "status unreadable after resume"
+                raise SFTOutcomeUnknown(
+                    exc.operation, exc.http_status, exc.result_code, why
+                ) from exc
+            if endpoint_state(again) != "active":
                 log.warning(
                     "resume outcome unknown; endpoint still not active",
-                    extra={"esim_id": esim.id, "status": again.status},
+                    extra={"esim_id": esim.id, "status": again},
                 )
                 raise
-            outcome = ResumeOutcome("resumed", again.status, again.lifecycle_reason)
+            outcome = ResumeOutcome("resumed", again, None)
     if session_factory is not None and esim.id is not None:
         await _mirror_status(session_factory, esim.id, outcome)
     return outcome

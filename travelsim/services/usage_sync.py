@@ -1,7 +1,8 @@
 """The usage sync: read each eSIM's figures from SFT and store only what changed. No Reflex.
 
 For each eSIM the platform is read with three calls (docs/business-rules.md#usage-sync): Get
-Endpoint Add-on Details by ``endPointId`` (docs/sft-platform.md#get-endpoint-add-on-details),
+Endpoint Add-on Details by ``endPointId`` (docs/sft-platform.md#get-endpoint-add-on-details; when
+that read fails the client builds the add-ons from the profile instead, same section),
 GetEndPointProfile (docs/sft-platform.md#getendpointprofile: endpoint status, lifecycle reason, eSIM
 profile status) and GetStatistics for the last :data:`STATS_DAYS` UTC days
 (docs/sft-platform.md#getstatistics). Only when all three succeed is anything written (per eSIM, one
@@ -10,13 +11,21 @@ transaction), and **only what changed** is written:
 * ``EsimAddon``: inserted when new; updated only when one of its platform fields differs
   (status, figures, dates, plan, priority, validity, activation). ``figures_at`` and
   ``updated_at`` move only with such a change. An instance the platform no longer lists
-  while it was live becomes ``unknown`` (never silently 0).
+  while it was live has **ended**: the platform removes a One-Time add-on once it has expired
+  or is used up (docs/sft-platform.md#queryrateplan, 4.13 release). Which of the two is decided
+  from what was last stored (:func:`ended_status`); its figures are kept as last read.
 * ``UsageDay``: inserted or updated only when the day's bytes differ. Days are never deleted.
 * ``Esim.endpoint_status`` / ``Esim.profile_status``: mirrored only when they differ.
 * ``EsimSync``: ``endpoint_status``/``lifecycle_reason``/``profile_status`` only when they
   differ; the **timestamps** ``synced_at`` and ``attempted_at`` are written on every sync
   (that is the only write an unchanged refresh makes: one row; it is not counted as a
-  changed row). ``synced_at`` is what the dashboard shows as "updated at".
+  changed row). ``synced_at`` is what the dashboard shows as "updated at": the moment the
+  read began, so every figure stored is at least that fresh.
+
+Reads of one eSIM can overlap (scheduler, traveler and staff refreshes), and one begun first
+may be stored last: a read is dropped whole when one begun later (``EsimSync.synced_at``) is
+stored. That check, a conditional update of ``EsimSync``, is the transaction's first
+statement, so a concurrent store waits for it (a row or write lock).
 
 A failure of one eSIM (any SFT error, or an unexpected error) is recorded in
 ``EsimSync.last_error`` (with ``attempted_at``) and the others carry on.
@@ -35,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -59,6 +69,7 @@ __all__ = [
     "SYNC_CONCURRENCY",
     "EsimSyncOutcome",
     "SyncResult",
+    "ended_status",
     "sync_esims",
     "utc_day",
 ]
@@ -157,7 +168,7 @@ class _Read:
     addons: list[AddonDetail]
     profile: EndpointProfile
     days: list[DailyUsage]
-    at: datetime
+    at: datetime  # when the read began
 
 
 async def sync_esims(
@@ -177,8 +188,8 @@ async def sync_esims(
         priority: rate-budget priority: ``Priority.SYNC`` for the scheduler,
             ``Priority.REFRESH`` for a traveler's refresh.
         session_factory: async session context manager factory (commits are done here).
-        clock: aware UTC "now" (``figures_at``/``synced_at``, and the statistics window:
-            ``[today - 29 days, today]`` of ``clock()``'s UTC date).
+        clock: aware UTC "now", read as each eSIM's read begins (its ``figures_at`` and
+            ``synced_at``, and the statistics window ``[today - 29 days, today]``).
         concurrency: eSIMs read at once (>= 1).
 
     Returns a :class:`SyncResult`. Never raises for a platform error of one eSIM (recorded in
@@ -235,13 +246,13 @@ async def _sync_one(
 async def _read_platform(
     client: SFTClient, endpoint_id: str, priority: Priority, clock: Clock
 ) -> _Read:
-    today = utc_day(clock())
-    addons = await client.addon_details(priority=priority, endpoint_id=endpoint_id)
-    profile = await client.endpoint_profile(endpoint_id, priority=priority)
+    began = clock()
+    today = utc_day(began)
+    addons, profile = await client.addons_and_profile(endpoint_id, priority=priority)
     days = await client.statistics(
         endpoint_id, today - timedelta(days=STATS_DAYS - 1), today, priority=priority
     )
-    return _Read(addons, profile, days, clock())
+    return _Read(addons, profile, days, began)
 
 
 async def _record_error(factory: SessionFactory, esim_id: int, message: str, at: datetime) -> None:
@@ -280,13 +291,19 @@ async def _store(factory: SessionFactory, esim_id: int, read: _Read) -> EsimSync
     concurrent sync inserted the same rows first (rolled back, the caller compares again)."""
     at = read.at
     async with factory() as s:
+        try:
+            stored = await _stamp_sync_row(s, esim_id, at)
+        except _NewerReadStored:
+            await s.rollback()
+            return EsimSyncOutcome(esim_id, True, None)
         esim = await s.get(Esim, esim_id)
         if esim is None:
+            await s.rollback()
             return EsimSyncOutcome(esim_id, False, "not_found")
         inserted, updated = await _store_addons(s, esim_id, read.addons, at)
         days_written = await _store_days(s, esim_id, read.days)
         esim_updated = _store_esim_status(s, esim, read.profile, at)
-        status_changed = await _store_sync_row(s, esim_id, read.profile, at)
+        status_changed = await _store_sync_statuses(s, esim_id, stored, read.profile, at)
         try:
             await s.commit()
         except IntegrityError:
@@ -339,12 +356,29 @@ async def _store_addons(
             updated += 1
     for unique_id, row in existing.items():
         if unique_id not in seen and row.status in LIVE_STATUSES:
-            # Listed before, gone now: we no longer know its state (not "0 left").
-            row.status = AddonState.UNKNOWN
+            # Listed before, gone now: the platform removed it because it ended.
+            row.status = ended_status(row, at)
             row.updated_at = at
             s.add(row)
             updated += 1
     return inserted, updated
+
+
+def ended_status(row: EsimAddon, at: datetime) -> AddonState:
+    """The status of a live add-on the platform no longer lists (removed once expired or used
+    up: docs/sft-platform.md#queryrateplan), from what was last stored: 0 bytes left ->
+    ``USED_UP``; else past its expiry at ``at`` (aware UTC) -> ``EXPIRED``; else ``USED_UP``
+    (inferred: it had not reached its expiry, so its volume ran out after the figures last
+    read, which lag traffic)."""
+    if row.remaining_bytes is not None and row.remaining_bytes <= 0:
+        return AddonState.USED_UP
+    expires = row.expires_at
+    if expires is not None:
+        if expires.tzinfo is None:  # SQLite returns naive UTC
+            expires = expires.replace(tzinfo=UTC)
+        if at >= expires:
+            return AddonState.EXPIRED
+    return AddonState.USED_UP
 
 
 async def _store_days(s: AsyncSession, esim_id: int, days: Sequence[DailyUsage]) -> int:
@@ -393,22 +427,74 @@ def _store_esim_status(s: AsyncSession, esim: Esim, prof: EndpointProfile, at: d
     return esim_updated
 
 
-async def _store_sync_row(
-    s: AsyncSession, esim_id: int, prof: EndpointProfile, at: datetime
+class _NewerReadStored(Exception):
+    """A read of the eSIM begun later than this one is stored already."""
+
+
+_SyncStatuses = tuple[str | None, str | None, str | None]
+
+
+async def _stamp_sync_row(s: AsyncSession, esim_id: int, at: datetime) -> _SyncStatuses | None:
+    """Stamp ``EsimSync`` with this read (``synced_at``/``attempted_at`` = ``at``, no error)
+    unless a read begun later is stored. Returns the stored ``(endpoint status, lifecycle
+    reason, profile status)``, or ``None`` when the eSIM has no row yet. Raises
+    :class:`_NewerReadStored` when a newer read is stored. Does not commit."""
+    result: Any = await s.execute(
+        update(EsimSync)
+        .where(
+            col(EsimSync.esim_id) == esim_id,
+            or_(col(EsimSync.synced_at).is_(None), col(EsimSync.synced_at) <= at),
+        )
+        .values(synced_at=at, attempted_at=at, last_error=None)
+        .returning(
+            col(EsimSync.endpoint_status),
+            col(EsimSync.lifecycle_reason),
+            col(EsimSync.profile_status),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    row = result.first()
+    if row is not None:
+        return (row[0], row[1], row[2])
+    if await s.scalar(select(col(EsimSync.esim_id)).where(col(EsimSync.esim_id) == esim_id)):
+        raise _NewerReadStored
+    return None
+
+
+async def _store_sync_statuses(
+    s: AsyncSession,
+    esim_id: int,
+    stored: _SyncStatuses | None,
+    prof: EndpointProfile,
+    at: datetime,
 ) -> bool:
-    """Write the ``EsimSync`` row: its statuses when they differ, its timestamps always, no
-    error. True when the row was created or a status changed. Does not commit."""
-    sync = await s.get(EsimSync, esim_id)
-    status_changed = False
-    if sync is None:
-        sync = EsimSync(esim_id=esim_id)
-        status_changed = True
+    """Write the ``EsimSync`` statuses when they differ from ``stored`` (the row is created,
+    stamped with ``at``, when there was none). True when the row was created or a status
+    changed. Does not commit."""
     new_status = (prof.status, prof.lifecycle_reason, prof.esim_profile_status)
-    if (sync.endpoint_status, sync.lifecycle_reason, sync.profile_status) != new_status:
-        sync.endpoint_status, sync.lifecycle_reason, sync.profile_status = new_status
-        status_changed = True
-    sync.synced_at = at
-    sync.attempted_at = at
-    sync.last_error = None
-    s.add(sync)
-    return status_changed
+    if stored == new_status:
+        return False
+    endpoint_status, reason, profile_status = new_status
+    if stored is None:
+        s.add(
+            EsimSync(
+                esim_id=esim_id,
+                endpoint_status=endpoint_status,
+                lifecycle_reason=reason,
+                profile_status=profile_status,
+                synced_at=at,
+                attempted_at=at,
+            )
+        )
+        return True
+    await s.execute(
+        update(EsimSync)
+        .where(col(EsimSync.esim_id) == esim_id)
+        .values(
+            endpoint_status=endpoint_status,
+            lifecycle_reason=reason,
+            profile_status=profile_status,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return True

@@ -141,6 +141,21 @@ class Authenticator:
             assert self.access is not None
             return self.access.value
 
+    async def login_now(self) -> None:
+        """Log in now, whatever tokens are held (one at a time with every renewal). Raises as
+        the login does."""
+        async with self._lock:
+            await self._do_login()
+
+    async def refresh_now(self) -> bool:
+        """Renew with the refresh token now; ``False`` when none is held. Raises as the
+        refresh does (SFTAuthError when refused)."""
+        async with self._lock:
+            if self.refresh is None:
+                return False
+            await self._do_refresh()
+            return True
+
     async def token_rejected(self, rejected: str) -> None:
         """Called after either 401 shape: renew unless another caller already did."""
         async with self._lock:

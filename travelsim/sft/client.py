@@ -13,8 +13,10 @@ docs/sft-platform.md:
   replaying it is safe. One ``asyncio.Lock`` makes concurrent callers share a single login.
 * **Rate limit** (docs/sft-platform.md#rate-limit): every request, login included, first
   awaits the shared :class:`~travelsim.sft.ratelimit.RateBudget` with the caller's
-  :class:`Priority`. An HTTP 429 pauses the budget (exponential back-off, or ``Retry-After``)
-  and resends the *same* request: a 429 was not processed, so this is safe for POSTs too.
+  :class:`Priority`. A rate-limited answer (HTTP 429, or an HTTP 200 failure envelope whose
+  ``resultDescription`` says "rate limit": ``transport.is_rate_limited``) pauses the budget
+  (exponential back-off, or ``Retry-After``) and resends the *same* request: a rejected
+  request was not processed, so this is safe for POSTs too.
 * **Timeouts and retries** (docs/sft-platform.md#timeouts-and-retries): 30 s by default, 180 s
   for the long operations of ``wire`` (``long_timeout``). Reads (GET) are retried on
   connection errors, timeouts and 5xx with bounded exponential back-off (tenacity).
@@ -32,6 +34,7 @@ each envelope: either 401 shape, accepted op codes, "verify completion" codes, b
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -84,7 +87,10 @@ class SFTClient(SFTOperations):
         target_account_id: reseller "Support Access" child account, sent at login
             (docs/sft-platform.md#authentication).
         addon_details_path: path of Get Endpoint Add-on Details (inferred, not published:
-            docs/sft-platform.md#get-endpoint-add-on-details).
+            docs/sft-platform.md#get-endpoint-add-on-details; setting SFT_ADDON_DETAILS_PATH).
+        platform_timezone: IANA zone (or ``tzinfo``) of the platform's date-times, converted
+            to UTC on read (docs/sft-platform.md#conventions; setting SFT_PLATFORM_TIMEZONE).
+            Raises ``ValueError`` for an unknown zone.
         retry_attempts: total attempts for retryable failures (GETs, or requests that never
             left the client).
         retry_backoff / retry_backoff_max: exponential back-off (seconds) between them.
@@ -106,6 +112,7 @@ class SFTClient(SFTOperations):
         long_timeout: float = 180.0,
         target_account_id: str | None = None,
         addon_details_path: str = wire.DEFAULT_ADDON_DETAILS_PATH,
+        platform_timezone: str | dt.tzinfo = "UTC",
         retry_attempts: int = 4,
         retry_backoff: float = 0.5,
         retry_backoff_max: float = 8.0,
@@ -120,6 +127,7 @@ class SFTClient(SFTOperations):
         self.base_url = base_url
         self._budget = rate_budget
         self._addon_details_path = addon_details_path
+        self._platform_tz = parsing.platform_zone(platform_timezone)
         policy = RetryPolicy(
             attempts=retry_attempts,
             backoff=retry_backoff,
@@ -160,6 +168,19 @@ class SFTClient(SFTOperations):
     def refresh_count(self) -> int:
         """Token refreshes actually sent (for metrics and tests)."""
         return self._auth.refresh_count
+
+    async def sign_in(self) -> None:
+        """Log in now (``login``, docs/sft-platform.md#login), whatever tokens are held: used
+        by ``sft check`` to see the login answer. Raises SFTAuthError (credentials refused),
+        SFTMalformedResponse, SFTTransportError."""
+        await self._auth.login_now()
+
+    async def renew_with_refresh_token(self) -> bool:
+        """Renew the access token with the refresh token now (``RefreshToken``,
+        docs/sft-platform.md#refreshtoken); ``False`` when no refresh token is held (the
+        login gave none). Raises SFTAuthError (refresh refused), SFTMalformedResponse,
+        SFTTransportError."""
+        return await self._auth.refresh_now()
 
     @property
     def _access(self) -> Token | None:
@@ -262,7 +283,7 @@ class SFTClient(SFTOperations):
             raise TokenRejected(status, description)
         try:
             data = parsing.decode_json(op.name, status, response.content)
-            env = parsing.parse_envelope(op.name, status, data)
+            env = parsing.parse_envelope(op.name, status, data, tz=self._platform_tz)
         except SFTMalformedResponse as exc:
             if op.state_changing and status < 300:
                 raise SFTMalformedOutcomeUnknown(

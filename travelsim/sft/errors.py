@@ -4,7 +4,7 @@
 
     SFTError
     ├── SFTAuthError              login/refresh refused, or a token still rejected after one replay
-    ├── SFTRateLimited            HTTP 429 persisted past the client's retry bound
+    ├── SFTRateLimited            rate limited (429 or "rate limit" body) past the retry bound
     ├── SFTBusinessError          envelope resultCode "1" (op code in ``result_code``, e.g. "9010")
     ├── SFTMalformedResponse      empty, non-JSON, HTML, or no/invalid ``Response`` envelope
     │   └── SFTMalformedOutcomeUnknown   ... to a state-changing call (also SFTOutcomeUnknown)
@@ -66,9 +66,9 @@ class SFTAuthError(SFTError):
 
 
 class SFTRateLimited(SFTError):
-    """HTTP 429 kept coming back after the client's bounded back-off
-    (docs/sft-platform.md#rate-limit). The request was never processed by the platform, so
-    retrying later is safe."""
+    """Rate-limited answers (HTTP 429, or an HTTP 200 failure envelope saying "rate limit")
+    kept coming back after the client's bounded back-off (docs/sft-platform.md#rate-limit).
+    The request was never processed by the platform, so retrying later is safe."""
 
 
 class SFTBusinessError(SFTError):

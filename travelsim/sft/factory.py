@@ -97,6 +97,7 @@ def simulator_app(settings: Settings) -> ASGIApp:
                     seed_esims=settings.sft_sim_seed_esims,
                     rate_limit_tps=settings.sft_sim_rate_limit_tps,
                     rating_delay_seconds=settings.sft_sim_rating_delay_seconds,
+                    shapes=settings.sft_sim_shapes,
                 )
             )
             _simulator_apps[db_path] = app
@@ -108,7 +109,9 @@ def build_client(settings: Settings, *, rate_budget: RateBudget | None = None) -
 
     ``settings.uses_simulator`` (no ``SFT_BASE_URL``): the simulator app, in process, over
     ``httpx.ASGITransport``; else the real base URL. The budget is :func:`get_rate_budget`
-    unless one is given. The caller owns the client (``async with`` or ``aclose()``).
+    unless one is given. The add-on details path (``SFT_ADDON_DETAILS_PATH``) and the
+    platform's time zone (``SFT_PLATFORM_TIMEZONE``, docs/sft-platform.md#conventions) come
+    from ``settings``. The caller owns the client (``async with`` or ``aclose()``).
     """
     transport: httpx.AsyncBaseTransport | None = None
     base_url = settings.sft_base_url
@@ -124,4 +127,6 @@ def build_client(settings: Settings, *, rate_budget: RateBudget | None = None) -
         timeout=settings.sft_timeout_seconds,
         long_timeout=settings.sft_long_timeout_seconds,
         target_account_id=settings.sft_target_account_id,
+        addon_details_path=settings.sft_addon_details_path,
+        platform_timezone=settings.sft_platform_timezone,
     )

@@ -1,4 +1,5 @@
-"""Typed results of SFT calls. Units: volumes in **bytes** (ints), date-times **aware UTC**.
+"""Typed results of SFT calls. Units: volumes in **bytes** (ints), date-times **aware UTC**
+(converted from the platform's zone on read).
 
 These models carry no wire names: ``travelsim.sft.parsing`` builds them from SFT responses
 (using ``travelsim.sft.wire``), treating ``"-"`` and ``""`` as absent (``None``). Secret
@@ -73,7 +74,14 @@ class SimRecord(_Model):
 
 class AddonDetail(_Model):
     """One add-on instance from Get Endpoint Add-on Details
-    (docs/sft-platform.md#get-endpoint-add-on-details).
+    (docs/sft-platform.md#get-endpoint-add-on-details), or built from GetEndPointProfile when
+    that read fails (the fallback of the same section).
+
+    Built from the profile (``status_raw == "inferred"``): ``status`` is **inferred** from the
+    dates and balance (not started -> WAITING, 0 left -> EXHAUSTED, past expiry -> EXPIRED, else
+    ACTIVE); ``activated_by``, ``priority``, ``subscribed_at``, ``addon_id`` and ``unit`` cannot
+    be known (``None``); ``validity_days`` is inferred from start and expiry when they are whole
+    days apart; only live add-ons are listed.
 
     Volumes in bytes. ``started_at``/``expires_at`` are ``None`` until validity starts (wire
     ``"-"``). ``used_bytes`` falls back to ``initial_bytes - remaining_bytes`` when the wire
@@ -159,10 +167,14 @@ class RateZone(_Model):
 
 
 class RatePlan(_Model):
-    """One QueryRatePlan row (docs/sft-platform.md#queryrateplan): an add-on product.
+    """One QueryRatePlan row (docs/sft-platform.md#queryrateplan): an add-on product, read from
+    the nested 4.13 shape (``basicInfo``/``benefit[]``/``subscription``/``validity``) or the
+    older flat one.
 
     ``validity_days`` is set when the validity type is "Number of Days" (``"1"``); other types
-    keep ``validity_type``/``validity_factor`` only.
+    keep ``validity_type``/``validity_factor`` only. ``volume_bytes`` is the data benefit in
+    bytes. ``recurring`` is ``subscription.reSubscription`` (``None`` when not given: a
+    One-Time add-on is removed by the platform once expired or used up).
     """
 
     plan_id: str
@@ -178,6 +190,27 @@ class RatePlan(_Model):
     priority: int | None = None
     rate_zone: RateZone | None = None
     countries: tuple[str, ...] = ()
+    recurring: bool | None = None
+    resubscription_rule: str | None = None
+    occurrences: int | None = None
+
+
+class SkippedPlan(_Model):
+    """A QueryRatePlan row the catalogue cannot sell, and why (docs/sft-platform.md#queryrateplan).
+
+    ``plan_id`` is ``None`` when the row has none; ``reason`` is plain English (e.g.
+    ``"validity is not in days (validityType 2)"``)."""
+
+    plan_id: str | None
+    reason: str
+
+
+class RatePlanCatalogue(_Model):
+    """QueryRatePlan read for the catalogue: the usable add-on ``plans`` (volume in bytes,
+    validity in days) and every ``skipped`` row with its reason."""
+
+    plans: tuple[RatePlan, ...] = ()
+    skipped: tuple[SkippedPlan, ...] = ()
 
 
 class LifecycleResult(_Model):

@@ -2,19 +2,25 @@
 
 :class:`~travelsim.sft.client.SFTClient` inherits them; each builds the request from ``wire``
 names, sends it through the client's ``_call`` (authentication, rate budget, retries) and
-parses the envelope into :mod:`travelsim.sft.models` (volumes in bytes, date-times UTC). Each
+parses the envelope into :mod:`travelsim.sft.models` (volumes in bytes, date-times UTC,
+converted from the platform's zone). Each
 docstring names its section of docs/sft-platform.md#operations and the errors it raises.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from travelsim.sft import parsing, wire
-from travelsim.sft.errors import SFTMalformedOutcomeUnknown, SFTMalformedResponse
+from travelsim.sft.errors import (
+    SFTBusinessError,
+    SFTMalformedOutcomeUnknown,
+    SFTMalformedResponse,
+)
 from travelsim.sft.models import (
     AddonDetail,
     DailyUsage,
@@ -23,11 +29,34 @@ from travelsim.sft.models import (
     OperationResult,
     Priority,
     RatePlan,
+    RatePlanCatalogue,
     SimRecord,
     SubscribeResult,
 )
 
 __all__ = ["SFTOperations"]
+
+logger = logging.getLogger(__name__)
+
+#: The fallback to GetEndPointProfile is logged once per process (then at debug level).
+_fallback_logged = False
+
+
+def _log_fallback(exc: SFTBusinessError | SFTMalformedResponse, path: str) -> None:
+    global _fallback_logged
+    level = logging.DEBUG if _fallback_logged else logging.WARNING
+    _fallback_logged = True
+    logger.log(
+        level,
+        "sft add-on details unavailable; reading add-ons from GetEndPointProfile",
+        extra={
+            "sft_operation": wire.ADDON_DETAILS.name,
+            "path": path,
+            "http_status": exc.http_status,
+            "result_code": exc.result_code,
+            "error": type(exc).__name__,
+        },
+    )
 
 
 class SFTOperations(ABC):
@@ -36,6 +65,9 @@ class SFTOperations(ABC):
 
     #: Path of Get Endpoint Add-on Details (docs/sft-platform.md#get-endpoint-add-on-details).
     _addon_details_path: str
+    #: Set once the add-on details path answered 404/405: later reads go straight to the
+    #: profile (per client).
+    _addon_details_unavailable: bool = False
 
     @abstractmethod
     async def _call(
@@ -92,6 +124,27 @@ class SFTOperations(ABC):
         )
         rows, _ = parsing.parse_sim_page(env)
         return next((r for r in rows if r.iccid == iccid), None)
+
+    async def sim_status(
+        self, iccid: str, *, endpoint_id: str | None = None, priority: Priority
+    ) -> str | None:
+        """The lifecycle status of the SIM ``iccid``, hence of the endpoint it is linked to:
+        ``simStatus`` of ``GET fetchSIM?iccid=`` (docs/sft-platform.md#fetchsim), e.g.
+        ``"Pre-Active"``, ``"Active"``, ``"Suspended"``, ``"Ready To Activate"`` (the values
+        public production clients read). Activation and suspension change the endpoint and its
+        SIM together (docs/sft-platform.md#endpointlifecyclechange).
+
+        ``None`` means *unreadable*, never "unchanged": the ICCID is not listed, the row has
+        no ``simStatus``, or (with ``endpoint_id``) the SIM is linked to another endpoint or to
+        none. A caller that verifies a lifecycle change treats ``None`` as "unknown: re-read
+        later" and sends nothing. Raises as :meth:`fetch_sims`.
+        """
+        sim = await self.find_sim(iccid, priority=priority)
+        if sim is None or not sim.sim_status:
+            return None
+        if endpoint_id is not None and sim.endpoint_id != endpoint_id:
+            return None
+        return sim.sim_status
 
     async def activate_endpoint(self, endpoint_id: str, *, priority: Priority) -> LifecycleResult:
         """Pre-Active -> Active: ``POST EndPointActivation {Request:{endPointId}}``
@@ -181,15 +234,53 @@ class SFTOperations(ABC):
         endpoint_id: str | None = None,
         unique_id: str | None = None,
         addon_id: str | None = None,
+        fallback: bool = True,
     ) -> list[AddonDetail]:
         """Get Endpoint Add-on Details (docs/sft-platform.md#get-endpoint-add-on-details; path
         configurable): all add-ons of ``endpoint_id``, one instance by ``unique_id``, or every
         instance of a plan by ``addon_id`` (at least one required, else ``ValueError``).
         Volumes in bytes, dates UTC, ``started_at``/``expires_at`` ``None`` until validity
-        starts. Values lag traffic.
-        1359 "no data" is an empty list. Raises SFTMalformedResponse, SFTTransportError,
-        SFTAuthError, SFTRateLimited, SFTBusinessError.
+        starts. Values lag traffic. 1359 "no data" is an empty list.
+
+        **Fallback** (same section): when the read fails with HTTP 404/405, another business
+        error, or a malformed/unknown shape, and ``endpoint_id`` is given, the add-ons are built
+        from GetEndPointProfile (:func:`~travelsim.sft.records.addons_from_profile`: status
+        inferred, ``status_raw="inferred"``, live add-ons only). After a 404/405 this client
+        reads the profile directly. Raises SFTMalformedResponse, SFTTransportError,
+        SFTAuthError, SFTRateLimited, SFTBusinessError (of the profile when falling back, else
+        of add-on details). ``fallback=False`` (``sft check``) asks add-on details only and
+        raises its errors.
         """
+        addons, _ = await self._addons(
+            priority=priority,
+            endpoint_id=endpoint_id,
+            unique_id=unique_id,
+            addon_id=addon_id,
+            fallback=fallback,
+        )
+        return addons
+
+    async def addons_and_profile(
+        self, endpoint_id: str, *, priority: Priority
+    ) -> tuple[list[AddonDetail], EndpointProfile]:
+        """The endpoint's add-ons (:meth:`addon_details`, with its fallback) and its profile
+        (:meth:`endpoint_profile`), reading the profile once when the fallback used it. Raises
+        as both."""
+        addons, profile = await self._addons(priority=priority, endpoint_id=endpoint_id)
+        if profile is None:
+            profile = await self.endpoint_profile(endpoint_id, priority=priority)
+        return addons, profile
+
+    async def _addons(
+        self,
+        *,
+        priority: Priority,
+        endpoint_id: str | None = None,
+        unique_id: str | None = None,
+        addon_id: str | None = None,
+        fallback: bool = True,
+    ) -> tuple[list[AddonDetail], EndpointProfile | None]:
+        """Add-on details, or the profile fallback: ``(add-ons, the profile if it was read)``."""
         params = {
             k: v
             for k, v in (
@@ -201,14 +292,41 @@ class SFTOperations(ABC):
         }
         if not params:
             raise ValueError("give endpoint_id, unique_id or addon_id")
-        env = await self._call(
-            wire.ADDON_DETAILS,
-            path=self._addon_details_path,
-            priority=priority,
-            params=params,
-            accept_codes={wire.CODE_NO_DATA},
-        )
-        return parsing.parse_addon_rows(env)
+        if endpoint_id is not None and self._addon_details_unavailable and fallback:
+            return await self._addons_from_profile(endpoint_id, priority, unique_id, addon_id)
+        try:
+            env = await self._call(
+                wire.ADDON_DETAILS,
+                path=self._addon_details_path,
+                priority=priority,
+                params=params,
+                accept_codes={wire.CODE_NO_DATA},
+            )
+            return parsing.parse_addon_rows(env), None
+        except (SFTBusinessError, SFTMalformedResponse) as exc:
+            if endpoint_id is None or not fallback:
+                raise
+            if exc.http_status in wire.HTTP_NO_SUCH_OPERATION:
+                self._addon_details_unavailable = True
+            _log_fallback(exc, self._addon_details_path)
+        return await self._addons_from_profile(endpoint_id, priority, unique_id, addon_id)
+
+    async def _addons_from_profile(
+        self,
+        endpoint_id: str,
+        priority: Priority,
+        unique_id: str | None,
+        addon_id: str | None,
+    ) -> tuple[list[AddonDetail], EndpointProfile]:
+        profile = await self.endpoint_profile(endpoint_id, priority=priority)
+        rows = parsing.addons_from_profile(profile, dt.datetime.now(dt.UTC))
+        rows = [
+            r
+            for r in rows
+            if (unique_id is None or r.unique_id == unique_id)
+            and (addon_id is None or r.plan_id == addon_id)
+        ]
+        return rows, profile
 
     async def endpoint_profile(self, endpoint_id: str, *, priority: Priority) -> EndpointProfile:
         """``GET GetEndPointProfile?endPointId=`` (docs/sft-platform.md#getendpointprofile;
@@ -248,18 +366,47 @@ class SFTOperations(ABC):
         category: str = wire.PLAN_CATEGORY_ADDON,
         plan_type: str = wire.PLAN_TYPE_DEFAULT,
     ) -> list[RatePlan]:
-        """The add-on catalogue: ``GET QueryRatePlan?planCategory=ADDON&planType=0``
-        (docs/sft-platform.md#queryrateplan). Volumes in bytes, validity in days (type "1"). Raises
-        SFTMalformedResponse, SFTTransportError, SFTAuthError, SFTRateLimited,
-        SFTBusinessError (1359 "no data" is an empty list).
+        """Every add-on plan: ``GET QueryRatePlan?planCategory=ADDON&planType=0``
+        (docs/sft-platform.md#queryrateplan; nested 4.13 rows or the older flat ones), usable
+        or not. Volumes in bytes, validity in days (type "1"). Raises SFTMalformedResponse (one
+        unreadable row), SFTTransportError, SFTAuthError, SFTRateLimited, SFTBusinessError
+        (1359 "no data" is an empty list).
         """
-        env = await self._call(
+        env = await self._query_rate_plan(priority, category, plan_type)
+        return parsing.parse_rate_plans(env)
+
+    async def rate_plan_catalogue(
+        self,
+        *,
+        priority: Priority,
+        category: str = wire.PLAN_CATEGORY_ADDON,
+        plan_type: str = wire.PLAN_TYPE_DEFAULT,
+    ) -> RatePlanCatalogue:
+        """QueryRatePlan for the catalogue sync (docs/sft-platform.md#queryrateplan): the plans
+        with a data volume (bytes) and a validity in days, and every other row in ``skipped``
+        with its reason (each logged at warning level). An unreadable row is skipped, not
+        fatal. Raises SFTTransportError, SFTAuthError, SFTRateLimited, SFTBusinessError,
+        SFTMalformedResponse (envelope); 1359 is an empty catalogue.
+        """
+        env = await self._query_rate_plan(priority, category, plan_type)
+        catalogue = parsing.parse_rate_plan_catalogue(env)
+        for skip in catalogue.skipped:
+            logger.warning(
+                "sft rate plan skipped: %s",
+                skip.reason,
+                extra={"sft_operation": wire.QUERY_RATE_PLAN.name, "plan_id": skip.plan_id},
+            )
+        return catalogue
+
+    async def _query_rate_plan(
+        self, priority: Priority, category: str, plan_type: str
+    ) -> parsing.Envelope:
+        return await self._call(
             wire.QUERY_RATE_PLAN,
             priority=priority,
             params={wire.Q_PLAN_CATEGORY: category, wire.Q_PLAN_TYPE: plan_type},
             accept_codes={wire.CODE_NO_DATA},
         )
-        return parsing.parse_rate_plans(env)
 
     async def modify_endpoint_addons(
         self,

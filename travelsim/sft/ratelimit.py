@@ -36,7 +36,8 @@ class RateBudget(Protocol):
         ...
 
     def penalize(self, seconds: float) -> None:
-        """The platform answered 429: grant nothing for ``seconds`` from now (back-off).
+        """The platform answered "rate limited" (HTTP 429 or a "rate limit" failure envelope):
+        grant nothing for ``seconds`` from now (back-off).
         Overlapping penalties do not add up; the latest end wins."""
         ...
 

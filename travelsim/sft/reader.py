@@ -4,9 +4,10 @@ Every structural surprise (empty body, HTML, non-JSON, missing envelope, a list 
 object belongs, an unparseable date or number) becomes :class:`SFTMalformedResponse` carrying
 the operation and HTTP status: never ``KeyError``, ``AttributeError``, ``TypeError`` or
 ``ValueError``. Conventions (docs/sft-platform.md#conventions): scalars may be strings or
-numbers; ``"-"`` and ``""`` mean absent; date-times are ``dd/mm/yyyy HH:MM:SS`` in UTC.
-The per-operation results are built in :mod:`travelsim.sft.records`; import both through
-:mod:`travelsim.sft.parsing`.
+numbers; ``"-"`` and ``""`` mean absent; date-times are ``dd/mm/yyyy HH:MM:SS`` in the
+platform's zone (:func:`platform_zone`, setting ``SFT_PLATFORM_TIMEZONE``, default UTC),
+returned as aware UTC. The per-operation results are built in :mod:`travelsim.sft.records`;
+import both through :mod:`travelsim.sft.parsing`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from travelsim.sft import wire
 from travelsim.sft.errors import SFTMalformedResponse
@@ -75,17 +77,46 @@ def mb_to_bytes(value: Any) -> int | None:
     return None if text is None else _round(_decimal(text) * wire.BYTES_PER_MB)
 
 
-def to_datetime(value: Any) -> dt.datetime | None:
-    """``dd/mm/yyyy HH:MM:SS`` (or ``dd/mm/yyyy``) as an aware UTC datetime; ``None`` for
-    absent. Raises ``ValueError`` for other formats."""
+def platform_zone(name: str | dt.tzinfo | None) -> dt.tzinfo:
+    """The platform's zone from an IANA name (``"Europe/Brussels"``), a ``tzinfo``, or ``None``/
+    ``""``/``"UTC"`` for UTC (docs/sft-platform.md#conventions "Date-times"). Raises
+    ``ValueError`` for an unknown zone name."""
+    if name is None or isinstance(name, dt.tzinfo):
+        return name or dt.UTC
+    text = name.strip()
+    if text.upper() in ("", "UTC", "Z"):
+        return dt.UTC
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name)") from None
+
+
+def to_bytes(value: Any, bytes_per_unit: int) -> int | None:
+    """A wire number of some unit (``"1.5"`` GB, ``"100"`` MB) as bytes, rounded half-up;
+    ``None`` for absent. Raises ``ValueError`` for a non-number."""
+    text = to_str(value)
+    return None if text is None else _round(_decimal(text) * bytes_per_unit)
+
+
+def to_datetime(value: Any, tz: dt.tzinfo = dt.UTC) -> dt.datetime | None:
+    """``dd/mm/yyyy HH:MM:SS`` (or ``dd/mm/yyyy``), a wall-clock time in the platform's zone
+    ``tz``, as an aware **UTC** datetime; ``None`` for absent. The one place platform
+    date-times are read (docs/sft-platform.md#conventions "Date-times"). In a zone with
+    daylight saving, a repeated wall-clock hour is read as its first occurrence and a skipped
+    one is shifted forward (``zoneinfo``'s ``fold=0``). Raises ``ValueError`` for other
+    formats."""
     text = to_str(value)
     if text is None:
         return None
     for fmt in (wire.DATETIME_FORMAT, wire.DATE_ONLY_FORMAT):
         try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.UTC)
+            naive = dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
+        if tz is dt.UTC:
+            return naive.replace(tzinfo=dt.UTC)
+        return naive.replace(tzinfo=tz).astimezone(dt.UTC)
     raise ValueError(f"not a dd/mm/yyyy HH:MM:SS date-time: {text!r}")
 
 
@@ -101,13 +132,43 @@ def to_stats_date(value: Any) -> dt.date | None:
 class Reader:
     """Read fields of one JSON object; any surprise raises SFTMalformedResponse."""
 
-    def __init__(self, data: Any, operation: str, http_status: int | None, where: str) -> None:
+    def __init__(
+        self,
+        data: Any,
+        operation: str,
+        http_status: int | None,
+        where: str,
+        tz: dt.tzinfo = dt.UTC,
+    ) -> None:
         if not isinstance(data, Mapping):
             raise SFTMalformedResponse(operation, http_status, None, f"{where}: expected an object")
         self.data = data
         self.operation = operation
         self.http_status = http_status
         self.where = where
+        #: The platform's zone for date-times (children inherit it).
+        self.tz = tz
+
+    def child(self, data: Any, where: str) -> Reader:
+        """A reader of ``data`` (an object found under this one), same operation and zone."""
+        return Reader(data, self.operation, self.http_status, where, self.tz)
+
+    def key_any_case(self, key: str) -> str | None:
+        """The key present in the object that equals ``key`` ignoring case (the exact one
+        first); ``None`` if none."""
+        if key in self.data:
+            return key
+        low = key.lower()
+        return next(
+            (k for k in self.data if isinstance(k, str) and k.lower() == low),
+            None,
+        )
+
+    def opt_str_any_case(self, key: str) -> str | None:
+        """:meth:`opt_str` of ``key`` matched ignoring case (``eSimProfileStatus`` and
+        ``esimProfileStatus`` alike)."""
+        found = self.key_any_case(key)
+        return None if found is None else self.opt_str(found)
 
     def _fail(self, key: str, problem: str) -> SFTMalformedResponse:
         return SFTMalformedResponse(
@@ -145,8 +206,9 @@ class Reader:
             raise self._fail(key, str(exc)) from None
 
     def opt_datetime(self, key: str) -> dt.datetime | None:
+        """A platform date-time (in :attr:`tz`) as aware UTC; ``None`` for absent."""
         try:
-            return to_datetime(self.data.get(key))
+            return to_datetime(self.data.get(key), self.tz)
         except ValueError as exc:
             raise self._fail(key, str(exc)) from None
 
@@ -154,7 +216,7 @@ class Reader:
         value = self.data.get(key)
         if value is None or (isinstance(value, str) and value.strip() in wire.ABSENT_VALUES):
             return None
-        return Reader(value, self.operation, self.http_status, f"{self.where}.{key}")
+        return self.child(value, f"{self.where}.{key}")
 
     def obj(self, key: str) -> Reader:
         value = self.opt_obj(key)
@@ -171,10 +233,7 @@ class Reader:
             return []
         if not isinstance(value, Sequence) or isinstance(value, str | bytes):
             raise self._fail(key, "expected a list")
-        return [
-            Reader(item, self.operation, self.http_status, f"{self.where}.{key}[{i}]")
-            for i, item in enumerate(value)
-        ]
+        return [self.child(item, f"{self.where}.{key}[{i}]") for i, item in enumerate(value)]
 
     def str_list(self, key: str) -> list[str]:
         value = self.data.get(key)
@@ -233,14 +292,17 @@ class Envelope:
 
     def param(self) -> Reader:
         """``responseParam`` (an empty object when absent)."""
-        return self.response.opt_obj(wire.RESPONSE_PARAM) or Reader(
-            {}, self.response.operation, self.response.http_status, "Response.responseParam"
+        return self.response.opt_obj(wire.RESPONSE_PARAM) or self.response.child(
+            {}, "Response.responseParam"
         )
 
 
-def parse_envelope(operation: str, http_status: int | None, data: Any) -> Envelope:
-    """Check ``{"Response": {"resultCode", "resultParam": {...}, ...}}``."""
-    top = Reader(data, operation, http_status, "body")
+def parse_envelope(
+    operation: str, http_status: int | None, data: Any, *, tz: dt.tzinfo = dt.UTC
+) -> Envelope:
+    """Check ``{"Response": {"resultCode", "resultParam": {...}, ...}}``. ``tz`` is the
+    platform's zone: every date-time read from the envelope is converted from it to UTC."""
+    top = Reader(data, operation, http_status, "body", tz)
     response = top.obj(wire.RESPONSE) if top.has(wire.RESPONSE) else None
     if response is None:
         raise SFTMalformedResponse(operation, http_status, None, "no Response envelope")

@@ -1,14 +1,16 @@
 """Per-operation SFT results: envelopes read into :mod:`travelsim.sft.models`.
 
-Volumes in bytes (GetStatistics MB strings: 1 MB = 1,048,576 B), date-times UTC, ``None``
-for absent values (docs/sft-platform.md#conventions). Anything malformed raises
-:class:`SFTMalformedResponse` (through :class:`~travelsim.sft.reader.Reader`). Import through
-:mod:`travelsim.sft.parsing`.
+Volumes in bytes (GetStatistics MB strings: 1 MB = 1,048,576 B), date-times UTC (read in
+the platform's zone carried by each ``Reader``), ``None`` for absent values
+(docs/sft-platform.md#conventions). Anything malformed raises :class:`SFTMalformedResponse`
+(through :class:`~travelsim.sft.reader.Reader`). QueryRatePlan rows are read in
+:mod:`travelsim.sft.rateplans`. Import through :mod:`travelsim.sft.parsing`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from travelsim.sft import wire
 from travelsim.sft.errors import SFTMalformedResponse
@@ -22,12 +24,12 @@ from travelsim.sft.models import (
     LifecycleResult,
     OperationResult,
     PromotionalPlan,
-    RatePlan,
-    RateZone,
     SimRecord,
     SubscribeResult,
 )
 from travelsim.sft.reader import Envelope, Reader, to_datetime, to_stats_date
+
+_DAY = dt.timedelta(days=1)
 
 
 # --- operations -------------------------------------------------------------------------------
@@ -40,7 +42,7 @@ def parse_sim_row(row: Reader) -> SimRecord:
         endpoint_id=row.opt_str(wire.SIM_ENDPOINT_ID),
         sim_status=row.opt_str(wire.SIM_STATUS),
         attach_status=row.opt_str(wire.SIM_ATTACH_STATUS),
-        esim_profile_status=row.opt_str(wire.SIM_ESIM_PROFILE_STATUS),
+        esim_profile_status=row.opt_str_any_case(wire.SIM_ESIM_PROFILE_STATUS),
         msisdn=row.opt_str(wire.SIM_MSISDN),
         imsi=row.opt_str(wire.SIM_IMSI),
         activation_code=code.opt_str(wire.ACTIVATION_TEXT_QR) if code else None,
@@ -59,7 +61,9 @@ def parse_sim_page(env: Envelope) -> tuple[list[SimRecord], int]:
     return rows, (len(rows) if total is None else total)
 
 
-def _activated_by(code: str | None, name: str | None) -> ActivatedBy | None:
+def read_activated_by(code: str | None, name: str | None) -> ActivatedBy | None:
+    """``activatedBy`` code (``"0"``/``"1"``) or ``activatedByName`` text as ActivatedBy;
+    ``None`` when neither is known (docs/sft-platform.md#get-endpoint-add-on-details)."""
     if code is not None and code in wire.ACTIVATED_BY_CODES:
         return ActivatedBy[wire.ACTIVATED_BY_CODES[code]]
     if name is not None:
@@ -91,7 +95,7 @@ def parse_addon_row(row: Reader) -> AddonDetail:
         service=row.opt_str(wire.ADDON_SERVICE),
         status=status,
         status_raw=status_raw,
-        activated_by=_activated_by(
+        activated_by=read_activated_by(
             row.opt_str(wire.ADDON_ACTIVATED_BY), row.opt_str(wire.ADDON_ACTIVATED_BY_NAME)
         ),
         priority=row.opt_int(wire.ADDON_PRIORITY),
@@ -108,15 +112,104 @@ def parse_addon_row(row: Reader) -> AddonDetail:
 
 
 def parse_addon_rows(env: Envelope) -> list[AddonDetail]:
-    return [parse_addon_row(r) for r in env.param().objs(wire.ROWS)]
+    """Get Endpoint Add-on Details ``responseParam.rows[]``
+    (docs/sft-platform.md#get-endpoint-add-on-details). ``1359`` "no data" is an empty list; a
+    success without ``rows`` is an unknown shape and raises SFTMalformedResponse (the client
+    then falls back to the profile)."""
+    if env.op_code == wire.CODE_NO_DATA and not env.ok:
+        return []
+    param = env.param()
+    if not param.has(wire.ROWS):
+        raise SFTMalformedResponse(
+            param.operation, param.http_status, env.op_code, f"{param.where}.rows: missing"
+        )
+    return [parse_addon_row(r) for r in param.objs(wire.ROWS)]
+
+
+def _inferred_status(
+    started: dt.datetime | None, expires: dt.datetime | None, remaining: int, now: dt.datetime
+) -> AddonStatus:
+    if started is None:
+        return AddonStatus.WAITING
+    if remaining <= 0:
+        return AddonStatus.EXHAUSTED
+    if expires is not None and now >= expires:
+        return AddonStatus.EXPIRED
+    return AddonStatus.ACTIVE
+
+
+def _whole_days(started: dt.datetime | None, expires: dt.datetime | None) -> int | None:
+    if started is None or expires is None or expires <= started:
+        return None
+    span = expires - started
+    return span.days if span % _DAY == dt.timedelta(0) else None
+
+
+def addons_from_profile(profile: EndpointProfile, now: dt.datetime) -> list[AddonDetail]:
+    """The endpoint's add-ons built from GetEndPointProfile (the fallback of
+    docs/sft-platform.md#get-endpoint-add-on-details): one per ``promotionalPlans.plan[]`` row,
+    joined by ``uniqueId`` with its ``benefitInfo.benefit[]`` rows (the ``DATA`` ones when any
+    is so named, else all of them, summed): ``actualBalance`` -> ``initial_bytes``,
+    ``balance`` -> ``remaining_bytes``. Dates from the benefit, else the plan row.
+
+    **Inferred**: ``status`` from dates and balance at ``now`` (aware UTC), with
+    ``status_raw="inferred"``; ``validity_days`` from whole days between start and expiry.
+    Unknowable (``None``): ``activated_by``, ``priority``, ``subscribed_at``, ``addon_id``,
+    ``unit``. Benefits without a plan row (e.g. a base plan's) are ignored. Raises
+    SFTMalformedResponse for a plan row without ``uniqueId``/``planId`` or without any benefit
+    with a balance (its volume cannot be known)."""
+    benefits: dict[str, list[Benefit]] = defaultdict(list)
+    for b in profile.benefits:
+        if b.unique_id is not None:
+            benefits[b.unique_id].append(b)
+    out: list[AddonDetail] = []
+    for i, plan in enumerate(profile.plans):
+        where = f"Response.info.promotionalPlans.plan[{i}]"
+        if plan.unique_id is None or plan.plan_id is None:
+            raise SFTMalformedResponse(
+                wire.ENDPOINT_PROFILE.name, None, None, f"{where}: uniqueId/planId missing"
+            )
+        rows = benefits.get(plan.unique_id, [])
+        data = [b for b in rows if (b.name or "").lower() == wire.BENEFIT_NAME_DATA] or rows
+        data = [b for b in data if b.initial_bytes is not None or b.remaining_bytes is not None]
+        if not data:
+            raise SFTMalformedResponse(
+                wire.ENDPOINT_PROFILE.name,
+                None,
+                None,
+                f"{where}: no benefitInfo.benefit[] with a balance for uniqueId {plan.unique_id}",
+            )
+        remaining = sum(b.remaining_bytes or 0 for b in data)
+        initial = sum(
+            b.initial_bytes if b.initial_bytes is not None else (b.remaining_bytes or 0)
+            for b in data
+        )
+        started = next((b.started_at for b in data if b.started_at), None) or plan.started_at
+        expires = next((b.expires_at for b in data if b.expires_at), None) or plan.expires_at
+        out.append(
+            AddonDetail(
+                unique_id=plan.unique_id,
+                plan_id=plan.plan_id,
+                plan_name=plan.plan_name,
+                endpoint_id=profile.endpoint_id,
+                service=plan.service,
+                status=_inferred_status(started, expires, remaining, now),
+                status_raw=wire.STATUS_RAW_INFERRED,
+                started_at=started,
+                expires_at=expires,
+                validity_days=_whole_days(started, expires),
+                initial_bytes=initial,
+                remaining_bytes=remaining,
+                used_bytes=max(initial - remaining, 0),
+            )
+        )
+    return out
 
 
 def parse_profile(env: Envelope) -> EndpointProfile:
     """GetEndPointProfile ``Response.info`` (docs/sft-platform.md#getendpointprofile)."""
     info = env.response.obj(wire.PROFILE_INFO)
-    basic = info.opt_obj(wire.PROFILE_BASIC_INFO) or Reader(
-        {}, info.operation, info.http_status, "info.basicInfo"
-    )
+    basic = info.opt_obj(wire.PROFILE_BASIC_INFO) or info.child({}, "info.basicInfo")
     plans_obj = info.opt_obj(wire.PROFILE_PROMOTIONAL_PLANS)
     benefits_obj = info.opt_obj(wire.PROFILE_BENEFIT_INFO)
     plans = [
@@ -150,7 +243,7 @@ def parse_profile(env: Envelope) -> EndpointProfile:
         imsi=basic.opt_str(wire.PROFILE_IMSI),
         status=basic.opt_str(wire.PROFILE_STATUS),
         lifecycle_reason=basic.opt_str(wire.PROFILE_LIFECYCLE_REASON),
-        esim_profile_status=basic.opt_str(wire.PROFILE_ESIM_PROFILE_STATUS),
+        esim_profile_status=basic.opt_str_any_case(wire.PROFILE_ESIM_PROFILE_STATUS),
         plans=tuple(plans),
         benefits=tuple(benefits),
     )
@@ -183,7 +276,7 @@ def _stats_day(row: Reader) -> dt.date:
         day = to_stats_date(raw)
     except ValueError:
         try:
-            stamp = to_datetime(raw)
+            stamp = to_datetime(raw, row.tz)
         except ValueError:
             stamp = None
         day = stamp.date() if stamp is not None else None
@@ -196,44 +289,6 @@ def _stats_day(row: Reader) -> dt.date:
             row.operation, row.http_status, None, f"{row.where}.date: missing"
         )
     return day
-
-
-def parse_rate_plan(row: Reader) -> RatePlan:
-    validity = row.opt_obj(wire.RP_VALIDITY)
-    validity_type = validity.opt_str(wire.RP_VALIDITY_TYPE) if validity else None
-    validity_factor = validity.opt_int(wire.RP_VALIDITY_FACTOR) if validity else None
-    if validity is None and row.opt_str(wire.RP_VALIDITY) is not None:
-        # Tolerate a flat "validity": "<days>".
-        validity_factor = row.opt_int(wire.RP_VALIDITY)
-    days = validity_factor if validity_type in (None, wire.VALIDITY_TYPE_DAYS) else None
-    zone = row.opt_obj(wire.RP_RATE_ZONE)
-    return RatePlan(
-        plan_id=row.req_str(wire.RP_PLAN_ID),
-        name=row.opt_str(wire.RP_PLAN_NAME),
-        category=row.opt_str(wire.RP_PLAN_CATEGORY),
-        plan_type=row.opt_str(wire.RP_PLAN_TYPE),
-        status=row.opt_str(wire.RP_STATUS),
-        volume_bytes=row.opt_int(wire.RP_VOLUME),
-        validity_type=validity_type,
-        validity_factor=validity_factor,
-        validity_days=days,
-        activated_by=_activated_by(
-            row.opt_str(wire.RP_ACTIVATED_BY), row.opt_str(wire.RP_ACTIVATED_BY_NAME)
-        ),
-        priority=row.opt_int(wire.RP_PRIORITY),
-        rate_zone=(
-            RateZone(
-                id=zone.opt_str(wire.RP_RATE_ZONE_ID), name=zone.opt_str(wire.RP_RATE_ZONE_NAME)
-            )
-            if zone
-            else None
-        ),
-        countries=tuple(row.str_list(wire.RP_COUNTRIES)),
-    )
-
-
-def parse_rate_plans(env: Envelope) -> list[RatePlan]:
-    return [parse_rate_plan(r) for r in env.param().objs(wire.ROWS)]
 
 
 def parse_subscribe(env: Envelope, endpoint_id: str, plan_id: str) -> SubscribeResult:

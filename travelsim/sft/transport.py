@@ -4,9 +4,14 @@ Behaviour follows docs/sft-platform.md:
 
 * **Rate limit** (docs/sft-platform.md#rate-limit): every request, login included, first
   awaits the shared :class:`~travelsim.sft.ratelimit.RateBudget` with the caller's
-  :class:`~travelsim.sft.models.Priority`. An HTTP 429 pauses the budget (exponential
-  back-off, or ``Retry-After``) and resends the *same* request: a 429 was not processed, so
-  this is safe for POSTs too.
+  :class:`~travelsim.sft.models.Priority`. A rate-limited answer pauses the budget
+  (exponential back-off, or ``Retry-After``) and resends the *same* request. Two shapes count
+  as rate-limited (:func:`is_rate_limited`): HTTP 429 (published) and an HTTP 2xx failure
+  envelope whose ``resultDescription`` contains "rate limit" in any case (the shape a public
+  production client detects besides 429; not published). Resending is safe for POSTs too:
+  the published rate-limit page says a request over the account's TPS is answered with 429,
+  i.e. rejected, and a rate limiter rejects before the request is processed, so nothing was
+  changed (that last step is inferred; docs/sft-platform.md#rate-limit).
 * **Timeouts and retries** (docs/sft-platform.md#timeouts-and-retries): 30 s by default, 180 s
   for the long operations of ``wire`` (``long_timeout``). Reads (GET) are retried on
   connection errors, timeouts and 5xx with bounded exponential back-off (tenacity).
@@ -48,7 +53,7 @@ from travelsim.sft.errors import (
 from travelsim.sft.models import Priority
 from travelsim.sft.ratelimit import RateBudget
 
-__all__ = ["RetryPolicy", "Transient", "Transport", "description_or_none"]
+__all__ = ["RetryPolicy", "Transient", "Transport", "description_or_none", "is_rate_limited"]
 
 #: Logged as the SFT client (one logger name for the whole client, as before the split).
 logger = logging.getLogger("travelsim.sft.client")
@@ -98,6 +103,30 @@ def description_or_none(op: wire.Operation, response: httpx.Response) -> str | N
     except SFTMalformedResponse:
         return None
     return env.description
+
+
+def is_rate_limited(op: wire.Operation, response: httpx.Response) -> bool:
+    """Whether ``response`` says "rate limited" (docs/sft-platform.md#rate-limit): HTTP 429
+    (published), or an HTTP 2xx envelope with ``resultCode`` other than "0" whose
+    ``resultParam.resultDescription`` contains :data:`wire.RATE_LIMIT_TEXT` in any case (what a
+    public production client treats as a rate limit; e.g. ``{"Response": {"resultCode": "1",
+    "resultParam": {"resultCode": "1", "resultDescription": "Rate limit exceeded"}}}``). A
+    success envelope never counts, whatever its text: resending it could apply a change twice.
+    Never raises."""
+    status = response.status_code
+    if status == httpx.codes.TOO_MANY_REQUESTS:
+        return True
+    if not 200 <= status < 300:
+        return False
+    if wire.RATE_LIMIT_TEXT.encode() not in response.content.lower():
+        return False  # cheap test first: nearly every answer stops here
+    try:
+        env = parsing.parse_envelope(
+            op.name, status, parsing.decode_json(op.name, status, response.content)
+        )
+    except SFTMalformedResponse:
+        return False
+    return not env.ok and wire.RATE_LIMIT_TEXT in (env.description or "").lower()
 
 
 class Transport:
@@ -183,13 +212,14 @@ class Transport:
         *,
         bearer: str | None,
     ) -> httpx.Response:
-        """One logical HTTP request: waits for the budget, resends the same request on 429
-        (pausing the budget), and classifies transport failures and 5xx. Returns any other
-        response (2xx/4xx) for the caller to interpret.
+        """One logical HTTP request: waits for the budget, resends the same request when the
+        answer is rate-limited (HTTP 429 or a "rate limit" failure envelope,
+        :func:`is_rate_limited`; the budget is paused first), and classifies transport failures
+        and 5xx. Returns any other response (2xx/4xx) for the caller to interpret.
 
         Raises :class:`Transient` (retryable: not sent, or a read that failed), SFTOutcomeUnknown
         (a state-changing request that may have been processed), SFTRateLimited (more than
-        ``policy.max_rate_limited`` consecutive 429s).
+        ``policy.max_rate_limited`` consecutive rate-limited answers).
         """
         headers = {
             wire.HEADER_REQUESTED_WITH: wire.REQUESTED_WITH_VALUE,
@@ -207,7 +237,7 @@ class Transport:
             elapsed = self._clock() - started
             status = response.status_code
             self._note_rate_header(response)
-            if status == httpx.codes.TOO_MANY_REQUESTS:
+            if is_rate_limited(op, response):
                 rate_limited += 1
                 if rate_limited > self.policy.max_rate_limited:
                     raise SFTRateLimited(
@@ -215,8 +245,13 @@ class Transport:
                     )
                 pause = self._rate_limit_pause(rate_limited, response)
                 logger.warning(
-                    "sft rate limited (429); pausing the budget and resending",
-                    extra={"sft_operation": op.name, "try": rate_limited, "pause_s": pause},
+                    "sft rate limited; pausing the budget and resending",
+                    extra={
+                        "sft_operation": op.name,
+                        "http_status": status,
+                        "try": rate_limited,
+                        "pause_s": pause,
+                    },
                 )
                 self.budget.penalize(pause)
                 continue

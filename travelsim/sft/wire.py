@@ -17,7 +17,8 @@ HttpMethod = Literal["GET", "POST", "PATCH"]
 # --- values shared by many fields ---------------------------------------------------------
 #: Strings the platform uses for "no value" (docs/sft-platform.md#conventions "No value").
 ABSENT_VALUES: Final = frozenset({"-", ""})
-#: Response date-times, always UTC (docs/sft-platform.md#conventions "Date-times").
+#: Response date-times, in the platform's zone (setting ``SFT_PLATFORM_TIMEZONE``, default UTC),
+#: converted to UTC on read (docs/sft-platform.md#conventions "Date-times").
 DATETIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
 DATE_ONLY_FORMAT: Final = "%d/%m/%Y"
 #: GetStatistics query and row dates (docs/sft-platform.md#getstatistics).
@@ -62,8 +63,9 @@ SUBSCRIBE_ADDON: Final = Operation(
     "SubscribeAddon", "POST", "/api/SubscribeAddon", state_changing=True
 )
 #: docs/sft-platform.md#get-endpoint-add-on-details: the path is cut off in the release notes
-#: (inferred); the simulator serves this one
-#: (and the alias ``/api/GetEndpointAddon``). ``SFTClient(addon_details_path=...)`` overrides it.
+#: (inferred); the simulator serves this one (and the alias ``/api/GetEndpointAddon``). The
+#: setting ``SFT_ADDON_DETAILS_PATH`` (``SFTClient(addon_details_path=...)``) overrides it; when
+#: the read fails the client falls back to GetEndPointProfile (same section).
 DEFAULT_ADDON_DETAILS_PATH: Final = "/api/GetEndpointAddonDetails"
 ADDON_DETAILS: Final = Operation("GetEndpointAddonDetails", "GET", DEFAULT_ADDON_DETAILS_PATH)
 ENDPOINT_PROFILE: Final = Operation(
@@ -143,7 +145,9 @@ SIM_EID: Final = "eid"
 SIM_ENDPOINT_ID: Final = "endPointId"
 SIM_STATUS: Final = "simStatus"
 SIM_ATTACH_STATUS: Final = "simAttachStatus"
-SIM_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
+#: Published spelling (account data stream, docs/sft-platform.md#fetchsim); read in any case, so
+#: the older guess ``esimProfileStatus`` is understood too.
+SIM_ESIM_PROFILE_STATUS: Final = "eSimProfileStatus"
 SIM_MSISDN: Final = "msisdn"
 SIM_IMSI: Final = "imsi"
 SIM_ACTIVATION_CODE: Final = "activationCode"
@@ -199,6 +203,11 @@ ADDON_STATUS_VALUES: Final = {
     "expired": "EXPIRED",
     "deactivated": "DEACTIVATED",
 }
+#: HTTP statuses meaning "no such operation here": the client stops asking for add-on details
+#: and reads GetEndPointProfile instead (docs/sft-platform.md#get-endpoint-add-on-details).
+HTTP_NO_SUCH_OPERATION: Final = frozenset({404, 405})
+#: ``AddonDetail.status_raw`` of an add-on built from GetEndPointProfile (status inferred).
+STATUS_RAW_INFERRED: Final = "inferred"
 #: ``activatedBy`` code -> ``ActivatedBy`` member name
 #: (docs/sft-platform.md#get-endpoint-add-on-details).
 ACTIVATED_BY_CODES: Final = {"0": "ON_USAGE", "1": "IMMEDIATE"}
@@ -217,7 +226,9 @@ PROFILE_IMSI: Final = "imsi"
 PROFILE_ENDPOINT_ID: Final = "endPointId"
 PROFILE_STATUS: Final = "status"
 PROFILE_LIFECYCLE_REASON: Final = "lifeCycleReason"
-PROFILE_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
+PROFILE_ESIM_PROFILE_STATUS: Final = "eSimProfileStatus"  # read in any case
+#: The portal's older guess of that name (``sft check`` reports it as answered differently).
+LEGACY_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
 PROFILE_PROMOTIONAL_PLANS: Final = "promotionalPlans"
 PROFILE_PLAN_LIST: Final = "plan"
 PLAN_UNIQUE_ID: Final = "uniqueId"
@@ -234,6 +245,8 @@ BENEFIT_START_DATE: Final = "startDate"
 BENEFIT_EXPIRY_DATE: Final = "expiryDate"
 BENEFIT_ACTUAL_BALANCE: Final = "actualBalance"
 BENEFIT_BALANCE: Final = "balance"
+#: The benefit name of data volume (production code); matched in any case.
+BENEFIT_NAME_DATA: Final = "data"
 
 
 # --- GetStatistics (docs/sft-platform.md#getstatistics) ------------------------------------
@@ -270,6 +283,33 @@ RP_RATE_ZONE: Final = "rateZone"
 RP_RATE_ZONE_ID: Final = "id"
 RP_RATE_ZONE_NAME: Final = "name"
 RP_COUNTRIES: Final = "countries"
+#: The nested add-on plan of the 4.13 release (docs/sft-platform.md#queryrateplan): ``basicInfo``
+#: (planId, planName, planCategory, planStatus, addOnPriority), ``benefit[]`` (benefitId,
+#: value, rateZone), ``subscription`` (reSubscription, reSubscriptionRule, occurrences,
+#: activatedBy) and ``validity`` (validityType, validityFactor). The flat fields above are the
+#: older guess, still read.
+RP_BASIC_INFO: Final = "basicInfo"
+RP_PLAN_STATUS: Final = "planStatus"
+RP_BENEFIT: Final = "benefit"
+RP_BENEFIT_ID: Final = "benefitId"
+RP_BENEFIT_VALUE: Final = "value"
+RP_BENEFIT_RATE_ZONE: Final = "rateZone"
+#: Not published; honoured when present (inferred). Without it ``value`` is bytes (inferred).
+RP_BENEFIT_UNIT: Final = "unit"
+#: Unit name (upper-case) -> bytes per unit.
+VOLUME_UNITS: Final = {
+    "B": 1,
+    "BYTE": 1,
+    "BYTES": 1,
+    "KB": 1024,
+    "MB": BYTES_PER_MB,
+    "GB": 1024 * BYTES_PER_MB,
+}
+RP_SUBSCRIPTION: Final = "subscription"
+RP_RESUBSCRIPTION: Final = "reSubscription"
+RP_RESUBSCRIPTION_RULE: Final = "reSubscriptionRule"
+RP_OCCURRENCES: Final = "occurrences"
+TRUE_VALUES: Final = frozenset({"true", "1", "yes"})
 
 
 # --- Modify Endpoint (docs/sft-platform.md#modify-endpoint) ---------------------------------
@@ -289,7 +329,29 @@ EVENT_TYPE: Final = "eventType"
 EVENT_TIMESTAMP: Final = "eventTimestamp"
 EVENT_SEQUENCE: Final = "sequence"
 EVENT_ICCID: Final = "iccid"
-EVENT_ESIM_PROFILE_STATUS: Final = "esimProfileStatus"
+#: Published spelling (docs/sft-platform.md#esim-profile-status-events); keys are matched
+#: ignoring case, so the ``esimProfileStatus`` of the legacy shapes is read too.
+EVENT_ESIM_PROFILE_STATUS: Final = "eSimProfileStatus"
+#: Data-stream events (docs/sft-platform.md#data-stream-events): the published
+#: ``eSimProfileStatus`` (the lookup ignores case, so it is also ``esimProfileStatus``), the
+#: published description text, and the inferred counter fields.
+EVENT_DESCRIPTION: Final = "description"
+EVENT_ACCOUNT_ID: Final = "accountId"
+EVENT_COUNTER_NAME: Final = "counterName"
+EVENT_THRESHOLD: Final = "threshold"
+#: A Usage Events (Bulk) record carries this instead of an ``eventType``
+#: (docs/sft-platform.md#data-stream-events).
+USAGE_VOLUME_ACCUMULATED: Final = "volumeAccumulated"
+#: The raw type stored for such a record (it has no ``eventType``).
+USAGE_RECORD_TYPE: Final = "Usage Event"
+#: Keys under which a data-stream body may hold its list of events (inferred; tried in this
+#: order at the top level and inside ``Request``; else the only list of objects is taken).
+STREAM_LIST_KEYS: Final = ("events", "event", "notifications", "data", "records")
+#: Data-stream process names (docs/sft-platform.md#data-stream-events).
+PROCESS_ACCOUNT_EVENTS: Final = "Account Events (Bulk)"
+PROCESS_NOTIFICATION_ID: Final = "10011"
+PROCESS_NOTIFICATION_NAME: Final = "CallBackNotification"
+API_CALLBACK: Final = "apiCallback"
 #: Event type name (lower-cased, letters and digits only) -> ``EventType`` member name
 #: (``travelsim.sft.callbacks``; docs/sft-platform.md#callbacks "Event types handled").
 EVENT_TYPES: Final = {
@@ -302,7 +364,40 @@ EVENT_TYPES: Final = {
     "counterchanges": "COUNTER_CHANGE",
     "esimprofilestatus": "PROFILE_STATUS",
     "profilestatus": "PROFILE_STATUS",
+    "esimprofilestatusnotification": "PROFILE_STATUS",
+    "esimprofilestatusnotifications": "PROFILE_STATUS",
+    "usageevent": "USAGE",
+    "usageevents": "USAGE",
+    "datausage": "USAGE",
 }
+#: Published event types the portal stores but does not apply (``EventType.OTHER``,
+#: marked ``ignored``): the rest of the account and endpoint data-stream catalogues.
+#: Any type not here nor in ``EVENT_TYPES`` is unrecognised (shown to staff).
+EVENT_TYPES_NOT_APPLIED: Final = frozenset(
+    {
+        "a2psmsstatus",
+        "p2asms",
+        "configuration",
+        "execution",
+        "modifydestinationgroup",
+        "customeronboard",
+        "mdbsubscription",
+        "mdbactivation",
+        "mdbdeactivation",
+        "chargechanges",
+        "simactivation",
+        "simlink",
+        "simdelink",
+        "simswap",
+        "planswap",
+        "firstactivation",
+        "endpointcreation",
+        "endpointdeletion",
+        "imeilock",
+        "endpointnamechange",
+        "endpointapnchange",
+    }
+)
 
 
 # --- result codes (docs/sft-platform.md#result-codes) ---------------------------------------
@@ -320,3 +415,10 @@ CODE_DELINK_OK: Final = "6413"
 CODE_NO_DATA: Final = "1359"
 #: "operation failed / timed out: verify completion" (docs/sft-platform.md#result-codes).
 CODES_VERIFY_COMPLETION: Final = frozenset({"10239", "10240"})
+
+
+# --- rate limit and endpoint status re-read (transport/lifecycle) ----------------------------
+#: Lower-case text that marks a rate-limited answer inside an HTTP 2xx failure envelope's
+#: ``resultDescription`` (matched case-insensitively; a public production client's check,
+#: docs/sft-platform.md#rate-limit).
+RATE_LIMIT_TEXT: Final = "rate limit"

@@ -60,12 +60,16 @@ class Simulator(ApiOperations, ControlOps):
         self.rate_limit_tps = config.rate_limit_tps
         self.rating_delay = config.rating_delay_seconds
         self.expiry_shape = config.expiry_shape
+        #: "documented" or "legacy" (config.Shapes); changeable at run time through settings.
+        self.shapes = config.shapes
         self.bucket = TokenBucket(config.rate_limit_tps, config.bucket_capacity)
         self.faults = FaultBook()
         self.calls: collections.deque[dict[str, Any]] = collections.deque(maxlen=5000)
         self.call_counts: collections.Counter[str] = collections.Counter()
         self._seq = 0
-        self.callbacks = CallbackEmitter(self.store, lambda: self.rating_delay, config.account_id)
+        self.callbacks = CallbackEmitter(
+            self.store, lambda: self.rating_delay, config.account_id, lambda: self.shapes
+        )
         if config.callback_url:
             self.callbacks.configure(
                 config.callback_url,

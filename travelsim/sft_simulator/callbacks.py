@@ -25,7 +25,23 @@ state it saw at the previous flush (or when it was switched on) and emits one ev
 So lazy transitions (expiry after ``/_sim/clock/advance``, rating delay) are reported at the
 next flush after they become visible, like the platform's periodic streams.
 
-Body of one POST (header ``X-Authorization: Bearer <token>`` when a token is configured)::
+Body of one POST (header ``X-Authorization: Bearer <token>`` when a token is configured)
+depends on the answer shapes (``Simulator.shapes``, ``docs/simulator.md#answer-shapes``):
+
+``documented``: a data-stream delivery ("Account Events (Bulk)",
+``docs/sft-platform.md#data-stream-events``), a JSON array of flat events::
+
+    [{"eventType": "Counter Changes", "eventTimestamp": "dd/mm/yyyy HH:MM:SS",
+      "sequence": "7", "accountId": "41094429",
+      "description": "<the published success text, filled in>",
+      "endPointId", "iccid", "uniqueId", "planId", "planName", "status", "activatedBy",
+      "subscriptionDate", "startDate", "expiryDate", "initialVolume", "remainingVolume",
+      "usedVolume", "unit", "counterName"},
+     {"eventType": "eSIM Profile Status", …, "endPointId", "iccid",
+      "eSimProfileStatus", "previousStatus"}, …]
+
+``legacy``: the plan-notification envelope (process 10011) with the same fields as JSON text
+in ``message`` (``esimProfileStatus`` spelt so)::
 
     {"Request": {
         "apiCallback": {"accountId", "callbackProcessId": "10011",
@@ -39,11 +55,10 @@ Body of one POST (header ``X-Authorization: Bearer <token>`` when a token is con
                           unit, esimProfileStatus, previousStatus}>"},
             ...]}}
 
-``notification`` is a list (a batch; the documented sample shows one object). ``message`` is
-the platform's "customer-defined text", here a JSON object as a string; add-on fields are the
-Get Endpoint Add-on Details row (``docs/sft-platform.md#get-endpoint-add-on-details``), all
-scalars strings, dates in simulator-clock UTC.
-``sequence`` increases by one per event of this emitter (it restarts with the process).
+Add-on fields are the Get Endpoint Add-on Details row
+(``docs/sft-platform.md#get-endpoint-add-on-details``), all scalars strings, dates in
+simulator-clock UTC. ``sequence`` increases by one per event of this emitter (it restarts with
+the process).
 
 Controls: ``POST /_sim/callbacks {url, token?, interval_seconds?, max_events?}`` (``url:
 null`` switches it off), ``POST /_sim/callbacks/flush`` (emit now; returns what was sent),
@@ -70,6 +85,19 @@ log = logging.getLogger(__name__)
 MAX_EVENTS_LIMIT = 800
 PROCESS_ID = "10011"
 PROCESS_NAME = "CallBackNotification"
+#: The published success descriptions of the account data stream
+#: (docs/sft-platform.md#data-stream-events), filled in by the documented shape.
+_NETWORK = "TravelSIM simulator"
+_DESCRIPTIONS = {
+    "Addon Subscription": (
+        "Addon {planName}({planId}) Subscribed to the customer {net} successfully"
+    ),
+    "Addon Activation": "Addon {planName}({planId}) Activated to the customer {net} successfully",
+    "Addon Deactivation": (
+        "Addon {planName}({planId}) Deactivated from the customer {net} successfully"
+    ),
+    "Counter Changes": "{planName} Counter threshold updated to {usedVolume} for {net}",
+}
 _ADDON_FIELDS = (
     "endPointId",
     "iccid",
@@ -99,12 +127,21 @@ class CallbackEmitter:
     Args:
         store: the simulator's store.
         rating_delay: returns the current rating delay (visibility of usage), in seconds.
-        account_id: ``apiCallback.accountId``.
+        account_id: ``apiCallback.accountId`` (``accountId`` of data-stream events).
+        shapes: returns ``"documented"`` (data-stream batches, the default) or ``"legacy"``
+            (10011 envelopes), read at each flush.
     """
 
-    def __init__(self, store: Store, rating_delay: Callable[[], float], account_id: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rating_delay: Callable[[], float],
+        account_id: str,
+        shapes: Callable[[], str] = lambda: "documented",
+    ) -> None:
         self.store = store
         self._rating_delay = rating_delay
+        self._shapes = shapes
         self.account_id = account_id
         self.url: str | None = None
         self._token: str | None = None
@@ -117,6 +154,7 @@ class CallbackEmitter:
         self._sims: dict[str, dict[str, Any]] = {}
         self._profile_seq = 0
         self._seq = 0
+        self._documented = True
         self._id_base = random.SystemRandom().randrange(10**15, 9 * 10**15)
         self.sent_batches = 0
         self.sent_events = 0
@@ -173,6 +211,8 @@ class CallbackEmitter:
 
     # ------------------------------------------------------------------ events
     def _event(self, event_type: str, fields: dict[str, Any], now: str) -> dict[str, Any]:
+        """One event in the shape of this flush: a flat data-stream event (documented), or a
+        10011 notification with the fields as JSON text in ``message`` (legacy)."""
         self._seq += 1
         message = {
             "eventType": event_type,
@@ -180,6 +220,19 @@ class CallbackEmitter:
             "sequence": str(self._seq),
             **{k: _s(v) for k, v in fields.items()},
         }
+        if self._documented:
+            if "esimProfileStatus" in message:
+                message["eSimProfileStatus"] = message.pop("esimProfileStatus")
+            template = _DESCRIPTIONS.get(event_type)
+            extra: dict[str, str] = {"accountId": self.account_id}
+            if template is not None:
+                extra["description"] = template.format(
+                    net=f"{_NETWORK}({self.account_id})",
+                    **{k: message.get(k, "-") for k in ("planName", "planId", "usedVolume")},
+                )
+            if event_type == "Counter Changes":
+                extra["counterName"] = message.get("planName", "-")
+            return {**message, **extra}
         return {
             "callbackId": str(self._id_base + self._seq),
             "callbackTimestamp": now,
@@ -247,7 +300,9 @@ class CallbackEmitter:
         self._addons, self._sims = addons, sims
         return events
 
-    def _envelope(self, notes: list[dict[str, Any]]) -> dict[str, Any]:
+    def _envelope(self, notes: list[dict[str, Any]]) -> Any:
+        if self._documented:
+            return notes
         return {
             "Request": {
                 "apiCallback": {
@@ -262,17 +317,20 @@ class CallbackEmitter:
 
     def flush(self) -> dict[str, Any]:
         """Emit the changes since the last flush now: one POST per ``max_events`` events, no
-        retries. Returns ``{"events": n, "batches": [{"events", "status", "error"}]}``."""
+        retries, in the current answer shapes (class docstring). Returns ``{"events": n,
+        "batches": [{"events", "status", "error"}]}``."""
         with self._lock:
             if self.url is None:
                 return {"events": 0, "batches": []}
+            self._documented = self._shapes() != "legacy"
             events = self._diff()
             out: list[dict[str, Any]] = []
             headers = {"Content-Type": "application/json"}
             if self._token:
                 headers["X-Authorization"] = f"Bearer {self._token}"
             for i in range(0, len(events), self.max_events):
-                body = self._envelope(events[i : i + self.max_events])
+                chunk = events[i : i + self.max_events]
+                body = self._envelope(chunk)
                 status: int | None = None
                 error: str | None = None
                 try:
@@ -284,16 +342,12 @@ class CallbackEmitter:
                     error = type(exc).__name__
                 if error is None:
                     self.sent_batches += 1
-                    self.sent_events += len(body["Request"]["notification"])
+                    self.sent_events += len(chunk)
                 else:
                     self.failed_batches += 1
                     self.last_error = error
                     log.warning("callback batch not delivered (no retry): %s", error)
-                record = {
-                    "events": len(body["Request"]["notification"]),
-                    "status": status,
-                    "error": error,
-                }
+                record = {"events": len(chunk), "status": status, "error": error}
                 self.history.append({**record, "body": body})
                 out.append(record)
             return {"events": len(events), "batches": out}

@@ -9,6 +9,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ExpiryShape = Literal["http401", "http200"]
+#: ``documented``: answer in the shapes the public SFT pages (or public production clients)
+#: show; ``legacy``: the portal's own older guesses, kept so the client's tolerance of them and
+#: ``sft check``'s "answered differently" report can be tested (docs/simulator.md#answer-shapes).
+Shapes = Literal["documented", "legacy"]
 
 
 class SimulatorConfig(BaseSettings):
@@ -42,8 +46,13 @@ class SimulatorConfig(BaseSettings):
     account_id: str = Field("41094429", description="The one simulated Enterprise account.")
     smdp_address: str = Field("smdp.sim.local", description="SM-DP+ FQDN in activation codes.")
     expiry_shape: ExpiryShape = Field(
-        "http401",
-        description="Expired/invalid token answer: HTTP 401 (default) or HTTP 200, same body.",
+        "http200",
+        description="Expired/invalid token answer: HTTP 200 (default: the shape production code "
+        "shows, docs/sft-platform.md#token-expiry) or HTTP 401, same body.",
+    )
+    shapes: Shapes = Field(
+        "documented",
+        description="Answer shapes: documented (default) or legacy (the portal's older guesses).",
     )
     timeout_after_commit_default_seconds: float = Field(
         200.0, ge=0, description="Default sleep of the timeout_after_commit fault."

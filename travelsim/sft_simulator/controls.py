@@ -163,6 +163,7 @@ class ControlOps(SimulatorState):
             "rate_limit_burst": self.bucket.capacity,
             "rating_delay_seconds": self.rating_delay,
             "expiry_shape": self.expiry_shape,
+            "shapes": self.shapes,
         }
 
     def ctl_settings(self, body: dict[str, Any]) -> Response:
@@ -171,6 +172,11 @@ class ControlOps(SimulatorState):
             if shape not in ("http401", "http200"):
                 raise ValueError("expiry_shape must be http401 or http200")
             self.expiry_shape = shape
+        if "shapes" in body:
+            shapes = body["shapes"]
+            if shapes not in ("documented", "legacy"):
+                raise ValueError("shapes must be documented or legacy")
+            self.shapes = shapes
         if "rating_delay_seconds" in body:
             delay = float(body["rating_delay_seconds"])
             if delay < 0:

@@ -291,6 +291,8 @@ class ApiEnvelope(SimulatorState):
                 return self.envelope(
                     False, "429", "API rate limit exceeded (too many requests)", status=429
                 )
+            elif f.kind == "rate_limit_body":  # HTTP 200 failure envelope naming the limit
+                return self.envelope(False, "1", "Rate limit exceeded")
             elif f.kind == "http500":
                 return self.envelope(
                     False,

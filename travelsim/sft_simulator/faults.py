@@ -18,6 +18,7 @@ FAULT_KINDS = (
     "malformed",
     "html",
     "token_expiry",
+    "rate_limit_body",
 )
 
 

@@ -14,13 +14,31 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from . import addons as am
-from .catalogue import PLANS, PLANS_BY_ID
+from .catalogue import PLANS, PLANS_BY_ID, AddonPlan
 from .envelope import ApiCall, ApiEnvelope, BadInput, Operation, id_list, int_param, lookup, scalar
 from .store import SIM_STATUS_BY_ID, OpResult, fail, fmt_ts
 
+#: The eSIM profile status key: published spelling (documented) and the portal's older guess.
+PROFILE_STATUS_KEY = {"documented": "eSimProfileStatus", "legacy": "esimProfileStatus"}
+_STORE_PROFILE_STATUS_KEY = "esimProfileStatus"
+
+
+def _profile_status_key(row: dict[str, Any], shapes: str) -> dict[str, Any]:
+    """``row`` with its profile status under the key of ``shapes`` (a new dict, same order)."""
+    key = PROFILE_STATUS_KEY.get(shapes, PROFILE_STATUS_KEY["documented"])
+    return {(key if k == _STORE_PROFILE_STATUS_KEY else k): v for k, v in row.items()}
+
 
 class ApiOperations(ApiEnvelope):
-    """Handlers of the SFT operations; :meth:`operation_table` maps lower-case names to them."""
+    """Handlers of the SFT operations; :meth:`operation_table` maps lower-case names to them.
+
+    ``shapes`` ("documented" | "legacy", docs/simulator.md#answer-shapes) picks the answer
+    shapes; ``addon_details_served = False`` makes Get Endpoint Add-on Details answer like an
+    unknown path (HTTP 404), as a platform without that operation would.
+    """
+
+    shapes: str
+    addon_details_served: bool = True
 
     def operation_table(self) -> dict[str, Operation]:
         """``/api/<name>`` (lower case) -> :class:`Operation`."""
@@ -113,6 +131,7 @@ class ApiOperations(ApiEnvelope):
             per_page=per_page,
             smdp=self.config.smdp_address,
         )
+        data["rows"] = [_profile_status_key(r, self.shapes) for r in data["rows"]]
         return self.result(OpResult(True, "0", "Success", data))
 
     def op_activation(self, call: ApiCall) -> Response:
@@ -196,6 +215,8 @@ class ApiOperations(ApiEnvelope):
         )
 
     def op_addon_details(self, call: ApiCall) -> Response:
+        if not self.addon_details_served:
+            return self.envelope(False, "404", f"Unknown API /api/{call.op}", status=404)
         endpoint_id = call.q("endPointId")
         unique_id = call.q("uniqueId")
         addon_id = call.q("addonId") or call.q("planId")
@@ -211,7 +232,11 @@ class ApiOperations(ApiEnvelope):
         endpoint_id = call.q("endPointId")
         if endpoint_id is None:
             raise BadInput("endPointId", "missing")
-        return self.result(self.store.profile(endpoint_id, self.rating_delay))
+        r = self.store.profile(endpoint_id, self.rating_delay)
+        info = r.top.get("info") if r.ok else None
+        if isinstance(info, dict) and isinstance(info.get("basicInfo"), dict):
+            info["basicInfo"] = _profile_status_key(info["basicInfo"], self.shapes)
+        return self.result(r)
 
     def op_statistics(self, call: ApiCall) -> Response:
         endpoint_id = call.q("endPointId")
@@ -238,25 +263,51 @@ class ApiOperations(ApiEnvelope):
             for p in PLANS:
                 if plan_id is not None and p.plan_id != plan_id:
                     continue
-                rows.append(
-                    {
-                        "planId": p.plan_id,
-                        "planName": p.name,
-                        "planCategory": "ADDON",
-                        "planType": "0",
-                        "status": "Active",
-                        "service": "DATA",
-                        "volume": p.volume_bytes,
-                        "unit": "BYTES",
-                        "validity": {"validityType": "1", "validityFactor": p.validity_days},
-                        "activatedBy": p.activated_by,
-                        "activatedByName": p.activated_by_name,
-                        "addOnPriority": p.priority,
-                        "rateZone": {"id": p.zone_id, "name": p.zone_name},
-                        "countries": list(p.countries),
-                    }
-                )
+                rows.append(rate_plan_row(p, self.shapes))
         return self.result(OpResult(True, "0", "Success", {"rows": rows, "totalCount": len(rows)}))
+
+
+def rate_plan_row(p: AddonPlan, shapes: str) -> dict[str, Any]:
+    """One QueryRatePlan row. ``documented``: the nested add-on plan of the 4.13 release
+    (``basicInfo``, ``benefit[]`` with the volume in bytes as ``value``, ``subscription`` One-Time
+    with ``activatedBy``, ``validity`` in days; docs/sft-platform.md#queryrateplan), plus
+    ``countries`` (a simulator extra, inferred: nothing published gives coverage here).
+    ``legacy``: the portal's older flat guess."""
+    if shapes == "legacy":
+        return {
+            "planId": p.plan_id,
+            "planName": p.name,
+            "planCategory": "ADDON",
+            "planType": "0",
+            "status": "Active",
+            "service": "DATA",
+            "volume": p.volume_bytes,
+            "unit": "BYTES",
+            "validity": {"validityType": "1", "validityFactor": p.validity_days},
+            "activatedBy": p.activated_by,
+            "activatedByName": p.activated_by_name,
+            "addOnPriority": p.priority,
+            "rateZone": {"id": p.zone_id, "name": p.zone_name},
+            "countries": list(p.countries),
+        }
+    return {
+        "basicInfo": {
+            "planId": p.plan_id,
+            "planName": p.name,
+            "planType": "0",
+            "planCategory": "ADDON",
+            "planStatus": "Active",
+            "addOnPriority": p.priority,
+        },
+        "benefit": [{"benefitId": "1", "value": p.volume_bytes, "rateZone": p.zone_id}],
+        "subscription": {
+            "reSubscription": "false",
+            "occurrences": "1",
+            "activatedBy": p.activated_by,
+        },
+        "validity": {"validityType": "1", "validityFactor": p.validity_days},
+        "countries": list(p.countries),
+    }
 
 
 def subscribed_param(

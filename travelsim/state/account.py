@@ -1,7 +1,15 @@
-"""My eSIMs: the traveler's eSIMs and order history (ownership from the session)."""
+"""My eSIMs: the traveler's eSIMs, order history and saved cards (ownership from the
+session).
+
+Saved cards (docs/payments.md#saved-cards) are listed as ``{"id": SavedCard.id, "label":
+"Visa •••• 4242"}``: no Stripe id ever reaches the tab. Removing one removes it from the
+traveler's Stripe Customer first, then the row (``services.saved_cards.remove_card``, in a
+background event: it waits on Stripe).
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import reflex as rx
@@ -9,17 +17,34 @@ import reflex as rx
 from travelsim import db, urls
 from travelsim.formatting import data_left
 from travelsim.models import PurchaseKind
-from travelsim.services import countries, my_esims, notifications, orders
+from travelsim.services import countries, my_esims, notifications, orders, payments, saved_cards
+from travelsim.services.payments import PaymentProviderError
 from travelsim.state.esim_view import INSTALL_LABELS
 from travelsim.state.session import SessionState, _uid
 from travelsim.state.timezone import TimezoneMixin
 from travelsim.timefmt import local_datetime, zone
+
+log = logging.getLogger(__name__)
+
+#: Traveler words for the saved-cards card.
+CARD_REMOVED = "The card was removed. It can no longer be used from your account."
+CARD_GONE = "That card is no longer saved in your account."
+CARD_REMOVE_FAILED = (
+    "We could not remove the card just now: the payment service did not answer. "
+    "The card is still saved; please try again in a minute."
+)
 
 
 class AccountState(TimezoneMixin, SessionState):
     esims: list[dict[str, str]] = []
     notices: list[dict[str, str]] = []
     rows: list[dict[str, str]] = []
+    #: Saved cards: ``id`` (``SavedCard.id`` as text) and ``label`` only.
+    cards: list[dict[str, str]] = []
+    cards_error: str = ""
+    cards_notice: str = ""
+    #: The card whose removal is running ("" when none).
+    removing_card: str = ""
 
     @rx.event
     async def load(self) -> Any:
@@ -40,6 +65,8 @@ class AccountState(TimezoneMixin, SessionState):
             summaries = await my_esims.esims_of(s, user_id)
             views = await orders.orders_of(s, user_id)
             notes = await notifications.list_for_user(s, user_id, limit=20)
+            cards = await saved_cards.list_cards(s, user_id)
+        self.cards = _card_rows(cards)
         self.notices = [
             {
                 "id": str(n.id),
@@ -90,6 +117,55 @@ class AccountState(TimezoneMixin, SessionState):
                 self.notices = [
                     {**n, "unread": ""} if n["id"] == notification_id else n for n in self.notices
                 ]
+
+    @rx.event
+    def remove_card(self, card_id: str) -> Any:
+        """The traveler confirmed removing saved card ``card_id`` (``SavedCard.id`` as
+        text): mark it as being removed and do it in :meth:`remove_marked_card`."""
+        if not card_id.isdigit() or len(card_id) > 18 or self.removing_card:
+            return None
+        self.removing_card = card_id
+        self.cards_error = ""
+        self.cards_notice = ""
+        return AccountState.remove_marked_card
+
+    @rx.event(background=True)
+    async def remove_marked_card(self) -> None:
+        """Remove the card :meth:`remove_card` marked, at Stripe then here (ownership
+        checked by the service). A card that is not theirs, or already gone, is only
+        dropped from the list."""
+        async with self:
+            card_id = self.removing_card
+        if not card_id.isdigit():
+            return
+        try:
+            user = await self._current_user()
+            if user is None:
+                return
+            uid = _uid(user)
+            error, notice = "", ""
+            try:
+                async with db.session() as s:
+                    removed = await saved_cards.remove_card(
+                        s, payments.get_provider(), uid, int(card_id)
+                    )
+                notice = CARD_REMOVED if removed else CARD_GONE
+            except PaymentProviderError as exc:
+                log.warning("saved card not removed", extra={"code": exc.code})
+                error = CARD_REMOVE_FAILED
+            async with db.session() as s:
+                rows = _card_rows(await saved_cards.list_cards(s, uid))
+            async with self:
+                self.cards = rows
+                self.cards_error = error
+                self.cards_notice = notice
+        finally:
+            async with self:
+                self.removing_card = ""
+
+
+def _card_rows(cards: list[saved_cards.CardRow]) -> list[dict[str, str]]:
+    return [{"id": str(c.id), "label": c.label} for c in cards]
 
 
 #: Traveler words for the list, the same as the eSIM page's (a plan not started yet is

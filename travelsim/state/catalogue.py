@@ -6,12 +6,19 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from travelsim import db, urls
+from travelsim.i18n import N_, _, localized
 from travelsim.models import Plan
 from travelsim.services import catalogue, countries
 from travelsim.state.validation import ValidatedEvents
 
 POPULAR = ["FR", "ES", "IT", "US", "JP", "TH", "GB"]
-SORTS = {"Best value": "value", "Lowest price": "price", "Most data": "volume", "Longest": "days"}
+#: Sort key (``catalogue.sort_offers``) → its label (English, shown translated).
+SORTS = {
+    "value": N_("Best value"),
+    "price": N_("Lowest price"),
+    "volume": N_("Most data"),
+    "days": N_("Longest"),
+}
 
 
 class CatalogueState(ValidatedEvents, rx.State):
@@ -24,7 +31,9 @@ class CatalogueState(ValidatedEvents, rx.State):
     selected_name: str = ""
     selected_flag: str = ""
     offers: list[dict[str, str]] = []
-    sort_label: str = "Best value"
+    #: "Plans for France", in the page's language.
+    plans_heading: str = ""
+    sort_key: str = "value"
     loaded: bool = False
     error: str = ""
     _covered: list[str] = []
@@ -40,7 +49,7 @@ class CatalogueState(ValidatedEvents, rx.State):
             async with db.session() as s:
                 plans = await catalogue.sellable_plans(s)
         except Exception:
-            self.error = "The catalogue is unavailable right now. Please try again shortly."
+            self.error = _("The catalogue is unavailable right now. Please try again shortly.")
             return
         self._covered = sorted(catalogue.covered_countries(plans))
         self.popular = [_country_view(c) for c in POPULAR if c in self._covered]
@@ -79,23 +88,24 @@ class CatalogueState(ValidatedEvents, rx.State):
         self.query = ""
         self.matches = []
         await self._load_offers()
-        return rx.redirect(f"/?to={code}")
+        return rx.redirect(localized(f"/?to={code}"))
 
     def _select(self, code: str) -> None:
         c = countries.country(code)
         self.selected_code, self.selected_name, self.selected_flag = c.code, c.name, c.flag
+        self.plans_heading = _("Plans for {country}").format(country=c.name)
 
     @rx.event
-    async def set_sort(self, label: str) -> None:
-        if label in SORTS:
-            self.sort_label = label
+    async def set_sort(self, key: str) -> None:
+        if key in SORTS:
+            self.sort_key = key
             await self._load_offers()
 
     @rx.event
     def clear_destination(self) -> EventSpec:
         self.selected_code = ""
         self.offers = []
-        return rx.redirect("/")
+        return rx.redirect(localized("/"))
 
     async def _load_offers(self) -> None:
         async with db.session() as s:
@@ -104,13 +114,13 @@ class CatalogueState(ValidatedEvents, rx.State):
 
     def _sorted_offers(self, plans: list[Plan]) -> list[catalogue.Offer]:
         return catalogue.sort_offers(
-            catalogue.offers_for_country(plans, self.selected_code), SORTS[self.sort_label]
+            catalogue.offers_for_country(plans, self.selected_code), self.sort_key
         )
 
     @rx.event
     def choose_plan(self, plan_id: str) -> EventSpec | None:
         if any(o["plan_id"] == plan_id for o in self.offers):
-            return rx.redirect(urls.buy(plan_id, to=self.selected_code))
+            return rx.redirect(localized(urls.buy(plan_id, to=self.selected_code)))
         return None
 
 
@@ -129,8 +139,8 @@ def _offer_view(o: catalogue.Offer) -> dict[str, str]:
         "volume": o.volume,
         "validity": o.validity,
         "price": o.price,
-        "per_gb": f"{format_money(per_gb, o.currency)} per GB",
+        "per_gb": _("{price} per GB").format(price=format_money(per_gb, o.currency)),
         "starts_on": o.starts_on,
         "coverage": o.coverage,
-        "kind": o.region or "Single country",
+        "kind": o.region or _("Single country"),
     }

@@ -8,25 +8,34 @@ from typing import Any
 import reflex as rx
 
 from travelsim import db, urls
+from travelsim.i18n import N_, _, localized
 from travelsim.models import OrderStatus, PurchaseKind
 from travelsim.services import orders
 from travelsim.state.session import SessionState, _uid
 
 #: What each provisioning step does, as the traveler reads it, for a new eSIM...
 STEP_LABELS = {
-    "activate": "Activating your eSIM on the network",
-    "subscribe": "Adding your data plan",
-    "fetch_code": "Preparing your installation QR code",
-    "deliver": "Delivering your eSIM",
-    "resume": "Resuming your eSIM",
+    "activate": N_("Activating your eSIM on the network"),
+    "subscribe": N_("Adding your data plan"),
+    "fetch_code": N_("Preparing your installation QR code"),
+    "deliver": N_("Delivering your eSIM"),
+    "resume": N_("Resuming your eSIM"),
 }
 #: ... and for a top-up: the data plan goes onto the eSIM the traveler already has
 #: (the activation step only checks that eSIM is active, resuming it if suspended).
 TOPUP_STEP_LABELS = {
-    "activate": "Checking your eSIM is active on the network",
-    "subscribe": "Adding the data plan to your eSIM",
-    "deliver": "Confirming your top-up",
-    "resume": "Resuming your eSIM",
+    "activate": N_("Checking your eSIM is active on the network"),
+    "subscribe": N_("Adding the data plan to your eSIM"),
+    "deliver": N_("Confirming your top-up"),
+    "resume": N_("Resuming your eSIM"),
+}
+#: A step's badge (``orders.shown_step_status``), as the traveler reads it.
+STATUS_LABELS = {
+    "pending": N_("pending"),
+    "running": N_("running"),
+    "done": N_("done"),
+    "retrying": N_("retrying"),
+    "failed": N_("failed"),
 }
 FINAL = {OrderStatus.DELIVERED, OrderStatus.NEEDS_ATTENTION}
 WATCH_SECONDS = 300
@@ -35,6 +44,8 @@ WATCH_SECONDS = 300
 class OrderState(SessionState):
     order_id: str = ""
     reference: str = ""
+    #: "Order <reference>", in the page's language.
+    heading: str = ""
     status: str = ""
     plan_title: str = ""
     amount: str = ""
@@ -63,6 +74,7 @@ class OrderState(SessionState):
             # its "ready" message while this one loads.
             self.order_id = order_id
             self.reference, self.status, self.plan_title, self.amount = "", "", "", ""
+            self.heading = ""
             self.steps, self.retrying = [], False
             self.destination_name = self.destination_flag = ""
             yield
@@ -84,12 +96,13 @@ class OrderState(SessionState):
             return False
         self.not_found = False
         self.reference = view.reference
+        self.heading = _("Order {reference}").format(reference=view.reference)
         self.status = view.status
         self.plan_title = view.plan_title
         self.amount = view.amount
         self.esim_id = str(view.esim_id)
-        self.esim_url = urls.esim(view.esim_id)
-        self.install_url = urls.install(view.esim_id)
+        self.esim_url = localized(urls.esim(view.esim_id))
+        self.install_url = localized(urls.install(view.esim_id))
         self.is_topup = view.kind == PurchaseKind.TOPUP
         # "Still setting up" once a retry is coming (in this run or scheduled).
         self.retrying = view.retry_pending
@@ -97,7 +110,14 @@ class OrderState(SessionState):
         self.destination_flag = view.destination_flag
         labels = TOPUP_STEP_LABELS if view.kind == PurchaseKind.TOPUP else STEP_LABELS
         self.steps = [
-            {"name": st.name, "label": labels.get(st.name, st.name), "status": st.shown}
+            {
+                "name": st.name,
+                "label": _(labels[st.name]) if st.name in labels else st.name,
+                "status": st.shown,
+                "status_label": _(STATUS_LABELS[st.shown])
+                if st.shown in STATUS_LABELS
+                else st.shown,
+            }
             for st in view.steps
         ]
         return True

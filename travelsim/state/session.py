@@ -19,6 +19,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from travelsim import db, urls
+from travelsim.i18n import localized
 from travelsim.models import User
 from travelsim.services.auth.sessions import (
     owes_second_factor,
@@ -107,5 +108,5 @@ class SessionState(ValidatedEvents, rx.State):
         query = self.router.url.query
         target = f"{path}?{query}" if query else path
         if self._owes_second_factor:
-            return rx.redirect(second_factor_path(target))
-        return rx.redirect(f"{urls.SIGN_IN}?next={quote(target, safe='')}")
+            return rx.redirect(localized(second_factor_path(target)))
+        return rx.redirect(localized(f"{urls.SIGN_IN}?next={quote(target, safe='')}"))

@@ -24,6 +24,10 @@ body runs the wrapper checks that
 Otherwise the body does not run, nothing changes, a warning line (handler and reason, no
 value) is logged and the tab gets the toast :data:`NOT_UNDERSTOOD`
 (docs/architecture.md#security-origins-csrf-and-event-arguments).
+
+The same wrapper runs the body with the language of the event's page active
+(:func:`travelsim.state.language.page_locale`), so every text a handler makes is in the
+traveler's language (docs/i18n.md#texts-made-at-run-time).
 """
 
 from __future__ import annotations
@@ -38,10 +42,14 @@ from typing import Any
 import pydantic
 import reflex as rx
 
+from travelsim import i18n
+from travelsim.i18n import N_
+from travelsim.state.language import page_locale
+
 log = logging.getLogger(__name__)
 
 #: What the tab shows when an event's arguments do not fit its handler.
-NOT_UNDERSTOOD = "That request was not understood. Reload the page and try again."
+NOT_UNDERSTOOD = N_("That request was not understood. Reload the page and try again.")
 #: Longest accepted text argument or form value, in characters (a pasted address or
 #: nickname is far below; 1 MB strings are refused).
 TEXT_MAX = 10_000
@@ -113,7 +121,7 @@ def check_arguments(
 
 def _refusal(fn: Callable[..., Any], exc: ArgumentError) -> Any:
     log.warning("event %s refused: %r", fn.__qualname__, str(exc))  # repr: one line
-    return rx.toast.error(NOT_UNDERSTOOD)
+    return rx.toast.error(i18n.gettext(NOT_UNDERSTOOD))
 
 
 def validated(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,31 +146,44 @@ def validated(fn: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(fn):
 
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            locale = page_locale(self)
+            with i18n.using(locale):
+                try:
+                    check(args, kwargs)
+                except ArgumentError as exc:
+                    yield _refusal(fn, exc)
+                    return
+            steps = fn(self, *args, **kwargs)
             try:
-                check(args, kwargs)
-            except ArgumentError as exc:
-                yield _refusal(fn, exc)
-                return
-            async for event in fn(self, *args, **kwargs):
-                yield event
+                while True:  # the language is set around each step, never across a yield
+                    with i18n.using(locale):
+                        try:
+                            event = await steps.__anext__()
+                        except StopAsyncIteration:
+                            return
+                    yield event
+            finally:
+                await steps.aclose()
 
     elif inspect.iscoroutinefunction(fn):
 
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                check(args, kwargs)
-            except ArgumentError as exc:
-                return _refusal(fn, exc)
-            return await fn(self, *args, **kwargs)
+            with i18n.using(page_locale(self)):
+                try:
+                    check(args, kwargs)
+                except ArgumentError as exc:
+                    return _refusal(fn, exc)
+                return await fn(self, *args, **kwargs)
 
     else:
 
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                check(args, kwargs)
-            except ArgumentError as exc:
-                return _refusal(fn, exc)
-            return fn(self, *args, **kwargs)
+            with i18n.using(page_locale(self)):
+                try:
+                    check(args, kwargs)
+                except ArgumentError as exc:
+                    return _refusal(fn, exc)
+                return fn(self, *args, **kwargs)
 
     functools.update_wrapper(wrapper, fn)
     # A handler already wrapped by a decorator (the admin's staff gate) keeps pointing at

@@ -70,13 +70,31 @@ def _plan_editor() -> rx.Component:
     )
 
 
+def _skipped() -> rx.Component:
+    """The platform plans the last catalogue sync could not sell, with the reason."""
+    s = AdminCatalogueState
+    return card(
+        "Skipped by the last sync",
+        rx.text("Sync of ", s.synced_at, size="1"),
+        rx.foreach(
+            s.skipped,
+            lambda r: rx.text(
+                rx.text.strong(r["plan_id"]), ": ", r["reason"], size="2", data_testid="skip-row"
+            ),
+        ),
+        data_testid="catalogue-skipped",
+    )
+
+
 def catalogue_page() -> rx.Component:
-    """``/admin/catalogue``: filter, the plan editor when open, the plans table."""
+    """``/admin/catalogue``: filter, the plan editor when open, the plans the last sync
+    skipped (when any), the plans table."""
     s = AdminCatalogueState
     return admin_page(
         "Catalogue",
         filters(s.search, field("Plan id or name", "query", s.f_query)),
         rx.cond(s.editing != "", _plan_editor()),
+        rx.cond(s.skipped.length() > 0, _skipped()),
         table(
             s,
             [

@@ -152,7 +152,11 @@ def _payment_form() -> rx.Component:
                     ),
                 ),
                 rx.button(
-                    rx.cond(s.payment_action == "refund", "Refund payment", "Void payment"),
+                    rx.cond(
+                        s.payment_action == "refund",
+                        "Refund payment",
+                        "Release payment hold (void)",
+                    ),
                     type="submit",
                     color_scheme="red",
                     variant="soft",

@@ -86,10 +86,58 @@ def _platform() -> rx.Component:
             s.callbacks["pending"],
             " pending · ",
             s.callbacks["failed"],
-            " failed",
+            " failed · ",
+            s.callbacks["unrecognised"],
+            " unrecognised",
             size="2",
             data_testid="callbacks",
         ),
+        rx.cond(s.unrecognised.length() > 0, _unrecognised()),
+    )
+
+
+def _unrecognised_row(e: Any) -> rx.Component:
+    """One event: what it was and why it was not applied on a line, the raw body below it at
+    full width (a body column would be a few characters wide on a phone)."""
+    return rx.box(
+        rx.text(
+            rx.text.strong("#", e["id"]),
+            " · ",
+            e["at"],
+            " · ",
+            e["type"],
+            " · ",
+            e["reason"],
+            size="2",
+        ),
+        rx.code(
+            e["body"],
+            size="1",
+            white_space="pre-wrap",
+            word_break="break-all",
+            display="block",
+            width="100%",
+        ),
+        padding_y="0.4em",
+        border_top="1px solid var(--gray-a5)",
+        width="100%",
+        data_testid="unrecognised-row",
+    )
+
+
+def _unrecognised() -> rx.Component:
+    """The newest platform events the portal did not understand, with their raw body (as
+    text, cut at 500 characters): staff can tell BICS what arrived."""
+    s = AdminOverviewState
+    return rx.box(
+        rx.text(
+            "Platform events not understood (newest first; stored, not applied):",
+            size="2",
+            weight="medium",
+        ),
+        rx.foreach(s.unrecognised, _unrecognised_row),
+        width="100%",
+        data_testid="unrecognised-events",
     )
 
 

@@ -31,7 +31,7 @@ from travelsim.services.admin.base import (
     parse_filter_day,
     staff_user,
 )
-from travelsim.services.admin.catalogue import list_plans, update_plan
+from travelsim.services.admin.catalogue import last_sync_skips, list_plans, update_plan
 from travelsim.services.admin.esims import esim_detail, list_esims, refresh_esim, set_suspended
 from travelsim.services.admin.goodwill import goodwill_addon
 from travelsim.services.admin.orders import (
@@ -78,6 +78,7 @@ __all__ = [
     "count_of",
     "esim_detail",
     "goodwill_addon",
+    "last_sync_skips",
     "list_audit",
     "list_esims",
     "list_orders",

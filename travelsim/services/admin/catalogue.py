@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, minor_to_decimal
-from travelsim.models import Plan, utcnow
+from travelsim.models import JobRun, Plan, utcnow
 from travelsim.services import countries
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
@@ -85,6 +85,32 @@ async def list_plans(
             }
         )
     return PageResult(out, total, page, per_page)
+
+
+#: ``JobRun.job`` of the catalogue sync (``services/jobs``).
+CATALOGUE_JOB = "catalogue"
+
+
+async def last_sync_skips(session: AsyncSession) -> tuple[str, list[dict[str, str]]]:
+    """When the last catalogue sync ran (text, ``""`` if never) and the QueryRatePlan rows it
+    skipped, each ``{"plan_id", "reason"}`` (docs/sft-platform.md#queryrateplan)."""
+    run = (
+        await session.exec(
+            select(JobRun)
+            .where(col(JobRun.job) == CATALOGUE_JOB)
+            .order_by(col(JobRun.started_at).desc(), col(JobRun.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if run is None:
+        return "", []
+    raw = run.detail.get("skipped_plans") or []
+    skips = [
+        {"plan_id": str(s.get("plan_id") or "?"), "reason": str(s.get("reason") or "")}
+        for s in raw
+        if isinstance(s, dict)
+    ]
+    return _when(run.started_at), skips
 
 
 def _parse_destinations(raw: str | list[str]) -> list[str]:

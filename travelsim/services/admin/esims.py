@@ -241,9 +241,11 @@ class SFTErrorText(SFTError):
 
 async def staff_lifecycle(client: SFTClient, endpoint_id: str, *, suspend: bool) -> str:
     """Suspend or resume ``endpoint_id`` as staff (reason "3"), reading it first and again
-    after an unknown outcome or refusal (never resent). Returns what happened; raises
-    :class:`Refused` when the endpoint is in no state to change (e.g. only Active can
-    suspend) and the platform's error when the change failed."""
+    after an unknown outcome or refusal (never resent; the re-read is ``simStatus`` of
+    ``fetchSIM?iccid=``, docs/sft-platform.md#fetchsim, with the ICCID the profile reports).
+    Returns what happened; raises :class:`Refused` when the endpoint is in no state to change
+    (e.g. only Active can suspend) and the platform's error when the change failed or its
+    status cannot be re-read (unknown: check again later)."""
     profile = await client.endpoint_profile(endpoint_id, priority=PRIORITY)
     state = endpoint_state(profile.status)
     want = "suspended" if suspend else "active"
@@ -259,9 +261,13 @@ async def staff_lifecycle(client: SFTClient, endpoint_id: str, *, suspend: bool)
         )
         return f"endpoint {result.current_status or want} (was {profile.status})"
     except (SFTOutcomeUnknown, SFTBusinessError):
-        again = await client.endpoint_profile(endpoint_id, priority=PRIORITY)
-        if endpoint_state(again.status) == want:
-            return f"endpoint {again.status} (verified by re-read)"
+        again = (
+            await client.sim_status(profile.iccid, endpoint_id=endpoint_id, priority=PRIORITY)
+            if profile.iccid
+            else None
+        )
+        if endpoint_state(again) == want:
+            return f"endpoint {again} (verified by re-read)"
         raise
 
 

@@ -8,8 +8,9 @@ Retry provisioning (docs/business-rules.md#provisioning-retries)
     automatic retry (a transient platform fault, ``Order.next_attempt_at``) is run at once.
 Actions offered
     Each action is offered only when it applies (``order_detail`` ``can_*`` flags and
-    ``payment_action``: ``void`` before delivery while the payment is ``succeeded`` or
-    ``flagged``, ``refund`` after delivery while it is ``succeeded``, else nothing), and the
+    ``payment_action``: ``void`` (release the Stripe hold) before delivery while the payment
+    is ``authorized``, ``succeeded`` or ``flagged``, ``refund`` after delivery while it is
+    ``succeeded`` or still ``authorized`` (capture pending), else nothing), and the
     service refuses it otherwise (e.g. a second void: "the payment is already voided").
 """
 
@@ -149,12 +150,13 @@ def _offered(order: Order, payment: Payment | None, esim: Esim | None) -> dict[s
     :func:`order_detail` (module docstring "Actions offered")."""
     can_void = (
         payment is not None
-        and payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED)
+        and payment.status
+        in (PaymentStatus.AUTHORIZED, PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED)
         and order.status != OrderStatus.DELIVERED
     )
     can_refund = (
         payment is not None
-        and payment.status == PaymentStatus.SUCCEEDED
+        and payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.SUCCEEDED)
         and order.status == OrderStatus.DELIVERED
     )
     waiting = order.status == OrderStatus.PAID and order.next_attempt_at is not None

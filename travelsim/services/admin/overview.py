@@ -3,8 +3,9 @@ whether SFT answers."""
 
 from __future__ import annotations
 
+import json
 import time as _time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -50,6 +51,13 @@ class Overview:
     open_replacements: int
     jobs: list[dict[str, str]]
     callbacks: dict[str, str]
+    unrecognised: list[dict[str, str]] = field(default_factory=list)
+
+
+#: Platform events the portal did not understand shown on the home page, newest first.
+UNRECOGNISED_SHOWN = 10
+#: Characters of each one's body shown (the rest is cut, and the cut is said).
+RAW_SHOWN_CHARS = 500
 
 
 async def _count(session: AsyncSession, query: Any) -> int:
@@ -126,7 +134,52 @@ async def _callbacks(session: AsyncSession, cfg: Settings, at: datetime) -> dict
         "pending": str(
             await _count(session, events.where(col(CallbackEvent.status) == CallbackStatus.PENDING))
         ),
+        "unrecognised": str(
+            await _count(
+                session, events.where(col(CallbackEvent.status) == CallbackStatus.UNRECOGNISED)
+            )
+        ),
     }
+
+
+def _raw_text(payload: dict[str, Any]) -> tuple[str, bool]:
+    """The body as received (a raw-stored body's text, else the event as JSON) and whether
+    it was already cut when stored."""
+    if set(payload) == {"raw", "truncated", "bytes"}:
+        return str(payload["raw"]), bool(payload["truncated"])
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str), False
+
+
+async def unrecognised_events(
+    session: AsyncSession, limit: int = UNRECOGNISED_SHOWN
+) -> list[dict[str, str]]:
+    """The newest ``unrecognised`` platform events (docs/sft-platform.md#callbacks): id,
+    receipt time, type as sent, why, and the body as plain text (at most
+    :data:`RAW_SHOWN_CHARS` characters, ending in "… (truncated)" when cut here or when
+    stored). The page renders it as text, so markup in it is shown, never run."""
+    rows = (
+        await session.exec(
+            select(CallbackEvent)
+            .where(col(CallbackEvent.status) == CallbackStatus.UNRECOGNISED)
+            .order_by(col(CallbackEvent.received_at).desc(), col(CallbackEvent.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    out: list[dict[str, str]] = []
+    for row in rows:
+        text, cut = _raw_text(row.payload)
+        if len(text) > RAW_SHOWN_CHARS:
+            text, cut = text[:RAW_SHOWN_CHARS], True
+        out.append(
+            {
+                "id": str(row.id),
+                "at": _when(row.received_at),
+                "type": row.event_type,
+                "reason": row.error or "",
+                "body": text + (" … (truncated)" if cut else ""),
+            }
+        )
+    return out
 
 
 async def overview(
@@ -136,7 +189,8 @@ async def overview(
     created today / in the last 30 days, per currency), eSIMs delivered (new-eSIM orders
     delivered today / ever), free pre-active eSIMs against ``LOW_STOCK_THRESHOLD``, orders
     needing attention and flagged payments, open replacement requests, the last run of each
-    background job with its health, and callback receipt (last event, last 24 h, failures)."""
+    background job with its health, and callback receipt (last event, last 24 h, failures,
+    unrecognised ones and the newest of them: :func:`unrecognised_events`)."""
     cfg = settings or get_settings()
     at = now or utcnow()
     today = datetime.combine(at.astimezone(UTC).date(), time(), UTC)
@@ -181,6 +235,7 @@ async def overview(
         ),
         jobs=jobs,
         callbacks=await _callbacks(session, cfg, at),
+        unrecognised=await unrecognised_events(session),
     )
 
 

@@ -46,7 +46,7 @@ from travelsim.services.admin.base import (
     run_in_progress,
 )
 from travelsim.services.admin.esims import staff_lifecycle
-from travelsim.services.payments import PaymentProvider, get_provider
+from travelsim.services.payments import PaymentProvider, PaymentProviderError, get_provider
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
 from travelsim.sft.models import AddonStatus as PlatformAddonStatus
@@ -125,7 +125,11 @@ async def refund_order(
             updated_at = order.updated_at
         if pay_status in (PaymentStatus.VOIDED, PaymentStatus.REFUNDED):
             raise Refused(f"the payment is already {pay_status}")
-        if pay_status not in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED):
+        if pay_status not in (
+            PaymentStatus.AUTHORIZED,
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FLAGGED,
+        ):
             raise Refused(f"nothing to refund: the payment is {pay_status}")
         if not ref:
             raise Refused("the payment has no provider reference")
@@ -134,7 +138,7 @@ async def refund_order(
             if run_in_progress(status, updated_at):
                 raise Refused("provisioning is running right now; wait for it to end")
             return await _void(prov, order_id, ref)
-        if pay_status != PaymentStatus.SUCCEEDED:
+        if pay_status not in (PaymentStatus.AUTHORIZED, PaymentStatus.SUCCEEDED):
             raise Refused(f"the payment is {pay_status}")
         await _sync_quietly(client, [esim_id])
         async with db.session() as s:
@@ -157,10 +161,22 @@ async def refund_order(
         withdrawn = await _withdraw(
             client, endpoint_id, unique_id, suspend=kind == PurchaseKind.NEW_ESIM
         )
-        await prov.refund(ref)
+        # Delivered but not captured yet (capture postponed or failed): releasing the hold
+        # is the refund; nothing was charged (docs/payments.md#refunds).
+        held = pay_status == PaymentStatus.AUTHORIZED
+        try:
+            if held:
+                await prov.void(ref)
+            else:
+                await prov.refund(ref)
+        except PaymentProviderError as exc:
+            raise Refused(f"Stripe refused the refund ({exc.code}); nothing changed") from None
         async with db.session() as s:
             await _set_payment(
-                s, order_id, PaymentStatus.REFUNDED, f"refunded by staff: {decision.reason}"
+                s,
+                order_id,
+                PaymentStatus.VOIDED if held else PaymentStatus.REFUNDED,
+                f"{'hold released' if held else 'refunded'} by staff: {decision.reason}",
             )
             await s.commit()
         await _sync_quietly(client, [esim_id])
@@ -173,7 +189,12 @@ async def refund_order(
 async def _void(prov: PaymentProvider, order_id: str, ref: str) -> str:
     """Void the payment of an undelivered order and leave the order ``needs_attention`` so
     recovery never provisions it (module docstring)."""
-    await prov.void(ref)
+    try:
+        await prov.void(ref)
+    except PaymentProviderError as exc:
+        raise Refused(
+            f"Stripe refused to release the payment ({exc.code}); nothing changed"
+        ) from None
     async with db.session() as s:
         await _set_payment(s, order_id, PaymentStatus.VOIDED, "voided by staff")
         order_row = await s.get(Order, order_id)

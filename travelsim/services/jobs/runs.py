@@ -37,7 +37,9 @@ The other jobs
   (a crashed process, ``Order.attempts - Order.retry_count``) are bounded by
   ``RECOVERY_MAX_ATTEMPTS``: past it the order is escalated to ``needs_attention`` instead
   (payment voided, or flagged, as provisioning does;
-  docs/business-rules.md#provisioning-retries, docs/business-rules.md#when-an-order-goes-to-staff).
+  docs/business-rules.md#provisioning-retries, docs/business-rules.md#when-an-order-goes-to-staff);
+  then reads at Stripe the payments nobody came back for and captures the holds of delivered
+  orders (``payment_recovery.recover_payments``, ``stats.detail["payments"]``).
 * :func:`run_notifications`: ``notifications.evaluate``.
 * :func:`run_email`: ``email.send_pending``.
 * :func:`run_callback_sweep`: ``callbacks.apply_pending`` for events left pending.
@@ -69,6 +71,7 @@ from travelsim.services import (
     inventory,
     live,
     notifications,
+    payment_recovery,
     provisioning,
     usage_sync,
 )
@@ -170,6 +173,7 @@ async def run_catalogue(
         updated=len(report.updated),
         missing=len(report.missing),
         skipped=len(report.skipped),
+        skipped_plans=report.skipped_summary(),
     )
 
 
@@ -306,7 +310,14 @@ async def run_recovery(
         stats.items += 1
         if order.status != OrderStatus.DELIVERED:
             stats.errors += 1
-    stats.detail.update(expired=expired, released=released, resumed=resumed, escalated=escalated)
+    money = await payment_recovery.recover_payments(session_factory=session_factory, now=now)
+    stats.detail.update(
+        expired=expired,
+        released=released,
+        resumed=resumed,
+        escalated=escalated,
+        payments=money,
+    )
     return {"resumed": resumed, "escalated": escalated}
 
 

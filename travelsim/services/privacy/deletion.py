@@ -34,6 +34,7 @@ from travelsim.models import (
     OrderStatus,
     OutboxEmail,
     ReplacementRequest,
+    SavedCard,
     SessionFactor,
     User,
     UserTotp,
@@ -47,6 +48,7 @@ from travelsim.services.auth.throttling import (
     clear_failures,
     totp_account,
 )
+from travelsim.services.payments import PaymentProvider, PaymentProviderError
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTError, SFTOutcomeUnknown
 from travelsim.sft.models import Priority
@@ -121,15 +123,20 @@ async def deletion_preview(session: AsyncSession, user_id: int) -> DeletionPrevi
     )
 
 
-async def delete_account(user_id: int, client: SFTClient) -> DeletionResult:
+async def delete_account(
+    user_id: int, client: SFTClient, provider: PaymentProvider | None = None
+) -> DeletionResult:
     """Delete the account ``user_id`` as :mod:`travelsim.services.privacy` describes (own
-    database sessions; commits). Raises :class:`AccountError`: ``delete_pending`` (an order
-    in flight), ``delete_failed`` (a suspension failed: nothing deleted), ``forbidden``
-    (unknown or already deleted account)."""
+    database sessions; commits). ``provider``: Stripe, to remove the saved cards from the
+    person's Customer (default ``payments.get_provider()``, asked only when there are
+    saved cards). Raises :class:`AccountError`: ``delete_pending`` (an order in flight),
+    ``delete_failed`` (a suspension failed: nothing deleted), ``forbidden`` (unknown or
+    already deleted account)."""
     preview = await _deletable(user_id)
     for esim in preview.live_esims:
         await _suspend(client, esim.endpoint_id)
         log.info("eSIM suspended before account deletion esim_id=%s", esim.esim_id)
+    await _remove_saved_cards(user_id, provider)
     orders_detached = await _erase(user_id, [e.esim_id for e in preview.live_esims])
     log.info(
         "account deleted user_id=%s esims_suspended=%s orders_detached=%s",
@@ -151,6 +158,36 @@ async def _deletable(user_id: int) -> DeletionPreview:
     if preview.pending_orders:
         raise AccountError("delete_pending")
     return preview
+
+
+async def _remove_saved_cards(user_id: int, provider: PaymentProvider | None) -> int:
+    """Remove the person's saved cards from their Stripe Customer, best effort: a card
+    Stripe could not remove is logged and left there (its row goes with the account in
+    :func:`_erase`). Returns how many were removed at Stripe."""
+    async with db.session() as s:
+        user = await s.get(User, user_id)
+        customer = user.stripe_customer_id if user is not None else None
+        refs = list(
+            (await s.exec(select(SavedCard.provider_ref).where(SavedCard.user_id == user_id))).all()
+        )
+    if not customer or not refs:
+        return 0
+    removed = 0
+    try:
+        if provider is None:
+            from travelsim.services.payments import get_provider
+
+            provider = get_provider()
+        for ref in refs:
+            try:
+                await provider.detach_card(customer, ref)
+                removed += 1
+            except PaymentProviderError as exc:
+                log.warning("saved card not removed at Stripe on deletion code=%s", exc.code)
+    except Exception:  # Stripe not configured: the rows still go
+        log.exception("saved cards not removed at Stripe on deletion")
+    log.info("saved cards removed before account deletion count=%s", removed)
+    return removed
 
 
 def _is_suspended(status: str | None) -> bool:
@@ -255,7 +292,8 @@ async def _retire_esims(s: AsyncSession, user_id: int, now: datetime) -> None:
 
 async def _delete_personal_rows(s: AsyncSession, user_id: int, email: str) -> None:
     """Sessions (and their factors), provider links, TOTP, email tokens, notifications and
-    the opt-out, replacement requests, emails (by account or address) and failed attempts."""
+    the opt-out, replacement requests, saved cards, emails (by account or address) and
+    failed attempts."""
     session_ids = [
         sid
         for sid in (
@@ -272,6 +310,7 @@ async def _delete_personal_rows(s: AsyncSession, user_id: int, email: str) -> No
     await s.exec(delete(Notification).where(col(Notification.user_id) == user_id))
     await s.exec(delete(NotificationOptOut).where(col(NotificationOptOut.user_id) == user_id))
     await s.exec(delete(ReplacementRequest).where(col(ReplacementRequest.user_id) == user_id))
+    await s.exec(delete(SavedCard).where(col(SavedCard.user_id) == user_id))
     await s.exec(
         delete(OutboxEmail).where(
             or_(col(OutboxEmail.user_id) == user_id, col(OutboxEmail.to_address) == email)
@@ -283,10 +322,11 @@ async def _delete_personal_rows(s: AsyncSession, user_id: int, email: str) -> No
 
 
 def _tombstone(user: User) -> None:
-    """The ``app_user`` row made anonymous and unusable (purchase attempts and payments
-    kept for accounting still reference it)."""
+    """The ``app_user`` row made anonymous and unusable, without its Stripe Customer
+    reference (purchase attempts and payments kept for accounting still reference it)."""
     assert user.id is not None
     user.email = f"deleted-{user.id}@deleted.invalid"
     user.password_hash = "!deleted"
     user.email_verified_at = None
     user.is_staff = False
+    user.stripe_customer_id = None

@@ -27,6 +27,7 @@ from travelsim.models import (
     Payment,
     Plan,
     ReplacementRequest,
+    SavedCard,
     UsageDay,
     User,
     UserTotp,
@@ -46,8 +47,8 @@ async def export_user_data(session: AsyncSession, user: User) -> dict[str, Any]:
     """Everything the portal holds about ``user``, as a JSON-ready dict: ``format``
     (:data:`EXPORT_FORMAT`), ``exported_at`` (ISO 8601, UTC), then one key per section
     (``account``, ``sessions``, ``esims``, ``replacement_requests``, ``purchase_attempts``,
-    ``payments``, ``orders``, ``notifications``, ``emails``). Amounts are in minor units,
-    volumes in bytes, times ISO 8601 UTC. Read-only."""
+    ``payments``, ``saved_cards``, ``orders``, ``notifications``, ``emails``). Amounts are
+    in minor units, volumes in bytes, times ISO 8601 UTC. Read-only."""
     assert user.id is not None
     uid = user.id
     esims = (
@@ -74,6 +75,7 @@ async def export_user_data(session: AsyncSession, user: User) -> dict[str, Any]:
         "replacement_requests": await _replacement_requests(session, uid, iccids),
         "purchase_attempts": _purchase_attempts(checkouts, plans),
         "payments": await _payments(session, [c.id for c in checkouts]),
+        "saved_cards": await _saved_cards(session, uid),
         "orders": _orders(orders, plans, iccids),
         "notifications": await _notifications(session, uid),
         "emails": await _emails(session, user),
@@ -236,6 +238,17 @@ async def _payments(session: AsyncSession, checkout_ids: list[str]) -> Section:
         }
         for p in rows
     ]
+
+
+async def _saved_cards(session: AsyncSession, uid: int) -> Section:
+    """Cards kept for later top-ups, oldest first: brand and last 4 digits only (the card
+    itself is held by Stripe; its Stripe id is not the person's data to carry away)."""
+    rows = (
+        await session.exec(
+            select(SavedCard).where(SavedCard.user_id == uid).order_by(col(SavedCard.id))
+        )
+    ).all()
+    return [{"brand": c.brand, "last4": c.last4, "saved_at": _iso(c.created_at)} for c in rows]
 
 
 def _orders(

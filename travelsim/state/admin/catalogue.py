@@ -25,6 +25,9 @@ class AdminCatalogueState(ListMixin, AdminState):
     editing: str = ""
     edit: dict[str, str] = {}
     edit_on_sale: bool = False
+    #: The last catalogue sync: when, and the platform plans it skipped with their reasons.
+    synced_at: str = ""
+    skipped: list[dict[str, str]] = []
 
     filters: ClassVar[tuple[FormFilter, ...]] = (FormFilter("f_query", "query", max_len=40),)
 
@@ -33,6 +36,7 @@ class AdminCatalogueState(ListMixin, AdminState):
 
     async def _fetch(self) -> PageResult:
         async with db.session() as s:
+            self.synced_at, self.skipped = await admin.last_sync_skips(s)
             return await admin.list_plans(
                 s,
                 query_text=filter_value(self.f_query),

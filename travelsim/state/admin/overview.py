@@ -18,12 +18,13 @@ class AdminOverviewState(AdminPage, AdminState):
     revenue_30d: list[str] = []
     jobs: list[dict[str, str]] = []
     callbacks: dict[str, str] = {}
+    unrecognised: list[dict[str, str]] = []
     low_stock: bool = False
     sft_status: str = "checking…"
     sft_ok: bool = False
 
     def _forget(self) -> None:
-        self.figures, self.jobs, self.callbacks = {}, [], {}
+        self.figures, self.jobs, self.callbacks, self.unrecognised = {}, [], {}, []
         self.revenue_today, self.revenue_30d = [], []
 
     async def _open(self) -> Any:
@@ -45,6 +46,7 @@ class AdminOverviewState(AdminPage, AdminState):
         self.revenue_30d = view.revenue_30d
         self.jobs = view.jobs
         self.callbacks = view.callbacks
+        self.unrecognised = view.unrecognised
         self.sft_status = "checking…"
         return AdminOverviewState.check_sft
 

@@ -1,0 +1,79 @@
+"""Releasing or capturing a payment's hold at Stripe: :func:`void_payment` (the portal cannot
+honour the payment: sold out after paying, provisioning given up, staff) and
+:func:`capture_payment` (the eSIM was delivered). Both record the outcome on the ``Payment``
+row and never raise for a Stripe failure: a hold that could not be released or captured is
+``flagged`` for staff (docs/payments.md#charged-only-for-a-delivered-esim)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from travelsim.models import Payment, PaymentStatus, utcnow
+from travelsim.services.payments import (
+    ChargeStatus,
+    PaymentProvider,
+    PaymentProviderError,
+    get_provider,
+)
+
+__all__ = ["capture_payment", "void_payment"]
+
+log = logging.getLogger(__name__)
+
+
+def _flag(payment: Payment, what: str, code: str) -> None:
+    payment.status = PaymentStatus.FLAGGED
+    payment.failure_reason = f"{what} failed: {code}"[:200]
+
+
+async def void_payment(payment: Payment, provider: PaymentProvider | None = None) -> None:
+    """Release ``payment``'s hold at Stripe (the portal cannot honour it: sold out after
+    paying, provisioning given up). Sets ``status`` ``voided``, or ``flagged`` with
+    ``failure_reason`` ``"void failed: <code>"`` (at most 200 characters) when it could not be
+    released (Stripe error, no PaymentIntent): a human must look. A captured payment is
+    refunded by Stripe's side of :meth:`StripeProvider.void`. Sets ``updated_at`` (UTC); the
+    caller adds and commits. Never raises for a provider failure."""
+    try:
+        prov = provider or get_provider(payment.provider)
+        if not payment.provider_ref:
+            raise PaymentProviderError("no_ref", "payment has no PaymentIntent")
+        await prov.void(payment.provider_ref)
+        payment.status = PaymentStatus.VOIDED
+    except (PaymentProviderError, KeyError) as exc:
+        code = exc.code if isinstance(exc, PaymentProviderError) else type(exc).__name__
+        _flag(payment, "void", code)
+    payment.updated_at = utcnow()
+
+
+async def capture_payment(
+    payment: Payment, provider: PaymentProvider | None = None, *, now: datetime | None = None
+) -> bool:
+    """Capture ``payment``'s hold (its eSIM was delivered): ``succeeded`` with
+    ``captured_at`` (UTC). A payment that is not ``authorized`` is left as it is (``False``).
+    When Stripe refuses (e.g. the hold expired after 7 days) the payment is ``flagged``
+    (``"capture failed: <code>"``) and ``False`` returned; a network failure leaves it
+    ``authorized`` for the recovery job to try again (``False``). The caller adds and
+    commits. Never raises for a provider failure."""
+    if payment.status != PaymentStatus.AUTHORIZED or not payment.provider_ref:
+        return False
+    try:
+        prov = provider or get_provider(payment.provider)
+        result = await prov.capture(payment.provider_ref)
+    except PaymentProviderError as exc:
+        if exc.code == "provider_unavailable":
+            log.warning("capture postponed: Stripe unavailable", extra={"payment_id": payment.id})
+            return False
+        _flag(payment, "capture", exc.code)
+        payment.updated_at = utcnow()
+        log.error("capture failed", extra={"payment_id": payment.id, "code": exc.code})
+        return False
+    if result.status != ChargeStatus.SUCCEEDED:
+        _flag(payment, "capture", result.status)
+        payment.updated_at = utcnow()
+        return False
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.captured_at = now or utcnow()
+    payment.failure_reason = None
+    payment.updated_at = payment.captured_at
+    return True
