@@ -7,6 +7,7 @@ import reflex as rx
 
 from travelsim.components.layout import page
 from travelsim.components.tables import STACKED_TABLE, stacked_cell
+from travelsim.i18n import _, localized
 from travelsim.state.account import AccountState
 
 
@@ -54,12 +55,12 @@ def _esim_card(e: rx.Var) -> rx.Component:
 
 def _order_row(r: rx.Var) -> rx.Component:
     return rx.table.row(
-        stacked_cell("Order", rx.link(r["reference"], href=r["order_url"])),
-        stacked_cell("Date", r["date"]),
-        stacked_cell("What", r["kind"], " · ", r["plan"]),
-        stacked_cell("Amount", r["amount"]),
-        stacked_cell("Status", rx.badge(r["status"])),
-        stacked_cell("", rx.link("Receipt", href=r["receipt_url"])),
+        stacked_cell(_("Order"), rx.link(r["reference"], href=r["order_url"])),
+        stacked_cell(_("Date"), r["date"]),
+        stacked_cell(_("What"), r["kind"], " · ", r["plan"]),
+        stacked_cell(_("Amount"), r["amount"]),
+        stacked_cell(_("Status"), rx.badge(r["status"])),
+        stacked_cell("", rx.link(_("Receipt"), href=r["receipt_url"])),
         data_testid="order-row",
     )
 
@@ -71,11 +72,11 @@ def _notice(n: rx.Var) -> rx.Component:
             rx.text(n["body"], size="2"),
             rx.hstack(
                 rx.text(n["date"], size="1", color=rx.color("gray", 11)),
-                rx.link("Open the eSIM", href=n["esim_url"], size="1"),
+                rx.link(_("Open the eSIM"), href=n["esim_url"], size="1"),
                 rx.cond(
                     n["unread"] != "",
                     rx.button(
-                        "Mark as read",
+                        _("Mark as read"),
                         size="1",
                         variant="ghost",
                         on_click=AccountState.mark_read(n["id"]),
@@ -105,7 +106,7 @@ def _card_row(c: rx.Var) -> rx.Component:
         rx.alert_dialog.root(
             rx.alert_dialog.trigger(
                 rx.button(
-                    "Remove",
+                    _("Remove"),
                     size="1",
                     variant="soft",
                     color_scheme="red",
@@ -115,18 +116,20 @@ def _card_row(c: rx.Var) -> rx.Component:
                 )
             ),
             rx.alert_dialog.content(
-                rx.alert_dialog.title("Remove this card?"),
+                rx.alert_dialog.title(_("Remove this card?")),
                 rx.alert_dialog.description(
-                    "The card ",
                     rx.text.strong(c["label"]),
-                    " will no longer be saved in your account. Your eSIMs and orders "
-                    "are not affected, and you can add a card again when you pay.",
+                    rx.el.br(),
+                    _(
+                        "This card will no longer be saved in your account. Your eSIMs and "
+                        "orders are not affected, and you can add a card again when you pay."
+                    ),
                 ),
                 rx.flex(
-                    rx.alert_dialog.cancel(rx.button("Keep the card", variant="soft")),
+                    rx.alert_dialog.cancel(rx.button(_("Keep the card"), variant="soft")),
                     rx.alert_dialog.action(
                         rx.button(
-                            "Remove the card",
+                            _("Remove the card"),
                             color_scheme="red",
                             on_click=AccountState.remove_card(c["id"]),
                             data_testid="saved-card-remove-confirm",
@@ -147,13 +150,15 @@ def _card_row(c: rx.Var) -> rx.Component:
 def _saved_cards() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Saved cards", size="4"),
+            rx.heading(_("Saved cards"), size="4"),
             rx.cond(
                 AccountState.cards.length() > 0,
                 rx.vstack(rx.foreach(AccountState.cards, _card_row), spacing="3", width="100%"),
                 rx.text(
-                    "No saved card. When you pay, you can choose to keep your card for "
-                    "later top-ups.",
+                    _(
+                        "No saved card. When you pay, you can choose to keep your card for "
+                        "later top-ups."
+                    ),
                     size="2",
                     data_testid="saved-cards-empty",
                 ),
@@ -182,8 +187,10 @@ def _saved_cards() -> rx.Component:
                 ),
             ),
             rx.text(
-                "Only the card's brand and last four digits are kept here; the card itself "
-                "is held by our payment provider, Stripe.",
+                _(
+                    "Only the card’s brand and last four digits are kept here; the card "
+                    "itself is held by our payment provider, Stripe."
+                ),
                 size="1",
                 color=rx.color("gray", 11),
             ),
@@ -198,7 +205,7 @@ def _saved_cards() -> rx.Component:
 def account_page() -> rx.Component:
     return page(
         rx.vstack(
-            rx.heading("My eSIMs", size="7"),
+            rx.heading(_("My eSIMs"), size="7"),
             rx.cond(
                 AccountState.notices.length() > 0,
                 rx.vstack(rx.foreach(AccountState.notices, _notice), spacing="2", width="100%"),
@@ -206,21 +213,25 @@ def account_page() -> rx.Component:
             rx.cond(
                 AccountState.esims.length() > 0,
                 rx.vstack(rx.foreach(AccountState.esims, _esim_card), spacing="3", width="100%"),
-                rx.text("No eSIM yet. ", rx.link("Find a plan for your trip", href="/")),
+                rx.text(
+                    _("No eSIM yet."),
+                    " ",
+                    rx.link(_("Find a plan for your trip"), href=localized("/")),
+                ),
             ),
             rx.cond(
                 AccountState.rows.length() > 0,
                 rx.vstack(
-                    rx.heading("Orders", size="5"),
+                    rx.heading(_("Orders"), size="5"),
                     rx.box(
                         rx.table.root(
                             rx.table.header(
                                 rx.table.row(
-                                    rx.table.column_header_cell("Order"),
-                                    rx.table.column_header_cell("Date"),
-                                    rx.table.column_header_cell("What"),
-                                    rx.table.column_header_cell("Amount"),
-                                    rx.table.column_header_cell("Status"),
+                                    rx.table.column_header_cell(_("Order")),
+                                    rx.table.column_header_cell(_("Date")),
+                                    rx.table.column_header_cell(_("What")),
+                                    rx.table.column_header_cell(_("Amount")),
+                                    rx.table.column_header_cell(_("Status")),
                                     rx.table.column_header_cell(""),
                                 )
                             ),

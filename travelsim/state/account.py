@@ -13,10 +13,12 @@ import logging
 from typing import Any
 
 import reflex as rx
+from babel.dates import format_date
 
 from travelsim import db, urls
 from travelsim.formatting import data_left
-from travelsim.models import PurchaseKind
+from travelsim.i18n import N_, _, format_locale, localized
+from travelsim.models import OrderStatus, PurchaseKind
 from travelsim.services import countries, my_esims, notifications, orders, payments, saved_cards
 from travelsim.services.payments import PaymentProviderError
 from travelsim.state.esim_view import INSTALL_LABELS
@@ -27,9 +29,9 @@ from travelsim.timefmt import local_datetime, zone
 log = logging.getLogger(__name__)
 
 #: Traveler words for the saved-cards card.
-CARD_REMOVED = "The card was removed. It can no longer be used from your account."
-CARD_GONE = "That card is no longer saved in your account."
-CARD_REMOVE_FAILED = (
+CARD_REMOVED = N_("The card was removed. It can no longer be used from your account.")
+CARD_GONE = N_("That card is no longer saved in your account.")
+CARD_REMOVE_FAILED = N_(
     "We could not remove the card just now: the payment service did not answer. "
     "The card is still saved; please try again in a minute."
 )
@@ -72,7 +74,7 @@ class AccountState(TimezoneMixin, SessionState):
                 "id": str(n.id),
                 "title": n.title,
                 "body": n.body,
-                "esim_url": urls.esim(n.esim_id),
+                "esim_url": localized(urls.esim(n.esim_id)),
                 "date": local_datetime(n.created_at, tz),
                 "unread": "" if n.read_at else "yes",
             }
@@ -80,13 +82,15 @@ class AccountState(TimezoneMixin, SessionState):
         ]
         self.esims = [
             {
-                "url": urls.esim(e.esim_id),
+                "url": localized(urls.esim(e.esim_id)),
                 "title": e.title,
                 "destination": _destination(e.destination),
                 "state": e.state,
                 "data_state": e.data_state,
                 "state_label": state_label(e),
-                "install": INSTALL_LABELS.get(e.install, e.install),
+                "install": _(INSTALL_LABELS[e.install])
+                if e.install in INSTALL_LABELS
+                else e.install,
                 "remaining": remaining_text(e),
                 "iccid": e.iccid,
             }
@@ -94,14 +98,18 @@ class AccountState(TimezoneMixin, SessionState):
         ]
         self.rows = [
             {
-                "order_url": urls.order(v.order_id),
-                "receipt_url": urls.receipt(v.order_id),
+                "order_url": localized(urls.order(v.order_id)),
+                "receipt_url": localized(urls.receipt(v.order_id)),
                 "reference": v.reference,
                 "plan": v.plan_title,
-                "status": v.status.replace("_", " "),
+                "status": _(ORDER_STATUS_LABELS[v.status])
+                if v.status in ORDER_STATUS_LABELS
+                else v.status.replace("_", " "),
                 "amount": v.amount,
-                "date": v.created_at.astimezone(zone(tz)).strftime("%Y-%m-%d"),
-                "kind": "Top-up" if v.kind == PurchaseKind.TOPUP else "New eSIM",
+                "date": format_date(
+                    v.created_at.astimezone(zone(tz)), "short", locale=format_locale()
+                ),
+                "kind": _("Top-up") if v.kind == PurchaseKind.TOPUP else _("New eSIM"),
             }
             for v in views
         ]
@@ -149,10 +157,10 @@ class AccountState(TimezoneMixin, SessionState):
                     removed = await saved_cards.remove_card(
                         s, payments.get_provider(), uid, int(card_id)
                     )
-                notice = CARD_REMOVED if removed else CARD_GONE
+                notice = _(CARD_REMOVED if removed else CARD_GONE)
             except PaymentProviderError as exc:
                 log.warning("saved card not removed", extra={"code": exc.code})
-                error = CARD_REMOVE_FAILED
+                error = _(CARD_REMOVE_FAILED)
             async with db.session() as s:
                 rows = _card_rows(await saved_cards.list_cards(s, uid))
             async with self:
@@ -171,35 +179,45 @@ def _card_rows(cards: list[saved_cards.CardRow]) -> list[dict[str, str]]:
 #: Traveler words for the list, the same as the eSIM page's (a plan not started yet is
 #: "not started yet" there too).
 SUMMARY_LABELS = {
-    "suspended": "suspended",
-    "unknown": "not reported yet",
-    "used_up": "used up",
-    "expired": "expired",
-    "no_plan": "no data plan",
-    "active": "active",
-    "waiting": "not started yet",
+    "suspended": N_("suspended"),
+    "unknown": N_("not reported yet"),
+    "used_up": N_("used up"),
+    "expired": N_("expired"),
+    "no_plan": N_("no data plan"),
+    "active": N_("active"),
+    "waiting": N_("not started yet"),
+}
+
+#: Traveler words for an order's status in the order list.
+ORDER_STATUS_LABELS: dict[str, str] = {
+    OrderStatus.PAID: N_("paid"),
+    OrderStatus.PROVISIONING: N_("being prepared"),
+    OrderStatus.DELIVERED: N_("delivered"),
+    OrderStatus.NEEDS_ATTENTION: N_("needs our attention"),
 }
 
 
 def state_label(e: my_esims.EsimSummary) -> str:
     """One badge word for the eSIM: suspension first, then what the data is."""
     if e.state == "suspended":
-        return SUMMARY_LABELS["suspended"]
+        return _(SUMMARY_LABELS["suspended"])
     if e.data_state != "live":
-        return SUMMARY_LABELS[e.data_state]
-    return SUMMARY_LABELS.get(e.state, e.state)
+        return _(SUMMARY_LABELS[e.data_state])
+    return _(SUMMARY_LABELS[e.state]) if e.state in SUMMARY_LABELS else e.state
 
 
 def remaining_text(e: my_esims.EsimSummary) -> str:
-    """``"724 MB of 1 GB left"``, or what stands instead: used up, expired, not reported."""
+    """``"724 MB of 1 GB left"`` in the active language, or what stands instead: used up,
+    expired, not reported."""
     if e.data_state == "live" and e.remaining_bytes is not None and e.total_bytes is not None:
         left, of = data_left(e.remaining_bytes, e.total_bytes)
-        return f"{left} of {of} left"
-    return {
-        "used_up": "All data used up",
-        "expired": "Plan expired: no data left",
-        "no_plan": "No data plan",
-    }.get(e.data_state, "Remaining data not reported yet")
+        return _("{left} of {total} left").format(left=left, total=of)
+    shown = {
+        "used_up": N_("All data used up"),
+        "expired": N_("Plan expired: no data left"),
+        "no_plan": N_("No data plan"),
+    }.get(e.data_state, N_("Remaining data not reported yet"))
+    return _(shown)
 
 
 def _destination(code: str | None) -> str:
