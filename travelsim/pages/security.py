@@ -18,6 +18,7 @@ from travelsim.components.forms import (
     submit_button,
 )
 from travelsim.components.layout import FORGET_TAB_STATE, page
+from travelsim.i18n import _, localized
 from travelsim.state.security import (
     DeleteAccountState,
     PasswordResetState,
@@ -48,14 +49,14 @@ def _session_row(r: rx.Var) -> rx.Component:
         rx.hstack(
             rx.icon("monitor-smartphone", size=18, color=muted),
             rx.text(r["browser"], weight="medium"),
-            rx.cond(r["current"] != "", rx.badge("This device", color_scheme="green")),
+            rx.cond(r["current"] != "", rx.badge(_("This device"), color_scheme="green")),
             align="center",
             spacing="2",
             wrap="wrap",
         ),
-        rx.text("Signed in with ", r["method"], size="2", color=muted),
-        rx.text("Since ", r["started"], size="2", color=muted),
-        rx.text("Last active ", r["last_seen"], size="2", color=muted),
+        rx.text(_("Signed in with:"), " ", r["method"], size="2", color=muted),
+        rx.text(_("Signed in since:"), " ", r["started"], size="2", color=muted),
+        rx.text(_("Last active:"), " ", r["last_seen"], size="2", color=muted),
         padding_y="2",
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
@@ -65,21 +66,23 @@ def _session_row(r: rx.Var) -> rx.Component:
 
 def _sessions_section() -> rx.Component:
     return _section(
-        "Where you are signed in",
+        _("Where you are signed in"),
         rx.vstack(
             rx.foreach(SecurityState.sessions, _session_row),
             spacing="0",
             width="100%",
         ),
         rx.text(
-            "Lost a phone or used a shared computer? Sign out everywhere: every "
-            "device, this one included, will need to sign in again.",
+            _(
+                "Lost a phone or used a shared computer? Sign out everywhere: every "
+                "device, this one included, will need to sign in again."
+            ),
             size="2",
             color=rx.color("gray", 11),
         ),
         post_form(
             rx.button(
-                "Sign out everywhere",
+                _("Sign out everywhere"),
                 type="submit",
                 color_scheme="red",
                 # This tab signs out too: it forgets its Reflex state as the form posts.
@@ -92,26 +95,26 @@ def _sessions_section() -> rx.Component:
 
 def _two_step_section() -> rx.Component:
     return _section(
-        "Two-step verification",
+        _("Two-step verification"),
         rx.cond(
             SecurityState.totp_enabled,
             rx.hstack(
-                rx.badge("On", color_scheme="green"),
-                rx.text("Sign-in asks for a code from your authenticator app.", size="2"),
+                rx.badge(_("On"), color_scheme="green"),
+                rx.text(_("Sign-in asks for a code from your authenticator app."), size="2"),
                 align="center",
             ),
             rx.vstack(
                 rx.text(
                     rx.cond(
                         SecurityState.is_staff,
-                        "Required for staff accounts.",
-                        "Add a code from an authenticator app to every sign-in.",
+                        _("Required for staff accounts."),
+                        _("Add a code from an authenticator app to every sign-in."),
                     ),
                     size="2",
                 ),
                 rx.link(
-                    rx.button("Set up two-step verification", variant="soft"),
-                    href="/security/totp",
+                    rx.button(_("Set up two-step verification"), variant="soft"),
+                    href=localized("/security/totp"),
                 ),
             ),
         ),
@@ -120,12 +123,12 @@ def _two_step_section() -> rx.Component:
 
 def _password_section() -> rx.Component:
     return _section(
-        "Password",
+        _("Password"),
         rx.text(
-            "To change your password, we email you a link to choose a new one.",
+            _("To change your password, we email you a link to choose a new one."),
             size="2",
         ),
-        rx.link("Change my password", href="/password/forgot", size="2"),
+        rx.link(_("Change my password"), href=localized("/password/forgot"), size="2"),
     )
 
 
@@ -133,11 +136,18 @@ def _identities_section() -> rx.Component:
     return rx.cond(
         SecurityState.identities.length() > 0,
         _section(
-            "Identity providers",
+            _("Identity providers"),
             rx.foreach(
                 SecurityState.identities,
                 lambda i: rx.text(
-                    i["email"], " · ", i["issuer"], " · linked ", i["linked"], size="2"
+                    i["email"],
+                    " · ",
+                    i["issuer"],
+                    " · ",
+                    _("linked:"),
+                    " ",
+                    i["linked"],
+                    size="2",
                 ),
             ),
         ),
@@ -146,28 +156,32 @@ def _identities_section() -> rx.Component:
 
 def _data_section() -> rx.Component:
     return _section(
-        "Your data",
+        _("Your data"),
         rx.text(
-            "Download everything we hold about you: your account, eSIMs, orders, "
-            "payments, notifications and emails, as a JSON file. Activation codes are "
-            "not included: they stay on each eSIM's install page.",
+            _(
+                "Download everything we hold about you: your account, eSIMs, orders, "
+                "payments, notifications and emails, as a JSON file. Activation codes are "
+                "not included: they stay on each eSIM’s install page."
+            ),
             size="2",
         ),
         rx.link(
-            rx.button(rx.icon("download", size=16), "Download my data", variant="soft"),
+            rx.button(rx.icon("download", size=16), _("Download my data"), variant="soft"),
             href="/account/export.json",
             # A file from a server route: the browser must load it, not the router.
             reload_document=True,
         ),
         rx.separator(size="4"),
         rx.text(
-            "Deleting your account is permanent. We show you exactly what happens "
-            "before anything is deleted.",
+            _(
+                "Deleting your account is permanent. We show you exactly what happens "
+                "before anything is deleted."
+            ),
             size="2",
         ),
         rx.link(
-            rx.button("Delete my account…", variant="outline", color_scheme="red"),
-            href="/account/delete",
+            rx.button(_("Delete my account…"), variant="outline", color_scheme="red"),
+            href=localized("/account/delete"),
         ),
     )
 
@@ -175,7 +189,7 @@ def _data_section() -> rx.Component:
 def security_page() -> rx.Component:
     return page(
         rx.vstack(
-            rx.heading("Security & privacy", size="7"),
+            rx.heading(_("Security & privacy"), size="7"),
             notice_callout(SecurityState.notice, "shield-check"),
             _sessions_section(),
             _two_step_section(),
@@ -196,7 +210,7 @@ def _code_form() -> rx.Component:
     return post_form(
         rx.vstack(
             labelled_input(
-                "6-digit code",
+                _("6-digit code"),
                 "code",
                 "text",
                 required=True,
@@ -206,7 +220,7 @@ def _code_form() -> rx.Component:
                 max_length=7,
             ),
             hidden_input("next", TotpState.next_path),
-            submit_button("Verify"),
+            submit_button(_("Verify")),
             spacing="3",
         ),
         action="/auth/totp",
@@ -215,25 +229,27 @@ def _code_form() -> rx.Component:
 
 def _enrol() -> rx.Component:
     return rx.vstack(
-        rx.heading("Set up two-step verification", size="6"),
+        rx.heading(_("Set up two-step verification"), size="6"),
         rx.cond(
             TotpState.required,
             rx.callout(
-                "Staff accounts need a second step at every sign-in.",
+                _("Staff accounts need a second step at every sign-in."),
                 icon="shield",
                 color_scheme="blue",
             ),
         ),
         error_callout(TotpState.error),
         rx.text(
-            "1. Scan this code with an authenticator app (Google Authenticator, "
-            "1Password, Aegis, …).",
+            _(
+                "1. Scan this code with an authenticator app (Google Authenticator, "
+                "1Password, Aegis, …)."
+            ),
             size="2",
         ),
         rx.center(
             rx.image(
                 src=TotpState.qr_data_uri,
-                alt="QR code for your authenticator app",
+                alt=_("QR code for your authenticator app"),
                 width="220px",
                 height="220px",
                 background="white",
@@ -241,9 +257,9 @@ def _enrol() -> rx.Component:
             ),
             width="100%",
         ),
-        rx.text("Or type this key:", size="2"),
+        rx.text(_("Or type this key:"), size="2"),
         rx.code(TotpState.secret, size="3", data_testid="totp-secret"),
-        rx.text("2. Enter the code the app shows.", size="2"),
+        rx.text(_("2. Enter the code the app shows."), size="2"),
         _code_form(),
         spacing="3",
         width="100%",
@@ -252,9 +268,9 @@ def _enrol() -> rx.Component:
 
 def _verify() -> rx.Component:
     return rx.vstack(
-        rx.heading("Two-step verification", size="6"),
+        rx.heading(_("Two-step verification"), size="6"),
         error_callout(TotpState.error),
-        rx.text("Enter the 6-digit code from your authenticator app.", size="2"),
+        rx.text(_("Enter the 6-digit code from your authenticator app."), size="2"),
         _code_form(),
         spacing="3",
         width="100%",
@@ -271,22 +287,24 @@ def totp_page() -> rx.Component:
 def forgot_password_page() -> rx.Component:
     return page(
         _narrow(
-            rx.heading("Reset your password", size="6"),
+            rx.heading(_("Reset your password"), size="6"),
             error_callout(PasswordResetState.error),
             rx.text(
-                "Enter the email address of your account. We will email you a link to choose "
-                "a new password.",
+                _(
+                    "Enter the email address of your account. We will email you a link to "
+                    "choose a new password."
+                ),
                 size="2",
             ),
             post_form(
                 rx.vstack(
                     email_input(),
-                    submit_button("Email me a link"),
+                    submit_button(_("Email me a link")),
                     spacing="3",
                 ),
                 action="/auth/password/forgot",
             ),
-            rx.link("Back to sign in", href="/signin", size="2"),
+            rx.link(_("Back to sign in"), href=localized("/signin"), size="2"),
         )
     )
 
@@ -297,20 +315,23 @@ def reset_password_page() -> rx.Component:
     return page(
         _narrow(
             rx.heading(
-                rx.cond(choosing, "Choose your password", "Choose a new password"), size="6"
+                rx.cond(choosing, _("Choose your password"), _("Choose a new password")), size="6"
             ),
             error_callout(PasswordResetState.error),
             rx.cond(
                 choosing,
                 notice_callout(
-                    "Your email address is confirmed. No password was set when the account "
-                    "was created: choose the one you will sign in with.",
+                    _(
+                        "Your email address is confirmed. No password was set when the "
+                        "account was created: choose the one you will sign in with."
+                    ),
                     "mail-check",
                     role="status",
                 ),
             ),
             rx.text(
-                "Account: ",
+                _("Account:"),
+                " ",
                 rx.text.strong(PasswordResetState.account_email),
                 size="2",
                 data_testid="reset-account",
@@ -318,8 +339,8 @@ def reset_password_page() -> rx.Component:
             rx.text(
                 rx.cond(
                     choosing,
-                    "Saving it signs you in here and signs out any other device.",
-                    "Setting a new password signs you out on every other device.",
+                    _("Saving it signs you in here and signs out any other device."),
+                    _("Setting a new password signs you out on every other device."),
                 ),
                 size="2",
                 color=muted,
@@ -329,14 +350,14 @@ def reset_password_page() -> rx.Component:
                 rx.cond(
                     choosing,
                     _password_fields(
-                        "Password (at least 10 characters)",
-                        "Repeat the password",
-                        "Save my password",
+                        _("Password (at least 10 characters)"),
+                        _("Repeat the password"),
+                        _("Save my password"),
                     ),
                     _password_fields(
-                        "New password (at least 10 characters)",
-                        "Repeat the new password",
-                        "Save my new password",
+                        _("New password (at least 10 characters)"),
+                        _("Repeat the new password"),
+                        _("Save my new password"),
                     ),
                 ),
                 action="/auth/password/reset",
@@ -364,8 +385,10 @@ def _what_deletion_does() -> rx.Component:
         rx.cond(
             DeleteAccountState.live_esims.length() > 0,
             rx.el.li(
-                "These eSIMs still have data or validity left. They will be suspended "
-                "right away and stop working; remaining data is lost:",
+                _(
+                    "These eSIMs still have data or validity left. They will be suspended "
+                    "right away and stop working; remaining data is lost:"
+                ),
                 rx.el.ul(
                     rx.foreach(
                         DeleteAccountState.live_esims,
@@ -376,16 +399,22 @@ def _what_deletion_does() -> rx.Component:
             ),
         ),
         rx.el.li(
-            "Your eSIMs are removed from the portal: you can no longer see their "
-            "QR codes or buy more data for them."
+            _(
+                "Your eSIMs are removed from the portal: you can no longer see their "
+                "QR codes or buy more data for them."
+            )
         ),
         rx.el.li(
-            "Your orders (",
+            _(
+                "Your orders are kept for accounting, as the law requires, without your name "
+                "or email address:"
+            ),
+            " ",
             DeleteAccountState.orders.to_string(),
-            ") are kept for accounting, as the law requires, without your name or email address.",
+            ".",
         ),
-        rx.el.li("You are signed out everywhere and your sign-in details are erased."),
-        rx.el.li("Notifications, emails and other records about you are deleted."),
+        rx.el.li(_("You are signed out everywhere and your sign-in details are erased.")),
+        rx.el.li(_("Notifications, emails and other records about you are deleted.")),
         padding_left="1.2em",
         list_style_type="disc",
         font_size="14px",
@@ -395,19 +424,21 @@ def _what_deletion_does() -> rx.Component:
 def _delete_form() -> rx.Component:
     return post_form(
         rx.vstack(
-            email_input("Type your email address to confirm", "confirm_email", auto_complete="off"),
+            email_input(
+                _("Type your email address to confirm"), "confirm_email", auto_complete="off"
+            ),
             rx.el.label(
                 rx.hstack(
                     rx.el.input(type="checkbox", name="confirm", value="yes", required=True),
                     rx.text(
-                        "I understand my account and eSIMs stop working for good.",
+                        _("I understand my account and eSIMs stop working for good."),
                         size="2",
                     ),
                     align="center",
                 ),
             ),
             submit_button(
-                "Delete my account",
+                _("Delete my account"),
                 color_scheme="red",
                 custom_attrs={"onClick": FORGET_TAB_STATE},
             ),
@@ -420,32 +451,34 @@ def _delete_form() -> rx.Component:
 def delete_account_page() -> rx.Component:
     return page(
         _narrow(
-            rx.heading("Delete your account", size="6"),
+            rx.heading(_("Delete your account"), size="6"),
             error_callout(DeleteAccountState.error),
             rx.callout(
-                "This cannot be undone.",
+                _("This cannot be undone."),
                 icon="triangle-alert",
                 color_scheme="red",
                 role="alert",
             ),
-            rx.text("When you delete your account:", weight="medium"),
+            rx.text(_("When you delete your account:"), weight="medium"),
             _what_deletion_does(),
             rx.text(
-                "Want a copy first? ",
-                rx.link("Download your data", href="/account/export.json", reload_document=True),
-                ".",
+                _("Want a copy first?"),
+                " ",
+                rx.link(_("Download your data"), href="/account/export.json", reload_document=True),
                 size="2",
             ),
             rx.cond(
                 DeleteAccountState.pending_orders > 0,
                 rx.callout(
-                    "An order is still being prepared: you can delete your account once it is "
-                    "delivered.",
+                    _(
+                        "An order is still being prepared: you can delete your account once "
+                        "it is delivered."
+                    ),
                     icon="clock",
                     color_scheme="amber",
                 ),
                 _delete_form(),
             ),
-            rx.link("Keep my account", href="/security", size="2"),
+            rx.link(_("Keep my account"), href=localized("/security"), size="2"),
         )
     )

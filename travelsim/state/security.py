@@ -16,6 +16,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from travelsim import db
+from travelsim.i18n import N_, _, localized
 from travelsim.models import User
 from travelsim.services import oidc
 from travelsim.services.auth import reset, totp
@@ -29,10 +30,10 @@ from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
 
 METHOD_LABELS = {
-    "password": "Password",
-    "oidc": "Identity provider",
-    "email_link": "Email link",
-    "reset": "Password reset",
+    "password": N_("Password"),
+    "oidc": N_("Identity provider"),
+    "email_link": N_("Email link"),
+    "reset": N_("Password reset"),
 }
 
 
@@ -58,7 +59,7 @@ class SecurityState(SessionState):
             return self._signin_redirect()  # or to the second factor it still owes
         await self._fill(user)
         self.notice = (
-            "Two-step verification is on."
+            _("Two-step verification is on.")
             if self.router.url.query_parameters.get("notice") == "totp_on"
             else ""
         )
@@ -84,7 +85,9 @@ class SecurityState(SessionState):
         self.sessions = [
             {
                 "browser": info.device,
-                "method": METHOD_LABELS.get(info.method, info.method),
+                "method": _(METHOD_LABELS[info.method])
+                if info.method in METHOD_LABELS
+                else info.method,
                 "started": _when(info.created_at, self.tz),
                 "last_seen": _when(info.last_seen_at, self.tz),
                 "current": "yes" if info.current else "",
@@ -180,7 +183,7 @@ class PasswordResetState(SessionState):
             except AccountError as exc:
                 self.token_ok = False
                 self.account_email, self.choosing = "", False
-                return rx.redirect(f"/password/forgot?error={quote(exc.code)}")
+                return rx.redirect(localized(f"/password/forgot?error={quote(exc.code)}"))
         await self._require_user()
         return None
 
