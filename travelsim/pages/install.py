@@ -14,6 +14,7 @@ import reflex as rx
 
 from travelsim.components.install_details import install_details
 from travelsim.components.layout import page
+from travelsim.i18n import _, localized
 from travelsim.state.install import InstallState
 
 
@@ -21,21 +22,23 @@ def qr_section() -> rx.Component:
     src = "/esims/" + InstallState.esim_id + "/qr.png"
     return rx.card(
         rx.vstack(
-            rx.heading("Scan the QR code", size="4"),
+            rx.heading(_("Scan the QR code"), size="4"),
             rx.text(
-                "On the phone you will use abroad, open the camera (iPhone) or Settings › "
-                "Network › SIMs › Add eSIM (Android) and scan this code from another screen.",
+                _(
+                    "On the phone you will use abroad, open the camera (iPhone) or Settings › "
+                    "Network › SIMs › Add eSIM (Android) and scan this code from another screen."
+                ),
                 size="2",
             ),
             rx.image(
                 src=src,
-                alt="eSIM installation QR code",
+                alt=_("eSIM installation QR code"),
                 width="260px",
                 height="260px",
                 data_testid="qr",
             ),
             rx.link(
-                rx.button(rx.icon("download", size=16), "Download QR (PNG)", variant="soft"),
+                rx.button(rx.icon("download", size=16), _("Download QR (PNG)"), variant="soft"),
                 href=src + "?download=1",
                 is_external=False,
             ),
@@ -49,26 +52,26 @@ def qr_section() -> rx.Component:
 def guides() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Step by step", size="4"),
+            rx.heading(_("Step by step"), size="4"),
             rx.el.details(
                 rx.el.summary("iPhone"),
                 rx.el.ol(
-                    rx.el.li("Settings › Mobile Service › Add eSIM › Use QR Code."),
-                    rx.el.li("Scan the code, or tap “Enter details manually”."),
-                    rx.el.li("Label it “Travel”, keep your usual line for calls if you like."),
-                    rx.el.li("At your destination: turn on Data Roaming for the Travel line."),
+                    rx.el.li(_("Settings › Mobile Service › Add eSIM › Use QR Code.")),
+                    rx.el.li(_("Scan the code, or tap “Enter details manually”.")),
+                    rx.el.li(_("Label it “Travel”, keep your usual line for calls if you like.")),
+                    rx.el.li(_("At your destination: turn on Data Roaming for the Travel line.")),
                 ),
             ),
             rx.el.details(
                 rx.el.summary("Android"),
                 rx.el.ol(
-                    rx.el.li("Settings › Network & internet › SIMs › Add eSIM."),
-                    rx.el.li("Scan the code, or choose “Need help?” › enter it manually."),
-                    rx.el.li("At your destination: turn the eSIM on and enable roaming."),
+                    rx.el.li(_("Settings › Network & internet › SIMs › Add eSIM.")),
+                    rx.el.li(_("Scan the code, or choose “Need help?” › enter it manually.")),
+                    rx.el.li(_("At your destination: turn the eSIM on and enable roaming.")),
                 ),
             ),
             rx.text(
-                "Install it once, and do not delete it: most codes work only once.",
+                _("Install it once, and do not delete it: most codes work only once."),
                 size="2",
                 weight="medium",
             ),
@@ -84,13 +87,7 @@ def notices() -> rx.Component:
         rx.cond(
             InstallState.in_app_browser != "",
             rx.callout(
-                rx.text(
-                    "You are in ",
-                    InstallState.in_app_browser,
-                    "'s in-app browser, where the "
-                    "one-tap install does not work. Open this page in Safari or Chrome (menu › "
-                    "“Open in browser”), or use the QR code or manual entry below.",
-                ),
+                rx.text(InstallState.in_app_warning),
                 icon="external-link",
                 color_scheme="amber",
                 data_testid="in-app-warning",
@@ -100,8 +97,10 @@ def notices() -> rx.Component:
         rx.cond(
             InstallState.status == "installed",
             rx.callout(
-                "This eSIM is already installed on a phone. Do not delete it: the code "
-                "cannot be used again.",
+                _(
+                    "This eSIM is already installed on a phone. Do not delete it: the code "
+                    "cannot be used again."
+                ),
                 icon="shield-alert",
                 color_scheme="amber",
                 data_testid="installed-notice",
@@ -116,7 +115,9 @@ def confirmation_notice() -> rx.Component:
     return rx.callout(
         rx.text(
             InstallState.confirmation_lead,
-            " Contact support: ",
+            " ",
+            _("Contact support:"),
+            " ",
             rx.link(
                 InstallState.support["email"],
                 href="mailto:" + InstallState.support["email"],
@@ -136,7 +137,7 @@ def confirmation_notice() -> rx.Component:
                 rx.text.span(
                     " · ",
                     rx.link(
-                        "help page",
+                        _("help page"),
                         href=InstallState.support["url"],
                         is_external=True,
                     ),
@@ -158,20 +159,25 @@ def downloaded_notice() -> rx.Component:
     return rx.callout(
         rx.vstack(
             rx.text(
-                "This eSIM is already downloaded to a phone. Its code cannot be used again, "
-                "and you do not need to scan it: finish the installation on that phone.",
+                _(
+                    "This eSIM is already downloaded to a phone. Its code cannot be used "
+                    "again, and you do not need to scan it: finish the installation on that "
+                    "phone."
+                ),
                 data_testid="downloaded-text",
             ),
             rx.el.ul(
                 rx.el.li(
-                    "iPhone: Settings › Mobile Service (or Cellular). The eSIM appears there: "
-                    "turn it on."
+                    _(
+                        "iPhone: Settings › Mobile Service (or Cellular). The eSIM appears "
+                        "there: turn it on."
+                    )
                 ),
-                rx.el.li("Android: Settings › Network & internet › SIMs. Turn the eSIM on."),
+                rx.el.li(_("Android: Settings › Network & internet › SIMs. Turn the eSIM on.")),
             ),
             rx.hstack(
-                rx.text("Problem with this eSIM?", size="1", color=rx.color("gray", 11)),
-                rx.link("Request a replacement", href=InstallState.esim_url, size="1"),
+                rx.text(_("Problem with this eSIM?"), size="1", color=rx.color("gray", 11)),
+                rx.link(_("Request a replacement"), href=InstallState.esim_url, size="1"),
                 spacing="2",
                 align="center",
                 wrap="wrap",
@@ -189,11 +195,14 @@ def install_page() -> rx.Component:
     return page(
         rx.cond(
             InstallState.not_found,
-            rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("Back home", href="/")),
+            rx.vstack(
+                rx.heading(_("eSIM not found"), size="6"),
+                rx.link(_("Back home"), href=localized("/")),
+            ),
             rx.cond(
                 InstallState.ready,
                 rx.vstack(
-                    rx.heading("Install your eSIM", size="7"),
+                    rx.heading(_("Install your eSIM"), size="7"),
                     rx.text(
                         "ICCID ", rx.code(InstallState.iccid), size="2", color=rx.color("gray", 11)
                     ),
@@ -220,8 +229,8 @@ def install_page() -> rx.Component:
                     width="100%",
                 ),
                 rx.vstack(
-                    rx.heading("Your eSIM is being prepared", size="6"),
-                    rx.text("Its installation data is not ready yet. Check your order page."),
+                    rx.heading(_("Your eSIM is being prepared"), size="6"),
+                    rx.text(_("Its installation data is not ready yet. Check your order page.")),
                 ),
             ),
         )

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim.crypto import DecryptionError
 from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, ios_link, qr_png
 from travelsim.esim.lifecycle import InstallState, install_state
+from travelsim.i18n import N_
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, OrderStatus, User
 from travelsim.services.ownership import owned_esim
@@ -41,7 +42,7 @@ __all__ = [
 #: activation code or the QR (only a "required" flag is, docs/esim.md#confirmation-code), no
 #: platform call returns it, and the portal does not send it: the seller's support gives it. The
 #: install page and the installation email say exactly this, once, with the support contact.
-CONFIRMATION_CODE_LEAD = (
+CONFIRMATION_CODE_LEAD = N_(
     "Your phone will also ask for a confirmation code. It is not inside the QR code or the "
     "activation code: our support team gives it to you."
 )

@@ -15,6 +15,7 @@ import reflex as rx
 
 from travelsim import db, urls
 from travelsim.esim import install_links
+from travelsim.i18n import _, localized
 from travelsim.services import installation
 from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState
@@ -35,6 +36,8 @@ class InstallState(SessionState):
     platform: str = "other"
     mobile: bool = False
     in_app_browser: str = ""
+    #: The in-app-browser warning in the page's language ("" outside one).
+    in_app_warning: str = ""
     #: The seller's support contact (settings, read on every load, never at build time):
     #: ``email`` always; ``url``, ``phone`` and ``tel`` (digits for a tel: link) may be "".
     support: dict[str, str] = {}
@@ -51,6 +54,16 @@ class InstallState(SessionState):
         self.platform = install_links.device_platform(ua)
         self.mobile = install_links.is_mobile(ua)
         self.in_app_browser = install_links.in_app_browser_name(ua) or ""
+        self.in_app_warning = (
+            _(
+                "You are in {app}’s in-app browser, where the one-tap install does not work. "
+                "Open this page in Safari or Chrome (menu › “Open in browser”), or use the QR "
+                "code or manual entry below."
+            ).format(app=self.in_app_browser)
+            if self.in_app_browser
+            else ""
+        )
+        self.confirmation_lead = _(installation.CONFIRMATION_CODE_LEAD)
         view = None
         if raw.isdigit():
             async with db.session() as s:
@@ -69,5 +82,5 @@ class InstallState(SessionState):
         self.confirmation_code_required = view.confirmation_code_required
         self.support = support_links()
         self.status = view.status
-        self.esim_url = urls.esim(view.esim_id)
+        self.esim_url = localized(urls.esim(view.esim_id))
         return None
