@@ -2,7 +2,10 @@
 
 Money is handled as integer minor units plus an ISO 4217 code; the number of minor units
 per major unit and the locale-aware rendering come from Babel (CLDR data). Data volumes
-follow the platform's counting: 1 MB = 1,048,576 bytes, 1 GB = 1,073,741,824 bytes.
+follow the platform's counting: 1 MB = 1,048,576 bytes, 1 GB = 1,073,741,824 bytes. Every
+text is in the active language (``travelsim.i18n``): English as the rules below show, other
+languages with CLDR's decimal separator and short unit names (French ``1,5 Go``),
+docs/i18n.md#formats.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from babel.numbers import format_currency, get_currency_precision
+from babel.units import format_unit
 
 from travelsim import i18n
 
@@ -42,10 +46,15 @@ def format_money(amount_minor: int, currency: str, locale: str | None = None) ->
 
 
 def format_bytes(n: int | None) -> str:
-    """Human data volume in the platform's binary units: ``1073741824`` → ``"1 GB"``,
-    ``1610612736`` → ``"1.5 GB"``, ``524288000`` → ``"500 MB"``. ``None`` → ``"unknown"``."""
+    """Human data volume in the platform's binary units, in the active language:
+    ``1073741824`` → ``"1 GB"``, ``1610612736`` → ``"1.5 GB"`` (French ``"1,5\u202fGo"``),
+    ``524288000`` → ``"500 MB"``. ``None`` → ``"unknown"`` (translated)."""
     if n is None:
-        return "unknown"
+        return i18n._("unknown")
+    return _localized(_english_bytes(n))
+
+
+def _english_bytes(n: int) -> str:
     n = max(n, 0)
     if n >= GB:
         return f"{_trim(n / GB)} GB"
@@ -57,6 +66,26 @@ def format_bytes(n: int | None) -> str:
 
 
 _UNITS = ((GB, "GB"), (MB, "MB"), (1024, "KB"), (1, "B"))
+#: CLDR's unit of each English unit name above (its short name per language comes from CLDR:
+#: French "Go", "Mo", "ko", "o"). CLDR's digital units are decimal by definition, the
+#: platform's binary: the names are what travelers read on their phones for the same figures.
+_CLDR_UNITS = {
+    "GB": "digital-gigabyte",
+    "MB": "digital-megabyte",
+    "KB": "digital-kilobyte",
+    "B": "digital-byte",
+}
+
+
+def _localized(text: str) -> str:
+    """An English volume text ("18.98 GB") in the active language, the digits unchanged."""
+    locale = i18n.format_locale()
+    if i18n.current() == i18n.DEFAULT:
+        return text
+    number, unit = text.split()
+    return format_unit(
+        Decimal(number), _CLDR_UNITS[unit], length="short", locale=locale, format="0.############"
+    )
 
 
 def _unit_of(n: int) -> tuple[int, str]:
@@ -81,23 +110,24 @@ def _in_unit(n: int, size: int, name: str, decimals: int, rounding: str) -> str:
 def data_left(remaining: int, total: int) -> tuple[str, str]:
     """``(remaining_text, total_text)`` for "X of Y left", never contradicting each other.
 
-    Both are :func:`format_bytes` texts, except when that would show a remainder below the
-    total as equal to it (or more): then both are shown in the total's unit with more
-    decimals, the remainder rounded down and the total to nearest, until the shown remainder
-    is below the shown total. ``(19 GB - 20 MB, 19 GB)`` → ``("18.98 GB", "19 GB")``, never
-    "19 GB of 19 GB" unless nothing was used. Bytes in, negative remainders count as 0.
+    Both are :func:`format_bytes` texts (active language), except when that would show a
+    remainder below the total as equal to it (or more): then both are shown in the total's
+    unit with more decimals, the remainder rounded down and the total to nearest, until the
+    shown remainder is below the shown total. ``(19 GB - 20 MB, 19 GB)`` →
+    ``("18.98 GB", "19 GB")``, never "19 GB of 19 GB" unless nothing was used. Bytes in,
+    negative remainders count as 0.
     Rule: docs/business-rules.md#figures-shown-to-travelers.
     """
-    left, of = format_bytes(remaining), format_bytes(total)
+    left, of = _english_bytes(remaining), _english_bytes(total)
     if remaining >= total or _shown(left) < _shown(of):
-        return left, of
+        return _localized(left), _localized(of)
     size, name = _unit_of(max(total, 1))
     for decimals in range(2, 13):
         left = _in_unit(remaining, size, name, decimals, ROUND_FLOOR)
         of = _in_unit(total, size, name, decimals, ROUND_HALF_EVEN)
         if _shown(left) < _shown(of):
             break
-    return left, of
+    return _localized(left), _localized(of)
 
 
 def percent_left(remaining: int, total: int) -> float:

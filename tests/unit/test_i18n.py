@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from travelsim import i18n
-from travelsim.formatting import format_days, format_money
+from travelsim.formatting import data_left, format_bytes, format_days, format_money
 from travelsim.routes.locale import LANG_COOKIE, LocaleMiddleware, is_traveler_page
 from travelsim.services import countries
 
@@ -217,3 +217,26 @@ def test_what_is_not_a_traveler_page_navigation_passes_untouched() -> None:
     assert is_traveler_page("/esims/12/install")
     assert not is_traveler_page("/esims/12/qr.png")
     assert not is_traveler_page("/esims/12/install/extra")
+
+
+@pytest.mark.parametrize(
+    ("locale", "one_and_a_half_gb", "zero", "near_full"),
+    [
+        # CLDR 47 short unit names and decimal separators (babel's locale data):
+        # French "Go"/"o" after a narrow no-break space, German and Spanish "GB"/"Byte"/"B".
+        ("en", "1.5 GB", "0 B", ("18.98 GB", "19 GB")),
+        ("fr", "1,5\u202fGo", "0\u202fo", ("18,98\u202fGo", "19\u202fGo")),
+        ("de", "1,5\u00a0GB", "0 Byte", ("18,98\u00a0GB", "19\u00a0GB")),
+        ("es", "1,5 GB", "0 B", ("18,98 GB", "19 GB")),
+    ],
+)
+def test_data_volumes_in_the_travelers_locale(
+    locale: str, one_and_a_half_gb: str, zero: str, near_full: tuple[str, str]
+) -> None:
+    gb, mb = 1024**3, 1024**2
+    with i18n.using(locale):
+        assert format_bytes(3 * gb // 2) == one_and_a_half_gb
+        assert format_bytes(0) == zero
+        # the never-contradicting rule still holds once localized
+        assert data_left(19 * gb - 20 * mb, 19 * gb) == near_full
+        assert format_bytes(None) == i18n.translations(locale).gettext("unknown")
