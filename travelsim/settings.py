@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     )
 
     # --- commerce --------------------------------------------------------------------
+    currencies: list[str] = Field(
+        ["EUR", "USD", "GBP"],
+        description="Currencies a traveler may choose (ISO 4217; prices are seller-set per "
+        "currency, never converted: docs/i18n.md#currencies).",
+    )
     checkout_reservation_minutes: int = 15
     checkout_ttl_minutes: int = Field(
         30,

@@ -20,6 +20,8 @@ from travelsim.models.accounts import (
 )
 from travelsim.models.catalogue import (
     Plan,
+    PlanPrice,
+    PlanText,
 )
 from travelsim.models.columns import (
     UTCDateTime,
@@ -93,6 +95,8 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "Plan",
+    "PlanPrice",
+    "PlanText",
     "ProvisioningStep",
     "PurchaseKind",
     "ReplacementRequest",

@@ -33,6 +33,9 @@ class User(SQLModel, table=True):
     #: The language chosen with the switcher (one of ``travelsim.i18n.LOCALES``), ``None``
     #: until the traveler chooses (docs/i18n.md#choosing-the-language).
     locale: str | None = Field(default=None, max_length=8)
+    #: The currency chosen with the currency menu (ISO 4217, one of ``Settings.currencies``),
+    #: ``None`` until the traveler chooses (docs/i18n.md#currencies).
+    currency: str | None = Field(default=None, max_length=3)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -9,6 +9,8 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ForeignKey,
+    String,
 )
 from sqlmodel import Field, SQLModel
 
@@ -69,3 +71,37 @@ class Plan(SQLModel, table=True):
             and self.present_on_platform
             and self.sft_status.lower() == "active"
         )
+
+
+class PlanPrice(SQLModel, table=True):
+    """A seller-set price of a plan in a currency other than its base one
+    (docs/i18n.md#currencies). Prices are never converted at run time: a plan without a
+    row for the traveler's currency is shown at its base price (``Plan.price_minor`` /
+    ``Plan.currency``)."""
+
+    __tablename__ = "plan_price"
+    __table_args__ = (CheckConstraint("price_minor >= 0", name="ck_plan_price_row_nonneg"),)
+
+    plan_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("plan.plan_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    currency: str = Field(primary_key=True, max_length=3, description="ISO 4217 code")
+    price_minor: int = Field(description="Price in the currency's minor units")
+
+
+class PlanText(SQLModel, table=True):
+    """The seller's display name and description of a plan in one language
+    (docs/i18n.md#plan-texts); English (``Plan.display_name``) is the fallback."""
+
+    __tablename__ = "plan_text"
+
+    plan_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("plan.plan_id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    locale: str = Field(primary_key=True, max_length=8)
+    display_name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)

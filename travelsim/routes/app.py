@@ -9,6 +9,7 @@ from starlette.routing import Mount, Route
 from travelsim.routes.account import account_routes
 from travelsim.routes.auth import auth_routes
 from travelsim.routes.callbacks import callback_routes
+from travelsim.routes.currency import currency_routes
 from travelsim.routes.demo import mailbox
 from travelsim.routes.esim import install_json, qr_png
 from travelsim.routes.health import healthz
@@ -49,6 +50,7 @@ def build_routes_app() -> Starlette:
             *callback_routes(),
             *stripe_webhook_routes(),
             *locale_routes(),
+            *currency_routes(),
             Route("/_sim/{path:path}", SimulatorControls()),
         ],
     )

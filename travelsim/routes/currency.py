@@ -1,0 +1,121 @@
+"""The traveler's currency over HTTP: the currency menu's links and the default.
+
+* ``GET /currency/{code}`` (:func:`switch_currency`) is what the header's currency menu opens:
+  it remembers the choice (the :data:`CURRENCY_COOKIE` cookie, and the signed-in traveler's
+  account, ``User.currency``) and returns to the page the traveler was on (``?next=``, else
+  the ``Referer``), like ``/lang/{locale}``.
+* :func:`default_currency` is the currency of a traveler who never chose one, from the
+  browser's ``Accept-Language``.
+
+Prices are seller-set per currency and never converted (docs/i18n.md#currencies).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from travelsim import db
+from travelsim.models import User
+from travelsim.routes.http import current_user
+from travelsim.routes.locale import _return_path
+from travelsim.settings import get_settings
+
+#: The remembered choice (one of ``Settings.currencies``), for a year.
+CURRENCY_COOKIE = "travelsim_currency"
+CURRENCY_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+#: Regions whose travelers default to a currency other than EUR.
+_REGION_CURRENCY = {"US": "USD", "GB": "GBP"}
+
+
+def _ranked_tags(accept_language: str) -> list[str]:
+    """The language tags of an ``Accept-Language`` value, most preferred first (``q``
+    weights honoured, ties in header order; malformed weights count as 0)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*":
+            continue
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        if q > 0:
+            ranked.append((-q, index, tag))
+    return [tag for _q, _i, tag in sorted(ranked)]
+
+
+def default_currency(accept_language: str | None, allowed: list[str] | None = None) -> str:
+    """The currency of a traveler who never chose one (ISO 4217 code).
+
+    The rule (docs/i18n.md#currencies): the browser's most preferred ``Accept-Language`` tag
+    decides by its region: ``en-US`` (any ``-US``) → ``USD``, ``en-GB`` (any ``-GB``) →
+    ``GBP``; everything else (``fr``, ``de``, ``es``, ``en`` without a region, no header) →
+    ``EUR``. ``allowed`` (default ``Settings.currencies``) limits the answer: a rule currency
+    not offered falls back to ``EUR`` if offered, else to the first allowed one.
+    """
+    offered = allowed if allowed is not None else get_settings().currencies
+    wanted = "EUR"
+    tags = _ranked_tags(accept_language or "")
+    if tags:
+        subtags = tags[0].replace("_", "-").split("-")
+        region = next((s.upper() for s in subtags[1:] if len(s) == 2 and s.isalpha()), "")
+        wanted = _REGION_CURRENCY.get(region, "EUR")
+    if wanted in offered:
+        return wanted
+    return "EUR" if "EUR" in offered or not offered else offered[0]
+
+
+def chosen_currency(cookie: str | None, accept_language: str | None) -> str:
+    """The traveler's currency: the cookie's choice when it names an offered currency,
+    else :func:`default_currency`."""
+    code = (cookie or "").upper()
+    if code in get_settings().currencies:
+        return code
+    return default_currency(accept_language)
+
+
+async def switch_currency(request: Request) -> Response:
+    """``GET /currency/{code}``: remember ``code`` (cookie; the account when signed in) and go
+    back to the page the traveler was on (303). A currency not in ``Settings.currencies``:
+    404. Only :data:`CURRENCY_COOKIE` and ``User.currency`` change."""
+    code = request.path_params["code"].upper()
+    if code not in get_settings().currencies:
+        return Response("Unknown currency.", status_code=404, media_type="text/plain")
+    back = _return_path(request)
+    user = await current_user(request)
+    if user is not None and user.id is not None and user.currency != code:
+        async with db.session() as s:
+            row = await s.get(User, user.id)
+            if row is not None:
+                row.currency = code
+                s.add(row)
+                await s.commit()
+    response = RedirectResponse(back, status_code=303)
+    set_currency_cookie(response, code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def set_currency_cookie(response: Response, code: str) -> None:
+    """Remember ``code`` in the browser (:data:`CURRENCY_COOKIE`, a year, ``SameSite=Lax``).
+    Not ``HttpOnly``: page states read it (``rx.Cookie``) to show prices in it."""
+    response.set_cookie(
+        CURRENCY_COOKIE,
+        code,
+        max_age=CURRENCY_COOKIE_MAX_AGE,
+        path="/",
+        samesite="lax",
+        secure=get_settings().secure_cookies,
+    )
+
+
+def currency_routes() -> list[Route]:
+    """``GET /currency/{code}`` (the currency menu)."""
+    return [Route("/currency/{code}", switch_currency, methods=["GET"])]
