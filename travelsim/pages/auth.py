@@ -79,7 +79,7 @@ def _resend_link() -> rx.Component:
                 rx.input(
                     name="email",
                     type="email",
-                    placeholder="you@example.com",
+                    placeholder=_("you@example.com"),
                     required=True,
                     aria_label=_("Email for a new verification link"),
                     flex_grow="1",
