@@ -50,6 +50,9 @@ import reflex as rx
 from reflex.vars.base import Var
 from reflex_base.utils.imports import ImportDict, ImportVar
 
+from travelsim import i18n
+from travelsim.i18n import N_, _
+
 __all__ = [
     "FAILED_TEXT",
     "LABEL_TEXT",
@@ -63,10 +66,10 @@ __all__ = [
 _RADIX = "@radix-ui/themes@3.3.0"
 
 #: The visible label of the card box.
-LABEL_TEXT = "Card details"
+LABEL_TEXT = N_("Card details")
 #: What the component says while Stripe.js loads, or when it could not load.
-LOADING_TEXT = "Loading the secure card form…"
-FAILED_TEXT = (
+LOADING_TEXT = N_("Loading the secure card form…")
+FAILED_TEXT = N_(
     "The card form could not be loaded. Check your connection and reload the page. "
     "Nothing was charged."
 )
@@ -212,7 +215,8 @@ const TRAVELSIM_CARD_CSS = `
 .travelsim-card-host > div, .travelsim-card-host iframe { flex: 1 1 100%; }
 `;
 
-function TravelsimCardElement({ publishableKey, jsUrl, id }) {
+function TravelsimCardElement({ publishableKey, jsUrl, id, label, loadingText, failedText,
+  locale }) {
   const hostRef = useRef(null);
   const cardRef = useRef(null);
   const [phase, setPhase] = useState("loading");
@@ -227,7 +231,7 @@ function TravelsimCardElement({ publishableKey, jsUrl, id }) {
     travelsimCardFailed = false;
     travelsimLoadStripe(jsUrl).then((StripeCtor) => {
       if (cancelled || !hostRef.current) { return; }
-      const stripe = StripeCtor(publishableKey);
+      const stripe = StripeCtor(publishableKey, { locale: locale || "auto" });
       const card = stripe.elements().create("card", {
         style: travelsimCardStyle(), hidePostalCode: true,
       });
@@ -258,7 +262,7 @@ function TravelsimCardElement({ publishableKey, jsUrl, id }) {
         cardRef.current = null;
       }
     };
-  }, [publishableKey, jsUrl]);
+  }, [publishableKey, jsUrl, locale]);
   const focusCard = () => {
     const card = cardRef.current;
     if (card && typeof card.focus === "function") { card.focus(); return; }
@@ -270,17 +274,17 @@ function TravelsimCardElement({ publishableKey, jsUrl, id }) {
       data-phase={phase}>
       <style>{TRAVELSIM_CARD_CSS}</style>
       <Text as="div" size="2" weight="medium" id={labelId} onClick={focusCard}
-        style={{ cursor: "default" }}>@LABEL@</Text>
+        style={{ cursor: "default" }}>{label}</Text>
       <div className="travelsim-card-box" id={id}>
         <TravelsimCardHost ref={hostRef} labelId={labelId} />
         {phase === "loading" ? (
           <Text as="div" size="2" color="gray" role="status" aria-live="polite"
-            data-testid="card-loading">@LOADING@</Text>
+            data-testid="card-loading">{loadingText}</Text>
         ) : null}
       </div>
       {phase === "failed" ? (
         <Callout.Root color="red" role="alert" size="1" data-testid="card-failed">
-          <Callout.Text>@FAILED@</Callout.Text>
+          <Callout.Text>{failedText}</Callout.Text>
         </Callout.Root>
       ) : null}
       {problem ? (
@@ -304,6 +308,14 @@ class CardElement(rx.Component):
     publishable_key: Var[str]
     #: Where Stripe.js is loaded from (a runtime value: real or local Stripe).
     js_url: Var[str]
+    #: The box's visible label, its loading and its failure texts, translated into the
+    #: page's language when the page is built (docs/i18n.md): the JS holds no English.
+    label: Var[str]
+    loading_text: Var[str]
+    failed_text: Var[str]
+    #: The page's language (``fr``...) for Stripe.js's own messages (the card box's
+    #: placeholders and its validation texts).
+    locale: Var[str]
 
     def add_imports(self) -> ImportDict:
         """React hooks and the Radix Themes parts the component draws with."""
@@ -317,9 +329,7 @@ class CardElement(rx.Component):
 
     def add_custom_code(self) -> list[str]:
         """The component's JavaScript (module level, once per page)."""
-        code = _JS.replace("@LABEL@", LABEL_TEXT)
-        code = code.replace("@LOADING@", LOADING_TEXT).replace("@FAILED@", FAILED_TEXT)
-        return [code]
+        return [_JS]
 
 
 def card_element(
@@ -327,5 +337,14 @@ def card_element(
 ) -> rx.Component:
     """The labelled card box, loading Stripe.js from ``js_url`` with ``publishable_key``;
     ``id`` names the box (its label is ``<id>-label``). One per page: ``window.travelsimCard``
-    drives the card mounted last."""
-    return CardElement.create(publishable_key=publishable_key, js_url=js_url, id=id)
+    drives the card mounted last. Call it while the page is built (its language active):
+    the visible texts are translated then."""
+    return CardElement.create(
+        publishable_key=publishable_key,
+        js_url=js_url,
+        id=id,
+        label=_(LABEL_TEXT),
+        loading_text=_(LOADING_TEXT),
+        failed_text=_(FAILED_TEXT),
+        locale=i18n.current(),
+    )

@@ -9,6 +9,7 @@ import reflex as rx
 
 from travelsim.components.card_element import card_element
 from travelsim.components.layout import page
+from travelsim.i18n import _, localized
 from travelsim.state.buy import NEW_CARD, BuyState
 
 
@@ -16,25 +17,25 @@ def plan_summary() -> rx.Component:
     p = BuyState.plan
     return rx.card(
         rx.vstack(
-            rx.text("Your plan", size="2", color=rx.color("gray", 11)),
+            rx.text(_("Your plan"), size="2", color=rx.color("gray", 11)),
             rx.heading(p["title"], size="5"),
             rx.hstack(
                 rx.heading(p["volume"], size="6"),
-                rx.text("for"),
+                rx.text("·", aria_hidden="true"),
                 rx.heading(p["validity"], size="5"),
                 align="baseline",
                 spacing="2",
             ),
             rx.text(p["activation_policy"], size="2"),
-            rx.text("Covers: ", p["coverage"], size="2", color=rx.color("gray", 11)),
+            rx.text(_("Covers:"), " ", p["coverage"], size="2", color=rx.color("gray", 11)),
             rx.divider(),
             rx.hstack(
-                rx.text("Total", weight="bold"),
+                rx.text(_("Total"), weight="bold"),
                 rx.spacer(),
                 rx.heading(p["price"], size="6", data_testid="checkout-total"),
                 width="100%",
             ),
-            rx.text("Prices include VAT.", size="1", color=rx.color("gray", 11)),
+            rx.text(_("Prices include VAT."), size="1", color=rx.color("gray", 11)),
             spacing="2",
             width="100%",
         ),
@@ -44,18 +45,22 @@ def plan_summary() -> rx.Component:
 
 def how_to_check() -> rx.Component:
     return rx.el.details(
-        rx.el.summary("How do I check?"),
+        rx.el.summary(_("How do I check?")),
         rx.vstack(
             rx.text(
                 rx.text.strong("iPhone: "),
-                "Settings › General › About. If you see an “EID” line, your iPhone supports "
-                "eSIM. Under “Carrier Lock” it should say “No SIM restrictions”.",
+                _(
+                    "Settings › General › About. If you see an “EID” line, your iPhone "
+                    "supports eSIM. Under “Carrier Lock” it should say “No SIM restrictions”."
+                ),
                 size="2",
             ),
             rx.text(
                 rx.text.strong("Android: "),
-                "Settings › About phone › SIM status (or dial *#06#). An EID means eSIM "
-                "support. Your carrier can tell you if the phone is locked to their network.",
+                _(
+                    "Settings › About phone › SIM status (or dial *#06#). An EID means eSIM "
+                    "support. Your carrier can tell you if the phone is locked to their network."
+                ),
                 size="2",
             ),
             spacing="2",
@@ -67,11 +72,13 @@ def how_to_check() -> rx.Component:
 
 def confirm_step() -> rx.Component:
     return rx.vstack(
-        rx.heading("1. Confirm your trip and phone", size="4"),
-        rx.el.label("Destination", html_for="destination", font_weight="500"),
+        rx.heading(_("1. Confirm your trip and phone"), size="4"),
+        rx.el.label(_("Destination"), html_for="destination", font_weight="500"),
         rx.select.root(
             rx.select.trigger(
-                placeholder="Choose your destination", id="destination", aria_label="Destination"
+                placeholder=_("Choose your destination"),
+                id="destination",
+                aria_label=_("Destination"),
             ),
             rx.select.content(
                 rx.foreach(
@@ -83,18 +90,18 @@ def confirm_step() -> rx.Component:
             on_change=BuyState.set_destination,
         ),
         rx.checkbox(
-            "My phone supports eSIM",
+            _("My phone supports eSIM"),
             checked=BuyState.device_esim,
             on_change=BuyState.set_device_esim,
         ),
         rx.checkbox(
-            "My phone is carrier-unlocked",
+            _("My phone is carrier-unlocked"),
             checked=BuyState.device_unlocked,
             on_change=BuyState.set_device_unlocked,
         ),
         how_to_check(),
         rx.button(
-            "Continue to payment",
+            _("Continue to payment"),
             on_click=BuyState.start,
             loading=BuyState.busy,
             disabled=~(BuyState.device_esim & BuyState.device_unlocked) | BuyState.busy,
@@ -109,15 +116,7 @@ def _topup_target() -> rx.Component:
     """Which eSIM a top-up adds its data to (nothing is reserved for a top-up)."""
     t = BuyState.target
     return rx.callout(
-        rx.text(
-            "The data is added to ",
-            rx.text.strong(t["name"]),
-            " (ICCID ending ",
-            rx.code(t["iccid_tail"]),
-            ")",
-            rx.cond(t["destination"] != "", rx.text.span(" for ", t["destination"]), ""),
-            ". Same eSIM, no new QR code.",
-        ),
+        rx.text(t["sentence"]),
         icon="smartphone",
         size="2",
         data_testid="topup-target",
@@ -129,7 +128,7 @@ def _trip_confirmed() -> rx.Component:
     return rx.hstack(
         rx.icon("circle-check", size=18, color=rx.color("green", 10)),
         rx.text(
-            "1. Trip and phone confirmed",
+            _("1. Trip and phone confirmed"),
             rx.cond(BuyState.destination_label != "", ": " + BuyState.destination_label, ""),
             size="2",
         ),
@@ -142,14 +141,14 @@ def _trip_confirmed() -> rx.Component:
 def _card_choice() -> rx.Component:
     """Once the traveler has saved cards: pay with one of them or with a new card."""
     return rx.vstack(
-        rx.text("Pay with", weight="medium", size="2", id="card-choice-label"),
+        rx.text(_("Pay with"), weight="medium", size="2", id="card-choice-label"),
         rx.radio_group.root(
             rx.vstack(
                 rx.foreach(
                     BuyState.saved_cards,
                     lambda c: rx.radio_group.item(c["label"], value=c["id"]),
                 ),
-                rx.radio_group.item("A new card", value=NEW_CARD),
+                rx.radio_group.item(_("A new card"), value=NEW_CARD),
                 spacing="2",
             ),
             value=BuyState.card_choice,
@@ -169,7 +168,7 @@ def _new_card() -> rx.Component:
     return rx.vstack(
         card_element(BuyState.stripe_publishable_key, BuyState.stripe_js_url),
         rx.checkbox(
-            "Keep this card for later top-ups",
+            _("Keep this card for later top-ups"),
             checked=BuyState.keep_card,
             on_change=BuyState.set_keep_card,
             data_testid="keep-card",
@@ -184,7 +183,7 @@ def pay_step() -> rx.Component:
     topup = BuyState.is_topup
     return rx.vstack(
         rx.cond(topup, _topup_target(), _trip_confirmed()),
-        rx.heading(rx.cond(topup, "Pay", "2. Pay"), size="4"),
+        rx.heading(rx.cond(topup, _("Pay"), _("2. Pay")), size="4"),
         rx.cond(BuyState.saved_cards.length() > 0, _card_choice()),
         _new_card(),
         rx.cond(
@@ -210,7 +209,8 @@ def pay_step() -> rx.Component:
             ),
         ),
         rx.button(
-            "Pay ",
+            _("Pay"),
+            " ",
             BuyState.plan["price"],
             on_click=BuyState.pay,
             size="3",
@@ -221,17 +221,24 @@ def pay_step() -> rx.Component:
         rx.text(
             rx.cond(
                 topup,
-                "The data is added to this eSIM right after payment. You are charged once, "
-                "even if you click twice or reload.",
-                "Your eSIM is reserved for you while you pay. The amount is held on your card "
-                "and charged only once your eSIM is delivered; you are charged once, even if "
-                "you click twice or reload.",
+                _(
+                    "The data is added to this eSIM right after payment. You are charged once, "
+                    "even if you click twice or reload."
+                ),
+                _(
+                    "Your eSIM is reserved for you while you pay. The amount is held on your "
+                    "card and charged only once your eSIM is delivered; you are charged once, "
+                    "even if you click twice or reload."
+                ),
             ),
             size="1",
             color=rx.color("gray", 11),
         ),
         rx.text(
-            "Card details go straight to our card processor, Stripe; they never reach TravelSIM.",
+            _(
+                "Card details go straight to our card processor, Stripe; they never reach "
+                "TravelSIM."
+            ),
             size="1",
             color=rx.color("gray", 11),
         ),
@@ -243,13 +250,15 @@ def pay_step() -> rx.Component:
 def expired_step() -> rx.Component:
     """The checkout in the URL expired: say so plainly, one way on (not an error)."""
     return rx.vstack(
-        rx.heading("This checkout expired", size="4"),
+        rx.heading(_("This checkout expired"), size="4"),
         rx.text(
-            "It was not paid in time, so the eSIM held for it went back on sale. You have not "
-            "been charged. Start again to get today's price and a fresh reservation.",
+            _(
+                "It was not paid in time, so the eSIM held for it went back on sale. You have "
+                "not been charged. Start again to get today's price and a fresh reservation."
+            ),
             size="2",
         ),
-        rx.link(rx.button("Start again", size="3"), href=BuyState.restart_url),
+        rx.link(rx.button(_("Start again"), size="3"), href=BuyState.restart_url),
         spacing="3",
         width="100%",
         data_testid="checkout-expired",
@@ -260,12 +269,11 @@ def price_changed_step() -> rx.Component:
     """The plan's price moved since the checkout opened: nothing was charged; paying the new
     price needs the traveler's explicit yes."""
     return rx.vstack(
-        rx.heading("The price changed", size="4"),
+        rx.heading(_("The price changed"), size="4"),
         rx.callout(BuyState.price_message, icon="info", size="2", width="100%"),
-        rx.text("You have not been charged.", size="2"),
+        rx.text(_("You have not been charged."), size="2"),
         rx.button(
-            "Continue at ",
-            BuyState.plan["price"],
+            _("Continue at the new price"),
             on_click=BuyState.accept_price,
             loading=BuyState.busy,
             disabled=BuyState.busy,
@@ -282,11 +290,11 @@ def buy() -> rx.Component:
         rx.cond(
             BuyState.step == "not_found",
             rx.vstack(
-                rx.heading("This plan is not available", size="6"),
-                rx.link("Back to all plans", href="/"),
+                rx.heading(_("This plan is not available"), size="6"),
+                rx.link(_("Back to all plans"), href=localized("/")),
             ),
             rx.vstack(
-                rx.heading("Checkout", size="7"),
+                rx.heading(_("Checkout"), size="7"),
                 rx.cond(
                     (BuyState.error != "") & (BuyState.step != "pay"),
                     rx.callout(

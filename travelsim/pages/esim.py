@@ -7,6 +7,7 @@ import reflex as rx
 from travelsim import urls
 from travelsim.components.gauges import countdown, radial_gauge
 from travelsim.components.layout import page
+from travelsim.i18n import _
 from travelsim.pages.esim_plans import addons_table, usage_chart
 from travelsim.state.esim import EsimState
 
@@ -156,7 +157,8 @@ def support_contact(support: rx.Var) -> rx.Component:
     """The line "Contact support: <email> · <phone> · <web page>" as links, from a
     ``{"email", "phone", "tel", "url"}`` dict (phone and url shown only when set)."""
     return rx.text(
-        "Contact support: ",
+        _("Contact support:"),
+        " ",
         rx.link(support["email"], href="mailto:" + support["email"]),
         rx.cond(
             support["phone"] != "",

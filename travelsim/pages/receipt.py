@@ -5,10 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.i18n import _, localized
 from travelsim.state.receipt import ReceiptState
 
 
-def _line(label: str, value: rx.Var, strong: bool = False) -> rx.Component:
+def _line(label: str | rx.Var, value: rx.Var, strong: bool = False) -> rx.Component:
     return rx.hstack(
         rx.text(label, weight="bold" if strong else "regular", white_space="nowrap"),
         rx.spacer(),
@@ -27,7 +28,8 @@ def receipt_page() -> rx.Component:
                 rx.vstack(
                     rx.hstack(
                         rx.heading(
-                            "Receipt ",
+                            _("Receipt"),
+                            " ",
                             # An order reference (TS-7K3QX9) never breaks across lines.
                             rx.text.span(
                                 r["reference"], white_space="nowrap", data_testid="reference"
@@ -37,7 +39,7 @@ def receipt_page() -> rx.Component:
                         rx.spacer(),
                         rx.button(
                             rx.icon("printer", size=16),
-                            "Print",
+                            _("Print"),
                             variant="soft",
                             on_click=rx.call_script("window.print()"),
                             class_name="no-print",
@@ -49,22 +51,22 @@ def receipt_page() -> rx.Component:
                     ),
                     rx.text(ReceiptState.seller["name"], weight="bold"),
                     rx.text(ReceiptState.seller["address"], size="2"),
-                    rx.text("VAT number ", ReceiptState.seller["vat_number"], size="2"),
+                    rx.text(_("VAT number"), " ", ReceiptState.seller["vat_number"], size="2"),
                     rx.divider(),
-                    _line("Date", r["date"]),
-                    _line("Customer", r["email"]),
-                    _line("Item", r["description"]),
+                    _line(_("Date"), r["date"]),
+                    _line(_("Customer"), r["email"]),
+                    _line(_("Item"), r["description"]),
                     rx.cond(
                         r["destination"] != "",
-                        _line("Destination", r["destination"]),
+                        _line(_("Destination"), r["destination"]),
                     ),
                     _line("ICCID", r["iccid"]),
                     rx.divider(),
-                    _line("Net amount", r["net"]),
-                    _line("VAT " + r["vat_rate"] + " %", r["vat"]),
-                    _line("Total charged", r["total"], strong=True),
-                    _line("Paid with", r["payment"]),
-                    _line("Order status", r["status"]),
+                    _line(_("Net amount"), r["net"]),
+                    _line(r["vat_label"], r["vat"]),
+                    _line(_("Total charged"), r["total"], strong=True),
+                    _line(_("Paid with"), r["payment"]),
+                    _line(_("Order status"), r["status"]),
                     spacing="2",
                     width="100%",
                 ),
@@ -73,7 +75,8 @@ def receipt_page() -> rx.Component:
                 data_testid="receipt",
             ),
             rx.vstack(
-                rx.heading("Receipt not found", size="6"), rx.link("My eSIMs", href="/account")
+                rx.heading(_("Receipt not found"), size="6"),
+                rx.link(_("My eSIMs"), href=localized("/account")),
             ),
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.i18n import _, localized
 from travelsim.pages.esim import support_contact
 from travelsim.state.topup import TopupState
 
@@ -14,15 +15,13 @@ def _offer(o: rx.Var) -> rx.Component:
         rx.hstack(
             rx.vstack(
                 rx.heading(o["title"], size="3"),
-                rx.text(
-                    o["volume"], " · ", o["validity"], " · starts at ", o["starts_on"], size="2"
-                ),
+                rx.text(o["volume"], " · ", o["validity"], " · ", o["starts_label"], size="2"),
                 spacing="1",
             ),
             rx.spacer(),
             rx.text(o["price"], weight="bold"),
             rx.button(
-                rx.cond(TopupState.selected == o["plan_id"], "Selected", "Preview"),
+                rx.cond(TopupState.selected == o["plan_id"], _("Selected"), _("Preview")),
                 variant=rx.cond(TopupState.selected == o["plan_id"], "solid", "soft"),
                 on_click=TopupState.choose(o["plan_id"]),
             ),
@@ -52,16 +51,16 @@ def preview() -> rx.Component:
         TopupState.selected != "",
         rx.card(
             rx.vstack(
-                rx.heading("Your eSIM after this purchase", size="4"),
+                rx.heading(_("Your eSIM after this purchase"), size="4"),
                 rx.box(
                     rx.table.root(
                         rx.table.header(
                             rx.table.row(
-                                rx.table.column_header_cell("Use order"),
-                                rx.table.column_header_cell("Plan"),
-                                rx.table.column_header_cell("Data"),
-                                rx.table.column_header_cell("Validity"),
-                                rx.table.column_header_cell("Expires"),
+                                rx.table.column_header_cell(_("Use order")),
+                                rx.table.column_header_cell(_("Plan")),
+                                rx.table.column_header_cell(_("Data")),
+                                rx.table.column_header_cell(_("Validity")),
+                                rx.table.column_header_cell(_("Expires")),
                             )
                         ),
                         rx.table.body(rx.foreach(TopupState.preview, _preview_row)),
@@ -75,7 +74,7 @@ def preview() -> rx.Component:
                 rx.cond(
                     TopupState.allowed,
                     rx.button(
-                        "Continue to payment",
+                        _("Continue to payment"),
                         on_click=TopupState.start,
                         loading=TopupState.busy,
                         disabled=TopupState.busy,
@@ -96,8 +95,10 @@ def preview() -> rx.Component:
                     ),
                 ),
                 rx.text(
-                    "After paying, your data resumes within minutes. If it does not, turn "
-                    "airplane mode on and off.",
+                    _(
+                        "After paying, your data resumes within minutes. If it does not, turn "
+                        "airplane mode on and off."
+                    ),
                     size="1",
                     color=rx.color("gray", 11),
                 ),
@@ -112,12 +113,15 @@ def topup_page() -> rx.Component:
     return page(
         rx.cond(
             TopupState.not_found,
-            rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("My eSIMs", href="/account")),
             rx.vstack(
-                rx.link("← Back to the eSIM", href=TopupState.esim_url),
-                rx.heading("Buy more data", size="7"),
+                rx.heading(_("eSIM not found"), size="6"),
+                rx.link(_("My eSIMs"), href=localized("/account")),
+            ),
+            rx.vstack(
+                rx.link(_("← Back to the eSIM"), href=TopupState.esim_url),
+                rx.heading(_("Buy more data"), size="7"),
                 rx.text(
-                    "Same eSIM, no new QR code: the new plan is added to it.",
+                    _("Same eSIM, no new QR code: the new plan is added to it."),
                     color=rx.color("gray", 11),
                 ),
                 rx.cond(

@@ -7,33 +7,35 @@ importing each other.
 
 from __future__ import annotations
 
+from travelsim.i18n import N_
+
 __all__ = ["CHECKOUT_MESSAGES", "CheckoutError"]
 
 CHECKOUT_MESSAGES: dict[str, str] = {
-    "unknown_plan": "This plan is not on sale.",
-    "bad_destination": "This plan does not cover the chosen destination.",
-    "sold_out": "Sorry, we are out of eSIMs right now. You have not been charged.",
-    "not_found": "Checkout not found.",
-    "confirm_device": (
+    "unknown_plan": N_("This plan is not on sale."),
+    "bad_destination": N_("This plan does not cover the chosen destination."),
+    "sold_out": N_("Sorry, we are out of eSIMs right now. You have not been charged."),
+    "not_found": N_("Checkout not found."),
+    "confirm_device": N_(
         "Please confirm your destination and that your phone supports eSIM and is carrier-unlocked."
     ),
-    "checkout_closed": "This checkout is no longer open. Please start again.",
-    "expired": "This checkout expired. Please start again; you have not been charged.",
-    "price_changed": "The price of this plan changed. Please review it and pay again.",
-    "too_many_open": (
+    "checkout_closed": N_("This checkout is no longer open. Please start again."),
+    "expired": N_("This checkout expired. Please start again; you have not been charged."),
+    "price_changed": N_("The price of this plan changed. Please review it and pay again."),
+    "too_many_open": N_(
         "You already have checkouts waiting for payment. Pay or cancel one of them, or wait "
         "for it to expire, before starting another."
     ),
-    "rate_limited": "Too many checkouts started in a short time. Please wait a few minutes.",
-    "no_pending_payment": "There is no payment waiting for confirmation.",
-    "payment_error": (
+    "rate_limited": N_("Too many checkouts started in a short time. Please wait a few minutes."),
+    "no_pending_payment": N_("There is no payment waiting for confirmation."),
+    "payment_error": N_(
         "We could not reach the payment service. Nothing was charged; please try again in a moment."
     ),
-    "payment_unconfirmed": (
+    "payment_unconfirmed": N_(
         "We could not confirm your payment yet. Press Pay again: you will not be charged twice."
     ),
-    "card_not_found": "That saved card is not on your account any more. Please choose a card.",
-    "bad_card": "Please enter your card details again.",
+    "card_not_found": N_("That saved card is not on your account any more. Please choose a card."),
+    "bad_card": N_("Please enter your card details again."),
 }
 
 
@@ -46,7 +48,9 @@ class CheckoutError(Exception):
     ``payment_unconfirmed`` (the outcome of a create is unknown: paying again resends the
     same idempotency key), ``card_not_found`` (a saved card that is not the traveler's),
     ``bad_card`` (a malformed card token), or a top-up refusal
-    (``topup.check_topup_allowed``); ``message`` is traveler-facing."""
+    (``topup.check_topup_allowed``); ``message`` is traveler-facing: an English catalog
+    text (the page shows it with ``_()``) or a text already translated into the active
+    language."""
 
     def __init__(self, code: str, message: str | None = None) -> None:
         self.code = code

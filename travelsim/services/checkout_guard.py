@@ -29,6 +29,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.formatting import format_money
+from travelsim.i18n import N_, _
 from travelsim.models import (
     Checkout,
     CheckoutStatus,
@@ -164,7 +165,7 @@ async def check_topup(
     if offer is not None and not offer.decision.allowed:
         raise CheckoutError(
             offer.decision.refusal or "topup_refused",
-            offer.decision.message or "This eSIM cannot take another plan right now.",
+            offer.decision.message or N_("This eSIM cannot take another plan right now."),
         )
 
 
@@ -190,7 +191,9 @@ async def recheck_for_charge(
         is_now = format_money(plan.price_minor, plan.currency)
         raise CheckoutError(
             "price_changed",
-            f"The price changed from {was} to {is_now}. Please review it and pay again.",
+            _("The price changed from {was} to {now}. Please review it and pay again.").format(
+                was=was, now=is_now
+            ),
         )
     if checkout.kind == PurchaseKind.TOPUP:
         await check_topup(session, checkout.user_id, plan, checkout.esim_id, now)
@@ -231,8 +234,10 @@ async def check_open_limit(session: AsyncSession, user_id: int, now: datetime) -
     if int(count.scalar_one()) >= limit:
         raise CheckoutError(
             "too_many_open",
-            f"You already have {limit} checkouts waiting for payment. Pay one of them or let "
-            f"it expire ({get_settings().checkout_ttl_minutes} minutes) before starting another.",
+            _(
+                "You already have {limit} checkouts waiting for payment. Pay one of them or let "
+                "it expire ({minutes} minutes) before starting another."
+            ).format(limit=limit, minutes=get_settings().checkout_ttl_minutes),
         )
 
 

@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db, urls
 from travelsim.components.card_element import confirm_card_payment_js, create_token_js
+from travelsim.i18n import _, localized
 from travelsim.models import CheckoutStatus, Plan, User
 from travelsim.services import (
     catalogue,
@@ -46,11 +47,12 @@ from travelsim.settings import get_settings
 from travelsim.state.buy_messages import (
     ACTION_NOTICE,
     CHECKING_NOTICE,
-    ERRORS,
     RESUME_ACTION_NOTICE,
     STILL_CHECKING_NOTICE,
     card_error,
+    error_text,
     esim_target,
+    failure_text,
 )
 from travelsim.state.session import SessionState, _uid
 from travelsim.stripe_config import stripe_config
@@ -140,7 +142,7 @@ class BuyState(SessionState):
             checkout_id = params.get("checkout", "")
             self.checkout_id = ""
             self.price_message = ""
-            self.restart_url = urls.buy(self.plan_id, to=self.destination or None)
+            self.restart_url = localized(urls.buy(self.plan_id, to=self.destination or None))
             self.is_topup = False
             self.target = {}
             self.step = "confirm"
@@ -149,14 +151,14 @@ class BuyState(SessionState):
                     s, checkout_id=checkout_id, user_id=_uid(user), plan_id=self.plan_id
                 )
                 if not shown.found:
-                    self.error = ERRORS["not_found"]
+                    self.error = error_text("not_found")
                     return None
                 if shown.order_id is not None:
-                    return rx.redirect(urls.order(shown.order_id))
+                    return rx.redirect(localized(urls.order(shown.order_id)))
                 if shown.target is not None:
                     self.is_topup = True
                     self.target = esim_target(shown.target)
-                self.restart_url = (
+                self.restart_url = localized(
                     urls.topup(shown.target.id or "")
                     if shown.target is not None
                     else urls.buy(self.plan_id, to=self.destination or None)
@@ -167,12 +169,12 @@ class BuyState(SessionState):
                     # A 3-D Secure step left open (reload, closed window): Pay reopens it.
                     self.step = "pay"
                     if shown.step == "action":
-                        self.notice = RESUME_ACTION_NOTICE
+                        self.notice = _(RESUME_ACTION_NOTICE)
                     await self._load_saved_cards(s, _uid(user))
                 elif shown.closed_status == CheckoutStatus.EXPIRED:
                     self.step = "expired"  # not an error: one button starts again
                 else:
-                    self.error = ERRORS.get(shown.closed_status or "", ERRORS["expired"])
+                    self.error = error_text(shown.closed_status or "")
         self.destination_label = countries.label(self.destination)
         return None
 
@@ -208,10 +210,10 @@ class BuyState(SessionState):
         if self.busy:
             return
         if not (self.device_esim and self.device_unlocked):
-            self.error = ERRORS["confirm_device"]
+            self.error = error_text("confirm_device")
             return
         if self.destination not in {d["code"] for d in self.destinations}:
-            self.error = ERRORS["bad_destination"]
+            self.error = error_text("bad_destination")
             return
         user = await self._require_user()
         if user is None:
@@ -233,12 +235,12 @@ class BuyState(SessionState):
                     client_ip=self.router.session.client_ip or None,
                 )
         except checkout.CheckoutError as exc:
-            self.error = ERRORS.get(exc.code, exc.message)
+            self.error = error_text(exc.code, exc.message)
             self.busy = False
             return
         # ``busy`` stays True until the checkout page loads (``load`` resets it), so the
         # button cannot be clicked again on the way there.
-        yield rx.redirect(urls.buy(self.plan_id, to=self.destination, checkout=co.id))
+        yield rx.redirect(localized(urls.buy(self.plan_id, to=self.destination, checkout=co.id)))
 
     @rx.event
     def set_card_choice(self, value: str) -> None:
@@ -368,14 +370,14 @@ class BuyState(SessionState):
                 self.step, self.price_message = "price_changed", exc.message
                 await self._refresh_plan()  # the summary and the button show today's price
                 return
-            self.error = ERRORS.get(exc.code, exc.message)
+            self.error = error_text(exc.code, exc.message)
             return
         except payments.PaymentProviderError:
             if confirming:
                 yield self._start_checking()
                 return
             self.busy = False
-            self.error = ERRORS["payment_error"]
+            self.error = error_text("payment_error")
             return
         yield self._after_payment(outcome, confirming=confirming)
 
@@ -403,7 +405,7 @@ class BuyState(SessionState):
             if exc.code == "expired":
                 self.step = "expired"
                 return None
-            self.error = ERRORS.get(exc.code, exc.message)
+            self.error = error_text(exc.code, exc.message)
             return None
         return BuyState.load
 
@@ -414,10 +416,10 @@ class BuyState(SessionState):
         # only watches it.
         if outcome.order_id and outcome.status == PayStatus.PAID:
             self.notice = ""
-            return rx.redirect(urls.order(outcome.order_id))
+            return rx.redirect(localized(urls.order(outcome.order_id)))
         if outcome.status == PayStatus.REQUIRES_ACTION and outcome.client_secret and not confirming:
             # The secret goes to Stripe.js inside this call only: never a state var.
-            self.notice = ACTION_NOTICE
+            self.notice = _(ACTION_NOTICE)
             return rx.call_script(
                 confirm_card_payment_js(outcome.client_secret),
                 callback=lambda result: BuyState.card_confirmed(  # type: ignore[operator]
@@ -435,7 +437,7 @@ class BuyState(SessionState):
             return self._start_checking()
         self.busy = False
         self.notice = ""
-        self.error = outcome.message or ERRORS.get(outcome.error or "", ERRORS["declined"])
+        self.error = failure_text(outcome.error, outcome.message)
         return None
 
     def _start_checking(self) -> Any:
@@ -443,7 +445,7 @@ class BuyState(SessionState):
         traveler confirmed, or the webhook pending): say so, keep Pay disabled, poll."""
         self.busy = True
         self.error = ""
-        self.notice = CHECKING_NOTICE
+        self.notice = _(CHECKING_NOTICE)
         return BuyState.poll_payment
 
     @rx.event(background=True)
@@ -474,7 +476,7 @@ class BuyState(SessionState):
                     async with self:
                         self.busy = False
                         self.notice = ""
-                        self.error = ERRORS.get(exc.code, exc.message)
+                        self.error = error_text(exc.code, exc.message)
                     return
                 if outcome.status == PayStatus.PROCESSING:
                     continue
@@ -489,7 +491,7 @@ class BuyState(SessionState):
                 return
             async with self:
                 if self.checkout_id == checkout_id:
-                    self.notice = STILL_CHECKING_NOTICE
+                    self.notice = _(STILL_CHECKING_NOTICE)
         finally:
             async with self:
                 self._polling = False

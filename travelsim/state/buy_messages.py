@@ -4,6 +4,7 @@ service's refusals (:data:`ERRORS`) and the Stripe.js / card errors (:data:`CARD
 
 from __future__ import annotations
 
+from travelsim.i18n import N_, _
 from travelsim.models import Esim
 from travelsim.services import countries
 
@@ -11,41 +12,45 @@ __all__ = [
     "ACTION_NOTICE",
     "CARD_ERRORS",
     "CHECKING_NOTICE",
+    "DECLINE_MESSAGES",
     "ERRORS",
     "RESUME_ACTION_NOTICE",
     "STILL_CHECKING_NOTICE",
     "card_error",
+    "decline_message",
+    "error_text",
     "esim_target",
+    "failure_text",
 ]
 
-ACTION_NOTICE = "Confirm the payment with your bank in the window that opened."
-RESUME_ACTION_NOTICE = (
+ACTION_NOTICE = N_("Confirm the payment with your bank in the window that opened.")
+RESUME_ACTION_NOTICE = N_(
     "Your bank has not confirmed this payment yet. Press Pay to confirm it; you will not be "
     "charged twice."
 )
-CHECKING_NOTICE = (
+CHECKING_NOTICE = N_(
     "We are checking your payment. This page updates by itself; you will not be charged twice."
 )
-STILL_CHECKING_NOTICE = (
+STILL_CHECKING_NOTICE = N_(
     "We are still checking your payment with your bank. You will not be charged twice: your "
     "order appears under My eSIMs as soon as the payment is confirmed."
 )
 
 ERRORS = {
-    "unknown_plan": "This plan is not on sale any more. Please choose another one.",
-    "sold_out": "Sorry, we are out of eSIMs right now. You have not been charged.",
-    "confirm_device": "Please confirm your phone supports eSIM and is carrier-unlocked.",
-    "not_found": "We could not find that checkout.",
-    "expired": "This checkout expired. Please start again; you have not been charged.",
-    "bad_destination": "Please choose a destination this plan covers.",
-    "card_declined": "Your card was declined. You have not been charged; try another card.",
-    "declined": "The payment did not go through. You have not been charged; try another card.",
-    "bad_card": "Please enter your card details again.",
-    "card_not_found": "That saved card is no longer available. Please choose another card.",
-    "payment_error": (
+    "unknown_plan": N_("This plan is not on sale any more. Please choose another one."),
+    "sold_out": N_("Sorry, we are out of eSIMs right now. You have not been charged."),
+    "confirm_device": N_("Please confirm your phone supports eSIM and is carrier-unlocked."),
+    "not_found": N_("We could not find that checkout."),
+    "expired": N_("This checkout expired. Please start again; you have not been charged."),
+    "bad_destination": N_("Please choose a destination this plan covers."),
+    "card_declined": N_("Your card was declined. You have not been charged; try another card."),
+    "declined": N_("The payment did not go through. You have not been charged; try another card."),
+    "bad_card": N_("Please enter your card details again."),
+    "card_not_found": N_("That saved card is no longer available. Please choose another card."),
+    "payment_error": N_(
         "We could not reach our card processor. Nothing was charged; please try again."
     ),
-    "payment_unconfirmed": (
+    "payment_unconfirmed": N_(
         "We could not reach our card processor to finish the payment. Press Pay to try "
         "again: you will not be charged twice."
     ),
@@ -55,53 +60,116 @@ ERRORS = {
 #: codes, and the wrapper's own ``not_ready`` / ``unavailable`` / ``incomplete`` /
 #: ``network``) in the traveler's words. Nothing was charged for any of them.
 CARD_ERRORS = {
-    "incomplete": "Please check your card number, expiry date and security code.",
-    "incomplete_number": "Your card number is incomplete.",
-    "invalid_number": "Your card number is not valid. Please check it.",
-    "incorrect_number": "Your card number is not valid. Please check it.",
-    "incomplete_expiry": "Your card's expiry date is incomplete.",
-    "invalid_expiry_month": "Your card's expiry month is not valid.",
-    "invalid_expiry_year": "Your card's expiry year is not valid.",
-    "invalid_expiry_month_past": "Your card's expiry date is in the past.",
-    "invalid_expiry_year_past": "Your card's expiry date is in the past.",
-    "expired_card": "Your card has expired. Please use another card.",
-    "incomplete_cvc": "Your card's security code is incomplete.",
-    "invalid_cvc": "Your card's security code is not valid.",
-    "incorrect_cvc": "Your card's security code is not valid.",
+    "incomplete": N_("Please check your card number, expiry date and security code."),
+    "incomplete_number": N_("Your card number is incomplete."),
+    "invalid_number": N_("Your card number is not valid. Please check it."),
+    "incorrect_number": N_("Your card number is not valid. Please check it."),
+    "incomplete_expiry": N_("Your card's expiry date is incomplete."),
+    "invalid_expiry_month": N_("Your card's expiry month is not valid."),
+    "invalid_expiry_year": N_("Your card's expiry year is not valid."),
+    "invalid_expiry_month_past": N_("Your card's expiry date is in the past."),
+    "invalid_expiry_year_past": N_("Your card's expiry date is in the past."),
+    "expired_card": N_("Your card has expired. Please use another card."),
+    "incomplete_cvc": N_("Your card's security code is incomplete."),
+    "invalid_cvc": N_("Your card's security code is not valid."),
+    "incorrect_cvc": N_("Your card's security code is not valid."),
     "card_declined": ERRORS["card_declined"],
-    "processing_error": "Your card could not be processed. Nothing was charged; try again.",
-    "payment_intent_authentication_failure": (
+    "processing_error": N_("Your card could not be processed. Nothing was charged; try again."),
+    "payment_intent_authentication_failure": N_(
         "Your bank could not confirm the payment (3-D Secure). Nothing was charged; try again "
         "or use another card."
     ),
-    "authentication_failed": (
+    "authentication_failed": N_(
         "Your bank could not confirm the payment (3-D Secure). Nothing was charged; try again "
         "or use another card."
     ),
-    "authentication_incomplete": (
+    "authentication_incomplete": N_(
         "The confirmation with your bank did not finish. Nothing was charged; press Pay to "
         "try again."
     ),
-    "not_ready": "The card form is still loading. Please wait a moment and press Pay again.",
-    "unavailable": (
+    "not_ready": N_("The card form is still loading. Please wait a moment and press Pay again."),
+    "unavailable": N_(
         "The card form could not be loaded. Reload the page to try again; nothing was charged."
     ),
-    "network": "We could not reach our card processor. Nothing was charged; please try again.",
+    "network": N_("We could not reach our card processor. Nothing was charged; please try again."),
+}
+
+
+#: Stripe decline / error codes of a refused payment (https://docs.stripe.com/declines/codes,
+#: https://docs.stripe.com/error-codes) in the traveler's words: the English texts of
+#: ``payments.FAILURE_MESSAGES``, marked for the catalogs and translated where shown.
+DECLINE_MESSAGES = {
+    "card_declined": N_("Your card was declined. Nothing was charged; please try another card."),
+    "generic_decline": N_("Your card was declined. Nothing was charged; please try another card."),
+    "insufficient_funds": N_("Your card has insufficient funds. Nothing was charged."),
+    "lost_card": N_("Your card was declined. Nothing was charged; please try another card."),
+    "stolen_card": N_("Your card was declined. Nothing was charged; please try another card."),
+    "expired_card": N_("Your card has expired. Nothing was charged; please use another card."),
+    "incorrect_cvc": N_("The security code (CVC) is not right. Nothing was charged."),
+    "invalid_cvc": N_("The security code (CVC) is not valid. Nothing was charged."),
+    "incorrect_number": N_("The card number is not right. Nothing was charged."),
+    "invalid_number": N_("The card number is not valid. Nothing was charged."),
+    "invalid_expiry_month": N_("The expiry month is not valid. Nothing was charged."),
+    "invalid_expiry_year": N_("The expiry year is not valid. Nothing was charged."),
+    "processing_error": N_(
+        "Your bank could not process the card. Nothing was charged; please try again."
+    ),
+    "authentication_required": N_("Your bank needs you to confirm this payment. Please try again."),
+    "payment_intent_authentication_failure": N_(
+        "The card could not be verified (3-D Secure). Nothing was charged; please try again "
+        "or use another card."
+    ),
+    "canceled": N_("The payment was cancelled. Nothing was charged."),
+    "provider_error": N_(
+        "We could not reach the payment service. Nothing was charged; please try again in a moment."
+    ),
 }
 
 
 def card_error(code: str) -> str:
-    """The traveler's words for a Stripe.js / card error ``code`` (a generic sentence for
-    codes we do not know; never Stripe's raw text)."""
-    return CARD_ERRORS.get(code, ERRORS.get(code, CARD_ERRORS["incomplete"]))
+    """The traveler's words, in the active language, for a Stripe.js / card error ``code``
+    (a generic sentence for codes we do not know; never Stripe's raw text)."""
+    return _(CARD_ERRORS.get(code, ERRORS.get(code, CARD_ERRORS["incomplete"])))
+
+
+def decline_message(code: str | None) -> str:
+    """The traveler's words, in the active language, for a refused payment's Stripe decline
+    or error ``code`` (:data:`DECLINE_MESSAGES`; a generic sentence for unknown codes)."""
+    return _(DECLINE_MESSAGES.get(code or "", ERRORS["declined"]))
+
+
+def error_text(code: str, default: str | None = None) -> str:
+    """The traveler's words, in the active language, for a checkout refusal ``code``
+    (:data:`ERRORS`); else ``default`` (an English catalog text such as
+    ``CheckoutError.message``, translated here), else the "expired" sentence."""
+    return _(ERRORS.get(code) or default or ERRORS["expired"])
+
+
+def failure_text(code: str | None, message: str = "") -> str:
+    """The traveler's words, in the active language, for a refused payment: its Stripe
+    decline ``code`` (:func:`decline_message`), else a checkout code (:func:`error_text`,
+    with ``message``, an English catalog text, as fallback), else the generic decline."""
+    if code in DECLINE_MESSAGES:
+        return decline_message(code)
+    return error_text(code or "declined", message or None)
 
 
 def esim_target(esim: Esim) -> dict[str, str]:
-    """How a top-up checkout names the eSIM the data is added to: its nickname (or
-    "your eSIM", lower case: it is shown mid-sentence), the last 4 digits of its ICCID and
-    its destination with flag. A nickname is kept exactly as the traveler wrote it."""
-    return {
-        "name": esim.nickname or "your eSIM",
-        "iccid_tail": esim.iccid[-4:],
-        "destination": countries.label(esim.destination or ""),
-    }
+    """How a top-up checkout names the eSIM the data is added to, in the active language:
+    ``name`` (its nickname, or "your eSIM", lower case: it is shown mid-sentence),
+    ``iccid_tail`` (the last 4 digits of its ICCID), ``destination`` (flag and name) and
+    ``sentence`` (the whole line shown above the card form). A nickname is kept exactly as
+    the traveler wrote it."""
+    name = esim.nickname or _("your eSIM")
+    tail = esim.iccid[-4:]
+    destination = countries.label(esim.destination or "")
+    if destination:
+        sentence = _(
+            "The data is added to {name} (ICCID ending {tail}) for {destination}. Same eSIM, "
+            "no new QR code."
+        ).format(name=name, tail=tail, destination=destination)
+    else:
+        sentence = _(
+            "The data is added to {name} (ICCID ending {tail}). Same eSIM, no new QR code."
+        ).format(name=name, tail=tail)
+    return {"name": name, "iccid_tail": tail, "destination": destination, "sentence": sentence}

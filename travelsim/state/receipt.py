@@ -9,11 +9,20 @@ import reflex as rx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
+from travelsim.i18n import N_, _
 from travelsim.models import Checkout, Esim, Order
 from travelsim.services import countries, orders
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
+
+#: ``Order.status`` as the receipt names it (translated where shown).
+ORDER_STATUS = {
+    "paid": N_("paid"),
+    "provisioning": N_("being set up"),
+    "delivered": N_("delivered"),
+    "needs_attention": N_("being looked into"),
+}
 
 
 class ReceiptState(SessionState):
@@ -51,9 +60,12 @@ class ReceiptState(SessionState):
             "net": r.net,
             "vat": r.vat,
             "vat_rate": r.vat_rate,
+            "vat_label": _("VAT {rate} %").format(rate=r.vat_rate),
             "total": r.total,
             "payment": r.payment,
-            "status": r.status.replace("_", " "),
+            "status": _(ORDER_STATUS[r.status])
+            if r.status in ORDER_STATUS
+            else r.status.replace("_", " "),
             "destination": destination,
         }
         self.seller = {

@@ -14,6 +14,7 @@ import reflex as rx
 
 from travelsim import db, urls
 from travelsim.formatting import format_bytes
+from travelsim.i18n import N_, _, localized, ngettext
 from travelsim.models import PurchaseKind, utcnow
 from travelsim.services import catalogue, checkout, ownership, platform, topup
 from travelsim.state.esim import support_links
@@ -21,11 +22,11 @@ from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
 
 STARTS = {
-    "started": "running",
-    "now": "starts now",
-    "first_use": "starts at first use",
-    "after_previous": "starts when the plans before it end",
-    "at_activation": "starts when the eSIM is activated",
+    "started": N_("running"),
+    "now": N_("starts now"),
+    "first_use": N_("starts at first use"),
+    "after_previous": N_("starts when the plans before it end"),
+    "at_activation": N_("starts when the eSIM is activated"),
 }
 
 #: Refusals (``topup.check_topup_allowed`` codes) whose message says "contact support".
@@ -57,7 +58,7 @@ class TopupState(SessionState):
             return self._signin_redirect()
         raw = self.router.url.path.rstrip("/").rsplit("/", 2)[-2]
         self.esim_id = raw if raw.isdigit() else ""
-        self.esim_url = urls.esim(self.esim_id)
+        self.esim_url = localized(urls.esim(self.esim_id))
         self.selected, self.preview, self.totals, self.error = "", [], "", ""
         async with db.session() as s:
             esim = await ownership.owned_esim(
@@ -80,6 +81,7 @@ class TopupState(SessionState):
                 "validity": o.validity,
                 "price": o.price,
                 "starts_on": o.starts_on,
+                "starts_label": _("starts at {when}").format(when=o.starts_on),
             }
             for o in offers
         ]
@@ -108,31 +110,45 @@ class TopupState(SessionState):
             return
         self.selected = plan_id
         self.allowed = offer.decision.allowed
-        self.refusal = "" if offer.decision.allowed else (offer.decision.message or "")
+        self.refusal = "" if offer.decision.allowed else _(offer.decision.message or "")
         # Every refusal but the add-on limit sends the traveler to support: name it.
         self.support = support_links() if offer.decision.refusal in SUPPORT_REFUSALS else {}
-        self.hint = offer.decision.message or "" if offer.decision.resume_first else ""
+        self.hint = _(offer.decision.message or "") if offer.decision.resume_first else ""
         tz = self.tz or "UTC"
         self.preview = [
             {
-                "name": (p.plan_name or p.plan_id) + (" (new)" if p.is_new else ""),
+                "name": (
+                    _("{plan} (new)").format(plan=p.plan_name or p.plan_id)
+                    if p.is_new
+                    else (p.plan_name or p.plan_id)
+                ),
                 "new": "yes" if p.is_new else "",
                 "order": str(p.order),
-                "data": format_bytes(p.remaining_bytes)
-                + (f" of {format_bytes(p.total_bytes)}" if p.total_bytes is not None else ""),
+                "data": (
+                    _("{remaining} of {total}").format(
+                        remaining=format_bytes(p.remaining_bytes), total=format_bytes(p.total_bytes)
+                    )
+                    if p.total_bytes is not None
+                    else format_bytes(p.remaining_bytes)
+                ),
                 "expiry": (
                     local_datetime(p.expires_at, tz)
                     if p.expires_at
-                    else (f"{p.validity_days} days after it starts" if p.validity_days else "")
+                    else (
+                        ngettext(
+                            "{n} day after it starts", "{n} days after it starts", p.validity_days
+                        ).format(n=p.validity_days)
+                        if p.validity_days
+                        else ""
+                    )
                 ),
-                "starts": STARTS.get(p.starts, p.starts),
+                "starts": _(STARTS[p.starts]) if p.starts in STARTS else p.starts,
             }
             for p in offer.previews
         ]
         if offer.remaining_after is not None and offer.total_after is not None:
-            self.totals = (
-                f"{format_bytes(offer.remaining_after)} of {format_bytes(offer.total_after)} "
-                "in total after this purchase"
+            self.totals = _("{remaining} of {total} in total after this purchase").format(
+                remaining=format_bytes(offer.remaining_after), total=format_bytes(offer.total_after)
             )
         else:
             self.totals = ""
@@ -165,8 +181,8 @@ class TopupState(SessionState):
                     client_ip=self.router.session.client_ip or None,
                 )
         except checkout.CheckoutError as exc:
-            self.error = exc.message
+            self.error = _(exc.message)
             self.busy = False
             return
         self.busy = False
-        yield rx.redirect(urls.buy(self.selected, to=co.destination, checkout=co.id))
+        yield rx.redirect(localized(urls.buy(self.selected, to=co.destination, checkout=co.id)))
