@@ -9,6 +9,10 @@ The zone is named by its abbreviation when the tz database has one ("CET", "CEST
 many zones have none (Singapore is "+08", Sao Paulo "-03"), and those are named after their
 city from the CLDR data shipped with Babel ("Singapore time", "São Paulo time"). Zones with
 neither (``Etc/GMT-8``) show the offset ("UTC+08").
+
+Texts are in the active language (``travelsim.i18n``): English as shown here, other languages
+with CLDR's day and month names and the city in that language ("jeu. 3 déc. 2026, 14:05 CET",
+"heure : Singapour"), docs/i18n.md#formats.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import get_timezone_location
+from babel.dates import format_datetime, get_timezone_location
+
+from travelsim import i18n
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -32,11 +38,14 @@ def local_datetime(value: datetime | None, tz_name: str | None) -> str:
     """``2026-12-03T13:05Z`` in ``Europe/Brussels`` → ``"Thu 3 Dec 2026, 14:05 CET"``;
     ``None`` → ``"unknown"``. Raises ``ValueError`` for naive datetimes."""
     if value is None:
-        return "unknown"
+        return i18n._("unknown")
     if value.tzinfo is None:
         raise ValueError("naive datetime")
     local = value.astimezone(zone(tz_name))
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {zone_label(local)}"
+    if i18n.current() == i18n.DEFAULT:
+        return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {zone_label(local)}"
+    shown = format_datetime(local, "EEE d MMM y, HH:mm", locale=i18n.format_locale())
+    return f"{shown} {zone_label(local)}"
 
 
 def zone_label(local: datetime) -> str:
@@ -46,20 +55,20 @@ def zone_label(local: datetime) -> str:
     if abbrev.isalpha():
         return abbrev
     key = getattr(local.tzinfo, "key", "") or ""
-    city = _city(key)
+    city = _city(key, i18n.format_locale())
     if city:
-        return f"{city} time"
+        return i18n._("{city} time").format(city=city)
     return abbrev if abbrev.startswith("UTC") else f"UTC{abbrev}"
 
 
 @lru_cache(maxsize=256)
-def _city(key: str) -> str:
-    """The English CLDR city of the IANA zone ``key`` (``"Asia/Ho_Chi_Minh"`` →
+def _city(key: str, locale: str = "en_US") -> str:
+    """The CLDR city of the IANA zone ``key`` in ``locale`` (``"Asia/Ho_Chi_Minh"`` →
     ``"Ho Chi Minh City"``); ``""`` for zones that are not a place (``Etc/...``, ``UTC``)."""
     if "/" not in key or key.startswith("Etc/"):
         return ""
     try:
-        return str(get_timezone_location(key, locale="en", return_city=True))
+        return str(get_timezone_location(key, locale=locale, return_city=True))
     except (LookupError, ValueError):
         return key.rsplit("/", 1)[-1].replace("_", " ")
 
@@ -80,16 +89,17 @@ def duration_text(seconds: int | None) -> str:
 
 
 def age_text(seconds: int | None) -> str:
-    """How old figures are: ``"just now"``, ``"5 min ago"``, ``"3 h ago"``, ``"never"``."""
+    """How old figures are, in the active language: ``"just now"``, ``"5 min ago"``,
+    ``"3 h ago"``, ``"2 d ago"``, ``"never"`` (unit abbreviations: no plural forms)."""
     if seconds is None:
-        return "never"
+        return i18n._("never")
     if seconds < 60:
-        return "just now"
+        return i18n._("just now")
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
+        return i18n._("{n} min ago").format(n=seconds // 60)
     if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} d ago"
+        return i18n._("{n} h ago").format(n=seconds // 3600)
+    return i18n._("{n} d ago").format(n=seconds // 86400)
 
 
 def iso_utc(value: datetime | None) -> str:

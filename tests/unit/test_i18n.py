@@ -240,3 +240,25 @@ def test_data_volumes_in_the_travelers_locale(
         # the never-contradicting rule still holds once localized
         assert data_left(19 * gb - 20 * mb, 19 * gb) == near_full
         assert format_bytes(None) == i18n.translations(locale).gettext("unknown")
+
+
+def test_dates_and_ages_in_the_travelers_locale() -> None:
+    from datetime import UTC, datetime
+
+    from travelsim.timefmt import age_text, local_datetime
+
+    moment = datetime(2026, 12, 3, 13, 5, tzinfo=UTC)
+    with i18n.using("en"):  # English stays as it always was
+        assert local_datetime(moment, "Europe/Brussels") == "Thu 3 Dec 2026, 14:05 CET"
+        assert local_datetime(moment, "Asia/Singapore") == "Thu 3 Dec 2026, 21:05 Singapore time"
+    with i18n.using("fr"):
+        # CLDR French abbreviated day and month names; the zone still named, by its city in
+        # French when the tz database has no abbreviation
+        assert local_datetime(moment, "Europe/Brussels") == "jeu. 3 déc. 2026, 14:05 CET"
+        assert (
+            local_datetime(moment, "Asia/Singapore") == "jeu. 3 déc. 2026, 21:05 heure : Singapour"
+        )
+        assert age_text(300) == "il y a 5 min"
+    with i18n.using("de"):
+        assert local_datetime(moment, "Europe/Berlin") == "Do. 3 Dez. 2026, 14:05 CET"
+        assert age_text(7200) == "vor 2 Std."

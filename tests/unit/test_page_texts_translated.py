@@ -43,7 +43,6 @@ NEVER_TRANSLATED = {
 #: into a failure, and the page must come off this list.
 NOT_CONVERTED_YET = {
     "/esims/[esim_ref]",
-    "/status",
 }
 #: Component attributes that hold text a traveler sees or a screen reader reads.
 TEXT_PROPS = ("placeholder", "aria_label", "title", "alt", "label")

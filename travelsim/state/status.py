@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from travelsim.i18n import N_, _
 from travelsim.models import utcnow
 from travelsim.services import status
 from travelsim.state.session import SessionState
@@ -14,9 +15,9 @@ from travelsim.state.timezone import TimezoneMixin
 from travelsim.timefmt import age_text, local_datetime
 
 PLATFORM_LABELS = {
-    "reachable": "Reachable",
-    "unreachable": "Not reachable",
-    "unknown": "Not checked yet",
+    "reachable": N_("Reachable"),
+    "unreachable": N_("Not reachable"),
+    "unknown": N_("Not checked yet"),
 }
 
 
@@ -45,7 +46,7 @@ class StatusState(TimezoneMixin, SessionState):
         tz = self.tz or "UTC"
         self.portal_ok = view.portal_ok
         self.platform = view.platform
-        self.platform_label = PLATFORM_LABELS[view.platform]
+        self.platform_label = _(PLATFORM_LABELS[view.platform])
         self.platform_checked = (
             local_datetime(view.platform_checked_at, tz) if view.platform_checked_at else ""
         )
