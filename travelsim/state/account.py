@@ -107,7 +107,7 @@ class AccountState(TimezoneMixin, SessionState):
                 else v.status.replace("_", " "),
                 "amount": v.amount,
                 "date": format_date(
-                    v.created_at.astimezone(zone(tz)), "short", locale=format_locale()
+                    v.created_at.astimezone(zone(tz)), "medium", locale=format_locale()
                 ),
                 "kind": _("Top-up") if v.kind == PurchaseKind.TOPUP else _("New eSIM"),
             }
