@@ -404,15 +404,7 @@ def _what_deletion_does() -> rx.Component:
                 "QR codes or buy more data for them."
             )
         ),
-        rx.el.li(
-            _(
-                "Your orders are kept for accounting, as the law requires, without your name "
-                "or email address:"
-            ),
-            " ",
-            DeleteAccountState.orders.to_string(),
-            ".",
-        ),
+        rx.cond(DeleteAccountState.orders > 0, rx.el.li(DeleteAccountState.orders_kept)),
         rx.el.li(_("You are signed out everywhere and your sign-in details are erased.")),
         rx.el.li(_("Notifications, emails and other records about you are deleted.")),
         padding_left="1.2em",

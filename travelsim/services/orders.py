@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.formatting import format_money
+from travelsim.i18n import N_, _
 from travelsim.models import (
     Checkout,
     Esim,
@@ -166,40 +167,51 @@ class ReceiptView:
 
 #: How a receipt names the payment's state (``PaymentStatus``) to the traveler.
 _PAYMENT_WORDS = {
-    "authorized": "authorised; charged when your eSIM is delivered",
-    "succeeded": "paid",
-    "voided": "released; not charged",
-    "refunded": "refunded",
-    "flagged": "being checked by our team",
-    "waived": "no charge",
+    "authorized": N_("authorised; charged when your eSIM is delivered"),
+    "succeeded": N_("paid"),
+    "voided": N_("released; not charged"),
+    "refunded": N_("refunded"),
+    "flagged": N_("being checked by our team"),
+    "waived": N_("no charge"),
 }
 
 
 async def receipt_view(
     session: AsyncSession, *, order_id: str, user_id: int, vat_rate_percent: str
 ) -> ReceiptView | None:
-    """The receipt of ``order_id`` if it belongs to ``user_id``, else ``None``."""
+    """The receipt of ``order_id`` if it belongs to ``user_id``, else ``None``; its words
+    (description, payment) in the active language (``travelsim.i18n``)."""
     view = await order_view(session, order_id=order_id, user_id=user_id)
     order = await session.get(Order, order_id)
     if view is None or order is None:
         return None
     payment = await session.get(Payment, order.payment_id)
     user = await session.get(User, user_id)
-    card = f"Card ending {payment.card_last4}" if payment and payment.card_last4 else "Card"
-    state = _PAYMENT_WORDS.get(payment.status, payment.status) if payment else "unknown"
+    state = (
+        (_(_PAYMENT_WORDS[payment.status]) if payment.status in _PAYMENT_WORDS else payment.status)
+        if payment
+        else _("unknown")
+    )
+    paid_with = (
+        _("Card ending {last4} ({state})").format(last4=payment.card_last4, state=state)
+        if payment and payment.card_last4
+        else _("Card ({state})").format(state=state)
+    )
+    described = (
+        _("Data top-up: {plan}")
+        if order.kind == PurchaseKind.TOPUP
+        else _("eSIM with data plan: {plan}")
+    )
     return ReceiptView(
         reference=order.reference,
         date=order.created_at,
         customer_email=user.email if user else "",
-        description=(
-            "Data top-up: " if order.kind == PurchaseKind.TOPUP else "eSIM with data plan: "
-        )
-        + view.plan_title,
+        description=described.format(plan=view.plan_title),
         iccid=view.iccid,
         net=format_money(order.amount_minor - order.tax_minor, order.currency),
         vat=format_money(order.tax_minor, order.currency),
         vat_rate=vat_rate_percent,
         total=format_money(order.amount_minor, order.currency),
-        payment=f"{card} ({state})",
+        payment=paid_with,
         status=order.status,
     )

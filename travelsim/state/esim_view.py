@@ -11,6 +11,7 @@ from typing import Any
 
 from travelsim import urls
 from travelsim.formatting import data_left, format_bytes
+from travelsim.i18n import N_
 from travelsim.models import AddonState
 from travelsim.services import countries
 from travelsim.services.esim_dashboard import AddonView, Dashboard
@@ -39,12 +40,12 @@ STATE_LABELS: dict[str, str] = {
     AddonState.UNKNOWN: "unknown",
 }
 INSTALL_LABELS = {
-    "ready": "Not installed yet",
-    "downloaded": "Downloaded to a phone",
-    "installed": "Installed",
-    "deleted": "Deleted from the phone",
-    "error": "Installation error",
-    "unknown": "Install status unknown",
+    "ready": N_("Not installed yet"),
+    "downloaded": N_("Downloaded to a phone"),
+    "installed": N_("Installed"),
+    "deleted": N_("Deleted from the phone"),
+    "error": N_("Installation error"),
+    "unknown": N_("Install status unknown"),
 }
 #: Calm words for a profile that is on the phone (good news: the code was used once;
 #: docs/esim.md#single-use-codes).

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from travelsim import db
-from travelsim.i18n import N_, _, localized
+from travelsim.i18n import N_, _, localized, ngettext
 from travelsim.models import User
 from travelsim.services import oidc
 from travelsim.services.auth import reset, totp
@@ -194,6 +194,8 @@ class DeleteAccountState(SessionState):
     live_esims: list[dict[str, str]] = []
     other_esims: int = 0
     orders: int = 0
+    #: What happens to the orders, their number in the sentence (the catalogs' plural rule).
+    orders_kept: str = ""
     pending_orders: int = 0
     error: str = ""
 
@@ -212,5 +214,12 @@ class DeleteAccountState(SessionState):
         ]
         self.other_esims = preview.other_esims
         self.orders = preview.orders
+        self.orders_kept = ngettext(
+            "{n} order is kept for accounting, as the law requires, without your name or "
+            "email address.",
+            "{n} orders are kept for accounting, as the law requires, without your name or "
+            "email address.",
+            preview.orders,
+        ).format(n=preview.orders)
         self.pending_orders = preview.pending_orders
         return None
