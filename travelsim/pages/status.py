@@ -1,11 +1,13 @@
 """``/status``: is the portal up, is the eSIM platform reachable, when were data usage
-figures last brought in. For travelers; machines read ``/healthz`` (JSON)."""
+figures last brought in. For travelers; machines read ``/healthz`` (JSON). Static texts are
+translated when the page is built, the figures' words by the state (docs/i18n.md)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from travelsim.components.layout import page
+from travelsim.i18n import _
 from travelsim.state.status import StatusState
 
 
@@ -34,9 +36,9 @@ def _note(*children: rx.Component | str | rx.Var, **props: object) -> rx.Compone
 
 def status_page() -> rx.Component:
     portal = _row(
-        "Portal",
+        _("Portal"),
         rx.badge(
-            rx.cond(StatusState.portal_ok, "Up", "Degraded"),
+            rx.cond(StatusState.portal_ok, _("Up"), _("Degraded")),
             color_scheme=rx.cond(StatusState.portal_ok, "green", "red"),
             size="3",
             data_testid="status-portal",
@@ -44,14 +46,16 @@ def status_page() -> rx.Component:
         _note(
             rx.cond(
                 StatusState.portal_ok,
-                "Plans, checkout, sign-in and your eSIM pages are working.",
-                "Our database is not answering: sign-in and purchases may fail. "
-                "Nothing already paid for is lost.",
+                _("Plans, checkout, sign-in and your eSIM pages are working."),
+                _(
+                    "Our database is not answering: sign-in and purchases may fail. "
+                    "Nothing already paid for is lost."
+                ),
             )
         ),
     )
     platform = _row(
-        "eSIM platform",
+        _("eSIM platform"),
         rx.badge(
             StatusState.platform_label,
             color_scheme=rx.match(
@@ -64,46 +68,52 @@ def status_page() -> rx.Component:
             data_testid="status-platform",
         ),
         _note(
-            "The mobile network platform (BICS SIM for Things) that activates eSIMs, adds "
-            "data plans and counts data used."
+            _(
+                "The mobile network platform (BICS SIM for Things) that activates eSIMs, adds "
+                "data plans and counts data used."
+            )
         ),
         rx.cond(
             StatusState.platform_checked != "",
             _note(
-                "Last checked ",
+                _("Last checked:"),
+                " ",
                 rx.el.span(StatusState.platform_checked, data_testid="status-platform-checked"),
             ),
         ),
     )
     usage = _row(
-        "Data usage figures",
+        _("Data usage figures"),
         rx.cond(
             StatusState.usage_sync != "",
             rx.badge(StatusState.usage_sync_age, color_scheme="gray", size="3"),
-            rx.badge("Not updated yet", color_scheme="gray", size="3"),
+            rx.badge(_("Not updated yet"), color_scheme="gray", size="3"),
         ),
         rx.cond(
             StatusState.usage_sync != "",
             _note(
-                "Last brought in from the platform ",
+                _("Last brought in from the platform:"),
+                " ",
                 rx.el.span(StatusState.usage_sync, data_testid="status-usage-sync"),
             ),
-            _note("No update has completed yet since the portal started."),
+            _note(_("No update has completed yet since the portal started.")),
         ),
         _note(
-            "The data left on your eSIM page is updated about every minute; the platform "
-            "itself may report data used with a delay of a few minutes."
+            _(
+                "The data left on your eSIM page is updated about every minute; the platform "
+                "itself may report data used with a delay of a few minutes."
+            )
         ),
     )
     return page(
         rx.vstack(
-            rx.heading("Service status", size="7"),
+            rx.heading(_("Service status"), size="7"),
             rx.cond(
                 StatusState.loaded,
                 rx.vstack(portal, platform, usage, spacing="3", width="100%"),
                 rx.center(rx.spinner(size="3"), width="100%", padding_y="6"),
             ),
-            _note("Times are in your time zone."),
+            _note(_("Times are in your time zone.")),
             spacing="4",
             width="100%",
             max_width="44em",
