@@ -3,6 +3,11 @@
 Each gauge is a ``role="meter"`` with ``aria-valuenow``/``aria-valuetext`` and a visible
 text equivalent, so its meaning never depends on the drawing. Unknown values draw an
 empty grey ring and say "unknown" (never 0).
+
+Texts are the caller's, in the page's language: the meter's name (``label``) is translated
+when the page is built, its value text comes translated from the state
+(docs/i18n.md#texts-made-at-run-time). The countdown's pattern for days is translated when
+the page is built and handed to the browser, so the script holds no English.
 """
 
 from __future__ import annotations
@@ -13,19 +18,25 @@ from typing import Any
 import reflex as rx
 from reflex.vars.base import Var
 
+from travelsim.i18n import _
+
 
 class Countdown(rx.Component):
-    """Ticks every second in the browser until ``target`` (ISO 8601 UTC): "3 d 04:05:06"."""
+    """Ticks every second in the browser until ``target`` (ISO 8601 UTC): "3 d 04:05:06".
+
+    ``days_format`` holds ``{days}`` and ``{time}`` (``"{days} d {time}"`` in English): the
+    text while a day or more is left; under a day only the ``HH:MM:SS`` time shows."""
 
     tag = "TravelsimCountdown"
     target: Var[str]
+    days_format: Var[str]
 
     def add_imports(self) -> dict[str, Any]:
         return {"react": ["useState", "useEffect"]}
 
     def _get_custom_code(self) -> str | None:
         return """
-function TravelsimCountdown({ target }) {
+function TravelsimCountdown({ target, daysFormat }) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 1000);
@@ -38,13 +49,18 @@ function TravelsimCountdown({ target }) {
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
   const pad = (n) => String(n).padStart(2, "0");
-  const text = (d > 0 ? d + " d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+  const time = pad(h) + ":" + pad(m) + ":" + pad(s);
+  const text = d > 0 ? String(daysFormat).replace("{days}", d).replace("{time}", time) : time;
   return <span data-testid="countdown" aria-live="off">{text}</span>;
 }
 """
 
 
-countdown = Countdown.create
+def countdown(*, target: Var[str] | str) -> rx.Component:
+    """A :class:`Countdown` to ``target`` with the days pattern in the active language (call
+    it while the page is built, :func:`travelsim.i18n.compiled_in`)."""
+    return Countdown.create(target=target, days_format=_("{days} d {time}"))
+
 
 _RADIUS = 84
 _STROKE = 22
@@ -64,6 +80,8 @@ def radial_gauge(
     testid: str,
 ) -> rx.Component:
     """A 0-100 ring with text in the middle; ``known=False`` draws an empty ring.
+    ``label`` (the meter's accessible name) and ``value_text`` (``aria-valuetext``, what a
+    screen reader says for the value) must already be in the page's language.
     ``color`` must be a literal colour (SVG attributes do not resolve CSS variables)."""
     shown = rx.cond(known, percent, 0)
     dash = rx.cond(known, percent * (_CIRCUMFERENCE / 100), 0)

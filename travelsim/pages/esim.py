@@ -1,4 +1,8 @@
-"""One eSIM: remaining data and validity gauges, add-ons, usage history, actions."""
+"""One eSIM: remaining data and validity gauges, add-ons, usage history, actions.
+
+Static texts are translated when the page is built for its language; the figures' words come
+from the state, in the page's language (docs/i18n.md).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import reflex as rx
 from travelsim import urls
 from travelsim.components.gauges import countdown, radial_gauge
 from travelsim.components.layout import page
-from travelsim.i18n import _
+from travelsim.i18n import _, localized
 from travelsim.pages.esim_plans import addons_table, usage_chart
 from travelsim.state.esim import EsimState
 
@@ -16,7 +20,7 @@ def data_gauge() -> rx.Component:
     return radial_gauge(
         percent=EsimState.percent,
         known=EsimState.known,
-        label="Data remaining",
+        label=_("Data remaining"),
         value_text=EsimState.data_text,
         center_top=rx.heading(EsimState.gauge_top, size="5"),
         center_bottom=rx.text(
@@ -34,15 +38,15 @@ def validity_gauge() -> rx.Component:
     return radial_gauge(
         percent=EsimState.validity_percent,
         known=started,
-        label="Validity remaining",
-        value_text=rx.cond(started, EsimState.time_left_text + " left", EsimState.validity_value),
+        label=_("Validity remaining"),
+        value_text=rx.cond(started, EsimState.time_left_text, EsimState.validity_value),
         center_top=rx.cond(
             started,
             rx.heading(countdown(target=EsimState.expires_iso), size="4"),
             rx.heading(EsimState.validity_top, size="4"),
         ),
         center_bottom=rx.text(
-            rx.cond(started, "validity left", EsimState.validity_bottom),
+            rx.cond(started, _("validity left"), EsimState.validity_bottom),
             size="1",
             color=rx.color("gray", 11),
         ),
@@ -55,11 +59,11 @@ def _replacement(prominent: bool) -> rx.Component:
     """The replacement request: a button when ``prominent``, else a quiet link-like one."""
     return rx.cond(
         EsimState.replacement_open,
-        rx.text("Replacement requested: our team will contact you.", weight="bold", size="2"),
+        rx.text(_("Replacement requested: our team will contact you."), weight="bold", size="2"),
         rx.cond(
             EsimState.can_request_replacement,
             rx.button(
-                "Request a replacement",
+                _("Request a replacement"),
                 size="2" if prominent else "1",
                 variant="solid" if prominent else "ghost",
                 color_scheme="amber" if prominent else "gray",
@@ -91,7 +95,7 @@ def install_status() -> rx.Component:
                 rx.vstack(
                     rx.text(EsimState.install_ok_text, data_testid="install-ok"),
                     rx.hstack(
-                        rx.text("Problem with this eSIM?", size="1", color=rx.color("gray", 11)),
+                        rx.text(_("Problem with this eSIM?"), size="1", color=rx.color("gray", 11)),
                         _replacement(prominent=False),
                         spacing="2",
                         align="center",
@@ -107,7 +111,7 @@ def install_status() -> rx.Component:
                 rx.hstack(
                     rx.text(EsimState.install_label, ". "),
                     rx.link(
-                        "Installation instructions",
+                        _("Installation instructions"),
                         href=EsimState.install_url,
                     ),
                     wrap="wrap",
@@ -128,13 +132,13 @@ def data_ended() -> rx.Component:
                 rx.vstack(
                     rx.text(EsimState.ended_text, weight="bold"),
                     rx.text(
-                        "Buy more data to keep using this eSIM: it stays on your phone.",
+                        _("Buy more data to keep using this eSIM: it stays on your phone."),
                         size="2",
                     ),
                     spacing="1",
                 ),
                 rx.link(
-                    rx.button(rx.icon("plus", size=16), "Buy more data", size="3"),
+                    rx.button(rx.icon("plus", size=16), _("Buy more data"), size="3"),
                     href=EsimState.topup_url,
                     flex_shrink="0",
                 ),
@@ -155,7 +159,8 @@ def data_ended() -> rx.Component:
 
 def support_contact(support: rx.Var) -> rx.Component:
     """The line "Contact support: <email> · <phone> · <web page>" as links, from a
-    ``{"email", "phone", "tel", "url"}`` dict (phone and url shown only when set)."""
+    ``{"email", "phone", "tel", "url"}`` dict (phone and url shown only when set): a label,
+    then the contacts."""
     return rx.text(
         _("Contact support:"),
         " ",
@@ -174,7 +179,10 @@ def support_contact(support: rx.Var) -> rx.Component:
 
 
 def _not_found() -> rx.Component:
-    return rx.vstack(rx.heading("eSIM not found", size="6"), rx.link("My eSIMs", href=urls.ACCOUNT))
+    return rx.vstack(
+        rx.heading(_("eSIM not found"), size="6"),
+        rx.link(_("My eSIMs"), href=localized(urls.ACCOUNT)),
+    )
 
 
 def _header() -> rx.Component:
@@ -196,7 +204,7 @@ def _header() -> rx.Component:
         rx.hstack(
             rx.button(
                 rx.icon("refresh-cw", size=16),
-                "Refresh now",
+                _("Refresh now"),
                 on_click=EsimState.refresh,
                 loading=EsimState.refreshing,
                 variant="soft",
@@ -204,7 +212,7 @@ def _header() -> rx.Component:
             rx.cond(
                 ~EsimState.suspended_by_staff,
                 rx.link(
-                    rx.button(rx.icon("plus", size=16), "Buy more data"),
+                    rx.button(rx.icon("plus", size=16), _("Buy more data")),
                     href=EsimState.topup_url,
                 ),
             ),
@@ -262,8 +270,10 @@ def _figures_notes() -> rx.Component:
             data_testid="updated",
         ),
         rx.text(
-            "Usage reaches us with a delay: networks report it after "
-            "rating, sometimes hours later.",
+            _(
+                "Usage reaches us with a delay: networks report it after "
+                "rating, sometimes hours later."
+            ),
             size="1",
             color=rx.color("gray", 11),
         ),
@@ -285,12 +295,7 @@ def _figures_card() -> rx.Component:
                 validity_gauge(),
                 rx.cond(
                     EsimState.expires_text != "",
-                    rx.text(
-                        "Expires ",
-                        EsimState.expires_text,
-                        size="2",
-                        data_testid="expires",
-                    ),
+                    rx.text(EsimState.expires_text, size="2", data_testid="expires"),
                 ),
                 align="center",
             ),
@@ -311,12 +316,12 @@ def _rename_card() -> rx.Component:
             rx.hstack(
                 rx.input(
                     name="nickname",
-                    placeholder="Name this eSIM, e.g. Japan trip",
-                    aria_label="eSIM name",
+                    placeholder=_("Name this eSIM, e.g. Japan trip"),
+                    aria_label=_("eSIM name"),
                     max_length=40,
                     width="min(18em, 60vw)",
                 ),
-                rx.button("Rename", type="submit", variant="soft"),
+                rx.button(_("Rename"), type="submit", variant="soft"),
             ),
             on_submit=EsimState.rename,
             reset_on_submit=True,

@@ -1,10 +1,12 @@
-"""The eSIM page's history: the data plans on the eSIM and the data used per day."""
+"""The eSIM page's history: the data plans on the eSIM and the data used per day (static texts
+translated when the page is built, the rows' words by the state: docs/i18n.md)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from travelsim.components.tables import STACKED_TABLE, stacked_cell
+from travelsim.i18n import _
 from travelsim.state.esim import EsimState
 
 
@@ -19,11 +21,11 @@ def _addon_row(a: rx.Var) -> rx.Component:
     )
     return rx.table.row(
         stacked_cell(
-            "Plan", rx.text(a["name"], weight=rx.cond(a["current"] != "", "bold", "regular"))
+            _("Plan"), rx.text(a["name"], weight=rx.cond(a["current"] != "", "bold", "regular"))
         ),
-        stacked_cell("State", rx.badge(a["state_label"], color_scheme=color)),
-        stacked_cell("Data", a["data"], data_testid="addon-data"),
-        stacked_cell("Validity", a["validity"], data_testid="addon-validity"),
+        stacked_cell(_("State"), rx.badge(a["state_label"], color_scheme=color)),
+        stacked_cell(_("Data"), a["data"], data_testid="addon-data"),
+        stacked_cell(_("Validity"), a["validity"], data_testid="addon-validity"),
         data_testid="addon",
         data_state=a["state"],
     )
@@ -32,14 +34,14 @@ def _addon_row(a: rx.Var) -> rx.Component:
 def addons_table() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Data plans on this eSIM", size="4"),
+            rx.heading(_("Data plans on this eSIM"), size="4"),
             rx.cond(
                 EsimState.addons.length() == 0,
                 rx.cond(
                     EsimState.usage_known,
-                    rx.text("No data plan on this eSIM yet.", size="2"),
+                    rx.text(_("No data plan on this eSIM yet."), size="2"),
                     rx.text(
-                        "Your data plans show here once the network reports them.",
+                        _("Your data plans show here once the network reports them."),
                         size="2",
                         color=rx.color("gray", 11),
                         data_testid="plans-unknown",
@@ -50,10 +52,10 @@ def addons_table() -> rx.Component:
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
-                            rx.table.column_header_cell("Plan"),
-                            rx.table.column_header_cell("State"),
-                            rx.table.column_header_cell("Data"),
-                            rx.table.column_header_cell("Validity"),
+                            rx.table.column_header_cell(_("Plan")),
+                            rx.table.column_header_cell(_("State")),
+                            rx.table.column_header_cell(_("Data")),
+                            rx.table.column_header_cell(_("Validity")),
                         )
                     ),
                     rx.table.body(rx.foreach(EsimState.addons, _addon_row)),
@@ -67,7 +69,7 @@ def addons_table() -> rx.Component:
             rx.cond(
                 EsimState.addons.length() > 0,
                 rx.text(
-                    "A new plan waits until the current one is used up or expires.",
+                    _("A new plan waits until the current one is used up or expires."),
                     size="1",
                     color=rx.color("gray", 11),
                 ),
@@ -102,12 +104,12 @@ def usage_chart() -> rx.Component:
     last = EsimState.daily[EsimState.daily.length() - 1]["day"]
     return rx.card(
         rx.vstack(
-            rx.heading("Data used per day", size="4"),
+            rx.heading(_("Data used per day"), size="4"),
             rx.cond(
                 EsimState.daily_summary != "",
                 rx.vstack(
                     rx.text(
-                        "Busiest day: " + EsimState.daily_peak_text,
+                        EsimState.daily_peak_text,
                         size="1",
                         color=rx.color("gray", 11),
                     ),
@@ -134,13 +136,13 @@ def usage_chart() -> rx.Component:
                 rx.cond(
                     EsimState.usage_known,
                     rx.text(
-                        "No data use reported yet.",
+                        _("No data use reported yet."),
                         size="2",
                         color=rx.color("gray", 11),
                         data_testid="usage-none",
                     ),
                     rx.text(
-                        "Usage not reported by the network yet.",
+                        _("Usage not reported by the network yet."),
                         size="2",
                         color=rx.color("gray", 11),
                         data_testid="usage-unknown",

@@ -1,5 +1,6 @@
 """``/status``: is the portal up, is the eSIM platform reachable, when were data usage
-figures last brought in. For travelers; machines read ``/healthz`` (JSON)."""
+figures last brought in. For travelers; machines read ``/healthz`` (JSON). Static texts are
+translated when the page is built, the figures' words by the state (docs/i18n.md)."""
 
 from __future__ import annotations
 

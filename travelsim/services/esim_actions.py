@@ -4,6 +4,9 @@ its code was used or its download failed (docs/esim.md#single-use-codes). No Ref
 Only the owner may change anything (:mod:`travelsim.services.ownership`): for anyone else's
 eSIM (or a missing id) the functions return ``None`` and write nothing, so they reveal
 nothing.
+
+:class:`NicknameError` carries a message for the traveler, in the active language
+(docs/i18n.md#texts-made-at-run-time).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import unicodedata
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from travelsim.i18n import _
 from travelsim.models import ReplacementRequest, ReplacementRequestStatus, utcnow
 from travelsim.services.ownership import owned_esim
 
@@ -24,15 +28,20 @@ NICKNAME_MAX = 40
 
 
 class NicknameError(ValueError):
-    """The nickname is empty, too long (> :data:`NICKNAME_MAX`) or has control characters."""
+    """The nickname is empty, too long (> :data:`NICKNAME_MAX`) or has control characters.
+    ``str(error)`` is the sentence the traveler reads, in the active language."""
 
 
 def _clean_nickname(raw: str) -> str:
     name = " ".join(raw.split())
     if any(unicodedata.category(c).startswith("C") for c in name):
-        raise NicknameError("control characters are not allowed")
+        raise NicknameError(_("The name cannot contain control characters."))
     if not NICKNAME_MIN <= len(name) <= NICKNAME_MAX:
-        raise NicknameError(f"use {NICKNAME_MIN} to {NICKNAME_MAX} characters")
+        raise NicknameError(
+            _("Use {min} to {max} characters for the name.").format(
+                min=NICKNAME_MIN, max=NICKNAME_MAX
+            )
+        )
     return name
 
 

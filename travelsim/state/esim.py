@@ -4,7 +4,9 @@ Figures come from the database (written by the usage sync); "Refresh now" asks S
 the traveler's priority with a per-eSIM cool-down. A background watcher re-reads the
 figures whenever a writer signals a change (:mod:`travelsim.services.live`), or every
 few seconds otherwise, so open pages update without a reload. What the page says for the
-figures is :mod:`travelsim.state.esim_view`.
+figures is :mod:`travelsim.state.esim_view`, in the page's language
+(docs/i18n.md#texts-made-at-run-time): the texts' defaults are empty, never English, until
+the first load fills them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim import db
+from travelsim import db, i18n
+from travelsim.i18n import _
 from travelsim.models import utcnow
 from travelsim.services import esim_actions, installation, live, platform, usage_refresh
 from travelsim.services.esim_dashboard import Dashboard, esim_dashboard
@@ -22,6 +25,7 @@ from travelsim.services.jobs import viewed
 from travelsim.services.ownership import owned_esim
 from travelsim.settings import get_settings
 from travelsim.state.esim_view import page_values
+from travelsim.state.language import page_locale
 from travelsim.state.session import SessionState, _uid
 from travelsim.state.timezone import TimezoneMixin
 
@@ -72,21 +76,23 @@ class EsimState(TimezoneMixin, SessionState):
     data_state: str = "unknown"
     known: bool = False
     percent: float = 0.0
-    gauge_top: str = "unknown"
-    gauge_bottom: str = "data left"
+    gauge_top: str = ""
+    gauge_bottom: str = ""
     data_text: str = ""
     #: The "no data left" callout ("" while data is live or unknown).
     ended_text: str = ""
     #: The network has reported figures at least once (usage and plans are facts).
     usage_known: bool = False
 
+    #: "Expires <date>" ("" while the validity has not started).
     expires_text: str = ""
     expires_iso: str = ""
+    #: "<duration> left" while the validity runs, else "".
     time_left_text: str = ""
     #: Validity gauge words when no countdown runs ("not started", "unknown", "ended").
-    validity_top: str = "unknown"
-    validity_bottom: str = "validity"
-    validity_value: str = "validity unknown"
+    validity_top: str = ""
+    validity_bottom: str = ""
+    validity_value: str = ""
     validity_percent: float = 0.0
     clock_text: str = ""
     updated_text: str = ""
@@ -97,7 +103,7 @@ class EsimState(TimezoneMixin, SessionState):
 
     addons: list[dict[str, str]] = []
     daily: list[dict[str, Any]] = []
-    #: "1.2 GB" on the busiest day shown, "" when no day has usage.
+    #: "Busiest day: 1.2 GB", "" when no day has usage.
     daily_peak_text: str = ""
     #: One sentence describing the chart for screen readers, "" when nothing was used.
     daily_summary: str = ""
@@ -204,8 +210,11 @@ class EsimState(TimezoneMixin, SessionState):
                     async with self:
                         if str(esim_id) != self.esim_id:
                             return
-                        if not self._apply(view):
-                            return  # no longer the traveler's: stop watching it
+                        # In the language of the page the tab shows now: the traveler may
+                        # have switched language while this watch runs.
+                        with i18n.using(page_locale(self)):
+                            if not self._apply(view):
+                                return  # no longer the traveler's: stop watching it
         finally:
             async with self:
                 self.watching = False
@@ -228,13 +237,15 @@ class EsimState(TimezoneMixin, SessionState):
             )
             if outcome.status == "refreshed":
                 live.notify(esim_id)
-                message = "Updated from the network just now."
+                message = _("Updated from the network just now.")
             elif outcome.status == "cooling_down":
-                message = f"Just updated. Try again in {outcome.retry_after_seconds} s."
+                message = _("Just updated. Try again in {seconds} s.").format(
+                    seconds=outcome.retry_after_seconds
+                )
             elif outcome.status == "not_found":
-                message = "eSIM not found."
+                message = _("eSIM not found.")
             else:
-                message = "The network did not answer. Please try again in a minute."
+                message = _("The network did not answer. Please try again in a minute.")
             view = await self._fetch(_uid(user))
             async with self:
                 self._apply(view)

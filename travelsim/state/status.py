@@ -1,5 +1,6 @@
 """``/status``: the service status for travelers (``travelsim.services.status``), with the
-times in the viewer's own time zone (reported by the browser, as on the eSIM page)."""
+times in the viewer's own time zone (reported by the browser, as on the eSIM page), and the
+words in the page's language (docs/i18n.md#texts-made-at-run-time)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import reflex as rx
 from travelsim.i18n import N_, _
 from travelsim.models import utcnow
 from travelsim.services import status
+from travelsim.state.esim_view import ago_text
 from travelsim.state.session import SessionState
 from travelsim.state.timezone import TimezoneMixin
-from travelsim.timefmt import age_text, local_datetime
+from travelsim.timefmt import local_datetime
 
+#: The platform badge per :data:`~travelsim.services.status.Platform` (English msgids).
 PLATFORM_LABELS = {
     "reachable": N_("Reachable"),
     "unreachable": N_("Not reachable"),
@@ -55,5 +58,5 @@ class StatusState(TimezoneMixin, SessionState):
         else:
             self.usage_sync = local_datetime(view.last_usage_sync_at, tz)
             age = int((utcnow() - view.last_usage_sync_at).total_seconds())
-            self.usage_sync_age = age_text(max(0, age))
+            self.usage_sync_age = ago_text(max(0, age))
         self.loaded = True
