@@ -166,13 +166,15 @@ async def test_factory_wires_the_path_and_the_zone(tmp_path: Any) -> None:
 class _AddonDetailsAnswer(httpx.AsyncBaseTransport):
     """The in-process simulator, except that add-on details answers ``body`` (HTTP 200)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, body: dict[str, Any]) -> None:
-        self.inner, self.body, self.addon_reads = inner, body, 0
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, body: dict[str, Any], status: int = 200
+    ) -> None:
+        self.inner, self.body, self.status, self.addon_reads = inner, body, status, 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path.lower() == "/api/getendpointaddondetails":
             self.addon_reads += 1
-            return httpx.Response(200, json=self.body)
+            return httpx.Response(self.status, json=self.body)
         return await self.inner.handle_async_request(request)
 
 
@@ -232,3 +234,41 @@ async def test_add_on_details_failures_that_fall_back(
         assert rewrite.addon_reads == 2  # not a 404/405: asked again next time
     else:
         assert got == [] and again == []
+
+
+async def test_add_on_details_failing_with_5xx_after_its_retries_reads_the_profile(
+    tmp_path: Any,
+) -> None:
+    """An add-on details call that keeps answering HTTP 502 (its bounded GET retries spent)
+    falls back to GetEndPointProfile like any other failure of that call
+    (docs/sft-platform.md#get-endpoint-add-on-details); before, it raised SFTTransportError."""
+    from travelsim.sft import LocalRateBudget
+    from travelsim.sft_simulator import SimulatorConfig, create_app
+
+    app = create_app(SimulatorConfig(db_path=tmp_path / "sim.db", seed_esims=2, rate_limit_tps=0))
+    direct = SFTClient(
+        "http://sim",
+        "demo",
+        "demo",
+        rate_budget=LocalRateBudget(1000.0),
+        transport=httpx.ASGITransport(app=app),
+    )
+    failing = _AddonDetailsAnswer(httpx.ASGITransport(app=app), {"error": "bad gateway"}, 502)
+    client = SFTClient(
+        "http://sim",
+        "demo",
+        "demo",
+        rate_budget=LocalRateBudget(1000.0),
+        transport=failing,
+        retry_backoff=0.01,
+        retry_backoff_max=0.02,
+    )
+    async with direct, client:
+        endpoint_id = await _endpoint_with_addons(direct, ["870301"])
+        expected = await direct.addon_details(priority=P, endpoint_id=endpoint_id)
+        got = await client.addon_details(priority=P, endpoint_id=endpoint_id)
+    assert failing.addon_reads > 1  # the call was retried before giving up
+    assert [(a.unique_id, a.remaining_bytes) for a in got] == [
+        (a.unique_id, a.remaining_bytes) for a in expected
+    ]
+    assert got[0].status_raw == "inferred"

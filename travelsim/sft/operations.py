@@ -20,6 +20,7 @@ from travelsim.sft.errors import (
     SFTBusinessError,
     SFTMalformedOutcomeUnknown,
     SFTMalformedResponse,
+    SFTTransportError,
 )
 from travelsim.sft.models import (
     AddonDetail,
@@ -42,7 +43,9 @@ logger = logging.getLogger(__name__)
 _fallback_logged = False
 
 
-def _log_fallback(exc: SFTBusinessError | SFTMalformedResponse, path: str) -> None:
+def _log_fallback(
+    exc: SFTBusinessError | SFTMalformedResponse | SFTTransportError, path: str
+) -> None:
     global _fallback_logged
     level = logging.DEBUG if _fallback_logged else logging.WARNING
     _fallback_logged = True
@@ -303,7 +306,10 @@ class SFTOperations(ABC):
                 accept_codes={wire.CODE_NO_DATA},
             )
             return parsing.parse_addon_rows(env), None
-        except (SFTBusinessError, SFTMalformedResponse) as exc:
+        except (SFTBusinessError, SFTMalformedResponse, SFTTransportError) as exc:
+            # Any failure of this unpublished call reads the profile instead, a 5xx or a
+            # timeout that outlasted the GET retries included (docs/sft-platform.md
+            # #get-endpoint-add-on-details); the profile raises its own error if it fails too.
             if endpoint_id is None or not fallback:
                 raise
             if exc.http_status in wire.HTTP_NO_SUCH_OPERATION:
