@@ -153,7 +153,8 @@ async def test_subscribe_outcome_unknown_is_reread_not_resent_on_the_automatic_r
     sqlite_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
 ) -> None:
     """SubscribeAddon is applied but its answer is lost, and the add-on list cannot be read
-    either (HTTP 500): the run cannot know, so it schedules a retry. The retry re-reads the
+    either, from add-on details nor from its GetEndPointProfile fallback (HTTP 500): the run
+    cannot know, so it schedules a retry. The retry re-reads the
     add-on list, adopts the instance and never sends SubscribeAddon again."""
     sim = sim_factory(esims=2)
     client = sft_clients(sim.url, timeout=1.0, long_timeout=1.0)
@@ -166,10 +167,12 @@ async def test_subscribe_outcome_unknown_is_reread_not_resent_on_the_automatic_r
 
     class LoseReread(SFTClient):
         """Lets the first add-on read (the baseline) through, then the platform's add-on
-        list answers HTTP 500 (a fault injected right after SubscribeAddon was sent)."""
+        list and the profile answer HTTP 500 (faults injected right after SubscribeAddon was
+        sent)."""
 
         async def subscribe_addon(self, *args: Any, **kwargs: Any) -> Any:
             sim.fault("GetEndpointAddonDetails", "http500", probability=1.0)
+            sim.fault("GetEndPointProfile", "http500", probability=1.0)
             return await super().subscribe_addon(*args, **kwargs)
 
     losing = LoseReread(
