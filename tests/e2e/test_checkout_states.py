@@ -79,7 +79,7 @@ def test_price_changed_expired_and_limit_states(
                 "SELECT count(*) FROM payment WHERE checkout_id = ?", (checkout_id,)
             ).fetchone()[0]
         assert paid == 0
-        page.get_by_role("button", name="Continue at €12.00").click()
+        page.get_by_role("button", name="Continue at the new price").click()
         expect(page.get_by_role("button", name="Pay €12.00")).to_be_visible()
         with _db(data_dir) as conn:
             amount = conn.execute(
