@@ -178,6 +178,35 @@ class _AddonDetailsAnswer(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+def _direct_and_rewritten(
+    tmp_path: Any, body: dict[str, Any], status: int = 200
+) -> tuple[SFTClient, SFTClient, _AddonDetailsAnswer]:
+    """Two clients of one in-process simulator: one direct, one whose add-on details answer
+    ``body`` with HTTP ``status`` (fast retries), and that rewriting transport."""
+    from travelsim.sft import LocalRateBudget
+    from travelsim.sft_simulator import SimulatorConfig, create_app
+
+    app = create_app(SimulatorConfig(db_path=tmp_path / "sim.db", seed_esims=2, rate_limit_tps=0))
+    direct = SFTClient(
+        "http://sim",
+        "demo",
+        "demo",
+        rate_budget=LocalRateBudget(1000.0),
+        transport=httpx.ASGITransport(app=app),
+    )
+    rewrite = _AddonDetailsAnswer(httpx.ASGITransport(app=app), body, status)
+    client = SFTClient(
+        "http://sim",
+        "demo",
+        "demo",
+        rate_budget=LocalRateBudget(1000.0),
+        transport=rewrite,
+        retry_backoff=0.01,
+        retry_backoff_max=0.02,
+    )
+    return direct, client, rewrite
+
+
 def _answer(code: str, param: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resultCode": "0" if code == "0" else "1",
@@ -200,27 +229,7 @@ def _answer(code: str, param: dict[str, Any] | None = None) -> dict[str, Any]:
 async def test_add_on_details_failures_that_fall_back(
     tmp_path: Any, body: dict[str, Any], falls_back: bool
 ) -> None:
-    from travelsim.sft import LocalRateBudget
-    from travelsim.sft_simulator import SimulatorConfig, create_app
-
-    app = create_app(SimulatorConfig(db_path=tmp_path / "sim.db", seed_esims=2, rate_limit_tps=0))
-    direct = SFTClient(
-        "http://sim",
-        "demo",
-        "demo",
-        rate_budget=LocalRateBudget(1000.0),
-        transport=httpx.ASGITransport(app=app),
-    )
-    rewrite = _AddonDetailsAnswer(httpx.ASGITransport(app=app), body)
-    client = SFTClient(
-        "http://sim",
-        "demo",
-        "demo",
-        rate_budget=LocalRateBudget(1000.0),
-        transport=rewrite,
-        retry_backoff=0.01,
-        retry_backoff_max=0.02,
-    )
+    direct, client, rewrite = _direct_and_rewritten(tmp_path, body)
     async with direct, client:
         endpoint_id = await _endpoint_with_addons(direct, ["870301"])
         expected = await direct.addon_details(priority=P, endpoint_id=endpoint_id)
@@ -242,27 +251,7 @@ async def test_add_on_details_failing_with_5xx_after_its_retries_reads_the_profi
     """An add-on details call that keeps answering HTTP 502 (its bounded GET retries spent)
     falls back to GetEndPointProfile like any other failure of that call
     (docs/sft-platform.md#get-endpoint-add-on-details); before, it raised SFTTransportError."""
-    from travelsim.sft import LocalRateBudget
-    from travelsim.sft_simulator import SimulatorConfig, create_app
-
-    app = create_app(SimulatorConfig(db_path=tmp_path / "sim.db", seed_esims=2, rate_limit_tps=0))
-    direct = SFTClient(
-        "http://sim",
-        "demo",
-        "demo",
-        rate_budget=LocalRateBudget(1000.0),
-        transport=httpx.ASGITransport(app=app),
-    )
-    failing = _AddonDetailsAnswer(httpx.ASGITransport(app=app), {"error": "bad gateway"}, 502)
-    client = SFTClient(
-        "http://sim",
-        "demo",
-        "demo",
-        rate_budget=LocalRateBudget(1000.0),
-        transport=failing,
-        retry_backoff=0.01,
-        retry_backoff_max=0.02,
-    )
+    direct, client, failing = _direct_and_rewritten(tmp_path, {"error": "bad gateway"}, 502)
     async with direct, client:
         endpoint_id = await _endpoint_with_addons(direct, ["870301"])
         expected = await direct.addon_details(priority=P, endpoint_id=endpoint_id)

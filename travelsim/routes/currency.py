@@ -16,10 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from travelsim import db
-from travelsim.models import User
-from travelsim.routes.http import current_user
-from travelsim.routes.locale import _return_path
+from travelsim.routes.locale import _return_path, remember_on_account
 from travelsim.settings import get_settings
 
 #: The remembered choice (one of ``Settings.currencies``), for a year.
@@ -89,14 +86,7 @@ async def switch_currency(request: Request) -> Response:
     if code not in get_settings().currencies:
         return Response("Unknown currency.", status_code=404, media_type="text/plain")
     back = _return_path(request)
-    user = await current_user(request)
-    if user is not None and user.id is not None and user.currency != code:
-        async with db.session() as s:
-            row = await s.get(User, user.id)
-            if row is not None:
-                row.currency = code
-                s.add(row)
-                await s.commit()
+    await remember_on_account(request, "currency", code)
     response = RedirectResponse(back, status_code=303)
     set_currency_cookie(response, code)
     response.headers["Cache-Control"] = "no-store"

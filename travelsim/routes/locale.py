@@ -190,18 +190,25 @@ async def switch_language(request: Request) -> Response:
     back = _return_path(request)
     _, rest = i18n.split_path(back)
     target = i18n.localized(back, locale) if is_traveler_page(rest.split("?")[0]) else back
-    user = await current_user(request)
-    if user is not None and user.id is not None and user.locale != locale:
-        async with db.session() as s:
-            row = await s.get(User, user.id)
-            if row is not None:
-                row.locale = locale
-                s.add(row)
-                await s.commit()
+    await remember_on_account(request, "locale", locale)
     response = RedirectResponse(target, status_code=303)
     set_lang_cookie(response, locale)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def remember_on_account(request: Request, field: str, value: str) -> None:
+    """Store a traveler's choice (``field`` of ``User``: ``locale`` or ``currency``) in the
+    signed-in account of ``request``; nothing when signed out or already stored. Commits."""
+    user = await current_user(request)
+    if user is None or user.id is None or getattr(user, field) == value:
+        return
+    async with db.session() as s:
+        row = await s.get(User, user.id)
+        if row is not None:
+            setattr(row, field, value)
+            s.add(row)
+            await s.commit()
 
 
 def set_lang_cookie(response: Response, locale: str) -> None:
