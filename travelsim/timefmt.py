@@ -17,11 +17,13 @@ with CLDR's day and month names and the city in that language ("jeu. 3 déc. 202
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime, get_timezone_location
+from babel.dates import format_datetime, format_timedelta, get_timezone_location
+from babel.lists import format_list
+from babel.units import format_unit
 
 from travelsim import i18n
 
@@ -74,32 +76,45 @@ def _city(key: str, locale: str = "en_US") -> str:
 
 
 def duration_text(seconds: int | None) -> str:
-    """``93784`` → ``"1 d 2 h 3 min"``; under an hour → ``"42 min"``; ``None`` → ``"unknown"``."""
+    """A time span in CLDR's short duration units, listed as the active language lists units
+    (docs/i18n.md#formats): ``93784`` → ``"1 day, 2 hr, 3 min"`` (French
+    ``"1 j, 2 h et 3 min"``, German ``"1 Tg., 2 Std. und 3 Min."``); under a day hours and
+    minutes, under an hour ``"42 min"``; negative → ``"0 min"``; ``None`` → ``"unknown"``."""
     if seconds is None:
-        return "unknown"
-    seconds = max(0, int(seconds))
-    days, rem = divmod(seconds, 86400)
+        return i18n._("unknown")
+    days, rem = divmod(max(0, int(seconds)), 86400)
     hours, rem = divmod(rem, 3600)
-    minutes = rem // 60
-    if days:
-        return f"{days} d {hours} h {minutes} min"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"
+    amounts = [(days, "duration-day"), (hours, "duration-hour"), (rem // 60, "duration-minute")]
+    first = 0 if days else 1 if hours else 2
+    loc = i18n.format_locale()
+    parts = [format_unit(n, unit, length="short", locale=loc) for n, unit in amounts[first:]]
+    return _unit_list(parts, loc)
 
 
-def age_text(seconds: int | None) -> str:
-    """How old figures are, in the active language: ``"just now"``, ``"5 min ago"``,
-    ``"3 h ago"``, ``"2 d ago"``, ``"never"`` (unit abbreviations: no plural forms)."""
+def _unit_list(parts: list[str], loc: str) -> str:
+    """``parts`` joined as CLDR lists units in ``loc``. Babel 2.19 lacks the three-item
+    unit-list patterns of some locales (``de_DE``, ``es_ES``: ``KeyError: 'start'``); their
+    standard list pattern is used then."""
+    try:
+        return str(format_list(parts, style="unit-short", locale=loc))
+    except KeyError:
+        return str(format_list(parts, style="standard", locale=loc))
+
+
+def ago_text(seconds: int | None) -> str:
+    """How long ago something happened, ``seconds`` (>= 0) before now, in the active
+    language: under a minute ``"just now"`` (catalog), else Babel's relative time from CLDR
+    in :func:`travelsim.i18n.format_locale` (``125`` → ``"2 minutes ago"``, French
+    ``"il y a 2 minutes"``); ``None`` → ``"never"``."""
     if seconds is None:
         return i18n._("never")
     if seconds < 60:
         return i18n._("just now")
-    if seconds < 3600:
-        return i18n._("{n} min ago").format(n=seconds // 60)
-    if seconds < 86400:
-        return i18n._("{n} h ago").format(n=seconds // 3600)
-    return i18n._("{n} d ago").format(n=seconds // 86400)
+    return str(
+        format_timedelta(
+            timedelta(seconds=-seconds), add_direction=True, locale=i18n.format_locale()
+        )
+    )
 
 
 def iso_utc(value: datetime | None) -> str:

@@ -245,7 +245,7 @@ def test_data_volumes_in_the_travelers_locale(
 def test_dates_and_ages_in_the_travelers_locale() -> None:
     from datetime import UTC, datetime
 
-    from travelsim.timefmt import age_text, local_datetime
+    from travelsim.timefmt import ago_text, duration_text, local_datetime
 
     moment = datetime(2026, 12, 3, 13, 5, tzinfo=UTC)
     with i18n.using("en"):  # English stays as it always was
@@ -258,7 +258,12 @@ def test_dates_and_ages_in_the_travelers_locale() -> None:
         assert (
             local_datetime(moment, "Asia/Singapore") == "jeu. 3 déc. 2026, 21:05 heure : Singapour"
         )
-        assert age_text(300) == "il y a 5 min"
+        assert ago_text(300) == "il y a 5 minutes"
+        # CLDR: narrow no-break space in "1 j", no-break space in "3 min", "et" before the last
+        assert duration_text(93784) == "1\u202fj, 2\u202fh et 3\u00a0min"
     with i18n.using("de"):
         assert local_datetime(moment, "Europe/Berlin") == "Do. 3 Dez. 2026, 14:05 CET"
-        assert age_text(7200) == "vor 2 Std."
+        assert ago_text(7200) == "vor 2 Stunden"
+        assert duration_text(93784) == "1 Tg., 2 Std. und 3 Min."
+    with i18n.using("es"):
+        assert duration_text(93784) == "1 d, 2 h y 3 min"

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from travelsim.services.order_creation import included_vat
-from travelsim.timefmt import age_text, duration_text, iso_utc, local_datetime
+from travelsim.timefmt import ago_text, duration_text, iso_utc, local_datetime
 
 
 def test_local_time_named_and_dst_applied_for_the_date_shown() -> None:
@@ -31,13 +31,16 @@ def test_unknown_zone_falls_back_to_utc_and_none_is_unknown() -> None:
 
 
 def test_durations_and_ages() -> None:
-    assert duration_text(93784) == "1 d 2 h 3 min"  # 86400 + 7200 + 180 + 4
+    # CLDR short duration units in a CLDR unit list (English: "1 day, 2 hr, 3 min")
+    assert duration_text(93784) == "1 day, 2 hr, 3 min"  # 86400 + 7200 + 180 + 4
+    assert duration_text(86400 + 59) == "1 day, 0 hr, 0 min"
     assert duration_text(2520) == "42 min"
+    assert duration_text(3 * 3600 + 60) == "3 hr, 1 min"
     assert duration_text(-5) == "0 min"
     assert duration_text(None) == "unknown"
-    assert age_text(30) == "just now"
-    assert age_text(300) == "5 min ago"
-    assert age_text(None) == "never"
+    assert ago_text(30) == "just now"
+    assert ago_text(300) == "5 minutes ago"  # Babel's relative time (CLDR)
+    assert ago_text(None) == "never"
     assert iso_utc(datetime(2026, 12, 3, 13, 5, 9, tzinfo=UTC)) == "2026-12-03T13:05:09Z"
 
 

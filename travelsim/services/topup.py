@@ -27,6 +27,7 @@ from travelsim.esim.addons import (
     live_count,
 )
 from travelsim.esim.lifecycle import STAFF_REASONS, SYSTEM_REASONS, endpoint_state
+from travelsim.i18n import N_
 from travelsim.models import AddonState, Esim, EsimAddon, EsimSync, Plan, utcnow
 from travelsim.services import ownership
 from travelsim.sft.client import SFTClient
@@ -247,7 +248,8 @@ class TopupDecision:
         refusal: why not (``None`` when allowed): ``addon_limit`` (15 live add-ons),
             ``suspended_by_staff`` (reason "3" CSR), ``suspended_unknown`` (suspended, reason
             not reported), ``no_sim`` (endpoint in Hold).
-        message: traveler-facing explanation when refused (or a hint when ``resume_first``).
+        message: traveler-facing explanation when refused (or a hint when ``resume_first``): an
+            English catalog text (``N_``), translated by the page that shows it.
         live_addons: live (waiting + active) add-ons counted.
     """
 
@@ -292,7 +294,7 @@ def check_topup_allowed(
             False,
             False,
             "no_sim",
-            "This eSIM is no longer linked to a SIM. Please contact support.",
+            N_("This eSIM is no longer linked to a SIM. Please contact support."),
             live,
         )
     suspended = state == "suspended"
@@ -301,7 +303,7 @@ def check_topup_allowed(
             False,
             False,
             "suspended_by_staff",
-            "This eSIM has been suspended by our team. Please contact support.",
+            N_("This eSIM has been suspended by our team. Please contact support."),
             live,
         )
     if suspended and reason not in SYSTEM_REASONS:
@@ -309,7 +311,7 @@ def check_topup_allowed(
             False,
             False,
             "suspended_unknown",
-            "This eSIM is suspended. Please contact support.",
+            N_("This eSIM is suspended. Please contact support."),
             live,
         )
     if live >= LIVE_ADDON_LIMIT:
@@ -317,8 +319,11 @@ def check_topup_allowed(
             False,
             False,
             "addon_limit",
-            f"This eSIM already has {LIVE_ADDON_LIMIT} add-ons waiting or active, the most it "
-            "can hold. Buy more once one of them is used up or expired.",
+            # No figure in the text: the callers translate the catalog text as is.
+            N_(
+                "This eSIM already holds as many plans as it can, waiting or active. Buy more "
+                "once one of them is used up or expired."
+            ),
             live,
         )
     if suspended:
@@ -326,7 +331,7 @@ def check_topup_allowed(
             True,
             True,
             None,
-            "Your eSIM is paused because its data ran out; it resumes with this purchase.",
+            N_("Your eSIM is paused because its data ran out; it resumes with this purchase."),
             live,
         )
     return TopupDecision(True, False, None, None, live)

@@ -7,15 +7,15 @@ named: docs/esim.md#time-zone-names), bytes in the page's units
 Every text is in the active language (docs/i18n.md#texts-made-at-run-time): the state calls
 :func:`page_values` from its handlers, which run with the page's language active. Module
 constants are marked with ``N_`` and translated where they are shown; relative ages come from
-Babel (:func:`ago_text`), day names and numbers from CLDR in the active locale.
+Babel (:func:`travelsim.timefmt.ago_text`), day names and numbers from CLDR in the active locale.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from babel.dates import format_skeleton, format_timedelta
+from babel.dates import format_skeleton
 from babel.numbers import format_decimal
 
 from travelsim import urls
@@ -24,7 +24,7 @@ from travelsim.i18n import N_, _, format_locale, localized
 from travelsim.models import AddonState
 from travelsim.services import countries
 from travelsim.services.esim_dashboard import AddonView, Dashboard
-from travelsim.timefmt import duration_text, iso_utc, local_datetime
+from travelsim.timefmt import ago_text, duration_text, iso_utc, local_datetime
 
 __all__ = [
     "GAUGE_WORDS",
@@ -35,7 +35,6 @@ __all__ = [
     "STATE_LABELS",
     "SUSPENDED_BY_STAFF",
     "addon_row",
-    "ago_text",
     "data_words",
     "ended_text",
     "install_label",
@@ -110,18 +109,6 @@ def install_label(install: str) -> str:
     active language (``"ready"`` → ``"Not installed yet"`` in English); an unknown value as
     is."""
     return _(INSTALL_LABELS[install]) if install in INSTALL_LABELS else install
-
-
-def ago_text(seconds: int | None) -> str:
-    """How long ago something happened, ``seconds`` (>= 0) before now, in the active
-    language: under a minute ``"just now"`` (catalog), else Babel's relative time from CLDR
-    in :func:`travelsim.i18n.format_locale` (``125`` → ``"2 minutes ago"``, French
-    ``"il y a 2 minutes"``); ``None`` → ``"never"``."""
-    if seconds is None:
-        return _("never")
-    if seconds < 60:
-        return _("just now")
-    return format_timedelta(timedelta(seconds=-seconds), add_direction=True, locale=format_locale())
 
 
 def day_text(day: date) -> str:

@@ -11,10 +11,9 @@ import reflex as rx
 from travelsim.i18n import N_, _
 from travelsim.models import utcnow
 from travelsim.services import status
-from travelsim.state.esim_view import ago_text
 from travelsim.state.session import SessionState
 from travelsim.state.timezone import TimezoneMixin
-from travelsim.timefmt import local_datetime
+from travelsim.timefmt import ago_text, local_datetime
 
 #: The platform badge per :data:`~travelsim.services.status.Platform` (English msgids).
 PLATFORM_LABELS = {
