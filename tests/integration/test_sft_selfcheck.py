@@ -126,6 +126,24 @@ async def test_legacy_shapes_are_understood_and_reported_as_different(
     assert "answered differently" in format_report(report)
 
 
+async def test_the_report_says_how_the_endpoint_was_chosen(
+    sim_server_factory: Callable[..., SimServer],
+) -> None:
+    """Without --endpoint the first endpoint in use on fetchSIM page 1 is inspected; with none
+    in use yet (every seeded eSIM is Pre-Active), the first linked one, and the report says
+    that its add-ons and usage may be empty."""
+    fresh = sim_server_factory()
+    report, _ = await _check(fresh.url, None)
+    assert report.endpoint_id is not None
+    assert "first linked on fetchSIM page 1; none there is in use" in format_report(report)
+    server = sim_server_factory()
+    endpoint = _endpoint_in_use(server)
+    report, _ = await _check(server.url, None)
+    assert report.endpoint_id == endpoint
+    text = format_report(report)
+    assert f"endpoint inspected: ••••{endpoint[-4:]} (first in use on fetchSIM page 1)" in text
+
+
 async def test_no_linked_endpoint_means_some_checks_could_not_run(
     sim_server_factory: Callable[..., SimServer],
 ) -> None:

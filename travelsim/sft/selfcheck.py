@@ -111,7 +111,7 @@ class CheckReport:
     fields: list[FieldResult] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)
     endpoint_id: str | None = None
-    endpoint_given: bool = False
+    endpoint_choice: str = ""  # how endpoint_id was chosen, as the report prints it
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -292,12 +292,21 @@ async def _step(
 IN_USE: Final = frozenset({"active", "suspended"})
 
 
-def _first_linked_endpoint(sims: list[Any]) -> str | None:
-    """The first endpoint in use on the page, else the first linked one."""
+def _first_linked_endpoint(sims: list[Any]) -> tuple[str | None, str]:
+    """``(endpoint id, how it was chosen)``: the first endpoint in use on the page, else the
+    first linked one (a Pre-Active endpoint: its add-ons and usage may well be empty), else
+    ``(None, "")``."""
     linked = [sim for sim in sims if sim.endpoint_id]
     in_use = [sim for sim in linked if (sim.sim_status or "").lower() in IN_USE]
-    chosen = (in_use or linked or [None])[0]
-    return str(chosen.endpoint_id) if chosen is not None else None
+    if in_use:
+        return str(in_use[0].endpoint_id), "first in use on fetchSIM page 1"
+    if linked:
+        return (
+            str(linked[0].endpoint_id),
+            "first linked on fetchSIM page 1; none there is in use, so its add-ons and "
+            "usage may be empty: --endpoint picks another",
+        )
+    return None, ""
 
 
 async def run_check(
@@ -345,9 +354,11 @@ async def run_check(
         wire.QUERY_RATE_PLAN.path,
         lambda: client.rate_plans(priority=PRIORITY),
     )
-    endpoint = endpoint_id or (_first_linked_endpoint(sims[0]) if sims else None)
+    if endpoint_id is not None:
+        endpoint, report.endpoint_choice = endpoint_id, "given with --endpoint"
+    else:
+        endpoint, report.endpoint_choice = _first_linked_endpoint(sims[0] if sims else [])
     report.endpoint_id = endpoint
-    report.endpoint_given = endpoint_id is not None
     if endpoint is None:
         for op in (wire.ENDPOINT_PROFILE, wire.ADDON_DETAILS, wire.STATISTICS):
             report.calls.append(
@@ -461,8 +472,9 @@ def format_report(report: CheckReport) -> str:
         "was empty. Identifiers are masked.",
     ]
     if report.endpoint_id:
-        how = "given with --endpoint" if report.endpoint_given else "first in use on page 1"
-        lines.append(f"endpoint inspected: ••••{report.endpoint_id[-4:]} ({how})")
+        lines.append(
+            f"endpoint inspected: ••••{report.endpoint_id[-4:]} ({report.endpoint_choice})"
+        )
     by_op: dict[str, list[FieldResult]] = {}
     for result in report.fields:
         by_op.setdefault(result.expectation.operation, []).append(result)
