@@ -354,6 +354,7 @@ async def run_check(
         wire.QUERY_RATE_PLAN.path,
         lambda: client.rate_plans(priority=PRIORITY),
     )
+    endpoint: str | None
     if endpoint_id is not None:
         endpoint, report.endpoint_choice = endpoint_id, "given with --endpoint"
     else:
