@@ -32,7 +32,12 @@ import httpx
 from travelsim.sft import wire
 from travelsim.sft.errors import SFTBusinessError, SFTError, SFTMalformedResponse
 from travelsim.sft.models import Priority
-from travelsim.sft.selfcheck_fields import EXPECTATIONS, SHOWN_VALUES, FieldExpectation
+from travelsim.sft.selfcheck_fields import (
+    EXPECTATIONS,
+    SHOWN_VALUES,
+    FieldExpectation,
+    first_linked_endpoint,
+)
 
 __all__ = [
     "CallResult",
@@ -287,28 +292,6 @@ async def _step(
     return value
 
 
-#: fetchSIM ``simStatus`` values of an endpoint in use (docs/sft-platform.md#fetchsim): its
-#: add-ons and usage can be checked; a Pre-Active one has none yet.
-IN_USE: Final = frozenset({"active", "suspended"})
-
-
-def _first_linked_endpoint(sims: list[Any]) -> tuple[str | None, str]:
-    """``(endpoint id, how it was chosen)``: the first endpoint in use on the page, else the
-    first linked one (a Pre-Active endpoint: its add-ons and usage may well be empty), else
-    ``(None, "")``."""
-    linked = [sim for sim in sims if sim.endpoint_id]
-    in_use = [sim for sim in linked if (sim.sim_status or "").lower() in IN_USE]
-    if in_use:
-        return str(in_use[0].endpoint_id), "first in use on fetchSIM page 1"
-    if linked:
-        return (
-            str(linked[0].endpoint_id),
-            "first linked on fetchSIM page 1; none there is in use, so its add-ons and "
-            "usage may be empty: --endpoint picks another",
-        )
-    return None, ""
-
-
 async def run_check(
     client: Any,
     recorder: RecordingTransport,
@@ -358,7 +341,7 @@ async def run_check(
     if endpoint_id is not None:
         endpoint, report.endpoint_choice = endpoint_id, "given with --endpoint"
     else:
-        endpoint, report.endpoint_choice = _first_linked_endpoint(sims[0] if sims else [])
+        endpoint, report.endpoint_choice = first_linked_endpoint(sims[0] if sims else [])
     report.endpoint_id = endpoint
     if endpoint is None:
         for op in (wire.ENDPOINT_PROFILE, wire.ADDON_DETAILS, wire.STATISTICS):

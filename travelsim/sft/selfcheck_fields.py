@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from travelsim.sft import wire
 
@@ -267,3 +267,23 @@ SHOWN_VALUES: Final = frozenset(
         wire.LEGACY_ESIM_PROFILE_STATUS,
     }
 )
+
+
+#: fetchSIM ``simStatus`` values of an endpoint in use (docs/sft-platform.md#fetchsim): its
+#: add-ons and usage can be checked; a Pre-Active one has none yet.
+IN_USE: Final = frozenset({"active", "suspended"})
+
+
+def first_linked_endpoint(sims: list[Any]) -> tuple[str | None, str]:
+    """``(endpoint id, how it was chosen)``: the first endpoint in use on the page, else the
+    first linked one (Pre-Active: no add-ons or usage yet), else ``(None, "")``."""
+    linked = [sim for sim in sims if sim.endpoint_id]
+    in_use = [sim for sim in linked if (sim.sim_status or "").lower() in IN_USE]
+    if in_use or linked:
+        how = (
+            "in use"
+            if in_use
+            else "linked; none there is in use, so add-ons and usage may be empty"
+        )
+        return str((in_use or linked)[0].endpoint_id), f"first {how} on fetchSIM page 1"
+    return None, ""
