@@ -279,11 +279,11 @@ def first_linked_endpoint(sims: list[Any]) -> tuple[str | None, str]:
     first linked one (Pre-Active: no add-ons or usage yet), else ``(None, "")``."""
     linked = [sim for sim in sims if sim.endpoint_id]
     in_use = [sim for sim in linked if (sim.sim_status or "").lower() in IN_USE]
-    if in_use or linked:
-        how = (
-            "in use"
-            if in_use
-            else "linked; none there is in use, so add-ons and usage may be empty"
+    if in_use:
+        return str(in_use[0].endpoint_id), "first in use on fetchSIM page 1"
+    if linked:
+        return str(linked[0].endpoint_id), (
+            "first linked on fetchSIM page 1; none there is in use, so add-ons and usage may "
+            "be empty"
         )
-        return str((in_use or linked)[0].endpoint_id), f"first {how} on fetchSIM page 1"
     return None, ""
