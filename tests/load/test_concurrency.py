@@ -1,10 +1,15 @@
-"""100 simultaneous checkouts against 60 free eSIMs, on SQLite and on PostgreSQL.
+"""100 simultaneous checkouts against 60 free eSIMs, paid through localstripe over HTTP, on
+SQLite and on PostgreSQL.
 
 Expected figures come from the setup, not from the code under test: the simulator is seeded
 with exactly 60 Pre-Active eSIMs (each with its own matching ID), 100 distinct travelers buy
-at once, so exactly 60 can be served and 40 must hear "sold out" before any charge. After
-provisioning, the simulator's own records (``/_sim/state``) must show one add-on per sold
-endpoint, and each delivered eSIM's stored code must be the simulator's code for its ICCID.
+at once, so exactly 60 can be served and 40 must hear "sold out" before any charge. Stripe's
+side is read from localstripe itself (``GET /v1/payment_intents``, filtered by this run's
+checkout ids in the PaymentIntents' metadata): 60 PaymentIntents held (``requires_capture``),
+then all ``succeeded`` once their eSIM is delivered, none left held
+(https://docs.stripe.com/payments/place-a-hold-on-a-payment-method). After provisioning, the
+simulator's own records (``/_sim/state``) must show one add-on per sold endpoint, and each
+delivered eSIM's stored code must be the simulator's code for its ICCID.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-from checkout_support import Sim, add_plan, make_client
+from checkout_support import Sim, add_plan, make_client, stripe_intents
 
 from tests.load.support import (
     PLAN_ID,
@@ -55,7 +60,7 @@ async def test_100_buyers_60_esims(
 
     paid = [o for o in outcomes if isinstance(o, PayOutcome) and o.status == "paid"]
     refused = [o for o in outcomes if isinstance(o, str)]
-    assert len(paid) == ESIMS
+    assert len(paid) == ESIMS, Counter(str(o) for o in outcomes if o not in paid)
     assert refused == ["sold_out"] * (BUYERS - ESIMS)
     assert len(paid) + len(refused) == BUYERS  # nobody got another answer
 
@@ -67,6 +72,10 @@ async def test_100_buyers_60_esims(
     assert not [p for p in payments if p.checkout_id in sold_out_ids]
     # Held at Stripe, not charged yet: captured when each eSIM is delivered.
     assert len(payments) == ESIMS and {p.status for p in payments} == {"authorized"}
+    ours = {c.id for c in checkouts}
+    held = stripe_intents(ours)
+    assert len(held) == ESIMS and {pi["status"] for pi in held} == {"requires_capture"}
+    assert {pi["metadata"]["checkout_id"] for pi in held} == {p.checkout_id for p in payments}
     assert len(orders) == ESIMS and {o.status for o in orders} == {"paid"}
     # One order per traveler, one eSIM per order, every eSIM assigned to its buyer.
     assert distinct([o.user_id for o in orders]) and distinct([o.esim_id for o in orders])
@@ -87,6 +96,14 @@ async def test_100_buyers_60_esims(
     orders, payments, _, esims, mails = await ledger()
     assert Counter(o.status for o in orders) == {"delivered": ESIMS}
     assert Counter(p.status for p in payments) == {"succeeded": ESIMS}
+    assert all(p.captured_at is not None for p in payments)
+    # Stripe agrees: every PaymentIntent captured, at the amount and currency of its payment.
+    intents = {pi["id"]: pi for pi in stripe_intents(ours)}
+    assert Counter(pi["status"] for pi in intents.values()) == {"succeeded": ESIMS}
+    assert {p.provider_ref for p in payments} == set(intents)
+    for p in payments:
+        pi = intents[str(p.provider_ref)]
+        assert (pi["amount"], pi["currency"]) == (p.amount_minor, p.currency.lower())
     delivered_esims = [e for e in esims if e.id in {o.esim_id for o in orders}]
     iccids = [e.iccid for e in delivered_esims]
     assert len(iccids) == ESIMS and distinct(iccids)  # no ICCID delivered twice
