@@ -7,6 +7,7 @@ from __future__ import annotations
 from travelsim.i18n import N_, _
 from travelsim.models import Esim
 from travelsim.services import countries
+from travelsim.services.payments import FAILURE_MESSAGES
 
 __all__ = [
     "ACTION_NOTICE",
@@ -96,34 +97,9 @@ CARD_ERRORS = {
 
 
 #: Stripe decline / error codes of a refused payment (https://docs.stripe.com/declines/codes,
-#: https://docs.stripe.com/error-codes) in the traveler's words: the English texts of
-#: ``payments.FAILURE_MESSAGES``, marked for the catalogs and translated where shown.
-DECLINE_MESSAGES = {
-    "card_declined": N_("Your card was declined. Nothing was charged; please try another card."),
-    "generic_decline": N_("Your card was declined. Nothing was charged; please try another card."),
-    "insufficient_funds": N_("Your card has insufficient funds. Nothing was charged."),
-    "lost_card": N_("Your card was declined. Nothing was charged; please try another card."),
-    "stolen_card": N_("Your card was declined. Nothing was charged; please try another card."),
-    "expired_card": N_("Your card has expired. Nothing was charged; please use another card."),
-    "incorrect_cvc": N_("The security code (CVC) is not right. Nothing was charged."),
-    "invalid_cvc": N_("The security code (CVC) is not valid. Nothing was charged."),
-    "incorrect_number": N_("The card number is not right. Nothing was charged."),
-    "invalid_number": N_("The card number is not valid. Nothing was charged."),
-    "invalid_expiry_month": N_("The expiry month is not valid. Nothing was charged."),
-    "invalid_expiry_year": N_("The expiry year is not valid. Nothing was charged."),
-    "processing_error": N_(
-        "Your bank could not process the card. Nothing was charged; please try again."
-    ),
-    "authentication_required": N_("Your bank needs you to confirm this payment. Please try again."),
-    "payment_intent_authentication_failure": N_(
-        "The card could not be verified (3-D Secure). Nothing was charged; please try again "
-        "or use another card."
-    ),
-    "canceled": N_("The payment was cancelled. Nothing was charged."),
-    "provider_error": N_(
-        "We could not reach the payment service. Nothing was charged; please try again in a moment."
-    ),
-}
+#: https://docs.stripe.com/error-codes) in the traveler's words: ``payments.FAILURE_MESSAGES``
+#: (English catalog texts), translated where shown (:func:`decline_message`).
+DECLINE_MESSAGES = FAILURE_MESSAGES
 
 
 def card_error(code: str) -> str:
