@@ -123,7 +123,7 @@ async def save_texts(
     """Store ``texts`` (:func:`clean_texts`) as the ``plan_text`` rows of ``plan_id`` (not
     committed): a language with only empty texts loses its row; languages not in ``texts``
     are left alone. Returns the changes as ``"fr display_name: old -> new"`` lines (for the
-    audit), in language then field order."""
+    audit; texts over 60 characters shortened with "…"), in language then field order."""
     stored = {
         row.locale: row
         for row in (
@@ -139,7 +139,7 @@ async def save_texts(
         for name in TEXT_FIELDS:
             before = getattr(row, name) if row else None
             if before != wanted[name]:
-                changes.append(f"{code} {name}: {before!s} -> {wanted[name]!s}")
+                changes.append(f"{code} {name}: {_short(before)} -> {_short(wanted[name])}")
         if not any(wanted.values()):
             if row is not None:
                 await session.delete(row)
@@ -150,3 +150,10 @@ async def save_texts(
             setattr(row, name, value)
         session.add(row)
     return changes
+
+
+def _short(text: str | None) -> str:
+    """``text`` for an audit line: ``None`` as is, over 60 characters cut with "…"."""
+    if text is None:
+        return "None"
+    return text if len(text) <= 60 else text[:59] + "…"
