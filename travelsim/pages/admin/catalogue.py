@@ -84,13 +84,13 @@ def _text_fields() -> rx.Component:
         rows.append(
             rx.flex(
                 field(
-                    f"Display name, {language}",
+                    f"Name in {language}",
                     text_key(code, "display_name"),
                     s.edit[text_key(code, "display_name")],
                     max_length=TEXT_FIELDS["display_name"],
                 ),
                 field(
-                    f"Description, {language}",
+                    f"Description in {language}",
                     text_key(code, "description"),
                     s.edit[text_key(code, "description")],
                     max_length=TEXT_FIELDS["description"],
