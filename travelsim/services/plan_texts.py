@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sqlalchemy import and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -68,14 +69,22 @@ async def plan_titles(
     session: AsyncSession, plan_ids: Iterable[str], locale: str | None = None
 ) -> dict[str, str]:
     """:func:`plan_title` of each of ``plan_ids`` known to the catalogue, in ``locale``
-    (default: the active language), keyed by plan id; unknown ids are left out. Two
-    queries whatever the count (one in English)."""
+    (default: the active language), keyed by plan id; unknown ids are left out. One query
+    whatever the count (the plans joined to their texts in that language)."""
     ids = sorted(set(plan_ids))
     if not ids:
         return {}
-    plans = (await session.exec(select(Plan).where(col(Plan.plan_id).in_(ids)))).all()
-    texts = await texts_for(session, ids, locale)
-    return {p.plan_id: plan_title(p, texts) for p in plans}
+    code = locale or current()
+    query: Any = (
+        select(Plan.plan_id, Plan.display_name, Plan.sft_name, PlanText.display_name)
+        .outerjoin(
+            PlanText,
+            and_(col(PlanText.plan_id) == col(Plan.plan_id), col(PlanText.locale) == code),
+        )
+        .where(col(Plan.plan_id).in_(ids))
+    )
+    rows = (await session.exec(query)).all()
+    return {plan_id: text or english or platform for plan_id, english, platform, text in rows}
 
 
 def clean_texts(raw: Any, *, where: str) -> dict[str, dict[str, str | None]]:
