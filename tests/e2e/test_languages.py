@@ -20,6 +20,7 @@ from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.harness import DESKTOP, PHONE
 
 FRANCE_1GB = "870101"  # France 1 GB 7 days, EUR 4.50 in the seed catalogue
+FRANCE_1GB_FR = "France 1 Go"  # its French display name in the seed catalogue
 
 
 def _lang(page: Page) -> str:
@@ -50,6 +51,8 @@ def test_a_french_browser_gets_the_french_home_page(app_url: str, browser: Brows
         price = format_currency(Decimal("4.50"), "EUR", locale="fr_FR")
         assert price == "4,50\u00a0€"  # CLDR: a no-break space before the sign
         expect(offer.get_by_test_id("offer-price")).to_have_text(price)
+        # The seller's French name of the plan (travelsim/seed/catalogue.json, "texts").
+        expect(offer.get_by_role("heading", name=FRANCE_1GB_FR, exact=True)).to_be_visible()
         expect(offer).to_contain_text("7 jours")
         expect(offer).to_contain_text("première utilisation")
         expect(page.get_by_role("heading", name=re.compile("Forfaits disponibles"))).to_be_visible()
@@ -139,5 +142,6 @@ def test_the_order_page_switched_to_french_after_a_purchase(
     expect(install).to_have_attribute("href", re.compile(r"^/fr/esims/\d+/install$"))
     assert reference  # the page's heading names the order in French
     expect(page.get_by_role("heading", name=re.compile(r"^Commande "))).to_be_visible()
+    expect(page.get_by_test_id("order-summary")).to_contain_text(FRANCE_1GB_FR)
     shot(page, "languages-fr-order-desktop")
     ctx.close()

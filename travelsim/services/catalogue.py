@@ -23,7 +23,7 @@ from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, format_days, format_money
 from travelsim.i18n import _, ngettext
 from travelsim.models import Plan, utcnow
-from travelsim.services import countries
+from travelsim.services import countries, plan_texts
 from travelsim.settings import Settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.models import ActivatedBy, SkippedPlan
@@ -110,10 +110,13 @@ async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
 
 
 def read_seed(path: Path) -> list[dict[str, Any]]:
-    """Parse the seller seed file: ``{"plans": [{plan_id, display_name, price, currency,
-    destinations, region, activation_policy, on_sale}]}``. ``price`` is a decimal string
-    in major units ("9.90"); ``destinations`` ISO alpha-2 codes. Raises ``ValueError``
-    on unknown country codes or prices finer than the currency's minor unit."""
+    """Parse the seller seed file: ``{"plans": [{plan_id, display_name, texts, price,
+    currency, destinations, region, activation_policy, on_sale}]}``. ``price`` is a decimal
+    string in major units ("9.90"); ``destinations`` ISO alpha-2 codes; ``texts`` the plan's
+    display name and description per language (``{"fr": {"display_name": "France 1 Go"}}``,
+    docs/i18n.md#plan-texts). Raises ``ValueError`` on unknown country codes, prices finer
+    than the currency's minor unit, or texts ``plan_texts.clean_texts`` refuses (an unknown
+    language code)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     rows: list[dict[str, Any]] = []
     for raw in data["plans"]:
@@ -125,6 +128,9 @@ def read_seed(path: Path) -> list[dict[str, Any]]:
             {
                 "plan_id": str(raw["plan_id"]),
                 "display_name": raw.get("display_name"),
+                "texts": plan_texts.clean_texts(
+                    raw.get("texts"), where=f"seed plan {raw['plan_id']}"
+                ),
                 "price_minor": decimal_to_minor(price, currency) if price and currency else None,
                 "currency": currency if price else None,
                 "destinations": sorted({c.upper() for c in raw.get("destinations", [])}),
@@ -138,7 +144,9 @@ def read_seed(path: Path) -> list[dict[str, Any]]:
 
 async def apply_seed(session: AsyncSession, rows: list[dict[str, Any]]) -> list[str]:
     """Fill seller fields of synced plans that staff never edited; returns the plan ids
-    filled. Rows for plans unknown to the platform are skipped with a warning."""
+    filled. A row's ``texts`` (:func:`read_seed`) become the plan's ``plan_text`` rows, and
+    a language the row has no texts for loses its row. Rows for plans unknown to the
+    platform are skipped with a warning."""
     filled: list[str] = []
     for row in rows:
         plan = await session.get(Plan, row["plan_id"])
@@ -148,14 +156,26 @@ async def apply_seed(session: AsyncSession, rows: list[dict[str, Any]]) -> list[
         if plan.updated_at is not None:
             continue
         for key, value in row.items():
-            if key != "plan_id":
+            if key != "plan_id" and key in Plan.model_fields:
                 setattr(plan, key, value)
+        if "texts" in row:
+            await _seed_texts(session, plan.plan_id, row["texts"])
         if not row["destinations"]:
             plan.destinations = list(plan.sft_countries)
         session.add(plan)
         filled.append(plan.plan_id)
     await session.commit()
     return filled
+
+
+async def _seed_texts(
+    session: AsyncSession, plan_id: str, texts: dict[str, dict[str, str | None]]
+) -> None:
+    """The seed's texts of one plan (docs/i18n.md#plan-texts): every language the seed has
+    no texts for is emptied, so the plan's texts are exactly the seed's."""
+    blank = dict.fromkeys(plan_texts.TEXT_FIELDS)
+    wanted = {code: texts.get(code, blank) for code in plan_texts.TEXT_LOCALES}
+    await plan_texts.save_texts(session, plan_id, wanted)
 
 
 async def seed_and_sync(settings: Settings) -> SyncReport:
@@ -195,9 +215,11 @@ class Offer:
         return dict(self.__dict__)
 
 
-def to_offer(plan: Plan) -> Offer:
+def to_offer(plan: Plan, texts: plan_texts.Texts | None = None) -> Offer:
     """View model of a sellable plan, its texts in the active language
-    (``travelsim.i18n.current``). Raises ``ValueError`` for a plan that is not sellable."""
+    (``travelsim.i18n.current``); ``texts``: the seller's texts of that language
+    (``plan_texts.texts_for``; without them, the English ones). Raises ``ValueError`` for a
+    plan that is not sellable."""
     if not plan.sellable or plan.price_minor is None or plan.currency is None:
         raise ValueError(f"plan {plan.plan_id} is not on sale")
     on_usage = plan.activated_by == "on_usage"
@@ -217,7 +239,7 @@ def to_offer(plan: Plan) -> Offer:
         coverage = ", ".join(countries.country(c).name for c in plan.destinations)
     return Offer(
         plan_id=plan.plan_id,
-        title=plan.display_name or plan.sft_name,
+        title=plan_texts.plan_title(plan, texts),
         volume_bytes=plan.volume_bytes,
         volume=format_bytes(plan.volume_bytes),
         validity_days=plan.validity_days,
@@ -226,7 +248,7 @@ def to_offer(plan: Plan) -> Offer:
         currency=plan.currency,
         price=format_money(plan.price_minor, plan.currency),
         starts_on=starts,
-        activation_policy=plan.activation_policy or default_policy,
+        activation_policy=plan_texts.plan_description(plan, texts) or default_policy,
         region=plan.region or "",
         destinations=list(plan.destinations),
         coverage=coverage,
@@ -239,9 +261,12 @@ async def sellable_plans(session: AsyncSession) -> list[Plan]:
     return [p for p in rows if p.sellable]
 
 
-def offers_for_country(plans: list[Plan], code: str) -> list[Offer]:
+def offers_for_country(
+    plans: list[Plan], code: str, texts: plan_texts.Texts | None = None
+) -> list[Offer]:
     """Offers covering country ``code``: single-country plans first, then regional and
-    global ones; within each group by price per GB, then price."""
+    global ones; within each group by price per GB, then price. ``texts``: as
+    :func:`to_offer`."""
     matching = [p for p in plans if code.upper() in p.destinations]
     matching.sort(
         key=lambda p: (
@@ -250,7 +275,7 @@ def offers_for_country(plans: list[Plan], code: str) -> list[Offer]:
             p.price_minor or 0,
         )
     )
-    return [to_offer(p) for p in matching]
+    return [to_offer(p, texts) for p in matching]
 
 
 def sort_offers(offers: list[Offer], key: str) -> list[Offer]:

@@ -43,6 +43,7 @@ from travelsim.services.my_esims import (
     percent_of,
 )
 from travelsim.services.ownership import owned_esim
+from travelsim.services.plan_texts import plan_titles
 from travelsim.services.usage_sync import STATS_DAYS, utc_day
 
 __all__ = ["STALE_AFTER", "AddonView", "Dashboard", "UsagePoint", "esim_dashboard"]
@@ -56,7 +57,9 @@ class AddonView:
     """One add-on on the dashboard.
 
     Attributes:
-        unique_id, plan_id, plan_name: identity.
+        unique_id, plan_id: identity.
+        plan_name: the plan's name for travelers, the catalogue's in the active language
+            (``plan_texts.plan_title``), else the platform's; ``None`` when neither is known.
         state: ``waiting``/``active``/``used_up``/``expired``/``deactivated``/``unknown`` at
             ``now`` (docs/esim.md#f11-add-on-queue).
         activated_by: ``immediate``/``on_usage``/``None`` (not reported).
@@ -224,13 +227,19 @@ def _clock_starts(activated_by: str | None) -> Literal["purchase", "first_use"] 
 
 
 def _addon_view(
-    a: EsimAddon, state: str, now: datetime, *, current: bool, queue: int | None
+    a: EsimAddon,
+    state: str,
+    now: datetime,
+    *,
+    current: bool,
+    queue: int | None,
+    names: dict[str, str],
 ) -> AddonView:
     running = state == AddonState.ACTIVE
     return AddonView(
         unique_id=a.unique_id,
         plan_id=a.plan_id,
-        plan_name=a.plan_name,
+        plan_name=names.get(a.plan_id) or a.plan_name,
         state=state,
         activated_by=a.activated_by,
         clock_starts=_clock_starts(a.activated_by),
@@ -248,9 +257,10 @@ def _addon_view(
     )
 
 
-def _addon_views(ordered: AddonOrder, now: datetime) -> list[AddonView]:
+def _addon_views(ordered: AddonOrder, now: datetime, names: dict[str, str]) -> list[AddonView]:
     """Every add-on: the live ones (current first, then draw/queue order, waiting ones
-    numbered 1, 2, ...), then the ended ones newest first."""
+    numbered 1, 2, ...), then the ended ones newest first; ``names``: the catalogue's plan
+    names by plan id (``plan_texts.plan_titles``)."""
     views: list[AddonView] = []
     queue = 0
     for a in ordered.live:
@@ -259,9 +269,11 @@ def _addon_views(ordered: AddonOrder, now: datetime) -> list[AddonView]:
         if state == AddonState.WAITING:
             queue += 1
             position = queue
-        views.append(_addon_view(a, state, now, current=a is ordered.current, queue=position))
+        views.append(
+            _addon_view(a, state, now, current=a is ordered.current, queue=position, names=names)
+        )
     views.extend(
-        _addon_view(a, ordered.states[a.unique_id], now, current=False, queue=None)
+        _addon_view(a, ordered.states[a.unique_id], now, current=False, queue=None, names=names)
         for a in ordered.ended
     )
     return views
@@ -340,8 +352,9 @@ async def esim_dashboard(
     assert esim.id is not None
     sync = await session.get(EsimSync, esim.id)
     synced_at = sync.synced_at if sync else None
-    ordered = order_addons((await addons_by_esim(session, [esim.id]))[esim.id], now)
-    views = _addon_views(ordered, now)
+    addons = (await addons_by_esim(session, [esim.id]))[esim.id]
+    ordered = order_addons(addons, now)
+    views = _addon_views(ordered, now, await plan_titles(session, (a.plan_id for a in addons)))
     current = next((v for v in views if v.is_current), None)
     last = ordered.last
     figures = _figures(ordered, synced_at is not None)

@@ -23,6 +23,7 @@ from travelsim.models import (
     User,
 )
 from travelsim.services import countries
+from travelsim.services.plan_texts import Texts, plan_title, texts_for
 
 #: Order statuses whose provisioning is not over: a failed step is tried again, either in the
 #: same run (``provisioning``: attempts per step, ``provisioning.DEFAULT_MAX_ATTEMPTS``) or by
@@ -61,6 +62,8 @@ class OrderView:
     ``destination_code``/``destination_name``/``destination_flag``: the country the traveler
     bought for (ISO 3166-1 alpha-2, its common name, its emoji flag), from the checkout, else
     the plan's only destination; empty strings when neither names one country.
+    ``plan_title``: the plan's name in the active language (``plan_texts.plan_title``), the
+    plan id for a plan no longer in the catalogue.
     """
 
     order_id: str
@@ -94,7 +97,7 @@ async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> O
             .order_by(col(ProvisioningStep.seq))
         )
     ).all()
-    return await _view(session, order, list(steps))
+    return await _view(session, order, list(steps), await texts_for(session, [order.plan_id]))
 
 
 def _destination(checkout: Checkout | None, plan: Plan | None) -> countries.Country | None:
@@ -109,7 +112,9 @@ def _destination(checkout: Checkout | None, plan: Plan | None) -> countries.Coun
         return None
 
 
-async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningStep]) -> OrderView:
+async def _view(
+    session: AsyncSession, order: Order, steps: list[ProvisioningStep], texts: Texts
+) -> OrderView:
     plan = await session.get(Plan, order.plan_id)
     esim = await session.get(Esim, order.esim_id)
     place = _destination(await session.get(Checkout, order.checkout_id), plan)
@@ -124,7 +129,7 @@ async def _view(session: AsyncSession, order: Order, steps: list[ProvisioningSte
         status=order.status,
         kind=order.kind,
         plan_id=order.plan_id,
-        plan_title=(plan.display_name or plan.sft_name) if plan else order.plan_id,
+        plan_title=plan_title(plan, texts) if plan else order.plan_id,
         amount=format_money(order.amount_minor, order.currency),
         esim_id=order.esim_id,
         iccid=esim.iccid if esim else "",
@@ -145,7 +150,8 @@ async def orders_of(session: AsyncSession, user_id: int) -> list[OrderView]:
             select(Order).where(Order.user_id == user_id).order_by(col(Order.created_at).desc())
         )
     ).all()
-    return [await _view(session, o, []) for o in rows]
+    texts = await texts_for(session, (o.plan_id for o in rows))
+    return [await _view(session, o, [], texts) for o in rows]
 
 
 @dataclass(frozen=True)

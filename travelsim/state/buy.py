@@ -38,6 +38,7 @@ from travelsim.services import (
     checkout_payment,
     countries,
     payments,
+    plan_texts,
     platform,
     saved_cards,
 )
@@ -124,7 +125,7 @@ class BuyState(SessionState):
             if plan is None or not plan.sellable:
                 self.step = "not_found"
                 return None
-            offer = catalogue.to_offer(plan)
+            offer = catalogue.to_offer(plan, await plan_texts.texts_for(s, [plan.plan_id]))
             self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
             self.destinations = [
                 {"code": c.code, "label": f"{c.flag} {c.name}"}
@@ -385,8 +386,9 @@ class BuyState(SessionState):
         """Re-read the plan summary (``plan``: price, title...) from the catalogue."""
         async with db.session() as s:
             plan = await s.get(Plan, self.plan_id)
+            texts = await plan_texts.texts_for(s, [self.plan_id])
         if plan is not None and plan.sellable:
-            offer = catalogue.to_offer(plan)
+            offer = catalogue.to_offer(plan, texts)
             self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
 
     @rx.event

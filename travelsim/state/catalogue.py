@@ -8,7 +8,7 @@ from reflex.event import EventSpec
 from travelsim import db, urls
 from travelsim.i18n import N_, _, localized
 from travelsim.models import Plan
-from travelsim.services import catalogue, countries
+from travelsim.services import catalogue, countries, plan_texts
 from travelsim.state.validation import ValidatedEvents
 
 POPULAR = ["FR", "ES", "IT", "US", "JP", "TH", "GB"]
@@ -48,6 +48,7 @@ class CatalogueState(ValidatedEvents, rx.State):
         try:
             async with db.session() as s:
                 plans = await catalogue.sellable_plans(s)
+                texts = await plan_texts.texts_for(s, (p.plan_id for p in plans))
         except Exception:
             self.error = _("The catalogue is unavailable right now. Please try again shortly.")
             return
@@ -60,7 +61,7 @@ class CatalogueState(ValidatedEvents, rx.State):
             self._select(wanted)
             self.query = ""
             self.matches = []
-            self.offers = [_offer_view(o) for o in self._sorted_offers(plans)]
+            self.offers = [_offer_view(o) for o in self._sorted_offers(plans, texts)]
         else:
             self.selected_code, self.selected_name, self.selected_flag = "", "", ""
             self.offers = []
@@ -110,11 +111,12 @@ class CatalogueState(ValidatedEvents, rx.State):
     async def _load_offers(self) -> None:
         async with db.session() as s:
             plans = await catalogue.sellable_plans(s)
-        self.offers = [_offer_view(o) for o in self._sorted_offers(plans)]
+            texts = await plan_texts.texts_for(s, (p.plan_id for p in plans))
+        self.offers = [_offer_view(o) for o in self._sorted_offers(plans, texts)]
 
-    def _sorted_offers(self, plans: list[Plan]) -> list[catalogue.Offer]:
+    def _sorted_offers(self, plans: list[Plan], texts: plan_texts.Texts) -> list[catalogue.Offer]:
         return catalogue.sort_offers(
-            catalogue.offers_for_country(plans, self.selected_code), self.sort_key
+            catalogue.offers_for_country(plans, self.selected_code, texts), self.sort_key
         )
 
     @rx.event

@@ -16,7 +16,7 @@ from travelsim import db, urls
 from travelsim.formatting import format_bytes
 from travelsim.i18n import N_, _, localized, ngettext
 from travelsim.models import PurchaseKind, utcnow
-from travelsim.services import catalogue, checkout, ownership, platform, topup
+from travelsim.services import catalogue, checkout, ownership, plan_texts, platform, topup
 from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -69,10 +69,11 @@ class TopupState(SessionState):
                 return None
             self.not_found = False
             plans = await catalogue.sellable_plans(s)
+            texts = await plan_texts.texts_for(s, (p.plan_id for p in plans))
         if esim.destination:
-            offers = catalogue.offers_for_country(plans, esim.destination)
+            offers = catalogue.offers_for_country(plans, esim.destination, texts)
         else:
-            offers = [catalogue.to_offer(p) for p in plans]
+            offers = [catalogue.to_offer(p, texts) for p in plans]
         self.offers = [
             {
                 "plan_id": o.plan_id,
@@ -105,6 +106,9 @@ class TopupState(SessionState):
             offer = await topup.topup_offer(
                 s, user_id=_uid(user), esim_id=int(self.esim_id), plan_id=plan_id, now=utcnow()
             )
+            # Every plan named as the catalogue names it, in the page's language.
+            ids = [p.plan_id for p in offer.previews] if offer else []
+            names = await plan_texts.plan_titles(s, ids)
         if offer is None:
             self.not_found = True
             return
@@ -118,9 +122,7 @@ class TopupState(SessionState):
         self.preview = [
             {
                 "name": (
-                    _("{plan} (new)").format(plan=p.plan_name or p.plan_id)
-                    if p.is_new
-                    else (p.plan_name or p.plan_id)
+                    _("{plan} (new)").format(plan=_name(p, names)) if p.is_new else _name(p, names)
                 ),
                 "new": "yes" if p.is_new else "",
                 "order": str(p.order),
@@ -186,3 +188,9 @@ class TopupState(SessionState):
             return
         self.busy = False
         yield rx.redirect(localized(urls.buy(self.selected, to=co.destination, checkout=co.id)))
+
+
+def _name(p: topup.AddonPreview, names: dict[str, str]) -> str:
+    """A preview row's plan name: the catalogue's (``plan_texts.plan_titles``), else the
+    platform's, else the plan id."""
+    return names.get(p.plan_id) or p.plan_name or p.plan_id

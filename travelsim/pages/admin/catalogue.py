@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from babel import Locale
 
 from travelsim.components.admin_widgets import badge, card, field, filters, table
 from travelsim.pages.admin.layout import admin_page
+from travelsim.services.admin.catalogue import text_key
+from travelsim.services.plan_texts import TEXT_FIELDS, TEXT_LOCALES
 from travelsim.state.admin.catalogue import AdminCatalogueState
 
 
@@ -50,6 +53,7 @@ def _plan_editor() -> rx.Component:
                     "destinations",
                     s.edit["destinations"],
                 ),
+                _text_fields(),
                 rx.hstack(
                     rx.checkbox(name="on_sale", default_checked=s.edit_on_sale, id="f-on_sale"),
                     rx.text("On sale", as_="label", html_for="f-on_sale", size="2"),
@@ -67,6 +71,41 @@ def _plan_editor() -> rx.Component:
             key=s.editing,
         ),
         data_testid="plan-editor",
+    )
+
+
+def _text_fields() -> rx.Component:
+    """The plan's display name and description in each language but English
+    (docs/i18n.md#plan-texts); an empty field shows the English text to travelers."""
+    s = AdminCatalogueState
+    rows = []
+    for code in TEXT_LOCALES:
+        language = Locale.parse(code).get_display_name("en")
+        rows.append(
+            rx.flex(
+                field(
+                    f"Name in {language}",
+                    text_key(code, "display_name"),
+                    s.edit[text_key(code, "display_name")],
+                    max_length=TEXT_FIELDS["display_name"],
+                ),
+                field(
+                    f"Description in {language}",
+                    text_key(code, "description"),
+                    s.edit[text_key(code, "description")],
+                    max_length=TEXT_FIELDS["description"],
+                ),
+                wrap="wrap",
+                spacing="3",
+                width="100%",
+            )
+        )
+    return rx.vstack(
+        rx.text("Texts in other languages (empty = the English text is shown)", size="2"),
+        *rows,
+        spacing="2",
+        width="100%",
+        data_testid="plan-texts",
     )
 
 

@@ -1,9 +1,11 @@
 """The catalogue section: the plans list and editing a plan's seller fields (price,
-currency, display name, destinations, on sale)."""
+currency, display name, destinations, on sale, and the display name and description in each
+other language: docs/i18n.md#plan-texts)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -12,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, minor_to_decimal
-from travelsim.models import JobRun, Plan, utcnow
-from travelsim.services import countries
+from travelsim.models import JobRun, Plan, PlanText, utcnow
+from travelsim.services import countries, plan_texts
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -84,7 +86,37 @@ async def list_plans(
                 "edited": _when(plan.updated_at),
             }
         )
+    await _add_texts(session, out)
     return PageResult(out, total, page, per_page)
+
+
+def text_key(locale: str, name: str) -> str:
+    """The row key (and editor field name) of one plan text: ``text_fr_display_name``."""
+    return f"text_{locale}_{name}"
+
+
+async def _add_texts(session: AsyncSession, rows: list[dict[str, str]]) -> None:
+    """Add to each plan row its texts in every language but English (``text_key``; ``""``
+    when the language has none), read in one query (docs/i18n.md#plan-texts)."""
+    ids = [r["plan_id"] for r in rows]
+    stored = (await session.exec(select(PlanText).where(col(PlanText.plan_id).in_(ids)))).all()
+    found = {(t.plan_id, t.locale): t for t in stored}
+    for row in rows:
+        for code in plan_texts.TEXT_LOCALES:
+            text = found.get((row["plan_id"], code))
+            for name in plan_texts.TEXT_FIELDS:
+                row[text_key(code, name)] = (getattr(text, name) if text else None) or ""
+
+
+def _parse_texts(texts: Mapping[str, Mapping[str, str]] | None) -> dict[str, Any]:
+    """The editor's plan texts checked (``plan_texts.clean_texts``); :class:`Refused` says
+    what is wrong (an unknown language, a text too long)."""
+    try:
+        return plan_texts.clean_texts(
+            {code: dict(fields) for code, fields in (texts or {}).items()}, where="texts"
+        )
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
 
 
 #: ``JobRun.job`` of the catalogue sync (``services/jobs``).
@@ -158,11 +190,15 @@ async def update_plan(
     currency: str,
     destinations: str | list[str],
     on_sale: bool,
+    texts: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ActionResult:
     """Edit a plan's seller fields: ``price`` in major units (``"4.50"``; empty = no
     price), ISO 4217 ``currency``, display name (empty = the platform name), destinations
-    (ISO alpha-2 codes), on-sale flag. A plan without price cannot be on sale. Sets
-    ``Plan.updated_at``, so the seed never overwrites staff edits."""
+    (ISO alpha-2 codes), on-sale flag. A plan without price cannot be on sale. ``texts``:
+    the display name and description per language, ``{"fr": {"display_name": ...,
+    "description": ...}}`` (an empty text = the English one is shown; a language left out
+    is not changed; docs/i18n.md#plan-texts). Sets ``Plan.updated_at``, so the seed never
+    overwrites staff edits. Every changed field is named in the audit row."""
 
     async def body() -> str:
         name = " ".join(display_name.split())[:200] or None
@@ -170,6 +206,7 @@ async def update_plan(
         if on_sale and price_minor is None:
             raise Refused("a plan without a price cannot be on sale")
         codes = _parse_destinations(destinations)
+        cleaned_texts = _parse_texts(texts)
         async with db.session() as s:
             plan = await s.get(Plan, plan_id)
             if plan is None:
@@ -187,6 +224,7 @@ async def update_plan(
             plan.on_sale = on_sale
             plan.updated_at = utcnow()
             s.add(plan)
+            text_changes = await plan_texts.save_texts(s, plan_id, cleaned_texts)
             await s.commit()
             after = {
                 "display_name": name,
@@ -195,6 +233,7 @@ async def update_plan(
                 "on_sale": on_sale,
             }
         changes = [f"{k}: {before[k]!s} -> {after[k]!s}" for k in before if before[k] != after[k]]
+        changes += text_changes
         return "; ".join(changes) or "no change"
 
     return await _act(staff, "plan.update", "plan", plan_id, body)

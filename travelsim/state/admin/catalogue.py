@@ -1,5 +1,5 @@
 """``/admin/catalogue``: the plans, and the editor of one plan's seller fields (display
-name, price, destinations, on sale)."""
+name, price, destinations, on sale, the texts in each other language)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from travelsim import db
-from travelsim.services import admin
+from travelsim.services import admin, plan_texts
 from travelsim.services.admin import PageResult, Staff
+from travelsim.services.admin.catalogue import text_key
 from travelsim.state.admin.base import (
     AdminState,
     FormFilter,
@@ -76,7 +77,21 @@ class AdminCatalogueState(ListMixin, AdminState):
             currency=str(form.get("currency", ""))[:3],
             destinations=str(form.get("destinations", ""))[:1000],
             on_sale=bool(form.get("on_sale")),
+            texts=form_texts(form),
         )
         if outcome.ok:
             self.editing, self.edit = "", {}
         await self._report(outcome)
+
+
+def form_texts(form: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The editor's plan texts (fields ``text_<lang>_<field>``, ``text_key``) as
+    ``admin.update_plan`` takes them, each cut to its longest length
+    (docs/i18n.md#plan-texts)."""
+    return {
+        code: {
+            name: str(form.get(text_key(code, name), ""))[:limit]
+            for name, limit in plan_texts.TEXT_FIELDS.items()
+        }
+        for code in plan_texts.TEXT_LOCALES
+    }
