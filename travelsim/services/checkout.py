@@ -128,18 +128,17 @@ async def start_checkout(
             it.
         client_ip: the client address (``self.router.session.client_ip`` in a handler),
             counted by the per-address start limit; ``None`` counts the traveler only.
-        currency: the traveler's currency (ISO 4217): the checkout's amount is the plan's
-            seller-set price in it, or its base price when it has none
-            (``catalogue.price_for``, docs/i18n.md#currencies); ``None``: the base price.
+        currency: the traveler's currency (ISO 4217): the amount is the plan's price in it,
+            else its base price (``catalogue.price_for``); ``None``: the base price.
         now: current aware UTC time (tests).
 
     Returns the ``open`` checkout (``esim_id`` = reserved or topped-up eSIM,
     ``reserved_until`` set for new eSIMs). When the traveler already has an open checkout of
-    this plan (for a top-up: of this plan on this eSIM) at today's price in this currency
-    (a currency switched since is a new price), that checkout is
-    returned instead of a new one: its destination and device confirmation are updated and
-    its one reservation kept or taken again until ``now + reservation_minutes``. Safe under
-    concurrency (SQLite and PostgreSQL): simultaneous calls yield one checkout, one eSIM.
+    this plan (for a top-up: of this plan on this eSIM) at today's price in this currency,
+    that checkout is returned instead of a new one: its destination and device confirmation
+    are updated and its one reservation kept or taken again until ``now +
+    reservation_minutes``. Safe under concurrency (SQLite and PostgreSQL): simultaneous calls
+    yield one checkout, one eSIM.
 
     A NEW checkout is refused when the traveler already has ``MAX_OPEN_CHECKOUTS`` open ones
     (counted under the traveler's row lock: parallel starts cannot both pass), and every start
@@ -149,8 +148,7 @@ async def start_checkout(
     Raises CheckoutError: ``rate_limited``, ``unknown_plan``, ``bad_destination``,
     ``not_found`` (top-up of an eSIM the user does not own), a top-up refusal (15 live
     add-ons, suspended by staff...), ``too_many_open``, ``sold_out`` (the checkout row is kept
-    with status ``sold_out``; nothing was charged).
-    """
+    with status ``sold_out``; nothing was charged)."""
     user_id = user_id_of(user)
     now = now or utcnow()
     await check_start_rate(user_id, client_ip)
