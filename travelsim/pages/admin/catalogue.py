@@ -8,6 +8,7 @@ import reflex as rx
 
 from travelsim.components.admin_widgets import badge, card, field, filters, table
 from travelsim.pages.admin.layout import admin_page
+from travelsim.settings import get_settings
 from travelsim.state.admin.catalogue import AdminCatalogueState
 
 
@@ -18,7 +19,7 @@ def _plan_row(r: Any) -> rx.Component:
         rx.table.cell(r["sft_name"]),
         rx.table.cell(r["display_name"]),
         rx.table.cell(r["volume"], " · ", r["validity"]),
-        rx.table.cell(r["price_text"]),
+        rx.table.cell(r["prices_text"], data_testid="plan-prices"),
         rx.table.cell(rx.text(r["destinations"], size="1")),
         rx.table.cell(badge(r["on_sale"])),
         rx.table.cell(r["platform"]),
@@ -45,6 +46,7 @@ def _plan_editor() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
+                _extra_prices(),
                 field(
                     "Destinations (ISO codes, space separated)",
                     "destinations",
@@ -68,6 +70,25 @@ def _plan_editor() -> rx.Component:
         ),
         data_testid="plan-editor",
     )
+
+
+def _extra_prices() -> rx.Component:
+    """A price field per offered currency other than the plan's base one (seller-set, never
+    converted: docs/i18n.md#currencies; empty = none, travelers then see the base price)."""
+    s = AdminCatalogueState
+    fields = [
+        rx.cond(
+            s.edit["currency"] != cur,
+            field(
+                f"Price in {cur} (empty = none)",
+                f"price_{cur}",
+                s.edit.get(f"price_{cur}", ""),
+                max_length=20,
+            ),
+        )
+        for cur in get_settings().currencies
+    ]
+    return rx.flex(*fields, wrap="wrap", spacing="3", width="100%")
 
 
 def _skipped() -> rx.Component:

@@ -1,5 +1,6 @@
 """``/admin/catalogue``: the plans, and the editor of one plan's seller fields (display
-name, price, destinations, on sale)."""
+name, price, prices in the other currencies of ``Settings.currencies``, destinations, on
+sale)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, ClassVar
 from travelsim import db
 from travelsim.services import admin
 from travelsim.services.admin import PageResult, Staff
+from travelsim.settings import get_settings
 from travelsim.state.admin.base import (
     AdminState,
     FormFilter,
@@ -67,7 +69,13 @@ class AdminCatalogueState(ListMixin, AdminState):
 
     @staff_event
     async def save(self, staff: Staff, form: dict[str, Any]) -> None:
-        """Save the editor's fields; the editor closes when they were saved."""
+        """Save the editor's fields; the editor closes when they were saved. The extra price
+        fields are ``price_<CUR>`` (one per offered currency but the plan's base one)."""
+        prices = {
+            cur: str(form[f"price_{cur}"])[:20]
+            for cur in get_settings().currencies
+            if f"price_{cur}" in form
+        }
         outcome = await admin.update_plan(
             staff,
             self.editing,
@@ -76,6 +84,7 @@ class AdminCatalogueState(ListMixin, AdminState):
             currency=str(form.get("currency", ""))[:3],
             destinations=str(form.get("destinations", ""))[:1000],
             on_sale=bool(form.get("on_sale")),
+            prices=prices,
         )
         if outcome.ok:
             self.editing, self.edit = "", {}
