@@ -31,6 +31,7 @@ from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.buy import BuyState
 from travelsim.state.catalogue import CatalogueState
+from travelsim.state.currency import CurrencyState
 from travelsim.state.esim import EsimState
 from travelsim.state.install import InstallState
 from travelsim.state.order import OrderState
@@ -91,13 +92,15 @@ PAGES = [
 if [p[1] for p in PAGES] != list(urls.TRAVELER_PAGES):
     raise RuntimeError("travelsim.urls.TRAVELER_PAGES must list these pages' routes")
 for component, route, title, on_load in PAGES:
+    # The header's currency menu needs the traveler's currency on every traveler page.
+    loads = [CurrencyState.load, *(on_load if isinstance(on_load, list) else [on_load])]
     for locale in i18n.LOCALES:
         with i18n.using(locale):
             app.add_page(
                 i18n.compiled_in(locale, component),
                 route=i18n.localized(route, locale),
                 title=f"{i18n.gettext(title)} · TravelSIM",
-                on_load=on_load,
+                on_load=loads,
             )
 for component, route, title, on_load in ADMIN_PAGES:
     app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)

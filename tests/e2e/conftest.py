@@ -13,15 +13,21 @@ second simulator on its file (that one would hold its own clock offset, faults a
 After every test module the simulator is put back to its seeded state with its clock at the
 real time when the module moved the clock or left faults (:func:`_simulator_back_to_seed`),
 so no module depends on the ones that ran before it.
+
+Every browser context starts as a traveler who chose euros (the ``travelsim_currency=EUR``
+cookie, :class:`EuroBrowser`): Chromium sends ``Accept-Language: en-US`` unless a test names
+a locale, which defaults to US dollars (docs/i18n.md#currencies), and the tests check the
+seed's euro prices. ``test_currency.py`` changes the currency with the header's menu.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.harness import (
     CHROMIUM,
@@ -121,13 +127,35 @@ def _simulator_back_to_seed() -> Iterator[None]:
                 sim.reset()
 
 
+class EuroBrowser:
+    """The session's Chromium whose new contexts hold the ``travelsim_currency=EUR`` cookie
+    for the app's hosts (as after choosing EUR in the currency menu); everything else is the
+    real :class:`~playwright.sync_api.Browser`."""
+
+    def __init__(self, inner: Browser) -> None:
+        self.inner = inner
+
+    def new_context(self, **kwargs: Any) -> BrowserContext:
+        ctx = self.inner.new_context(**kwargs)
+        ctx.add_cookies(
+            [
+                {"name": "travelsim_currency", "value": "EUR", "domain": host, "path": "/"}
+                for host in ("localhost", "127.0.0.1")
+            ]
+        )
+        return ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
+        yield cast(Browser, EuroBrowser(b))  # a Browser to the tests
         b.close()
 
 

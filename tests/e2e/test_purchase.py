@@ -51,12 +51,14 @@ def sign_up_and_verify(page: Page, app_url: str, data_dir: str) -> str:
     return email
 
 
-def buy_france_1gb(page: Page, app_url: str) -> str:
+def buy_france_1gb(page: Page, app_url: str, total: str = "€4.50") -> str:
+    """Choose France 1 GB on the home page and open its checkout, whose total is ``total``
+    (the seed's price in the traveler's currency); the card box filled in. Returns the URL."""
     page.goto(app_url)
     page.get_by_test_id("destination-option").filter(has_text="France").click()
     page.locator("[data-plan-id='870101']").get_by_role("button", name="Choose").click()
     expect(page).to_have_url(re.compile(r"/buy/870101"))
-    expect(page.get_by_test_id("checkout-total")).to_have_text("€4.50")
+    expect(page.get_by_test_id("checkout-total")).to_have_text(total)
     page.get_by_text("My phone supports eSIM").click()
     page.get_by_text("My phone is carrier-unlocked").click()
     page.get_by_role("button", name="Continue to payment").click()

@@ -59,3 +59,17 @@ async def test_the_choice_is_stored_in_the_account(sqlite_db: Settings, engines:
         async with db.session() as s:
             user = (await s.exec(select(User).where(User.email == "ana@example.com"))).one()
             assert user.currency == "GBP"
+
+
+async def test_sign_in_brings_the_accounts_currency_to_the_browser(
+    sqlite_db: Settings, engines: None
+) -> None:
+    async with client() as c:
+        await signed_up_and_verified(c)
+        first = await signin(c, "ana@example.com", PASSWORD)
+        assert currency_cookie(first) is None  # nothing chosen yet
+        session = first.headers.get_list("set-cookie")[0].split(";")[0]
+        await c.get("/currency/USD", params={"next": "/"}, headers={"Cookie": session})
+        # Another browser (no cookie at all) signs in: the account's USD becomes its choice.
+        again = await signin(c, "ana@example.com", PASSWORD)
+        assert currency_cookie(again) == "USD"

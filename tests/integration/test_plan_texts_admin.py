@@ -46,7 +46,7 @@ async def _offer(locale: str) -> catalogue.Offer:
         async with db.session() as s:
             plans = await catalogue.sellable_plans(s)
             texts = await plan_texts.texts_for(s, [p.plan_id for p in plans])
-        (offer,) = catalogue.offers_for_country(plans, "FR", texts)
+        (offer,) = catalogue.offers_for_country(plans, "FR", texts=texts)
     return offer
 
 

@@ -72,10 +72,10 @@ def test_title_falls_back_from_the_language_to_english_then_the_platform() -> No
 def test_description_falls_back_to_english_then_the_default_policy_in_the_language() -> None:
     fr = {"870101": PlanText(plan_id="870101", locale="fr", description="Valable 7 jours.")}
     with i18n.using("fr"):
-        assert catalogue.to_offer(_plan(), fr).activation_policy == "Valable 7 jours."
+        assert catalogue.to_offer(_plan(), texts=fr).activation_policy == "Valable 7 jours."
         english = _plan(activation_policy="Starts when you land.")
-        assert catalogue.to_offer(english, {}).activation_policy == "Starts when you land."
-        default = catalogue.to_offer(_plan(), {})
+        assert catalogue.to_offer(english, texts={}).activation_policy == "Starts when you land."
+        default = catalogue.to_offer(_plan(), texts={})
     # 7 takes the catalog's third form ("other") by its Plural-Forms rule
     days = _fr_catalog("{n} day")[2].format(n=7)
     expected = _fr_catalog(
@@ -87,7 +87,7 @@ def test_description_falls_back_to_english_then_the_default_policy_in_the_langua
 def test_french_offer_title_from_its_row() -> None:
     fr = {"870101": PlanText(plan_id="870101", locale="fr", display_name="France 1 Go")}
     with i18n.using("fr"):
-        offers = catalogue.offers_for_country([_plan(), _plan("870102")], "FR", fr)
+        offers = catalogue.offers_for_country([_plan(), _plan("870102")], "FR", texts=fr)
     assert {o.plan_id: o.title for o in offers} == {
         "870101": "France 1 Go",
         "870102": "France 1 GB",

@@ -11,6 +11,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars.base import Var
 
+from travelsim.components.currency import currency_menu
 from travelsim.components.language import document_lang, language_links, language_menu
 from travelsim.components.native_form import native_form
 from travelsim.i18n import N_, _, localized
@@ -109,6 +110,7 @@ def header() -> rx.Component:
             rx.hstack(*[_nav_link(*link) for link in NAV_LINKS], spacing="5", align="center"),
             account_links(),
             language_menu(),
+            currency_menu(),
             color_mode_button(),
             align="center",
             spacing="5",
@@ -121,6 +123,7 @@ def header() -> rx.Component:
             rx.spacer(),
             rx.cond(SessionState.signed_in, signout_form()),
             language_menu(),
+            currency_menu(),
             color_mode_button(),
             rx.menu.root(
                 rx.menu.trigger(

@@ -35,6 +35,10 @@ def plan_summary() -> rx.Component:
                 rx.heading(p["price"], size="6", data_testid="checkout-total"),
                 width="100%",
             ),
+            rx.cond(
+                p["price_note"] != "",
+                rx.text(p["price_note"], size="1", data_testid="checkout-price-note"),
+            ),
             rx.text(_("Prices include VAT."), size="1", color=rx.color("gray", 11)),
             spacing="2",
             width="100%",

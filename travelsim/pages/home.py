@@ -113,6 +113,15 @@ def offer_card(o: rx.Var) -> rx.Component:
                 align="center",
                 margin_top="auto",  # price and button line up along a row of cards
             ),
+            rx.cond(
+                o["price_note"] != "",
+                rx.text(
+                    o["price_note"],
+                    size="1",
+                    color=rx.color("gray", 11),
+                    data_testid="offer-price-note",
+                ),
+            ),
             spacing="3",
             height="100%",
         ),

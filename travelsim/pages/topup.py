@@ -19,7 +19,15 @@ def _offer(o: rx.Var) -> rx.Component:
                 spacing="1",
             ),
             rx.spacer(),
-            rx.text(o["price"], weight="bold"),
+            rx.vstack(
+                rx.text(o["price"], weight="bold"),
+                rx.cond(
+                    o["price_note"] != "",
+                    rx.text(o["price_note"], size="1", data_testid="topup-price-note"),
+                ),
+                spacing="0",
+                align="end",
+            ),
             rx.button(
                 rx.cond(TopupState.selected == o["plan_id"], _("Selected"), _("Preview")),
                 variant=rx.cond(TopupState.selected == o["plan_id"], "solid", "soft"),

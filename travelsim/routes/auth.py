@@ -45,6 +45,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from travelsim import db, urls
+from travelsim.routes.currency import remember_account_currency
 from travelsim.routes.http import (
     client_address,
     cookie_token,
@@ -236,6 +237,7 @@ async def signin(request: Request) -> Response:
     response = redirect(target)
     set_session_cookie(response, token, settings)
     remember_account_language(response, user)
+    remember_account_currency(response, user)
     return response
 
 

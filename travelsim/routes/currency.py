@@ -5,7 +5,8 @@
   account, ``User.currency``) and returns to the page the traveler was on (``?next=``, else
   the ``Referer``), like ``/lang/{locale}``.
 * :func:`default_currency` is the currency of a traveler who never chose one, from the
-  browser's ``Accept-Language``.
+  browser's ``Accept-Language`` (``travelsim.services.currencies``, with the cookie's name).
+* :func:`remember_account_currency`: at sign-in, the account's choice becomes the browser's.
 
 Prices are seller-set per currency and never converted (docs/i18n.md#currencies).
 """
@@ -16,66 +17,25 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from travelsim.models import User
 from travelsim.routes.locale import _return_path, remember_on_account
+from travelsim.services.currencies import (
+    CURRENCY_COOKIE,
+    CURRENCY_COOKIE_MAX_AGE,
+    chosen_currency,
+    default_currency,
+)
 from travelsim.settings import get_settings
 
-#: The remembered choice (one of ``Settings.currencies``), for a year.
-CURRENCY_COOKIE = "travelsim_currency"
-CURRENCY_COOKIE_MAX_AGE = 365 * 24 * 3600
-
-#: Regions whose travelers default to a currency other than EUR.
-_REGION_CURRENCY = {"US": "USD", "GB": "GBP"}
-
-
-def _ranked_tags(accept_language: str) -> list[str]:
-    """The language tags of an ``Accept-Language`` value, most preferred first (``q``
-    weights honoured, ties in header order; malformed weights count as 0)."""
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate(accept_language.split(",")):
-        tag, _sep, params = part.strip().partition(";")
-        tag = tag.strip()
-        if not tag or tag == "*":
-            continue
-        q = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                q = float(params[2:])
-            except ValueError:
-                q = 0.0
-        if q > 0:
-            ranked.append((-q, index, tag))
-    return [tag for _q, _i, tag in sorted(ranked)]
-
-
-def default_currency(accept_language: str | None, allowed: list[str] | None = None) -> str:
-    """The currency of a traveler who never chose one (ISO 4217 code).
-
-    The rule (docs/i18n.md#currencies): the browser's most preferred ``Accept-Language`` tag
-    decides by its region: ``en-US`` (any ``-US``) → ``USD``, ``en-GB`` (any ``-GB``) →
-    ``GBP``; everything else (``fr``, ``de``, ``es``, ``en`` without a region, no header) →
-    ``EUR``. ``allowed`` (default ``Settings.currencies``) limits the answer: a rule currency
-    not offered falls back to ``EUR`` if offered, else to the first allowed one.
-    """
-    offered = allowed if allowed is not None else get_settings().currencies
-    wanted = "EUR"
-    tags = _ranked_tags(accept_language or "")
-    if tags:
-        subtags = tags[0].replace("_", "-").split("-")
-        region = next((s.upper() for s in subtags[1:] if len(s) == 2 and s.isalpha()), "")
-        wanted = _REGION_CURRENCY.get(region, "EUR")
-    if wanted in offered:
-        return wanted
-    return "EUR" if "EUR" in offered or not offered else offered[0]
-
-
-def chosen_currency(cookie: str | None, accept_language: str | None) -> str:
-    """The traveler's currency: the cookie's choice when it names an offered currency,
-    else :func:`default_currency`."""
-    code = (cookie or "").upper()
-    if code in get_settings().currencies:
-        return code
-    return default_currency(accept_language)
+__all__ = [
+    "CURRENCY_COOKIE",
+    "chosen_currency",
+    "currency_routes",
+    "default_currency",
+    "remember_account_currency",
+    "set_currency_cookie",
+    "switch_currency",
+]
 
 
 async def switch_currency(request: Request) -> Response:
@@ -104,6 +64,13 @@ def set_currency_cookie(response: Response, code: str) -> None:
         samesite="lax",
         secure=get_settings().secure_cookies,
     )
+
+
+def remember_account_currency(response: Response, user: User) -> None:
+    """At sign-in: the currency stored in ``user``'s account, if offered, becomes this
+    browser's choice too (:data:`CURRENCY_COOKIE`), so the pages that follow price in it."""
+    if user.currency in get_settings().currencies:
+        set_currency_cookie(response, str(user.currency))
 
 
 def currency_routes() -> list[Route]:

@@ -47,6 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from travelsim import db, urls
 from travelsim.keys import secret_box, signing_key
 from travelsim.models import SessionFactor
+from travelsim.routes.currency import remember_account_currency
 from travelsim.routes.http import (
     cookie_token,
     forbidden,
@@ -220,6 +221,7 @@ async def callback(request: Request) -> Response:
     response = redirect(target)
     set_session_cookie(response, session_token, settings)
     remember_account_language(response, user)
+    remember_account_currency(response, user)
     return response
 
 

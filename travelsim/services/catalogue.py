@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, format_days, format_money
 from travelsim.i18n import _, ngettext
-from travelsim.models import Plan, utcnow
+from travelsim.models import Plan, PlanPrice, utcnow
 from travelsim.services import countries, plan_texts
 from travelsim.settings import Settings
 from travelsim.sft.client import SFTClient
@@ -111,11 +112,17 @@ async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
 
 def read_seed(path: Path) -> list[dict[str, Any]]:
     """Parse the seller seed file: ``{"plans": [{plan_id, display_name, texts, price,
-    currency, destinations, region, activation_policy, on_sale}]}``. ``price`` is a decimal
-    string in major units ("9.90"); ``destinations`` ISO alpha-2 codes; ``texts`` the plan's
-    display name and description per language (``{"fr": {"display_name": "France 1 Go"}}``,
-    docs/i18n.md#plan-texts). Raises ``ValueError`` on unknown country codes, prices finer
-    than the currency's minor unit, or texts ``plan_texts.clean_texts`` refuses (an unknown
+    currency, prices, destinations, region, activation_policy, on_sale}]}``.
+
+    ``price`` is a decimal string in major units ("9.90") in the plan's base ``currency``;
+    ``prices`` (optional) the seller's prices in other currencies, ``{"USD": "4.90"}``, each a
+    decimal string in that currency's major units (docs/i18n.md#currencies); ``destinations``
+    ISO alpha-2 codes; ``texts`` the plan's display name and description per language
+    (``{"fr": {"display_name": "France 1 Go"}}``, docs/i18n.md#plan-texts). Each row has
+    ``prices`` as ``{currency: price in minor units}``. Raises ``ValueError`` (naming the
+    plan) on unknown country codes, prices finer than the currency's minor unit, a ``prices``
+    code that is not three letters, a ``prices`` entry in the base currency, ``prices`` on a
+    plan without a base price, or texts ``plan_texts.clean_texts`` refuses (an unknown
     language code)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     rows: list[dict[str, Any]] = []
@@ -133,6 +140,9 @@ def read_seed(path: Path) -> list[dict[str, Any]]:
                 ),
                 "price_minor": decimal_to_minor(price, currency) if price and currency else None,
                 "currency": currency if price else None,
+                "prices": _seed_prices(
+                    str(raw["plan_id"]), raw.get("prices") or {}, price and currency
+                ),
                 "destinations": sorted({c.upper() for c in raw.get("destinations", [])}),
                 "region": raw.get("region"),
                 "activation_policy": raw.get("activation_policy"),
@@ -142,8 +152,32 @@ def read_seed(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _seed_prices(plan_id: str, raw: Any, base: str | None) -> dict[str, int]:
+    """The ``prices`` of one seed plan as ``{currency: minor units}`` (``read_seed``'s rules;
+    ``base``: the plan's base currency, ``None`` when it has no base price)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f'seed plan {plan_id}: prices must be an object like {{"USD": "4.90"}}')
+    if raw and not base:
+        raise ValueError(f"seed plan {plan_id}: prices need a base price and currency")
+    out: dict[str, int] = {}
+    for code, text in raw.items():
+        cur = str(code).upper()
+        if len(cur) != 3 or not cur.isalpha():
+            raise ValueError(f"seed plan {plan_id}: {code!r} is not an ISO 4217 currency code")
+        if cur == base:
+            raise ValueError(f"seed plan {plan_id}: {cur} is the base currency; set it in price")
+        try:
+            out[cur] = decimal_to_minor(str(text), cur)
+        except (ValueError, ArithmeticError) as exc:
+            raise ValueError(f"seed plan {plan_id}: bad {cur} price {text!r}: {exc}") from None
+        if out[cur] < 0:
+            raise ValueError(f"seed plan {plan_id}: the {cur} price cannot be negative")
+    return out
+
+
 async def apply_seed(session: AsyncSession, rows: list[dict[str, Any]]) -> list[str]:
-    """Fill seller fields of synced plans that staff never edited; returns the plan ids
+    """Fill seller fields of synced plans that staff never edited, and replace their prices
+    in other currencies (``plan_price``) by the row's ``prices``; returns the plan ids
     filled. A row's ``texts`` (:func:`read_seed`) become the plan's ``plan_text`` rows, and
     a language the row has no texts for loses its row. Rows for plans unknown to the
     platform are skipped with a warning."""
@@ -163,6 +197,9 @@ async def apply_seed(session: AsyncSession, rows: list[dict[str, Any]]) -> list[
         if not row["destinations"]:
             plan.destinations = list(plan.sft_countries)
         session.add(plan)
+        await session.execute(delete(PlanPrice).where(col(PlanPrice.plan_id) == plan.plan_id))
+        for cur, minor in row.get("prices", {}).items():
+            session.add(PlanPrice(plan_id=plan.plan_id, currency=cur, price_minor=minor))
         filled.append(plan.plan_id)
     await session.commit()
     return filled
@@ -205,6 +242,9 @@ class Offer:
     price_minor: int
     currency: str
     price: str
+    #: Why the price is not in the currency asked for ("" when it is): the plan has no
+    #: seller price in it, so its base price is shown (docs/i18n.md#currencies).
+    price_note: str
     starts_on: str  # what starts the validity clock
     activation_policy: str
     region: str
@@ -215,13 +255,62 @@ class Offer:
         return dict(self.__dict__)
 
 
-def to_offer(plan: Plan, texts: plan_texts.Texts | None = None) -> Offer:
+def price_in(
+    plan: Plan, currency: str | None, prices: Mapping[str, int] | None = None
+) -> tuple[int, str]:
+    """``(price in minor units, ISO 4217 code)`` of a priced ``plan`` for a traveler paying in
+    ``currency``: the seller's price in it (``prices``: the plan's ``plan_price`` rows as
+    ``{currency: minor units}``), else the base price (``Plan.price_minor`` /
+    ``Plan.currency``; also for ``currency=None``). Never converted (docs/i18n.md#currencies).
+    Raises ``ValueError`` for a plan without a base price."""
+    if plan.price_minor is None or plan.currency is None:
+        raise ValueError(f"plan {plan.plan_id} has no price")
+    if currency and currency != plan.currency and prices and currency in prices:
+        return prices[currency], currency
+    return plan.price_minor, plan.currency
+
+
+async def plan_prices(
+    session: AsyncSession, plan_ids: list[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """The seller's prices in other currencies (``plan_price``) as ``{plan_id: {currency:
+    minor units}}``, of ``plan_ids`` only when given (plans without any are absent)."""
+    query = select(PlanPrice)
+    if plan_ids is not None:
+        query = query.where(col(PlanPrice.plan_id).in_(plan_ids))
+    out: dict[str, dict[str, int]] = {}
+    for row in (await session.exec(query)).all():
+        out.setdefault(row.plan_id, {})[row.currency] = row.price_minor
+    return out
+
+
+async def price_for(session: AsyncSession, plan: Plan, currency: str | None) -> tuple[int, str]:
+    """:func:`price_in` with the plan's ``plan_price`` rows read from the database now."""
+    prices = await plan_prices(session, [plan.plan_id])
+    return price_in(plan, currency, prices.get(plan.plan_id))
+
+
+def to_offer(
+    plan: Plan,
+    currency: str | None = None,
+    prices: Mapping[str, int] | None = None,
+    *,
+    texts: plan_texts.Texts | None = None,
+) -> Offer:
     """View model of a sellable plan, its texts in the active language
-    (``travelsim.i18n.current``); ``texts``: the seller's texts of that language
-    (``plan_texts.texts_for``; without them, the English ones). Raises ``ValueError`` for a
-    plan that is not sellable."""
+    (``travelsim.i18n.current``; ``texts``: the seller's texts of that language,
+    ``plan_texts.texts_for``, without them the English ones), its price in ``currency``
+    (:func:`price_in` with the plan's ``prices``; the base price and a ``price_note`` saying
+    so when the plan has no price in it; ``None``: the base price). Raises ``ValueError`` for
+    a plan that is not sellable."""
     if not plan.sellable or plan.price_minor is None or plan.currency is None:
         raise ValueError(f"plan {plan.plan_id} is not on sale")
+    amount, shown = price_in(plan, currency, prices)
+    note = (
+        _("Shown in {shown}: this plan has no {wanted} price.").format(shown=shown, wanted=currency)
+        if currency and shown != currency
+        else ""
+    )
     on_usage = plan.activated_by == "on_usage"
     starts = _("first use") if on_usage else _("purchase")
     days = format_days(plan.validity_days)
@@ -244,9 +333,10 @@ def to_offer(plan: Plan, texts: plan_texts.Texts | None = None) -> Offer:
         volume=format_bytes(plan.volume_bytes),
         validity_days=plan.validity_days,
         validity=format_days(plan.validity_days),
-        price_minor=plan.price_minor,
-        currency=plan.currency,
-        price=format_money(plan.price_minor, plan.currency),
+        price_minor=amount,
+        currency=shown,
+        price=format_money(amount, shown),
+        price_note=note,
         starts_on=starts,
         activation_policy=plan_texts.plan_description(plan, texts) or default_policy,
         region=plan.region or "",
@@ -262,20 +352,28 @@ async def sellable_plans(session: AsyncSession) -> list[Plan]:
 
 
 def offers_for_country(
-    plans: list[Plan], code: str, texts: plan_texts.Texts | None = None
+    plans: list[Plan],
+    code: str,
+    currency: str | None = None,
+    prices: Mapping[str, Mapping[str, int]] | None = None,
+    *,
+    texts: plan_texts.Texts | None = None,
 ) -> list[Offer]:
-    """Offers covering country ``code``: single-country plans first, then regional and
-    global ones; within each group by price per GB, then price. ``texts``: as
-    :func:`to_offer`."""
+    """Offers covering country ``code``, priced in ``currency`` (:func:`to_offer`; ``prices``:
+    :func:`plan_prices`; ``texts``: the seller's texts in the active language, as
+    :func:`to_offer`): single-country plans first, then regional and global ones; within
+    each group by price per GB, then price (as shown)."""
     matching = [p for p in plans if code.upper() in p.destinations]
-    matching.sort(
-        key=lambda p: (
-            1 if p.region else 0,
-            (p.price_minor or 0) / max(p.volume_bytes, 1),
-            p.price_minor or 0,
-        )
+    offers = [to_offer(p, currency, (prices or {}).get(p.plan_id), texts=texts) for p in matching]
+    ranked = sorted(
+        zip(matching, offers, strict=True),
+        key=lambda po: (
+            1 if po[0].region else 0,
+            po[1].price_minor / max(po[1].volume_bytes, 1),
+            po[1].price_minor,
+        ),
     )
-    return [to_offer(p, texts) for p in matching]
+    return [offer for _plan, offer in ranked]
 
 
 def sort_offers(offers: list[Offer], key: str) -> list[Offer]:

@@ -46,7 +46,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import ownership
+from travelsim.services import catalogue, ownership
 from travelsim.services.checkout_errors import CHECKOUT_MESSAGES, CheckoutError
 from travelsim.services.checkout_guard import (
     BUSY_PAYMENTS,
@@ -107,6 +107,7 @@ async def start_checkout(
     client: SFTClient | None = None,
     device_confirmed: bool = False,
     client_ip: str | None = None,
+    currency: str | None = None,
     now: datetime | None = None,
 ) -> Checkout:
     """Open a checkout for ``plan_id`` and, for a new eSIM, reserve one; commits.
@@ -127,14 +128,17 @@ async def start_checkout(
             it.
         client_ip: the client address (``self.router.session.client_ip`` in a handler),
             counted by the per-address start limit; ``None`` counts the traveler only.
+        currency: the traveler's currency (ISO 4217): the amount is the plan's price in it,
+            else its base price (``catalogue.price_for``); ``None``: the base price.
         now: current aware UTC time (tests).
 
     Returns the ``open`` checkout (``esim_id`` = reserved or topped-up eSIM,
     ``reserved_until`` set for new eSIMs). When the traveler already has an open checkout of
-    this plan (for a top-up: of this plan on this eSIM) at today's price, that checkout is
-    returned instead of a new one: its destination and device confirmation are updated and
-    its one reservation kept or taken again until ``now + reservation_minutes``. Safe under
-    concurrency (SQLite and PostgreSQL): simultaneous calls yield one checkout, one eSIM.
+    this plan (for a top-up: of this plan on this eSIM) at today's price in this currency,
+    that checkout is returned instead of a new one: its destination and device confirmation
+    are updated and its one reservation kept or taken again until ``now +
+    reservation_minutes``. Safe under concurrency (SQLite and PostgreSQL): simultaneous calls
+    yield one checkout, one eSIM.
 
     A NEW checkout is refused when the traveler already has ``MAX_OPEN_CHECKOUTS`` open ones
     (counted under the traveler's row lock: parallel starts cannot both pass), and every start
@@ -144,8 +148,7 @@ async def start_checkout(
     Raises CheckoutError: ``rate_limited``, ``unknown_plan``, ``bad_destination``,
     ``not_found`` (top-up of an eSIM the user does not own), a top-up refusal (15 live
     add-ons, suspended by staff...), ``too_many_open``, ``sold_out`` (the checkout row is kept
-    with status ``sold_out``; nothing was charged).
-    """
+    with status ``sold_out``; nothing was charged)."""
     user_id = user_id_of(user)
     now = now or utcnow()
     await check_start_rate(user_id, client_ip)
@@ -156,11 +159,12 @@ async def start_checkout(
     if kind == PurchaseKind.TOPUP:
         await check_topup(session, user_id, plan, esim_id, now)
     until = now + hold_time(reservation_minutes)
+    price = await catalogue.price_for(session, plan, currency)
     # One traveler and plan → one open checkout: a double click (or a second tab) reuses the
     # open checkout and its eSIM instead of reserving another one
     # (docs/business-rules.md#one-open-checkout).
     await lock_traveler(session, user_id)
-    checkout = await _reusable_checkout(session, user_id, plan, kind, esim_id, now)
+    checkout = await _reusable_checkout(session, user_id, plan, price, kind, esim_id, now)
     if checkout is not None:
         checkout.destination = dest or checkout.destination
         checkout.device_confirmed = checkout.device_confirmed or device_confirmed
@@ -177,7 +181,9 @@ async def start_checkout(
         except CheckoutError:
             await session.commit()  # keeps the expiries, releases the traveler lock
             raise
-        checkout = _new_checkout(user_id, plan, kind, esim_id, dest, device_confirmed, until, now)
+        checkout = _new_checkout(
+            user_id, plan, price, kind, esim_id, dest, device_confirmed, until, now
+        )
         session.add(checkout)
         # Fast path: reserve a free eSIM and insert the checkout in ONE transaction.
         if kind == PurchaseKind.TOPUP or await hold_for_start(session, checkout, until):
@@ -194,6 +200,7 @@ async def start_checkout(
 def _new_checkout(
     user_id: int,
     plan: Plan,
+    price: tuple[int, str],
     kind: str,
     esim_id: int | None,
     destination: str | None,
@@ -201,8 +208,8 @@ def _new_checkout(
     until: datetime,
     now: datetime,
 ) -> Checkout:
-    """A new ``open`` checkout at the plan's price (a top-up names its eSIM and holds none)."""
-    assert plan.price_minor is not None and plan.currency is not None  # _sellable_plan
+    """A new ``open`` checkout at ``price`` (minor units, currency: the plan's price in the
+    traveler's currency); a top-up names its eSIM and holds none."""
     return Checkout(
         id=str(uuid.uuid4()),
         user_id=user_id,
@@ -210,8 +217,8 @@ def _new_checkout(
         kind=kind,
         esim_id=esim_id if kind == PurchaseKind.TOPUP else None,
         destination=destination,
-        amount_minor=plan.price_minor,
-        currency=plan.currency,
+        amount_minor=price[0],
+        currency=price[1],
         status=CheckoutStatus.OPEN,
         device_confirmed=device_confirmed,
         reserved_until=until if kind == PurchaseKind.NEW_ESIM else None,
@@ -224,16 +231,19 @@ async def _reusable_checkout(
     session: AsyncSession,
     user_id: int,
     plan: Plan,
+    price: tuple[int, str],
     kind: str,
     esim_id: int | None,
     now: datetime,
 ) -> Checkout | None:
     """The traveler's open checkout of ``plan`` (same topped-up eSIM for a top-up), if any.
 
-    Call with the traveler locked (:func:`lock_traveler`). An open checkout whose price is
-    no longer the plan's and that has no payment under way is cancelled (its eSIM goes back
-    to the pool) so the traveler pays today's price: ``None`` is returned then
-    (docs/business-rules.md#one-open-checkout)."""
+    Call with the traveler locked (:func:`lock_traveler`). An open checkout whose amount and
+    currency are not ``price`` (the plan's price in the traveler's currency now: the price
+    moved, or the traveler chose another currency) and that has no payment under way is
+    cancelled (its eSIM goes back to the pool) so the traveler pays today's price in their
+    currency: ``None`` is returned then (docs/business-rules.md#one-open-checkout). One with
+    a payment under way is kept at its price and currency: that charge decides."""
     query = (
         select(Checkout)
         .where(
@@ -250,7 +260,7 @@ async def _reusable_checkout(
     for existing in (await session.exec(query)).all():
         if await expire_if_stale(session, existing, now):
             continue  # older than the TTL: a new checkout is opened instead
-        if existing.amount_minor == plan.price_minor and existing.currency == plan.currency:
+        if (existing.amount_minor, existing.currency) == price:
             return existing
         busy = [p for p in await payments_for(session, existing.id) if p.status in _BUSY_PAYMENTS]
         if busy or await order_for_checkout(session, existing.id) is not None:
@@ -332,7 +342,8 @@ class CheckoutPage:
         target: the eSIM a top-up checkout adds data to; ``None`` for a new eSIM.
         open: the checkout can still be paid; then ``step`` is ``pay`` (the card form) or
             ``action`` (a payment waits for 3-D Secure in the browser), ``checkout_id`` its id
-            and ``destination`` the ISO code chosen (``None`` if none).
+            and ``destination`` the ISO code chosen (``None`` if none); ``amount_minor`` and
+            ``currency`` what it charges (minor units, ISO 4217).
         closed_status: the checkout's status when it is neither open nor paid (``expired``,
             ``sold_out``, ``cancelled``), else ``None``.
     """
@@ -344,6 +355,8 @@ class CheckoutPage:
     step: Literal["pay", "action"] = "pay"
     checkout_id: str = ""
     destination: str | None = None
+    amount_minor: int = 0
+    currency: str = ""
     closed_status: str | None = None
 
 
@@ -375,16 +388,19 @@ async def checkout_page(
         step="action" if await pending_action(session, checkout.id) else "pay",
         checkout_id=checkout.id,
         destination=checkout.destination,
+        amount_minor=checkout.amount_minor,
+        currency=checkout.currency,
     )
 
 
 async def reconfirm_price(session: AsyncSession, *, checkout_id: str, user: User) -> Checkout:
     """The traveler explicitly accepted today's price after ``price_changed``: set the open
-    checkout's amount and currency to the plan's; commits. Every other charge re-check still
-    applies (``checkout_guard.recheck_for_charge``: raises ``expired``, ``unknown_plan``,
-    ``bad_destination``, a top-up refusal). Raises CheckoutError ``not_found`` (not the
-    traveler's), ``checkout_closed`` (not open, or a charge already under way at the old
-    price: that charge decides)."""
+    checkout's amount to the plan's price in the checkout's currency (``catalogue.price_for``:
+    the base price, and its currency, when the plan no longer has one in it); commits. Every
+    other charge re-check still applies (``checkout_guard.recheck_for_charge``: raises
+    ``expired``, ``unknown_plan``, ``bad_destination``, a top-up refusal). Raises
+    CheckoutError ``not_found`` (not the traveler's), ``checkout_closed`` (not open, or a
+    charge already under way at the old price: that charge decides)."""
     checkout = await owned_checkout(session, checkout_id, user_id_of(user))
     now = utcnow()
     if await expire_if_stale(session, checkout, now):
@@ -395,12 +411,16 @@ async def reconfirm_price(session: AsyncSession, *, checkout_id: str, user: User
     if any(p.status in _BUSY_PAYMENTS for p in await payments_for(session, checkout.id)):
         raise CheckoutError("checkout_closed")
     plan = await recheck_for_charge(session, checkout, now, price=False)
-    assert plan.price_minor is not None and plan.currency is not None  # sellable_plan
+    amount, currency = await catalogue.price_for(session, plan, checkout.currency)
     log.info(
         "checkout price re-confirmed",
-        extra={"checkout_id": checkout.id, "from": checkout.amount_minor, "to": plan.price_minor},
+        extra={
+            "checkout_id": checkout.id,
+            "from": f"{checkout.amount_minor} {checkout.currency}",
+            "to": f"{amount} {currency}",
+        },
     )
-    checkout.amount_minor, checkout.currency = plan.price_minor, plan.currency
+    checkout.amount_minor, checkout.currency = amount, currency
     checkout.updated_at = now
     session.add(checkout)
     await session.commit()

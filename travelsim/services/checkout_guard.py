@@ -41,7 +41,7 @@ from travelsim.models import (
     Plan,
     PurchaseKind,
 )
-from travelsim.services import ownership, rate_limits, topup
+from travelsim.services import catalogue, ownership, rate_limits, topup
 from travelsim.services.checkout_errors import CheckoutError
 from travelsim.settings import get_settings
 
@@ -177,18 +177,20 @@ async def recheck_for_charge(
 
     Raises CheckoutError: ``expired`` (older than the TTL), ``unknown_plan`` (off sale or no
     price), ``bad_destination`` (the plan no longer covers the checkout's destination),
-    ``price_changed`` (``price=True``: the plan's price or currency is not the checkout's;
-    the message names both, e.g. "from €9.90 to €12.00"; the checkout keeps its amount until
-    the traveler re-confirms, ``checkout.reconfirm_price``), ``not_found`` or a top-up refusal
+    ``price_changed`` (``price=True``: the plan's price in the checkout's currency,
+    ``catalogue.price_for``, is not the checkout's amount, or the plan no longer has a price
+    in that currency; the message names both, e.g. "from €9.90 to €12.00"; the checkout
+    keeps its amount until the traveler re-confirms, ``checkout.reconfirm_price``;
+    docs/i18n.md#currencies), ``not_found`` or a top-up refusal
     (``check_topup``) for a top-up."""
     if now >= expires_at(checkout):
         raise CheckoutError("expired")
     plan = await sellable_plan(session, checkout.plan_id)
     checked_destination(plan, checkout.destination)
-    if price and (plan.price_minor, plan.currency) != (checkout.amount_minor, checkout.currency):
-        assert plan.price_minor is not None and plan.currency is not None  # sellable_plan
+    today = await catalogue.price_for(session, plan, checkout.currency) if price else None
+    if today is not None and today != (checkout.amount_minor, checkout.currency):
         was = format_money(checkout.amount_minor, checkout.currency)
-        is_now = format_money(plan.price_minor, plan.currency)
+        is_now = format_money(*today)
         raise CheckoutError(
             "price_changed",
             _("The price changed from {was} to {now}. Please review it and pay again.").format(

@@ -32,13 +32,11 @@ from travelsim.components.card_element import confirm_card_payment_js, create_to
 from travelsim.i18n import _, localized
 from travelsim.models import CheckoutStatus, Plan, User
 from travelsim.services import (
-    catalogue,
     checkout,
     checkout_outcome,
     checkout_payment,
     countries,
     payments,
-    plan_texts,
     platform,
     saved_cards,
 )
@@ -55,6 +53,8 @@ from travelsim.state.buy_messages import (
     esim_target,
     failure_text,
 )
+from travelsim.state.buy_summary import charged_summary, destination_choices, plan_summary
+from travelsim.state.currency import traveler_currency
 from travelsim.state.session import SessionState, _uid
 from travelsim.stripe_config import stripe_config
 
@@ -106,6 +106,8 @@ class BuyState(SessionState):
     _browser_code: str = ""
     #: Backend only: :meth:`poll_payment` is running for this tab.
     _polling: bool = False
+    #: Backend only: the open checkout's currency (it keeps it: ``state/buy_summary.py``).
+    _checkout_currency: str = ""
 
     @rx.event
     async def load(self) -> Any:
@@ -125,14 +127,9 @@ class BuyState(SessionState):
             if plan is None or not plan.sellable:
                 self.step = "not_found"
                 return None
-            offer = catalogue.to_offer(plan, await plan_texts.texts_for(s, [plan.plan_id]))
-            self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
-            self.destinations = [
-                {"code": c.code, "label": f"{c.flag} {c.name}"}
-                for c in sorted(
-                    (countries.country(code) for code in plan.destinations), key=lambda c: c.name
-                )
-            ]
+            currency = await traveler_currency(self, user)
+            self.plan = await plan_summary(s, plan, currency)
+            self.destinations = destination_choices(plan)
             wanted = params.get("to", "").upper()
             codes = {d["code"] for d in self.destinations}
             self.destination = (
@@ -141,7 +138,7 @@ class BuyState(SessionState):
                 else (self.destinations[0]["code"] if len(self.destinations) == 1 else "")
             )
             checkout_id = params.get("checkout", "")
-            self.checkout_id = ""
+            self.checkout_id = self._checkout_currency = ""
             self.price_message = ""
             self.restart_url = localized(urls.buy(self.plan_id, to=self.destination or None))
             self.is_topup = False
@@ -167,6 +164,10 @@ class BuyState(SessionState):
                 if shown.open:
                     self.checkout_id = shown.checkout_id
                     self.destination = shown.destination or self.destination
+                    self._checkout_currency = shown.currency
+                    self.plan = charged_summary(
+                        self.plan, shown.amount_minor, shown.currency, currency
+                    )
                     # A 3-D Secure step left open (reload, closed window): Pay reopens it.
                     self.step = "pay"
                     if shown.step == "action":
@@ -234,6 +235,7 @@ class BuyState(SessionState):
                     reservation_minutes=get_settings().checkout_reservation_minutes,
                     device_confirmed=True,
                     client_ip=self.router.session.client_ip or None,
+                    currency=await traveler_currency(self, user),
                 )
         except checkout.CheckoutError as exc:
             self.error = error_text(exc.code, exc.message)
@@ -383,13 +385,11 @@ class BuyState(SessionState):
         yield self._after_payment(outcome, confirming=confirming)
 
     async def _refresh_plan(self) -> None:
-        """Re-read the plan summary (``plan``: price, title...) from the catalogue."""
+        """Re-read the plan summary (``plan``: price in the checkout's currency, title...)."""
         async with db.session() as s:
             plan = await s.get(Plan, self.plan_id)
-            texts = await plan_texts.texts_for(s, [self.plan_id])
-        if plan is not None and plan.sellable:
-            offer = catalogue.to_offer(plan, texts)
-            self.plan = {k: str(v) for k, v in offer.as_dict().items() if k != "destinations"}
+            if plan is not None and plan.sellable:
+                self.plan = await plan_summary(s, plan, self._checkout_currency or None)
 
     @rx.event
     async def accept_price(self) -> Any:

@@ -1,4 +1,5 @@
-"""Catalogue state: destination search and the offers for the chosen destination."""
+"""Catalogue state: destination search and the offers for the chosen destination, priced in
+the traveler's currency (``state.currency.traveler_currency``, docs/i18n.md#currencies)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from travelsim import db, urls
 from travelsim.i18n import N_, _, localized
 from travelsim.models import Plan
 from travelsim.services import catalogue, countries, plan_texts
+from travelsim.state.currency import traveler_currency
 from travelsim.state.validation import ValidatedEvents
 
 POPULAR = ["FR", "ES", "IT", "US", "JP", "TH", "GB"]
@@ -37,6 +39,10 @@ class CatalogueState(ValidatedEvents, rx.State):
     loaded: bool = False
     error: str = ""
     _covered: list[str] = []
+    #: Backend only: the currency the offers are priced in, and the plans' prices in other
+    #: currencies (``catalogue.plan_prices``), read on each load.
+    _currency: str = ""
+    _prices: dict[str, dict[str, int]] = {}
 
     @rx.event
     async def load(self) -> None:
@@ -49,6 +55,8 @@ class CatalogueState(ValidatedEvents, rx.State):
             async with db.session() as s:
                 plans = await catalogue.sellable_plans(s)
                 texts = await plan_texts.texts_for(s, (p.plan_id for p in plans))
+                self._prices = await catalogue.plan_prices(s)
+            self._currency = await traveler_currency(self, look_up=True)
         except Exception:
             self.error = _("The catalogue is unavailable right now. Please try again shortly.")
             return
@@ -112,12 +120,14 @@ class CatalogueState(ValidatedEvents, rx.State):
         async with db.session() as s:
             plans = await catalogue.sellable_plans(s)
             texts = await plan_texts.texts_for(s, (p.plan_id for p in plans))
+            self._prices = await catalogue.plan_prices(s)
         self.offers = [_offer_view(o) for o in self._sorted_offers(plans, texts)]
 
     def _sorted_offers(self, plans: list[Plan], texts: plan_texts.Texts) -> list[catalogue.Offer]:
-        return catalogue.sort_offers(
-            catalogue.offers_for_country(plans, self.selected_code, texts), self.sort_key
+        offers = catalogue.offers_for_country(
+            plans, self.selected_code, self._currency or None, self._prices, texts=texts
         )
+        return catalogue.sort_offers(offers, self.sort_key)
 
     @rx.event
     def choose_plan(self, plan_id: str) -> EventSpec | None:
@@ -141,6 +151,7 @@ def _offer_view(o: catalogue.Offer) -> dict[str, str]:
         "volume": o.volume,
         "validity": o.validity,
         "price": o.price,
+        "price_note": o.price_note,
         "per_gb": _("{price} per GB").format(price=format_money(per_gb, o.currency)),
         "starts_on": o.starts_on,
         "coverage": o.coverage,

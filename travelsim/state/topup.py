@@ -17,6 +17,7 @@ from travelsim.formatting import format_bytes
 from travelsim.i18n import N_, _, localized, ngettext
 from travelsim.models import PurchaseKind, utcnow
 from travelsim.services import catalogue, checkout, ownership, plan_texts, platform, topup
+from travelsim.state.currency import traveler_currency
 from travelsim.state.esim import support_links
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -70,10 +71,16 @@ class TopupState(SessionState):
             self.not_found = False
             plans = await catalogue.sellable_plans(s)
             texts = await plan_texts.texts_for(s, (p.plan_id for p in plans))
+            prices = await catalogue.plan_prices(s)
+        currency = await traveler_currency(self, user)
         if esim.destination:
-            offers = catalogue.offers_for_country(plans, esim.destination, texts)
+            offers = catalogue.offers_for_country(
+                plans, esim.destination, currency, prices, texts=texts
+            )
         else:
-            offers = [catalogue.to_offer(p, texts) for p in plans]
+            offers = [
+                catalogue.to_offer(p, currency, prices.get(p.plan_id), texts=texts) for p in plans
+            ]
         self.offers = [
             {
                 "plan_id": o.plan_id,
@@ -81,6 +88,7 @@ class TopupState(SessionState):
                 "volume": o.volume,
                 "validity": o.validity,
                 "price": o.price,
+                "price_note": o.price_note,
                 "starts_on": o.starts_on,
                 "starts_label": _("starts at {when}").format(when=o.starts_on),
             }
@@ -181,6 +189,7 @@ class TopupState(SessionState):
                     client=platform.sft_client(),
                     device_confirmed=True,
                     client_ip=self.router.session.client_ip or None,
+                    currency=await traveler_currency(self, user),
                 )
         except checkout.CheckoutError as exc:
             self.error = _(exc.message)

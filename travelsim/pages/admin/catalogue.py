@@ -11,6 +11,7 @@ from travelsim.components.admin_widgets import badge, card, field, filters, tabl
 from travelsim.pages.admin.layout import admin_page
 from travelsim.services.admin.catalogue import text_key
 from travelsim.services.plan_texts import TEXT_FIELDS, TEXT_LOCALES
+from travelsim.settings import get_settings
 from travelsim.state.admin.catalogue import AdminCatalogueState
 
 
@@ -21,7 +22,7 @@ def _plan_row(r: Any) -> rx.Component:
         rx.table.cell(r["sft_name"]),
         rx.table.cell(r["display_name"]),
         rx.table.cell(r["volume"], " · ", r["validity"]),
-        rx.table.cell(r["price_text"]),
+        rx.table.cell(r["prices_text"], data_testid="plan-prices"),
         rx.table.cell(rx.text(r["destinations"], size="1")),
         rx.table.cell(badge(r["on_sale"])),
         rx.table.cell(r["platform"]),
@@ -48,6 +49,7 @@ def _plan_editor() -> rx.Component:
                     spacing="3",
                     width="100%",
                 ),
+                _extra_prices(),
                 field(
                     "Destinations (ISO codes, space separated)",
                     "destinations",
@@ -107,6 +109,25 @@ def _text_fields() -> rx.Component:
         width="100%",
         data_testid="plan-texts",
     )
+
+
+def _extra_prices() -> rx.Component:
+    """A price field per offered currency other than the plan's base one (seller-set, never
+    converted: docs/i18n.md#currencies; empty = none, travelers then see the base price)."""
+    s = AdminCatalogueState
+    fields = [
+        rx.cond(
+            s.edit["currency"] != cur,
+            field(
+                f"Price in {cur} (empty = none)",
+                f"price_{cur}",
+                s.edit.get(f"price_{cur}", ""),
+                max_length=20,
+            ),
+        )
+        for cur in get_settings().currencies
+    ]
+    return rx.flex(*fields, wrap="wrap", spacing="3", width="100%")
 
 
 def _skipped() -> rx.Component:

@@ -1,6 +1,9 @@
 """The catalogue section: the plans list and editing a plan's seller fields (price,
-currency, display name, destinations, on sale, and the display name and description in each
-other language: docs/i18n.md#plan-texts)."""
+currency, the prices in other currencies, display name, destinations, on sale, and the
+display name and description in each other language: docs/i18n.md#plan-texts).
+
+A plan's prices in other currencies are rows of ``plan_price``, set by staff here or by the
+seed file, never converted (docs/i18n.md#currencies)."""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, minor_to_decimal
-from travelsim.models import JobRun, Plan, PlanText, utcnow
-from travelsim.services import countries, plan_texts
+from travelsim.models import JobRun, Plan, PlanPrice, PlanText, utcnow
+from travelsim.services import catalogue, countries, plan_texts
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -48,7 +51,9 @@ async def list_plans(
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
 ) -> PageResult:
-    """Catalogue plans whose id, platform name or display name contain ``query_text``."""
+    """Catalogue plans whose id, platform name or display name contain ``query_text``. Each
+    row also has ``price_<CUR>`` (major units, e.g. ``"4.90"``) for each of the plan's prices
+    in another currency, and ``prices_text`` every price as money text ("€4.50 · $4.90")."""
     query: Any = select(Plan)
     if query_text:
         pattern = _like(query_text)
@@ -64,10 +69,17 @@ async def list_plans(
     rows, total, page, per_page = await _paged(
         session, query, _sort(_PLAN_SORTS, sort, desc, "plan_id", col(Plan.plan_id)), page, per_page
     )
+    extra = await catalogue.plan_prices(session, [plan.plan_id for (plan,) in rows])
     out = []
     for (plan,) in rows:
+        prices = extra.get(plan.plan_id, {})
+        texts = [_money(plan.price_minor, plan.currency)] + [
+            _money(prices[cur], cur) for cur in sorted(prices)
+        ]
         out.append(
             {
+                **{f"price_{cur}": str(minor_to_decimal(m, cur)) for cur, m in prices.items()},
+                "prices_text": " · ".join(t for t in texts if t),
                 "plan_id": plan.plan_id,
                 "sft_name": plan.sft_name,
                 "display_name": plan.display_name or "",
@@ -181,6 +193,27 @@ def _parse_price(price: str, currency: str) -> tuple[int | None, str | None]:
     return price_minor, cur
 
 
+def _parse_prices(prices: Mapping[str, str], base: str | None) -> dict[str, int | None]:
+    """``{currency: minor units, or None to remove}`` from the editor's extra price fields
+    (``{"USD": "4.90", "GBP": ""}``: empty = no price in that currency). :class:`Refused`
+    for a malformed code, a price in the base currency, a price without a base price, or a
+    bad or negative price (:func:`_parse_price`)."""
+    out: dict[str, int | None] = {}
+    for code, text in prices.items():
+        cur = code.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", cur):
+            raise Refused(f"{code!r} is not an ISO 4217 currency code")
+        if not text.strip():
+            out[cur] = None
+            continue
+        if base is None:
+            raise Refused(f"a {cur} price needs a base price first")
+        if cur == base:
+            raise Refused(f"{cur} is the base currency: set its price in the Price field")
+        out[cur] = _parse_price(text, cur)[0]
+    return out
+
+
 async def update_plan(
     staff: Staff,
     plan_id: str,
@@ -191,18 +224,23 @@ async def update_plan(
     destinations: str | list[str],
     on_sale: bool,
     texts: Mapping[str, Mapping[str, str]] | None = None,
+    prices: Mapping[str, str] | None = None,
 ) -> ActionResult:
     """Edit a plan's seller fields: ``price`` in major units (``"4.50"``; empty = no
     price), ISO 4217 ``currency``, display name (empty = the platform name), destinations
-    (ISO alpha-2 codes), on-sale flag. A plan without price cannot be on sale. ``texts``:
-    the display name and description per language, ``{"fr": {"display_name": ...,
-    "description": ...}}`` (an empty text = the English one is shown; a language left out
-    is not changed; docs/i18n.md#plan-texts). Sets ``Plan.updated_at``, so the seed never
-    overwrites staff edits. Every changed field is named in the audit row."""
+    (ISO alpha-2 codes), on-sale flag, and ``prices`` in other currencies (``{"USD":
+    "4.90"}`` in their major units; empty = none in that currency; a currency not named is
+    left as it is; a stored price in the new base currency is removed). A plan without price
+    cannot be on sale. ``texts``: the display name and description per language, ``{"fr":
+    {"display_name": ..., "description": ...}}`` (an empty text = the English one is shown; a
+    language left out is not changed; docs/i18n.md#plan-texts). Sets ``Plan.updated_at``, so
+    the seed never overwrites staff edits. Every change, prices in other currencies and texts
+    too, is in the audit entry."""
 
     async def body() -> str:
         name = " ".join(display_name.split())[:200] or None
         price_minor, cur = _parse_price(price, currency)
+        extra = _parse_prices(prices or {}, cur)
         if on_sale and price_minor is None:
             raise Refused("a plan without a price cannot be on sale")
         codes = _parse_destinations(destinations)
@@ -211,9 +249,12 @@ async def update_plan(
             plan = await s.get(Plan, plan_id)
             if plan is None:
                 raise Refused("unknown plan")
+            stored = (await catalogue.plan_prices(s, [plan_id])).get(plan_id, {})
+            wanted = {c: m for c, m in {**stored, **extra}.items() if m is not None and c != cur}
             before = {
                 "display_name": plan.display_name,
                 "price": _money(plan.price_minor, plan.currency) or "none",
+                **_price_texts(stored, set(stored) | set(wanted)),
                 "destinations": " ".join(plan.destinations),
                 "on_sale": plan.on_sale,
             }
@@ -225,10 +266,14 @@ async def update_plan(
             plan.updated_at = utcnow()
             s.add(plan)
             text_changes = await plan_texts.save_texts(s, plan_id, cleaned_texts)
+            await s.execute(delete(PlanPrice).where(col(PlanPrice.plan_id) == plan_id))
+            for code, minor in sorted(wanted.items()):
+                s.add(PlanPrice(plan_id=plan_id, currency=code, price_minor=minor))
             await s.commit()
             after = {
                 "display_name": name,
                 "price": _money(price_minor, cur) or "none",
+                **_price_texts(wanted, set(stored) | set(wanted)),
                 "destinations": " ".join(codes),
                 "on_sale": on_sale,
             }
@@ -237,3 +282,11 @@ async def update_plan(
         return "; ".join(changes) or "no change"
 
     return await _act(staff, "plan.update", "plan", plan_id, body)
+
+
+def _price_texts(prices: Mapping[str, int], currencies: set[str]) -> dict[str, str]:
+    """``{"price USD": "$4.90" or "none"}`` for each of ``currencies`` (the audit's words)."""
+    return {
+        f"price {cur}": _money(prices[cur], cur) if cur in prices else "none"
+        for cur in sorted(currencies)
+    }

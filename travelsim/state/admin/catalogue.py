@@ -1,5 +1,6 @@
 """``/admin/catalogue``: the plans, and the editor of one plan's seller fields (display
-name, price, destinations, on sale, the texts in each other language)."""
+name, price, prices in the other currencies of ``Settings.currencies``, destinations, on
+sale, the texts in each other language)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from travelsim import db
 from travelsim.services import admin, plan_texts
 from travelsim.services.admin import PageResult, Staff
 from travelsim.services.admin.catalogue import text_key
+from travelsim.settings import get_settings
 from travelsim.state.admin.base import (
     AdminState,
     FormFilter,
@@ -68,7 +70,13 @@ class AdminCatalogueState(ListMixin, AdminState):
 
     @staff_event
     async def save(self, staff: Staff, form: dict[str, Any]) -> None:
-        """Save the editor's fields; the editor closes when they were saved."""
+        """Save the editor's fields; the editor closes when they were saved. The extra price
+        fields are ``price_<CUR>`` (one per offered currency but the plan's base one)."""
+        prices = {
+            cur: str(form[f"price_{cur}"])[:20]
+            for cur in get_settings().currencies
+            if f"price_{cur}" in form
+        }
         outcome = await admin.update_plan(
             staff,
             self.editing,
@@ -78,6 +86,7 @@ class AdminCatalogueState(ListMixin, AdminState):
             destinations=str(form.get("destinations", ""))[:1000],
             on_sale=bool(form.get("on_sale")),
             texts=form_texts(form),
+            prices=prices,
         )
         if outcome.ok:
             self.editing, self.edit = "", {}
