@@ -112,10 +112,10 @@ async def enqueue(
     are written in (one of :data:`travelsim.i18n.LOCALES`, see :func:`recipient_locale`),
     stored with the row and sent as ``Content-Language``.
 
-    Raises ``ValueError`` for a language the portal does not speak, a malformed address, a subject with line breaks or longer
-    than 200 characters, or an attachment missing a key / with both or neither of
-    ``data_b64`` and ``render`` / with invalid base64 / an unknown renderer / a content type
-    that is not ``type/subtype``.
+    Raises ``ValueError`` for a language the portal does not speak, a malformed address, a
+    subject with line breaks or longer than 200 characters, or an attachment missing a key /
+    with both or neither of ``data_b64`` and ``render`` / with invalid base64 / an unknown
+    renderer / a content type that is not ``type/subtype``.
     """
     if locale not in i18n.LOCALES:
         raise ValueError(f"unsupported email language {locale!r}")
