@@ -167,6 +167,7 @@ async def resolve_user(
             provider=provider_name,
             device=describe_user_agent(user_agent or ""),
             at=now,
+            locale=email.recipient_locale(user),
         )
         await email.enqueue(session, to=user.email, user_id=user.id, **notice)
     return user, identity
