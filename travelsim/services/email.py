@@ -77,6 +77,14 @@ def recipient_locale(user: User | None, fallback: str | None = None) -> str:
     return i18n.DEFAULT
 
 
+def new_account_locale() -> str | None:
+    """``User.locale`` for an account created now: the active language (the page the
+    traveler signed up on, which the route makes active), or ``None`` for English, the
+    fallback, which leaves the choice open (docs/i18n.md#emails)."""
+    lang = i18n.current()
+    return None if lang == i18n.DEFAULT else lang
+
+
 def backoff_delay(attempts: int) -> timedelta:
     """Delay before the next attempt after ``attempts`` (≥ 1) failed ones:
     1, 2, 4, 8 … minutes, capped at :data:`BACKOFF_MAX`."""
