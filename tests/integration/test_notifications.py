@@ -14,6 +14,7 @@ import re
 from datetime import timedelta
 
 import httpx
+from babel.numbers import format_percent
 from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
@@ -100,7 +101,7 @@ async def test_data_thresholds_once_each_with_a_working_unsubscribe(
 
     assert await send(get_settings()) == 2
     subjects = [str(m["Subject"]) for m in smtp.messages]
-    assert "80 %" in subjects[0] and "all data used" in subjects[1]
+    assert format_percent(0.8, locale="en_US") in subjects[0] and "all data used" in subjects[1]
     link = re.search(
         r"https?://\S+/notifications/unsubscribe\?token=\S+", body_text(smtp.messages[0])
     )

@@ -48,6 +48,8 @@ INSTALL_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: The signature: the brand's name, in every language.
 SIGNATURE = "TravelSIM"
+#: The greeting every email opens with.
+HELLO = N_("Hello,")
 
 
 def html_text(msgid: str, **markup: str) -> str:
@@ -130,10 +132,11 @@ def _installation(
     smdp = N_("SM-DP+ address: {address}")
     manual = N_("The activation code for manual entry is shown only on your install page.")
     once = N_("Install the eSIM once and do not delete it: the QR code usually works only once.")
+    open_page = _("Open my install page")
     confirm = code.confirmation_code_required
     confirm_text = f"{installation.confirmation_code_text(contact)}\n\n" if confirm else ""
     text = (
-        f"{_('Hello,')}\n\n{_(ready).format(plan=title, reference=ref)}\n"
+        f"{_(HELLO)}\n\n{_(ready).format(plan=title, reference=ref)}\n"
         f"{_(amount).format(amount=paid)}\n\n{_(install)}\n{link}\n\n"
         f"{_(scan)}\n\n{_steps_text()}\n\n"
         f"{_(smdp).format(address=code.smdp_address)}\n{_(manual)}\n\n"
@@ -142,10 +145,10 @@ def _installation(
     e = html.escape
     alt = e(_("eSIM installation QR code"), quote=True)
     body_html = (
-        f"<p>{html_text('Hello,')}</p>"
+        f"<p>{html_text(HELLO)}</p>"
         f"<p>{html_text(ready, plan=f'<strong>{e(title)}</strong>', reference=e(ref))}<br>"
         f"{html_text(amount, amount=e(paid))}</p>"
-        f"<p>{html_text(install)} {_link(link, _('Open my install page'))}</p>"
+        f"<p>{html_text(install)} {_link(link, open_page)}</p>"
         f'<p>{html_text(scan)}</p><p><img src="cid:esim-qr" alt="{alt}" width="280" '
         f'height="280"></p>{_steps_html()}'
         f"<p>{html_text(smdp, address=f'<code>{e(code.smdp_address)}</code>')}<br>"
@@ -193,18 +196,20 @@ def topup_email(
         resume = N_(
             "If data does not resume within a few minutes, switch airplane mode on and off."
         )
+        balance = _("Balance and validity: {link}").format(link=link)
+        see_balance = _("See balance and validity")
         text = (
-            f"{_('Hello,')}\n\n{_(added).format(plan=title, reference=ref)}\n"
+            f"{_(HELLO)}\n\n{_(added).format(plan=title, reference=ref)}\n"
             f"{_(amount).format(amount=paid)}\n"
-            f"{_('Balance and validity: {link}').format(link=link)}\n\n"
+            f"{balance}\n\n"
             f"{_(resume)}\n\n{SIGNATURE}\n"
         )
         e = html.escape
         body_html = (
-            f"<p>{html_text('Hello,')}</p>"
+            f"<p>{html_text(HELLO)}</p>"
             f"<p>{html_text(added, plan=f'<strong>{e(title)}</strong>', reference=e(ref))}"
             f"<br>{html_text(amount, amount=e(paid))}</p>"
-            f"<p>{_link(link, _('See balance and validity'))}</p>"
+            f"<p>{_link(link, see_balance)}</p>"
             f"<p>{html_text(resume)}</p><p>{SIGNATURE}</p>"
         )
         return {
@@ -252,13 +257,13 @@ def provider_linked_email(
         )
         was_you = N_("If it was you, there is nothing to do.")
         text = (
-            f"{_('Hello,')}\n\n{_(linked).format(provider=provider, device=device, time=when)}"
+            f"{_(HELLO)}\n\n{_(linked).format(provider=provider, device=device, time=when)}"
             f"\n\n{_(if_not).format(reset_link=reset_link, security_link=security_link)}\n\n"
             f"{_(was_you)}\n\n{SIGNATURE}\n"
         )
         e = html.escape
         body_html = (
-            f"<p>{html_text('Hello,')}</p><p>"
+            f"<p>{html_text(HELLO)}</p><p>"
             + html_text(
                 linked, provider=f"<strong>{e(provider)}</strong>", device=e(device), time=e(when)
             )

@@ -33,7 +33,7 @@ running.
 
 Texts: every title and body is in the active language (``travelsim.i18n``; the caller makes
 the eSIM owner's active, docs/i18n.md#emails), volumes from ``formatting.format_bytes`` and
-dates from ``timefmt.local_datetime`` (UTC) in that language.
+dates from ``timefmt.local_datetime`` (UTC) and percentages from Babel in that language.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from travelsim import timefmt
+from babel.numbers import format_percent
+
+from travelsim import i18n, timefmt
 from travelsim.esim.addons import AddonOrder, order_addons
 from travelsim.esim.lifecycle import install_state
 from travelsim.formatting import format_bytes
@@ -156,15 +158,16 @@ def _data_used(esim: Esim, a: EsimAddon, existing: Existing, below: list[int]) -
     plan = a.plan_name or _("your data plan")
     if a.initial_bytes:
         body = _(
-            "You have used {percent} % of {total} ({plan}) on {name}. Figures lag real "
+            "You have used {percent} of {total} ({plan}) on {name}. Figures lag real "
             "traffic; a top-up keeps you connected."
         )
     else:
         body = _(
-            "You have used {percent} % of your data ({plan}) on {name}. Figures lag real "
+            "You have used {percent} of your data ({plan}) on {name}. Figures lag real "
             "traffic; a top-up keeps you connected."
         )
     total = format_bytes(a.initial_bytes) if a.initial_bytes else None
+    percent = format_percent(top / 100, locale=i18n.format_locale())  # "80%", "80 %"
     return [
         Candidate(
             esim.user_id,
@@ -172,8 +175,8 @@ def _data_used(esim: Esim, a: EsimAddon, existing: Existing, below: list[int]) -
             a.unique_id,
             KIND_DATA_USED,
             top,
-            _("{name}: {percent} % of your data used").format(name=name, percent=top),
-            body.format(percent=top, total=total, plan=plan, name=name),
+            _("{name}: {percent} of your data used").format(name=name, percent=percent),
+            body.format(percent=percent, total=total, plan=plan, name=name),
         )
     ]
 

@@ -149,11 +149,10 @@ def _email_text(c: Candidate, settings: Settings) -> tuple[str, str]:
     page = urls.install(c.esim_id) if c.kind == KIND_NOT_INSTALLED else urls.ACCOUNT
     link = urls.absolute(i18n.localized(page), settings.public_url)
     unsub = unsubscribe_url(c.user_id, settings)
+    open_it = _("Open it in TravelSIM: {link}").format(link=link)
     why = _("You get these alerts and reminders because you have an eSIM with us.")
-    text = (
-        f"{c.body}\n\n{_('Open it in TravelSIM: {link}').format(link=link)}\n\n"
-        f"{why} {_('Unsubscribe from them: {link}').format(link=unsub)}\n"
-    )
+    unsubscribe_line = _("Unsubscribe from them: {link}").format(link=unsub)
+    text = f"{c.body}\n\n{open_it}\n\n{why} {unsubscribe_line}\n"
     return text, unsub
 
 

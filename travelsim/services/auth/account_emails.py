@@ -193,6 +193,7 @@ async def send_password_reset(
             "The link works once and expires in {n} minutes.",
             minutes,
         ).format(n=minutes)
+        signs_out = _("Setting a new password signs you out everywhere else.")
         await _queue(
             session,
             to=user.email,
@@ -201,7 +202,7 @@ async def send_password_reset(
             paragraphs=[
                 _("Someone (probably you) asked to reset the password of your TravelSIM account."),
                 _Link(_("Choose a new password here:"), link, _("Choose a new password")),
-                f"{expiry} {_('Setting a new password signs you out everywhere else.')}",
+                f"{expiry} {signs_out}",
                 _("If it was not you, ignore this email: your password has not changed."),
             ],
             kind="password_reset",
