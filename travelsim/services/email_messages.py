@@ -66,7 +66,7 @@ def _link(url: str, text: str) -> str:
 def _steps_text() -> str:
     lines: list[str] = []
     for phone, steps in INSTALL_STEPS:
-        lines.append(f"{phone}:")
+        lines.append(_("{phone}:").format(phone=phone))
         lines.extend(f"{i}. {_(step)}" for i, step in enumerate(steps, 1))
     return "\n".join(lines)
 
