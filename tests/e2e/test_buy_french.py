@@ -1,13 +1,16 @@
 """A French traveler buys a plan on the French pages (docs/i18n.md): the browser sends
 ``Accept-Language: fr-FR``, signs up, pays with localstripe's test card and lands on the
-French order page, which reaches the ready state. Every French text expected here is the
-catalog's msgstr (read with Babel) and the price is Babel's own formatting of 4.50 EUR."""
+French order page, which reaches the ready state, and gets the French installation email
+(docs/i18n.md#emails). Every French text expected here is the catalog's msgstr (read with
+Babel) and the price is Babel's own formatting of 4.50 EUR."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
@@ -47,13 +50,27 @@ def sign_up_in_french(page: Page, app_url: str, data_dir: str) -> str:
     return email
 
 
+def installation_email(data_dir: str, email: str) -> tuple[str, str, str, str]:
+    """``(subject, text body, language, order reference)`` of the installation email queued
+    for ``email`` (the e2e portal runs without SMTP: the outbox row is the email)."""
+    with sqlite3.connect(Path(data_dir) / "travelsim.db") as conn:
+        row = conn.execute(
+            "SELECT m.subject, m.body_text, m.locale, o.reference FROM outbox_email m "
+            "JOIN app_user u ON u.id = m.user_id JOIN purchase_order o ON o.user_id = u.id "
+            "WHERE m.kind = 'installation' AND u.email = ? ORDER BY m.id DESC",
+            (email,),
+        ).fetchone()
+    assert row is not None, "no installation email in the outbox"
+    return str(row[0]), str(row[1]), str(row[2]), str(row[3])
+
+
 def test_french_traveler_buys_on_french_pages(
     app_url: str, app_env: dict[str, str], browser: Browser
 ) -> None:
     ctx = browser.new_context(viewport=DESKTOP, locale="fr-FR")
     page = ctx.new_page()
     try:
-        sign_up_in_french(page, app_url, app_env["DATA_DIR"])
+        email = sign_up_in_french(page, app_url, app_env["DATA_DIR"])
         page.goto(f"{app_url}/buy/870101?to=FR")
         expect(page).to_have_url(re.compile(r"/fr/buy/870101"))
         expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -70,5 +87,13 @@ def test_french_traveler_buys_on_french_pages(
         expect(page).to_have_url(re.compile(r"/fr/orders/"), timeout=30_000)
         expect(page.locator("html")).to_have_attribute("lang", "fr")
         expect(page.get_by_test_id("order-delivered")).to_be_visible(timeout=60_000)
+
+        # Delivered means queued (one transaction): the installation email is French.
+        subject, text, lang, reference = installation_email(app_env["DATA_DIR"], email)
+        assert lang == "fr"
+        assert subject == fr("Your eSIM is ready: order {reference}").format(reference=reference)
+        assert fr("Amount paid: {amount}").format(amount=price) in text
+        assert fr("Settings › Mobile Service › Add eSIM › Use QR Code.") in text
+        assert re.search(r"https?://\S+/fr/esims/\d+/install", text), text
     finally:
         ctx.close()

@@ -143,6 +143,8 @@ async def test_enqueue_does_not_commit(sqlite_db: Settings, engines: None) -> No
         {"attachments": [{**QR_ATTACHMENT, "render": "esim-qr:1"}]},  # both data and render
         {"attachments": [{**QR_ATTACHMENT, "data_b64": "", "render": "file:/etc/passwd"}]},
         {"attachments": [{**QR_ATTACHMENT, "data_b64": "", "render": "esim-qr:x"}]},
+        {"locale": "it"},
+        {"locale": "fr\r\nBcc: everyone@example.com"},
     ],
 )
 async def test_enqueue_rejects_bad_input(
@@ -198,6 +200,25 @@ async def test_delivers_over_smtp_with_inline_qr(
     # Nothing left to send: sending again delivers nothing twice.
     assert await email_service.send_pending(settings) == 0
     assert len(collector.messages) == 2
+
+
+async def test_content_language_is_the_rows_language(
+    sqlite_db: Settings, smtp_server: tuple[Collector, int], engines: None
+) -> None:
+    """Each message says the language it is written in (RFC 3282 ``Content-Language``): the
+    ``locale`` it was queued with, English when none was given."""
+    collector, port = smtp_server
+    settings = sqlite_db.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    french = await queue(subject="Votre eSIM est prête", locale="fr")
+    english = await queue(subject="Your eSIM is ready")
+    assert (await load(french)).locale == "fr"
+    assert (await load(english)).locale == "en"
+
+    assert await email_service.send_pending(settings) == 2
+
+    by_subject = {m["Subject"]: m for _f, _r, m in collector.messages}
+    assert by_subject["Votre eSIM est prête"]["Content-Language"] == "fr"
+    assert by_subject["Your eSIM is ready"]["Content-Language"] == "en"
 
 
 async def test_deferred_esim_qr_is_rendered_only_when_sent(

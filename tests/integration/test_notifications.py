@@ -14,6 +14,8 @@ import re
 from datetime import timedelta
 
 import httpx
+from babel.numbers import format_percent
+from babel.units import format_unit
 from jobs_support import (  # noqa: F401
     FR_1GB_7D,
     GB,
@@ -31,9 +33,10 @@ from sim_fixtures import SimApi, SimServer
 from sqlalchemy import update
 from sqlmodel import col, select
 from starlette.applications import Starlette
+from test_email_languages import tr
 
 from travelsim import db
-from travelsim.models import Esim, Notification, OutboxEmail
+from travelsim.models import Esim, Notification, OutboxEmail, User
 from travelsim.routes.callbacks import callback_routes
 from travelsim.services import notifications, usage_sync
 from travelsim.services.jobs import metering, runs
@@ -100,7 +103,7 @@ async def test_data_thresholds_once_each_with_a_working_unsubscribe(
 
     assert await send(get_settings()) == 2
     subjects = [str(m["Subject"]) for m in smtp.messages]
-    assert "80 %" in subjects[0] and "all data used" in subjects[1]
+    assert format_percent(0.8, locale="en_US") in subjects[0] and "all data used" in subjects[1]
     link = re.search(
         r"https?://\S+/notifications/unsubscribe\?token=\S+", body_text(smtp.messages[0])
     )
@@ -235,3 +238,42 @@ async def test_all_data_used_once_per_esim_and_gone_after_a_top_up(
         shown = await notifications.list_for_user(s, st.user_id, now=clock())
     assert len(shown) == 1 and shown[0].title.endswith("all data used")
     assert len(await notices(st.esim_id)) == 2
+
+
+async def test_a_french_travelers_notice_and_its_email_are_in_french(
+    smtp: Mailbox,
+    sqlite_db: Settings,
+    sim: SimServer,
+    client: SFTClient,
+    api: SimApi,
+    engines: None,
+) -> None:
+    """docs/i18n.md#emails: the notice (as the portal shows it) and its email are in the
+    eSIM owner's language, figures from Babel, links to the French pages."""
+    async with db.session() as s:
+        user = User(email="lea@example.com", password_hash="x", locale="fr")
+        s.add(user)
+        await s.commit()
+        assert user.id is not None
+    st = await setup_esim(client, [FR_1GB_7D], user_id=user.id)
+    api.consume(st.endpoint_id, int(GB * 0.81))
+    await sync(client, st.esim_id, sim)
+    assert (await notifications.evaluate(clock=sim_clock(sim))).emailed == 1
+    assert await send(get_settings()) == 1
+
+    (msg,) = smtp.messages
+    async with db.session() as s:
+        (note,) = await notifications.list_for_user(s, user.id)
+        esim = await s.get(Esim, st.esim_id)
+    assert esim is not None
+    percent = format_percent(0.8, locale="fr_FR")  # "80\u00a0%"
+    name = f"eSIM ··{esim.iccid[-4:]}"
+    title = tr("fr", "{name}: {percent} of your data used").format(name=name, percent=percent)
+    assert msg["Subject"] == note.title == title
+    assert msg["Content-Language"] == "fr"
+    text = body_text(msg)
+    assert format_unit(1, "digital-gigabyte", length="short", locale="fr_FR") in note.body
+    assert note.body in text  # "1 Go"
+    link = f"{get_settings().public_url}/fr/account"
+    assert tr("fr", "Open it in TravelSIM: {link}").format(link=link) in text
+    assert "/notifications/unsubscribe?token=" in text

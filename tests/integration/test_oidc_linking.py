@@ -19,6 +19,7 @@ a loopback socket, the database is a real SQLite file.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 import pytest
 from oidc_support import (  # noqa: F401 - fixture
@@ -129,7 +130,8 @@ async def test_probe_oidc_link_emails_the_traveler(
     assert "Test IdP" in mail.subject
     body = mail.body_text
     assert "Test IdP" in body and "Safari 17 on iPhone" in body
-    assert identity.linked_at.strftime("%Y-%m-%d %H:%M UTC") in body
+    at = identity.linked_at.astimezone(UTC)
+    assert f"{at:%a} {at.day} {at:%b %Y, %H:%M} UTC" in body  # "Thu 3 Dec 2026, 14:05 UTC"
     assert "if it was not you" in body.lower() and "/password/forgot" in body
     assert mail.body_html and "Safari 17 on iPhone" in mail.body_html
 

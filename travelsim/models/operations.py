@@ -32,6 +32,9 @@ class OutboxEmail(SQLModel, table=True):
     subject: str = Field(max_length=200)
     body_text: str
     body_html: str | None = None
+    #: The language the email is written in (one of ``travelsim.i18n.LOCALES``), decided when
+    #: it is queued and sent as its ``Content-Language`` (docs/i18n.md#emails).
+    locale: str = Field(default="en", max_length=8, sa_column_kwargs={"server_default": "en"})
     attachments: list[dict[str, str]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

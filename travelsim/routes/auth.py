@@ -56,7 +56,7 @@ from travelsim.routes.http import (
     same_origin,
     set_session_cookie,
 )
-from travelsim.routes.locale import remember_account_language
+from travelsim.routes.locale import in_request_language, remember_account_language
 from travelsim.routes.oidc import provider_logout_url
 from travelsim.services.auth import sessions
 from travelsim.services.auth import signin as signin_service
@@ -279,11 +279,12 @@ async def resend(request: Request) -> Response:
 
 
 def auth_routes() -> list[Route]:
-    """The routes above, to mount in ``travelsim.routes.app.build_routes_app``."""
+    """The routes above, to mount in ``travelsim.routes.app.build_routes_app``. Those that
+    email run in the language of the page the form was on (docs/i18n.md#emails)."""
     return [
-        Route("/auth/signup", signup, methods=["POST"]),
+        Route("/auth/signup", in_request_language(signup), methods=["POST"]),
         Route("/auth/verify", verify, methods=["GET"]),
         Route("/auth/signin", signin, methods=["POST"]),
         Route("/auth/signout", signout, methods=["POST"]),
-        Route("/auth/resend", resend, methods=["POST"]),
+        Route("/auth/resend", in_request_language(resend), methods=["POST"]),
     ]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import re
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -178,6 +180,37 @@ def _return_path(request: Request) -> str:
     if parts.netloc and parts.netloc in (public.netloc, request.url.netloc):
         return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
     return "/"
+
+
+def request_locale(request: Request) -> str:
+    """The language of the page a request came from, for what a route writes (an email to
+    an address without a language, a new account's language; docs/i18n.md#emails): the
+    prefix of a same-origin ``Referer``'s path (a plain path is English), else the
+    :data:`LANG_COOKIE` choice, else the language ``Accept-Language`` prefers, as
+    :class:`LocaleMiddleware` chooses a page's."""
+    parts = urlsplit(request.headers.get("referer", ""))
+    public = urlsplit(get_settings().public_url)
+    if parts.netloc and parts.netloc in (public.netloc, request.url.netloc):
+        return i18n.split_path(parts.path or "/")[0]
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    if chosen in i18n.LOCALES:
+        return chosen
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def in_request_language(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """``endpoint`` run with :func:`request_locale` active (``i18n.using``), so what it
+    writes for the traveler (an email, a new account's language) is in the language of the
+    page they were on."""
+
+    @wraps(endpoint)
+    async def in_language(request: Request) -> Response:
+        with i18n.using(request_locale(request)):
+            return await endpoint(request)
+
+    return in_language
 
 
 async def switch_language(request: Request) -> Response:

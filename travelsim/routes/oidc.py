@@ -56,7 +56,7 @@ from travelsim.routes.http import (
     same_origin,
     set_session_cookie,
 )
-from travelsim.routes.locale import remember_account_language
+from travelsim.routes.locale import in_request_language, remember_account_language
 from travelsim.services import oidc as oidc_service
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.sessions import start_session
@@ -280,7 +280,8 @@ def oidc_app() -> ASGIApp:
     inner = Starlette(
         routes=[
             Route("/login", login, methods=["POST"]),
-            Route("/callback", callback, methods=["GET"]),
+            # A new account and the link notice take the traveler's language (docs/i18n.md#emails).
+            Route("/callback", in_request_language(callback), methods=["GET"]),
         ]
     )
     return _FlowSession(inner)

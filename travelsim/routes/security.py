@@ -39,6 +39,7 @@ from travelsim.routes.http import (
     same_origin,
     set_session_cookie,
 )
+from travelsim.routes.locale import in_request_language
 from travelsim.services.auth import reset, sessions
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.request_limits import check_request
@@ -157,9 +158,10 @@ async def signout_all(request: Request) -> Response:
 
 
 def security_routes() -> list[Route]:
-    """The routes above, to mount in ``travelsim.routes.app.build_routes_app``."""
+    """The routes above, to mount in ``travelsim.routes.app.build_routes_app``. The reset
+    request emails in the language of the page the form was on (docs/i18n.md#emails)."""
     return [
-        Route("/auth/password/forgot", forgot_password, methods=["POST"]),
+        Route("/auth/password/forgot", in_request_language(forgot_password), methods=["POST"]),
         Route("/auth/password/reset", reset_password, methods=["POST"]),
         Route("/auth/totp", totp, methods=["POST"]),
         Route("/auth/signout-all", signout_all, methods=["POST"]),

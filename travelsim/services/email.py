@@ -41,8 +41,8 @@ from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim import db
-from travelsim.models import OutboxEmail, OutboxStatus, utcnow
+from travelsim import db, i18n
+from travelsim.models import OutboxEmail, OutboxStatus, User, utcnow
 from travelsim.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,25 @@ _SUBJECT_MAX = 200
 _RENDERERS = ("esim-qr",)
 
 
+def recipient_locale(user: User | None, fallback: str | None = None) -> str:
+    """The language an email to ``user`` is written in (docs/i18n.md#emails): the account's
+    ``User.locale`` when it is one of :data:`travelsim.i18n.LOCALES`; else ``fallback`` (the
+    language of the page the request came from, for an address without an account or a
+    language) when it is one; else English (:data:`travelsim.i18n.DEFAULT`)."""
+    for choice in (user.locale if user is not None else None, fallback):
+        if choice in i18n.LOCALES:
+            return str(choice)
+    return i18n.DEFAULT
+
+
+def new_account_locale() -> str | None:
+    """``User.locale`` for an account created now: the active language (the page the
+    traveler signed up on, which the route makes active), or ``None`` for English, the
+    fallback, which leaves the choice open (docs/i18n.md#emails)."""
+    lang = i18n.current()
+    return None if lang == i18n.DEFAULT else lang
+
+
 def backoff_delay(attempts: int) -> timedelta:
     """Delay before the next attempt after ``attempts`` (≥ 1) failed ones:
     1, 2, 4, 8 … minutes, capped at :data:`BACKOFF_MAX`."""
@@ -85,6 +104,7 @@ async def enqueue(
     kind: str,
     user_id: int | None = None,
     attachments: Sequence[dict[str, str]] | None = None,
+    locale: str = i18n.DEFAULT,
 ) -> OutboxEmail:
     """Queue one email in ``session`` (added and flushed; **the caller commits**).
 
@@ -96,13 +116,17 @@ async def enqueue(
     "content_id" (without angle brackets)}`` plus either ``"data_b64"`` (standard base64)
     or ``"render"`` (a deferred attachment, rendered when the message is built, see
     :func:`resolve_attachments`: ``"esim-qr:<esim id>"`` for the activation-code QR, so the
-    outbox never stores the code in clear).
+    outbox never stores the code in clear). ``locale``: the language the subject and bodies
+    are written in (one of :data:`travelsim.i18n.LOCALES`, see :func:`recipient_locale`),
+    stored with the row and sent as ``Content-Language``.
 
-    Raises ``ValueError`` for a malformed address, a subject with line breaks or longer
-    than 200 characters, or an attachment missing a key / with both or neither of
-    ``data_b64`` and ``render`` / with invalid base64 / an unknown renderer / a content type
-    that is not ``type/subtype``.
+    Raises ``ValueError`` for a language the portal does not speak, a malformed address, a
+    subject with line breaks or longer than 200 characters, or an attachment missing a key /
+    with both or neither of ``data_b64`` and ``render`` / with invalid base64 / an unknown
+    renderer / a content type that is not ``type/subtype``.
     """
+    if locale not in i18n.LOCALES:
+        raise ValueError(f"unsupported email language {locale!r}")
     if "\r" in to or "\n" in to:
         raise ValueError("recipient contains a line break")
     try:
@@ -122,11 +146,12 @@ async def enqueue(
         body_text=text,
         body_html=html,
         attachments=checked,
+        locale=locale,
         status=OutboxStatus.QUEUED,
     )
     session.add(row)
     await session.flush()
-    log.info("email queued id=%s kind=%s user_id=%s", row.id, kind, user_id)
+    log.info("email queued id=%s kind=%s user_id=%s locale=%s", row.id, kind, user_id, locale)
     return row
 
 
@@ -193,7 +218,8 @@ def build_message(
     images the html part becomes ``multipart/related`` holding the images, each with
     ``Content-ID: <content_id>`` and ``Content-Disposition: inline``. Without html,
     images are plain attachments. ``Message-ID`` is derived from the row id, so a
-    re-sent row keeps its id (receivers can deduplicate).
+    re-sent row keeps its id (receivers can deduplicate). ``Content-Language`` is the
+    row's language tag (RFC 3282, https://www.rfc-editor.org/rfc/rfc3282): ``fr``.
     """
     msg = EmailMessage()
     msg["From"] = settings.mail_from
@@ -232,6 +258,8 @@ def build_message(
                 cid=f"<{att['content_id']}>",
                 filename=att["filename"],
             )
+    # Last: set_content and add_alternative move or drop the Content-* headers set before.
+    msg["Content-Language"] = row.locale if row.locale in i18n.LOCALES else i18n.DEFAULT
     return msg
 
 

@@ -2,32 +2,97 @@
 confirmation of a top-up) and the notice of a provider sign-in linked to an account.
 
 Each function returns :func:`travelsim.services.email.enqueue` keyword arguments (``subject``,
-``text``, ``html``, ``kind``, ``attachments``); queuing them is the caller's (the ``deliver``
-provisioning step, staff "resend"). Links point at the portal's public origin
+``text``, ``html``, ``kind``, ``attachments``, ``locale``); queuing them is the caller's (the
+``deliver`` provisioning step, staff "resend"). Each email is written in ``locale``, the
+recipient's language (``email.recipient_locale``, docs/i18n.md#emails): its texts come from
+the catalogs, amounts and dates from Babel in that language, and its links open the portal's
+pages in it (``/fr/esims/3/install``). Links point at the portal's public origin
 (``urls.absolute``), never at a request's host.
 """
 
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from travelsim import urls
+from travelsim import i18n, timefmt, urls
 from travelsim.esim import ActivationCode
+from travelsim.formatting import format_money
+from travelsim.i18n import N_, _
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order
 from travelsim.services import installation
 
-__all__ = ["installation_email", "provider_linked_email", "topup_email"]
+__all__ = ["html_text", "installation_email", "provider_linked_email", "topup_email"]
+
+#: The install guides of the install page (``pages/install.py``), the same texts, per phone.
+INSTALL_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "iPhone",
+        (
+            N_("Settings › Mobile Service › Add eSIM › Use QR Code."),
+            N_("Scan the code, or tap “Enter details manually”."),
+            N_("Label it “Travel”, keep your usual line for calls if you like."),
+            N_("At your destination: turn on Data Roaming for the Travel line."),
+        ),
+    ),
+    (
+        "Android",
+        (
+            N_("Settings › Network & internet › SIMs › Add eSIM."),
+            N_("Scan the code, or choose “Need help?” › enter it manually."),
+            N_("At your destination: turn the eSIM on and enable roaming."),
+        ),
+    ),
+)
+#: The signature: the brand's name, in every language.
+SIGNATURE = "TravelSIM"
+#: The greeting every email opens with.
+HELLO = N_("Hello,")
+
+
+def html_text(msgid: str, **markup: str) -> str:
+    """``msgid`` translated into the active language and HTML-escaped, then filled with
+    ``markup`` (values that are already HTML: escape what they hold before passing them)."""
+    return html.escape(_(msgid)).format(**markup)
+
+
+def _link(url: str, text: str) -> str:
+    """An ``<a>`` to ``url`` reading ``text`` (both escaped)."""
+    return f'<a href="{html.escape(url, quote=True)}">{html.escape(text)}</a>'
+
+
+def _steps_text() -> str:
+    lines: list[str] = []
+    for phone, steps in INSTALL_STEPS:
+        lines.append(_("{phone}:").format(phone=phone))
+        lines.extend(f"{i}. {_(step)}" for i, step in enumerate(steps, 1))
+    return "\n".join(lines)
+
+
+def _steps_html() -> str:
+    return "".join(
+        f"<p><strong>{phone}</strong></p><ol>"
+        + "".join(f"<li>{html.escape(_(step))}</li>" for step in steps)
+        + "</ol>"
+        for phone, steps in INSTALL_STEPS
+    )
 
 
 def installation_email(
-    order: Order, esim: Esim, *, title: str, public_url: str | None = None
+    order: Order,
+    esim: Esim,
+    *,
+    title: str,
+    locale: str = i18n.DEFAULT,
+    public_url: str | None = None,
 ) -> dict[str, Any]:
     """The installation email of the new eSIM ``esim`` bought by ``order`` (``title``: the
-    plan as the traveler reads it; ``public_url``: the portal's origin, default
-    ``settings.public_url``).
+    plan as the traveler reads it; ``locale``: the recipient's language, one of
+    ``i18n.LOCALES``; ``public_url``: the portal's origin, default ``settings.public_url``).
+    It says the amount paid (``order.amount_minor`` in ``order.currency``, Babel) and the
+    install guide steps of the install page.
 
     Content choice (docs/esim.md#secrets, docs/esim.md#qr-code,
     docs/esim.md#f3-confirmation-code-missed): the owner's inbox gets the QR code (inline PNG, a
@@ -44,41 +109,52 @@ def installation_email(
     if esim.id is None or not esim.activation_code_enc:
         raise ValueError("no activation code stored")
     code = ActivationCode.parse(secret_box().decrypt(esim.activation_code_enc))
-    link = urls.absolute(urls.install(esim.id), public_url)
+    with i18n.using(locale) as lang:
+        return _installation(order, esim.id, code, title, lang, public_url)
+
+
+def _installation(
+    order: Order, esim_id: int, code: ActivationCode, title: str, lang: str, public_url: str | None
+) -> dict[str, Any]:
+    link = urls.absolute(i18n.localized(urls.install(esim_id), lang), public_url)
     contact = installation.support_contact()
-    confirm_text = (
-        f"\n{installation.confirmation_code_text(contact)}\n"
-        if code.confirmation_code_required
-        else ""
+    ref, paid = order.reference, format_money(order.amount_minor, order.currency)
+    ready = N_("Your eSIM for {plan} is ready (order {reference}).")
+    amount = N_("Amount paid: {amount}")
+    install = N_(
+        "Install it from your account (one-tap install on iPhone and Android, QR code and "
+        "manual entry):"
     )
+    scan = N_(
+        "The QR code is attached. Scan it from another screen in your phone's settings, step "
+        "by step:"
+    )
+    smdp = N_("SM-DP+ address: {address}")
+    manual = N_("The activation code for manual entry is shown only on your install page.")
+    once = N_("Install the eSIM once and do not delete it: the QR code usually works only once.")
+    open_page = _("Open my install page")
+    confirm = code.confirmation_code_required
+    confirm_text = f"{installation.confirmation_code_text(contact)}\n\n" if confirm else ""
     text = (
-        f"Hello,\n\n"
-        f"Your eSIM for {title} is ready (order {order.reference}).\n\n"
-        f"Install it from your account (one-tap install on iPhone and Android, QR code and "
-        f"manual entry):\n{link}\n\n"
-        f"The QR code is attached. Scan it from another screen in your phone's settings "
-        f"(iPhone: Settings > Mobile Service > Add eSIM; Android: Settings > Network > SIMs > "
-        f"Add eSIM).\n\n"
-        f"SM-DP+ address: {code.smdp_address}\n"
-        f"The activation code for manual entry is shown only on your install page.\n"
-        f"{confirm_text}\n"
-        f"Install the eSIM once and do not delete it: the QR code usually works only once.\n\n"
-        f"TravelSIM\n"
+        f"{_(HELLO)}\n\n{_(ready).format(plan=title, reference=ref)}\n"
+        f"{_(amount).format(amount=paid)}\n\n{_(install)}\n{link}\n\n"
+        f"{_(scan)}\n\n{_steps_text()}\n\n"
+        f"{_(smdp).format(address=code.smdp_address)}\n{_(manual)}\n\n"
+        f"{confirm_text}{_(once)}\n\n{SIGNATURE}\n"
     )
     e = html.escape
-    confirm_html = installation.confirmation_code_html(contact) if confirm_text else ""
+    alt = e(_("eSIM installation QR code"), quote=True)
     body_html = (
-        f"<p>Hello,</p>"
-        f"<p>Your eSIM for <strong>{e(title)}</strong> is ready "
-        f"(order {e(order.reference)}).</p>"
-        f'<p><a href="{e(link)}">Install it from your account</a>: one-tap install on iPhone '
-        f"and Android, QR code and manual entry.</p>"
-        f'<p><img src="cid:esim-qr" alt="eSIM QR code" width="280" height="280"></p>'
-        f"<p>SM-DP+ address: <code>{e(code.smdp_address)}</code><br>"
-        f"The activation code for manual entry is shown only on your install page.</p>"
-        f"{confirm_html}"
-        f"<p>Install the eSIM once and do not delete it: the QR code usually works only "
-        f"once.</p><p>TravelSIM</p>"
+        f"<p>{html_text(HELLO)}</p>"
+        f"<p>{html_text(ready, plan=f'<strong>{e(title)}</strong>', reference=e(ref))}<br>"
+        f"{html_text(amount, amount=e(paid))}</p>"
+        f"<p>{html_text(install)} {_link(link, open_page)}</p>"
+        f'<p>{html_text(scan)}</p><p><img src="cid:esim-qr" alt="{alt}" width="280" '
+        f'height="280"></p>{_steps_html()}'
+        f"<p>{html_text(smdp, address=f'<code>{e(code.smdp_address)}</code>')}<br>"
+        f"{html_text(manual)}</p>"
+        f"{installation.confirmation_code_html(contact) if confirm else ''}"
+        f"<p>{html_text(once)}</p><p>{SIGNATURE}</p>"
     )
     # The PNG is rendered when the email is built (email.resolve_attachments), from the
     # encrypted code: the outbox never holds the code in clear, and the purchase does not
@@ -87,81 +163,126 @@ def installation_email(
         "filename": "esim-qr.png",
         "content_type": "image/png",
         "content_id": "esim-qr",
-        "render": f"esim-qr:{esim.id}",
+        "render": f"esim-qr:{esim_id}",
     }
     return {
-        "subject": f"Your eSIM is ready: order {order.reference}",
+        "subject": _("Your eSIM is ready: order {reference}").format(reference=ref),
         "text": text,
         "html": body_html,
         "kind": "installation",
         "attachments": [qr],
+        "locale": lang,
     }
 
 
 def topup_email(
-    order: Order, esim: Esim, *, title: str, public_url: str | None = None
+    order: Order,
+    esim: Esim,
+    *,
+    title: str,
+    locale: str = i18n.DEFAULT,
+    public_url: str | None = None,
 ) -> dict[str, Any]:
     """The confirmation of a top-up ``order`` of ``esim`` (no code, no QR: the eSIM is already
-    installed); ``title`` and ``public_url`` as in :func:`installation_email`. Raises
-    ``ValueError`` for an eSIM row without an id."""
+    installed), with the amount paid; ``title``, ``locale`` and ``public_url`` as in
+    :func:`installation_email`. Raises ``ValueError`` for an eSIM row without an id."""
     if esim.id is None:
         raise ValueError("the eSIM has no id")
-    link = urls.absolute(urls.install(esim.id), public_url)
-    text = (
-        f"Hello,\n\n{title} was added to your eSIM (order {order.reference}).\n"
-        f"Balance and validity: {link}\n\n"
-        f"If data does not resume within a few minutes, switch airplane mode on and off.\n\n"
-        f"TravelSIM\n"
-    )
-    e = html.escape
-    body_html = (
-        f"<p>Hello,</p><p><strong>{e(title)}</strong> was added to your eSIM "
-        f"(order {e(order.reference)}).</p>"
-        f'<p><a href="{e(link)}">See balance and validity</a>.</p>'
-        f"<p>If data does not resume within a few minutes, switch airplane mode on and off.</p>"
-        f"<p>TravelSIM</p>"
-    )
-    return {
-        "subject": f"Add-on added: order {order.reference}",
-        "text": text,
-        "html": body_html,
-        "kind": "topup",
-        "attachments": None,
-    }
+    with i18n.using(locale) as lang:
+        link = urls.absolute(i18n.localized(urls.install(esim.id), lang), public_url)
+        ref, paid = order.reference, format_money(order.amount_minor, order.currency)
+        added = N_("{plan} was added to your eSIM (order {reference}).")
+        amount = N_("Amount paid: {amount}")
+        resume = N_(
+            "If data does not resume within a few minutes, switch airplane mode on and off."
+        )
+        balance = _("Balance and validity: {link}").format(link=link)
+        see_balance = _("See balance and validity")
+        text = (
+            f"{_(HELLO)}\n\n{_(added).format(plan=title, reference=ref)}\n"
+            f"{_(amount).format(amount=paid)}\n"
+            f"{balance}\n\n"
+            f"{_(resume)}\n\n{SIGNATURE}\n"
+        )
+        e = html.escape
+        body_html = (
+            f"<p>{html_text(HELLO)}</p>"
+            f"<p>{html_text(added, plan=f'<strong>{e(title)}</strong>', reference=e(ref))}"
+            f"<br>{html_text(amount, amount=e(paid))}</p>"
+            f"<p>{_link(link, see_balance)}</p>"
+            f"<p>{html_text(resume)}</p><p>{SIGNATURE}</p>"
+        )
+        return {
+            "subject": _("Add-on added: order {reference}").format(reference=ref),
+            "text": text,
+            "html": body_html,
+            "kind": "topup",
+            "attachments": None,
+            "locale": lang,
+        }
 
 
 def provider_linked_email(
-    *, provider: str, device: str, at: datetime, public_url: str | None = None
+    *,
+    provider: str,
+    device: str,
+    at: datetime,
+    locale: str = i18n.DEFAULT,
+    public_url: str | None = None,
 ) -> dict[str, Any]:
     """The notice that a sign-in with the identity provider ``provider`` (its display name)
     was linked to the account by its email address, from ``device`` (e.g. ``"Safari 17 on
-    iPhone"``) at ``at`` (aware, shown in UTC), with what to do if it was not the owner:
-    reset the password (``/password/forgot``), then sign out everywhere on the security
-    page. ``public_url``: the portal's origin, default ``settings.public_url``. Returns
-    :func:`travelsim.services.email.enqueue` keyword arguments (kind ``oidc_linked``)."""
-    when = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    reset_link = urls.absolute("/password/forgot", public_url)
-    security_link = urls.absolute("/security", public_url)
-    text = (
-        f"Hello,\n\nA sign-in with {provider} was linked to your TravelSIM account, "
-        f"from {device}, at {when}. From now on that {provider} account signs in to yours.\n\n"
-        f"If it was not you: reset your password at {reset_link}, then sign out everywhere "
-        f"on {security_link}, and reply to this email so we remove the link.\n\n"
-        f"If it was you, there is nothing to do.\n\nTravelSIM\n"
-    )
-    e = html.escape
-    body_html = (
-        f"<p>Hello,</p><p>A sign-in with <strong>{e(provider)}</strong> was linked to your "
-        f"TravelSIM account, from {e(device)}, at {e(when)}. From now on that "
-        f"{e(provider)} account signs in to yours.</p>"
-        f'<p>If it was not you: <a href="{e(reset_link)}">reset your password</a>, then '
-        f'<a href="{e(security_link)}">sign out everywhere</a>, and reply to this email so '
-        f"we remove the link.</p><p>If it was you, there is nothing to do.</p><p>TravelSIM</p>"
-    )
-    return {
-        "subject": f"A sign-in with {provider} was linked to your account",
-        "text": text,
-        "html": body_html,
-        "kind": "oidc_linked",
-        "attachments": None,
-    }
+    iPhone"``) at ``at`` (aware, shown in UTC with Babel's day and month names:
+    ``timefmt.local_datetime``), with what to do if it was not the owner: reset the password
+    (``/password/forgot``), then sign out everywhere on the security page. ``locale``: the
+    recipient's language; ``public_url``: the portal's origin, default
+    ``settings.public_url``. Returns :func:`travelsim.services.email.enqueue` keyword
+    arguments (kind ``oidc_linked``). Raises ``ValueError`` for a naive ``at``."""
+    with i18n.using(locale) as lang:
+        when = timefmt.local_datetime(at, "UTC")
+        reset_link = urls.absolute(i18n.localized("/password/forgot", lang), public_url)
+        security_link = urls.absolute(i18n.localized("/security", lang), public_url)
+        linked = N_(
+            "A sign-in with {provider} was linked to your TravelSIM account, from {device}, "
+            "at {time}. From now on that {provider} account signs in to yours."
+        )
+        if_not = N_(
+            "If it was not you: reset your password at {reset_link}, then sign out everywhere "
+            "on {security_link}, and reply to this email so we remove the link."
+        )
+        if_not_html = N_(
+            "If it was not you: {reset_start}reset your password{end}, then "
+            "{security_start}sign out everywhere{end}, and reply to this email so we remove "
+            "the link."
+        )
+        was_you = N_("If it was you, there is nothing to do.")
+        text = (
+            f"{_(HELLO)}\n\n{_(linked).format(provider=provider, device=device, time=when)}"
+            f"\n\n{_(if_not).format(reset_link=reset_link, security_link=security_link)}\n\n"
+            f"{_(was_you)}\n\n{SIGNATURE}\n"
+        )
+        e = html.escape
+        body_html = (
+            f"<p>{html_text(HELLO)}</p><p>"
+            + html_text(
+                linked, provider=f"<strong>{e(provider)}</strong>", device=e(device), time=e(when)
+            )
+            + "</p><p>"
+            + html_text(
+                if_not_html,
+                reset_start=f'<a href="{e(reset_link, quote=True)}">',
+                security_start=f'<a href="{e(security_link, quote=True)}">',
+                end="</a>",
+            )
+            + f"</p><p>{html_text(was_you)}</p><p>{SIGNATURE}</p>"
+        )
+        return {
+            "subject": _("A sign-in with {provider} was linked to your account").format(
+                provider=provider
+            ),
+            "text": text,
+            "html": body_html,
+            "kind": "oidc_linked",
+            "attachments": None,
+            "locale": lang,
+        }

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim.crypto import DecryptionError
 from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, ios_link, qr_png
 from travelsim.esim.lifecycle import InstallState, install_state
-from travelsim.i18n import N_
+from travelsim.i18n import N_, _
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, OrderStatus, User
 from travelsim.services.ownership import owned_esim
@@ -26,6 +26,7 @@ from travelsim.settings import Settings, get_settings
 
 __all__ = [
     "CONFIRMATION_CODE_LEAD",
+    "CONTACT_SUPPORT",
     "InstallStatus",
     "InstallView",
     "SupportContact",
@@ -46,6 +47,8 @@ CONFIRMATION_CODE_LEAD = N_(
     "Your phone will also ask for a confirmation code. It is not inside the QR code or the "
     "activation code: our support team gives it to you."
 )
+#: How the installation email names the ways to reach support (``contacts``: joined by " · ").
+CONTACT_SUPPORT = N_("Contact support: {contacts}.")
 
 #: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
 #: ``downloaded``: the platform reports the profile downloaded to a phone but not installed yet
@@ -117,10 +120,11 @@ def support_contact(settings: Settings | None = None) -> SupportContact:
 
 
 def confirmation_code_text(contact: SupportContact) -> str:
-    """The confirmation-code paragraph of the installation email, plain text, one line:
-    :data:`CONFIRMATION_CODE_LEAD` then ``Contact support: <email> · <phone> · <url>``."""
+    """The confirmation-code paragraph of the installation email, plain text, one line, in
+    the active language: :data:`CONFIRMATION_CODE_LEAD` then :data:`CONTACT_SUPPORT`
+    (``Contact support: <email> · <phone> · <url>.``)."""
     ways = [contact.email, *(v for v in (contact.phone, contact.url) if v)]
-    return f"{CONFIRMATION_CODE_LEAD} Contact support: {' · '.join(ways)}."
+    return f"{_(CONFIRMATION_CODE_LEAD)} {_(CONTACT_SUPPORT).format(contacts=' · '.join(ways))}"
 
 
 def confirmation_code_html(contact: SupportContact) -> str:
@@ -133,7 +137,8 @@ def confirmation_code_html(contact: SupportContact) -> str:
         links.append(f'<a href="tel:{e(tel)}">{e(contact.phone)}</a>')
     if contact.url:
         links.append(f'<a href="{e(contact.url)}">{e(contact.url)}</a>')
-    return f"<p>{e(CONFIRMATION_CODE_LEAD)} Contact support: {' · '.join(links)}.</p>"
+    contacts = e(_(CONTACT_SUPPORT)).format(contacts=" · ".join(links))
+    return f"<p>{e(_(CONFIRMATION_CODE_LEAD))} {contacts}</p>"
 
 
 def install_status(

@@ -30,6 +30,10 @@ Shown (:func:`visible`): a notice about running out of data is hidden once the e
 data again: an "all data used" notice once the eSIM has a live add-on (or a newer "all data
 used" notice), a lower threshold once another add-on is live or its own add-on is no longer
 running.
+
+Texts: every title and body is in the active language (``travelsim.i18n``; the caller makes
+the eSIM owner's active, docs/i18n.md#emails), volumes from ``formatting.format_bytes`` and
+dates from ``timefmt.local_datetime`` (UTC) and percentages from Babel in that language.
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from babel.numbers import format_percent
+
+from travelsim import i18n, timefmt
 from travelsim.esim.addons import AddonOrder, order_addons
 from travelsim.esim.lifecycle import install_state
 from travelsim.formatting import format_bytes
+from travelsim.i18n import _, ngettext
 from travelsim.models import AddonState, Esim, EsimAddon, Notification
 
 __all__ = [
@@ -103,11 +111,25 @@ def _all_data_used(
         return []
     ended = [a for a in addons if order.states[a.unique_id] == AddonState.USED_UP]
     known = [a.initial_bytes for a in ended if a.initial_bytes]
-    total = format_bytes(sum(known)) if len(known) == len(ended) and known else "the data"
-    plans = "your data plan" if len(ended) == 1 else "your data plans"
-    if len(ended) == 1 and ended[0].plan_name:
-        plans = ended[0].plan_name
+    total = format_bytes(sum(known)) if len(known) == len(ended) and known else None
     name = _name(esim)
+    plan = ended[0].plan_name if len(ended) == 1 else None
+    if plan and total:
+        body = _("All {total} of {plan} on {name} is used. Buy a top-up to stay connected.")
+    elif plan:
+        body = _("All the data of {plan} on {name} is used. Buy a top-up to stay connected.")
+    elif total:
+        body = ngettext(
+            "All {total} of your data plan on {name} is used. Buy a top-up to stay connected.",
+            "All {total} of your data plans on {name} is used. Buy a top-up to stay connected.",
+            len(ended),
+        )
+    else:
+        body = ngettext(
+            "All the data of your data plan on {name} is used. Buy a top-up to stay connected.",
+            "All the data of your data plans on {name} is used. Buy a top-up to stay connected.",
+            len(ended),
+        )
     return [
         Candidate(
             esim.user_id,
@@ -115,8 +137,8 @@ def _all_data_used(
             ran_out.unique_id,
             KIND_DATA_USED,
             100,
-            f"{name}: all data used",
-            f"All {total} of {plans} on {name} is used. Buy a top-up to stay connected.",
+            _("{name}: all data used").format(name=name),
+            body.format(total=total, plan=plan, name=name),
         )
     ]
 
@@ -133,8 +155,19 @@ def _data_used(esim: Esim, a: EsimAddon, existing: Existing, below: list[int]) -
     if any(k == KIND_DATA_USED and uid == a.unique_id and t >= top for uid, k, t in existing):
         return []
     name = _name(esim)
-    plan = a.plan_name or "your data plan"
-    total = format_bytes(a.initial_bytes) if a.initial_bytes else "your data"
+    plan = a.plan_name or _("your data plan")
+    if a.initial_bytes:
+        body = _(
+            "You have used {percent} of {total} ({plan}) on {name}. Figures lag real "
+            "traffic; a top-up keeps you connected."
+        )
+    else:
+        body = _(
+            "You have used {percent} of your data ({plan}) on {name}. Figures lag real "
+            "traffic; a top-up keeps you connected."
+        )
+    total = format_bytes(a.initial_bytes) if a.initial_bytes else None
+    percent = format_percent(top / 100, locale=i18n.format_locale())  # "80%", "80 %"
     return [
         Candidate(
             esim.user_id,
@@ -142,9 +175,8 @@ def _data_used(esim: Esim, a: EsimAddon, existing: Existing, below: list[int]) -
             a.unique_id,
             KIND_DATA_USED,
             top,
-            f"{name}: {top} % of your data used",
-            f"You have used {top} % of {total} ({plan}) on {name}. Figures lag "
-            "real traffic; a top-up keeps you connected.",
+            _("{name}: {percent} of your data used").format(name=name, percent=percent),
+            body.format(percent=percent, total=total, plan=plan, name=name),
         )
     ]
 
@@ -161,7 +193,14 @@ def _validity_ending(
     ):
         return []
     name = _name(esim)
-    when = a.expires_at.strftime("%d %b %Y %H:%M UTC")
+    when = timefmt.local_datetime(a.expires_at, "UTC")
+    if a.plan_name:
+        body = _("{plan} on {name} expires on {time}. Buy a top-up before then to stay connected.")
+    else:
+        body = _(
+            "Your data plan on {name} expires on {time}. Buy a top-up before then to stay "
+            "connected."
+        )
     return [
         Candidate(
             esim.user_id,
@@ -169,9 +208,8 @@ def _validity_ending(
             a.unique_id,
             KIND_VALIDITY_ENDING,
             hours,
-            f"{name}: validity ends within {hours} h",
-            f"{a.plan_name or 'Your data plan'} on {name} expires on {when}. "
-            "Buy a top-up before then to stay connected.",
+            _("{name}: validity ends within {hours} h").format(name=name, hours=hours),
+            body.format(plan=a.plan_name, name=name, time=when),
         )
     ]
 
@@ -197,10 +235,15 @@ def _not_installed(
             "",
             KIND_NOT_INSTALLED,
             days,
-            f"{name} is not installed yet",
-            f"You bought {name} {days} or more days ago and it is not "
-            "installed yet. Install it before you travel (QR code, one-tap link or manual "
-            "entry on its install page).",
+            _("{name} is not installed yet").format(name=name),
+            ngettext(
+                "You bought {name} {n} or more day ago and it is not installed yet. Install it "
+                "before you travel (QR code, one-tap link or manual entry on its install page).",
+                "You bought {name} {n} or more days ago and it is not installed yet. Install "
+                "it before you travel (QR code, one-tap link or manual entry on its install "
+                "page).",
+                days,
+            ).format(name=name, n=days),
         )
     ]
 

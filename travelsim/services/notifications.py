@@ -9,6 +9,8 @@ Which notices are due and which are still shown: :mod:`travelsim.services.notifi
 unique-constraint conflict (another worker, a restart) rolls both back. So a notice and its
 email exist at most once, whatever the number of processes or restarts.
 
+Notices and their emails are written in the eSIM owner's language (``email.recipient_locale``,
+docs/i18n.md#emails), the stored notice too, since the portal shows it as stored.
 Emails go through the outbox (``services.email``) unless the traveler unsubscribed
 (:class:`~travelsim.models.NotificationOptOut`); the in-portal notice is created either way.
 Every notification email ends with an unsubscribe link ``{PUBLIC_URL}/notifications/
@@ -33,8 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim import db, urls
+from travelsim import db, i18n, urls
 from travelsim.db import SessionFactory
+from travelsim.i18n import _
 from travelsim.keys import build_signing_key
 from travelsim.models import (
     Esim,
@@ -95,7 +98,7 @@ def unsubscribe_token(user_id: int, settings: Settings | None = None) -> str:
 def verify_unsubscribe_token(token: str, settings: Settings | None = None) -> int | None:
     """The user id signed in ``token``, or ``None`` when it is malformed or forged
     (constant-time comparison)."""
-    head, _, _sig = token.partition(".")
+    head, _dot, _sig = token.partition(".")
     if not head.isdigit() or len(head) > 18:
         return None
     expected = unsubscribe_token(int(head), settings)
@@ -141,14 +144,15 @@ class EvaluateReport:
 
 
 def _email_text(c: Candidate, settings: Settings) -> tuple[str, str]:
+    """The email of notice ``c`` in the active language (the owner's), linking to the page
+    in that language, and its unsubscribe link."""
     page = urls.install(c.esim_id) if c.kind == KIND_NOT_INSTALLED else urls.ACCOUNT
-    link = urls.absolute(page, settings.public_url)
+    link = urls.absolute(i18n.localized(page), settings.public_url)
     unsub = unsubscribe_url(c.user_id, settings)
-    text = (
-        f"{c.body}\n\nOpen it in TravelSIM: {link}\n\n"
-        f"You get these alerts and reminders because you have an eSIM with us. "
-        f"Unsubscribe from them: {unsub}\n"
-    )
+    open_it = _("Open it in TravelSIM: {link}").format(link=link)
+    why = _("You get these alerts and reminders because you have an eSIM with us.")
+    unsubscribe_line = _("Unsubscribe from them: {link}").format(link=unsub)
+    text = f"{c.body}\n\n{open_it}\n\n{why} {unsubscribe_line}\n"
     return text, unsub
 
 
@@ -165,6 +169,7 @@ async def _due(
             q = q.where(col(Esim.id).in_(esim_ids))
         esims = list((await s.exec(q)).all())
         ids = [e.id for e in esims if e.id is not None]
+        langs: dict[int | None, str] = {}
         addons: dict[int, list[EsimAddon]] = {i: [] for i in ids}
         existing: dict[int, set[tuple[str, str, int]]] = {i: set() for i in ids}
         syncs: dict[int, EsimSync] = {}
@@ -179,22 +184,28 @@ async def _due(
                 r.esim_id: r
                 for r in (await s.exec(select(EsimSync).where(col(EsimSync.esim_id).in_(ids))))
             }
+        owners = {e.user_id for e in esims if e.user_id is not None}
+        langs = {
+            u.id: email.recipient_locale(u)
+            for u in (await s.exec(select(User).where(col(User.id).in_(owners)))).all()
+        }
     due: list[Candidate] = []
     for e in esims:
         assert e.id is not None
         sync = syncs.get(e.id)
-        due.extend(
-            due_notices(
-                e,
-                addons[e.id],
-                existing[e.id],
-                profile_status=(sync.profile_status if sync else None) or e.profile_status,
-                now=now,
-                data_percent=list(settings.notify_data_percent),
-                validity_hours=settings.notify_validity_hours,
-                not_installed_days=settings.notify_not_installed_days,
+        with i18n.using(langs.get(e.user_id, i18n.DEFAULT)):  # the owner's: docs/i18n.md#emails
+            due.extend(
+                due_notices(
+                    e,
+                    addons[e.id],
+                    existing[e.id],
+                    profile_status=(sync.profile_status if sync else None) or e.profile_status,
+                    now=now,
+                    data_percent=list(settings.notify_data_percent),
+                    validity_hours=settings.notify_validity_hours,
+                    not_installed_days=settings.notify_not_installed_days,
+                )
             )
-        )
     return due
 
 
@@ -224,7 +235,9 @@ async def _create(
             return None
         sent = False
         if user is not None and not await is_opted_out(s, c.user_id):
-            text, _ = _email_text(c, settings)
+            lang = email.recipient_locale(user)
+            with i18n.using(lang):
+                text, _unsub = _email_text(c, settings)
             try:
                 row = await email.enqueue(
                     s,
@@ -233,6 +246,7 @@ async def _create(
                     subject=c.title[:200],
                     text=text,
                     kind=f"notify_{c.kind}",
+                    locale=lang,
                 )
                 note.email_id = row.id
                 s.add(note)

@@ -39,6 +39,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from travelsim import i18n
 from travelsim.models import OidcIdentity, User, utcnow
 from travelsim.services import email, email_messages
 from travelsim.services.auth.credentials import is_deleted, normalise_email, user_by_email
@@ -136,6 +137,7 @@ async def resolve_user(
             email=claims.email,
             password_hash=hash_password(secrets.token_urlsafe(32)),
             email_verified_at=now,
+            locale=email.new_account_locale(),
         )
         session.add(user)
         await session.flush()
@@ -167,6 +169,7 @@ async def resolve_user(
             provider=provider_name,
             device=describe_user_agent(user_agent or ""),
             at=now,
+            locale=email.recipient_locale(user, i18n.current()),
         )
         await email.enqueue(session, to=user.email, user_id=user.id, **notice)
     return user, identity

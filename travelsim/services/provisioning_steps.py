@@ -346,15 +346,16 @@ async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
     title = (plan.display_name or plan.sft_name) if plan else order.plan_id
     detail = "no recipient"
     if user is not None:
+        lang = email.recipient_locale(user)  # docs/i18n.md#emails
         if order.kind == PurchaseKind.NEW_ESIM:
             if not ctx.esim.activation_code_enc:
                 raise StepError("no activation code stored", retryable=False)
             message = email_messages.installation_email(
-                order, ctx.esim, title=title, public_url=ctx.public_url
+                order, ctx.esim, title=title, locale=lang, public_url=ctx.public_url
             )
         else:
             message = email_messages.topup_email(
-                order, ctx.esim, title=title, public_url=ctx.public_url
+                order, ctx.esim, title=title, locale=lang, public_url=ctx.public_url
             )
         try:
             await email.enqueue(ctx.session, to=user.email, user_id=user.id, **message)

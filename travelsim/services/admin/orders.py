@@ -339,7 +339,11 @@ async def resend_installation_email(staff: Staff, order_id: str) -> ActionResult
                 raise Refused("the traveler's account no longer exists")
             title = (plan.display_name or plan.sft_name) if plan else order.plan_id
             message = email_messages.installation_email(
-                order, esim, title=title, public_url=get_settings().public_url
+                order,
+                esim,
+                title=title,
+                locale=email.recipient_locale(user),
+                public_url=get_settings().public_url,
             )
             row = await email.enqueue(s, to=user.email, user_id=user.id, **message)
             await s.commit()

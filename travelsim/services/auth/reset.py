@@ -12,7 +12,6 @@ the caller's transaction and do not commit.
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import timedelta
 
@@ -20,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import urls
 from travelsim.models import EmailToken, User, utcnow
-from travelsim.services import email as email_service
 from travelsim.services.auth import account_emails, email_tokens
 from travelsim.services.auth.credentials import (
     check_password_policy,
@@ -56,36 +54,13 @@ async def request_password_reset(session: AsyncSession, email: str, base_url: st
     deleted = await is_deleted(session, user.id if user and user.id is not None else 0)
     if user is None or user.id is None or deleted:
         email_tokens.issue_decoy(session, "reset")
-        await account_emails.send_no_account(
-            session, address, base_url, asked="a password reset", kind="reset_no_account"
-        )
+        await account_emails.send_no_account(session, address, base_url, kind="reset_no_account")
         await session.flush()
         return
     ttl = reset_ttl()
     raw = email_tokens.issue(session, user.id, "reset", ttl)
-    link = urls.absolute(urls.reset_password(raw), base_url)
-    minutes = int(ttl.total_seconds() // 60)
-    await email_service.enqueue(
-        session,
-        to=user.email,
-        subject="Reset your TravelSIM password",
-        text=(
-            "Someone (probably you) asked to reset the password of your TravelSIM account.\n\n"
-            f"Choose a new password here:\n\n{link}\n\n"
-            f"The link works once and expires in {minutes} minutes. Setting a new password "
-            "signs you out everywhere else.\n"
-            "If it was not you, ignore this email: your password has not changed.\n"
-        ),
-        html=(
-            "<p>Someone (probably you) asked to reset the password of your TravelSIM "
-            "account.</p>"
-            f'<p><a href="{html.escape(link, quote=True)}">Choose a new password</a></p>'
-            f"<p>The link works once and expires in {minutes} minutes. Setting a new "
-            "password signs you out everywhere else.</p>"
-            "<p>If it was not you, ignore this email: your password has not changed.</p>"
-        ),
-        kind="password_reset",
-        user_id=user.id,
+    await account_emails.send_password_reset(
+        session, user, urls.reset_password(raw), base_url, minutes=int(ttl.total_seconds() // 60)
     )
     await session.flush()
     log.info("password reset sent user_id=%s", user.id)

@@ -25,7 +25,6 @@ caller's transaction and **do not commit** (a sign-up and its email are one tran
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -61,7 +60,7 @@ VERIFY_TOKEN_TTL = timedelta(hours=24)
 
 #: Which verification email: a first sign-up's, a sign-up competing with another one still
 #: pending, or a resent link (no password of its own).
-LinkKind = Literal["signup", "competing", "resend"]
+LinkKind = account_emails.VerifyWording
 
 
 async def signup(
@@ -116,7 +115,12 @@ async def signup(
             await session.flush()
             log.info("pending sign-up replaced user_id=%s", existing.id)
         raise AccountError("email_taken")
-    user = User(email=address, password_hash=password_hash)
+    # A sign-up on a French, German or Spanish page gives the account that language, so its
+    # emails are written in it; English, the fallback, leaves the choice open
+    # (docs/i18n.md#emails).
+    user = User(
+        email=address, password_hash=password_hash, locale=email_service.new_account_locale()
+    )
     session.add(user)
     try:
         await session.flush()
@@ -151,50 +155,7 @@ async def _send_verification(
     if next_path and next_path != "/":
         link += "&" + urlencode({"next": next_path})
     hours = int(VERIFY_TOKEN_TTL.total_seconds() // 3600)
-    intro, ask, button, after = _WORDING[kind]
-    expiry = f"The link works once and expires in {hours} hours."
-    text = f"{intro}\n\n{ask}\n\n{link}\n\n{expiry} {after}\n"
-    safe_link = html.escape(link, quote=True)
-    body_html = (
-        f"<p>{html.escape(intro)}</p><p>{html.escape(ask)}</p>"
-        f'<p><a href="{safe_link}">{html.escape(button)}</a></p>'
-        f"<p>{html.escape(expiry)} {html.escape(after)}</p>"
-    )
-    await email_service.enqueue(
-        session,
-        to=user.email,
-        subject="Confirm your TravelSIM email address",
-        text=text,
-        html=body_html,
-        kind="verify",
-        user_id=user.id,
-    )
-
-
-#: Per :data:`LinkKind`: opening line, what the link does, the HTML button, closing line.
-_WORDING: dict[str, tuple[str, str, str, str]] = {
-    "signup": (
-        "Welcome to TravelSIM!",
-        "Confirm your email address to finish creating your account:",
-        "Confirm my email address",
-        "If you did not sign up, ignore this email.",
-    ),
-    "competing": (
-        "Someone asked to create a TravelSIM account with this email address, while an "
-        "earlier request for it is still waiting.",
-        "If it was you, confirm your email address here (unless you open the link in the "
-        "browser you signed up with, you will then choose your password):",
-        "Confirm my email address",
-        "If it was not you, do nothing: no password is set until you choose one, and "
-        "nobody can sign in with this address until then.",
-    ),
-    "resend": (
-        "Here is a new link to confirm your TravelSIM email address.",
-        "Confirm your email address and choose your password here:",
-        "Confirm and choose my password",
-        "If you did not ask for it, do nothing: no password is set until you choose one.",
-    ),
-}
+    await account_emails.send_verification(session, user, link, wording=kind, hours=hours)
 
 
 #: What opening a verification link did, see :class:`Verification`.
@@ -351,15 +312,13 @@ async def resend_verification(
     user = await user_by_email(session, address)
     if user is None or user.id is None:
         email_tokens.issue_decoy(session, "verify")
-        await account_emails.send_no_account(
-            session, address, base_url, asked="a new confirmation link", kind="verify_no_account"
-        )
+        await account_emails.send_no_account(session, address, base_url, kind="verify_no_account")
     elif user.email_verified_at is None:
         await _send_verification(session, user, base_url, flow_hash=flow_hash, kind="resend")
         log.info("verification resent user_id=%s", user.id)
     else:
         email_tokens.issue_decoy(session, "verify")
-        await account_emails.send_already_verified(session, address, user.id, base_url)
+        await account_emails.send_already_verified(session, user, base_url)
     await session.flush()
 
 
@@ -389,23 +348,4 @@ async def notify_existing_signup(session: AsyncSession, email: str, base_url: st
     ).first()
     if recent is not None:
         return
-    signin = urls.absolute(urls.SIGN_IN, base_url)
-    await email_service.enqueue(
-        session,
-        to=user.email,
-        subject="You already have a TravelSIM account",
-        text=(
-            "Someone (probably you) tried to create a TravelSIM account with this email "
-            "address, but you already have one.\n\n"
-            f"Sign in here: {signin}\n\n"
-            "If it was not you, you can ignore this email: nothing has changed.\n"
-        ),
-        html=(
-            "<p>Someone (probably you) tried to create a TravelSIM account with this email "
-            "address, but you already have one.</p>"
-            f'<p><a href="{html.escape(signin, quote=True)}">Sign in</a></p>'
-            "<p>If it was not you, you can ignore this email: nothing has changed.</p>"
-        ),
-        kind="account_exists",
-        user_id=user.id,
-    )
+    await account_emails.send_account_exists(session, user, base_url)
