@@ -36,7 +36,7 @@ from sqlmodel import select
 from test_auth_routes import HOST, PASSWORD, client
 
 from travelsim import db, i18n
-from travelsim.models import Esim, Order, User
+from travelsim.models import Esim, Order, PlanText, User
 from travelsim.services import email, email_messages, provisioning
 from travelsim.settings import Settings, get_settings
 from travelsim.sft import SFTClient
@@ -85,10 +85,16 @@ async def engines() -> Any:
 # --- the installation email, after a real purchase and provisioning run ----------------------
 
 
-async def _bought(sim: Sim, client_: SFTClient, locale: str | None) -> tuple[Order, Esim]:
+async def _bought(
+    sim: Sim, client_: SFTClient, locale: str | None, plan_texts: dict[str, str] | None = None
+) -> tuple[Order, Esim]:
+    """One eSIM bought and delivered for a new traveler speaking ``locale``; ``plan_texts``:
+    the seller's display name of the plan per language (``plan_text`` rows)."""
     await add_plan()
     user = await add_user()
     async with db.session() as s:
+        for code, name in (plan_texts or {}).items():
+            s.add(PlanText(plan_id=PLAN_ID, locale=code, display_name=name))
         row = await s.get(User, user.id)
         assert row is not None
         row.locale = locale
@@ -115,7 +121,9 @@ async def test_installation_email_in_french_for_a_french_traveler(
     engines: None,
 ) -> None:
     sim = sim_factory(esims=3)
-    order, esim = await _bought(sim, sft_clients(sim.url), "fr")
+    # The seller named the plan in French and in German: the French name is the one sent.
+    names = {"fr": "France 1 Go", "de": "Frankreich 1 GB"}
+    order, esim = await _bought(sim, sft_clients(sim.url), "fr", names)
     [msg] = await delivered(smtp)
     ref = order.reference
     assert msg["Subject"] == tr("fr", "Your eSIM is ready: order {reference}").format(reference=ref)
@@ -123,7 +131,8 @@ async def test_installation_email_in_french_for_a_french_traveler(
     text, body = text_of(msg), html_of(msg)
     assert tr("fr", "Hello,") in text
     ready = tr("fr", "Your eSIM for {plan} is ready (order {reference}).")
-    assert ready.format(plan="France 1 GB", reference=ref) in text
+    assert ready.format(plan="France 1 Go", reference=ref) in text
+    assert "France 1 GB" not in text
     price = format_currency(Decimal("9.90"), "EUR", locale="fr_FR")  # "9,90\u00a0€"
     assert tr("fr", "Amount paid: {amount}").format(amount=price) in text
     assert tr("fr", "Settings › Mobile Service › Add eSIM › Use QR Code.") in text

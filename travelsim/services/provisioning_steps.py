@@ -61,7 +61,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import email, email_messages
+from travelsim.services import email, email_messages, plan_texts
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
@@ -343,10 +343,13 @@ async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
     order = ctx.order
     user = await ctx.session.get(User, order.user_id) if order.user_id is not None else None
     plan = await ctx.session.get(Plan, order.plan_id)
-    title = (plan.display_name or plan.sft_name) if plan else order.plan_id
     detail = "no recipient"
     if user is not None:
         lang = email.recipient_locale(user)  # docs/i18n.md#emails
+        # The seller's name of the plan in that language (docs/i18n.md#plan-texts); no
+        # query for English.
+        texts = await plan_texts.texts_for(ctx.session, [order.plan_id], locale=lang)
+        title = plan_texts.plan_title(plan, texts) if plan else order.plan_id
         if order.kind == PurchaseKind.NEW_ESIM:
             if not ctx.esim.activation_code_enc:
                 raise StepError("no activation code stored", retryable=False)
