@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+from babel import Locale
 from babel.numbers import format_currency, get_currency_precision
 from babel.units import format_unit
 
@@ -118,16 +119,44 @@ def data_left(remaining: int, total: int) -> tuple[str, str]:
     negative remainders count as 0.
     Rule: docs/business-rules.md#figures-shown-to-travelers.
     """
+    left, of = _english_left(remaining, total)
+    return _localized(left), _localized(of)
+
+
+def left_count(remaining: int, total: int) -> int:
+    """``ngettext``'s ``n`` for a sentence about the remainder :func:`data_left` shows: a whole
+    number in the same CLDR plural category, in the active language, as the shown figure
+    (French ``1,5 Go`` is "one", like 1, so "1,5 Go restant"; English ``1.5 GB`` is "other").
+    gettext's plural rules take whole numbers only, so a figure with decimals is mapped to a
+    whole number of its category (https://cldr.unicode.org/index/cldr-spec/plural-rules)."""
+    return plural_n(Decimal(_english_left(remaining, total)[0].split()[0]))
+
+
+def plural_n(figure: Decimal) -> int:
+    """The smallest of a few whole numbers (0, 1, 2, ..., 1,000,000) in ``figure``'s CLDR
+    plural category in :func:`travelsim.i18n.format_locale`; ``figure`` itself when whole."""
+    if figure == figure.to_integral_value():
+        return int(figure)
+    rule = Locale.parse(i18n.format_locale()).plural_form
+    category = rule(figure)
+    return next((n for n in _PLURAL_PROBES if rule(n) == category), int(figure))
+
+
+_PLURAL_PROBES = (0, 1, 2, 3, 5, 11, 21, 100, 1_000_000)
+
+
+def _english_left(remaining: int, total: int) -> tuple[str, str]:
+    """:func:`data_left`'s two figures as English volume texts (``"18.98 GB"``)."""
     left, of = _english_bytes(remaining), _english_bytes(total)
     if remaining >= total or _shown(left) < _shown(of):
-        return _localized(left), _localized(of)
+        return left, of
     size, name = _unit_of(max(total, 1))
     for decimals in range(2, 13):
         left = _in_unit(remaining, size, name, decimals, ROUND_FLOOR)
         of = _in_unit(total, size, name, decimals, ROUND_HALF_EVEN)
         if _shown(left) < _shown(of):
             break
-    return _localized(left), _localized(of)
+    return left, of
 
 
 def percent_left(remaining: int, total: int) -> float:

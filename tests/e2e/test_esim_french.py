@@ -6,7 +6,8 @@ What is checked, each from an independent source:
 * the document language (``<html lang="fr">``) and that the page's links stay in French
   (``/fr/…``: docs/i18n.md#routes);
 * the data gauge's screen-reader text (``aria-valuetext``), before and after 300 MB of use:
-  the French catalog's msgstr (read with Babel's .po reader) filled with CLDR's French short
+  the French catalog's msgstr (read with Babel's .po reader; its plural form chosen by the
+  catalog's rule, so "1 Go restant", "724 Mo restants") filled with CLDR's French short
   units (``format_unit``: ``1 Go``) and a percentage rounded down to one decimal
   (docs/business-rules.md#figures-shown-to-travelers), written with the French decimal comma;
 * once the validity runs, the time left as CLDR lists French short duration units
@@ -17,10 +18,12 @@ Volumes in bytes, 1 MB = 1,048,576 bytes (docs/sft-platform.md#conventions).
 
 from __future__ import annotations
 
+import gettext
 import re
 from decimal import ROUND_FLOOR, Decimal
 
 import pytest
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from playwright.sync_api import Browser, Page, expect
@@ -29,6 +32,7 @@ from tests.e2e.conftest import DESKTOP
 from tests.e2e.stripe_card import fill_card
 from tests.e2e.test_buy_french import fr, sign_up_in_french
 from tests.harness import AppSimulator
+from travelsim import i18n
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +48,22 @@ def _volume(nbytes: int) -> str:
     return format_unit(nbytes // MB, "digital-megabyte", length="short", locale="fr_FR")
 
 
+def _fr_plural(msgid: str, n: int) -> str:
+    """The French catalog's plural msgstr of ``msgid`` for count ``n``, chosen by the
+    catalog's own ``Plural-Forms`` rule (Babel's .po reader, gettext's rule evaluation)."""
+    with (i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh, locale="fr")
+    message = catalog.get(msgid)
+    assert message is not None and isinstance(message.string, tuple) and all(message.string)
+    return str(message.string[gettext.c2py(catalog.plural_expr)(n)])
+
+
 def _gauge_text(remaining: int, total: int) -> str:
-    """The gauge's French screen-reader text for whole-MB figures."""
+    """The gauge's French screen-reader text for whole-MB figures ("1 Go restant sur 1 Go",
+    singular: French puts 0 and 1 in the "one" form; "724 Mo restants")."""
     percent = (Decimal(100) * remaining / total).quantize(Decimal("0.1"), rounding=ROUND_FLOOR)
-    return fr("{left} of {total} left ({percent} %)").format(
+    figure = remaining // GB if remaining % GB == 0 else remaining // MB
+    return _fr_plural("{left} of {total} left ({percent} %)", figure).format(
         left=_volume(remaining),
         total=_volume(total),
         percent=format_decimal(percent.normalize(), locale="fr_FR"),

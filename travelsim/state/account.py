@@ -16,8 +16,8 @@ import reflex as rx
 from babel.dates import format_date
 
 from travelsim import db, urls
-from travelsim.formatting import data_left
-from travelsim.i18n import N_, _, format_locale, localized
+from travelsim.formatting import data_left, left_count
+from travelsim.i18n import N_, _, format_locale, localized, ngettext
 from travelsim.models import OrderStatus, PurchaseKind
 from travelsim.services import countries, my_esims, notifications, orders, payments, saved_cards
 from travelsim.services.payments import PaymentProviderError
@@ -211,7 +211,10 @@ def remaining_text(e: my_esims.EsimSummary) -> str:
     expired, not reported."""
     if e.data_state == "live" and e.remaining_bytes is not None and e.total_bytes is not None:
         left, of = data_left(e.remaining_bytes, e.total_bytes)
-        return _("{left} of {total} left").format(left=left, total=of)
+        n = left_count(e.remaining_bytes, e.total_bytes)
+        return ngettext("{left} of {total} left", "{left} of {total} left", n).format(
+            left=left, total=of
+        )
     shown = {
         "used_up": N_("All data used up"),
         "expired": N_("Plan expired: no data left"),

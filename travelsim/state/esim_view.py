@@ -19,8 +19,8 @@ from babel.dates import format_skeleton
 from babel.numbers import format_decimal
 
 from travelsim import urls
-from travelsim.formatting import data_left, format_bytes, format_days
-from travelsim.i18n import N_, _, format_locale, localized
+from travelsim.formatting import data_left, format_bytes, format_days, left_count
+from travelsim.i18n import N_, _, format_locale, localized, ngettext
 from travelsim.models import AddonState
 from travelsim.services import countries
 from travelsim.services.esim_dashboard import AddonView, Dashboard
@@ -129,9 +129,12 @@ def data_words(remaining: int | None, total: int | None, percent: float | None) 
     if remaining is None or total is None or percent is None:
         return ""
     left, of = data_left(remaining, total)
-    return _("{left} of {total} left ({percent} %)").format(
-        left=left, total=of, percent=_percent(percent)
+    words = ngettext(
+        "{left} of {total} left ({percent} %)",
+        "{left} of {total} left ({percent} %)",
+        left_count(remaining, total),
     )
+    return words.format(left=left, total=of, percent=_percent(percent))
 
 
 def page_values(d: Dashboard, tz: str) -> dict[str, Any]:
@@ -196,7 +199,11 @@ def _data(d: Dashboard, tz: str) -> dict[str, Any]:
         out.update(known=True, percent=float(d.percent_remaining or 0.0))
         out.update(
             gauge_top=left,
-            gauge_bottom=_("of {total} left").format(total=of),
+            gauge_bottom=ngettext(
+                "of {total} left",
+                "of {total} left",
+                left_count(d.remaining_bytes or 0, d.total_bytes or 0),
+            ).format(total=of),
             data_text=live_figures,
         )
     else:
@@ -385,7 +392,9 @@ def _ended_row(a: AddonView, tz: str) -> tuple[str, str]:
         validity = _("expired")
     if known and (a.remaining_bytes or 0) > 0:
         left, of = data_left(a.remaining_bytes or 0, a.initial_bytes or 0)
-        return validity, _("{left} of {total} unused").format(left=left, total=of)
+        n = left_count(a.remaining_bytes or 0, a.initial_bytes or 0)
+        unused = ngettext("{left} of {total} unused", "{left} of {total} unused", n)
+        return validity, unused.format(left=left, total=of)
     return validity, (_all_used(a) if known else _("data unknown"))
 
 
@@ -393,7 +402,10 @@ def _live_row(a: AddonView, tz: str) -> tuple[str, str]:
     """``(validity, data)`` of a running or waiting plan."""
     if a.remaining_bytes is not None and a.initial_bytes is not None:
         left, of = data_left(a.remaining_bytes, a.initial_bytes)
-        data = _("{left} of {total} left").format(left=left, total=of)
+        n = left_count(a.remaining_bytes, a.initial_bytes)
+        data = ngettext("{left} of {total} left", "{left} of {total} left", n).format(
+            left=left, total=of
+        )
     else:
         data = _("data unknown")
     return _live_validity(a, tz), data
