@@ -36,13 +36,14 @@ def _choice(code: str) -> rx.Component:
     )
 
 
-def currency_menu() -> rx.Component:
+def currency_menu(*, compact: bool = False) -> rx.Component:
     """The header's currency menu: a button naming the current currency (its label says
-    "Currency: US Dollar" to screen readers), opening the list of offered currencies."""
+    "Currency: US Dollar" to screen readers), opening the list of offered currencies;
+    ``compact`` (the phone header) leaves out its icon."""
     return rx.menu.root(
         rx.menu.trigger(
             rx.button(
-                rx.icon("coins", size=16),
+                *([] if compact else [rx.icon("coins", size=16)]),
                 rx.text(CurrencyState.code, size="2"),
                 variant="ghost",
                 color_scheme="gray",

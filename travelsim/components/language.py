@@ -67,12 +67,13 @@ def _choice(locale: str, testid: str, **props: object) -> rx.Component:
     )
 
 
-def language_menu() -> rx.Component:
-    """The header's switcher: a globe button naming the current language, opening the list."""
+def language_menu(*, compact: bool = False) -> rx.Component:
+    """The header's switcher: a button naming the current language ("FR"), opening the list;
+    ``compact`` (the phone header) leaves out its icon."""
     return rx.menu.root(
         rx.menu.trigger(
             rx.button(
-                rx.icon("languages", size=16),
+                *([] if compact else [rx.icon("languages", size=16)]),
                 rx.text(i18n.current().upper(), size="2"),
                 variant="ghost",
                 color_scheme="gray",

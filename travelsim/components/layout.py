@@ -56,12 +56,15 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
 FORGET_TAB_STATE: Var[Any] = Var(_js_expr='(() => window.sessionStorage.removeItem("token"))')
 
 
-def signout_form(**props: object) -> rx.Component:
+def signout_form(*, compact: bool = False, **props: object) -> rx.Component:
+    """The sign-out button (a POST form). ``compact`` (the phone header): the icon alone, its
+    accessible name still "Sign out"."""
+    label = _("Sign out")
     return native_form(
         # Looks like the navigation links beside it (it is a POST, hence a button).
         rx.button(
             rx.icon("log-out", size=16),
-            rx.text(_("Sign out"), size="3"),
+            *([] if compact else [rx.text(label, size="3")]),
             type="submit",
             variant="ghost",
             color_scheme="gray",
@@ -69,6 +72,7 @@ def signout_form(**props: object) -> rx.Component:
             size="2",
             cursor="pointer",
             custom_attrs={"onClick": FORGET_TAB_STATE},
+            **({"aria_label": label, "title": label} if compact else {}),
         ),
         action="/auth/signout",
         method="post",
@@ -121,9 +125,11 @@ def header() -> rx.Component:
         rx.hstack(
             brand(),
             rx.spacer(),
-            rx.cond(SessionState.signed_in, signout_form()),
-            language_menu(),
-            currency_menu(),
+            # Phone width: the header's buttons without their words (each keeps its
+            # accessible name), so the bar fits 360 px in every language.
+            rx.cond(SessionState.signed_in, signout_form(compact=True)),
+            language_menu(compact=True),
+            currency_menu(compact=True),
             color_mode_button(),
             rx.menu.root(
                 rx.menu.trigger(
@@ -163,7 +169,7 @@ def header() -> rx.Component:
                 ),
             ),
             align="center",
-            spacing="3",
+            spacing="2",
             width="100%",
         )
     )
