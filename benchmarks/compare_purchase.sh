@@ -2,6 +2,7 @@
 # Interleaved A/B of the purchase benchmark: a base commit against the working tree.
 #
 #   bash benchmarks/compare_purchase.sh [BASE] [ROUNDS]      (defaults: eec1baf, 3)
+#   DBS=postgres bash benchmarks/compare_purchase.sh         (one database only)
 #
 # BASE is checked out in a temporary git worktree and run with this checkout's .venv
 # (PYTHONPATH points at the worktree, so its own travelsim/ and benchmarks/ are used). Each
@@ -14,6 +15,7 @@
 set -euo pipefail
 BASE=${1:-eec1baf}
 ROUNDS=${2:-3}
+DBS=${DBS:-postgres sqlite}
 PG=${TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/test}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY="$ROOT/.venv/bin/python"
@@ -29,7 +31,7 @@ run() {  # run <dir> <db>: prints "<wall p50> <cpu p50>" of the portal's own tim
          END {print wall, cpu}'
 }
 for round in $(seq 1 "$ROUNDS"); do
-  for db in postgres sqlite; do
+  for db in $DBS; do
     for side in base head; do
       dir=$ROOT
       [ "$side" = base ] && dir=$WT
@@ -41,7 +43,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for db in postgres sqlite; do
+for db in $DBS; do
   for side in base head; do
     echo "median  $db  $side  $(echo "${RESULTS[$db-$side]}" | median) ms" \
       "(runs:${RESULTS[$db-$side]})  cpu $(echo "${CPU[$db-$side]}" | median) ms" \

@@ -285,7 +285,10 @@ async def plan_prices(
 
 
 async def price_for(session: AsyncSession, plan: Plan, currency: str | None) -> tuple[int, str]:
-    """:func:`price_in` with the plan's ``plan_price`` rows read from the database now."""
+    """:func:`price_in` with the plan's ``plan_price`` rows read from the database now (no
+    query when ``currency`` is the plan's base currency or ``None``: the base price)."""
+    if currency is None or currency == plan.currency:
+        return price_in(plan, None)
     prices = await plan_prices(session, [plan.plan_id])
     return price_in(plan, currency, prices.get(plan.plan_id))
 
