@@ -161,24 +161,17 @@ async def send_verification(
 async def send_account_exists(session: AsyncSession, user: User, base_url: str) -> None:
     """Tell the owner of a verified account that someone tried to create an account with its
     address (kind ``account_exists``), with a link to sign in."""
-    with i18n.using(email_service.recipient_locale(user, i18n.current())) as lang:
-        signin = urls.absolute(i18n.localized(urls.SIGN_IN, lang), base_url)
-        await _queue(
-            session,
-            to=user.email,
-            lang=lang,
-            subject=_("You already have a TravelSIM account"),
-            paragraphs=[
-                _(
-                    "Someone (probably you) tried to create a TravelSIM account with this "
-                    "email address, but you already have one."
-                ),
-                _Link(_("Sign in here:"), signin, _("Sign in")),
-                _("If it was not you, you can ignore this email: nothing has changed."),
-            ],
-            kind="account_exists",
-            user_id=user.id,
-        )
+    await _signin_notice(
+        session,
+        user,
+        base_url,
+        kind="account_exists",
+        subject=N_("You already have a TravelSIM account"),
+        what=N_(
+            "Someone (probably you) tried to create a TravelSIM account with this email "
+            "address, but you already have one."
+        ),
+    )
 
 
 async def send_password_reset(
@@ -240,21 +233,36 @@ async def send_no_account(
 async def send_already_verified(session: AsyncSession, user: User, base_url: str) -> None:
     """Tell the owner of ``user``'s address that a new confirmation link was asked for
     although the address is already confirmed (kind ``already_verified``)."""
+    await _signin_notice(
+        session,
+        user,
+        base_url,
+        kind="already_verified",
+        subject=N_("Your TravelSIM email address is already confirmed"),
+        what=N_(
+            "Someone (probably you) asked for a new confirmation link, but this email "
+            "address is already confirmed."
+        ),
+    )
+
+
+async def _signin_notice(
+    session: AsyncSession, user: User, base_url: str, *, kind: str, subject: str, what: str
+) -> None:
+    """Queue a notice to ``user`` (``subject`` and ``what`` happened: English catalog texts)
+    with a link to sign in and the "if it was not you" line, in their language."""
     with i18n.using(email_service.recipient_locale(user, i18n.current())) as lang:
         signin = urls.absolute(i18n.localized(urls.SIGN_IN, lang), base_url)
         await _queue(
             session,
             to=user.email,
             lang=lang,
-            subject=_("Your TravelSIM email address is already confirmed"),
+            subject=_(subject),
             paragraphs=[
-                _(
-                    "Someone (probably you) asked for a new confirmation link, but this email "
-                    "address is already confirmed."
-                ),
+                _(what),
                 _Link(_("Sign in here:"), signin, _("Sign in")),
                 _("If it was not you, you can ignore this email: nothing has changed."),
             ],
-            kind="already_verified",
+            kind=kind,
             user_id=user.id,
         )
