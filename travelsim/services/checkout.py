@@ -296,6 +296,25 @@ async def owned_checkout(session: AsyncSession, checkout_id: str, user_id: int) 
     return checkout
 
 
+async def owned_checkout_and_order(
+    session: AsyncSession, checkout_id: str, user_id: int
+) -> tuple[Checkout, Order | None]:
+    """:func:`owned_checkout` and :func:`order_for_checkout` in one query (both rows freshly
+    read; an order is unique per checkout). Raises CheckoutError ``not_found`` as
+    :func:`owned_checkout` does."""
+    row = (
+        await session.exec(
+            select(Checkout, Order)
+            .outerjoin(Order, col(Order.checkout_id) == col(Checkout.id))
+            .where(col(Checkout.id) == checkout_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None or row[0].user_id != user_id:
+        raise CheckoutError("not_found")
+    return row[0], row[1]
+
+
 async def order_for_checkout(session: AsyncSession, checkout_id: str) -> Order | None:
     """The order created from ``checkout_id``, if any (freshly read). No ownership check: the
     caller has already checked ``checkout.user_id`` against the signed-in user."""

@@ -12,8 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim.models import CheckoutStatus, Order, Payment, PaymentStatus, User
 from travelsim.services.checkout import (
     CheckoutError,
-    order_for_checkout,
-    owned_checkout,
+    owned_checkout_and_order,
     payments_for,
     user_id_of,
 )
@@ -136,8 +135,7 @@ async def payment_outcome(session: AsyncSession, *, checkout_id: str, user: User
 
 async def current_outcome(session: AsyncSession, checkout_id: str, user_id: int) -> PayOutcome:
     """:func:`payment_outcome` for ``user_id`` (the same errors)."""
-    checkout = await owned_checkout(session, checkout_id, user_id)
-    order = await order_for_checkout(session, checkout.id)
+    checkout, order = await owned_checkout_and_order(session, checkout_id, user_id)
     payments = await payments_for(session, checkout.id)
     if order is not None:
         return replayed_order(checkout.id, order, payments)

@@ -56,8 +56,7 @@ from travelsim.models import (
 from travelsim.services import platform, saved_cards
 from travelsim.services.checkout import (
     CheckoutError,
-    order_for_checkout,
-    owned_checkout,
+    owned_checkout_and_order,
     payments_for,
     user_id_of,
 )
@@ -177,8 +176,7 @@ async def pay(
     again resends the same idempotency key, never a second charge).
     """
     uid = user_id_of(user)
-    checkout = await owned_checkout(session, checkout_id, uid)
-    order = await order_for_checkout(session, checkout.id)
+    checkout, order = await owned_checkout_and_order(session, checkout_id, uid)
     payments = await payments_for(session, checkout.id)
     if order is not None:
         return replayed_order(checkout.id, order, payments)

@@ -71,6 +71,9 @@ DEFAULT_BACKOFF: tuple[float, ...] = (2.0, 8.0)
 #: A run holds an order for this long after its last heartbeat (each step commit); another run
 #: may take over an order left ``provisioning`` longer than that (crashed process).
 DEFAULT_LEASE = timedelta(minutes=10)
+#: Heartbeats per lease: a step's commit renews the lease once a tenth of it has passed since
+#: the last renewal (a run that stops beating is taken over a whole lease later).
+LEASE_BEATS = 10
 
 #: Orders whose provisioning is over: a run returns them unchanged.
 _FINISHED = (OrderStatus.DELIVERED, OrderStatus.NEEDS_ATTENTION)
@@ -300,7 +303,8 @@ async def _claim(
     set_committed_value(order, "next_attempt_at", None)
     esim = await reread(session, Esim, order.esim_id)
     assert esim is not None
-    run = Run(session, client, order.id, order, esim, await load_steps(session, order.id))
+    steps = await load_steps(session, order.id)
+    run = Run(session, client, order.id, order, esim, steps, beat_every=lease / LEASE_BEATS)
     first = next((s for s in run.steps.values() if s.status != StepStatus.DONE), None)
     if first is not None:
         mark_running(session, first, order, heartbeat=False)  # the claim set updated_at

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -98,6 +99,9 @@ class Run:
     order: Order
     esim: Esim
     steps: dict[str, ProvisioningStep]  # by name, in ``seq`` order
+    #: A step's commit beats the lease (``Order.updated_at``) only once the last beat is at
+    #: least this old: a run's steps usually take seconds, a takeover needs a whole lease.
+    beat_every: timedelta = timedelta(0)
 
     async def reload(self) -> None:
         """Re-read the order, its eSIM and its steps (after a rollback expired them)."""
@@ -210,7 +214,9 @@ async def _step_done(
     step.status = StepStatus.DONE
     step.detail = detail[:DETAIL_MAX]
     step.finished_at = utcnow()
-    run.order.updated_at = step.finished_at
+    last_beat = run.order.updated_at
+    if last_beat is None or step.finished_at - last_beat >= run.beat_every:
+        run.order.updated_at = step.finished_at  # heartbeat of the lease
     session.add_all([step, run.order])
     if next_name is not None:
         mark_running(session, run.steps[next_name], run.order, heartbeat=False)
