@@ -4,9 +4,10 @@ The purchase flow (docs/business-rules.md#provisioning-steps,
 docs/architecture.md#one-purchase-click-to-qr): one ``ProvisioningStep`` row per step, created with
 the order (``order_creation.NEW_ESIM_STEPS`` / ``TOPUP_STEPS``). :func:`run_order` claims the
 order (compare-and-set to ``provisioning``; a lease renewed by the step commits, at most every
-tenth of it, so a crashed run is taken over after :data:`DEFAULT_LEASE`), then runs its steps not ``done`` yet, in order, with
-the step runner (:mod:`travelsim.services.provisioning_runner`: commits per attempt, in-run
-retries); what each step does against SFT is :mod:`travelsim.services.provisioning_steps`.
+tenth of it, so a crashed run is taken over after :data:`DEFAULT_LEASE`), then runs its steps
+not ``done`` yet, in order, with the step runner (:mod:`travelsim.services.provisioning_runner`:
+commits per attempt, in-run retries); what each step does against SFT is
+:mod:`travelsim.services.provisioning_steps`.
 
 When a step's last attempt failed on a transient fault, the order goes back to ``paid`` with
 its next automatic retry recorded on the row (:mod:`travelsim.services.provisioning_retry`, the
