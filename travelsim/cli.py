@@ -15,6 +15,13 @@ traveler and a demo staff account). It is idempotent.
 ways to get it are this command and another admin on ``/admin/travelers``; never sign-up).
 It is recorded in the audit log as actor ``cli``. Exit status 1 when refused.
 
+``backup [--to FILE]`` writes a consistent copy of the portal database (SQLite online backup;
+``pg_dump`` for PostgreSQL) and ``restore FILE --yes`` puts one back and migrates it to head
+(``travelsim.services.backup``; exit 1 refused). ``keys status|rotate`` counts, then
+re-encrypts, every stored secret under the newest ``ENCRYPTION_KEY``
+(``travelsim.services.key_rotation``; exit 0 all current, 3 values left under older keys, 1
+values no key opens). docs/going-live.md#backups.
+
 ``sft check [--url URL] [--endpoint ID]`` asks the SFT account (``SFT_BASE_URL``, or
 ``--url``; ``SFT_USERNAME``, ``SFT_PASSWORD``) read-only questions and reports, field by field,
 whether it answered as the portal expects (``travelsim.sft.selfcheck``;
@@ -151,6 +158,84 @@ async def _sft_check(url: str | None, endpoint: str | None) -> int:
     return exit_status(report)
 
 
+def _backup(to: str | None) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from travelsim.services import backup
+
+    settings = get_settings()
+    if to is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        suffix = "db" if settings.is_sqlite else "dump"
+        to = str(settings.data_dir / "backups" / f"travelsim-{stamp}.{suffix}")
+    try:
+        report = backup.backup(settings, Path(to))
+    except backup.BackupError as exc:
+        print(f"backup refused: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backup written: {report.path} ({report.engine}, {report.size_bytes} bytes, "
+        f"revision {report.revision})"
+    )
+    print(
+        "its activation codes and TOTP secrets open only with the ENCRYPTION_KEY in use now:"
+        " keep that key safe, apart from the backup"
+    )
+    return 0
+
+
+def _restore(source: str, yes: bool) -> int:
+    from pathlib import Path
+
+    from travelsim.services import backup
+
+    if not yes:
+        print(
+            "restore replaces everything in the portal database with the backup: stop the "
+            "portal, then run again with --yes",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = backup.restore(get_settings(), Path(source))
+    except backup.BackupError as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {report.path} (revision {report.revision}) and migrated to head")
+    return 0
+
+
+async def _keys(action: str, batch: int) -> int:
+    from travelsim.keys import secret_box
+    from travelsim.services import key_rotation
+
+    box = secret_box()
+    if action == "rotate":
+        report = await key_rotation.rotate_all(
+            box,
+            db.session,
+            batch=batch,
+            after_batch=lambda table, n: print(f"{table}: {n} re-encrypted so far"),
+        )
+        print(f"rotated {sum(report.rotated.values())} values under the newest key")
+        report = await key_rotation.key_status(box, db.session)
+    else:
+        report = await key_rotation.key_status(box, db.session)
+    await db.async_engine().dispose()
+    for table, counts in report.by_key.items():
+        keys = ", ".join(f"key {k + 1}: {n}" for k, n in sorted(counts.items())) or "none stored"
+        print(f"{table}: {keys}; unreadable: {report.unreadable[table]}")
+    if report.unreadable_values:
+        print("some values open with no configured key: was a key removed too early?")
+        return 1
+    if report.old_key_values:
+        print("values remain under older keys: run `keys rotate` before removing a key")
+        return 3
+    print("every value is under the newest key: the older keys can be removed")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travelsim.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
     staff = sub.add_parser("staff", help="grant or revoke the staff role of an account")
     staff.add_argument("action", choices=["grant", "revoke"])
     staff.add_argument("email")
+    back = sub.add_parser("backup", help="back up the portal database (docs/going-live.md#backups)")
+    back.add_argument("--to", help="the new backup file (default: DATA_DIR/backups/…)")
+    rest = sub.add_parser("restore", help="replace the portal database with a backup")
+    rest.add_argument("source", help="a file made by `backup`")
+    rest.add_argument("--yes", action="store_true", help="yes, replace the database")
+    keys = sub.add_parser("keys", help="ENCRYPTION_KEY rotation (docs/going-live.md)")
+    keys.add_argument("action", choices=["status", "rotate"])
+    keys.add_argument("--batch", type=int, default=200, help="rows per transaction")
     sft = sub.add_parser("sft", help="SFT platform tools")
     sft_sub = sft.add_subparsers(dest="sft_command", required=True)
     sft_check = sft_sub.add_parser(
@@ -184,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("database migrated and demo data loaded")
     elif args.command == "staff":
         return asyncio.run(_staff(args.action, args.email))
+    elif args.command == "backup":
+        return _backup(args.to)
+    elif args.command == "restore":
+        return _restore(args.source, args.yes)
+    elif args.command == "keys":
+        return asyncio.run(_keys(args.action, args.batch))
     return 0
 
 

@@ -66,6 +66,7 @@ class SecretBox:
         fernets = [_fernet(k) for k in keys]
         if not fernets:
             raise ValueError("SecretBox needs at least one key")
+        self._fernets = fernets
         self._multi = MultiFernet(fernets)
 
     @classmethod
@@ -127,6 +128,22 @@ class SecretBox:
             raise DecryptionError(
                 "ciphertext could not be rotated (tampered, truncated, or unknown key)"
             ) from exc
+
+    def key_index(self, token: str) -> int | None:
+        """Which key opens ``token``: ``0`` for the first (newest) key, ``1`` for the next, …;
+        ``None`` when none does (tampered, truncated, or made under a key not held). Used by
+        the key-rotation sweep (``services.key_rotation``) to skip values already current."""
+        try:
+            raw = token.encode("ascii")
+        except (UnicodeError, AttributeError):
+            return None
+        for index, fernet in enumerate(self._fernets):
+            try:
+                fernet.decrypt(raw)
+            except InvalidToken:
+                continue
+            return index
+        return None
 
     def __repr__(self) -> str:
         """Never reveals keys."""
