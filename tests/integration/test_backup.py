@@ -149,9 +149,7 @@ def test_restore_refuses_what_is_not_a_travelsim_backup(
         backup.restore(sqlite_db, tmp_path / "missing.bak")
 
 
-def test_restore_refuses_a_backup_from_a_newer_version(
-    sqlite_db: Settings, tmp_path: Path
-) -> None:
+def test_restore_refuses_a_backup_from_a_newer_version(sqlite_db: Settings, tmp_path: Path) -> None:
     report = backup.backup(sqlite_db, tmp_path / "now.bak")
     newer = tmp_path / "newer.bak"
     shutil.copy(report.path, newer)
@@ -170,4 +168,3 @@ def test_postgres_restore_refuses_a_sqlite_file(pg_db: Settings, tmp_path: Path)
     fake.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
     with pytest.raises(backup.BackupError, match="not a TravelSIM pg_dump"):
         backup.restore(pg_db, fake)
-
