@@ -207,7 +207,18 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    smtp_starttls: bool = Field(
+        False, description="Upgrade the connection with STARTTLS (submission port 587)."
+    )
+    smtp_tls: bool = Field(
+        False, description="Implicit TLS from the first byte (port 465, RFC 8314)."
+    )
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="PEM bundle of the CA(s) that sign the relay's certificate "
+        "(default: the system's trust store). The certificate and its host name are always "
+        "verified.",
+    )
     mail_from: str = "TravelSIM <no-reply@travelsim.local>"
 
     # --- background work (travelsim.scheduler) -----------------------------------------

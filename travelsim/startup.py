@@ -17,7 +17,10 @@ are in docs/architecture.md#security-modes-and-start-up-checks:
   ``STRIPE_PUBLISHABLE_KEY`` (``pk_live_``), ``STRIPE_WEBHOOK_SECRET`` (``whsec_``), no test
   key and no ``STRIPE_API_BASE`` override;
 * ``demo``/``test`` also refuse a Stripe live key, and a ``STRIPE_SECRET_KEY`` (Stripe test
-  mode) without its publishable key and webhook secret.
+  mode) without its publishable key and webhook secret;
+* every mode, mail (:func:`smtp_problems`): not both ``SMTP_TLS`` and ``SMTP_STARTTLS``, an
+  ``SMTP_CA_FILE`` that exists, and no ``SMTP_USERNAME`` on a plain connection to a relay
+  that is not on loopback (the password would travel in clear).
 
 :func:`problems` returns every refusal at once, one line each; :func:`enforce` prints them
 (stderr and the ``travelsim.startup`` log) and exits with status 1.
@@ -319,6 +322,31 @@ def _demo_stripe_problems(settings: Settings) -> list[str]:
     return found
 
 
+def smtp_problems(settings: Settings) -> list[str]:
+    """The mail settings that cannot work or would leak: both TLS modes at once, a CA file
+    that is not there, and (outside loopback) a password sent without TLS."""
+    found: list[str] = []
+    if settings.smtp_tls and settings.smtp_starttls:
+        found.append(
+            "SMTP_TLS and SMTP_STARTTLS are both set: choose one (SMTP_TLS for implicit TLS on "
+            "port 465, SMTP_STARTTLS for port 587)"
+        )
+    if settings.smtp_ca_file is not None and not settings.smtp_ca_file.is_file():
+        found.append(f"SMTP_CA_FILE {settings.smtp_ca_file} is not a file")
+    plain = not (settings.smtp_tls or settings.smtp_starttls)
+    if (
+        settings.smtp_host
+        and settings.smtp_username
+        and plain
+        and not is_loopback_host(settings.smtp_host)
+    ):
+        found.append(
+            "SMTP_USERNAME is set without SMTP_TLS or SMTP_STARTTLS: the password would cross "
+            "the network in clear (docs/going-live.md#email)"
+        )
+    return found
+
+
 def problems(settings: Settings) -> list[str]:
     """Every reason ``settings`` may not start a process, one line each (rules in the module
     docstring); ``[]`` when it may start."""
@@ -333,6 +361,7 @@ def problems(settings: Settings) -> list[str]:
         found.extend(_demo_stripe_problems(settings))
     else:
         found.extend(_production_problems(settings))
+    found.extend(smtp_problems(settings))
     return found
 
 

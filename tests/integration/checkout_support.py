@@ -22,6 +22,7 @@ from tests import stripe_support
 from travelsim import db
 from travelsim.models import Payment, Plan, User
 from travelsim.services import checkout, checkout_outcome, checkout_payment
+from travelsim.services.admin import Staff
 from travelsim.services.order_creation import StartProvisioning
 from travelsim.services.payments import (
     CardInfo,
@@ -168,6 +169,19 @@ async def add_user(email: str | None = None) -> User:
         await s.commit()
         await s.refresh(user)
         return user
+
+
+async def make_staff(email: str = "boss@example.com") -> Staff:
+    """A new account with the staff role, as the admin services take it."""
+    user = await add_user(email)
+    async with db.session() as s:
+        row = await s.get(User, user.id)
+        assert row is not None
+        row.is_staff = True
+        s.add(row)
+        await s.commit()
+    assert user.id is not None
+    return Staff(user.id, email)
 
 
 def card_token(number: str, base: str | None = None) -> str:

@@ -22,6 +22,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     add_plan,
     add_user,
     buy,
+    make_staff,
     sft_clients,
     sim_factory,
 )
@@ -42,7 +43,6 @@ from travelsim.models import (
     User,
 )
 from travelsim.services import admin, catalogue, esim_actions, provisioning, topup, usage_sync
-from travelsim.services.admin import Staff
 from travelsim.services.admin.base import PRIORITY
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
@@ -54,18 +54,6 @@ MB = 1_048_576
 async def get(model: Any, key: Any) -> Any:
     async with db.session() as s:
         return await s.get(model, key)
-
-
-async def make_staff(email: str = "boss@example.com") -> Staff:
-    user = await add_user(email)
-    async with db.session() as s:
-        row = await s.get(User, user.id)
-        assert row is not None
-        row.is_staff = True
-        s.add(row)
-        await s.commit()
-    assert user.id is not None
-    return Staff(user.id, email)
 
 
 async def audit_rows(action: str | None = None) -> list[AuditLog]:

@@ -17,6 +17,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     add_plan,
     add_user,
     buy,
+    make_staff,
     sft_clients,
     sim_factory,
     stripe_get,
@@ -24,9 +25,8 @@ from checkout_support import (  # noqa: F401 - fixtures
 from test_admin_lists import seed_orders
 
 from travelsim import db
-from travelsim.models import Order, Payment, User
+from travelsim.models import Order, Payment
 from travelsim.services import admin
-from travelsim.services.admin import Staff
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
 
@@ -34,18 +34,6 @@ from travelsim.sft import SFTClient
 async def get(model: Any, key: Any) -> Any:
     async with db.session() as s:
         return await s.get(model, key)
-
-
-async def make_staff(email: str = "boss@example.com") -> Staff:
-    user = await add_user(email)
-    async with db.session() as s:
-        row = await s.get(User, user.id)
-        assert row is not None
-        row.is_staff = True
-        s.add(row)
-        await s.commit()
-    assert user.id is not None
-    return Staff(user.id, email)
 
 
 @pytest.mark.parametrize(

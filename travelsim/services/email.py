@@ -27,7 +27,6 @@ import base64
 import binascii
 import logging
 import smtplib
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import db, i18n
 from travelsim.models import OutboxEmail, OutboxStatus, User, utcnow
+from travelsim.services.smtp import close, connect, describe, reset
 from travelsim.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,6 @@ BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 #: How long a claimed row is hidden from other senders while it is being sent.
 CLAIM_LEASE = timedelta(minutes=5)
-#: Timeout of each SMTP socket operation, in seconds.
-SMTP_TIMEOUT_SECONDS = 30.0
 
 _ATTACHMENT_KEYS = ("filename", "content_type", "content_id")
 _SUBJECT_MAX = 200
@@ -271,11 +269,6 @@ def _mail_domain(settings: Settings) -> str:
         return "travelsim.local"
 
 
-class SMTPConnectionFailed(Exception):
-    """Connecting, STARTTLS or logging in failed: a problem of the server or of the
-    configuration, never of one message, so it is always retried (never permanent)."""
-
-
 @dataclass(frozen=True)
 class _Outcome:
     row_id: int
@@ -368,7 +361,7 @@ def _record(row: OutboxEmail, error: BaseException | None) -> None:
         row.next_attempt_at = None
         log.info("email sent id=%s kind=%s attempts=%s", row.id, row.kind, row.attempts)
         return
-    row.last_error = _describe(error)
+    row.last_error = describe(error)
     if _is_permanent(error) or row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.FAILED
         row.next_attempt_at = None
@@ -388,11 +381,6 @@ def _record(row: OutboxEmail, error: BaseException | None) -> None:
             row.next_attempt_at.isoformat(),
             type(error).__name__,
         )
-
-
-def _describe(error: BaseException) -> str:
-    """Class and server answer of a failure (SMTP errors never carry the message body)."""
-    return f"{type(error).__name__}: {error}"[:500]
 
 
 def _is_permanent(error: BaseException) -> bool:
@@ -420,60 +408,19 @@ def _deliver_batch(
                 continue
             try:
                 if conn is None:
-                    conn = _connect(settings)
+                    conn = connect(settings)
                 conn.send_message(msg)
                 outcomes.append(_Outcome(row_id, None))
             except smtplib.SMTPRecipientsRefused as exc:
                 outcomes.append(_Outcome(row_id, exc))
-                _reset(conn)
+                reset(conn)
             except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
                 outcomes.append(_Outcome(row_id, exc))
-                _reset(conn)
+                reset(conn)
             except Exception as exc:  # connection-level: drop it, reconnect for the next
                 outcomes.append(_Outcome(row_id, exc))
-                _close(conn)
+                close(conn)
                 conn = None
     finally:
-        _close(conn)
+        close(conn)
     return outcomes
-
-
-def _connect(settings: Settings) -> smtplib.SMTP:
-    assert settings.smtp_host
-    try:
-        conn = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
-    except OSError as exc:  # includes smtplib.SMTPException
-        raise SMTPConnectionFailed(_describe(exc)) from exc
-    try:
-        conn.ehlo()
-        if settings.smtp_starttls:
-            conn.starttls(context=ssl.create_default_context())
-            conn.ehlo()
-        if settings.smtp_username:
-            password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-            conn.login(settings.smtp_username, password)
-    except OSError as exc:
-        _close(conn)
-        raise SMTPConnectionFailed(_describe(exc)) from exc
-    return conn
-
-
-def _reset(conn: smtplib.SMTP | None) -> None:
-    if conn is None:
-        return
-    try:
-        conn.rset()
-    except Exception:  # noqa: S110 - best effort; the next send reports a real error
-        pass
-
-
-def _close(conn: smtplib.SMTP | None) -> None:
-    if conn is None:
-        return
-    try:
-        conn.quit()
-    except Exception:
-        try:
-            conn.close()
-        except Exception:  # noqa: S110 - nothing left to do with a dead socket
-            pass

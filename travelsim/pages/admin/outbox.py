@@ -26,6 +26,19 @@ def _mail_row(r: Any) -> rx.Component:
         rx.table.cell(r["attempts"]),
         rx.table.cell(r["sent"]),
         rx.table.cell(r["error"]),
+        rx.table.cell(
+            rx.cond(
+                r["can_resend"] != "",
+                rx.button(
+                    "Send again",
+                    size="1",
+                    variant="soft",
+                    on_click=AdminOutboxState.send_again(r["id"]),
+                    disabled=AdminOutboxState.busy,
+                    data_testid="mail-send-again",
+                ),
+            )
+        ),
         data_testid="mail-row",
         data_kind=r["kind"],
     )
@@ -63,6 +76,7 @@ def outbox_page() -> rx.Component:
                 ("Tries", None),
                 ("Sent", None),
                 ("Error", None),
+                ("", None),
             ],
             _mail_row,
             "outbox-table",

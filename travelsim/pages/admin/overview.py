@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from travelsim.components.admin_widgets import badge, card, figure
-from travelsim.pages.admin.layout import ORDERS, admin_page
+from travelsim.pages.admin.layout import ORDERS, OUTBOX, admin_page
 from travelsim.state.admin.overview import AdminOverviewState
 
 
@@ -56,6 +56,20 @@ def _figures() -> rx.Component:
         ),
         figure("Flagged payments", s.figures["flagged"], "fig-flagged"),
         figure("Open replacement requests", s.figures["replacements"], "fig-replacements"),
+        rx.link(
+            figure(
+                "Emails failed (7 days)",
+                s.figures["failed_emails"],
+                "fig-failed-emails",
+                background_color=rx.cond(
+                    s.figures["failed_emails"] != "0", rx.color("amber", 3), "transparent"
+                ),
+            ),
+            href=OUTBOX + "?status=failed",
+            underline="none",
+            color="inherit",
+            flex="1",
+        ),
         wrap="wrap",
         spacing="3",
         width="100%",

@@ -41,7 +41,12 @@ from travelsim.services.admin.orders import (
     resend_installation_email,
     retry_provisioning,
 )
-from travelsim.services.admin.outbox import list_outbox, mail_delivery_hint
+from travelsim.services.admin.outbox import (
+    failed_emails,
+    list_outbox,
+    mail_delivery_hint,
+    send_again,
+)
 from travelsim.services.admin.overview import Overview, check_sft, overview
 from travelsim.services.admin.refunds import (
     FORCE_REASON_MIN,
@@ -77,6 +82,7 @@ __all__ = [
     "clamp_page",
     "count_of",
     "esim_detail",
+    "failed_emails",
     "goodwill_addon",
     "last_sync_skips",
     "list_audit",
@@ -95,6 +101,7 @@ __all__ = [
     "replace_esim",
     "resend_installation_email",
     "retry_provisioning",
+    "send_again",
     "set_staff",
     "set_suspended",
     "sim_advance_clock",

@@ -3,15 +3,31 @@ server is configured."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import OutboxEmail
-from travelsim.services.admin.base import DEFAULT_PER_PAGE, PageResult, _like, _paged, _sort, _when
+from travelsim import db
+from travelsim.models import OutboxEmail, OutboxStatus, utcnow
+from travelsim.services.admin.base import (
+    DEFAULT_PER_PAGE,
+    ActionResult,
+    PageResult,
+    Refused,
+    Staff,
+    _act,
+    _like,
+    _paged,
+    _sort,
+    _when,
+)
 from travelsim.settings import Settings
+
+#: How far back the home page counts failed emails.
+FAILED_EMAILS_WINDOW = timedelta(days=7)
 
 _OUTBOX_SORTS: dict[str, Any] = {
     "created_at": col(OutboxEmail.created_at),
@@ -77,6 +93,7 @@ async def list_outbox(
                 "attempts": str(m.attempts),
                 "sent": _when(m.sent_at),
                 "error": m.last_error or "",
+                "can_resend": "1" if m.status == OutboxStatus.FAILED else "",
             }
             for (m,) in rows
         ],
@@ -84,3 +101,38 @@ async def list_outbox(
         page,
         per_page,
     )
+
+
+async def failed_emails(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Emails given up (``failed``: a permanent SMTP refusal, or every retry used) and queued
+    in the last :data:`FAILED_EMAILS_WINDOW`: the home page's figure."""
+    since = (now or utcnow()) - FAILED_EMAILS_WINDOW
+    query = (
+        select(func.count())
+        .select_from(OutboxEmail)
+        .where(col(OutboxEmail.status) == OutboxStatus.FAILED, col(OutboxEmail.created_at) >= since)
+    )
+    return int((await session.exec(query)).one())
+
+
+async def send_again(staff: Staff | None, email_id: int) -> ActionResult:
+    """Put a ``failed`` email back in the queue, due now, with its attempts reset (after the
+    mail relay or the address was fixed); its last error is kept until the next attempt.
+    Refused for an email that is not failed (a queued or sent one is never sent twice).
+    Audited as ``outbox.send_again``."""
+
+    async def body() -> str:
+        async with db.session() as s:
+            result = await s.exec(
+                update(OutboxEmail)
+                .where(
+                    col(OutboxEmail.id) == email_id, col(OutboxEmail.status) == OutboxStatus.FAILED
+                )
+                .values(status=OutboxStatus.QUEUED, attempts=0, next_attempt_at=None)
+            )
+            await s.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Refused("only a failed email can be sent again")
+        return f"email #{email_id} queued again; the email job sends it on its next run"
+
+    return await _act(staff, "outbox.send_again", "email", str(email_id), body)

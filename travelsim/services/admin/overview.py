@@ -28,6 +28,7 @@ from travelsim.models import (
 )
 from travelsim.services import inventory
 from travelsim.services.admin.base import PRIORITY, _money, _when
+from travelsim.services.admin.outbox import failed_emails
 from travelsim.services.admin.staff_orders import STAFF_PROVIDER
 from travelsim.services.jobs.metering import job_health, job_interval
 from travelsim.settings import Settings, get_settings
@@ -49,6 +50,8 @@ class Overview:
     needs_attention: int
     flagged_payments: int
     open_replacements: int
+    #: Emails given up in the last 7 days (``outbox.failed_emails``).
+    failed_emails: int
     jobs: list[dict[str, str]]
     callbacks: dict[str, str]
     unrecognised: list[dict[str, str]] = field(default_factory=list)
@@ -188,7 +191,8 @@ async def overview(
     """Orders today (UTC day, staff orders excluded), revenue (captured payments of orders
     created today / in the last 30 days, per currency), eSIMs delivered (new-eSIM orders
     delivered today / ever), free pre-active eSIMs against ``LOW_STOCK_THRESHOLD``, orders
-    needing attention and flagged payments, open replacement requests, the last run of each
+    needing attention and flagged payments, open replacement requests, emails given up in the last
+    7 days, the last run of each
     background job with its health, and callback receipt (last event, last 24 h, failures,
     unrecognised ones and the newest of them: :func:`unrecognised_events`)."""
     cfg = settings or get_settings()
@@ -233,6 +237,7 @@ async def overview(
             .select_from(ReplacementRequest)
             .where(col(ReplacementRequest.status) == ReplacementRequestStatus.OPEN),
         ),
+        failed_emails=await failed_emails(session, now=at),
         jobs=jobs,
         callbacks=await _callbacks(session, cfg, at),
         unrecognised=await unrecognised_events(session),

@@ -8,9 +8,16 @@ from typing import ClassVar
 
 from travelsim import db
 from travelsim.services import admin
-from travelsim.services.admin import PageResult
+from travelsim.services.admin import PageResult, Staff
 from travelsim.settings import get_settings
-from travelsim.state.admin.base import ANY, AdminState, FormFilter, ListMixin, filter_value
+from travelsim.state.admin.base import (
+    ANY,
+    AdminState,
+    FormFilter,
+    ListMixin,
+    filter_value,
+    staff_background,
+)
 
 #: The options of the outbox's status filter ("sending" matches no email today).
 MAIL_STATUS_CHOICES: list[str] = [ANY, "queued", "sending", "sent", "failed"]
@@ -52,6 +59,14 @@ class AdminOutboxState(ListMixin, AdminState):
     def _on_open(self, query: Mapping[str, str]) -> None:
         """Where mail goes without SMTP."""
         self.mail_hint = admin.mail_delivery_hint(get_settings()) or ""
+
+    @staff_background
+    async def send_again(self, staff: Staff, email_id: str) -> None:
+        """Queue a failed email again (``admin.send_again``); the notice says the outcome and
+        the list is re-read."""
+        if not email_id.isdigit():
+            return
+        await self._perform(lambda: admin.send_again(staff, int(email_id)))
 
 
 class AdminAuditState(ListMixin, AdminState):

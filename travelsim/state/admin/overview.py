@@ -40,6 +40,7 @@ class AdminOverviewState(AdminPage, AdminState):
             "needs_attention": str(view.needs_attention),
             "flagged": str(view.flagged_payments),
             "replacements": str(view.open_replacements),
+            "failed_emails": str(view.failed_emails),
         }
         self.low_stock = view.free_esims < view.low_stock_threshold
         self.revenue_today = view.revenue_today
