@@ -78,7 +78,10 @@ serve: export APP_ENV := production
 serve: install
 	@$(BIN)/python -m travelsim.cli check --serve
 	$(BIN)/alembic upgrade head
-	FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host $(SERVE_HOST)
+	@# /metrics sums every worker's counters from this directory, emptied at each start
+	@# (prometheus_client multiprocess mode; docs/monitoring.md).
+	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/.prometheus}" && mkdir -p "$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/.prometheus}"
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/.prometheus} FRONTEND_PORT=$(PORT) BACKEND_PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host $(SERVE_HOST)
 
 lint: install
 	$(BIN)/ruff check .

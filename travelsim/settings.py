@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         "`reflex run --env prod` serves both on one port.",
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="text: one readable line per record; json: one JSON object per line "
+        "with the request id and order id where known (docs/monitoring.md#logs).",
+    )
     trusted_proxy_hops: int = Field(
         0,
         ge=0,
@@ -284,6 +289,11 @@ class Settings(BaseSettings):
     email_send_interval_seconds: float = Field(30.0, gt=0)
     callback_process_interval_seconds: float = Field(
         60.0, gt=0, description="Sweep of stored platform events left unprocessed."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus sends to GET /metrics (at least 32 characters, "
+        "else start-up is refused); unset: /metrics answers 404 (demo/test: loopback only).",
     )
     sft_callback_token: SecretStr | None = Field(
         None,

@@ -354,6 +354,13 @@ def problems(settings: Settings) -> list[str]:
     token = callback_token_problem(settings.sft_callback_token)
     if token:
         found.append(token)
+    if settings.metrics_token is not None:
+        length = len(settings.metrics_token.get_secret_value())
+        if length < MIN_CALLBACK_TOKEN_CHARS:
+            found.append(
+                f"METRICS_TOKEN is set but {length} characters long: at least "
+                f"{MIN_CALLBACK_TOKEN_CHARS} are needed; unset it to turn /metrics off"
+            )
     if settings.app_env in _DEMO_MODES:
         demo = _demo_url_problem(settings)
         if demo:

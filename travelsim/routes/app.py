@@ -13,8 +13,9 @@ from travelsim.routes.currency import currency_routes
 from travelsim.routes.demo import mailbox
 from travelsim.routes.esim import install_json, qr_png
 from travelsim.routes.health import healthz
-from travelsim.routes.http import CrossOriginGuard
+from travelsim.routes.http import CrossOriginGuard, RequestIdMiddleware
 from travelsim.routes.locale import LocaleMiddleware, locale_routes
+from travelsim.routes.metrics import metrics
 from travelsim.routes.oidc import oidc_app
 from travelsim.routes.security import security_routes
 from travelsim.routes.simulator import SimulatorControls
@@ -22,7 +23,8 @@ from travelsim.routes.stripe_webhook import stripe_webhook_routes
 
 
 def build_routes_app() -> Starlette:
-    """Routes: ``/healthz``, the ``/auth/*`` form posts (``travelsim.routes.auth``) and the
+    """Routes: ``/healthz``, ``/metrics`` (Prometheus, ``travelsim.routes.metrics``), the
+    ``/auth/*`` form posts (``travelsim.routes.auth``) and the
     owner-only installation QR image (``travelsim.routes.esim``), the platform callbacks and
     the notification unsubscribe link (``travelsim.routes.callbacks``), Stripe's webhook
     events (``travelsim.routes.stripe_webhook``); password reset, second
@@ -37,9 +39,14 @@ def build_routes_app() -> Starlette:
     pages open in the traveler's language (:class:`travelsim.routes.locale.LocaleMiddleware`,
     and the switcher's ``/lang/{locale}``)."""
     return Starlette(
-        middleware=[Middleware(CrossOriginGuard), Middleware(LocaleMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(CrossOriginGuard),
+            Middleware(LocaleMiddleware),
+        ],
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             *auth_routes(),
             *security_routes(),
             Mount("/auth/oidc", app=oidc_app()),

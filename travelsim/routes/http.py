@@ -14,12 +14,16 @@ JavaScript-readable storage.
 
 from __future__ import annotations
 
+import re
+import uuid
 from urllib.parse import urlencode
 
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from travelsim import logs
 from travelsim.models import User
 from travelsim.origins import allowed_origins, origin_of
 from travelsim.services.auth.errors import message_for
@@ -92,6 +96,38 @@ class CrossOriginGuard:
             await forbidden()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+#: An incoming ``X-Request-ID`` is kept only when it looks like an id (a proxy's).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """ASGI middleware: each HTTP request gets an id, the proxy's ``X-Request-ID`` when it
+    is a plain token of at most 64 characters, else a new random one; it is in the
+    context of every log record the request causes (``travelsim.logs.REQUEST_ID``) and
+    echoed in the answer's ``X-Request-ID`` (docs/monitoring.md#logs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        token = logs.REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.REQUEST_ID.reset(token)
 
 
 def forbidden() -> Response:

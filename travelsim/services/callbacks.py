@@ -49,7 +49,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim import db
+from travelsim import db, metrics
 from travelsim.db import SessionFactory
 from travelsim.models import CallbackEvent, CallbackStatus, Esim, utcnow
 from travelsim.services import live, notifications
@@ -166,6 +166,8 @@ async def ingest(
         for e in events:
             added = await _insert(s, _row_values(e, esims.get(e.endpoint_id or ""), now))
             stored += added
+            if added and e.event_at is not None:
+                metrics.observe_lag(metrics.CALLBACK_LAG, (now - e.event_at).total_seconds())
             if added and e.event_type == EventType.UNRECOGNISED:
                 new_unknown.append(e.dedupe_key)
         await s.commit()

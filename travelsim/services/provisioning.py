@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim import db
+from travelsim import db, logs
 from travelsim.db import SessionFactory
 from travelsim.models import Esim, Order, OrderStatus, Payment, PaymentStatus, StepStatus, utcnow
 from travelsim.services import saved_cards
@@ -80,6 +80,7 @@ LEASE_BEATS = 10
 _FINISHED = (OrderStatus.DELIVERED, OrderStatus.NEEDS_ATTENTION)
 
 
+@logs.with_order_id
 async def run_order(
     order_id: str,
     *,

@@ -18,6 +18,7 @@ deliver running; deliver done + order delivered. A failed attempt is retried in 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from travelsim import metrics
 from travelsim.models import Esim, Order, ProvisioningStep, StepStatus, utcnow
 from travelsim.services.provisioning_retry import is_transient
 from travelsim.services.provisioning_steps import DETAIL_MAX, HANDLERS, StepContext, StepError
@@ -175,6 +177,7 @@ async def _run_step(
         step = run.steps[name]
         retryable = True
         transient = False
+        started = time.perf_counter()
         try:
             if handler is None:
                 raise StepError(error, retryable=False)
@@ -191,7 +194,9 @@ async def _run_step(
             error = f"{type(exc).__name__} in step {name}"
         else:
             await _step_done(run, step, detail, next_name, attempts.on_progress)
+            metrics.STEP_SECONDS.labels(name, "done").observe(time.perf_counter() - started)
             return None
+        metrics.STEP_SECONDS.labels(name, "failed").observe(time.perf_counter() - started)
         last = attempt == attempts.max_attempts - 1 or not retryable
         await _step_failed(run, name, error, last, attempts.on_progress)
         if last:

@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim import db
+from travelsim import db, metrics
 from travelsim.db import SessionFactory
 from travelsim.models import AuditLog, Order, Payment, PaymentStatus, StripeEvent, utcnow
 from travelsim.services import checkout_payment, platform
@@ -200,6 +200,9 @@ async def apply_event(
     if not await _claim(session_factory, event_id, event_type, object_ref):
         log.info("Stripe event already applied", extra={"event_id": event_id, "type": event_type})
         return EventResult(event_id, event_type, "already applied", duplicate=True)
+    created = event.get("created")
+    if isinstance(created, int | float):  # first delivery only: a retry's lag is Stripe's
+        metrics.observe_lag(metrics.WEBHOOK_LAG, utcnow().timestamp() - float(created))
     try:
         outcome = await _apply(
             session_factory, provider, event_type, obj, object_ref, start_provisioning

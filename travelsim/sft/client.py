@@ -44,6 +44,7 @@ from typing import Any, Self
 import httpx
 from pydantic import SecretStr
 
+from travelsim import metrics
 from travelsim.sft import parsing, wire
 from travelsim.sft.auth import (
     MAX_REAUTHENTICATIONS,
@@ -55,6 +56,7 @@ from travelsim.sft.auth import (
 from travelsim.sft.errors import (
     SFTAuthError,
     SFTBusinessError,
+    SFTError,
     SFTMalformedOutcomeUnknown,
     SFTMalformedResponse,
     SFTOutcomeUnknown,
@@ -227,7 +229,13 @@ class SFTClient(SFTOperations):
                 op, path or op.path, priority, params, body, accept_codes=accept_codes
             )
 
-        return await self._transport.with_retries(op, attempt)
+        try:
+            env = await self._transport.with_retries(op, attempt)
+        except SFTError as exc:
+            metrics.SFT_CALLS.labels(op.name, exc.result_code or type(exc).__name__).inc()
+            raise
+        metrics.SFT_CALLS.labels(op.name, env.op_code or "0").inc()
+        return env
 
     async def _authorised(
         self,

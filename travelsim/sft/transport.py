@@ -42,6 +42,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from travelsim import metrics
 from travelsim.sft import parsing, wire
 from travelsim.sft.errors import (
     SFTError,
@@ -231,13 +232,16 @@ class Transport:
         timeout = self.long_timeout if op.long_timeout else self.timeout
         rate_limited = 0
         while True:
+            waited = time.perf_counter()
             await self.budget.acquire(priority)
+            metrics.SFT_RATE_WAIT.observe(time.perf_counter() - waited)
             started = self._clock()
             response = await self._send(op, path, params, body, headers, timeout)
             elapsed = self._clock() - started
             status = response.status_code
             self._note_rate_header(response)
             if is_rate_limited(op, response):
+                metrics.SFT_RATE_LIMITED.labels(op.name).inc()
                 rate_limited += 1
                 if rate_limited > self.policy.max_rate_limited:
                     raise SFTRateLimited(

@@ -16,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim.models import (
     CallbackEvent,
     CallbackStatus,
-    JobRun,
     Order,
     OrderStatus,
     Payment,
@@ -30,7 +29,7 @@ from travelsim.services import inventory
 from travelsim.services.admin.base import PRIORITY, _money, _when
 from travelsim.services.admin.outbox import failed_emails
 from travelsim.services.admin.staff_orders import STAFF_PROVIDER
-from travelsim.services.jobs.metering import job_health, job_interval
+from travelsim.services.jobs.metering import job_health, job_interval, last_runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
@@ -86,18 +85,8 @@ async def _revenue(session: AsyncSession, since: datetime) -> list[str]:
 async def _jobs(session: AsyncSession, cfg: Settings, at: datetime) -> list[dict[str, str]]:
     """The last run of each background job (by name) with its :func:`job_health`."""
     jobs: list[dict[str, str]] = []
-    names = (await session.execute(select(col(JobRun.job)).distinct())).scalars().all()
-    for name in sorted(names):
-        run = (
-            await session.exec(
-                select(JobRun)
-                .where(col(JobRun.job) == name)
-                .order_by(col(JobRun.started_at).desc(), col(JobRun.id).desc())
-                .limit(1)
-            )
-        ).first()
-        if run is None:
-            continue
+    for run in await last_runs(session):
+        name = run.job
         interval = job_interval(cfg, name)
         age = run.oldest_figure_age_seconds
         jobs.append(

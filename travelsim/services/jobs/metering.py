@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from travelsim import db
 from travelsim.db import SessionFactory
 from travelsim.models import JobRun, utcnow
@@ -43,6 +46,7 @@ __all__ = [
     "is_stale",
     "job_health",
     "job_interval",
+    "last_runs",
     "record_run",
 ]
 
@@ -207,3 +211,21 @@ def job_health(run: JobRun, now: datetime, interval_seconds: float | None) -> Jo
     if run.errors or run.rate_limited:
         return "degraded"
     return "ok"
+
+
+async def last_runs(session: AsyncSession) -> list[JobRun]:
+    """The newest run (by start) of each job, as the admin home page and ``/metrics`` show it."""
+    jobs = (await session.execute(select(col(JobRun.job)).distinct())).scalars().all()
+    runs = []
+    for job in sorted(jobs):
+        run = (
+            await session.exec(
+                select(JobRun)
+                .where(col(JobRun.job) == job)
+                .order_by(col(JobRun.started_at).desc(), col(JobRun.id).desc())
+                .limit(1)
+            )
+        ).first()
+        if run is not None:
+            runs.append(run)
+    return runs
