@@ -334,3 +334,44 @@ async def buyer_panel(session: AsyncSession, order: Order) -> GiftPanel | None:
         can_resend=gift.status == GiftStatus.SENT,
         can_take_back=gift.status in OUTSTANDING,
     )
+
+
+async def forget_person(session: AsyncSession, user_id: int, now: datetime) -> None:
+    """Inside an account deletion (``privacy.deletion``): the gifts ``user_id`` bought and
+    had not seen claimed are cancelled (their links stop working; their eSIMs are retired with
+    the buyer's other eSIMs), and every gift they bought loses its buyer and message; gifts
+    they claimed keep only the masked address and no claimant (the eSIM went with their
+    account). Does not commit."""
+    await session.exec(
+        update(Gift)
+        .where(col(Gift.buyer_id) == user_id)
+        .where(col(Gift.status).in_((GiftStatus.DRAFT, *OUTSTANDING)))
+        .values(status=GiftStatus.CANCELLED, cancelled_at=now)
+    )
+    await session.exec(
+        update(Gift).where(col(Gift.buyer_id) == user_id).values(buyer_id=None, message=None)
+    )
+    for gift in (await session.exec(select(Gift).where(Gift.claimed_by == user_id))).all():
+        gift.recipient_email, gift.claimed_by = mask_email(gift.recipient_email), None
+        session.add(gift)
+
+
+def export_rows(sent: list[Gift], received: list[Gift]) -> dict[str, list[dict[str, Any]]]:
+    """The privacy export's ``gifts`` section: ``sent`` (recipient, message, status, dates)
+    and ``received`` (status, dates), times ISO 8601 UTC."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    def row(g: Gift) -> dict[str, Any]:
+        return {
+            "order_id": g.order_id,
+            "status": g.status,
+            "sent_at": iso(g.sent_at),
+            "claimed_at": iso(g.claimed_at),
+        }
+
+    return {
+        "sent": [{**row(g), "recipient": g.recipient_email, "message": g.message} for g in sent],
+        "received": [row(g) for g in received],
+    }
