@@ -101,4 +101,5 @@ TRAVELER_PAGES: tuple[str, ...] = (
     "/password/reset",
     "/account/delete",
     "/status",
+    GIFT_CLAIM,
 )
