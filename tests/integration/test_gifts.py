@@ -20,12 +20,12 @@ from gift_support import (
     verified_user,
 )
 from sqlalchemy import update
-from test_admin_actions import setup  # noqa: F401 - fixture
+from test_admin_actions import make_staff, setup  # noqa: F401 - fixture
 
 from travelsim import db
 from travelsim.models import Esim, Gift, GiftLink, GiftStatus, utcnow
 from travelsim.routes.app import build_routes_app
-from travelsim.services import checkout, gift_claim, gifts, installation, orders
+from travelsim.services import admin, checkout, gift_claim, gifts, installation, orders
 from travelsim.services.auth import sessions
 from travelsim.services.gifts import GiftError
 
@@ -261,3 +261,60 @@ async def test_a_gift_needs_an_open_new_esim_checkout_and_another_address(setup:
         assert await gifts.checkout_gift(s, co.id) is None
         row = await s.get(Gift, gift.id)
         assert row is not None and row.status == GiftStatus.CANCELLED
+
+
+async def test_staff_see_the_gift_and_cannot_mail_its_qr_to_the_buyer(setup: Any) -> None:
+    _sim, client = setup
+    await add_plan()
+    staff = await make_staff()
+    gifted = await gift_order(client, RECIPIENT)
+    async with db.session() as s:
+        detail = await admin.order_detail(s, gifted.order.id)
+    assert detail is not None
+    assert (detail["gift_recipient"], detail["gift_status"]) == (ADDRESS, GiftStatus.SENT)
+    assert detail["gift_sent"] and detail["gift_claimed"] == ""
+    refused = await admin.resend_installation_email(staff, gifted.order.id)
+    assert refused.result == "refused" and "gift" in refused.message
+    (token,) = await claim_tokens(ADDRESS)
+    recipient = await verified_user(ADDRESS)
+    await _claim(token, recipient)
+    async with db.session() as s:
+        detail = await admin.order_detail(s, gifted.order.id)
+    assert detail is not None and detail["gift_status"] == GiftStatus.CLAIMED
+    assert detail["gift_claimed"].endswith(ADDRESS)
+
+
+async def test_deleting_the_buyer_cancels_an_unclaimed_gift(setup: Any) -> None:
+    from travelsim.services.privacy import deletion
+
+    _sim, client = setup
+    await add_plan()
+    gifted = await gift_order(client, RECIPIENT)
+    (token,) = await claim_tokens(ADDRESS)
+    await deletion.delete_account(gifted.buyer.id or 0, client)
+    recipient = await verified_user(ADDRESS)
+    with pytest.raises(GiftError) as stopped:
+        await _claim(token, recipient)
+    assert stopped.value.code == "cancelled"
+    esim = await _esim(gifted.order.esim_id)
+    assert (esim.state, esim.user_id) == ("retired", None)
+    async with db.session() as s:
+        gift = await gifts.order_gift(s, gifted.order.id)
+    assert gift is not None and (gift.buyer_id, gift.message) == (None, None)
+
+
+async def test_deleting_the_buyer_after_the_claim_leaves_the_recipients_esim(
+    setup: Any,
+) -> None:
+    from travelsim.services.privacy import deletion
+
+    _sim, client = setup
+    await add_plan()
+    gifted = await gift_order(client, RECIPIENT)
+    (token,) = await claim_tokens(ADDRESS)
+    recipient = await verified_user(ADDRESS)
+    await _claim(token, recipient)
+    await deletion.delete_account(gifted.buyer.id or 0, client)
+    esim = await _esim(gifted.order.esim_id)
+    assert (esim.state, esim.user_id) == ("assigned", recipient.id)
+    assert await _routes(await session_token(recipient), gifted.order.esim_id) == (200, 200)

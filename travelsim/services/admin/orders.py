@@ -40,7 +40,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import email, email_messages, gift_claim, provisioning
+from travelsim.services import email, email_messages, gift_claim, ownership, provisioning
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -342,6 +342,10 @@ async def resend_installation_email(staff: Staff, order_id: str) -> ActionResult
                 raise Refused("no activation code stored for this eSIM")
             if user is None or await s.get(AccountDeletion, user.id) is not None:
                 raise Refused("the traveler's account no longer exists")
+            if not ownership.is_owner(esim, user.id):  # docs/business-rules.md#gifts
+                raise Refused(
+                    "a gift: the buyer does not hold this eSIM, its QR is the recipient's"
+                )
             title = (plan.display_name or plan.sft_name) if plan else order.plan_id
             message = email_messages.installation_email(
                 order,
