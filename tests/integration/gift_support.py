@@ -40,17 +40,21 @@ async def verified_user(email: str) -> User:
 
 
 async def gift_order(
-    client: SFTClient, recipient: str, *, message: str | None = "Happy travels! <b>x</b>"
+    client: SFTClient,
+    recipient: str,
+    *,
+    message: str | None = "Happy travels! <b>x</b>",
+    locale: str = "en",
 ) -> Gifted:
-    """A buyer opens a checkout, marks it as a gift for ``recipient``, pays with 4242 and the
-    order is provisioned to ``delivered``."""
+    """A buyer opens a checkout, marks it as a gift for ``recipient`` (on a page in
+    ``locale``), pays with 4242 and the order is provisioned to ``delivered``."""
     buyer = await verified_user(f"buyer{utcnow().timestamp()}@example.com")
     async with db.session() as s:
         co = await checkout.start_checkout(
             s, user=buyer, plan_id="870101", destination="FR", client=client
         )
         await gifts.mark_checkout(
-            s, buyer=buyer, checkout_id=co.id, recipient=recipient, message=message, locale="en"
+            s, buyer=buyer, checkout_id=co.id, recipient=recipient, message=message, locale=locale
         )
         await s.commit()
     outcome = await pay_checkout(buyer, co.id)

@@ -318,3 +318,25 @@ async def test_deleting_the_buyer_after_the_claim_leaves_the_recipients_esim(
     esim = await _esim(gifted.order.esim_id)
     assert (esim.state, esim.user_id) == ("assigned", recipient.id)
     assert await _routes(await session_token(recipient), gifted.order.esim_id) == (200, 200)
+
+
+async def test_the_claim_email_speaks_the_recipients_language(setup: Any) -> None:
+    """docs/i18n.md#emails: the recipient's account language, else the buyer's at checkout."""
+    from travelsim.models import User
+
+    _sim, client = setup
+    await add_plan()
+    german = await verified_user("hans@example.com")
+    async with db.session() as s:
+        row = await s.get(User, german.id)
+        assert row is not None
+        row.locale = "de"
+        s.add(row)
+        await s.commit()
+    await gift_order(client, "hans@example.com", locale="fr")
+    await gift_order(client, "nobody@example.com", locale="fr")
+    (to_german,) = await mails("hans@example.com", "gift_claim")
+    (to_stranger,) = await mails("nobody@example.com", "gift_claim")
+    assert (to_german.locale, to_stranger.locale) == ("de", "fr")
+    assert to_german.subject == "Ihnen wurde eine eSIM geschenkt"
+    assert to_stranger.subject == "On vous a offert une eSIM"
