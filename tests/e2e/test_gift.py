@@ -35,10 +35,12 @@ def open_checkout(page: Page, app_url: str) -> None:
 
 def mark_gift(page: Page, recipient: str) -> None:
     page.get_by_test_id("gift-toggle").click()
+    expect(page.get_by_test_id("gift-unsaved")).to_be_visible()
     page.get_by_label("Recipient's email").fill(recipient)
     page.get_by_label("Message (optional)").fill(MESSAGE)
     page.get_by_role("button", name="Save gift details").click()
     expect(page.get_by_test_id("gift-saved")).to_contain_text(recipient)
+    expect(page.get_by_test_id("gift-unsaved")).to_have_count(0)
 
 
 def claim_link(data_dir: str, recipient: str) -> str:

@@ -71,6 +71,16 @@ def checkout_gift_box() -> rx.Component:
                     ),
                     _gift_form(),
                     rx.cond(
+                        s.saved_for == "",
+                        rx.callout(
+                            _("Save the gift details before you pay, or the eSIM is yours."),
+                            icon="info",
+                            color_scheme="amber",
+                            size="1",
+                            data_testid="gift-unsaved",
+                        ),
+                    ),
+                    rx.cond(
                         s.saved_for != "",
                         rx.callout(
                             rx.text(
