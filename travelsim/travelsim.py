@@ -11,6 +11,7 @@ from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
 from travelsim.pages.buy import buy
 from travelsim.pages.esim import esim_page
+from travelsim.pages.gift import gift_claim_page
 from travelsim.pages.home import home
 from travelsim.pages.install import install_page
 from travelsim.pages.order import order_page
@@ -33,6 +34,8 @@ from travelsim.state.buy import BuyState
 from travelsim.state.catalogue import CatalogueState
 from travelsim.state.currency import CurrencyState
 from travelsim.state.esim import EsimState
+from travelsim.state.gift import GiftCheckoutState, GiftPanelState
+from travelsim.state.gift_claim import GiftClaimState
 from travelsim.state.install import InstallState
 from travelsim.state.order import OrderState
 from travelsim.state.receipt import ReceiptState
@@ -62,8 +65,8 @@ PAGES = [
     ),
     (signin, "/signin", N_("Sign in"), AuthPageState.load),
     (signup, "/signup", N_("Create account"), AuthPageState.load),
-    (buy, "/buy/[buy_plan_id]", N_("Checkout"), BuyState.load),
-    (order_page, "/orders/[order_ref]", N_("Your order"), OrderState.load),
+    (buy, "/buy/[buy_plan_id]", N_("Checkout"), [BuyState.load, GiftCheckoutState.load]),
+    (order_page, "/orders/[order_ref]", N_("Your order"), [OrderState.load, GiftPanelState.load]),
     (receipt_page, "/orders/[order_ref]/receipt", N_("Receipt"), ReceiptState.load),
     (account_page, "/account", N_("My eSIMs"), AccountState.load),
     (esim_page, "/esims/[esim_ref]", N_("Your eSIM"), EsimState.load),
@@ -85,6 +88,7 @@ PAGES = [
     ),
     (delete_account_page, "/account/delete", N_("Delete your account"), DeleteAccountState.load),
     (status_page, "/status", N_("Service status"), StatusState.load),
+    (gift_claim_page, urls.GIFT_CLAIM, N_("Claim your gift eSIM"), GiftClaimState.load),
 ]
 # Each traveler page once per language: English at its plain route, the others under their
 # prefix, each copy built with its language active so its texts come from that catalog

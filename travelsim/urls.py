@@ -67,6 +67,15 @@ def reset_password(token: str) -> str:
     return "/password/reset?" + urlencode({"token": token})
 
 
+#: The gift claim page (docs/business-rules.md#gifts).
+GIFT_CLAIM = "/gifts/claim"
+
+
+def gift_claim(token: str) -> str:
+    """A gift's claim link path: ``/gifts/claim?token=…``."""
+    return GIFT_CLAIM + "?" + urlencode({"token": token})
+
+
 SIGN_IN = "/signin"
 ACCOUNT = "/account"
 OIDC_CALLBACK = "/auth/oidc/callback"
@@ -92,4 +101,5 @@ TRAVELER_PAGES: tuple[str, ...] = (
     "/password/reset",
     "/account/delete",
     "/status",
+    GIFT_CLAIM,
 )

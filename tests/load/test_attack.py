@@ -188,9 +188,9 @@ def victim_url(cls: type[Any], v: Traveler) -> str:
         return f"/esims/{v.esim_id}"
     if name == "ReceiptState":
         return f"/orders/{v.order_id}/receipt"
-    if name == "OrderState":
+    if name in ("OrderState", "GiftPanelState"):
         return f"/orders/{v.order_id}"
-    if name == "BuyState":
+    if name in ("BuyState", "GiftCheckoutState"):
         return f"/buy/{PLAN_ID}?to=FR&checkout={v.open_checkout_id}"
     return f"/esims/{v.esim_id}"
 

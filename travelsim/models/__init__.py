@@ -44,6 +44,11 @@ from travelsim.models.esims import (
     ReplacementRequest,
     UsageDay,
 )
+from travelsim.models.gifts import (
+    GIFT_MESSAGE_MAX,
+    Gift,
+    GiftLink,
+)
 from travelsim.models.operations import (
     AuditLog,
     CallbackEvent,
@@ -58,6 +63,7 @@ from travelsim.models.statuses import (
     AddonState,
     CallbackStatus,
     CheckoutStatus,
+    GiftStatus,
     InventoryState,
     OrderStatus,
     OutboxStatus,
@@ -70,6 +76,7 @@ from travelsim.models.statuses import (
 )
 
 __all__ = [
+    "GIFT_MESSAGE_MAX",
     "AccountDeletion",
     "AddonState",
     "AuditLog",
@@ -83,6 +90,9 @@ __all__ = [
     "EsimAddon",
     "EsimReplacement",
     "EsimSync",
+    "Gift",
+    "GiftLink",
+    "GiftStatus",
     "InventoryState",
     "JobRun",
     "Notification",

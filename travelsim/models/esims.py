@@ -26,7 +26,9 @@ class Esim(SQLModel, table=True):
 
     ``state``: ``free`` (pre-active on SFT, nobody's), ``reserved`` (held exclusively for
     one checkout until ``reserved_until``), ``assigned`` (sold: belongs to ``user_id``
-    for good; never handed to anyone else), ``retired``. Exclusivity comes from a
+    for good; handed to nobody else but a gift's recipient when they claim it), ``retired``.
+    A sold eSIM with ``gift_pending`` is held by nobody until claimed
+    (docs/business-rules.md#gifts). Exclusivity comes from a
     compare-and-set update on ``state`` in this database, never from SFT's "first free SIM".
     The activation code (``LPA:1$…``) is stored encrypted (``activation_code_enc``).
     """
@@ -56,6 +58,10 @@ class Esim(SQLModel, table=True):
     endpoint_status: str | None = Field(default=None, max_length=32)
     profile_status: str | None = Field(default=None, max_length=32)
     assigned_at: datetime | None = utc_column()
+    #: A gift not claimed yet (docs/business-rules.md#gifts): ``user_id`` is still the buyer,
+    #: but nobody holds the eSIM (no install data, usage or eSIM page) until the claim moves
+    #: it to the recipient or the buyer takes it back.
+    gift_pending: bool = Field(default=False)
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -134,3 +134,16 @@ class ReplacementStatus(StrEnum):
     PROVISIONING = "provisioning"
     DONE = "done"
     FAILED = "failed"
+
+
+class GiftStatus(StrEnum):
+    """``Gift.status`` (docs/business-rules.md#gifts): ``draft`` (marked on an open checkout)
+    → ``ordered`` (paid; the eSIM is being set up) → ``sent`` (delivered, claim email queued)
+    → ``claimed`` (the eSIM moved to the recipient), or ``cancelled`` (taken back by the
+    buyer, or removed from the checkout)."""
+
+    DRAFT = "draft"
+    ORDERED = "ordered"
+    SENT = "sent"
+    CLAIMED = "claimed"
+    CANCELLED = "cancelled"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.card_element import card_element
+from travelsim.components.gift import checkout_gift_box
 from travelsim.components.layout import page
 from travelsim.i18n import _, localized
 from travelsim.state.buy import NEW_CARD, BuyState
@@ -187,6 +188,7 @@ def pay_step() -> rx.Component:
     topup = BuyState.is_topup
     return rx.vstack(
         rx.cond(topup, _topup_target(), _trip_confirmed()),
+        rx.cond(topup, rx.fragment(), checkout_gift_box()),  # a top-up is never a gift
         rx.heading(rx.cond(topup, _("Pay"), _("2. Pay")), size="4"),
         rx.cond(BuyState.saved_cards.length() > 0, _card_choice()),
         _new_card(),

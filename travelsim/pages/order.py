@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.gift import order_gift_panel
 from travelsim.components.layout import page
 from travelsim.i18n import _, localized
 from travelsim.state.order import OrderState
@@ -72,7 +73,21 @@ def _steps() -> rx.Component:
 
 
 def _delivered() -> rx.Component:
-    """Ready: a top-up links to the eSIM, a new eSIM to its installation page."""
+    """Ready: a top-up links to the eSIM, a new eSIM to its installation page; an eSIM the
+    viewer does not hold (a gift) to nothing: its installation is the recipient's."""
+    return rx.cond(
+        ~OrderState.holder,
+        rx.callout(
+            _("Your gift eSIM is ready."),
+            icon="party-popper",
+            color_scheme="green",
+            data_testid="order-delivered",
+        ),
+        _holder_delivered(),
+    )
+
+
+def _holder_delivered() -> rx.Component:
     return rx.cond(
         OrderState.is_topup,
         rx.callout(
@@ -166,6 +181,7 @@ def order_page() -> rx.Component:
             ),
             rx.vstack(
                 *_heading(),
+                order_gift_panel(),
                 _steps(),
                 rx.match(
                     OrderState.status,

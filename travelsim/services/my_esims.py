@@ -25,8 +25,8 @@ guess from the figures:
 Percentages are rounded down (:func:`travelsim.formatting.percent_left`,
 docs/business-rules.md#figures-shown-to-travelers):
 100 % only when nothing was used, 0 % only when nothing is left. Ownership: only the eSIM's
-owner (``Esim.user_id``, state ``assigned``; :mod:`travelsim.services.ownership`) sees
-anything.
+holder (``Esim.user_id``, state ``assigned``, not an unclaimed gift;
+:mod:`travelsim.services.ownership`) sees anything.
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ async def esims_of(
         await session.exec(
             select(Esim)
             .where(col(Esim.user_id) == user_id, col(Esim.state) == InventoryState.ASSIGNED)
+            .where(col(Esim.gift_pending).is_(False))  # nobody holds an unclaimed gift
             .order_by(col(Esim.assigned_at).desc(), col(Esim.id).desc())
         )
     ).all()

@@ -163,7 +163,9 @@ async def _due(
     stored add-ons, notices and profile statuses (``notification_rules.due_notices``)."""
     async with factory() as s:
         q = select(Esim).where(
-            col(Esim.state) == InventoryState.ASSIGNED, col(Esim.user_id).is_not(None)
+            col(Esim.state) == InventoryState.ASSIGNED,
+            col(Esim.user_id).is_not(None),
+            col(Esim.gift_pending).is_(False),  # an unclaimed gift has no holder to tell
         )
         if esim_ids is not None:
             q = q.where(col(Esim.id).in_(esim_ids))

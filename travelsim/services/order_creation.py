@@ -42,7 +42,7 @@ from travelsim.models import (
     StepStatus,
     utcnow,
 )
-from travelsim.services import inventory
+from travelsim.services import gifts, inventory
 from travelsim.services.checkout import CheckoutError, order_for_checkout
 from travelsim.services.checkout_outcome import PayOutcome, paid_outcome
 from travelsim.services.checkout_reservation import close_sold_out
@@ -169,6 +169,7 @@ async def create_order(
             for seq, name in enumerate(steps, start=1)
         ],
     )
+    await gifts.attach_to_order(session, order, esim)  # docs/business-rules.md#gifts
     checkout.status = CheckoutStatus.PAID
     checkout.esim_id = esim.id
     checkout.reserved_until = None

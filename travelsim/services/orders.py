@@ -1,4 +1,7 @@
-"""Read models of a traveler's orders (ownership enforced in every query)."""
+"""Read models of a traveler's orders: the buyer's side of ownership
+(``ownership.bought_order``, ``Order.user_id``) in every query; whether the viewer also holds
+the order's eSIM (``ownership.is_owner``) decides the eSIM and install links
+(docs/business-rules.md#gifts)."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from travelsim.models import (
     StepStatus,
     User,
 )
-from travelsim.services import countries
+from travelsim.services import countries, ownership
 from travelsim.services.plan_texts import Texts, plan_title, texts_for
 
 #: Order statuses whose provisioning is not over: a failed step is tried again, either in the
@@ -82,13 +85,16 @@ class OrderView:
     destination_code: str = ""
     destination_name: str = ""
     destination_flag: str = ""
+    #: The viewer holds the order's eSIM (``ownership.is_owner``): the eSIM page, install
+    #: page and top-ups are theirs. False for a gift (claimed by someone else, or not yet).
+    holder: bool = False
 
 
 async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> OrderView | None:
     """The order ``order_id`` if it belongs to ``user_id``; ``None`` otherwise (callers
     answer 404 either way, so another traveler's order ids reveal nothing)."""
-    order = await session.get(Order, order_id)
-    if order is None or order.user_id != user_id:
+    order = await ownership.bought_order(session, user_id, order_id)
+    if order is None:
         return None
     steps = (
         await session.exec(
@@ -97,7 +103,8 @@ async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> O
             .order_by(col(ProvisioningStep.seq))
         )
     ).all()
-    return await _view(session, order, list(steps), await texts_for(session, [order.plan_id]))
+    texts = await texts_for(session, [order.plan_id])
+    return await _view(session, order, list(steps), texts, user_id)
 
 
 def _destination(checkout: Checkout | None, plan: Plan | None) -> countries.Country | None:
@@ -113,7 +120,11 @@ def _destination(checkout: Checkout | None, plan: Plan | None) -> countries.Coun
 
 
 async def _view(
-    session: AsyncSession, order: Order, steps: list[ProvisioningStep], texts: Texts
+    session: AsyncSession,
+    order: Order,
+    steps: list[ProvisioningStep],
+    texts: Texts,
+    viewer_id: int,
 ) -> OrderView:
     plan = await session.get(Plan, order.plan_id)
     esim = await session.get(Esim, order.esim_id)
@@ -140,6 +151,7 @@ async def _view(
         destination_code=place.code if place else "",
         destination_name=place.name if place else "",
         destination_flag=place.flag if place else "",
+        holder=ownership.is_owner(esim, viewer_id),
     )
 
 
@@ -151,7 +163,7 @@ async def orders_of(session: AsyncSession, user_id: int) -> list[OrderView]:
         )
     ).all()
     texts = await texts_for(session, (o.plan_id for o in rows))
-    return [await _view(session, o, [], texts) for o in rows]
+    return [await _view(session, o, [], texts, user_id) for o in rows]
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import email, email_messages, plan_texts
+from travelsim.services import email, email_messages, gifts, plan_texts
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
@@ -344,7 +344,18 @@ async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
     user = await ctx.session.get(User, order.user_id) if order.user_id is not None else None
     plan = await ctx.session.get(Plan, order.plan_id)
     detail = "no recipient"
-    if user is not None:
+    gift = None
+    if order.kind == PurchaseKind.NEW_ESIM:
+        if not ctx.esim.activation_code_enc:
+            raise StepError("no activation code stored", retryable=False)
+        try:  # a gift: the claim email, not the QR (docs/business-rules.md#gifts)
+            gift = await gifts.deliver(ctx.session, order, public_url=ctx.public_url)
+        except ValueError as exc:
+            log.warning("gift email not queued: %s", exc, extra={"order_id": order.id})
+            gift = "gift email not queued (invalid address)"
+    if gift is not None:
+        detail = gift
+    elif user is not None:
         lang = email.recipient_locale(user)  # docs/i18n.md#emails
         # The seller's name of the plan in that language (docs/i18n.md#plan-texts); no
         # query for English.

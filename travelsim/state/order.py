@@ -55,6 +55,8 @@ class OrderState(SessionState):
     install_url: str = ""
     #: The order buys more data for an eSIM the traveler has (else a new eSIM).
     is_topup: bool = False
+    #: The viewer holds the eSIM (else a gift: its links are the recipient's).
+    holder: bool = True
     steps: list[dict[str, str]] = []
     retrying: bool = False
     destination_name: str = ""
@@ -104,6 +106,7 @@ class OrderState(SessionState):
         self.esim_url = localized(urls.esim(view.esim_id))
         self.install_url = localized(urls.install(view.esim_id))
         self.is_topup = view.kind == PurchaseKind.TOPUP
+        self.holder = view.holder
         # "Still setting up" once a retry is coming (in this run or scheduled).
         self.retrying = view.retry_pending
         self.destination_name = view.destination_name

@@ -47,6 +47,23 @@ def _order_facts() -> list[rx.Component]:
         kv("Status", badge(d["status"]), "order-status"),
         kv("Kind · plan", rx.text(d["kind"], " · ", d["plan"])),
         kv("Traveler", rx.link(d["traveler"], href=TRAVELER_LINK + d["user_id"])),
+        rx.cond(
+            d["gift_status"] != "",
+            kv(
+                "Gift to · claim",
+                rx.text(
+                    d["gift_recipient"],
+                    " · ",
+                    d["gift_status"],
+                    " · sent ",
+                    d["gift_sent"],
+                    rx.cond(
+                        d["gift_claimed"] != "", rx.text.span(" · claimed ", d["gift_claimed"])
+                    ),
+                ),
+                "order-gift",
+            ),
+        ),
         kv(
             "eSIM",
             rx.link(rx.code(d["iccid"]), href=ESIM_LINK + d["esim_id"]),

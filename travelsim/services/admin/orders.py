@@ -40,7 +40,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import email, email_messages, provisioning
+from travelsim.services import email, email_messages, gift_claim, ownership, provisioning
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -223,7 +223,12 @@ async def order_detail(session: AsyncSession, order_id: str) -> dict[str, Any] |
         profile_status=esim.profile_status if esim else None,
         used_bytes=addon.used_bytes if addon else None,
     )
+    gift = await gift_claim.admin_gift(session, order)  # docs/business-rules.md#gifts
     return {
+        "gift_recipient": gift["recipient"] if gift else "",
+        "gift_status": gift["status"] if gift else "",
+        "gift_sent": gift["sent_at"] if gift else "",
+        "gift_claimed": (f"{gift['claimed_at']} {gift['claimed_by']}".strip() if gift else ""),
         "order_id": order.id,
         "reference": order.reference,
         "status": order.status,
@@ -337,6 +342,10 @@ async def resend_installation_email(staff: Staff, order_id: str) -> ActionResult
                 raise Refused("no activation code stored for this eSIM")
             if user is None or await s.get(AccountDeletion, user.id) is not None:
                 raise Refused("the traveler's account no longer exists")
+            if not ownership.is_owner(esim, user.id):  # docs/business-rules.md#gifts
+                raise Refused(
+                    "a gift: the buyer does not hold this eSIM, its QR is the recipient's"
+                )
             title = (plan.display_name or plan.sft_name) if plan else order.plan_id
             message = email_messages.installation_email(
                 order,

@@ -40,6 +40,7 @@ from travelsim.models import (
     UserTotp,
     utcnow,
 )
+from travelsim.services import gifts
 from travelsim.services.auth.credentials import is_deleted
 from travelsim.services.auth.errors import AccountError
 from travelsim.services.auth.throttling import (
@@ -232,6 +233,7 @@ async def _erase(user_id: int, suspended_ids: list[int]) -> int:
         now = utcnow()
         await _mark_suspended(s, suspended_ids)
         orders_detached = await _detach_commerce(s, user_id, now)
+        await gifts.forget_person(s, user_id, now)  # docs/business-rules.md#gifts
         await _retire_esims(s, user_id, now)
         await _delete_personal_rows(s, user_id, email)
         _tombstone(user)

@@ -19,6 +19,7 @@ from travelsim.models import (
     Checkout,
     Esim,
     EsimAddon,
+    Gift,
     Notification,
     NotificationOptOut,
     OidcIdentity,
@@ -33,6 +34,7 @@ from travelsim.models import (
     UserTotp,
     utcnow,
 )
+from travelsim.services import gifts
 
 EXPORT_FORMAT = "travelsim-export-v1"
 
@@ -47,8 +49,8 @@ async def export_user_data(session: AsyncSession, user: User) -> dict[str, Any]:
     """Everything the portal holds about ``user``, as a JSON-ready dict: ``format``
     (:data:`EXPORT_FORMAT`), ``exported_at`` (ISO 8601, UTC), then one key per section
     (``account``, ``sessions``, ``esims``, ``replacement_requests``, ``purchase_attempts``,
-    ``payments``, ``saved_cards``, ``orders``, ``notifications``, ``emails``). Amounts are
-    in minor units, volumes in bytes, times ISO 8601 UTC. Read-only."""
+    ``payments``, ``saved_cards``, ``orders``, ``notifications``, ``emails``, ``gifts``: sent
+    and received). Amounts are in minor units, volumes in bytes, times ISO 8601 UTC. Read-only."""
     assert user.id is not None
     uid = user.id
     esims = (
@@ -79,6 +81,10 @@ async def export_user_data(session: AsyncSession, user: User) -> dict[str, Any]:
         "orders": _orders(orders, plans, iccids),
         "notifications": await _notifications(session, uid),
         "emails": await _emails(session, user),
+        "gifts": gifts.export_rows(
+            list((await session.exec(select(Gift).where(Gift.buyer_id == uid))).all()),
+            list((await session.exec(select(Gift).where(Gift.claimed_by == uid))).all()),
+        ),
     }
 
 
