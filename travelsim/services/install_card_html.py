@@ -41,9 +41,13 @@ p { margin: 6px 0; }
   border-radius: 12px; }
 .qr img { display: block; width: 240px; height: 240px; image-rendering: pixelated; }
 .codes { flex: 1 1 320px; min-width: 0; }
-dl { margin: 0; display: grid; grid-template-columns: max-content 1fr; gap: 6px 14px; }
+dl { margin: 0; display: grid; grid-template-columns: minmax(6em, max-content) 1fr;
+  gap: 6px 14px; }
 dt { color: var(--muted); }
 dd { margin: 0; min-width: 0; }
+.codes dl { grid-template-columns: 1fr; gap: 2px; }
+.codes dt { font-size: 13px; }
+.codes dd { margin-bottom: 8px; }
 code { font: 14px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; background: var(--code);
   padding: 2px 6px; border-radius: 6px; word-break: break-all; }
 .secret { border-left: 4px solid #e5484d; padding: 6px 10px; margin-top: 16px; }
@@ -79,9 +83,11 @@ def _e(value: str) -> str:
     return html.escape(value, quote=True)
 
 
-def _row(label: str, value: str, testid: str = "") -> str:
-    attr = f' data-testid="{_e(testid)}"' if testid else ""
-    return f"<dt>{_e(label)}</dt><dd><code{attr}>{_e(value)}</code></dd>"
+def _row(label: str, value: str, testid: str, *, code: bool = True) -> str:
+    shown = f'<code data-testid="{testid}">{_e(value)}</code>'
+    if not code:
+        shown = f'<span data-testid="{testid}">{_e(value)}</span>'
+    return f"<dt>{_e(label)}</dt><dd>{shown}</dd>"
 
 
 def _codes(card: InstallCard) -> str:
@@ -90,7 +96,7 @@ def _codes(card: InstallCard) -> str:
         f'<div class="codes"><h2>{_e(t["codes"])}</h2><dl>'
         + _row(t["smdp"], card.smdp_address, "card-smdp")
         + _row(t["matching_id"], card.matching_id, "card-matching-id")
-        + _row(t["apn"], card.apn, "card-apn")
+        + _row(t["apn"], card.apn, "card-apn", code=False)
         + _row(t["lpa"], card.lpa, "card-lpa")
         + "</dl></div>"
     )

@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 
 from fpdf import FPDF
-from fpdf.enums import WrapMode, XPos, YPos
+from fpdf.enums import Align, WrapMode, XPos, YPos
 
 from travelsim.services.install_card import InstallCard
 
@@ -44,7 +44,7 @@ def _pdf(card: InstallCard, now: datetime) -> FPDF:
 
 def _text(pdf: FPDF, text: str, size: float = 10, style: str = "", gap: float = 1.5) -> None:
     pdf.set_font(_SANS, style, size)
-    pdf.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=Align.L)
     pdf.ln(gap)
 
 
@@ -99,7 +99,7 @@ def _facts(pdf: FPDF, card: InstallCard) -> None:
         y = pdf.get_y()
         pdf.multi_cell(label_w, _LINE, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
         pdf.set_font(_SANS, "", 9.5)
-        pdf.multi_cell(0, _LINE, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, _LINE, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT, align=Align.L)
         pdf.set_y(max(pdf.get_y(), y + _LINE) + 0.6)
 
 
