@@ -6,7 +6,8 @@
  * addresses only, and only once kept, it asks the network first and answers with the kept
  * copy when the network fails, times out or answers something that is not the card (a
  * captive portal's redirect, a server error). A 401/404 from the server (signed out, not the
- * owner) removes the kept copy. Every other request is left to the browser, untouched.
+ * owner) removes the kept copy (and the cache with its last card). Every other request is
+ * left to the browser, untouched.
  * Signing out sends Clear-Site-Data: "cache", "storage", which removes this worker's
  * registration and the cache.
  */
@@ -42,6 +43,11 @@ async function fromNetwork(request) {
 async function forget(request) {
   const cache = await caches.open(CARDS);
   await cache.delete(request);
+  const cards = (await cache.keys())
+    .filter((kept) => new URL(kept.url).pathname !== "/install-card.js");
+  if (cards.length === 0) {
+    await caches.delete(CARDS); // no card left: nothing of the portal stays cached
+  }
 }
 
 async function cardOrKeptCopy(request) {

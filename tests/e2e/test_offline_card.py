@@ -12,6 +12,8 @@ card's QR as Chromium drew it).
   the cache: the activation code and a QR that decodes to the code; the PDF (never kept) does
   not open.
 * "Remove from this device" empties the cache.
+* A kept card the server now refuses (the session gone without a sign-out here) is dropped
+  by the service worker at its next online request.
 * Back online, "Sign out" lands on the home page signed out (``Clear-Site-Data`` on the
   redirect does not break it), Cache Storage is empty and, offline again, the card is not
   served any more.
@@ -145,4 +147,27 @@ def test_remove_from_this_device_empties_the_cache(
     assert _cache_keys(page) == []
     with pytest.raises(Error, match=OFFLINE):
         _offline_card(ctx, page, f"{app_url}/esims/{esim_id}/card?lang=en")
+    ctx.close()
+
+
+def test_a_card_the_server_refuses_is_forgotten(
+    app_url: str, app_env: dict[str, str], browser: Browser
+) -> None:
+    """A kept card whose address the server now answers 404 (this browser lost its session
+    without signing out here: expired, or ended from another device) is dropped from the
+    cache by the service worker, and so no longer opens offline."""
+    ctx = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    page = ctx.new_page()
+    esim_id, _order = buy_and_deliver(page, app_url, app_env["DATA_DIR"])
+    card_url = f"{app_url}/esims/{esim_id}/card?lang=en"
+    settle(page)
+    _keep(page)
+    assert card_url in _kept_urls(page)
+    ctx.clear_cookies(name="travelsim_session")
+    answer = page.goto(card_url)
+    assert answer is not None and answer.status == 404
+    assert _kept_urls(page) == []
+    assert _cache_keys(page) == []  # its last card gone, the cache goes too
+    with pytest.raises(Error, match=OFFLINE):
+        _offline_card(ctx, page, card_url)
     ctx.close()
