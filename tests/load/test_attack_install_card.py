@@ -8,9 +8,10 @@ in with a real session cookie, over the real routes app:
   id): every answer but the attacker's own card is the same bodiless 404, ``private,
   no-store``; odd paths (zero-padded, trailing slash, encoded slash, negative) reach no card;
   no answer carries the victim's matching ID, activation code or ICCID;
-* asks from another site (``Origin``, ``Sec-Fetch-Site: cross-site``): the answer grants no
-  cross-origin read (no ``Access-Control-Allow-Origin``) and the card may not be framed
-  (``frame-ancestors 'none'``);
+* asks from another site (``Origin``, ``Sec-Fetch-Site: cross-site``): a fetch or an embed
+  (``Sec-Fetch-Mode`` ``cors``/``no-cors``) gets the bodiless 404 even with the owner's cookie;
+  a followed link opens the owner's card, with no cross-origin read granted (no
+  ``Access-Control-Allow-Origin``) and no framing (``frame-ancestors 'none'``);
 * positive control: the owner's own card carries the code, so a leak would be seen.
 
 A session still owing its second factor is probed in ``test_attack_second_factor.py``.
@@ -88,9 +89,20 @@ async def test_probe_cross_site_reads_and_framing(world: World) -> None:
     cookie = {"cookie": f"{sessions.COOKIE_NAME}={v.token}"}
     foreign = {"origin": "https://evil.example", "sec-fetch-site": "cross-site", **cookie}
     async with _http() as http:
-        page = await http.get(f"/esims/{v.esim_id}/card", headers=foreign)
-        pdf = await http.get(f"/esims/{v.esim_id}/card.pdf", headers=foreign)
-    for answer in (page, pdf):
+        fetched = [
+            await http.get(
+                f"/esims/{v.esim_id}/{name}", headers={**foreign, "sec-fetch-mode": mode}
+            )
+            for name in ("card", "card.pdf")
+            for mode in ("cors", "no-cors")
+        ]
+        # A link on another site that the traveler follows: their own card, readable by them only.
+        page = await http.get(
+            f"/esims/{v.esim_id}/card", headers={**foreign, "sec-fetch-mode": "navigate"}
+        )
+    assert [(a.status_code, a.content) for a in fetched] == [(404, b"")] * 4
+    assert page.status_code == 200
+    for answer in (*fetched, page):
         assert "access-control-allow-origin" not in answer.headers
         assert "access-control-allow-credentials" not in answer.headers
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

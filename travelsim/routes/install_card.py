@@ -10,7 +10,8 @@ without it, the language of the page the request came from, else the traveler's 
 
 Both carry the installation secrets: only the signed-in owner gets them
 (:func:`travelsim.routes.http.current_user` refuses a session that still owes its second
-factor); anyone else gets the same bodiless 404 as an unknown id. Every answer is
+factor); anyone else, and any other site's page fetching or embedding them (``Sec-Fetch-Site:
+cross-site`` outside a navigation), gets the same bodiless 404 as an unknown id. Every answer is
 ``Cache-Control: private, no-store``, the kept copy included: the browser's Cache Storage,
 where the traveler's explicit "Keep for offline use" puts it, ignores HTTP caching headers,
 so ``no-store`` costs the offline copy nothing and keeps the card out of the HTTP cache and
@@ -47,7 +48,18 @@ def card_locale(request: Request) -> str:
     return wanted if wanted in i18n.LOCALES else request_locale(request)
 
 
+def _embedded_by_another_site(request: Request) -> bool:
+    """A request another site's page made for a resource (``Sec-Fetch-Site: cross-site``,
+    any ``Sec-Fetch-Mode`` but ``navigate``): never the traveler opening the card."""
+    return (
+        request.headers.get("sec-fetch-site") == "cross-site"
+        and request.headers.get("sec-fetch-mode", "navigate") != "navigate"
+    )
+
+
 async def _card(request: Request) -> InstallCard | None:
+    if _embedded_by_another_site(request):
+        return None
     raw = str(request.path_params.get("esim_id", ""))
     user = await current_user(request)
     if user is None or not raw.isdigit():
