@@ -200,6 +200,7 @@ async def _refused(http: httpx.AsyncClient, token: str | None, esim_id: int | st
         answer = await http.get(path, headers=_cookie(token))
         assert (answer.status_code, answer.content) == (404, b""), path
         assert answer.headers["cache-control"] == "private, no-store"
+        assert answer.headers["content-type"].startswith("text/plain")  # a page, no download
         assert "content-security-policy" not in answer.headers
 
 

@@ -71,7 +71,9 @@ async def _card(request: Request) -> InstallCard | None:
 
 
 def _not_found() -> Response:
-    return Response(status_code=404, headers=PRIVATE)
+    """The bodiless 404. Typed ``text/plain``: a navigation to an untyped answer sent with
+    ``nosniff`` is a download in Chromium (an empty file, not a blank page)."""
+    return Response(status_code=404, headers=PRIVATE, media_type="text/plain")
 
 
 async def card_page(request: Request) -> Response:
