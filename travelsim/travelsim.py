@@ -54,7 +54,18 @@ from travelsim.stripe_local import stripe_local_lifespan
 # #security-modes-and-start-up-checks); rxconfig.py refuses the same for `reflex run`.
 logs.configure(startup.checked_settings("app"))
 
-app = rx.App(api_transformer=build_routes_app())
+#: On every page: the web app manifest (installable app), its theme colour and touch icon, and
+#: the script asset that registers the service worker (``assets/sw.js``; an asset, not an
+#: inline script). Files in ``assets/`` are served at the site root
+#: (docs/esim.md#offline-install-card).
+HEAD = [
+    rx.el.link(rel="manifest", href="/manifest.webmanifest"),
+    rx.el.meta(name="theme-color", content="#12a594"),
+    rx.el.link(rel="apple-touch-icon", href="/icons/apple-touch-icon.png"),
+    rx.el.script(src="/sw-register.js", defer=True),
+]
+
+app = rx.App(api_transformer=build_routes_app(), head_components=HEAD)
 
 PAGES = [
     (

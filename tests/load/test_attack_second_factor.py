@@ -7,7 +7,8 @@ would get (the one that still owes its second factor) and with it:
 
 * request the victim's QR image (``/esims/{id}/qr.png``): no PNG;
 * download the victim's data (``/account/export.json``): sent to the second factor;
-* read the installation data (``/esims/{id}/install.json``): 401, no body;
+* read the installation data (``/esims/{id}/install.json``): 401, no body; the install
+  card (``/esims/{id}/card``, ``/card.pdf``): 404, no body;
 * call EVERY event handler of EVERY traveler state (the programmatic walk of
   ``test_attack.py``) from a tab carrying that cookie, on the victim's own pages: every
   state stays signed out (``signed_in`` false, no email), nothing of the victim's changes in
@@ -142,7 +143,12 @@ async def test_probe_second_factor_qr_and_export(totp_world: tuple[World, str]) 
         qr = await http.get(f"/esims/{v.esim_id}/qr.png", headers=_cookie(token))
         export = await http.get("/account/export.json", headers=_cookie(token))
         install = await http.get(f"/esims/{v.esim_id}/install.json", headers=_cookie(token))
+        cards = [
+            await http.get(f"/esims/{v.esim_id}/{name}", headers=_cookie(token))
+            for name in ("card", "card.pdf")
+        ]
         assert install.status_code == 401 and install.content == b"", install.status_code
+        assert [(c.status_code, c.content) for c in cards] == [(404, b""), (404, b"")]
         assert qr.status_code != 200 and not qr.content.startswith(b"\x89PNG"), qr.status_code
         assert export.status_code == 303, export.status_code
         assert urlsplit(export.headers["location"]).path == "/security/totp"
@@ -158,6 +164,8 @@ async def test_probe_second_factor_qr_and_export(totp_world: tuple[World, str]) 
         qr = await http.get(f"/esims/{v.esim_id}/qr.png", headers=_cookie(token))
         export = await http.get("/account/export.json", headers=_cookie(token))
         install = await http.get(f"/esims/{v.esim_id}/install.json", headers=_cookie(token))
+        card = await http.get(f"/esims/{v.esim_id}/card", headers=_cookie(token))
+    assert card.status_code == 200 and v.matching_id in card.text
     assert qr.status_code == 200 and qr.content.startswith(b"\x89PNG")
     assert install.status_code == 200 and install.json()["matching_id"]
     assert export.status_code == 200 and v.iccid in export.text

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim import i18n
 from travelsim.components.install_details import install_details
 from travelsim.components.layout import page
+from travelsim.components.offline_card import offline_card
 from travelsim.i18n import _, localized
+from travelsim.services import installation
 from travelsim.state.install import InstallState
 
 
@@ -49,32 +52,27 @@ def qr_section() -> rx.Component:
     )
 
 
+def keep_section() -> rx.Component:
+    """Print, PDF and "Keep for offline use" of the install card, in this page's language
+    (docs/esim.md#offline-install-card)."""
+    card = "/esims/" + InstallState.esim_id + f"/card?lang={i18n.current()}"
+    pdf = "/esims/" + InstallState.esim_id + f"/card.pdf?lang={i18n.current()}&download=1"
+    return offline_card(card, pdf)
+
+
 def guides() -> rx.Component:
+    """The step-by-step guides (:data:`installation.INSTALL_STEPS`, the install card's too)."""
     return rx.card(
         rx.vstack(
             rx.heading(_("Step by step"), size="4"),
-            rx.el.details(
-                rx.el.summary("iPhone"),
-                rx.el.ol(
-                    rx.el.li(_("Settings › Mobile Service › Add eSIM › Use QR Code.")),
-                    rx.el.li(_("Scan the code, or tap “Enter details manually”.")),
-                    rx.el.li(_("Label it “Travel”, keep your usual line for calls if you like.")),
-                    rx.el.li(_("At your destination: turn on Data Roaming for the Travel line.")),
-                ),
-            ),
-            rx.el.details(
-                rx.el.summary("Android"),
-                rx.el.ol(
-                    rx.el.li(_("Settings › Network & internet › SIMs › Add eSIM.")),
-                    rx.el.li(_("Scan the code, or choose “Need help?” › enter it manually.")),
-                    rx.el.li(_("At your destination: turn the eSIM on and enable roaming.")),
-                ),
-            ),
-            rx.text(
-                _("Install it once, and do not delete it: most codes work only once."),
-                size="2",
-                weight="medium",
-            ),
+            *[
+                rx.el.details(
+                    rx.el.summary(name),
+                    rx.el.ol(*[rx.el.li(_(step)) for step in steps]),
+                )
+                for name, steps in installation.INSTALL_STEPS
+            ],
+            rx.text(_(installation.INSTALL_ONCE), size="2", weight="medium"),
             spacing="2",
             width="100%",
         ),
@@ -213,6 +211,7 @@ def install_page() -> rx.Component:
                             install_details(InstallState.details_url),
                             qr_section(),
                             guides(),
+                            keep_section(),
                             spacing="4",
                             width="100%",
                         ),
@@ -220,6 +219,7 @@ def install_page() -> rx.Component:
                             qr_section(),
                             install_details(InstallState.details_url),
                             guides(),
+                            keep_section(),
                             columns=rx.breakpoints(initial="1", md="2"),
                             spacing="4",
                             width="100%",

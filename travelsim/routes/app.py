@@ -14,6 +14,7 @@ from travelsim.routes.demo import mailbox
 from travelsim.routes.esim import install_json, qr_png
 from travelsim.routes.health import healthz
 from travelsim.routes.http import CrossOriginGuard, RequestIdMiddleware
+from travelsim.routes.install_card import install_card_routes
 from travelsim.routes.locale import LocaleMiddleware, locale_routes
 from travelsim.routes.metrics import metrics
 from travelsim.routes.oidc import oidc_app
@@ -25,7 +26,8 @@ from travelsim.routes.stripe_webhook import stripe_webhook_routes
 def build_routes_app() -> Starlette:
     """Routes: ``/healthz``, ``/metrics`` (Prometheus, ``travelsim.routes.metrics``), the
     ``/auth/*`` form posts (``travelsim.routes.auth``) and the
-    owner-only installation QR image (``travelsim.routes.esim``), the platform callbacks and
+    owner-only installation QR image (``travelsim.routes.esim``) and install card
+    (``travelsim.routes.install_card``), the platform callbacks and
     the notification unsubscribe link (``travelsim.routes.callbacks``), Stripe's webhook
     events (``travelsim.routes.stripe_webhook``); password reset, second
     factor and sign-out everywhere (``travelsim.routes.security``), provider sign-in under
@@ -53,6 +55,7 @@ def build_routes_app() -> Starlette:
             *account_routes(),
             Route("/esims/{esim_id}/qr.png", qr_png, methods=["GET"]),
             Route("/esims/{esim_id}/install.json", install_json, methods=["GET"]),
+            *install_card_routes(),
             Route("/demo/mailbox", mailbox, methods=["GET"]),
             *callback_routes(),
             *stripe_webhook_routes(),

@@ -23,8 +23,10 @@ show. The session lives in the HttpOnly cookie ``travelsim_session`` (``SameSite
   ``/signin?error=…&next=…`` (plus ``email`` for ``unverified``). Failed attempts are
   throttled per account and per client address (``throttled``, see
   ``travelsim.services.auth.throttling``).
-- ``POST /auth/signout``: session revoked, cookie deleted, ``/`` (or, for a session started
-  at an identity provider, that provider's end-session page, which returns to ``/``).
+- ``POST /auth/signout``: session revoked, cookie deleted, ``Clear-Site-Data: "cache",
+  "storage"`` (a kept install card goes too: ``routes.http.signed_out``), ``/`` (or, for a
+  session started at an identity provider, that provider's end-session page, which returns
+  to ``/``).
 - ``POST /auth/resend`` (email): always ``/signin?notice=check_email`` (plus a new flow
   cookie), or ``/signin?error=rate_limited``; the same work for every address.
 
@@ -49,12 +51,12 @@ from travelsim.routes.currency import remember_account_currency
 from travelsim.routes.http import (
     client_address,
     cookie_token,
-    delete_session_cookie,
     forbidden,
     read_form,
     redirect,
     same_origin,
     set_session_cookie,
+    signed_out,
 )
 from travelsim.routes.locale import in_request_language, remember_account_language
 from travelsim.routes.oidc import provider_logout_url
@@ -253,8 +255,7 @@ async def signout(request: Request) -> Response:
         await s.commit()
     provider_url = await provider_logout_url(factor)
     response = RedirectResponse(provider_url, status_code=303) if provider_url else redirect("/")
-    delete_session_cookie(response, settings)
-    return response
+    return signed_out(response, settings)
 
 
 async def resend(request: Request) -> Response:

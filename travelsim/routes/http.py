@@ -189,6 +189,22 @@ def set_session_cookie(response: Response, token: str, settings: Settings) -> No
     )
 
 
+#: What a sign-out asks the browser to forget of this site (``Clear-Site-Data``, W3C Clear
+#: Site Data): its HTTP cache and its storage, which includes service-worker registrations
+#: and Cache Storage, so an install card kept for offline use goes with the session
+#: (docs/esim.md#offline-install-card). Not ``"cookies"``: the session cookie is deleted by
+#: name anyway, and the language and currency choices (cookies too) outlive a sign-out.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def signed_out(response: Response, settings: Settings) -> Response:
+    """``response`` to a sign-out: the session cookie deleted (:func:`delete_session_cookie`)
+    and :data:`CLEAR_SITE_DATA` sent."""
+    delete_session_cookie(response, settings)
+    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
 def delete_session_cookie(response: Response, settings: Settings) -> None:
     """Drop the session cookie (same flags as when it was set)."""
     response.delete_cookie(

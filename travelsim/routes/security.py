@@ -17,7 +17,7 @@ every POST passes the same-origin check (403 otherwise) and answers ``303 See Ot
   for this session; then ``next``. Errors ``/security/totp?error=…&next=…``; failures are
   throttled like password sign-ins (``throttled``).
 - ``POST /auth/signout-all``: every session of the account is revoked (this one included),
-  cookie deleted, ``/signin?notice=signed_out_everywhere``.
+  cookie deleted, ``Clear-Site-Data`` as at sign-out, ``/signin?notice=signed_out_everywhere``.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from travelsim import db, urls
 from travelsim.routes.http import (
     client_address,
     cookie_token,
-    delete_session_cookie,
     forbidden,
     read_form,
     redirect,
     same_origin,
     set_session_cookie,
+    signed_out,
 )
 from travelsim.routes.locale import in_request_language
 from travelsim.services.auth import reset, sessions
@@ -153,8 +153,7 @@ async def signout_all(request: Request) -> Response:
             await sessions.end_session(s, token)
         await s.commit()
     response = redirect(urls.SIGN_IN, notice="signed_out_everywhere")
-    delete_session_cookie(response, settings)
-    return response
+    return signed_out(response, settings)
 
 
 def security_routes() -> list[Route]:

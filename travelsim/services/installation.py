@@ -27,9 +27,12 @@ from travelsim.settings import Settings, get_settings
 __all__ = [
     "CONFIRMATION_CODE_LEAD",
     "CONTACT_SUPPORT",
+    "INSTALL_ONCE",
+    "INSTALL_STEPS",
     "InstallStatus",
     "InstallView",
     "SupportContact",
+    "apn_for",
     "confirmation_code_html",
     "confirmation_code_text",
     "esim_qr_png",
@@ -49,6 +52,32 @@ CONFIRMATION_CODE_LEAD = N_(
 )
 #: How the installation email names the ways to reach support (``contacts``: joined by " · ").
 CONTACT_SUPPORT = N_("Contact support: {contacts}.")
+
+#: The install page's step-by-step guides (and the install card's): the platform's name → its
+#: steps, in order (msgids, translated where shown; docs/esim.md#install-page-order).
+INSTALL_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "iPhone",
+        (
+            N_("Settings › Mobile Service › Add eSIM › Use QR Code."),
+            N_("Scan the code, or tap “Enter details manually”."),
+            N_("Label it “Travel”, keep your usual line for calls if you like."),
+            N_("At your destination: turn on Data Roaming for the Travel line."),
+        ),
+    ),
+    (
+        "Android",
+        (
+            N_("Settings › Network & internet › SIMs › Add eSIM."),
+            N_("Scan the code, or choose “Need help?” › enter it manually."),
+            N_("At your destination: turn the eSIM on and enable roaming."),
+        ),
+    ),
+)
+#: The warning under the guides: a code installs once (docs/esim.md#single-use-codes).
+INSTALL_ONCE = N_("Install it once, and do not delete it: most codes work only once.")
+#: What the APN row says while the catalogue knows no APN of the plan: the profile sets it.
+APN_AUTOMATIC = N_("Set automatically")
 
 #: ``preparing``: provisioning has not stored the code yet; ``ready``: install now;
 #: ``downloaded``: the platform reports the profile downloaded to a phone but not installed yet
@@ -117,6 +146,15 @@ def support_contact(settings: Settings | None = None) -> SupportContact:
         url=(s.support_url or "").strip() or None,
         phone=(s.support_phone or "").strip() or None,
     )
+
+
+def apn_for(plan_id: str | None) -> str:
+    """The APN the traveler may type if the phone asks, for the eSIM's plan ``plan_id``, in
+    the active language. The catalogue holds no APN per plan yet: the profile sets it, so this
+    is :data:`APN_AUTOMATIC` ("Set automatically") for every plan. The one place the install
+    card reads the APN from (docs/esim.md#offline-install-card)."""
+    del plan_id  # no per-plan APN in the catalogue yet
+    return _(APN_AUTOMATIC)
 
 
 def confirmation_code_text(contact: SupportContact) -> str:
