@@ -18,6 +18,7 @@ from travelsim.models.accounts import (
     User,
     UserTotp,
 )
+from travelsim.models.auto_topup import AutoTopupCharge, AutoTopupRule
 from travelsim.models.catalogue import (
     Plan,
     PlanPrice,
@@ -74,6 +75,8 @@ __all__ = [
     "AddonState",
     "AuditLog",
     "AuthSession",
+    "AutoTopupCharge",
+    "AutoTopupRule",
     "CallbackEvent",
     "CallbackStatus",
     "Checkout",
