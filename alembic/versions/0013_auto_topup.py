@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("threshold_value", sa.BigInteger(), nullable=False),
         sa.Column("plan_id", text(length=32), nullable=False),
         sa.Column("saved_card_id", sa.Integer(), nullable=True),
+        sa.Column("currency", text(length=3), nullable=True),
         sa.Column("monthly_cap", sa.Integer(), nullable=False),
         sa.Column("armed", sa.Boolean(), nullable=False),
         sa.Column("crossings", sa.Integer(), nullable=False),

@@ -57,6 +57,7 @@ from travelsim.models.operations import (
 )
 from travelsim.models.statuses import (
     AddonState,
+    AutoTopupChargeStatus,
     CallbackStatus,
     CheckoutStatus,
     InventoryState,
@@ -76,6 +77,7 @@ __all__ = [
     "AuditLog",
     "AuthSession",
     "AutoTopupCharge",
+    "AutoTopupChargeStatus",
     "AutoTopupRule",
     "CallbackEvent",
     "CallbackStatus",

@@ -1,4 +1,5 @@
-"""Automatic top-up: one rule per eSIM and the charges it made (docs/business-rules.md#automatic-top-up).
+"""Automatic top-up: one rule per eSIM and the charges it made
+(docs/business-rules.md#automatic-top-up).
 
 ``AutoTopupRule.armed`` and ``crossings`` make firing a compare-and-set: a crossing of the
 threshold is claimed by the one ``UPDATE … WHERE armed`` that changes the row, and the charge
@@ -13,6 +14,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from travelsim.models.columns import UTCDateTime, utc_column, utcnow
+from travelsim.models.statuses import AutoTopupChargeStatus
 
 
 class AutoTopupRule(SQLModel, table=True):
@@ -20,7 +22,9 @@ class AutoTopupRule(SQLModel, table=True):
 
     ``threshold_kind``: ``bytes`` (``threshold_value`` in bytes of data left) or ``percent``
     (``threshold_value`` % of the current add-on's initial bytes). ``plan_id``: the top-up
-    plan bought; ``saved_card_id``: the ``SavedCard`` paid with (no foreign key: removing the
+    plan bought; ``currency``: the
+    currency it is charged in (ISO 4217; ``None``: the plan's base price); ``saved_card_id``: the
+    ``SavedCard`` paid with (no foreign key: removing the
     card stops the rule instead of being refused). ``monthly_cap``: charges per calendar
     month (UTC). ``armed``: the next crossing may buy; ``crossings``: crossings claimed so far.
     ``enabled`` False with ``stop_reason`` (``cap_reached``, ``declined``,
@@ -43,6 +47,7 @@ class AutoTopupRule(SQLModel, table=True):
     threshold_value: int = Field(sa_column=Column(BigInteger, nullable=False))
     plan_id: str = Field(foreign_key="plan.plan_id", max_length=32)
     saved_card_id: int | None = None
+    currency: str | None = Field(default=None, max_length=3)
     monthly_cap: int = 2
     armed: bool = True
     crossings: int = 0
@@ -75,7 +80,7 @@ class AutoTopupCharge(SQLModel, table=True):
     crossing: int
     esim_id: int = Field(foreign_key="esim.id", index=True)
     plan_id: str = Field(max_length=32)
-    status: str = Field(default="pending", max_length=20)
+    status: str = Field(default=AutoTopupChargeStatus.PENDING, max_length=20)
     month: str = Field(max_length=7)
     checkout_id: str | None = Field(default=None, max_length=36)
     order_id: str | None = Field(default=None, max_length=36)
