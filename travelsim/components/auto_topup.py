@@ -16,13 +16,12 @@ def _select(
     return rx.vstack(
         rx.text(label, size="2", weight="medium"),
         rx.select.root(
-            rx.select.trigger(aria_label=label, width="100%"),
+            rx.select.trigger(aria_label=label, width="100%", data_testid=testid),
             rx.select.content(
                 rx.foreach(items, lambda i: rx.select.item(i["label"], value=i["id"]))
             ),
             value=value,
             on_change=on_change,
-            data_testid=testid,
         ),
         spacing="1",
         width="100%",
@@ -93,6 +92,10 @@ def _charges() -> rx.Component:
                     rx.text(c["status"], size="2", color=rx.color("gray", 11)),
                     rx.cond(
                         c["order_url"] != "", rx.link(_("Order"), href=c["order_url"], size="2")
+                    ),
+                    rx.cond(
+                        c["pay_url"] != "",
+                        rx.link(_("Finish the payment"), href=c["pay_url"], size="2"),
                     ),
                     wrap="wrap",
                     spacing="3",

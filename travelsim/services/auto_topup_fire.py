@@ -57,6 +57,7 @@ from travelsim.services import (
     checkout_payment,
     email,
     figures_hooks,
+    live,
     ownership,
     platform,
     topup,
@@ -289,6 +290,7 @@ async def _stop(
         )
         await email.enqueue(s, to=user.email, user_id=user.id, **body)
     await s.commit()
+    live.notify(rule.esim_id)  # an open eSIM page shows the notice
     log.info("auto top-up stopped", extra={"rule_id": rule.id, "reason": reason})
 
 
@@ -376,5 +378,6 @@ async def _charged(
         )
         await email.enqueue(s, to=user.email, user_id=user.id, **body)
     await s.commit()
+    live.notify(rule.esim_id)  # an open eSIM page lists the charge
     log.info("auto top-up charged", extra={"rule_id": rule.id, "order_id": order_id})
     return AutoTopupChargeStatus.CHARGED

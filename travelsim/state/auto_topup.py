@@ -9,17 +9,22 @@ route, never from the event's arguments.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import reflex as rx
 
-from travelsim import db, urls
+from travelsim import db, i18n, urls
 from travelsim.formatting import format_bytes, format_money
 from travelsim.i18n import N_, _, localized
-from travelsim.services import auto_topup, catalogue, figures_hooks
+from travelsim.models import AutoTopupChargeStatus
+from travelsim.services import auto_topup, catalogue, figures_hooks, live
 from travelsim.services.auto_topup_fire import on_figures
+from travelsim.settings import get_settings
 from travelsim.state.currency import traveler_currency
+from travelsim.state.language import page_locale
 from travelsim.state.session import SessionState, _uid
+from travelsim.state.timezone import TimezoneMixin
 from travelsim.timefmt import local_datetime
 
 #: A traveler's refresh (the usage sync) fires automatic top-ups in this process too.
@@ -30,14 +35,14 @@ THRESHOLDS = ("bytes:104857600", "bytes:209715200", "bytes:524288000", "percent:
 
 
 #: What each charge did, as the list says it.
-CHARGE_LABELS = {
-    "pending": N_("being bought"),
-    "charged": N_("bought"),
-    "requires_action": N_("waiting for your confirmation"),
-    "declined": N_("declined"),
-    "capped": N_("not bought: monthly limit"),
-    "skipped": N_("not bought"),
-    "failed": N_("not bought: payment error"),
+CHARGE_LABELS: dict[str, str] = {
+    AutoTopupChargeStatus.PENDING: N_("being bought"),
+    AutoTopupChargeStatus.CHARGED: N_("bought"),
+    AutoTopupChargeStatus.REQUIRES_ACTION: N_("waiting for your confirmation"),
+    AutoTopupChargeStatus.DECLINED: N_("declined"),
+    AutoTopupChargeStatus.CAPPED: N_("not bought: monthly limit"),
+    AutoTopupChargeStatus.SKIPPED: N_("not bought"),
+    AutoTopupChargeStatus.FAILED: N_("not bought: payment error"),
 }
 
 
@@ -45,7 +50,21 @@ def _threshold_label(kind: str, value: int) -> str:
     return f"{value} %" if kind == "percent" else format_bytes(value)
 
 
-class AutoTopupState(SessionState):
+async def _fetch(
+    user_id: int, esim_id: int
+) -> tuple[auto_topup.AutoTopupView | None, dict[str, dict[str, int]]]:
+    """The rule's view (``None``: not the traveler's eSIM) and the plans' prices."""
+    async with db.session() as s:
+        v = await auto_topup.view(s, user_id=user_id, esim_id=esim_id)
+        prices = await catalogue.plan_prices(s) if v is not None else {}
+    return v, {k: dict(p) for k, p in prices.items()}
+
+
+#: How long an open page watches for automatic charges (as the eSIM page's own watch).
+WATCH_SECONDS = 15 * 60
+
+
+class AutoTopupState(TimezoneMixin, SessionState):
     esim_id: str = ""
     enabled: bool = False
     rule_text: str = ""
@@ -63,6 +82,7 @@ class AutoTopupState(SessionState):
     confirming: bool = False
     error: str = ""
     cards_url: str = ""
+    watching: bool = False
 
     def _route_esim(self) -> int | None:
         raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
@@ -77,13 +97,57 @@ class AutoTopupState(SessionState):
         if user is None or esim_id is None:
             return None
         await self._read(_uid(user), esim_id, await traveler_currency(self, user))
-        return None
+        return [self._ask_timezone(), AutoTopupState.watch] if self.esim_id else None
+
+    async def _on_timezone(self) -> None:
+        user = await self._current_user()
+        esim_id = self._route_esim()
+        if user is not None and esim_id is not None:
+            await self._read(_uid(user), esim_id, await traveler_currency(self, user))
+
+    @rx.event(background=True)
+    async def watch(self) -> None:
+        """Re-read the rule and its charges while the page is open: woken by
+        ``live.notify`` (the firing notifies once a charge or a stop is committed) or every
+        ``LIVE_POLL_SECONDS``; the session is re-checked on each wake, and an eSIM that is no
+        longer the traveler's stops the watch (its id is dropped by ``_read``)."""
+        async with self:
+            esim_id = self._route_esim()
+            if self.watching or esim_id is None or self.esim_id != str(esim_id):
+                return
+            self.watching = True
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WATCH_SECONDS
+            with live.watching(esim_id) as changes:
+                while loop.time() < deadline:
+                    await changes.wait(get_settings().live_poll_seconds)
+                    async with self:
+                        user = await self._current_user()
+                        if user is None or self.esim_id != str(esim_id):
+                            return
+                        with i18n.using(page_locale(self)):
+                            await self._read(
+                                _uid(user), esim_id, await traveler_currency(self, user)
+                            )
+                        if self.esim_id != str(esim_id):
+                            return
+        finally:
+            async with self:
+                self.watching = False
 
     async def _read(self, user_id: int, esim_id: int, currency: str | None) -> None:
-        async with db.session() as s:
-            v = await auto_topup.view(s, user_id=user_id, esim_id=esim_id)
-            prices = await catalogue.plan_prices(s) if v is not None else {}
+        self._apply(*await _fetch(user_id, esim_id), esim_id, currency)
+
+    def _apply(
+        self,
+        v: auto_topup.AutoTopupView | None,
+        prices: dict[str, dict[str, int]],
+        esim_id: int,
+        currency: str | None,
+    ) -> None:
         if v is None:
+            self.esim_id = ""
             return
         self.esim_id = str(esim_id)
         self.cards_url = localized("/account")
@@ -124,11 +188,20 @@ class AutoTopupState(SessionState):
                 ).format(threshold=format_bytes(v.threshold), now=format_bytes(v.remaining))
         self.charges = [
             {
-                "at": local_datetime(c.at, "UTC"),
+                "at": local_datetime(c.at, self.tz or "UTC"),
                 "plan": names.get(c.plan_id, c.plan_id),
                 "amount": format_money(c.amount_minor, c.currency) if c.currency else "",
-                "status": _(CHARGE_LABELS.get(c.status, CHARGE_LABELS["failed"])),
+                "status": _(
+                    CHARGE_LABELS.get(c.status, CHARGE_LABELS[AutoTopupChargeStatus.FAILED])
+                ),
                 "order_url": localized(urls.order(c.order_id)) if c.order_id else "",
+                "pay_url": (
+                    localized(urls.buy(c.plan_id, checkout=c.checkout_id))
+                    if c.status == AutoTopupChargeStatus.REQUIRES_ACTION
+                    and c.checkout_id
+                    and not self.enabled
+                    else ""
+                ),
             }
             for c in v.charges
         ]
