@@ -177,6 +177,13 @@ async def test_fires_once_at_the_threshold_and_not_above(
     )
     assert f"/esims/{esim_id}" in mail.body_text  # how to turn it off
     assert not (await rule_of(esim_id)).armed
+    # Off and on again before the add-on arrives: still the same crossing, nothing more bought.
+    assert user.id is not None
+    async with db.session() as s:
+        assert await auto_topup.disable(s, user_id=user.id, esim_id=esim_id)
+    await enable(user, esim_id, card_id)
+    await sync(client, esim_id)
+    assert len(await rows(AutoTopupCharge)) == 1 and not (await rule_of(esim_id)).armed
 
     # Delivered (captured on delivery), read back: 150 MB + 1 GB left, above: armed again.
     delivered_order = await provisioning.run_order(order.id, client=client, **FAST)

@@ -27,6 +27,8 @@ from travelsim.models import (
     AutoTopupRule,
     EsimAddon,
     EsimSync,
+    Order,
+    OrderStatus,
     Plan,
     SavedCard,
     utcnow,
@@ -197,7 +199,8 @@ async def enable(
     """Turn the eSIM's automatic top-up on with these settings (the traveler confirmed the
     statement); commits. ``kind`` ``bytes`` (``value`` bytes) or ``percent`` (``value`` %);
     ``currency``: ISO 4217 the checkout is priced in (``None``: the base price). The rule is
-    armed; charges made before stay listed. Raises :class:`AutoTopupError`."""
+    armed unless the add-on its last charge bought is still being delivered; charges made
+    before stay listed. Raises :class:`AutoTopupError`."""
     now = utcnow()
     if await ownership.owned_esim(session, user_id, esim_id) is None:
         raise AutoTopupError("not_found")
@@ -221,11 +224,31 @@ async def enable(
     rule.user_id, rule.threshold_kind, rule.threshold_value = user_id, kind, value
     rule.plan_id, rule.saved_card_id, rule.monthly_cap = plan_id, saved_card_id, monthly_cap
     rule.currency = currency
-    rule.enabled, rule.armed, rule.stop_reason, rule.stopped_at = True, True, None, None
+    rule.enabled, rule.stop_reason, rule.stopped_at = True, None, None
+    rule.armed = rule.id is None or not await _purchase_in_flight(session, rule.id)
     rule.updated_at = now
     session.add(rule)
     await session.commit()
     return rule
+
+
+async def _purchase_in_flight(session: AsyncSession, rule_id: int) -> bool:
+    """True when the rule's last charge bought an add-on that is not delivered yet (order
+    ``paid`` or ``provisioning``): turning the rule off and on again before it arrives must
+    not buy a second time for the same crossing, so the rule stays disarmed until the data
+    reads above the threshold."""
+    last = (
+        await session.exec(
+            select(AutoTopupCharge)
+            .where(col(AutoTopupCharge.rule_id) == rule_id)
+            .order_by(col(AutoTopupCharge.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if last is None or last.order_id is None:
+        return False
+    order = await session.get(Order, last.order_id)
+    return order is not None and order.status in (OrderStatus.PAID, OrderStatus.PROVISIONING)
 
 
 async def disable(session: AsyncSession, *, user_id: int, esim_id: int) -> bool:
