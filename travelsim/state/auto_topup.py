@@ -122,14 +122,17 @@ class AutoTopupState(TimezoneMixin, SessionState):
             with live.watching(esim_id) as changes:
                 while loop.time() < deadline:
                     await changes.wait(get_settings().live_poll_seconds)
+                    user = await self._current_user()
+                    if user is None:
+                        return  # signed out: stop watching
+                    # Read outside the state's lock; apply under it.
+                    fetched = await _fetch(_uid(user), esim_id)
+                    currency = await traveler_currency(self, user)
                     async with self:
-                        user = await self._current_user()
-                        if user is None or self.esim_id != str(esim_id):
+                        if self.esim_id != str(esim_id):
                             return
                         with i18n.using(page_locale(self)):
-                            await self._read(
-                                _uid(user), esim_id, await traveler_currency(self, user)
-                            )
+                            self._apply(*fetched, esim_id, currency)
                         if self.esim_id != str(esim_id):
                             return
         finally:
