@@ -30,6 +30,7 @@ from travelsim.scheduler import scheduler_lifespan
 from travelsim.services import live
 from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
+from travelsim.state.auto_topup import AutoTopupState
 from travelsim.state.buy import BuyState
 from travelsim.state.catalogue import CatalogueState
 from travelsim.state.currency import CurrencyState
@@ -80,7 +81,7 @@ PAGES = [
     (order_page, "/orders/[order_ref]", N_("Your order"), [OrderState.load, GiftPanelState.load]),
     (receipt_page, "/orders/[order_ref]/receipt", N_("Receipt"), ReceiptState.load),
     (account_page, "/account", N_("My eSIMs"), AccountState.load),
-    (esim_page, "/esims/[esim_ref]", N_("Your eSIM"), EsimState.load),
+    (esim_page, "/esims/[esim_ref]", N_("Your eSIM"), [EsimState.load, AutoTopupState.load]),
     (install_page, "/esims/[esim_ref]/install", N_("Install your eSIM"), InstallState.load),
     (topup_page, "/esims/[esim_ref]/topup", N_("Buy more data"), TopupState.load),
     (security_page, "/security", N_("Security & privacy"), SecurityState.load),

@@ -1,7 +1,7 @@
 """gifts: a new eSIM bought for someone else, and its claim links
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03 14:45:00.000000
 
 ``gift`` (one per checkout marked as a gift: recipient, message, status, who claimed it),
@@ -18,7 +18,7 @@ import sqlmodel
 import travelsim.models
 
 revision: str = "0014"
-down_revision: Union[str, Sequence[str], None] = "0012"
+down_revision: Union[str, Sequence[str], None] = "0013"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -18,6 +18,7 @@ from travelsim.models.accounts import (
     User,
     UserTotp,
 )
+from travelsim.models.auto_topup import AutoTopupCharge, AutoTopupRule
 from travelsim.models.catalogue import (
     Plan,
     PlanPrice,
@@ -61,6 +62,7 @@ from travelsim.models.operations import (
 )
 from travelsim.models.statuses import (
     AddonState,
+    AutoTopupChargeStatus,
     CallbackStatus,
     CheckoutStatus,
     GiftStatus,
@@ -81,6 +83,9 @@ __all__ = [
     "AddonState",
     "AuditLog",
     "AuthSession",
+    "AutoTopupCharge",
+    "AutoTopupChargeStatus",
+    "AutoTopupRule",
     "CallbackEvent",
     "CallbackStatus",
     "Checkout",

@@ -147,3 +147,15 @@ class GiftStatus(StrEnum):
     SENT = "sent"
     CLAIMED = "claimed"
     CANCELLED = "cancelled"
+
+
+class AutoTopupChargeStatus(StrEnum):
+    """``AutoTopupCharge.status`` (docs/business-rules.md#automatic-top-up)."""
+
+    PENDING = "pending"  # the crossing is claimed; being bought
+    CHARGED = "charged"  # held on the card, the order exists
+    REQUIRES_ACTION = "requires_action"  # the bank wants 3-D Secure: finish on the page
+    DECLINED = "declined"
+    CAPPED = "capped"  # the monthly cap was reached: nothing bought
+    SKIPPED = "skipped"  # a stop reason applied before any charge
+    FAILED = "failed"  # the checkout or Stripe failed: nothing charged

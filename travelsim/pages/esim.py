@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim import urls
+from travelsim.components.auto_topup import auto_topup_card
 from travelsim.components.gauges import countdown, radial_gauge
 from travelsim.components.layout import page
 from travelsim.i18n import _, localized
@@ -345,6 +346,7 @@ def esim_page() -> rx.Component:
                 _figures_card(),
                 addons_table(),
                 usage_chart(),
+                auto_topup_card(),
                 _rename_card(),
                 spacing="4",
                 width="100%",

@@ -41,13 +41,16 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from travelsim import db
-from travelsim.services import callbacks, notifications
+from travelsim.services import auto_topup_fire, callbacks, figures_hooks, notifications
 from travelsim.settings import get_settings
 from travelsim.startup import callback_token_problem
 
 __all__ = ["MAX_BODY_BYTES", "callback_routes", "sft_callbacks", "unsubscribe"]
 
 log = logging.getLogger(__name__)
+
+#: Applying callbacks fires automatic top-ups (docs/business-rules.md#automatic-top-up).
+figures_hooks.register(auto_topup_fire.on_figures)
 
 #: Largest accepted callback body (800 events of a few hundred bytes fit many times over).
 MAX_BODY_BYTES = 8 * 1024 * 1024

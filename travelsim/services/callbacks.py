@@ -52,7 +52,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db, metrics
 from travelsim.db import SessionFactory
 from travelsim.models import CallbackEvent, CallbackStatus, Esim, utcnow
-from travelsim.services import live, notifications
+from travelsim.services import figures_hooks, live, notifications
 from travelsim.services.callback_apply import Outcome, apply_event
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.callbacks import (
@@ -335,11 +335,14 @@ async def apply_pending(
     clock: Callable[[], datetime] = utcnow,
 ) -> ProcessReport:
     """Apply the pending events (:func:`process_pending`), waking the open pages of each
-    changed eSIM as its event commits (``live.notify``), then create the notices now due for
-    those eSIMs (``notifications.evaluate``). Database errors propagate."""
+    changed eSIM as its event commits (``live.notify``), run the figures hooks of those eSIMs
+    (``figures_hooks.figures_changed``: the automatic top-up), then create the notices now due
+    for them (``notifications.evaluate``). Database errors propagate."""
     report = await process_pending(
         session_factory=session_factory, clock=clock, on_applied=live.notify
     )
+    # What acts on the new figures (the automatic top-up), after the events' commits.
+    await figures_hooks.figures_changed(report.esim_ids, session_factory)
     if report.esim_ids:
         await notifications.evaluate(
             session_factory=session_factory,

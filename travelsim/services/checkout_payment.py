@@ -144,6 +144,7 @@ async def pay(
     keep_card: bool = False,
     payment_window_minutes: int | None = None,
     start_provisioning: StartProvisioning | None = platform.ensure_provisioning,
+    off_session: bool = False,
 ) -> PayOutcome:
     """Hold the checkout's amount on the card once; on success create the order (one
     transaction); commits.
@@ -160,6 +161,8 @@ async def pay(
             ``CHECKOUT_RESERVATION_MINUTES``).
         start_provisioning: called with the order id once the order is committed; ``None``
             starts nothing (callers that run ``provisioning.run_order`` themselves).
+        off_session: the traveler is not there (an automatic top-up with a saved card): the
+            PaymentIntent is made ``off_session`` (docs/payments.md#off-session-payments).
 
     Returns a :class:`PayOutcome`: ``paid`` (held; the order exists), ``requires_action``
     (``client_secret`` for Stripe.js), ``declined`` or ``processing``. Idempotent per
@@ -204,7 +207,7 @@ async def pay(
         if claimed is None:  # another request for this checkout claimed the same key first
             return await current_outcome(session, checkout_id, uid)
         payment = claimed
-    result = await _authorize(session, provider, checkout, payment, user, card)
+    result = await _authorize(session, provider, checkout, payment, user, card, off_session)
     return await apply_charge(
         session, provider, checkout.id, payment, result, uid, start_provisioning
     )
@@ -325,6 +328,7 @@ async def _authorize(
     payment: Payment,
     user: User,
     card: CardChoice,
+    off_session: bool = False,
 ) -> ChargeResult:
     """Customer, card, then the PaymentIntent under the payment's Stripe idempotency key. A
     new card the traveler keeps (``Payment.keep_card``) is listed as saved as soon as it is
@@ -377,6 +381,7 @@ async def _authorize(
                 "payment_id": str(payment.id),
                 "user_id": str(checkout.user_id),
             },
+            off_session=off_session,
         )
     except PaymentProviderError as exc:
         log.warning(

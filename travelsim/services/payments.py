@@ -204,8 +204,9 @@ class PaymentProvider(Protocol):
         card_ref: str,
         idempotency_key: str,
         metadata: dict[str, str],
+        off_session: bool = False,
     ) -> ChargeResult:
-        """Create and confirm a manual-capture PaymentIntent."""
+        """Create and confirm a manual-capture PaymentIntent (``off_session``: no traveler)."""
         ...
 
     async def retrieve(self, ref: str) -> ChargeResult:
@@ -373,9 +374,11 @@ class StripeProvider:
         card_ref: str,
         idempotency_key: str,
         metadata: dict[str, str],
+        off_session: bool = False,
     ) -> ChargeResult:
         """Create and confirm a PaymentIntent with ``capture_method=manual`` for
-        ``amount_minor`` (> 0) ``currency`` on ``card_ref`` of ``customer_id``. Returns
+        ``amount_minor`` (> 0) ``currency`` on ``card_ref`` of ``customer_id``; ``off_session``
+        for an automatic top-up (docs/payments.md#off-session-payments). Returns
         ``authorized``, ``requires_action`` (with ``client_secret``) or ``declined`` (a
         ``CardError``: the PaymentIntent, if Stripe made one, is its ``provider_ref``).
         Raises ``ValueError`` for a non-positive amount or a malformed currency,
@@ -395,6 +398,7 @@ class StripeProvider:
                     "capture_method": "manual",
                     "confirm": True,
                     "metadata": metadata,
+                    "off_session": off_session,
                 },
                 options={"idempotency_key": idempotency_key},
             )

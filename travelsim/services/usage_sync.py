@@ -53,6 +53,7 @@ from travelsim import db
 from travelsim.db import SessionFactory
 from travelsim.esim.addons import LIVE_STATUSES
 from travelsim.models import AddonState, Esim, EsimAddon, EsimSync, UsageDay, utcnow
+from travelsim.services import figures_hooks
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTError
 from travelsim.sft.models import (
@@ -192,8 +193,9 @@ async def sync_esims(
             ``synced_at``, and the statistics window ``[today - 29 days, today]``).
         concurrency: eSIMs read at once (>= 1).
 
-    Returns a :class:`SyncResult`. Never raises for a platform error of one eSIM (recorded in
-    ``EsimSync.last_error``); database errors other than a lost insert race propagate.
+    Returns a :class:`SyncResult` once the hooks of the synced eSIMs ran
+    (``figures_hooks.figures_changed``). Never raises for a platform error of one eSIM (recorded
+    in ``EsimSync.last_error``); database errors other than a lost insert race propagate.
     """
     ids = list(dict.fromkeys(esim_ids))
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -202,16 +204,14 @@ async def sync_esims(
         async with gate:
             return await _sync_one(client, esim_id, priority, session_factory, clock)
 
-    outcomes = await asyncio.gather(*(one(i) for i in ids))
-    result = SyncResult(list(outcomes))
+    result = SyncResult(list(await asyncio.gather(*(one(i) for i in ids))))
+    counts = {"synced": result.synced, "failed": len(result.failed)}
     log.info(
-        "usage sync done",
-        extra={
-            "esims": len(ids),
-            "synced": result.synced,
-            "failed": len(result.failed),
-            "changed_rows": result.changed_rows,
-        },
+        "usage sync done", extra={"esims": len(ids), **counts, "changed_rows": result.changed_rows}
+    )
+    # Then what acts on new figures (the automatic top-up: docs/business-rules.md#automatic-top-up).
+    await figures_hooks.figures_changed(
+        [o.esim_id for o in result.outcomes if o.ok], session_factory
     )
     return result
 

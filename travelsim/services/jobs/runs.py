@@ -64,10 +64,12 @@ from travelsim import db
 from travelsim.db import SessionFactory
 from travelsim.models import Order, OrderStatus, StaffAlert, User, utcnow
 from travelsim.services import (
+    auto_topup_fire,
     callbacks,
     catalogue,
     checkout_guard,
     email,
+    figures_hooks,
     inventory,
     live,
     notifications,
@@ -80,6 +82,10 @@ from travelsim.services.jobs.sync_plan import oldest_figure_age, order_for_sync,
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.models import Priority
+
+#: The scheduler's usage sync and callback sweep fire automatic top-ups
+#: (docs/business-rules.md#automatic-top-up).
+figures_hooks.register(auto_topup_fire.on_figures)
 
 __all__ = [
     "LOW_STOCK_ALERT",
