@@ -80,10 +80,18 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("gift_pending", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    # Set with the checkout's draft gift: order creation asks the gift table only when it is
+    # true, so a purchase that is no gift costs no extra query.
+    with op.batch_alter_table("checkout") as batch:
+        batch.add_column(
+            sa.Column("is_gift", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("checkout") as batch:
+        batch.drop_column("is_gift")
     with op.batch_alter_table("esim") as batch:
         batch.drop_column("gift_pending")
     op.drop_table("gift_link")

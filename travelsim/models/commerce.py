@@ -47,6 +47,8 @@ class Checkout(SQLModel, table=True):
     currency: str = Field(max_length=3)
     status: str = Field(default=CheckoutStatus.OPEN, max_length=16, index=True)
     device_confirmed: bool = False
+    #: A draft gift is attached (``services.gifts.mark_checkout``; docs/business-rules.md#gifts).
+    is_gift: bool = False
     reserved_until: datetime | None = utc_column()
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)

@@ -109,12 +109,15 @@ async def checkout_gift(session: AsyncSession, checkout_id: str) -> Gift | None:
     ).first()
 
 
-async def _open_new_esim_checkout(session: AsyncSession, user_id: int, checkout_id: str) -> None:
+async def _open_new_esim_checkout(
+    session: AsyncSession, user_id: int, checkout_id: str
+) -> Checkout:
     checkout = await session.get(Checkout, checkout_id)
     if checkout is None or checkout.user_id != user_id:
         raise GiftError("not_found")
     if checkout.kind != PurchaseKind.NEW_ESIM or checkout.status != CheckoutStatus.OPEN:
         raise GiftError("not_giftable")
+    return checkout
 
 
 async def mark_checkout(
@@ -132,7 +135,7 @@ async def mark_checkout(
     Raises :class:`GiftError` (``not_found``, ``not_giftable``, ``email_invalid``,
     ``own_address``, ``message_too_long``)."""
     assert buyer.id is not None
-    await _open_new_esim_checkout(session, buyer.id, checkout_id)
+    checkout = await _open_new_esim_checkout(session, buyer.id, checkout_id)
     address = normalise_recipient(recipient, buyer)
     text = clean_message(message)
     gift = (
@@ -143,7 +146,8 @@ async def mark_checkout(
         gift = Gift(checkout_id=checkout_id, buyer_id=buyer.id, recipient_email=address)
     gift.recipient_email, gift.message, gift.status = address, text, GiftStatus.DRAFT
     gift.locale = locale if locale in i18n.LOCALES else i18n.DEFAULT
-    session.add(gift)
+    checkout.is_gift = True
+    session.add_all([gift, checkout])
     await session.flush()
     return gift
 
@@ -152,18 +156,25 @@ async def unmark_checkout(session: AsyncSession, *, user_id: int, checkout_id: s
     """The open checkout ``checkout_id`` of ``user_id`` is no longer a gift (its draft is
     cancelled; nothing for a checkout that was none). Raises :class:`GiftError` as
     :func:`mark_checkout` for a checkout that is not the user's or no longer open."""
-    await _open_new_esim_checkout(session, user_id, checkout_id)
+    checkout = await _open_new_esim_checkout(session, user_id, checkout_id)
     gift = await checkout_gift(session, checkout_id)
+    checkout.is_gift = False
+    session.add(checkout)
     if gift is not None:
         gift.status, gift.cancelled_at = GiftStatus.CANCELLED, utcnow()
         session.add(gift)
-        await session.flush()
+    await session.flush()
 
 
-async def attach_to_order(session: AsyncSession, order: Order, esim: Esim) -> Gift | None:
-    """Inside ``order_creation.create_order``: when the order's checkout is a gift, the gift
-    becomes ``ordered`` for this order and its eSIM ``gift_pending`` (held by nobody).
-    Returns the gift, or ``None`` when the checkout is not one. Does not flush."""
+async def attach_to_order(
+    session: AsyncSession, order: Order, esim: Esim, checkout: Checkout
+) -> Gift | None:
+    """Inside ``order_creation.create_order``: when the order's checkout is a gift
+    (``checkout.is_gift``; no query otherwise), the gift becomes ``ordered`` for this order
+    and its eSIM ``gift_pending`` (held by nobody). Returns the gift, or ``None`` when the
+    checkout is not one. Does not flush."""
+    if not checkout.is_gift:
+        return None
     gift = await checkout_gift(session, order.checkout_id)
     if gift is None or order.kind != PurchaseKind.NEW_ESIM:
         return None

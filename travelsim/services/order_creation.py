@@ -169,7 +169,7 @@ async def create_order(
             for seq, name in enumerate(steps, start=1)
         ],
     )
-    await gifts.attach_to_order(session, order, esim)  # docs/business-rules.md#gifts
+    await gifts.attach_to_order(session, order, esim, checkout)  # docs/business-rules.md#gifts
     checkout.status = CheckoutStatus.PAID
     checkout.esim_id = esim.id
     checkout.reserved_until = None

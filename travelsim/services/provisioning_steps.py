@@ -349,7 +349,8 @@ async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
         if not ctx.esim.activation_code_enc:
             raise StepError("no activation code stored", retryable=False)
         try:  # a gift: the claim email, not the QR (docs/business-rules.md#gifts)
-            gift = await gifts.deliver(ctx.session, order, public_url=ctx.public_url)
+            if ctx.esim.gift_pending:  # only a gift's eSIM: no query for the others
+                gift = await gifts.deliver(ctx.session, order, public_url=ctx.public_url)
         except ValueError as exc:
             log.warning("gift email not queued: %s", exc, extra={"order_id": order.id})
             gift = "gift email not queued (invalid address)"
