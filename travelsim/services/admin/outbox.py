@@ -50,7 +50,7 @@ def mail_delivery_hint(settings: Settings) -> str | None:
     return (
         "SMTP is not configured (SMTP_HOST is not set): emails stay here, queued, "
         f"and are never sent. {where} To send them, set SMTP_HOST (and SMTP_PORT, "
-        "SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS as your server needs) in the "
+        "SMTP_USERNAME, SMTP_PASSWORD, SMTP_TLS or SMTP_STARTTLS as your server needs) in the "
         "environment or .env and restart; queued emails then go out."
     )
 

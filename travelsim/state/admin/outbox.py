@@ -57,8 +57,11 @@ class AdminOutboxState(ListMixin, AdminState):
             )
 
     def _on_open(self, query: Mapping[str, str]) -> None:
-        """Where mail goes without SMTP."""
+        """Where mail goes without SMTP; ``?status=`` filters (the home page's "Emails failed"
+        links to ``?status=failed``)."""
         self.mail_hint = admin.mail_delivery_hint(get_settings()) or ""
+        status = str(query.get("status", ""))
+        self.f_status = status if status in MAIL_STATUS_CHOICES[1:] else ANY
 
     @staff_background
     async def send_again(self, staff: Staff, email_id: str) -> None:
