@@ -5,6 +5,8 @@ Every entry point calls :func:`enforce` before it serves anything: ``rxconfig.py
 Granian worker), ``python -m travelsim.scheduler`` and ``python -m travelsim.cli``. The rules
 are in docs/architecture.md#security-modes-and-start-up-checks:
 
+* every mode: the device list loads (the shipped one and the seller's ``DEVICES_FILE``:
+  :func:`devices_problem`);
 * every mode: a ``SFT_CALLBACK_TOKEN`` that is set must be at least
   :data:`MIN_CALLBACK_TOKEN_CHARS` characters (an empty one would let anyone post callbacks);
 * ``demo``/``test``: they serve the demo mailbox (every traveler's links and QR codes), the
@@ -37,6 +39,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
+from travelsim.services import devices
 from travelsim.settings import Settings, get_settings
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "TEST_KEY_PREFIXES",
     "callback_token_problem",
     "checked_settings",
+    "devices_problem",
     "enforce",
     "is_loopback_host",
     "listen_host",
@@ -319,6 +323,16 @@ def _demo_stripe_problems(settings: Settings) -> list[str]:
     return found
 
 
+def devices_problem(settings: Settings) -> str | None:
+    """Why the device list (the shipped one merged with ``DEVICES_FILE``) cannot be used,
+    or ``None`` (``services.devices.load_devices`` says what is wrong)."""
+    try:
+        devices.device_list(settings)
+    except devices.DeviceListError as exc:
+        return f"DEVICES_FILE: {exc}"
+    return None
+
+
 def problems(settings: Settings) -> list[str]:
     """Every reason ``settings`` may not start a process, one line each (rules in the module
     docstring); ``[]`` when it may start."""
@@ -326,6 +340,9 @@ def problems(settings: Settings) -> list[str]:
     token = callback_token_problem(settings.sft_callback_token)
     if token:
         found.append(token)
+    devices = devices_problem(settings)
+    if devices:
+        found.append(devices)
     if settings.app_env in _DEMO_MODES:
         demo = _demo_url_problem(settings)
         if demo:
