@@ -14,6 +14,7 @@ import reflex as rx
 
 from travelsim.components.install_details import install_details
 from travelsim.components.layout import page
+from travelsim.components.network_facts import install_network
 from travelsim.i18n import _, localized
 from travelsim.state.install import InstallState
 
@@ -211,6 +212,7 @@ def install_page() -> rx.Component:
                         InstallState.mobile,
                         rx.vstack(
                             install_details(InstallState.details_url),
+                            install_network(),
                             qr_section(),
                             guides(),
                             spacing="4",
@@ -219,6 +221,7 @@ def install_page() -> rx.Component:
                         rx.grid(
                             qr_section(),
                             install_details(InstallState.details_url),
+                            install_network(),
                             guides(),
                             columns=rx.breakpoints(initial="1", md="2"),
                             spacing="4",

@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import Plan
+from travelsim.models import Order, Plan
 from travelsim.services import countries
+from travelsim.services.ownership import owned_esim
 
 __all__ = [
     "GENERATIONS",
@@ -30,6 +32,7 @@ __all__ = [
     "clean_apn",
     "clean_networks",
     "facts_for",
+    "facts_for_esim",
     "facts_of",
     "networks_text",
     "parse_networks_text",
@@ -174,6 +177,25 @@ async def facts_for(session: AsyncSession, plan_id: str) -> NetworkFacts | None:
     """The network facts of plan ``plan_id``, ``None`` for an unknown plan."""
     plan = await session.get(Plan, plan_id)
     return facts_of(plan) if plan is not None else None
+
+
+async def facts_for_esim(
+    session: AsyncSession, *, user_id: int | None, esim_id: int
+) -> NetworkFacts | None:
+    """The network facts of the plan the eSIM ``esim_id`` was last ordered with, for its
+    owner ``user_id`` only (``None``: not theirs, unknown, or no order)."""
+    esim = await owned_esim(session, user_id, esim_id)
+    if esim is None:
+        return None
+    plan_id = (
+        await session.exec(
+            select(Order.plan_id)
+            .where(col(Order.esim_id) == esim.id)
+            .order_by(col(Order.created_at).desc())
+            .limit(1)
+        )
+    ).first()
+    return await facts_for(session, plan_id) if plan_id is not None else None
 
 
 async def apn_for(session: AsyncSession, plan_id: str) -> str | None:
