@@ -121,12 +121,14 @@ def _answer() -> rx.Component:
 def _two_checks() -> rx.Component:
     return rx.vstack(
         rx.text(
-            rx.text.strong(_("Has it an eSIM? ")),
+            rx.text.strong(_("Has it an eSIM?")),
+            " ",
             _("Dial *#06#: if an EID is shown, the phone has an eSIM."),
             size="2",
         ),
         rx.text(
-            rx.text.strong(_("Is it carrier-locked? ")),
+            rx.text.strong(_("Is it carrier-locked?")),
+            " ",
             _(
                 "A phone bought from a carrier may be locked to it and refuse other eSIMs. "
                 "iPhone: Settings › General › About › Carrier Lock must say “No SIM "

@@ -26,14 +26,12 @@ def start_warning(facts: NetworkFacts, destinations: list[str]) -> str:
     if not facts.starts_anywhere or len(destinations) < 2:
         return ""
     names = sorted(countries.country(c).name for c in destinations)
-    return (
-        _(
-            "Your plan starts when your phone first connects in any of these countries. Turn data "
-            "roaming on only when you arrive."
-        )
-        + " "
-        + str(format_list(names, locale=i18n.current()))
+    sentence = _(
+        "Your plan starts when your phone first connects in any of these countries. Turn data "
+        "roaming on only when you arrive."
     )
+    listed = _("Countries: {names}.").format(names=format_list(names, locale=i18n.current()))
+    return f"{sentence} {listed}"
 
 
 def network_rows(facts: NetworkFacts) -> list[dict[str, str]]:
