@@ -125,3 +125,30 @@ def test_single_country_plan_checkout_has_no_start_warning(
     expect(page.get_by_test_id("start-warning")).to_have_count(0)
     # A desktop browser reports no model: nothing is suggested, the check says so.
     expect(page.get_by_test_id("device-verdict")).to_contain_text("Not checked yet")
+
+
+IPHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_an_iphone_is_asked_which_model(
+    app_url: str, app_env: dict[str, str], browser: Browser
+) -> None:
+    ctx = browser.new_context(viewport=PHONE, user_agent=IPHONE_UA, has_touch=True)
+    page = ctx.new_page()
+    sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
+    page.goto(f"{app_url}/buy/870101")
+    expect(page.get_by_text("iPhone: which model?")).to_be_visible()
+    expect(page.get_by_test_id("device-query")).to_have_count(0)
+    expect(page.get_by_test_id("device-verdict")).to_contain_text("Not checked yet")
+    page.locator("#device-iphone").click()
+    page.get_by_role("option", name="iPhone 15", exact=True).click()
+    verdict = page.get_by_test_id("device-verdict")
+    expect(verdict).to_contain_text("Apple iPhone 15 — supported, with a caveat")
+    expect(verdict).to_contain_text("US models have no SIM tray")
+    expect(verdict.get_by_role("link", name="Manufacturer's page")).to_have_attribute(
+        "href", "https://support.apple.com/en-us/101569"
+    )
+    ctx.close()
