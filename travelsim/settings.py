@@ -199,6 +199,11 @@ class Settings(BaseSettings):
     seller_address: str = "Rue de l'Exemple 1, 1000 Brussels, Belgium"
     seller_vat_number: str = "BE0000000000"
     catalogue_seed_file: Path = Field(PROJECT_ROOT / "travelsim" / "seed" / "catalogue.json")
+    devices_file: Path | None = Field(
+        None,
+        description="The seller's own list of eSIM-capable devices, merged over the shipped "
+        "travelsim/seed/devices.json (docs/esim.md#device-compatibility); checked at start-up.",
+    )
     support_email: str = Field(
         "support@travelsim.local",
         description="Seller's support address shown to travelers (e.g. who gives eSIM "

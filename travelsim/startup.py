@@ -5,6 +5,8 @@ Every entry point calls :func:`enforce` before it serves anything: ``rxconfig.py
 Granian worker), ``python -m travelsim.scheduler`` and ``python -m travelsim.cli``. The rules
 are in docs/architecture.md#security-modes-and-start-up-checks:
 
+* every mode: the device list loads (the shipped one and the seller's ``DEVICES_FILE``:
+  :func:`devices_problem`);
 * every mode: a ``SFT_CALLBACK_TOKEN`` that is set must be at least
   :data:`MIN_CALLBACK_TOKEN_CHARS` characters (an empty one would let anyone post callbacks);
 * ``demo``/``test``: they serve the demo mailbox (every traveler's links and QR codes), the
@@ -40,6 +42,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from pydantic import SecretStr, ValidationError
 
+from travelsim.services import devices
 from travelsim.settings import Settings, get_settings
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "TEST_KEY_PREFIXES",
     "callback_token_problem",
     "checked_settings",
+    "devices_problem",
     "enforce",
     "is_loopback_host",
     "listen_host",
@@ -333,18 +337,23 @@ def smtp_problems(settings: Settings) -> list[str]:
         )
     if settings.smtp_ca_file is not None and not settings.smtp_ca_file.is_file():
         found.append(f"SMTP_CA_FILE {settings.smtp_ca_file} is not a file")
-    plain = not (settings.smtp_tls or settings.smtp_starttls)
-    if (
-        settings.smtp_host
-        and settings.smtp_username
-        and plain
-        and not is_loopback_host(settings.smtp_host)
-    ):
+    plain, host = not (settings.smtp_tls or settings.smtp_starttls), settings.smtp_host or ""
+    if host and settings.smtp_username and plain and not is_loopback_host(host):
         found.append(
             "SMTP_USERNAME is set without SMTP_TLS or SMTP_STARTTLS: the password would cross "
             "the network in clear (docs/going-live.md#email)"
         )
     return found
+
+
+def devices_problem(settings: Settings) -> str | None:
+    """Why the device list (the shipped one merged with ``DEVICES_FILE``) cannot be used,
+    or ``None`` (``services.devices.load_devices`` says what is wrong)."""
+    try:
+        devices.device_list(settings)
+    except devices.DeviceListError as exc:
+        return f"DEVICES_FILE: {exc}"
+    return None
 
 
 def problems(settings: Settings) -> list[str]:
@@ -361,6 +370,9 @@ def problems(settings: Settings) -> list[str]:
                 f"METRICS_TOKEN is set but {length} characters long: at least "
                 f"{MIN_CALLBACK_TOKEN_CHARS} are needed; unset it to turn /metrics off"
             )
+    devices = devices_problem(settings)
+    if devices:
+        found.append(devices)
     if settings.app_env in _DEMO_MODES:
         demo = _demo_url_problem(settings)
         if demo:

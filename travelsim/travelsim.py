@@ -34,10 +34,12 @@ from travelsim.state.auto_topup import AutoTopupState
 from travelsim.state.buy import BuyState
 from travelsim.state.catalogue import CatalogueState
 from travelsim.state.currency import CurrencyState
+from travelsim.state.device_check import DeviceCheckState
 from travelsim.state.esim import EsimState
 from travelsim.state.gift import GiftCheckoutState, GiftPanelState
 from travelsim.state.gift_claim import GiftClaimState
 from travelsim.state.install import InstallState
+from travelsim.state.network_facts import CheckoutNetworkState, InstallNetworkState
 from travelsim.state.order import OrderState
 from travelsim.state.receipt import ReceiptState
 from travelsim.state.security import (
@@ -77,12 +79,22 @@ PAGES = [
     ),
     (signin, "/signin", N_("Sign in"), AuthPageState.load),
     (signup, "/signup", N_("Create account"), AuthPageState.load),
-    (buy, "/buy/[buy_plan_id]", N_("Checkout"), [BuyState.load, GiftCheckoutState.load]),
+    (
+        buy,
+        "/buy/[buy_plan_id]",
+        N_("Checkout"),
+        [BuyState.load, GiftCheckoutState.load, DeviceCheckState.load, CheckoutNetworkState.load],
+    ),
     (order_page, "/orders/[order_ref]", N_("Your order"), [OrderState.load, GiftPanelState.load]),
     (receipt_page, "/orders/[order_ref]/receipt", N_("Receipt"), ReceiptState.load),
     (account_page, "/account", N_("My eSIMs"), AccountState.load),
     (esim_page, "/esims/[esim_ref]", N_("Your eSIM"), [EsimState.load, AutoTopupState.load]),
-    (install_page, "/esims/[esim_ref]/install", N_("Install your eSIM"), InstallState.load),
+    (
+        install_page,
+        "/esims/[esim_ref]/install",
+        N_("Install your eSIM"),
+        [InstallState.load, InstallNetworkState.load],
+    ),
     (topup_page, "/esims/[esim_ref]/topup", N_("Buy more data"), TopupState.load),
     (security_page, "/security", N_("Security & privacy"), SecurityState.load),
     (totp_page, "/security/totp", N_("Two-step verification"), TotpState.load),

@@ -7,10 +7,13 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
     String,
+    false,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -23,8 +26,8 @@ class Plan(SQLModel, table=True):
     Platform fields (``sft_*``, volume, validity, activation) are synced from SFT's
     ``QueryRatePlan`` (docs/sft-platform.md#queryrateplan) and overwritten by every sync.
     Seller-owned fields (price, currency, display name, destinations, activation policy text,
-    on-sale flag) are never touched by the sync. A plan without a price can never be on sale
-    (database check constraint).
+    on-sale flag, network facts) are never touched by the sync. A plan without a price can
+    never be on sale (database check constraint).
     """
 
     __tablename__ = "plan"
@@ -59,6 +62,25 @@ class Plan(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=100, description="e.g. Europe, Global")
     activation_policy: str | None = Field(default=None, max_length=500)
     on_sale: bool = False
+    #: Network facts (docs/esim.md#network-facts), seller-owned: the partner networks per
+    #: covered country, ``{"FR": [{"name": "Orange", "generation": "5G"}]}`` (``generation``
+    #: ``4G`` or ``5G``; services/network_facts.py checks them).
+    networks: dict[str, list[dict[str, str]]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    hotspot: bool = Field(
+        default=True,
+        sa_column=Column(Boolean, nullable=False, server_default=true()),
+        description="Sharing the data with other devices (tethering) is allowed",
+    )
+    apn: str | None = Field(
+        default=None, max_length=100, description="APN the traveler must set by hand, else None"
+    )
+    starts_anywhere: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+        description="The plan starts when the phone first connects in any covered country",
+    )
     updated_at: datetime | None = utc_column()
 
     @property

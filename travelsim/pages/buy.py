@@ -8,8 +8,10 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.card_element import card_element
+from travelsim.components.device_check import device_check
 from travelsim.components.gift import checkout_gift_box
 from travelsim.components.layout import page
+from travelsim.components.network_facts import checkout_networks
 from travelsim.i18n import _, localized
 from travelsim.state.buy import NEW_CARD, BuyState
 
@@ -94,6 +96,7 @@ def confirm_step() -> rx.Component:
             value=BuyState.destination,
             on_change=BuyState.set_destination,
         ),
+        device_check(),
         rx.checkbox(
             _("My phone supports eSIM"),
             checked=BuyState.device_esim,
@@ -323,7 +326,7 @@ def buy() -> rx.Component:
                         ),
                         width="100%",
                     ),
-                    plan_summary(),
+                    rx.vstack(plan_summary(), checkout_networks(), spacing="4", width="100%"),
                     columns=rx.breakpoints(initial="1", md="2"),
                     spacing="6",
                     align="start",

@@ -15,6 +15,7 @@ import reflex as rx
 from travelsim import i18n
 from travelsim.components.install_details import install_details
 from travelsim.components.layout import page
+from travelsim.components.network_facts import install_network
 from travelsim.components.offline_card import offline_card
 from travelsim.i18n import _, localized
 from travelsim.services import installation
@@ -209,6 +210,7 @@ def install_page() -> rx.Component:
                         InstallState.mobile,
                         rx.vstack(
                             install_details(InstallState.details_url),
+                            install_network(),
                             qr_section(),
                             guides(),
                             keep_section(),
@@ -218,6 +220,7 @@ def install_page() -> rx.Component:
                         rx.grid(
                             qr_section(),
                             install_details(InstallState.details_url),
+                            install_network(),
                             guides(),
                             keep_section(),
                             columns=rx.breakpoints(initial="1", md="2"),

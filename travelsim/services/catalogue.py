@@ -24,7 +24,7 @@ from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, format_days, format_money
 from travelsim.i18n import _, ngettext
 from travelsim.models import Plan, PlanPrice, utcnow
-from travelsim.services import countries, plan_texts
+from travelsim.services import countries, network_facts, plan_texts
 from travelsim.settings import Settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.models import ActivatedBy, SkippedPlan
@@ -111,8 +111,12 @@ async def sync_plans(client: SFTClient, session: AsyncSession) -> SyncReport:
 
 
 def read_seed(path: Path) -> list[dict[str, Any]]:
-    """Parse the seller seed file: ``{"plans": [{plan_id, display_name, texts, price,
-    currency, prices, destinations, region, activation_policy, on_sale}]}``.
+    """Parse the seller seed file: ``{"networks": {...}, "plans": [{plan_id, display_name,
+    texts, price, currency, prices, destinations, region, activation_policy, on_sale,
+    networks, hotspot, apn, starts_anywhere}]}``.
+
+    The network facts (:func:`_seed_network_facts`, docs/esim.md#network-facts): a plan
+    without its own ``networks`` gets the file's shared ones for its destinations.
 
     ``price`` is a decimal string in major units ("9.90") in the plan's base ``currency``;
     ``prices`` (optional) the seller's prices in other currencies, ``{"USD": "4.90"}``, each a
@@ -125,6 +129,7 @@ def read_seed(path: Path) -> list[dict[str, Any]]:
     plan without a base price, or texts ``plan_texts.clean_texts`` refuses (an unknown
     language code)."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    shared = network_facts.clean_networks(data.get("networks", {}), where="seed networks")
     rows: list[dict[str, Any]] = []
     for raw in data["plans"]:
         currency = raw.get("currency")
@@ -147,9 +152,30 @@ def read_seed(path: Path) -> list[dict[str, Any]]:
                 "region": raw.get("region"),
                 "activation_policy": raw.get("activation_policy"),
                 "on_sale": bool(raw.get("on_sale", True)) and bool(price and currency),
+                **_seed_network_facts(str(raw["plan_id"]), raw, shared),
             }
         )
     return rows
+
+
+def _seed_network_facts(
+    plan_id: str, raw: Mapping[str, Any], shared: dict[str, list[dict[str, str]]]
+) -> dict[str, Any]:
+    """The network facts of one seed plan (docs/esim.md#network-facts): its own
+    ``networks`` or else the file's shared ``networks`` (kept for the plan's destinations by
+    :func:`apply_seed`), ``hotspot`` (default true), ``apn`` (default none),
+    ``starts_anywhere`` (default false). Raises ``ValueError`` naming the plan."""
+    where = f"seed plan {plan_id}"
+    own = raw.get("networks")
+    hotspot, anywhere = raw.get("hotspot", True), raw.get("starts_anywhere", False)
+    if not isinstance(hotspot, bool) or not isinstance(anywhere, bool):
+        raise ValueError(f"{where}: hotspot and starts_anywhere must be true or false")
+    return {
+        "networks": network_facts.clean_networks(own, where=where) if own is not None else shared,
+        "hotspot": hotspot,
+        "apn": network_facts.clean_apn(raw.get("apn"), where=where),
+        "starts_anywhere": anywhere,
+    }
 
 
 def _seed_prices(plan_id: str, raw: Any, base: str | None) -> dict[str, int]:
@@ -196,6 +222,7 @@ async def apply_seed(session: AsyncSession, rows: list[dict[str, Any]]) -> list[
             await _seed_texts(session, plan.plan_id, row["texts"])
         if not row["destinations"]:
             plan.destinations = list(plan.sft_countries)
+        plan.networks = {c: n for c, n in row["networks"].items() if c in plan.destinations}
         session.add(plan)
         await session.execute(delete(PlanPrice).where(col(PlanPrice.plan_id) == plan.plan_id))
         for cur, minor in row.get("prices", {}).items():

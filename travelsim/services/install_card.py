@@ -124,7 +124,7 @@ def _card(
         lpa=view.lpa or "",
         smdp_address=view.smdp_address or "",
         matching_id=view.matching_id or "",
-        apn=installation.apn_for(plan.plan_id if plan else None),
+        apn=installation.apn_for(plan),
         facts=facts,
         steps=tuple(
             (name, tuple(_(step) for step in steps)) for name, steps in installation.INSTALL_STEPS

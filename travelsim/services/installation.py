@@ -20,7 +20,7 @@ from travelsim.esim import ActivationCode, InvalidActivationCode, android_link, 
 from travelsim.esim.lifecycle import InstallState, install_state
 from travelsim.i18n import N_, _
 from travelsim.keys import secret_box
-from travelsim.models import Esim, Order, OrderStatus, User
+from travelsim.models import Esim, Order, OrderStatus, Plan, User
 from travelsim.services.ownership import owned_esim
 from travelsim.settings import Settings, get_settings
 
@@ -148,13 +148,13 @@ def support_contact(settings: Settings | None = None) -> SupportContact:
     )
 
 
-def apn_for(plan_id: str | None) -> str:
-    """The APN the traveler may type if the phone asks, for the eSIM's plan ``plan_id``, in
-    the active language. The catalogue holds no APN per plan yet: the profile sets it, so this
-    is :data:`APN_AUTOMATIC` ("Set automatically") for every plan. The one place the install
-    card reads the APN from (docs/esim.md#offline-install-card)."""
-    del plan_id  # no per-plan APN in the catalogue yet
-    return _(APN_AUTOMATIC)
+def apn_for(plan: Plan | None) -> str:
+    """The APN line of the eSIM's plan ``plan``, in the active language: the APN the seller
+    says must be set by hand (``Plan.apn``, docs/esim.md#network-facts), else
+    :data:`APN_AUTOMATIC` ("Set automatically": the profile sets it). The one place the
+    install card reads the APN from (docs/esim.md#offline-install-card)."""
+    apn = (plan.apn or "").strip() if plan is not None else ""
+    return apn or _(APN_AUTOMATIC)
 
 
 def confirmation_code_text(contact: SupportContact) -> str:

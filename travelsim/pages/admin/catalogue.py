@@ -56,11 +56,8 @@ def _plan_editor() -> rx.Component:
                     s.edit["destinations"],
                 ),
                 _text_fields(),
-                rx.hstack(
-                    rx.checkbox(name="on_sale", default_checked=s.edit_on_sale, id="f-on_sale"),
-                    rx.text("On sale", as_="label", html_for="f-on_sale", size="2"),
-                    align="center",
-                ),
+                _network_fields(),
+                _checkbox("on_sale", "On sale", s.edit_on_sale),
                 rx.hstack(
                     rx.button("Save", type="submit"),
                     rx.button("Cancel", type="button", variant="soft", on_click=s.cancel_edit),
@@ -73,6 +70,56 @@ def _plan_editor() -> rx.Component:
             key=s.editing,
         ),
         data_testid="plan-editor",
+    )
+
+
+def _checkbox(name: str, label: str, checked: Any) -> rx.Component:
+    return rx.hstack(
+        rx.checkbox(name=name, default_checked=checked, id=f"f-{name}"),
+        rx.text(label, as_="label", html_for=f"f-{name}", size="2"),
+        align="center",
+    )
+
+
+def _network_fields() -> rx.Component:
+    """The plan's network facts (docs/esim.md#network-facts): partner networks per country,
+    the APN to set by hand, hotspot, starts in any covered country."""
+    s = AdminCatalogueState
+    return rx.vstack(
+        rx.text("Network facts (shown at checkout and on the install page)", size="2"),
+        rx.vstack(
+            rx.el.label(
+                "Partner networks (e.g. FR: Orange 5G, SFR 4G; ES: Movistar 5G)",
+                html_for="f-networks",
+                font_size="12px",
+                font_weight="500",
+            ),
+            rx.text_area(
+                id="f-networks",
+                name="networks",
+                default_value=s.edit["networks"],
+                rows="3",
+                width="100%",
+                max_length=5000,
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        rx.flex(
+            field("APN to set by hand (empty = automatic)", "apn", s.edit["apn"], max_length=100),
+            wrap="wrap",
+            spacing="3",
+            width="100%",
+        ),
+        _checkbox("hotspot", "Hotspot (tethering) allowed", s.edit_hotspot),
+        _checkbox(
+            "starts_anywhere",
+            "Starts when the phone first connects in any covered country",
+            s.edit_starts_anywhere,
+        ),
+        spacing="2",
+        width="100%",
+        data_testid="plan-network",
     )
 
 

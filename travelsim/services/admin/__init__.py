@@ -31,7 +31,12 @@ from travelsim.services.admin.base import (
     parse_filter_day,
     staff_user,
 )
-from travelsim.services.admin.catalogue import last_sync_skips, list_plans, update_plan
+from travelsim.services.admin.catalogue import (
+    NetworkEdit,
+    last_sync_skips,
+    list_plans,
+    update_plan,
+)
 from travelsim.services.admin.esims import esim_detail, list_esims, refresh_esim, set_suspended
 from travelsim.services.admin.goodwill import goodwill_addon
 from travelsim.services.admin.orders import (
@@ -73,6 +78,7 @@ __all__ = [
     "ORDER_STATUSES",
     "PROFILE_STATUSES",
     "ActionResult",
+    "NetworkEdit",
     "Overview",
     "PageResult",
     "RefundDecision",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -18,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db
 from travelsim.formatting import decimal_to_minor, format_bytes, minor_to_decimal
 from travelsim.models import JobRun, Plan, PlanPrice, PlanText, utcnow
-from travelsim.services import catalogue, countries, plan_texts
+from travelsim.services import catalogue, countries, network_facts, plan_texts
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -94,6 +95,10 @@ async def list_plans(
                 "currency": plan.currency or "",
                 "destinations": " ".join(plan.destinations),
                 "on_sale": "yes" if plan.on_sale else "no",
+                "networks": network_facts.networks_text(plan.networks),
+                "hotspot": "yes" if plan.hotspot else "no",
+                "apn": plan.apn or "",
+                "starts_anywhere": "yes" if plan.starts_anywhere else "no",
                 "platform": plan.sft_status if plan.present_on_platform else "missing",
                 "edited": _when(plan.updated_at),
             }
@@ -225,6 +230,7 @@ async def update_plan(
     on_sale: bool,
     texts: Mapping[str, Mapping[str, str]] | None = None,
     prices: Mapping[str, str] | None = None,
+    network: NetworkEdit | None = None,
 ) -> ActionResult:
     """Edit a plan's seller fields: ``price`` in major units (``"4.50"``; empty = no
     price), ISO 4217 ``currency``, display name (empty = the platform name), destinations
@@ -235,7 +241,8 @@ async def update_plan(
     {"display_name": ..., "description": ...}}`` (an empty text = the English one is shown; a
     language left out is not changed; docs/i18n.md#plan-texts). Sets ``Plan.updated_at``, so
     the seed never overwrites staff edits. Every change, prices in other currencies and texts
-    too, is in the audit entry."""
+    too, is in the audit entry. ``network``: the network facts (:class:`NetworkEdit`,
+    docs/esim.md#network-facts; ``None`` leaves them as they are)."""
 
     async def body() -> str:
         name = " ".join(display_name.split())[:200] or None
@@ -245,6 +252,7 @@ async def update_plan(
             raise Refused("a plan without a price cannot be on sale")
         codes = _parse_destinations(destinations)
         cleaned_texts = _parse_texts(texts)
+        facts = _parse_network(network) if network is not None else None
         async with db.session() as s:
             plan = await s.get(Plan, plan_id)
             if plan is None:
@@ -257,12 +265,16 @@ async def update_plan(
                 **_price_texts(stored, set(stored) | set(wanted)),
                 "destinations": " ".join(plan.destinations),
                 "on_sale": plan.on_sale,
+                **_network_audit(plan),
             }
             plan.display_name = name
             plan.price_minor = price_minor
             plan.currency = cur
             plan.destinations = codes
             plan.on_sale = on_sale
+            if facts is not None:
+                for key, value in facts.items():
+                    setattr(plan, key, value)
             plan.updated_at = utcnow()
             s.add(plan)
             text_changes = await plan_texts.save_texts(s, plan_id, cleaned_texts)
@@ -276,12 +288,48 @@ async def update_plan(
                 **_price_texts(wanted, set(stored) | set(wanted)),
                 "destinations": " ".join(codes),
                 "on_sale": on_sale,
+                **_network_audit(plan),
             }
         changes = [f"{k}: {before[k]!s} -> {after[k]!s}" for k in before if before[k] != after[k]]
         changes += text_changes
         return "; ".join(changes) or "no change"
 
     return await _act(staff, "plan.update", "plan", plan_id, body)
+
+
+@dataclass(frozen=True)
+class NetworkEdit:
+    """The editor's network facts of a plan (docs/esim.md#network-facts): ``networks`` as
+    text (``"FR: Orange 5G, SFR 4G; ES: Movistar 5G"``), ``apn`` (empty = set
+    automatically), ``hotspot`` allowed, ``starts_anywhere``."""
+
+    networks: str
+    hotspot: bool
+    apn: str
+    starts_anywhere: bool
+
+
+def _parse_network(edit: NetworkEdit) -> dict[str, Any]:
+    """The plan fields of ``edit``; :class:`Refused` says what cannot be read."""
+    try:
+        return {
+            "networks": network_facts.parse_networks_text(edit.networks),
+            "apn": network_facts.clean_apn(edit.apn, where="apn"),
+            "hotspot": edit.hotspot,
+            "starts_anywhere": edit.starts_anywhere,
+        }
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
+
+
+def _network_audit(plan: Plan) -> dict[str, Any]:
+    """The audit's words for a plan's network facts."""
+    return {
+        "networks": network_facts.networks_text(plan.networks) or "none",
+        "hotspot": plan.hotspot,
+        "apn": plan.apn or "automatic",
+        "starts_anywhere": plan.starts_anywhere,
+    }
 
 
 def _price_texts(prices: Mapping[str, int], currencies: set[str]) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """``/admin/catalogue``: the plans, and the editor of one plan's seller fields (display
 name, price, prices in the other currencies of ``Settings.currencies``, destinations, on
-sale, the texts in each other language)."""
+sale, the texts in each other language, the network facts)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from travelsim import db
 from travelsim.services import admin, plan_texts
-from travelsim.services.admin import PageResult, Staff
+from travelsim.services.admin import NetworkEdit, PageResult, Staff
 from travelsim.services.admin.catalogue import text_key
 from travelsim.settings import get_settings
 from travelsim.state.admin.base import (
@@ -28,6 +28,8 @@ class AdminCatalogueState(ListMixin, AdminState):
     editing: str = ""
     edit: dict[str, str] = {}
     edit_on_sale: bool = False
+    edit_hotspot: bool = True
+    edit_starts_anywhere: bool = False
     #: The last catalogue sync: when, and the platform plans it skipped with their reasons.
     synced_at: str = ""
     skipped: list[dict[str, str]] = []
@@ -62,6 +64,8 @@ class AdminCatalogueState(ListMixin, AdminState):
         self.editing = plan_id
         self.edit = dict(row)
         self.edit_on_sale = row["on_sale"] == "yes"
+        self.edit_hotspot = row["hotspot"] == "yes"
+        self.edit_starts_anywhere = row["starts_anywhere"] == "yes"
 
     @staff_event
     async def cancel_edit(self, staff: Staff) -> None:
@@ -87,10 +91,22 @@ class AdminCatalogueState(ListMixin, AdminState):
             on_sale=bool(form.get("on_sale")),
             texts=form_texts(form),
             prices=prices,
+            network=form_network(form),
         )
         if outcome.ok:
             self.editing, self.edit = "", {}
         await self._report(outcome)
+
+
+def form_network(form: Mapping[str, Any]) -> NetworkEdit:
+    """The editor's network facts (fields ``networks``, ``apn``, checkboxes ``hotspot`` and
+    ``starts_anywhere``: docs/esim.md#network-facts) as ``admin.update_plan`` takes them."""
+    return NetworkEdit(
+        networks=str(form.get("networks", ""))[:5000],
+        hotspot=bool(form.get("hotspot")),
+        apn=str(form.get("apn", ""))[:100],
+        starts_anywhere=bool(form.get("starts_anywhere")),
+    )
 
 
 def form_texts(form: Mapping[str, Any]) -> dict[str, dict[str, str]]:
