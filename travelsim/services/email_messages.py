@@ -26,26 +26,8 @@ from travelsim.services import installation
 
 __all__ = ["html_text", "installation_email", "provider_linked_email", "topup_email"]
 
-#: The install guides of the install page (``pages/install.py``), the same texts, per phone.
-INSTALL_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "iPhone",
-        (
-            N_("Settings › Mobile Service › Add eSIM › Use QR Code."),
-            N_("Scan the code, or tap “Enter details manually”."),
-            N_("Label it “Travel”, keep your usual line for calls if you like."),
-            N_("At your destination: turn on Data Roaming for the Travel line."),
-        ),
-    ),
-    (
-        "Android",
-        (
-            N_("Settings › Network & internet › SIMs › Add eSIM."),
-            N_("Scan the code, or choose “Need help?” › enter it manually."),
-            N_("At your destination: turn the eSIM on and enable roaming."),
-        ),
-    ),
-)
+#: The install guides of the install page, the same texts, per phone (one list: the page's).
+INSTALL_STEPS = installation.INSTALL_STEPS
 #: The signature: the brand's name, in every language.
 SIGNATURE = "TravelSIM"
 #: The greeting every email opens with.
