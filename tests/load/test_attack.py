@@ -330,8 +330,10 @@ async def test_every_traveler_handler_refuses_a_forged_tab(world: World) -> None
     print(f"\n{len(called)} handlers called from a forged tab: {', '.join(called)}")
     # Background events cannot run on a detached state. Each re-checks ownership inside:
     # poll_payment reads through checkout_outcome.payment_outcome (owned_checkout), and
-    # remove_marked_card through saved_cards.remove_card (the card's user_id).
+    # remove_marked_card through saved_cards.remove_card (the card's user_id), and
+    # AutoTopupState.watch through auto_topup.view (the signed-in user's own eSIM only).
     assert set(skipped) <= {
+        "AutoTopupState.watch",
         "EsimState.watch",
         "EsimState.refresh",
         "OrderState.watch",
