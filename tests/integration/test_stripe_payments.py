@@ -33,6 +33,7 @@ from checkout_support import (  # noqa: F401 - fixtures
     add_plan,
     add_user,
     buy,
+    make_staff,
     pass_3ds,
     pay_checkout,
     sft_clients,
@@ -48,7 +49,6 @@ from tests.stripe_support import RunningLocalStripe, card_token
 from travelsim import db
 from travelsim.models import Checkout, Order, Payment, Plan, User, utcnow
 from travelsim.services import admin, checkout, payment_recovery, provisioning
-from travelsim.services.admin import Staff
 from travelsim.services.checkout_outcome import PayOutcome
 from travelsim.services.payments import (
     ChargeResult,
@@ -120,18 +120,6 @@ def closed_port_provider() -> StripeProvider:
         max_network_retries=0,
         timeout_seconds=2.0,
     )
-
-
-async def make_staff(email: str = "boss@example.com") -> Staff:
-    user = await add_user(email)
-    async with db.session() as s:
-        row = await s.get(User, user.id)
-        assert row is not None
-        row.is_staff = True
-        s.add(row)
-        await s.commit()
-    assert user.id is not None
-    return Staff(user.id, email)
 
 
 # --- the hold, the capture, the release -------------------------------------------------------
