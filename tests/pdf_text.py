@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import zlib
 
-_OBJ = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_OBJ_START = re.compile(rb"(\d+) 0 obj")
+_STREAM_START = re.compile(rb"stream\r?\n")
+_LENGTH = re.compile(rb"/Length (\d+)(?! \d+ R)")
 _FONT_REF = re.compile(rb"/(F\w+) (\d+) 0 R")
 _TO_UNICODE = re.compile(rb"/ToUnicode (\d+) 0 R")
 _DESCENDANT = re.compile(rb"/DescendantFonts \[\s*(\d+) 0 R")
@@ -22,14 +23,34 @@ _SHOW = re.compile(rb"/(F\w+) [\d.]+ Tf|<([0-9A-Fa-f]*)>|\(((?:\\.|[^\\)])*)\)|(
 
 
 def _objects(pdf: bytes) -> dict[int, bytes]:
-    return {int(m.group(1)): m.group(2) for m in _OBJ.finditer(pdf)}
+    """Object number → its body (dictionary and any stream), up to ``endobj``.
+
+    A stream's bytes are taken by its ``/Length`` (§7.3.8.1), never by searching for
+    ``endstream``/``endobj``: compressed data may hold those bytes, or end in a byte that
+    looks like the end-of-line before ``endstream``.
+    """
+    objects: dict[int, bytes] = {}
+    pos = 0
+    while (start := _OBJ_START.search(pdf, pos)) is not None:
+        body_start = start.end()
+        end = pdf.index(b"endobj", body_start)
+        stream = _STREAM_START.search(pdf, body_start, end)
+        length = _LENGTH.search(pdf, body_start, stream.start()) if stream else None
+        if stream is not None and length is not None:
+            data_end = stream.end() + int(length.group(1))
+            end = pdf.index(b"endobj", data_end)
+        objects[int(start.group(1))] = pdf[body_start:end]
+        pos = end + len(b"endobj")
+    return objects
 
 
 def _stream(body: bytes) -> bytes:
-    found = _STREAM.search(body)
+    """A body's stream data: exactly ``/Length`` bytes, inflated when ``/FlateDecode``."""
+    found = _STREAM_START.search(body)
     if found is None:
         return b""
-    raw = found.group(1)
+    length = _LENGTH.search(body, 0, found.start())
+    raw = body[found.end() : found.end() + int(length.group(1))] if length else b""
     return zlib.decompress(raw) if b"/FlateDecode" in body[: found.start()] else raw
 
 
