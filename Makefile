@@ -76,6 +76,8 @@ demo: seed
 SERVE_HOST ?= 127.0.0.1
 serve: export APP_ENV := production
 serve: install
+	@# `make serve APP_ENV=staging`: the rehearsal (docs/going-live.md#rehearse-on-one-machine)
+	@case "$$APP_ENV" in production|staging) ;; *) echo "make serve runs APP_ENV=production (or staging, the rehearsal), not $$APP_ENV" >&2; exit 2;; esac
 	@$(BIN)/python -m travelsim.cli check --serve
 	$(BIN)/alembic upgrade head
 	@# /metrics sums every worker's counters from this directory, emptied at each start

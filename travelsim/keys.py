@@ -25,7 +25,7 @@ def build_secret_box(settings: Settings) -> SecretBox:
     when ``ENCRYPTION_KEY`` is unset."""
     if settings.encryption_key is not None:
         return SecretBox.from_key_list(settings.encryption_key.get_secret_value())
-    if settings.app_env == "production":
+    if settings.production_like:
         raise RuntimeError("ENCRYPTION_KEY must be set in production")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SecretBox([load_or_create_key(settings.data_dir / "encryption.key")])
@@ -44,7 +44,7 @@ def build_signing_key(settings: Settings, purpose: str) -> bytes:
     in production when ``SECRET_KEY`` is unset."""
     if settings.secret_key is not None:
         master = settings.secret_key.get_secret_value().encode()
-    elif settings.app_env == "production":
+    elif settings.production_like:
         raise RuntimeError("SECRET_KEY must be set in production")
     else:
         master = _generated_signing_key(settings.data_dir / "signing.key")

@@ -31,11 +31,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     # --- application -----------------------------------------------------------------
-    app_env: Literal["demo", "test", "production"] = Field(
+    app_env: Literal["demo", "test", "staging", "production"] = Field(
         "production",
-        description="production (the default: unset fails closed), demo (`make demo`: the "
-        "demo mailbox, seeded accounts, generated keys, loopback only) or test (the test "
-        "suite). Start-up checks per mode: docs/architecture.md"
+        description="production (the default: unset fails closed), staging (production's "
+        "rules with Stripe test keys and the SFT simulator on loopback: the rehearsal of "
+        "going live), demo (`make demo`: the demo mailbox, seeded accounts, generated keys, "
+        "loopback only) or test (the test suite). Start-up checks per mode: "
+        "docs/architecture.md"
         "#security-modes-and-start-up-checks.",
     )
     demo_allow_lan: bool = Field(
@@ -378,11 +380,15 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         """True when cookies carry ``Secure``: whenever ``PUBLIC_URL`` is ``https://`` (any
-        mode), and always in production (browsers keep ``Secure`` cookies on
+        mode), and always in production and staging (browsers keep ``Secure`` cookies on
         ``http://localhost``)."""
-        return self.app_env == "production" or self.public_url.strip().lower().startswith(
-            "https://"
-        )
+        return self.production_like or self.public_url.strip().lower().startswith("https://")
+
+    @property
+    def production_like(self) -> bool:
+        """``production`` or ``staging`` (its rehearsal): keys only from the environment,
+        no demo mailbox, seeded accounts or simulator controls."""
+        return self.app_env in ("production", "staging")
 
     def _raw_database_url(self) -> str:
         if self.database_url:

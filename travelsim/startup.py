@@ -17,7 +17,10 @@ are in docs/architecture.md#security-modes-and-start-up-checks:
   environment (never files generated into ``DATA_DIR``), ``https://`` unless loopback, and
   a real Stripe account in live mode: ``STRIPE_SECRET_KEY`` (``sk_live_``/``rk_live_``),
   ``STRIPE_PUBLISHABLE_KEY`` (``pk_live_``), ``STRIPE_WEBHOOK_SECRET`` (``whsec_``), no test
-  key and no ``STRIPE_API_BASE`` override;
+  key and no ``STRIPE_API_BASE`` override (:mod:`travelsim.startup_stripe`);
+* ``staging`` (the rehearsal of going live): production's rules, but Stripe test keys only
+  and the SFT platform and any ``STRIPE_API_BASE`` on loopback (the standalone simulator and
+  a localstripe), so it can move neither real money nor real eSIMs;
 * ``demo``/``test`` also refuse a Stripe live key, and a ``STRIPE_SECRET_KEY`` (Stripe test
   mode) without its publishable key and webhook secret;
 * every mode, mail (:func:`smtp_problems`): not both ``SMTP_TLS`` and ``SMTP_STARTTLS``, an
@@ -44,6 +47,14 @@ from pydantic import SecretStr, ValidationError
 
 from travelsim.services import devices
 from travelsim.settings import Settings, get_settings
+from travelsim.startup_stripe import (
+    LIVE_KEY_PREFIXES,
+    LIVE_SECRET_PREFIXES,
+    TEST_KEY_PREFIXES,
+    demo_stripe_problems,
+    production_stripe_problems,
+    staging_problems,
+)
 
 __all__ = [
     "KNOWN_DEMO_SECRETS",
@@ -92,10 +103,6 @@ LAN_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
 _DEMO_MODES = ("demo", "test")
-#: Stripe key prefixes (https://docs.stripe.com/keys): test mode, live secret, any live key.
-TEST_KEY_PREFIXES = ("sk_test_", "pk_test_", "rk_test_")
-LIVE_SECRET_PREFIXES = ("sk_live_", "rk_live_")
-LIVE_KEY_PREFIXES = ("sk_live_", "pk_live_", "rk_live_")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -105,6 +112,11 @@ def is_loopback_host(host: str) -> bool:
         return True
     ip = _ip(host)
     return ip is not None and ip.is_loopback
+
+
+def _url_on_loopback(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -217,7 +229,13 @@ def _encryption_key_problem(settings: Settings) -> str | None:
 
 def _production_problems(settings: Settings) -> list[str]:
     found: list[str] = []
-    if settings.uses_simulator:
+    if settings.uses_simulator and settings.app_env == "staging":
+        found.append(
+            "SFT_BASE_URL is unset: staging talks to an SFT platform over HTTP like production: "
+            "run the standalone simulator (make simulator) and set "
+            "SFT_BASE_URL=http://127.0.0.1:8040"
+        )
+    elif settings.uses_simulator:
         found.append(
             "SFT_BASE_URL is unset: production refuses the built-in SFT simulator "
             "(set the platform's URL, e.g. https://sft.bics.com)"
@@ -244,85 +262,10 @@ def _production_problems(settings: Settings) -> list[str]:
             f"PUBLIC_URL {settings.public_url} is not https: production serves travelers "
             "over TLS only (plain http:// is accepted for loopback alone)"
         )
-    found.extend(_production_stripe_problems(settings))
-    return found
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value().strip() if value is not None else ""
-
-
-def _production_stripe_problems(settings: Settings) -> list[str]:
-    """Production takes cards through a real Stripe account in live mode
-    (https://docs.stripe.com/keys): ``sk_live_``/``rk_live_`` secret key, ``pk_live_``
-    publishable key, the ``whsec_`` secret of the webhook endpoint, and the real API."""
-    found: list[str] = []
-    secret = _secret(settings.stripe_secret_key)
-    publishable = (settings.stripe_publishable_key or "").strip()
-    webhook = _secret(settings.stripe_webhook_secret)
-    unset = [
-        name
-        for name, value in (
-            ("STRIPE_SECRET_KEY", secret),
-            ("STRIPE_PUBLISHABLE_KEY", publishable),
-            ("STRIPE_WEBHOOK_SECRET", webhook),
-        )
-        if not value
-    ]
-    if unset:
-        names = ", ".join(unset[:-1]) + " and " + unset[-1] if len(unset) > 1 else unset[0]
-        found.append(
-            f"{names} {'are' if len(unset) > 1 else 'is'} unset: production takes payments "
-            "through a real Stripe account (live keys and the webhook endpoint's signing "
-            "secret, docs/going-live.md#payments-stripe)"
-        )
-    if secret.startswith(TEST_KEY_PREFIXES):
-        found.append(
-            "STRIPE_SECRET_KEY is a Stripe test key: production needs the live secret key "
-            "(sk_live_... or a restricted rk_live_...); test keys charge nobody"
-        )
-    elif secret and not secret.startswith(LIVE_SECRET_PREFIXES):
-        found.append(
-            "STRIPE_SECRET_KEY is not a Stripe live secret key (sk_live_... or rk_live_...)"
-        )
-    if publishable.startswith(TEST_KEY_PREFIXES):
-        found.append(
-            "STRIPE_PUBLISHABLE_KEY is a Stripe test key: production needs the live "
-            "publishable key (pk_live_...)"
-        )
-    elif publishable and not publishable.startswith("pk_live_"):
-        found.append("STRIPE_PUBLISHABLE_KEY is not a Stripe live publishable key (pk_live_...)")
-    if webhook and not webhook.startswith("whsec_"):
-        found.append(
-            "STRIPE_WEBHOOK_SECRET is not a webhook endpoint signing secret (whsec_..., shown "
-            "with the endpoint in the Stripe Dashboard)"
-        )
-    if settings.stripe_api_base:
-        found.append(
-            f"STRIPE_API_BASE={settings.stripe_api_base}: production talks to the real Stripe "
-            "API only; unset it"
-        )
-    return found
-
-
-def _demo_stripe_problems(settings: Settings) -> list[str]:
-    """Demo/test run on the embedded localstripe, or on Stripe test mode when
-    ``STRIPE_SECRET_KEY`` is set: then with its publishable key and webhook secret, and never
-    with a live key (the demo would charge real cards)."""
-    found: list[str] = []
-    secret = _secret(settings.stripe_secret_key)
-    publishable = (settings.stripe_publishable_key or "").strip()
-    mode = settings.app_env
-    if secret.startswith(LIVE_KEY_PREFIXES) or publishable.startswith(LIVE_KEY_PREFIXES):
-        found.append(
-            f"APP_ENV={mode} refuses a Stripe live key: the demo would charge real cards; "
-            "use Stripe test keys (sk_test_..., pk_test_...) or none (the embedded localstripe)"
-        )
-    if secret and (not publishable or not _secret(settings.stripe_webhook_secret)):
-        found.append(
-            "STRIPE_SECRET_KEY is set: STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET are "
-            "needed too (unset all three for the embedded localstripe)"
-        )
+    if settings.app_env == "staging":
+        found.extend(staging_problems(settings, _url_on_loopback))
+    else:
+        found.extend(production_stripe_problems(settings))
     return found
 
 
@@ -377,7 +320,7 @@ def problems(settings: Settings) -> list[str]:
         demo = _demo_url_problem(settings)
         if demo:
             found.append(demo)
-        found.extend(_demo_stripe_problems(settings))
+        found.extend(demo_stripe_problems(settings))
     else:
         found.extend(_production_problems(settings))
     found.extend(smtp_problems(settings))
@@ -388,7 +331,7 @@ def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]
     """What ``make serve`` needs beyond :func:`problems` (docs/going-live.md): several Granian
     workers (``granian_workers``, the ``GRANIAN_WORKERS`` environment variable, at least 2),
     Redis between them, PostgreSQL, an ``https://`` public URL and a trusted reverse proxy in
-    front."""
+    front (staging, the rehearsal on one machine, may use ``http://`` on loopback)."""
     found: list[str] = []
     workers = (granian_workers or "").strip()
     if not workers:
@@ -406,7 +349,9 @@ def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]
         found.append("DATABASE_URL is unset: several workers need PostgreSQL, not a SQLite file")
     elif settings.is_sqlite:
         found.append("DATABASE_URL is SQLite: several workers need PostgreSQL")
-    if not settings.public_url.lower().startswith("https://"):
+    scheme, host = _public_host(settings)
+    rehearsal = settings.app_env == "staging" and scheme == "http" and is_loopback_host(host)
+    if scheme != "https" and not rehearsal:
         found.append(
             f"PUBLIC_URL {settings.public_url}: make serve is the public portal behind a TLS "
             "proxy; set the https:// address travelers use (links in emails are built from it)"

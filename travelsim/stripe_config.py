@@ -2,9 +2,11 @@
 
 Two cases (docs/going-live.md#payments-stripe):
 
-* ``STRIPE_SECRET_KEY`` set (production always; demo/test to try real Stripe test mode): the
-  real Stripe API at ``https://api.stripe.com`` (``STRIPE_API_BASE`` may override it outside
-  production), Stripe.js from ``STRIPE_JS_URL``, and the three keys from the environment;
+* ``STRIPE_SECRET_KEY`` set (production and staging always; demo/test to try real Stripe
+  test mode): the real Stripe API at ``https://api.stripe.com`` (``STRIPE_API_BASE`` may
+  override it outside production: in staging only with a localstripe on loopback, whose fake
+  Stripe.js is then the default ``js_url``), Stripe.js from ``STRIPE_JS_URL``, and the three
+  keys from the environment;
 * demo/test without ``STRIPE_SECRET_KEY``: the embedded localstripe (a fake Stripe server the
   app starts as a separate process, ``travelsim.stripe_local``) on
   ``http://127.0.0.1:<STRIPE_LOCAL_PORT>``, with its fake Stripe.js, the fixed keys
@@ -90,8 +92,8 @@ def stripe_config(settings: Settings | None = None) -> StripeConfig:
     """The Stripe configuration of ``settings`` (default: the process settings).
 
     Raises :class:`StripeConfigError` when ``STRIPE_SECRET_KEY`` is set without
-    ``STRIPE_PUBLISHABLE_KEY`` or ``STRIPE_WEBHOOK_SECRET``, and in production without
-    ``STRIPE_SECRET_KEY`` (production never falls back to localstripe)."""
+    ``STRIPE_PUBLISHABLE_KEY`` or ``STRIPE_WEBHOOK_SECRET``, and in production or staging
+    without ``STRIPE_SECRET_KEY`` (neither ever starts the embedded localstripe)."""
     s = settings or get_settings()
     tolerance = s.stripe_webhook_tolerance_seconds
     override = s.stripe_api_base.strip().rstrip("/") if s.stripe_api_base else None
@@ -101,16 +103,21 @@ def stripe_config(settings: Settings | None = None) -> StripeConfig:
                 "STRIPE_SECRET_KEY is set: STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET "
                 "are needed too"
             )
+        # An API override is a localstripe (staging's rehearsal, tests): it serves its own
+        # fake Stripe.js, unless STRIPE_JS_URL says otherwise.
+        js_url = s.stripe_js_url
+        if override and "stripe_js_url" not in s.model_fields_set:
+            js_url = override + LOCAL_JS_PATH
         return StripeConfig(
             api_base=override or STRIPE_API_BASE,
-            js_url=s.stripe_js_url,
+            js_url=js_url,
             secret_key=s.stripe_secret_key.get_secret_value().strip(),
             publishable_key=s.stripe_publishable_key.strip(),
             webhook_secret=s.stripe_webhook_secret.get_secret_value().strip(),
             webhook_tolerance_seconds=tolerance,
             local=False,
         )
-    if s.app_env == "production":
+    if s.production_like:
         raise StripeConfigError(
             "STRIPE_SECRET_KEY is unset: production takes payments through a real Stripe account"
         )

@@ -323,8 +323,10 @@ async def stripe_local_lifespan() -> AsyncIterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m travelsim.stripe_local``: localstripe in the foreground until Ctrl-C
     (or SIGTERM), on ``--port`` (default ``STRIPE_LOCAL_PORT``) with its store at
-    ``--store`` (default ``DATA_DIR/localstripe.pickle``), logging to stderr. Exit status 1
-    when it does not start."""
+    ``--store`` (default ``DATA_DIR/localstripe.pickle``), logging to stderr; with
+    ``--webhook-url`` it registers that endpoint with ``--webhook-secret`` (staging's
+    rehearsal, docs/going-live.md#rehearse-on-one-machine). Exit status 1 when it does not
+    start, 2 for a webhook URL without a secret."""
     settings = get_settings()
     parser = argparse.ArgumentParser(
         prog="python -m travelsim.stripe_local",
@@ -332,15 +334,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=settings.stripe_local_port)
     parser.add_argument("--store", type=Path, default=settings.data_dir / "localstripe.pickle")
+    parser.add_argument(
+        "--webhook-url",
+        help="register this webhook endpoint (the portal's /stripe/webhook), as the Stripe "
+        "Dashboard does for a real account",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        help="its signing secret (whsec_...; default: STRIPE_WEBHOOK_SECRET)",
+    )
     args = parser.parse_args(argv)
+    secret = args.webhook_secret or (
+        settings.stripe_webhook_secret.get_secret_value()
+        if settings.stripe_webhook_secret
+        else None
+    )
+    if args.webhook_url and not secret:
+        print("localstripe: --webhook-url needs --webhook-secret (or STRIPE_WEBHOOK_SECRET)")
+        return 2
     local = LocalStripe(own_group=False)  # Ctrl-C reaches it through the terminal's group
     try:
-        local.start(args.port, args.store)
+        local.start(args.port, args.store, args.webhook_url, secret)
     except LocalStripeError as exc:
         print(f"localstripe: {exc}", file=sys.stderr)
         return 1
+    hooked = f", webhook {args.webhook_url}" if args.webhook_url else ""
     print(
-        f"localstripe on {local.base_url} (store {args.store}); Ctrl-C stops it",
+        f"localstripe on {local.base_url} (store {args.store}{hooked}); Ctrl-C stops it",
         file=sys.stderr,
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C

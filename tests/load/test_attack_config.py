@@ -215,7 +215,10 @@ def test_probe_demo_refuses_a_stripe_live_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
-        ({"APP_ENV": "prod"}, "refused: APP_ENV: Input should be 'demo', 'test' or 'production'"),
+        (
+            {"APP_ENV": "prod"},
+            "refused: APP_ENV: Input should be 'demo', 'test', 'staging' or 'production'",
+        ),
         (
             {"STRIPE_LOCAL_PORT": "stripe"},
             "refused: STRIPE_LOCAL_PORT: Input should be a valid integer, unable to parse "
