@@ -75,8 +75,10 @@ async def synced_at(esim_id: int) -> datetime | None:
 async def test_usage_sync_reads_every_live_esim_without_a_single_429(
     any_db: Settings, sim_server_factory: Any, engines: None
 ) -> None:
-    """Budget at the simulator's own TPS (and burst 2): the sync saturates it, gets no 429,
-    and stores the platform's figures; the run is recorded."""
+    """Budget at three quarters of the simulator's TPS (burst 2), the margin the default
+    ``SFT_RATE_LIMIT_TPS`` keeps under the published 2 TPS: the sync saturates its budget,
+    gets no 429 even when a loaded machine delays some requests and bunches them at the
+    simulator, and stores the platform's figures; the run is recorded."""
     server: SimServer = sim_server_factory(seed_esims=12, rate_limit_tps=20, rate_limit_burst=2)
     api = SimApi(server.url)
     api.ctl("POST", "settings", {"rate_limit_tps": 0})  # set-up calls unlimited
@@ -90,7 +92,7 @@ async def test_usage_sync_reads_every_live_esim_without_a_single_429(
     api.ctl("POST", "settings", {"rate_limit_tps": 20, "rate_limit_burst": 2})
     api.ctl("DELETE", "calls")
 
-    meter = metering.MeteredBudget(LocalRateBudget(20.0))
+    meter = metering.MeteredBudget(LocalRateBudget(15.0))
     client = make_client(server.url, meter)
     settings = settings_with(sync_interval_seconds=600)
     run = await metering.record_run(

@@ -364,6 +364,32 @@ async def _mark(factory: SessionFactory, event_id: int, status: CallbackStatus, 
         await s.commit()
 
 
+#: First key of the PostgreSQL advisory lock :func:`_take_turn` takes per eSIM ("TSCB").
+APPLY_LOCK_NAMESPACE = 0x54534342
+
+
+async def _take_turn(s: AsyncSession, esim_id: int) -> None:
+    """Apply one eSIM's events one transaction at a time, until ``s`` commits.
+
+    Applying reads the rows it compares (the add-on's used bytes, the newest profile event)
+    and then writes them. Two processors at once (each batch's after-response task, the
+    sweep) could both read the same old row, and the later commit won: an older figure over
+    a newer one. PostgreSQL: a transaction-scoped advisory lock on (namespace, eSIM id), which
+    no row lock waits on, so it cannot deadlock with the usage sync or provisioning; every
+    statement after it sees what the previous holder committed (READ COMMITTED). SQLite: a
+    no-op write on the eSIM row, which takes the database's one write lock (waiting up to
+    ``busy_timeout``) before the reads. Proof: tests/integration/test_callback_race.py."""
+    if s.get_bind().dialect.name == "postgresql":
+        await s.execute(select(func.pg_advisory_xact_lock(APPLY_LOCK_NAMESPACE, esim_id)))
+    else:
+        await s.execute(
+            update(Esim)
+            .where(col(Esim.id) == esim_id)
+            .values(id=Esim.id)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def _process_one(
     factory: SessionFactory, event_id: int, now: datetime
 ) -> tuple[Outcome, int | None]:
@@ -380,6 +406,7 @@ async def _process_one(
         outcome: Outcome = "ignored"
         error: str | None = "unknown endpoint"
         if esim_id is not None:
+            await _take_turn(s, esim_id)
             outcome, error = await apply_event(s, esim_id, event, event_id, now)
         final = CallbackStatus.IGNORED if outcome == "ignored" else CallbackStatus.PROCESSED
         claimed: Any = await s.execute(
