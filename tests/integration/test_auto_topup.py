@@ -356,3 +356,37 @@ async def test_only_the_owner_turns_it_on_or_off(setup: tuple[Sim, SFTClient]) -
         assert await auto_topup.disable(s, user_id=user.id, esim_id=esim_id)
     rule = await rule_of(esim_id)
     assert (rule.enabled, rule.stop_reason) == (False, None)
+
+
+async def test_a_top_up_given_up_by_provisioning_stops_the_rule_and_leaves_the_cap(
+    setup: tuple[Sim, SFTClient], started: list[str]
+) -> None:
+    sim, client = setup
+    user, esim_id, card_id = await delivered(client)
+    await enable(user, esim_id, card_id, monthly_cap=1)
+    await use(sim, esim_id, GB - 100 * MB)
+    await sync(client, esim_id)
+    (order_id,) = started
+    async with db.session() as s:  # what recovery does after too many runs
+        order = await provisioning.give_up_order(
+            s, order_id, step_name="subscribe", error="refused"
+        )
+    assert order.status == "needs_attention"
+    (charge,) = await rows(AutoTopupCharge)
+    assert charge.status == "failed"
+    (intent,) = stripe_intents({str(charge.checkout_id)})
+    assert intent["status"] == "canceled"  # the hold released: nothing charged
+    rule = await rule_of(esim_id)
+    assert (rule.enabled, rule.stop_reason) == (False, "not_delivered")
+    (mail,) = await emails("auto_topup_stopped")
+    assert "could not be delivered" in mail.body_text and "nothing was charged" in mail.body_text
+    async with db.session() as s:
+        assert rule.id is not None
+        assert await auto_topup.charges_this_month(s, rule.id, charge.created_at) == 0
+    # Turned on again, the next look at the (still low) figures buys once more.
+    await enable(user, esim_id, card_id, monthly_cap=1)
+    await sync(client, esim_id)
+    assert len(started) == 2 and [c.status for c in await rows(AutoTopupCharge)] == [
+        "failed",
+        "charged",
+    ]

@@ -82,6 +82,10 @@ STOP_MESSAGES: dict[str, str] = {
     "plan_unavailable": N_("It stopped: the chosen plan is no longer offered for this eSIM."),
     "addon_limit": N_("It stopped: this eSIM already holds as many plans as it can."),
     "payment_error": N_("It stopped: the payment service did not answer. Nothing was charged."),
+    "not_delivered": N_(
+        "It stopped: the last top-up could not be delivered, so nothing was charged. Turn it "
+        "on again to try once more."
+    ),
 }
 
 

@@ -21,6 +21,8 @@ processing call it after committing new figures. For each eSIM with a rule on:
    wanting 3-D Secure (``requires_action`` at localstripe, ``CardError``
    ``authentication_required`` at Stripe) → rule off and an email linking to the checkout
    page, which runs ``confirmCardPayment``; declined → rule off and an email.
+4. **Given up** (:func:`on_order_given_up`, an ``order_hooks`` hook): a bought top-up whose
+   provisioning was given up (hold voided) stops the rule with ``not_delivered``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from travelsim.services import (
     email,
     figures_hooks,
     live,
+    order_hooks,
     ownership,
     platform,
     topup,
@@ -68,7 +71,7 @@ from travelsim.services.my_esims import esim_title
 from travelsim.services.order_creation import StartProvisioning
 from travelsim.services.payments import PaymentProvider, get_provider
 
-__all__ = ["check_esims", "on_figures"]
+__all__ = ["check_esims", "on_figures", "on_order_given_up"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,34 @@ async def on_figures(esim_ids: list[int], session_factory: SessionFactory) -> No
 
 
 figures_hooks.register(on_figures)
+
+
+async def on_order_given_up(order_id: str) -> None:
+    """The ``order_hooks`` hook: a top-up this rule bought was given up (its hold voided:
+    nothing charged), so the data it was to add never comes and the crossing that bought it
+    cannot re-arm the rule. The charge becomes ``failed`` (it leaves the monthly cap) and
+    the rule stops with ``not_delivered``, by email and on the page."""
+    async with db.session() as s:
+        charge = (
+            await s.exec(
+                select(AutoTopupCharge).where(
+                    col(AutoTopupCharge.order_id) == order_id,
+                    col(AutoTopupCharge.status) == AutoTopupChargeStatus.CHARGED,
+                )
+            )
+        ).first()
+        if charge is None:
+            return
+        rule = await s.get(AutoTopupRule, charge.rule_id)
+        if rule is None or not rule.enabled:  # turned off meanwhile: only the charge's status
+            charge.status = AutoTopupChargeStatus.FAILED
+            s.add(charge)
+            await s.commit()
+            return
+        await _stop(s, rule, charge, AutoTopupChargeStatus.FAILED, "not_delivered")
+
+
+order_hooks.register_given_up(on_order_given_up)
 
 
 async def check_esims(

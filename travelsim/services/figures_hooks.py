@@ -9,35 +9,27 @@ provisioning runner, which itself runs the usage sync).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from travelsim.db import SessionFactory
+from travelsim.services.hooks import Hooks
 
 __all__ = ["FiguresHook", "figures_changed", "register"]
-
-log = logging.getLogger(__name__)
 
 #: ``hook(esim_ids, session_factory)``: called with the eSIMs whose figures were stored.
 FiguresHook = Callable[[list[int], SessionFactory], Awaitable[object]]
 
-_hooks: list[FiguresHook] = []
+_hooks: Hooks[[list[int], SessionFactory]] = Hooks("figures")
 
 
 def register(hook: FiguresHook) -> None:
     """Add ``hook`` (once: registering it again changes nothing)."""
-    if hook not in _hooks:
-        _hooks.append(hook)
+    _hooks.register(hook)
 
 
 async def figures_changed(esim_ids: Iterable[int], session_factory: SessionFactory) -> None:
     """Run every registered hook for ``esim_ids`` (duplicates dropped; nothing for none). A
     failing hook is logged and the others still run: the figures are stored either way."""
     ids = sorted(set(esim_ids))
-    if not ids:
-        return
-    for hook in list(_hooks):
-        try:
-            await hook(ids, session_factory)
-        except Exception:
-            log.exception("figures hook failed", extra={"esims": len(ids)})
+    if ids:
+        await _hooks.run(ids, session_factory)

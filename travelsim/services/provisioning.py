@@ -34,7 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db, logs
 from travelsim.db import SessionFactory
 from travelsim.models import Esim, Order, OrderStatus, Payment, PaymentStatus, StepStatus, utcnow
-from travelsim.services import saved_cards
+from travelsim.services import order_hooks, saved_cards
 from travelsim.services.payment_holds import capture_payment, void_payment
 from travelsim.services.payments import PaymentProvider, get_provider
 from travelsim.services.provisioning_retry import next_retry_at
@@ -375,6 +375,7 @@ async def _give_up(
         extra={"order_id": order_id, "step": step_name, "payment_status": payment.status},
     )
     await progress(on_progress, "order", "needs_attention")
+    await order_hooks.given_up(order_id)  # e.g. the automatic top-up that bought it
     return order
 
 
