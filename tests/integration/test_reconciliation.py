@@ -11,9 +11,11 @@ clear what was fixed, and email staff once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from checkout_support import (  # noqa: F401 - fixtures
     PLAN_ID,
     Sim,
@@ -38,7 +40,7 @@ from recon_support import (  # noqa: F401 - fixtures
 from sqlmodel import col, select
 
 from tests.stripe_support import RunningLocalStripe
-from travelsim import db
+from travelsim import cli, db
 from travelsim.models import (
     Discrepancy,
     JobRun,
@@ -48,7 +50,7 @@ from travelsim.models import (
     PaymentStatus,
     utcnow,
 )
-from travelsim.services import reconciliation
+from travelsim.services import monitoring, reconciliation
 from travelsim.services.jobs import metering
 from travelsim.services.jobs.reconcile import run_reconciliation
 from travelsim.services.payments import get_provider
@@ -131,6 +133,18 @@ async def test_each_kind_is_found_exactly_once_rerun_is_idempotent_and_fixes_cle
     assert (u.payment_intent, u.actual_minor, u.actual_currency) == (unknown_pi, 1500, "EUR")
     assert rows[f"paid_not_delivered:{withdrawn.id}"].addon_unique_id == withdrawn.addon_unique_id
     assert all(r.status == "open" and r.notified_at is not None for r in rows.values())
+    async with db.session() as s:
+        families = await monitoring.database_metrics(s, any_db)
+    (gauge,) = [f for f in families if f.name == "travelsim_reconciliation_open"]
+    assert {m.labels["kind"]: m.value for m in gauge.samples} == {
+        "paid_not_delivered": 1,
+        "orphan_addon": 1,
+        "amount_mismatch": 1,
+        "refunded_addon_live": 2,
+        "stripe_unknown_capture": 1,
+        "portal_capture_missing": 1,
+        "refund_unrecorded": 1,
+    }
 
     # Staff told once, one email listing every new discrepancy.
     (mail,) = await staff_emails()
@@ -222,3 +236,26 @@ async def test_an_endpoint_that_cannot_be_read_is_not_cleared(
     endpoint, _ = await endpoint_of(order)
     assert report.endpoints_failed == [endpoint]
     assert (await stored())[f"orphan_addon:{orphan_uid}"].status == "open"
+
+
+def test_cli_reconcile_prints_what_it_found_and_exits_3_while_open(
+    sqlite_db: Settings, own_stripe: RunningLocalStripe, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown_pi = stripe_capture_unknown_to_portal(own_stripe, amount=700)
+    try:
+        status = cli.main(["reconcile"])
+    finally:
+        db.reset_engines()
+
+    out = capsys.readouterr().out
+    assert status == 3
+    assert "found 1 discrepancies (stripe_unknown_capture: 1); 1 new" in out
+    assert "1 open" in out
+    assert unknown_pi in str(asyncio.run(_keys()))
+
+
+async def _keys() -> list[str]:
+    try:
+        return sorted(await stored())
+    finally:
+        await db.async_engine().dispose()

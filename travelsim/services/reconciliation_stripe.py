@@ -32,6 +32,10 @@ __all__ = ["StripeIntent", "intent_from", "read_intents"]
 
 #: Page size of the list calls (Stripe's maximum).
 PAGE_SIZE = 100
+#: Stripe's PaymentIntent statuses read here (Stripe's words, not the portal's statuses;
+#: https://docs.stripe.com/payments/paymentintents/lifecycle).
+STRIPE_CAPTURED = "succeeded"
+STRIPE_HELD = "requires_capture"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +61,12 @@ class StripeIntent:
     @property
     def captured(self) -> bool:
         """True when money was taken (``succeeded``)."""
-        return self.status == "succeeded"
+        return self.status == STRIPE_CAPTURED
 
     @property
     def held(self) -> bool:
         """True while the amount is held on the card, not captured (``requires_capture``)."""
-        return self.status == "requires_capture"
+        return self.status == STRIPE_HELD
 
 
 def _dict(obj: Any) -> dict[str, Any]:
@@ -83,7 +87,7 @@ def intent_from(obj: Any) -> StripeIntent:
     received = data.get("amount_received")
     if received is None:  # localstripe has no amount_received: the captured charge's amount
         received = charge.get("amount", amount) if charge.get("captured") else 0
-    if status == "succeeded" and not received:
+    if status == STRIPE_CAPTURED and not received:
         received = amount
     metadata = data.get("metadata") or {}
     return StripeIntent(

@@ -39,8 +39,10 @@ from travelsim.models import (
     PaymentStatus,
     utcnow,
 )
+from travelsim.services import reconciliation
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
+    PRIORITY,
     ActionResult,
     PageResult,
     Refused,
@@ -60,8 +62,10 @@ __all__ = [
     "ACTIONS",
     "NOTE_MIN",
     "Action",
+    "count_by_status",
     "list_discrepancies",
     "resolve_discrepancy",
+    "run_now",
 ]
 
 #: A required note is at least this long.
@@ -269,3 +273,20 @@ async def resolve_discrepancy(
         return f"{action.label}: {done}"
 
     return await _act(staff, f"reconciliation.{name}", "discrepancy", str(discrepancy_id), body)
+
+
+async def run_now(staff: Staff, *, client: SFTClient) -> ActionResult:
+    """Run the reconciliation now (``reconciliation.reconcile``, as the daily job does),
+    audited as ``reconciliation.run``; the message sums up what it found. A Stripe failure
+    is a ``failed`` result. Never raises."""
+
+    async def body() -> str:
+        report = await reconciliation.reconcile(client, priority=PRIORITY)
+        unread = len(report.endpoints_failed)
+        return (
+            f"Reconciliation run: {report.found} found, {report.new} new, "
+            f"{report.cleared} cleared, {report.open} open"
+            + (f"; {unread} endpoints could not be read" if unread else "")
+        )
+
+    return await _act(staff, "reconciliation.run", "reconciliation", "all", body)
