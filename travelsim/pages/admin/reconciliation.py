@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from travelsim.components.admin_widgets import badge, card, choice, filters
+from travelsim.components.admin_widgets import card, choice, filters
 from travelsim.pages.admin.layout import ORDER_LINK, admin_page
 from travelsim.state.admin.reconciliation import KIND_CHOICES, AdminReconciliationState
 
@@ -65,7 +65,7 @@ def _open_item(r: Any) -> rx.Component:
     return rx.box(
         rx.vstack(
             rx.hstack(
-                badge(r["kind_label"]),
+                rx.badge(r["kind_label"], variant="soft", color_scheme="amber"),
                 rx.text("first seen ", r["first_seen"], " · last seen ", r["last_seen"], size="1"),
                 wrap="wrap",
                 align="center",
@@ -94,7 +94,11 @@ def _open_item(r: Any) -> rx.Component:
 def _history_item(r: Any) -> rx.Component:
     return rx.box(
         rx.hstack(
-            badge(r["status"]),
+            rx.badge(
+                r["status"],
+                variant="soft",
+                color_scheme=rx.cond(r["status"] == "resolved", "green", "gray"),
+            ),
             rx.text(r["kind_label"], size="2", weight="medium"),
             rx.text(r["resolved"], " · ", r["resolved_by"], size="1"),
             wrap="wrap",
@@ -170,7 +174,7 @@ def reconciliation_page() -> rx.Component:
                 rx.vstack(rx.foreach(s.rows, _open_item), spacing="3", width="100%"),
                 rx.text("Nothing open: Stripe, the books and SFT agree.", size="2"),
             ),
-            _pager(),
+            rx.cond(s.total > 0, _pager()),
             data_testid="discrepancies-open",
         ),
         card(
