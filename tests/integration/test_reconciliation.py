@@ -259,3 +259,25 @@ async def _keys() -> list[str]:
         return sorted(await stored())
     finally:
         await db.async_engine().dispose()
+
+
+async def test_two_runs_at_once_store_each_discrepancy_once_and_email_once(
+    any_db: Settings,
+    own_stripe: RunningLocalStripe,
+    sim_factory: Callable[..., Sim],
+    sft_clients: Callable[..., SFTClient],
+) -> None:
+    sim = sim_factory(esims=3)
+    client = sft_clients(sim.url)
+    await add_plan()
+    await make_staff()
+    order = await delivered_order(client)
+    orphan_uid = await subscribe_on_sft(client, order, PLAN_ID)
+
+    reports = await asyncio.gather(
+        reconciliation.reconcile(client), reconciliation.reconcile(sft_clients(sim.url))
+    )
+
+    assert set(await stored()) == {f"orphan_addon:{orphan_uid}"}
+    assert sorted(r.new for r in reports) in ([0, 1], [1, 1])
+    assert len(await staff_emails()) == 1

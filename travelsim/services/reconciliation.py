@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -313,7 +314,8 @@ async def reconcile(
     """One reconciliation run (module docstring). ``now`` (UTC, default the current time)
     ends the window; ``stripe``: default ``stripe_config()``. Returns a
     :class:`ReconcileReport`. Raises ``PaymentProviderError`` when Stripe cannot be read
-    (nothing stored then)."""
+    (nothing stored then). Two runs at once store each key once: the one that loses the
+    race reads the stored rows again and applies its findings to them."""
     s_ = settings or get_settings()
     at = now or utcnow()
     window_start = at - timedelta(days=s_.reconciliation_window_days)
@@ -341,14 +343,29 @@ async def reconcile(
     )
     for f in findings:
         report.by_kind[f.kind] = report.by_kind.get(f.kind, 0) + 1
-    async with session_factory() as s:
-        new = await _store(
-            s, findings, now=at, window_start=window_start, unread=set(failed), report=report
-        )
-        report.new = len(new)
-        report.emailed = await _notify(s, new, s_, at)
-        await s.commit()
-        report.open = await open_count(s)
+    for attempt in (1, 2):
+        counted = ReconcileReport()
+        async with session_factory() as s:
+            try:
+                new = await _store(
+                    s,
+                    findings,
+                    now=at,
+                    window_start=window_start,
+                    unread=set(failed),
+                    report=counted,
+                )
+                emailed = await _notify(s, new, s_, at)
+                await s.commit()
+            except IntegrityError:  # another run stored one of the keys first: read again
+                await s.rollback()
+                if attempt == 2:
+                    raise
+                continue
+            report.open = await open_count(s)
+        report.new, report.emailed = len(new), emailed
+        report.reopened, report.cleared = counted.reopened, counted.cleared
+        break
     log.info(
         "reconciliation: %d found, %d new, %d cleared",
         report.found,
