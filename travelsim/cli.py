@@ -22,6 +22,11 @@ re-encrypts, every stored secret under the newest ``ENCRYPTION_KEY``
 (``travelsim.services.key_rotation``; exit 0 all current, 3 values left under older keys, 1
 values no key opens). docs/going-live.md#backups.
 
+``reconcile`` runs the money reconciliation once (Stripe, the portal's orders and SFT
+compared, discrepancies stored and new ones emailed to staff, as the daily job does;
+docs/reconciliation.md) and prints what it found. Exit 0 nothing open, 3 discrepancies are
+open (see ``/admin/reconciliation``), 1 Stripe could not be read.
+
 ``sft check [--url URL] [--endpoint ID]`` asks the SFT account (``SFT_BASE_URL``, or
 ``--url``; ``SFT_USERNAME``, ``SFT_PASSWORD``) read-only questions and reports, field by field,
 whether it answered as the portal expects (``travelsim.sft.selfcheck``;
@@ -236,6 +241,34 @@ async def _keys(action: str, batch: int) -> int:
     return 0
 
 
+async def _reconcile() -> int:
+    from travelsim.services import reconciliation
+    from travelsim.services.payments import PaymentProviderError
+    from travelsim.sft.factory import build_client, get_rate_budget
+
+    settings = get_settings()
+    client = build_client(settings, rate_budget=get_rate_budget(settings))
+    try:
+        report = await reconciliation.reconcile(client, settings=settings)
+    except PaymentProviderError as exc:
+        print(f"reconcile failed: Stripe could not be read ({exc.code})", file=sys.stderr)
+        return 1
+    finally:
+        await client.aclose()
+        await db.async_engine().dispose()
+    kinds = ", ".join(f"{k}: {n}" for k, n in sorted(report.by_kind.items())) or "none"
+    print(
+        f"found {report.found} discrepancies ({kinds}); {report.new} new, "
+        f"{report.reopened} reopened, {report.cleared} cleared; {report.open} open"
+    )
+    print(
+        f"read {report.intents} PaymentIntents and the add-ons of {report.endpoints} "
+        f"endpoints; {len(report.endpoints_failed)} endpoints could not be read"
+        + (f" ({', '.join(report.endpoints_failed[:10])})" if report.endpoints_failed else "")
+    )
+    return 3 if report.open else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m travelsim.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -253,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     keys = sub.add_parser("keys", help="ENCRYPTION_KEY rotation (docs/going-live.md)")
     keys.add_argument("action", choices=["status", "rotate"])
     keys.add_argument("--batch", type=int, default=200, help="rows per transaction")
+    sub.add_parser(
+        "reconcile", help="compare Stripe, the orders and SFT once (docs/reconciliation.md)"
+    )
     sft = sub.add_parser("sft", help="SFT platform tools")
     sft_sub = sft.add_subparsers(dest="sft_command", required=True)
     sft_check = sft_sub.add_parser(
@@ -283,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         return _restore(args.source, args.yes)
     elif args.command == "keys":
         return asyncio.run(_keys(args.action, args.batch))
+    elif args.command == "reconcile":
+        return asyncio.run(_reconcile())
     return 0
 
 

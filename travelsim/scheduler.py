@@ -27,15 +27,17 @@ well under the lease duration.
 
 Jobs (intervals from settings; ``services.jobs.runs`` documents each)
 =====================================================================
-``usage_sync`` (``SYNC_INTERVAL_SECONDS``), ``catalogue`` (``CATALOGUE_SYNC_INTERVAL_SECONDS``),
-``inventory`` (``INVENTORY_SYNC_INTERVAL_SECONDS``), ``recovery``
-(``RECOVERY_INTERVAL_SECONDS``), ``notifications`` (``NOTIFICATIONS_INTERVAL_SECONDS``),
-``email`` (``EMAIL_SEND_INTERVAL_SECONDS``), ``callbacks`` (``CALLBACK_PROCESS_INTERVAL_SECONDS``,
-only with ``SFT_CALLBACK_TOKEN`` set). Each job: ``max_instances=1`` (a run never overlaps
-itself; a tick that comes while it runs is skipped), ``coalesce=True`` (missed ticks collapse
-into one), coroutine jobs on the running event loop (all I/O is async; SMTP runs in a thread),
-and a failing run is logged and recorded (``JobRun.ok = False``), then simply runs again on
-its next tick. Every run of the leader writes a ``JobRun`` row.
+``usage_sync`` (``SYNC_INTERVAL_SECONDS``), ``catalogue``
+(``CATALOGUE_SYNC_INTERVAL_SECONDS``), ``inventory`` (``INVENTORY_SYNC_INTERVAL_SECONDS``),
+``recovery`` (``RECOVERY_INTERVAL_SECONDS``), ``notifications``
+(``NOTIFICATIONS_INTERVAL_SECONDS``), ``email`` (``EMAIL_SEND_INTERVAL_SECONDS``),
+``reconciliation`` (``RECONCILIATION_INTERVAL_SECONDS``, daily; first run a minute after
+start), ``callbacks`` (``CALLBACK_PROCESS_INTERVAL_SECONDS``, only with ``SFT_CALLBACK_TOKEN``
+set). Each job: ``max_instances=1`` (a run never overlaps itself; a tick that comes while it
+runs is skipped), ``coalesce=True`` (missed ticks collapse into one), coroutine jobs on the
+running event loop (all I/O is async; SMTP runs in a thread), and a failing run is logged and
+recorded (``JobRun.ok = False``), then simply runs again on its next tick. Every run of the
+leader writes a ``JobRun`` row.
 
 The scheduler's SFT client shares the process-wide rate budget (``sft.factory``) through a
 ``metering.MeteredBudget`` that counts calls and 429s per run.
@@ -63,7 +65,7 @@ from sqlalchemy.exc import IntegrityError
 from travelsim import db
 from travelsim.db import SessionFactory
 from travelsim.models import SchedulerLease, utcnow
-from travelsim.services.jobs import metering, runs
+from travelsim.services.jobs import metering, reconcile, runs
 from travelsim.settings import Settings, get_settings
 from travelsim.sft.client import SFTClient
 
@@ -253,6 +255,14 @@ def default_jobs(
             "email",
             settings.email_send_interval_seconds,
             lambda st: runs.run_email(st, settings=settings),
+        ),
+        JobSpec(
+            "reconciliation",
+            settings.reconciliation_interval_seconds,
+            lambda st: reconcile.run_reconciliation(
+                client, st, settings=settings, clock=clock, **kw
+            ),
+            first_delay_seconds=60.0,
         ),
     ]
     if settings.sft_callback_token is not None:

@@ -273,6 +273,12 @@ class Settings(BaseSettings):
         None, description="Staff alert recipient; unset: every staff account's address."
     )
     recovery_interval_seconds: float = Field(60.0, gt=0)
+    reconciliation_interval_seconds: float = Field(
+        86400.0, gt=0, description="How often Stripe, the books and SFT are compared."
+    )
+    reconciliation_window_days: int = Field(
+        90, ge=1, description="Orders and PaymentIntents of this many days are compared."
+    )
     recovery_paid_grace_seconds: float = Field(
         60.0, ge=0, description="A paid order untouched this long is resumed by recovery."
     )

@@ -60,6 +60,11 @@ from travelsim.models.operations import (
     SchedulerLease,
     StaffAlert,
 )
+from travelsim.models.reconciliation import (
+    Discrepancy,
+    DiscrepancyKind,
+    DiscrepancyStatus,
+)
 from travelsim.models.statuses import (
     AddonState,
     AutoTopupChargeStatus,
@@ -90,6 +95,9 @@ __all__ = [
     "CallbackStatus",
     "Checkout",
     "CheckoutStatus",
+    "Discrepancy",
+    "DiscrepancyKind",
+    "DiscrepancyStatus",
     "EmailToken",
     "Esim",
     "EsimAddon",

@@ -14,7 +14,9 @@ time, the same from whichever worker answers:
   sale), the sync's staleness;
 * ``travelsim_job_last_run_timestamp_seconds{job}``, ``…_duration_seconds{job}``,
   ``travelsim_job_last_run_ok{job}`` (1 ok or degraded, 0 failing or stale, per
-  ``jobs.metering.job_health``), ``travelsim_job_runs_total{job,ok}``.
+  ``jobs.metering.job_health``), ``travelsim_job_runs_total{job,ok}``;
+* ``travelsim_reconciliation_open{kind}``: open discrepancies between Stripe, the books and
+  SFT per kind (docs/reconciliation.md), every kind listed (0 when none).
 
 Reads only; one short session per scrape, a handful of aggregate queries.
 """
@@ -39,6 +41,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.models import (
     CallbackEvent,
+    Discrepancy,
+    DiscrepancyKind,
+    DiscrepancyStatus,
     Esim,
     EsimSync,
     InventoryState,
@@ -161,6 +166,23 @@ async def database_metrics(
             value=await _staleness(session, at),
         ),
     ]
+    open_kinds = dict.fromkeys((k.value for k in DiscrepancyKind), 0)
+    for kind, n in (
+        await session.execute(
+            select(col(Discrepancy.kind), func.count())
+            .where(col(Discrepancy.status) == DiscrepancyStatus.OPEN)
+            .group_by(col(Discrepancy.kind))
+        )
+    ).all():
+        open_kinds[str(kind)] = int(n)
+    families.append(
+        _labelled(
+            "travelsim_reconciliation_open",
+            "Open reconciliation discrepancies per kind.",
+            "kind",
+            open_kinds,
+        )
+    )
     families.extend(await _job_families(session, settings, at))
     return families
 

@@ -1,6 +1,7 @@
-"""Staff admin pages: overview, orders, travelers, eSIMs, catalogue, outbox, audit log and
-simulator controls, one module per section; the frame and the sections' paths are in
-:mod:`travelsim.pages.admin.layout`, the widgets in :mod:`travelsim.components.admin_widgets`."""
+"""Staff admin pages: overview, orders, travelers, eSIMs, catalogue, outbox, audit log,
+reconciliation and simulator controls, one module per section; the frame and the sections'
+paths are in :mod:`travelsim.pages.admin.layout`, the widgets in
+:mod:`travelsim.components.admin_widgets`."""
 
 from __future__ import annotations
 
@@ -18,12 +19,14 @@ from travelsim.pages.admin.layout import (
     ORDERS,
     OUTBOX,
     OVERVIEW,
+    RECONCILIATION,
     SIMULATOR,
     TRAVELERS,
 )
 from travelsim.pages.admin.orders import orders_page
 from travelsim.pages.admin.outbox import audit_page, outbox_page
 from travelsim.pages.admin.overview import overview_page
+from travelsim.pages.admin.reconciliation import reconciliation_page
 from travelsim.pages.admin.simulator import simulator_page
 from travelsim.pages.admin.travelers import travelers_page
 from travelsim.state.admin.catalogue import AdminCatalogueState
@@ -31,6 +34,7 @@ from travelsim.state.admin.esims import AdminEsimsState
 from travelsim.state.admin.orders import AdminOrdersState
 from travelsim.state.admin.outbox import AdminAuditState, AdminOutboxState
 from travelsim.state.admin.overview import AdminOverviewState
+from travelsim.state.admin.reconciliation import AdminReconciliationState
 from travelsim.state.admin.simulator import AdminSimState
 from travelsim.state.admin.travelers import AdminTravelersState
 
@@ -43,5 +47,11 @@ ADMIN_PAGES: list[tuple[Callable[[], rx.Component], str, str, Any]] = [
     (catalogue_page, CATALOGUE, "Admin: catalogue", AdminCatalogueState.load),
     (outbox_page, OUTBOX, "Admin: outbox", AdminOutboxState.load),
     (audit_page, AUDIT, "Admin: audit log", AdminAuditState.load),
+    (
+        reconciliation_page,
+        RECONCILIATION,
+        "Admin: reconciliation",
+        AdminReconciliationState.load,
+    ),
     (simulator_page, SIMULATOR, "Admin: simulator", AdminSimState.load),
 ]

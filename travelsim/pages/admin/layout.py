@@ -17,6 +17,7 @@ ESIMS = "/admin/esims"
 CATALOGUE = "/admin/catalogue"
 OUTBOX = "/admin/outbox"
 AUDIT = "/admin/audit"
+RECONCILIATION = "/admin/reconciliation"
 SIMULATOR = "/admin/simulator"
 
 #: Links to one record: the prefix, then its id.
@@ -32,6 +33,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("eSIMs", ESIMS),
     ("Catalogue", CATALOGUE),
     ("Outbox", OUTBOX),
+    ("Reconciliation", RECONCILIATION),
     ("Audit log", AUDIT),
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from travelsim.components.admin_widgets import badge, card, figure
-from travelsim.pages.admin.layout import ORDERS, OUTBOX, admin_page
+from travelsim.pages.admin.layout import ORDERS, OUTBOX, RECONCILIATION, admin_page
 from travelsim.state.admin.overview import AdminOverviewState
 
 
@@ -66,6 +66,20 @@ def _figures() -> rx.Component:
                 ),
             ),
             href=OUTBOX + "?status=failed",
+            underline="none",
+            color="inherit",
+            flex="1",
+        ),
+        rx.link(
+            figure(
+                "Reconciliation: open",
+                s.figures["discrepancies"],
+                "fig-reconciliation",
+                background_color=rx.cond(
+                    s.figures["discrepancies"] != "0", rx.color("amber", 3), "transparent"
+                ),
+            ),
+            href=RECONCILIATION,
             underline="none",
             color="inherit",
             flex="1",

@@ -63,6 +63,7 @@ JOB_INTERVALS: dict[str, str] = {
     "notifications": "notifications_interval_seconds",
     "email": "email_send_interval_seconds",
     "callbacks": "callback_process_interval_seconds",
+    "reconciliation": "reconciliation_interval_seconds",
 }
 #: A run that finished more than this many intervals of its job ago is stale.
 STALE_INTERVALS = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from travelsim import db
-from travelsim.services import admin, platform
+from travelsim.services import admin, platform, reconciliation
 from travelsim.services.admin import Staff
 from travelsim.state.admin.base import AdminPage, AdminState, staff_background
 
@@ -31,6 +31,7 @@ class AdminOverviewState(AdminPage, AdminState):
         """Load the figures, then check SFT in the background."""
         async with db.session() as s:
             view = await admin.overview(s)
+            discrepancies = await reconciliation.open_count(s)
         self.figures = {
             "orders_today": str(view.orders_today),
             "delivered_today": str(view.delivered_today),
@@ -41,6 +42,7 @@ class AdminOverviewState(AdminPage, AdminState):
             "flagged": str(view.flagged_payments),
             "replacements": str(view.open_replacements),
             "failed_emails": str(view.failed_emails),
+            "discrepancies": str(discrepancies),
         }
         self.low_stock = view.free_esims < view.low_stock_threshold
         self.revenue_today = view.revenue_today
