@@ -43,6 +43,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
 from travelsim.services import devices
@@ -327,17 +328,29 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
-def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]:
+def serve_problems(
+    settings: Settings, granian_workers: str | None, env_file: Path | None = Path(".env")
+) -> list[str]:
     """What ``make serve`` needs beyond :func:`problems` (docs/going-live.md): several Granian
     workers (``granian_workers``, the ``GRANIAN_WORKERS`` environment variable, at least 2),
     Redis between them, PostgreSQL, an ``https://`` public URL and a trusted reverse proxy in
-    front (staging, the rehearsal on one machine, may use ``http://`` on loopback)."""
+    front (staging, the rehearsal on one machine, may use ``http://`` on loopback).
+
+    ``GRANIAN_WORKERS`` is read by Granian from the process environment only; when it is
+    missing there but written in ``env_file`` (the portal's ``.env``, which only the portal's
+    settings read) the refusal says so and where to put it instead."""
     found: list[str] = []
     workers = (granian_workers or "").strip()
-    if not workers:
+    if not workers and env_file is not None and _env_file_names(env_file, "GRANIAN_WORKERS"):
+        found.append(
+            f"GRANIAN_WORKERS is set in {env_file} only: Granian reads it from the process "
+            "environment, never from .env; set it in the service's environment (systemd "
+            "Environment=GRANIAN_WORKERS=4) or on the command line (GRANIAN_WORKERS=4 make serve)"
+        )
+    elif not workers:
         found.append(
             "GRANIAN_WORKERS is unset: make serve runs several backend workers "
-            "(e.g. GRANIAN_WORKERS=4)"
+            "(e.g. GRANIAN_WORKERS=4 make serve)"
         )
     elif not workers.isdigit() or int(workers) < 2:
         found.append(f"GRANIAN_WORKERS={workers}: make serve needs a whole number of at least 2")
@@ -362,6 +375,16 @@ def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]
             "proxies (1 for one nginx or Caddy) or every traveler shares the proxy's address"
         )
     return found
+
+
+def _env_file_names(env_file: Path, name: str) -> bool:
+    """Whether the dotenv file ``env_file`` assigns ``name`` (case-insensitive, like the
+    settings); a missing or unreadable file assigns nothing."""
+    try:
+        values = dotenv_values(env_file)
+    except OSError:
+        return False
+    return any(key.upper() == name and value for key, value in values.items())
 
 
 def listen_host(settings: Settings) -> str:

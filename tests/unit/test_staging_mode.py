@@ -112,3 +112,23 @@ def test_make_serve_in_staging_may_use_loopback_http_only(tmp_path: Path) -> Non
     assert [p[:28] for p in startup.serve_problems(lan, "2")] == ["PUBLIC_URL http://192.168.1."]
     production = served.model_copy(update={"app_env": "production"})
     assert any(p.startswith("PUBLIC_URL") for p in startup.serve_problems(production, "2"))
+
+
+def test_granian_workers_written_in_dotenv_only_says_where_it_belongs(tmp_path: Path) -> None:
+    """Granian reads ``GRANIAN_WORKERS`` from the process environment, never from the
+    portal's ``.env`` (which only the settings read): written there alone, the refusal says
+    so instead of "unset" (docs/going-live.md#2-settings)."""
+    served = staging(
+        tmp_path,
+        database_url="postgresql://postgres@127.0.0.1:5432/travelsim",
+        redis_url="redis://127.0.0.1:6379/0",
+        trusted_proxy_hops="1",
+    )
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('APP_ENV=staging\ngranian_workers="2"\n')
+    (line,) = startup.serve_problems(served, None, dotenv)
+    assert line.startswith(f"GRANIAN_WORKERS is set in {dotenv} only: Granian reads it from")
+    assert "GRANIAN_WORKERS=4 make serve" in line
+    assert startup.serve_problems(served, "2", dotenv) == []
+    missing = startup.serve_problems(served, None, tmp_path / "absent.env")
+    assert [p[:26] for p in missing] == ["GRANIAN_WORKERS is unset: "]
