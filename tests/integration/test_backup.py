@@ -88,7 +88,11 @@ def test_backup_and_restore_round_trip(
     # It names the database it would replace, password hidden, so a test restore into a
     # scratch database can be checked before --yes.
     url = make_url(any_db.sync_database_url)
-    shown = str(Path(url.database or "")) if any_db.is_sqlite else url.render_as_string()
+    shown = (
+        str(Path(url.database or ""))
+        if any_db.is_sqlite
+        else url.set(drivername="postgresql").render_as_string()
+    )
     said = capsys.readouterr().err
     assert f"restore replaces everything in {shown} (DATABASE_URL) with {target}" in said
     assert url.password is None or str(url.password) not in said

@@ -90,7 +90,9 @@ def target_name(settings: Settings) -> str:
     path, or the PostgreSQL URL without its password (``postgresql://user:***@host/db``)."""
     if settings.is_sqlite:
         return str(_sqlite_path(settings))
-    return make_url(settings.sync_database_url).render_as_string(hide_password=True)
+    url = make_url(settings.sync_database_url)
+    # As the operator wrote it: postgresql://, not the driver the portal picked.
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 def restore(settings: Settings, source: Path) -> BackupReport:
