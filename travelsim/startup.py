@@ -377,14 +377,18 @@ def serve_problems(
     return found
 
 
-def _env_file_names(env_file: Path, name: str) -> bool:
-    """Whether the dotenv file ``env_file`` assigns ``name`` (case-insensitive, like the
-    settings); a missing or unreadable file assigns nothing."""
+def _env_file_value(env_file: Path, name: str) -> str | None:
+    """The non-empty value the dotenv file ``env_file`` gives ``name`` (case-insensitive,
+    like the settings), or ``None``; a missing or unreadable file gives nothing."""
     try:
         values = dotenv_values(env_file)
     except OSError:
-        return False
-    return any(key.upper() == name and value for key, value in values.items())
+        return None
+    return next((v for k, v in values.items() if k.upper() == name and v), None)
+
+
+def _env_file_names(env_file: Path, name: str) -> bool:
+    return _env_file_value(env_file, name) is not None
 
 
 def listen_host(settings: Settings) -> str:
@@ -431,7 +435,22 @@ def checked_settings(
     return settings
 
 
-def _refuse(process: str, mode: str, found: list[str], *, hint: bool) -> NoReturn:
+def _overridden_mode(settings: Settings, env_file: Path = Path(".env")) -> str | None:
+    """Why the mode is not the one ``.env`` names, when the environment's ``APP_ENV`` wins
+    over it (``make serve`` sets ``production``): the line saying so, or ``None``."""
+    written = (_env_file_value(env_file, "APP_ENV") or "").strip().lower()
+    if not written or written == settings.app_env or "APP_ENV" not in os.environ:
+        return None
+    return (
+        f"  ({env_file} says APP_ENV={written}, but the environment's APP_ENV="
+        f"{settings.app_env} wins (make serve sets production); for the rehearsal: "
+        "make serve APP_ENV=staging, docs/going-live.md#rehearse-on-one-machine)"
+    )
+
+
+def _refuse(
+    process: str, mode: str, found: list[str], *, hint: bool, note: str | None = None
+) -> NoReturn:
     print(f"TravelSIM refuses to start ({process}, APP_ENV={mode}):", file=sys.stderr)
     logged = log.hasHandlers()  # else logging's last resort would print each twice
     for line in found:
@@ -444,6 +463,8 @@ def _refuse(process: str, mode: str, found: list[str], *, hint: bool) -> NoRetur
             "going live: docs/going-live.md)",
             file=sys.stderr,
         )
+    if note:
+        print(note, file=sys.stderr)
     sys.stderr.flush()
     raise SystemExit(1)
 
@@ -457,7 +478,7 @@ def enforce(settings: Settings, *, process: str, extra: list[str] | None = None)
     found = problems(settings) + list(extra or [])
     if found:
         unset = settings.app_env == "production" and "APP_ENV" not in os.environ
-        _refuse(process, settings.app_env, found, hint=unset)
+        _refuse(process, settings.app_env, found, hint=unset, note=_overridden_mode(settings))
     for line in warnings(settings):
         print(f"\n{'!' * 78}\n{line}\n{'!' * 78}\n", file=sys.stderr)
         if log.hasHandlers():
