@@ -195,19 +195,26 @@ def _restore(source: str, yes: bool) -> int:
 
     from travelsim.services import backup
 
+    settings = get_settings()
+    try:
+        target = backup.target_name(settings)
+    except backup.BackupError as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        return 1
     if not yes:
         print(
-            "restore replaces everything in the portal database with the backup: stop the "
-            "portal, then run again with --yes",
+            f"restore replaces everything in {target} (DATABASE_URL) with {source}: stop the "
+            "portal using it, then run again with --yes (to test a backup, point "
+            "DATABASE_URL at a scratch database instead)",
             file=sys.stderr,
         )
         return 2
     try:
-        report = backup.restore(get_settings(), Path(source))
+        report = backup.restore(settings, Path(source))
     except backup.BackupError as exc:
         print(f"restore refused: {exc}", file=sys.stderr)
         return 1
-    print(f"restored {report.path} (revision {report.revision}) and migrated to head")
+    print(f"restored {report.path} into {target} (revision {report.revision}), migrated to head")
     return 0
 
 

@@ -43,6 +43,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
 from travelsim.services import devices
@@ -327,17 +328,29 @@ def problems(settings: Settings) -> list[str]:
     return found
 
 
-def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]:
+def serve_problems(
+    settings: Settings, granian_workers: str | None, env_file: Path | None = Path(".env")
+) -> list[str]:
     """What ``make serve`` needs beyond :func:`problems` (docs/going-live.md): several Granian
     workers (``granian_workers``, the ``GRANIAN_WORKERS`` environment variable, at least 2),
     Redis between them, PostgreSQL, an ``https://`` public URL and a trusted reverse proxy in
-    front (staging, the rehearsal on one machine, may use ``http://`` on loopback)."""
+    front (staging, the rehearsal on one machine, may use ``http://`` on loopback).
+
+    ``GRANIAN_WORKERS`` is read by Granian from the process environment only; when it is
+    missing there but written in ``env_file`` (the portal's ``.env``, which only the portal's
+    settings read) the refusal says so and where to put it instead."""
     found: list[str] = []
     workers = (granian_workers or "").strip()
-    if not workers:
+    if not workers and env_file is not None and _env_file_names(env_file, "GRANIAN_WORKERS"):
+        found.append(
+            f"GRANIAN_WORKERS is set in {env_file} only: Granian reads it from the process "
+            "environment, never from .env; set it in the service's environment (systemd "
+            "Environment=GRANIAN_WORKERS=4) or on the command line (GRANIAN_WORKERS=4 make serve)"
+        )
+    elif not workers:
         found.append(
             "GRANIAN_WORKERS is unset: make serve runs several backend workers "
-            "(e.g. GRANIAN_WORKERS=4)"
+            "(e.g. GRANIAN_WORKERS=4 make serve)"
         )
     elif not workers.isdigit() or int(workers) < 2:
         found.append(f"GRANIAN_WORKERS={workers}: make serve needs a whole number of at least 2")
@@ -362,6 +375,20 @@ def serve_problems(settings: Settings, granian_workers: str | None) -> list[str]
             "proxies (1 for one nginx or Caddy) or every traveler shares the proxy's address"
         )
     return found
+
+
+def _env_file_value(env_file: Path, name: str) -> str | None:
+    """The non-empty value the dotenv file ``env_file`` gives ``name`` (case-insensitive,
+    like the settings), or ``None``; a missing or unreadable file gives nothing."""
+    try:
+        values = dotenv_values(env_file)
+    except OSError:
+        return None
+    return next((v for k, v in values.items() if k.upper() == name and v), None)
+
+
+def _env_file_names(env_file: Path, name: str) -> bool:
+    return _env_file_value(env_file, name) is not None
 
 
 def listen_host(settings: Settings) -> str:
@@ -408,7 +435,22 @@ def checked_settings(
     return settings
 
 
-def _refuse(process: str, mode: str, found: list[str], *, hint: bool) -> NoReturn:
+def _overridden_mode(settings: Settings, env_file: Path = Path(".env")) -> str | None:
+    """Why the mode is not the one ``.env`` names, when the environment's ``APP_ENV`` wins
+    over it (``make serve`` sets ``production``): the line saying so, or ``None``."""
+    written = (_env_file_value(env_file, "APP_ENV") or "").strip().lower()
+    if not written or written == settings.app_env or "APP_ENV" not in os.environ:
+        return None
+    return (
+        f"  ({env_file} says APP_ENV={written}, but the environment's APP_ENV="
+        f"{settings.app_env} wins (make serve sets production); for the rehearsal: "
+        "make serve APP_ENV=staging, docs/going-live.md#rehearse-on-one-machine)"
+    )
+
+
+def _refuse(
+    process: str, mode: str, found: list[str], *, hint: bool, note: str | None = None
+) -> NoReturn:
     print(f"TravelSIM refuses to start ({process}, APP_ENV={mode}):", file=sys.stderr)
     logged = log.hasHandlers()  # else logging's last resort would print each twice
     for line in found:
@@ -421,6 +463,8 @@ def _refuse(process: str, mode: str, found: list[str], *, hint: bool) -> NoRetur
             "going live: docs/going-live.md)",
             file=sys.stderr,
         )
+    if note:
+        print(note, file=sys.stderr)
     sys.stderr.flush()
     raise SystemExit(1)
 
@@ -434,7 +478,7 @@ def enforce(settings: Settings, *, process: str, extra: list[str] | None = None)
     found = problems(settings) + list(extra or [])
     if found:
         unset = settings.app_env == "production" and "APP_ENV" not in os.environ
-        _refuse(process, settings.app_env, found, hint=unset)
+        _refuse(process, settings.app_env, found, hint=unset, note=_overridden_mode(settings))
     for line in warnings(settings):
         print(f"\n{'!' * 78}\n{line}\n{'!' * 78}\n", file=sys.stderr)
         if log.hasHandlers():

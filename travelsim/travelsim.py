@@ -131,7 +131,14 @@ for component, route, title, on_load in PAGES:
                 on_load=loads,
             )
 for component, route, title, on_load in ADMIN_PAGES:
-    app.add_page(component, route=route, title=f"{title} · TravelSIM", on_load=on_load)
+    # Staff pages share the header, currency menu included: without its load a staff page
+    # opened directly showed the menu as a bare icon.
+    app.add_page(
+        component,
+        route=route,
+        title=f"{title} · TravelSIM",
+        on_load=[CurrencyState.load, on_load],
+    )
 
 # The embedded localstripe in demo/test (started, or its webhook registered) before the
 # scheduler, whose jobs may read PaymentIntents; stopped after it (lifespan tasks unwind in

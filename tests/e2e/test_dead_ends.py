@@ -165,6 +165,27 @@ def test_refunded_esim_page_says_so_once_and_names_support(
         shot(p, f"dead-ends-refunded-esim-{name}")
         shot_ctx.close()
 
+    # The order page no longer says "ready, install it": the order was refunded
+    # (docs/business-rules.md#voids-and-refunds: its service is withdrawn).
+    page.goto(f"{app_url}/orders/{order_id}")
+    expect(page.get_by_test_id("order-refunded")).to_have_text(
+        "This order was refunded: its eSIM no longer works."
+    )
+    expect(page.get_by_test_id("order-delivered")).to_have_count(0)
+    expect(page.get_by_role("button", name="Install your eSIM")).to_have_count(0)
+    for name, viewport, scheme in (
+        ("desktop-light", DESKTOP, "light"),
+        ("phone-dark", PHONE, "dark"),
+    ):
+        shot_ctx = browser.new_context(
+            viewport=viewport, color_scheme=scheme, storage_state=ctx.storage_state()
+        )
+        p = shot_ctx.new_page()
+        p.goto(f"{app_url}/orders/{order_id}")
+        expect(p.get_by_test_id("order-refunded")).to_be_visible()
+        shot(p, f"dead-ends-refunded-order-{name}")
+        shot_ctx.close()
+
     # Typing the top-up address anyway: refused, and the refusal names the contact too.
     page.goto(f"{app_url}/esims/{esim_id}/topup")
     page.get_by_test_id("topup-offer").first.get_by_role("button", name="Preview").click()

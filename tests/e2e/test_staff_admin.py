@@ -135,6 +135,15 @@ def test_staff_admin_actions(
     for i in range(4):
         expect(steps.nth(i)).to_have_attribute("data-status", "done")
     expect(page.get_by_test_id("refund-rule")).to_contain_text("allowed")
+    # The payment's Stripe PaymentIntent id, to find it in the Stripe Dashboard.
+    with _db(app_env) as conn:
+        (intent,) = conn.execute(
+            "SELECT p.provider_ref FROM payment p JOIN purchase_order o ON o.payment_id = p.id"
+            " WHERE o.id = ?",
+            (order_id,),
+        ).fetchone()
+    assert intent.startswith("pi_")
+    expect(page.get_by_test_id("payment-status")).to_contain_text(intent)
     shot(page, "admin-order-desktop")
     page.get_by_role("button", name="Resend installation email").click()
     _notice(page, "ok", "installation email queued")
@@ -217,7 +226,12 @@ def test_staff_admin_actions(
     expect(traveler.get_by_test_id("esim-card")).to_have_count(2)
 
     # Catalogue: price and name of the UK plan; the traveler's plan list shows them.
+    # Opened directly, a staff page's header names the currency as a traveler page does.
+    page.goto(app_url)
+    expect(page.get_by_test_id("currency-menu").first).to_have_text(re.compile(r"^[A-Z]{3}$"))
+    currency = page.get_by_test_id("currency-menu").first.inner_text()
     page.goto(f"{app_url}/admin/catalogue")
+    expect(page.get_by_test_id("currency-menu").first).to_have_text(currency)
     page.locator("[data-testid='plan-row'][data-plan-id='870161']").get_by_role(
         "button", name="Edit"
     ).click()

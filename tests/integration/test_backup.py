@@ -78,12 +78,27 @@ def test_backup_and_restore_round_trip(
     out = capsys.readouterr().out
     assert f"backup written: {target}" in out and "ENCRYPTION_KEY" in out
     assert target.stat().st_size > 0
+    # Readable by the service user alone (it holds every traveler's address and hash).
+    assert target.stat().st_mode & 0o777 == 0o600
 
     _run(_add("after-backup@example.com"))  # a change the restore must undo
+    capsys.readouterr()
     assert _cli("restore", str(target)) == 2  # without --yes: nothing happens
     assert _run(_emails()) == ["after-backup@example.com", "kept@example.com"]
+    # It names the database it would replace, password hidden, so a test restore into a
+    # scratch database can be checked before --yes.
+    url = make_url(any_db.sync_database_url)
+    shown = (
+        str(Path(url.database or ""))
+        if any_db.is_sqlite
+        else url.set(drivername="postgresql").render_as_string()
+    )
+    said = capsys.readouterr().err
+    assert f"restore replaces everything in {shown} (DATABASE_URL) with {target}" in said
+    assert url.password is None or str(url.password) not in said
 
     assert _cli("restore", str(target), "--yes") == 0
+    assert f"into {shown} (revision " in capsys.readouterr().out
     assert _run(_emails()) == ["kept@example.com"]
     assert _run(_code("8900000000000000042")) == CODE
     assert _cli("backup", "--to", str(target)) == 1  # never overwrites a backup

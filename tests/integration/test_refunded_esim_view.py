@@ -22,7 +22,7 @@ from test_admin_actions import delivered_order, endpoint_of, make_staff, setup  
 
 from travelsim import db
 from travelsim.models import Order, utcnow
-from travelsim.services import admin
+from travelsim.services import admin, orders
 from travelsim.services.esim_dashboard import Dashboard, esim_dashboard
 
 
@@ -33,6 +33,13 @@ async def _dashboard(order: Order) -> Dashboard:
     return d
 
 
+async def _order_refunded(order: Order) -> bool:
+    async with db.session() as s:
+        view = await orders.order_view(s, order_id=order.id, user_id=order.user_id or 0)
+    assert view is not None
+    return view.refunded
+
+
 async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any) -> None:
     sim, client = setup
     await add_plan()
@@ -40,6 +47,7 @@ async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any
     order = await delivered_order(client)
     before = await _dashboard(order)
     assert (before.suspended_by_staff, before.refunded) == (False, False)
+    assert await _order_refunded(order) is False
 
     result = await admin.refund_order(staff, order.id, client=client)
     assert result.result == "ok", result.message
@@ -49,6 +57,8 @@ async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any
     after = await _dashboard(order)
     assert after.suspended_by_staff is True
     assert after.refunded is True
+    # The order page reads it too: no "ready, install it" for a withdrawn service.
+    assert await _order_refunded(order) is True
 
 
 async def test_staff_suspension_without_refund_is_not_read_as_refunded(setup: Any) -> None:
@@ -64,6 +74,7 @@ async def test_staff_suspension_without_refund_is_not_read_as_refunded(setup: An
     d = await _dashboard(order)
     assert d.suspended_by_staff is True
     assert d.refunded is False
+    assert await _order_refunded(order) is False
 
     resumed = await admin.set_suspended(staff, order.esim_id, suspend=False, client=client)
     assert resumed.result == "ok", resumed.message

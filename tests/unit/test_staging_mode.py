@@ -112,3 +112,48 @@ def test_make_serve_in_staging_may_use_loopback_http_only(tmp_path: Path) -> Non
     assert [p[:28] for p in startup.serve_problems(lan, "2")] == ["PUBLIC_URL http://192.168.1."]
     production = served.model_copy(update={"app_env": "production"})
     assert any(p.startswith("PUBLIC_URL") for p in startup.serve_problems(production, "2"))
+
+
+def test_granian_workers_written_in_dotenv_only_says_where_it_belongs(tmp_path: Path) -> None:
+    """Granian reads ``GRANIAN_WORKERS`` from the process environment, never from the
+    portal's ``.env`` (which only the settings read): written there alone, the refusal says
+    so instead of "unset" (docs/going-live.md#2-settings)."""
+    served = staging(
+        tmp_path,
+        database_url="postgresql://postgres@127.0.0.1:5432/travelsim",
+        redis_url="redis://127.0.0.1:6379/0",
+        trusted_proxy_hops="1",
+    )
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('APP_ENV=staging\ngranian_workers="2"\n')
+    (line,) = startup.serve_problems(served, None, dotenv)
+    assert line.startswith(f"GRANIAN_WORKERS is set in {dotenv} only: Granian reads it from")
+    assert "GRANIAN_WORKERS=4 make serve" in line
+    assert startup.serve_problems(served, "2", dotenv) == []
+    missing = startup.serve_problems(served, None, tmp_path / "absent.env")
+    assert [p[:26] for p in missing] == ["GRANIAN_WORKERS is unset: "]
+
+
+def test_staging_in_dotenv_overridden_by_make_serve_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make serve`` puts ``APP_ENV=production`` in the environment, which wins over the
+    ``APP_ENV=staging`` of ``.env``: the refusals (test keys, loopback URLs) then say why
+    the mode is production and how to rehearse (docs/going-live.md#rehearse-on-one-machine)."""
+    (tmp_path / ".env").write_text("APP_ENV=staging\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APP_ENV", "production")
+    production = staging(tmp_path).model_copy(update={"app_env": "production"})
+    with pytest.raises(SystemExit):
+        startup.enforce(production, process="cli")
+    said = capsys.readouterr().err
+    assert "refused: STRIPE_SECRET_KEY is a Stripe test key" in said
+    assert (
+        "(.env says APP_ENV=staging, but the environment's APP_ENV=production wins "
+        "(make serve sets production); for the rehearsal: make serve APP_ENV=staging"
+    ) in said
+    # The same mode in both, or none in .env: no such line.
+    (tmp_path / ".env").write_text("APP_ENV=production\n")
+    with pytest.raises(SystemExit):
+        startup.enforce(production, process="cli")
+    assert ".env says" not in capsys.readouterr().err

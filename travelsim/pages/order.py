@@ -74,16 +74,34 @@ def _steps() -> rx.Component:
 
 def _delivered() -> rx.Component:
     """Ready: a top-up links to the eSIM, a new eSIM to its installation page; an eSIM the
-    viewer does not hold (a gift) to nothing: its installation is the recipient's."""
+    viewer does not hold (a gift) to nothing: its installation is the recipient's. Refunded
+    (its service withdrawn): says so, and never invites to install."""
     return rx.cond(
-        ~OrderState.holder,
-        rx.callout(
-            _("Your gift eSIM is ready."),
-            icon="party-popper",
-            color_scheme="green",
-            data_testid="order-delivered",
+        OrderState.refunded,
+        _refunded(),
+        rx.cond(
+            ~OrderState.holder,
+            rx.callout(
+                _("Your gift eSIM is ready."),
+                icon="party-popper",
+                color_scheme="green",
+                data_testid="order-delivered",
+            ),
+            _holder_delivered(),
         ),
-        _holder_delivered(),
+    )
+
+
+def _refunded() -> rx.Component:
+    return rx.callout(
+        rx.cond(
+            OrderState.is_topup,
+            _("This order was refunded: its data plan was removed from your eSIM."),
+            _("This order was refunded: its eSIM no longer works."),
+        ),
+        icon="undo-2",
+        color_scheme="gray",
+        data_testid="order-refunded",
     )
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 
 from travelsim.settings import Settings
 
-__all__ = ["BackupError", "BackupReport", "backup", "known_revisions", "restore"]
+__all__ = ["BackupError", "BackupReport", "backup", "known_revisions", "restore", "target_name"]
 
 
 class BackupError(Exception):
@@ -68,9 +68,31 @@ def backup(settings: Settings, dest: Path) -> BackupReport:
     if dest.exists():
         raise BackupError(f"{dest} already exists: choose a new file name")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # Readable by the service user alone: a backup holds every traveler's email address,
+    # password hash and order (the activation codes and TOTP secrets in it are encrypted).
+    _private_file(dest.with_name(dest.name + ".partial"))
     if settings.is_sqlite:
         return _sqlite_backup(_sqlite_path(settings), dest)
     return _pg_backup(settings.sync_database_url, dest)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (whatever the umask), replacing a leftover
+    partial file, so that what pg_dump or SQLite then writes into it is never readable by
+    other users of the server, not even while it is written."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.chmod(path, 0o600)
+
+
+def target_name(settings: Settings) -> str:
+    """The database a restore would replace, for the operator to confirm: the SQLite file's
+    path, or the PostgreSQL URL without its password (``postgresql://user:***@host/db``)."""
+    if settings.is_sqlite:
+        return str(_sqlite_path(settings))
+    url = make_url(settings.sync_database_url)
+    # As the operator wrote it: postgresql://, not the driver the portal picked.
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
 def restore(settings: Settings, source: Path) -> BackupReport:

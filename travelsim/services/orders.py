@@ -19,6 +19,7 @@ from travelsim.models import (
     Order,
     OrderStatus,
     Payment,
+    PaymentStatus,
     Plan,
     ProvisioningStep,
     PurchaseKind,
@@ -88,6 +89,9 @@ class OrderView:
     #: The viewer holds the order's eSIM (``ownership.is_owner``): the eSIM page, install
     #: page and top-ups are theirs. False for a gift (claimed by someone else, or not yet).
     holder: bool = False
+    #: Staff refunded the order's payment, so its service was withdrawn (the add-on removed,
+    #: a new eSIM suspended: docs/business-rules.md#voids-and-refunds).
+    refunded: bool = False
 
 
 async def order_view(session: AsyncSession, *, order_id: str, user_id: int) -> OrderView | None:
@@ -130,6 +134,7 @@ async def _view(
     esim = await session.get(Esim, order.esim_id)
     place = _destination(await session.get(Checkout, order.checkout_id), plan)
     scheduled = order.status == OrderStatus.PAID and order.next_attempt_at is not None
+    payment = await session.get(Payment, order.payment_id)
     views = [
         StepView(s.name, s.status, s.error, shown_step_status(order.status, s.status))
         for s in steps
@@ -152,6 +157,7 @@ async def _view(
         destination_name=place.name if place else "",
         destination_flag=place.flag if place else "",
         holder=ownership.is_owner(esim, viewer_id),
+        refunded=payment is not None and payment.status == PaymentStatus.REFUNDED,
     )
 
 

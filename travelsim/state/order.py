@@ -57,6 +57,8 @@ class OrderState(SessionState):
     is_topup: bool = False
     #: The viewer holds the eSIM (else a gift: its links are the recipient's).
     holder: bool = True
+    #: The payment was refunded: the order's service is withdrawn.
+    refunded: bool = False
     steps: list[dict[str, str]] = []
     retrying: bool = False
     destination_name: str = ""
@@ -107,6 +109,7 @@ class OrderState(SessionState):
         self.install_url = localized(urls.install(view.esim_id))
         self.is_topup = view.kind == PurchaseKind.TOPUP
         self.holder = view.holder
+        self.refunded = view.refunded
         # "Still setting up" once a retry is coming (in this run or scheduled).
         self.retrying = view.retry_pending
         self.destination_name = view.destination_name

@@ -71,7 +71,15 @@ def _order_facts() -> list[rx.Component]:
         kv("Amount", d["amount"]),
         kv(
             "Payment",
-            rx.text(d["payment_status"], " · ", d["payment_provider"], " ", d["card_last4"]),
+            rx.text(
+                d["payment_status"],
+                " · ",
+                d["payment_provider"],
+                " ",
+                d["card_last4"],
+                # The provider's id (Stripe's PaymentIntent pi_...): what to look up there.
+                rx.cond(d["payment_ref"] != "", rx.text.span(" · ", rx.code(d["payment_ref"]))),
+            ),
             "payment-status",
         ),
         kv("Created · delivered", rx.text(d["created"], " · ", d["delivered"])),
