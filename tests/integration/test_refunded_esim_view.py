@@ -21,8 +21,8 @@ from checkout_support import (  # noqa: F401 - fixtures
 from test_admin_actions import delivered_order, endpoint_of, make_staff, setup  # noqa: F401
 
 from travelsim import db
-from travelsim.models import Order, utcnow
-from travelsim.services import admin, orders
+from travelsim.models import Order, User, utcnow
+from travelsim.services import admin, install_card, installation, orders
 from travelsim.services.esim_dashboard import Dashboard, esim_dashboard
 
 
@@ -40,6 +40,21 @@ async def _order_refunded(order: Order) -> bool:
     return view.refunded
 
 
+async def _install_data(order: Order) -> tuple[str, str | None, bool, bool]:
+    """What the owner's install page, QR route and install card get: ``(status, lpa, QR
+    given, card given)``."""
+    async with db.session() as s:
+        user = await s.get(User, order.user_id)
+        assert user is not None
+        view = await installation.install_view(s, user=user, esim_id=order.esim_id)
+        png = await installation.qr_png_for(s, user=user, esim_id=order.esim_id)
+        card = await install_card.install_card(
+            s, user=user, esim_id=order.esim_id, locale="en", now=utcnow()
+        )
+    assert view is not None
+    return view.status, view.lpa, png is not None, card is not None
+
+
 async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any) -> None:
     sim, client = setup
     await add_plan()
@@ -48,6 +63,8 @@ async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any
     before = await _dashboard(order)
     assert (before.suspended_by_staff, before.refunded) == (False, False)
     assert await _order_refunded(order) is False
+    status, lpa, qr, card = await _install_data(order)
+    assert (status, lpa is not None, qr, card) == ("ready", True, True, True)
 
     result = await admin.refund_order(staff, order.id, client=client)
     assert result.result == "ok", result.message
@@ -59,6 +76,8 @@ async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any
     assert after.refunded is True
     # The order page reads it too: no "ready, install it" for a withdrawn service.
     assert await _order_refunded(order) is True
+    # Nor any install data: the install page says why, QR and install card are gone.
+    assert await _install_data(order) == ("refunded", None, False, False)
 
 
 async def test_staff_suspension_without_refund_is_not_read_as_refunded(setup: Any) -> None:

@@ -231,9 +231,24 @@ def install_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
-                rx.vstack(
-                    rx.heading(_("Your eSIM is being prepared"), size="6"),
-                    rx.text(_("Its installation data is not ready yet. Check your order page.")),
+                rx.cond(
+                    InstallState.status == "refunded",
+                    rx.vstack(
+                        rx.heading(_("This eSIM no longer works"), size="6"),
+                        rx.text(
+                            _(
+                                "Its order was refunded, so its installation data is no "
+                                "longer shown."
+                            )
+                        ),
+                        rx.link(_("Back to the eSIM"), href=InstallState.esim_url),
+                    ),
+                    rx.vstack(
+                        rx.heading(_("Your eSIM is being prepared"), size="6"),
+                        rx.text(
+                            _("Its installation data is not ready yet. Check your order page.")
+                        ),
+                    ),
                 ),
             ),
         )

@@ -25,10 +25,6 @@ from travelsim.models import (
     Esim,
     EsimAddon,
     EsimSync,
-    Order,
-    Payment,
-    PaymentStatus,
-    PurchaseKind,
     ReplacementRequest,
     ReplacementRequestStatus,
     UsageDay,
@@ -42,7 +38,7 @@ from travelsim.services.my_esims import (
     live_totals,
     percent_of,
 )
-from travelsim.services.ownership import owned_esim
+from travelsim.services.ownership import owned_esim, sale_refunded
 from travelsim.services.plan_texts import plan_titles
 from travelsim.services.usage_sync import STATS_DAYS, utc_day
 
@@ -315,17 +311,7 @@ async def _profile(session: AsyncSession, esim: Esim, sync: EsimSync | None) -> 
             )
         )
     ).first() is not None
-    refunded = (
-        await session.exec(
-            select(Payment.id)
-            .join(Order, col(Order.payment_id) == col(Payment.id))
-            .where(
-                col(Order.esim_id) == esim.id,
-                col(Order.kind) == PurchaseKind.NEW_ESIM,
-                col(Payment.status) == PaymentStatus.REFUNDED,
-            )
-        )
-    ).first() is not None
+    refunded = await sale_refunded(session, esim.id)
     return _Profile(
         endpoint_status=(sync.endpoint_status if sync else None) or esim.endpoint_status,
         lifecycle_reason=sync.lifecycle_reason if sync else None,

@@ -21,7 +21,7 @@ from travelsim.esim.lifecycle import InstallState, install_state
 from travelsim.i18n import N_, _
 from travelsim.keys import secret_box
 from travelsim.models import Esim, Order, OrderStatus, Plan, User
-from travelsim.services.ownership import owned_esim
+from travelsim.services.ownership import owned_esim, sale_refunded
 from travelsim.settings import Settings, get_settings
 
 __all__ = [
@@ -86,7 +86,14 @@ APN_AUTOMATIC = N_("Set automatically")
 #: deleted or failed (do not retry, contact support: docs/esim.md#f1-code-already-used,
 #: docs/esim.md#f2-download-failed); ``needs_attention``: provisioning failed, staff are on it.
 InstallStatus = Literal[
-    "preparing", "ready", "downloaded", "installed", "deleted", "error", "needs_attention"
+    "preparing",
+    "ready",
+    "downloaded",
+    "installed",
+    "deleted",
+    "error",
+    "needs_attention",
+    "refunded",
 ]
 #: Once the code is stored: the profile's class → the page's status (an unknown profile
 #: status proves nothing: the code is shown as ready to install).
@@ -209,12 +216,15 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
     exist or is not ``user``'s (answer 404 either way).
 
     Before provisioning stored the code, the code fields are ``None`` and ``status`` is
-    ``preparing`` (or ``needs_attention`` when the order failed).
+    ``preparing`` (or ``needs_attention`` when the order failed). When the sale was refunded
+    (:func:`~travelsim.services.ownership.sale_refunded`: the eSIM no longer works) the code
+    fields are ``None`` too and ``status`` is ``refunded``.
     """
     esim = await owned_esim(session, user.id, esim_id)
     if esim is None:
         return None
     assert esim.id is not None
+    refunded = await sale_refunded(session, esim.id)
     order = (
         await session.exec(
             select(Order)
@@ -223,11 +233,15 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
             .limit(1)
         )
     ).first()
-    code = _code(esim)
-    status = install_status(
-        code_stored=code is not None,
-        order_status=order.status if order is not None else None,
-        profile_status=esim.profile_status,
+    code = None if refunded else _code(esim)
+    status: InstallStatus = (
+        "refunded"
+        if refunded
+        else install_status(
+            code_stored=code is not None,
+            order_status=order.status if order is not None else None,
+            profile_status=esim.profile_status,
+        )
     )
     return InstallView(
         esim_id=esim.id,
@@ -260,7 +274,10 @@ async def esim_qr_png(
 ) -> bytes | None:
     """PNG of the activation-code QR of ``esim_id`` if it belongs to ``user_id`` (same checks
     as :func:`qr_png_for`), else ``None``. For the installation email, whose outbox row keeps
-    only a reference (``email.resolve_attachments``) and renders the image when sent."""
+    only a reference (``email.resolve_attachments``) and renders the image when sent.
+    ``None`` as well once the sale was refunded (the eSIM no longer works)."""
     esim = await owned_esim(session, user_id, esim_id)
-    code = _code(esim) if esim is not None else None
+    if esim is None or esim.id is None or await sale_refunded(session, esim.id):
+        return None
+    code = _code(esim)
     return qr_png(code, scale=scale) if code else None

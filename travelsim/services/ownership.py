@@ -13,9 +13,10 @@ exist" are told apart nowhere: both are simply not found (no probing of other tr
 
 from __future__ import annotations
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import Esim, InventoryState, Order
+from travelsim.models import Esim, InventoryState, Order, Payment, PaymentStatus, PurchaseKind
 
 
 def is_owner(esim: Esim | None, user_id: int | None) -> bool:
@@ -56,3 +57,21 @@ async def bought_order(
         return None
     order = await session.get(Order, order_id)
     return order if is_buyer(order, user_id) else None
+
+
+async def sale_refunded(session: AsyncSession, esim_id: int) -> bool:
+    """True when the payment of the order that sold eSIM ``esim_id`` (``new_esim``) was
+    refunded: staff withdrew its service (docs/business-rules.md#voids-and-refunds), so its
+    install data is shown no more and its pages say why. One query."""
+    found = (
+        await session.exec(
+            select(Payment.id)
+            .join(Order, col(Order.payment_id) == col(Payment.id))
+            .where(
+                col(Order.esim_id) == esim_id,
+                col(Order.kind) == PurchaseKind.NEW_ESIM,
+                col(Payment.status) == PaymentStatus.REFUNDED,
+            )
+        )
+    ).first()
+    return found is not None
