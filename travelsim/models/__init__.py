@@ -76,6 +76,7 @@ from travelsim.models.statuses import (
     StepName,
     StepStatus,
 )
+from travelsim.models.tax import InvoiceCounter, VatRate
 
 __all__ = [
     "GIFT_MESSAGE_MAX",
@@ -99,6 +100,7 @@ __all__ = [
     "GiftLink",
     "GiftStatus",
     "InventoryState",
+    "InvoiceCounter",
     "JobRun",
     "Notification",
     "NotificationOptOut",
@@ -128,6 +130,7 @@ __all__ = [
     "UsageDay",
     "User",
     "UserTotp",
+    "VatRate",
     "utc_column",
     "utcnow",
 ]

@@ -27,14 +27,27 @@ def receipt_page() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.hstack(
-                        rx.heading(
-                            _("Receipt"),
-                            " ",
-                            # An order reference (TS-7K3QX9) never breaks across lines.
-                            rx.text.span(
-                                r["reference"], white_space="nowrap", data_testid="reference"
+                        rx.cond(
+                            r["invoice_number"] != "",
+                            rx.heading(
+                                _("Invoice"),
+                                " ",
+                                rx.text.span(
+                                    r["invoice_number"],
+                                    white_space="nowrap",
+                                    data_testid="invoice-number",
+                                ),
+                                size="6",
                             ),
-                            size="6",
+                            rx.heading(
+                                _("Receipt"),
+                                " ",
+                                # An order reference (TS-7K3QX9) never breaks across lines.
+                                rx.text.span(
+                                    r["reference"], white_space="nowrap", data_testid="reference"
+                                ),
+                                size="6",
+                            ),
                         ),
                         rx.spacer(),
                         rx.button(
@@ -53,8 +66,21 @@ def receipt_page() -> rx.Component:
                     rx.text(ReceiptState.seller["address"], size="2"),
                     rx.text(_("VAT number"), " ", ReceiptState.seller["vat_number"], size="2"),
                     rx.divider(),
+                    rx.cond(
+                        r["invoice_number"] != "",
+                        _line(
+                            _("Order"),
+                            rx.text.span(
+                                r["reference"], white_space="nowrap", data_testid="reference"
+                            ),
+                        ),
+                    ),
                     _line(_("Date"), r["date"]),
                     _line(_("Customer"), r["email"]),
+                    rx.cond(
+                        r["country"] != "",
+                        rx.box(_line(_("Customer's country"), r["country"]), width="100%"),
+                    ),
                     _line(_("Item"), r["description"]),
                     rx.cond(
                         r["destination"] != "",
@@ -63,7 +89,11 @@ def receipt_page() -> rx.Component:
                     _line("ICCID", r["iccid"]),
                     rx.divider(),
                     _line(_("Net amount"), r["net"]),
-                    _line(r["vat_label"], r["vat"]),
+                    rx.box(_line(r["vat_label"], r["vat"]), width="100%", data_testid="vat-line"),
+                    rx.cond(
+                        r["vat_note"] != "",
+                        rx.text(r["vat_note"], size="2", data_testid="vat-note"),
+                    ),
                     _line(_("Total charged"), r["total"], strong=True),
                     _line(_("Paid with"), r["payment"]),
                     _line(_("Order status"), r["status"]),
