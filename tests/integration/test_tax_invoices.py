@@ -115,6 +115,12 @@ async def test_french_card_and_french_residence_pay_french_vat(
     assert receipt.vat == format_currency(1.65, "EUR", locale="fr_FR")
     assert receipt.net == format_currency(8.25, "EUR", locale="fr_FR")
     assert receipt.total == format_currency(9.90, "EUR", locale="fr_FR")
+    async with db.session() as s:
+        detail = await admin.order_detail(s, order.id)
+    assert detail is not None
+    assert detail["invoice"] == (
+        f"{year}-000001 · VAT €1.65 · FR 20 % · evidence_agree (card FR, stated FR)"
+    )
 
 
 @pytest.mark.parametrize(
