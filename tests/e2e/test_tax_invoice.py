@@ -35,8 +35,9 @@ def _eur(amount: str) -> str:
     return format_currency(Decimal(amount), "EUR", locale="fr_FR")
 
 
-def _views(browser: Browser, url: str, name: str, storage: Any) -> None:
-    """Screenshots of ``url`` at desktop and phone width, light and dark."""
+def _views(browser: Browser, url: str, name: str, storage: Any, testid: str) -> None:
+    """Screenshots of ``url`` at desktop and phone width, light and dark, once ``testid``
+    shows; no page scrolls sideways."""
     for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         for scheme in ("light", "dark"):
             ctx = browser.new_context(
@@ -44,9 +45,7 @@ def _views(browser: Browser, url: str, name: str, storage: Any) -> None:
             )
             page = ctx.new_page()
             page.goto(url)
-            expect(page.locator("[data-testid=receipt], [data-testid=rates-table]")).to_be_visible(
-                timeout=30_000
-            )
+            expect(page.get_by_test_id(testid)).to_be_visible(timeout=30_000)
             assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
             shot(page, f"{name}-{width}-{scheme}")
             ctx.close()
@@ -70,6 +69,7 @@ def test_french_card_and_country_give_a_french_invoice(
         page.get_by_role("option", name=re.compile(r"\bFrance$")).click()
         expect(page.get_by_label(fr("Country of residence"))).to_contain_text("France")
         _saved_country(app_env, email, "FR")
+        _views(browser, page.url, "i22-checkout", ctx.storage_state(), "residence-country")
         fill_card(page, CARD_FR)
         page.get_by_role("button", name=re.compile("^" + re.escape(fr("Pay")))).click()
         expect(page).to_have_url(re.compile(r"/fr/orders/"), timeout=30_000)
@@ -98,7 +98,7 @@ def test_french_card_and_country_give_a_french_invoice(
                 (email,),
             ).fetchone()
         assert row == (number.inner_text(), "FR", "evidence_agree", 75)
-        _views(browser, page.url, "i22-receipt", ctx.storage_state())
+        _views(browser, page.url, "i22-receipt", ctx.storage_state(), "receipt")
     finally:
         ctx.close()
 
@@ -151,7 +151,7 @@ def test_staff_change_a_rate_and_it_is_audited(
         form.get_by_role("button", name="Save rate").click()
         _notice(page, "ok", "VAT rate of LU: 17 % → 16.5 %")
         expect(lu.get_by_test_id("rate")).to_have_text("16.5 %")
-        _views(browser, page.url, "i22-admin-tax", page.context.storage_state())
+        _views(browser, page.url, "i22-admin-tax", page.context.storage_state(), "rates-table")
         page.goto(f"{app_url}/admin/audit?target=LU")
         audit = page.locator("[data-testid=audit-row][data-action='tax.rate']")
         expect(audit).to_have_count(2)

@@ -95,7 +95,7 @@ included_vat = tax.included_vat
 async def _tax_of(session: AsyncSession, payment: Payment, user_id: int) -> tax.TaxDecision:
     """The order's VAT from its evidence as it stands now (``tax.decide``): the paying card's
     issuing country and the buyer's stated country, at the rates in force."""
-    user = await session.get(User, user_id)
+    user = await session.get(User, user_id, populate_existing=True)  # the country as stated now
     return tax.decide(
         payment.card_country,
         user.country if user is not None else None,

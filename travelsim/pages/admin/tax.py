@@ -16,8 +16,8 @@ def _row(r: Any) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.code(r["country"])),
         rx.table.cell(r["name"], rx.cond(r["home"] == "yes", " (home)", "")),
-        rx.table.cell(r["rate"], " %", data_testid="rate"),
-        rx.table.cell(r["shipped"], " %"),
+        rx.table.cell(r["rate"], " %", white_space="nowrap", data_testid="rate"),
+        rx.table.cell(r["shipped"], " %", white_space="nowrap"),
         rx.table.cell(r["edited"]),
         rx.table.cell(r["by"]),
         data_testid="rate-row",
