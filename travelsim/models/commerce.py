@@ -204,9 +204,9 @@ class EsimReplacement(SQLModel, table=True):
 
 class SavedCard(SQLModel, table=True):
     """A card a traveler chose to keep for later top-ups: a card (``provider_ref``
-    ``card_…``) on their Stripe Customer (``User.stripe_customer_id``). Only the brand and
-    the last four digits are kept here; number, expiry and CVC never reach the portal
-    (docs/payments.md#saved-cards)."""
+    ``card_…``) on their Stripe Customer (``User.stripe_customer_id``). Only the brand,
+    the last four digits and the issuing country are kept here; number, expiry and CVC never
+    reach the portal (docs/payments.md#saved-cards)."""
 
     __tablename__ = "saved_card"
 

@@ -223,7 +223,7 @@ def _purchase_attempts(checkouts: Sequence[Checkout], plans: Mapping[str, str]) 
 
 
 async def _payments(session: AsyncSession, checkout_ids: list[str]) -> Section:
-    """Payments of those checkouts, oldest first (card's last 4 digits only)."""
+    """Payments of those checkouts, oldest first (card's last 4 digits and issuing country only)."""
     if not checkout_ids:
         return []
     rows = (
