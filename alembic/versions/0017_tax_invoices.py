@@ -6,8 +6,9 @@ Create Date: 2026-12-04 03:00:00.000000
 
 ``vat_rate``: the standard VAT rate of each EU member state in hundredths of a percent,
 seeded here from ``travelsim/seed/vat_rates.json`` (docs/business-rules.md#vat-rates).
-``invoice_counter``: the last invoice number given per calendar year
-(docs/business-rules.md#invoice-numbers). ``purchase_order`` gets its invoice number and the
+``invoice_counter``: the last number given per series (invoices, credit notes) and calendar
+year (docs/business-rules.md#invoice-numbers). ``purchase_order`` gets its invoice number, the
+credit note of its refund, and the
 tax decision with its evidence (all NULL for orders created before: they keep their receipt as
 it was); ``payment.card_country`` and ``saved_card.country``: the card's issuing country;
 ``app_user.country``: the country of residence the traveler stated.
@@ -50,9 +51,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "invoice_counter",
+        sa.Column("series", _string(12), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("last_number", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("year"),
+        sa.PrimaryKeyConstraint("series", "year"),
     )
     seed = json.loads(_RATES_FILE.read_text(encoding="utf-8"))
     now = datetime.now(timezone.utc)
@@ -65,12 +67,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("purchase_order") as batch:
         batch.add_column(sa.Column("invoice_number", _string(16), nullable=True))
+        batch.add_column(sa.Column("credit_note_number", _string(20), nullable=True))
         batch.add_column(sa.Column("tax_country", _string(2), nullable=True))
         batch.add_column(sa.Column("tax_rate_bp", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("tax_rule", _string(20), nullable=True))
         batch.add_column(sa.Column("evidence_card_country", _string(2), nullable=True))
         batch.add_column(sa.Column("evidence_stated_country", _string(2), nullable=True))
         batch.create_unique_constraint("uq_purchase_order_invoice_number", ["invoice_number"])
+        batch.create_unique_constraint(
+            "uq_purchase_order_credit_note_number", ["credit_note_number"]
+        )
     with op.batch_alter_table("payment") as batch:
         batch.add_column(sa.Column("card_country", _string(2), nullable=True))
     with op.batch_alter_table("saved_card") as batch:
@@ -88,6 +94,7 @@ def downgrade() -> None:
     with op.batch_alter_table("payment") as batch:
         batch.drop_column("card_country")
     with op.batch_alter_table("purchase_order") as batch:
+        batch.drop_constraint("uq_purchase_order_credit_note_number", type_="unique")
         batch.drop_constraint("uq_purchase_order_invoice_number", type_="unique")
         for name in (
             "evidence_stated_country",
@@ -95,6 +102,7 @@ def downgrade() -> None:
             "tax_rule",
             "tax_rate_bp",
             "tax_country",
+            "credit_note_number",
             "invoice_number",
         ):
             batch.drop_column(name)

@@ -258,3 +258,44 @@ async def test_staff_rate_edit_is_audited_and_used_by_the_next_order(
     assert len(listed) == 27 and listed["BE"]["home"] == "yes"
     async with db.session() as s:
         assert (await tax.rates_in_force(s))["FR"] == 2150
+
+
+# --- credit notes: a refund cancels the invoice ------------------------------------------------
+async def test_a_staff_refund_issues_one_credit_note(
+    sqlite_db: Settings, client: SFTClient
+) -> None:
+    from test_admin_actions import delivered_order
+
+    staff = await make_staff()
+    first = await delivered_order(client, card=CARD_FR)
+    second = await delivered_order(client, card=CARD_FR)
+    outcome = await admin.refund_order(staff, first.id, client=client)
+    assert outcome.ok, outcome.message
+    again = await admin.refund_order(staff, first.id, client=client)
+    assert again.result == "refused"  # already refunded: no second credit note
+    year = datetime.now(UTC).year
+    refunded, kept = await order_of(first.id), await order_of(second.id)
+    assert (refunded.invoice_number, refunded.credit_note_number) == (
+        f"{year}-000001",
+        f"CN-{year}-000001",
+    )
+    assert (kept.invoice_number, kept.credit_note_number) == (f"{year}-000002", None)
+    assert refunded.user_id is not None
+    async with db.session() as s:
+        receipt = await orders.receipt_view(s, order_id=first.id, user_id=refunded.user_id)
+    assert receipt is not None and receipt.credit_note_number == f"CN-{year}-000001"
+
+
+async def test_credit_notes_have_their_own_gap_free_sequence(any_db: Settings) -> None:
+    async with db.session() as s:
+        taken = [
+            await invoices.next_invoice_number(s, 2032),
+            await invoices.next_invoice_number(s, 2032, invoices.CREDIT_NOTE),
+            await invoices.next_invoice_number(s, 2032),
+            await invoices.next_invoice_number(s, 2033, invoices.CREDIT_NOTE),
+        ]
+        await s.commit()
+    assert taken == ["2032-000001", "CN-2032-000001", "2032-000002", "CN-2033-000001"]
+    with pytest.raises(KeyError):
+        async with db.session() as s:
+            await invoices.next_invoice_number(s, 2032, "receipt")

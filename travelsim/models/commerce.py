@@ -130,6 +130,8 @@ class Order(SQLModel, table=True):
     #: of a percent), the rule that decided (``services.tax.TaxRule``) and the evidence
     #: (card issuing country, the country the traveler stated), all as at payment time.
     invoice_number: str | None = Field(default=None, max_length=16, unique=True)
+    #: The credit note cancelling the invoice when the payment was refunded (``CN-2026-000001``).
+    credit_note_number: str | None = Field(default=None, max_length=20, unique=True)
     tax_country: str | None = Field(default=None, max_length=2)
     tax_rate_bp: int | None = None
     tax_rule: str | None = Field(default=None, max_length=20)

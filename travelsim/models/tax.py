@@ -32,11 +32,13 @@ class VatRate(SQLModel, table=True):
 
 
 class InvoiceCounter(SQLModel, table=True):
-    """The last invoice number given in one calendar ``year`` (UTC). Incremented in the
-    transaction that creates the order (``services.invoices.next_invoice_number``), so a
-    rolled-back order gives its number back and numbers are gap-free."""
+    """The last number given in one ``series`` (``invoice`` or ``credit_note``) and calendar
+    ``year`` (UTC). Incremented in the transaction that writes the order or its refund
+    (``services.invoices.next_invoice_number``), so a rolled-back one gives its number back
+    and numbers are gap-free."""
 
     __tablename__ = "invoice_counter"
 
+    series: str = Field(default="invoice", primary_key=True, max_length=12)
     year: int = Field(primary_key=True)
     last_number: int = 0

@@ -96,6 +96,24 @@ def receipt_page() -> rx.Component:
                     ),
                     _line(_("Total charged"), r["total"], strong=True),
                     _line(_("Paid with"), r["payment"]),
+                    rx.cond(
+                        r["credit_note"] != "",
+                        rx.vstack(
+                            rx.divider(),
+                            _line(
+                                _("Credit note"),
+                                rx.text.span(
+                                    r["credit_note"],
+                                    white_space="nowrap",
+                                    data_testid="credit-note",
+                                ),
+                                strong=True,
+                            ),
+                            rx.text(r["credit_note_text"], size="2"),
+                            spacing="2",
+                            width="100%",
+                        ),
+                    ),
                     _line(_("Order status"), r["status"]),
                     spacing="2",
                     width="100%",

@@ -172,7 +172,8 @@ class ReceiptView:
     """A printable receipt, the order's invoice: amounts exactly as charged (minor units
     formatted), ``invoice_number`` ("" for an order from before invoices), the customer's
     country taxed (flag and name, "" when not recorded), ``vat_rate`` in percent ("20",
-    "25.5") and ``outside_eu`` (no EU VAT: docs/business-rules.md#vat-evidence)."""
+    "25.5"), ``outside_eu`` (no EU VAT: docs/business-rules.md#vat-evidence) and the
+    ``credit_note_number`` of a refund ("" when none)."""
 
     reference: str
     date: datetime
@@ -188,6 +189,8 @@ class ReceiptView:
     invoice_number: str = ""
     customer_country: str = ""
     outside_eu: bool = False
+    #: The credit note cancelling the invoice after a refund ("" when none).
+    credit_note_number: str = ""
 
 
 #: How a receipt names the payment's state (``PaymentStatus``) to the traveler.
@@ -246,4 +249,5 @@ async def receipt_view(
         invoice_number=order.invoice_number or "",
         customer_country=countries.label(order.tax_country),
         outside_eu=order.tax_rule == TaxRule.OUTSIDE_EU,
+        credit_note_number=order.credit_note_number or "",
     )

@@ -64,6 +64,12 @@ class ReceiptState(SessionState):
             "vat_label": _("VAT {rate} %").format(rate=r.vat_rate),
             "invoice_number": r.invoice_number,
             "country": r.customer_country,
+            "credit_note": r.credit_note_number,
+            "credit_note_text": _("Refunded in full: {total}, of which VAT {vat}.").format(
+                total=r.total, vat=r.vat
+            )
+            if r.credit_note_number
+            else "",
             "vat_note": _("Not subject to EU VAT: customer outside the EU") if r.outside_eu else "",
             "total": r.total,
             "payment": r.payment,
