@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e.conftest import DESKTOP, PHONE, shot
 from tests.e2e.stripe_card import fill_card
 from tests.e2e.test_buy_french import fr, sign_up_in_french
-from tests.e2e.test_purchase import sign_up_and_verify
+from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
 from tests.e2e.test_security_pages import rfc6238
 from tests.e2e.test_staff_admin import _cli_staff, _notice
 
@@ -165,3 +165,47 @@ def test_staff_change_a_rate_and_it_is_audited(
         _notice(page, "ok")
     finally:
         page.context.close()
+
+
+def test_a_staff_refund_shows_a_credit_note_on_the_invoice(
+    app_url: str, app_env: dict[str, str], browser: Browser
+) -> None:
+    """English pages this time: the traveler states France, pays with the French card; staff
+    refund the unused eSIM and the invoice shows the credit note cancelling it."""
+    traveler_ctx = browser.new_context(viewport=DESKTOP)
+    traveler = traveler_ctx.new_page()
+    staff = _staff_page(browser, app_url, app_env)
+    try:
+        email = sign_up_and_verify(traveler, app_url, app_env["DATA_DIR"])
+        buy_france_1gb(traveler, app_url)
+        traveler.get_by_label("Country of residence").click()
+        traveler.get_by_role("option", name=re.compile(r"\bFrance$")).click()
+        _saved_country(app_env, email, "FR")
+        fill_card(traveler, CARD_FR)
+        traveler.get_by_role("button", name=re.compile(r"^Pay")).click()
+        expect(traveler.get_by_test_id("order-delivered")).to_be_visible(timeout=60_000)
+        with sqlite3.connect(Path(app_env["DATA_DIR"]) / "travelsim.db") as conn:
+            order_id, invoice = conn.execute(
+                "SELECT o.id, o.invoice_number FROM purchase_order o JOIN app_user u "
+                "ON u.id = o.user_id WHERE u.email = ?",
+                (email,),
+            ).fetchone()
+
+        staff.goto(f"{app_url}/admin/orders?order={order_id}")
+        expect(staff.get_by_test_id("order-invoice")).to_contain_text(
+            f"{invoice} · VAT €0.75 · FR 20 % · evidence_agree (card FR, stated FR)"
+        )
+        staff.get_by_role("button", name="Refund payment").click()
+        _notice(staff, "ok", "payment refunded")
+
+        traveler.goto(f"{app_url}/orders/{order_id}/receipt")
+        expect(traveler.get_by_test_id("invoice-number")).to_have_text(invoice)
+        note = traveler.get_by_test_id("credit-note")
+        expect(note).to_have_text(re.compile(rf"^CN-{time.gmtime().tm_year}-\d{{6}}$"))
+        expect(traveler.get_by_test_id("receipt")).to_contain_text(
+            "Refunded in full: €4.50, of which VAT €0.75."
+        )
+        _views(browser, traveler.url, "i22-credit-note", traveler_ctx.storage_state(), "receipt")
+    finally:
+        staff.context.close()
+        traveler_ctx.close()
