@@ -13,7 +13,6 @@ the same database.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -194,8 +193,12 @@ class Settings(BaseSettings):
         description="At most one eSIM pool refill from SFT per this many seconds when a "
         "checkout finds the pool empty, across workers (docs/business-rules.md#refill-debounce).",
     )
-    vat_rate_percent: Decimal = Field(
-        Decimal("21"), ge=0, le=100, description="VAT included in retail prices (receipts)."
+    seller_country: str = Field(
+        "BE",
+        pattern=r"^(AT|BE|BG|CY|CZ|DE|DK|EE|ES|FI|FR|GR|HR|HU|IE|IT|LT|LU|LV|MT|NL|PL|PT|RO|SE|SI|SK)$",
+        description="The seller's home EU member state (ISO alpha-2): its VAT rate applies "
+        "when the customer's country is not established (docs/business-rules.md#vat-evidence). "
+        "VAT_RATE_PERCENT is no longer read: rates are per country (/admin/tax).",
     )
     seller_name: str = "TravelSIM Demo Seller"
     seller_address: str = "Rue de l'Exemple 1, 1000 Brussels, Belgium"

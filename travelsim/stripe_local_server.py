@@ -23,6 +23,9 @@ What it changes from ``localstripe`` run as is (localstripe behaviour, read from
   in the event loop, where nothing mutates the store meanwhile, then written to a temporary
   file in the same folder, fsynced and renamed over ``PATH``), so a crash leaves the last
   complete store, never a torn one; what a crash loses is at most the last second.
+* **Card countries.** localstripe gives every card ``country`` "US". Here a card made from
+  one of Stripe's international test numbers gets that number's country, as on Stripe's
+  test mode (:data:`TEST_CARD_COUNTRIES`; the portal records it as VAT evidence).
 * **Logs to stderr**, one line per request with method, path (no query string, no body),
   status and duration; webhook deliveries as localstripe logs them.
 
@@ -50,12 +53,24 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-__all__ = ["HOST", "WRITE_INTERVAL_SECONDS", "StoreFile", "main"]
+__all__ = ["HOST", "TEST_CARD_COUNTRIES", "WRITE_INTERVAL_SECONDS", "StoreFile", "main"]
 
 #: The only address the fake Stripe API listens on.
 HOST = "127.0.0.1"
 #: At most one store write per this many seconds (plus one at shutdown).
 WRITE_INTERVAL_SECONDS = 1.0
+#: Issuing country of some of Stripe's international test card numbers (Visa), from
+#: https://docs.stripe.com/testing#international-cards; any other number is a US card.
+TEST_CARD_COUNTRIES: dict[str, str] = {
+    "4000000400000008": "AT",
+    "4000000560000004": "BE",
+    "4000002500000003": "FR",
+    "4000002760000016": "DE",
+    "4000003800000008": "IT",
+    "4000005280000002": "NL",
+    "4000007240000007": "ES",
+    "4000008260000000": "GB",
+}
 #: How often ``--exit-with-parent`` checks its parent (seconds).
 PARENT_POLL_SECONDS = 0.5
 
@@ -158,6 +173,18 @@ def _patch_store(store_file: StoreFile) -> None:
     resources.Store.dump_to_disk = dump_to_disk
 
 
+def _patch_card_country() -> None:
+    from localstripe import resources
+
+    original = resources.Card.__init__
+
+    def init(self: Any, source: Any = None, **kwargs: Any) -> None:
+        original(self, source, **kwargs)
+        self.country = TEST_CARD_COUNTRIES.get(self._card_number, "US")
+
+    resources.Card.__init__ = init
+
+
 async def _watch_parent(stop: asyncio.Event) -> None:
     parent = os.getppid()
     while not stop.is_set():
@@ -173,6 +200,7 @@ async def _serve(port: int, store_path: Path, *, exit_with_parent: bool) -> int:
 
     store_file = StoreFile(resources.store, store_path)
     _patch_store(store_file)
+    _patch_card_country()
     resources.store.try_load_from_disk()
 
     runner = web.AppRunner(

@@ -50,6 +50,7 @@ from travelsim.state.security import (
 )
 from travelsim.state.session import SessionState
 from travelsim.state.status import StatusState
+from travelsim.state.tax_country import TaxCountryState
 from travelsim.state.topup import TopupState
 from travelsim.stripe_local import stripe_local_lifespan
 
@@ -83,7 +84,13 @@ PAGES = [
         buy,
         "/buy/[buy_plan_id]",
         N_("Checkout"),
-        [BuyState.load, GiftCheckoutState.load, DeviceCheckState.load, CheckoutNetworkState.load],
+        [
+            BuyState.load,
+            GiftCheckoutState.load,
+            DeviceCheckState.load,
+            CheckoutNetworkState.load,
+            TaxCountryState.load,
+        ],
     ),
     (order_page, "/orders/[order_ref]", N_("Your order"), [OrderState.load, GiftPanelState.load]),
     (receipt_page, "/orders/[order_ref]/receipt", N_("Receipt"), ReceiptState.load),

@@ -117,7 +117,7 @@ async def test_a_usd_order_charges_usd_and_its_receipt_says_so(
     assert user.id is not None
     async with db.session() as s:
         receipt = await orders.receipt_view(
-            s, order_id=order.id, user_id=user.id, vat_rate_percent="20"
+            s, order_id=order.id, user_id=user.id, fallback_rate_bp=2000
         )
     assert receipt is not None
     assert receipt.total == format_currency(Decimal("12.37"), "USD", locale="en_US") == "$12.37"

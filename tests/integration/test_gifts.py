@@ -101,7 +101,7 @@ async def test_gift_is_delivered_as_a_claim_email_and_the_claim_moves_the_esim(
         assert await installation.install_view(s, user=buyer, esim_id=order.esim_id) is None
         assert await installation.install_view(s, user=recipient, esim_id=order.esim_id)
         receipt = await orders.receipt_view(
-            s, order_id=order.id, user_id=buyer.id or 0, vat_rate_percent="20"
+            s, order_id=order.id, user_id=buyer.id or 0, fallback_rate_bp=2000
         )
         assert receipt is not None and receipt.reference == order.reference
         assert receipt.customer_email == buyer.email

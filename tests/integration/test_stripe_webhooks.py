@@ -405,6 +405,13 @@ async def test_refund_made_at_stripe_marks_the_payment_refunded_once(
     other = await world.post("charge.refunded", charge, event_id="evt_refund_2")
     assert again.json()["duplicate"] is True
     assert other.json()["outcome"] == "nothing to do: payment is refunded"
+    # Its invoice is cancelled by one credit note (docs/business-rules.md#invoice-numbers).
+    credited = await only(Order)
+    year = time.gmtime().tm_year
+    assert (credited.invoice_number, credited.credit_note_number) == (
+        f"{year}-000001",
+        f"CN-{year}-000001",
+    )
     charge_after = world.charge(charge["id"])
     assert charge_after["amount_refunded"] == payment.amount_minor
     refunds = charge_after.get("refunds") or {}

@@ -81,6 +81,7 @@ from travelsim.models.statuses import (
     StepName,
     StepStatus,
 )
+from travelsim.models.tax import InvoiceCounter, VatRate
 
 __all__ = [
     "GIFT_MESSAGE_MAX",
@@ -107,6 +108,7 @@ __all__ = [
     "GiftLink",
     "GiftStatus",
     "InventoryState",
+    "InvoiceCounter",
     "JobRun",
     "Notification",
     "NotificationOptOut",
@@ -136,6 +138,7 @@ __all__ = [
     "UsageDay",
     "User",
     "UserTotp",
+    "VatRate",
     "utc_column",
     "utcnow",
 ]

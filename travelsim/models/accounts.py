@@ -36,6 +36,9 @@ class User(SQLModel, table=True):
     #: The currency chosen with the currency menu (ISO 4217, one of ``Settings.currencies``),
     #: ``None`` until the traveler chooses (docs/i18n.md#currencies).
     currency: str | None = Field(default=None, max_length=3)
+    #: The country of residence the traveler stated (ISO alpha-2), ``None`` until stated:
+    #: VAT evidence (docs/business-rules.md#vat-evidence).
+    country: str | None = Field(default=None, max_length=2)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -83,6 +83,9 @@ class Payment(SQLModel, table=True):
     currency: str = Field(max_length=3)
     status: str = Field(max_length=20, index=True)
     card_last4: str | None = Field(default=None, max_length=4)
+    #: The card's issuing country as Stripe reports it (``card.country``, ISO alpha-2): VAT
+    #: evidence (docs/business-rules.md#vat-evidence).
+    card_country: str | None = Field(default=None, max_length=2)
     card_ref: str | None = Field(default=None, max_length=64)
     keep_card: bool = False
     captured_at: datetime | None = utc_column()
@@ -122,6 +125,18 @@ class Order(SQLModel, table=True):
     amount_minor: int
     tax_minor: int = 0
     currency: str = Field(max_length=3)
+    #: The invoice (docs/business-rules.md#invoice-numbers): its number (``2026-000001``,
+    #: gap-free per year), the customer's country VAT was charged for, the rate (hundredths
+    #: of a percent), the rule that decided (``services.tax.TaxRule``) and the evidence
+    #: (card issuing country, the country the traveler stated), all as at payment time.
+    invoice_number: str | None = Field(default=None, max_length=16, unique=True)
+    #: The credit note cancelling the invoice when the payment was refunded (``CN-2026-000001``).
+    credit_note_number: str | None = Field(default=None, max_length=20, unique=True)
+    tax_country: str | None = Field(default=None, max_length=2)
+    tax_rate_bp: int | None = None
+    tax_rule: str | None = Field(default=None, max_length=20)
+    evidence_card_country: str | None = Field(default=None, max_length=2)
+    evidence_stated_country: str | None = Field(default=None, max_length=2)
     addon_unique_id: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, max_length=500)
     attempts: int = 0
@@ -191,9 +206,9 @@ class EsimReplacement(SQLModel, table=True):
 
 class SavedCard(SQLModel, table=True):
     """A card a traveler chose to keep for later top-ups: a card (``provider_ref``
-    ``card_…``) on their Stripe Customer (``User.stripe_customer_id``). Only the brand and
-    the last four digits are kept here; number, expiry and CVC never reach the portal
-    (docs/payments.md#saved-cards)."""
+    ``card_…``) on their Stripe Customer (``User.stripe_customer_id``). Only the brand,
+    the last four digits and the issuing country are kept here; number, expiry and CVC never
+    reach the portal (docs/payments.md#saved-cards)."""
 
     __tablename__ = "saved_card"
 
@@ -202,6 +217,8 @@ class SavedCard(SQLModel, table=True):
     provider_ref: str = Field(max_length=64, unique=True)
     brand: str = Field(default="", max_length=32)
     last4: str = Field(default="", max_length=4)
+    #: Issuing country (ISO alpha-2) as Stripe reported it when the card was added.
+    country: str | None = Field(default=None, max_length=2)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -12,6 +12,7 @@ from travelsim.components.device_check import device_check
 from travelsim.components.gift import checkout_gift_box
 from travelsim.components.layout import page
 from travelsim.components.network_facts import checkout_networks
+from travelsim.components.tax_country import residence_country
 from travelsim.i18n import _, localized
 from travelsim.state.buy import NEW_CARD, BuyState
 
@@ -193,6 +194,7 @@ def pay_step() -> rx.Component:
         rx.cond(topup, _topup_target(), _trip_confirmed()),
         rx.cond(topup, rx.fragment(), checkout_gift_box()),  # a top-up is never a gift
         rx.heading(rx.cond(topup, _("Pay"), _("2. Pay")), size="4"),
+        residence_country(),  # VAT evidence (docs/business-rules.md#vat-evidence)
         rx.cond(BuyState.saved_cards.length() > 0, _card_choice()),
         _new_card(),
         rx.cond(

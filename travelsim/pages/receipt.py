@@ -19,6 +19,43 @@ def _line(label: str | rx.Var, value: rx.Var, strong: bool = False) -> rx.Compon
     )
 
 
+def _title() -> rx.Component:
+    """The title: "Invoice 2026-000001", or "Receipt TS-7K3QX9" for an order from before
+    invoices; the number never breaks across lines."""
+    r = ReceiptState.receipt
+    return rx.cond(
+        r["invoice_number"] != "",
+        rx.heading(
+            _("Invoice"),
+            " ",
+            rx.text.span(r["invoice_number"], white_space="nowrap", data_testid="invoice-number"),
+            size="6",
+        ),
+        rx.heading(
+            _("Receipt"),
+            " ",
+            rx.text.span(r["reference"], white_space="nowrap", data_testid="reference"),
+            size="6",
+        ),
+    )
+
+
+def _credit_note() -> rx.Component:
+    """The credit note cancelling the invoice after a refund: its number and what it refunds."""
+    r = ReceiptState.receipt
+    return rx.vstack(
+        rx.divider(),
+        _line(
+            _("Credit note"),
+            rx.text.span(r["credit_note"], white_space="nowrap", data_testid="credit-note"),
+            strong=True,
+        ),
+        rx.text(r["credit_note_text"], size="2"),
+        spacing="2",
+        width="100%",
+    )
+
+
 def receipt_page() -> rx.Component:
     r = ReceiptState.receipt
     return page(
@@ -27,15 +64,7 @@ def receipt_page() -> rx.Component:
             rx.card(
                 rx.vstack(
                     rx.hstack(
-                        rx.heading(
-                            _("Receipt"),
-                            " ",
-                            # An order reference (TS-7K3QX9) never breaks across lines.
-                            rx.text.span(
-                                r["reference"], white_space="nowrap", data_testid="reference"
-                            ),
-                            size="6",
-                        ),
+                        _title(),
                         rx.spacer(),
                         rx.button(
                             rx.icon("printer", size=16),
@@ -53,8 +82,21 @@ def receipt_page() -> rx.Component:
                     rx.text(ReceiptState.seller["address"], size="2"),
                     rx.text(_("VAT number"), " ", ReceiptState.seller["vat_number"], size="2"),
                     rx.divider(),
+                    rx.cond(
+                        r["invoice_number"] != "",
+                        _line(
+                            _("Order"),
+                            rx.text.span(
+                                r["reference"], white_space="nowrap", data_testid="reference"
+                            ),
+                        ),
+                    ),
                     _line(_("Date"), r["date"]),
                     _line(_("Customer"), r["email"]),
+                    rx.cond(
+                        r["country"] != "",
+                        rx.box(_line(_("Customer's country"), r["country"]), width="100%"),
+                    ),
                     _line(_("Item"), r["description"]),
                     rx.cond(
                         r["destination"] != "",
@@ -63,9 +105,14 @@ def receipt_page() -> rx.Component:
                     _line("ICCID", r["iccid"]),
                     rx.divider(),
                     _line(_("Net amount"), r["net"]),
-                    _line(r["vat_label"], r["vat"]),
+                    rx.box(_line(r["vat_label"], r["vat"]), width="100%", data_testid="vat-line"),
+                    rx.cond(
+                        r["vat_note"] != "",
+                        rx.text(r["vat_note"], size="2", data_testid="vat-note"),
+                    ),
                     _line(_("Total charged"), r["total"], strong=True),
                     _line(_("Paid with"), r["payment"]),
+                    rx.cond(r["credit_note"] != "", _credit_note()),
                     _line(_("Order status"), r["status"]),
                     spacing="2",
                     width="100%",

@@ -347,6 +347,7 @@ async def _authorize(
             if payment.card_ref is None:  # a resend reuses the card of the first send
                 chosen = await saved_cards.card_for_payment(session, provider, user, customer, card)
                 payment.card_ref, payment.card_last4 = chosen.ref, chosen.last4
+                payment.card_country = chosen.country or None  # VAT evidence
                 payment.updated_at = utcnow()
                 session.add(payment)
         finally:

@@ -87,6 +87,11 @@ def _all_terms() -> dict[str, tuple[str, ...]]:
     return out
 
 
+def codes() -> frozenset[str]:
+    """Every ISO 3166-1 alpha-2 code this catalogue knows."""
+    return frozenset(_index()[0])
+
+
 def country(code: str) -> Country:
     """The country with ISO alpha-2 ``code``, named in the active language (English: ISO's
     common name); raises ``KeyError`` for unknown codes."""

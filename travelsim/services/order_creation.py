@@ -1,8 +1,9 @@
-"""Creating the order of a paid checkout (reference, VAT, steps, eSIM assignment), starting its
-provisioning; or, when no eSIM is left after the charge, voiding it.
+"""Creating the order of a paid checkout (reference, invoice number, VAT, steps, eSIM
+assignment), starting its provisioning; or, when no eSIM is left after the charge, voiding it.
 
 :func:`create_order` writes, in the caller's transaction, the ``Order`` (reference
-``TS-XXXXXX``, status ``paid``, the VAT it contains), its ``ProvisioningStep`` rows
+``TS-XXXXXX``, status ``paid``, its invoice number and the VAT it contains for the customer's
+country: docs/business-rules.md#vat), its ``ProvisioningStep`` rows
 (:data:`NEW_ESIM_STEPS` / :data:`TOPUP_STEPS`), the eSIM assignment and the checkout's ``paid``
 status (docs/business-rules.md#one-payment-per-checkout). :func:`finalize` turns a succeeded
 payment into that order, safe to repeat; no eSIM left → :func:`refund_sold_out`.
@@ -21,7 +22,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import NoReturn
 
 from sqlalchemy import insert
@@ -40,9 +41,10 @@ from travelsim.models import (
     PurchaseKind,
     StepName,
     StepStatus,
+    User,
     utcnow,
 )
-from travelsim.services import gifts, inventory
+from travelsim.services import gifts, inventory, invoices, tax
 from travelsim.services.checkout import CheckoutError, order_for_checkout
 from travelsim.services.checkout_outcome import PayOutcome, paid_outcome
 from travelsim.services.checkout_reservation import close_sold_out
@@ -86,13 +88,20 @@ def new_reference() -> str:
     return "TS-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
 
 
-def included_vat(gross_minor: int, rate_percent: Decimal) -> int:
-    """VAT contained in a VAT-inclusive price, in minor units, rounded half up:
-    ``included_vat(450, Decimal(21))`` = round(450 x 21 / 121) = 78."""
-    if rate_percent <= 0:
-        return 0
-    exact = Decimal(gross_minor) * rate_percent / (Decimal(100) + rate_percent)
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+#: VAT contained in a VAT-inclusive price (``tax.included_vat``), kept importable from here.
+included_vat = tax.included_vat
+
+
+async def _tax_of(session: AsyncSession, payment: Payment, user_id: int) -> tax.TaxDecision:
+    """The order's VAT from its evidence as it stands now (``tax.decide``): the paying card's
+    issuing country and the buyer's stated country, at the rates in force."""
+    user = await session.get(User, user_id, populate_existing=True)  # the country as stated now
+    return tax.decide(
+        payment.card_country,
+        user.country if user is not None else None,
+        home_country=get_settings().seller_country,
+        rates=await tax.rates_in_force(session),
+    )
 
 
 async def create_order(
@@ -106,9 +115,12 @@ async def create_order(
     """Write the order of the paid checkout ``checkout_id`` (payment ``payment_id``, buyer
     ``user_id``) with its steps, assign its eSIM and mark the checkout ``paid``; flushes, does
     not commit. Amount and currency are the payment's; ``tax_minor`` is :func:`included_vat`
-    at ``VAT_RATE_PERCENT``. When the payment's amount or currency is not the checkout's,
-    the order is written ``needs_attention`` (``last_error`` says why) and
-    :func:`order_created` starts no provisioning: staff look at it, nothing is lost.
+    at the rate of the customer's country (``tax.decide`` on the card's and the stated
+    country, recorded on the order), and the order takes the next invoice number of the
+    year (``invoices.next_invoice_number``, in this transaction: gap-free). When the
+    payment's amount or currency is not the checkout's, the order is written
+    ``needs_attention`` (``last_error`` says why) and :func:`order_created` starts no
+    provisioning: staff look at it, nothing is lost.
 
     Raises ``inventory.InventoryError`` when no eSIM can be assigned (or the top-up's eSIM is
     not the buyer's), ``IntegrityError`` (on flush) for a concurrent order of the same checkout
@@ -136,6 +148,9 @@ async def create_order(
     mismatch = _amount_mismatch(checkout, payment)
     if mismatch:
         log.error("charged amount differs from the checkout", extra={"checkout_id": checkout.id})
+    decision = await _tax_of(session, payment, user_id)
+    # Last before the insert: the year's counter row stays locked until the commit.
+    invoice_number = await invoices.next_invoice_number(session, now.year)
     order = Order(
         id=str(uuid.uuid4()),
         reference=new_reference(),  # unique constraint; a collision retries (the caller)
@@ -148,8 +163,14 @@ async def create_order(
         status=OrderStatus.NEEDS_ATTENTION if mismatch else OrderStatus.PAID,
         last_error=mismatch,
         amount_minor=payment.amount_minor,
-        tax_minor=included_vat(payment.amount_minor, get_settings().vat_rate_percent),
+        tax_minor=included_vat(payment.amount_minor, Decimal(decision.rate_bp) / 100),
         currency=payment.currency,
+        invoice_number=invoice_number,
+        tax_country=decision.country,
+        tax_rate_bp=decision.rate_bp,
+        tax_rule=decision.rule,
+        evidence_card_country=decision.card_country,
+        evidence_stated_country=decision.stated_country,
         created_at=now,
         updated_at=now,
     )

@@ -28,6 +28,7 @@ from travelsim.models import (
 )
 from travelsim.services import countries, ownership
 from travelsim.services.plan_texts import Texts, plan_title, texts_for
+from travelsim.services.tax import TaxRule, format_rate
 
 #: Order statuses whose provisioning is not over: a failed step is tried again, either in the
 #: same run (``provisioning``: attempts per step, ``provisioning.DEFAULT_MAX_ATTEMPTS``) or by
@@ -174,7 +175,11 @@ async def orders_of(session: AsyncSession, user_id: int) -> list[OrderView]:
 
 @dataclass(frozen=True)
 class ReceiptView:
-    """A printable receipt: amounts exactly as charged (minor units formatted)."""
+    """A printable receipt, the order's invoice: amounts exactly as charged (minor units
+    formatted), ``invoice_number`` ("" for an order from before invoices), the customer's
+    country taxed (flag and name, "" when not recorded), ``vat_rate`` in percent ("20",
+    "25.5"), ``outside_eu`` (no EU VAT: docs/business-rules.md#vat-evidence) and the
+    ``credit_note_number`` of a refund ("" when none)."""
 
     reference: str
     date: datetime
@@ -187,6 +192,11 @@ class ReceiptView:
     total: str
     payment: str
     status: str
+    invoice_number: str = ""
+    customer_country: str = ""
+    outside_eu: bool = False
+    #: The credit note cancelling the invoice after a refund ("" when none).
+    credit_note_number: str = ""
 
 
 #: How a receipt names the payment's state (``PaymentStatus``) to the traveler.
@@ -201,10 +211,12 @@ _PAYMENT_WORDS = {
 
 
 async def receipt_view(
-    session: AsyncSession, *, order_id: str, user_id: int, vat_rate_percent: str
+    session: AsyncSession, *, order_id: str, user_id: int, fallback_rate_bp: int = 0
 ) -> ReceiptView | None:
     """The receipt of ``order_id`` if it belongs to ``user_id``, else ``None``; its words
-    (description, payment) in the active language (``travelsim.i18n``)."""
+    (description, payment, country) in the active language (``travelsim.i18n``). The rate
+    is the order's own; ``fallback_rate_bp`` (hundredths of a percent) only names the rate
+    of an order from before rates were recorded on orders."""
     view = await order_view(session, order_id=order_id, user_id=user_id)
     order = await session.get(Order, order_id)
     if view is None or order is None:
@@ -234,8 +246,14 @@ async def receipt_view(
         iccid=view.iccid,
         net=format_money(order.amount_minor - order.tax_minor, order.currency),
         vat=format_money(order.tax_minor, order.currency),
-        vat_rate=vat_rate_percent,
+        vat_rate=format_rate(
+            order.tax_rate_bp if order.tax_rate_bp is not None else fallback_rate_bp
+        ),
         total=format_money(order.amount_minor, order.currency),
         payment=paid_with,
         status=order.status,
+        invoice_number=order.invoice_number or "",
+        customer_country=countries.label(order.tax_country),
+        outside_eu=order.tax_rule == TaxRule.OUTSIDE_EU,
+        credit_note_number=order.credit_note_number or "",
     )

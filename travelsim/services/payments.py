@@ -38,8 +38,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import stripe
 
-from travelsim.i18n import N_
 from travelsim.models import Payment
+from travelsim.services.payment_failures import FAILURE_MESSAGES, failure_message
 
 __all__ = [
     "FAILURE_MESSAGES",
@@ -83,44 +83,6 @@ _STRIPE_STATUS: dict[str, ChargeStatus] = {
     "canceled": ChargeStatus.CANCELED,
 }
 
-#: Traveler-facing text per Stripe error / decline code (never contains card data): English
-#: catalog texts (``N_``), translated where they are shown (``state.buy_messages``).
-#: Codes: https://docs.stripe.com/error-codes and https://docs.stripe.com/declines/codes
-FAILURE_MESSAGES: dict[str, str] = {
-    "card_declined": N_("Your card was declined. Nothing was charged; please try another card."),
-    "generic_decline": N_("Your card was declined. Nothing was charged; please try another card."),
-    "insufficient_funds": N_("Your card has insufficient funds. Nothing was charged."),
-    "lost_card": N_("Your card was declined. Nothing was charged; please try another card."),
-    "stolen_card": N_("Your card was declined. Nothing was charged; please try another card."),
-    "expired_card": N_("Your card has expired. Nothing was charged; please use another card."),
-    "incorrect_cvc": N_("The security code (CVC) is not right. Nothing was charged."),
-    "invalid_cvc": N_("The security code (CVC) is not valid. Nothing was charged."),
-    "incorrect_number": N_("The card number is not right. Nothing was charged."),
-    "invalid_number": N_("The card number is not valid. Nothing was charged."),
-    "invalid_expiry_month": N_("The expiry month is not valid. Nothing was charged."),
-    "invalid_expiry_year": N_("The expiry year is not valid. Nothing was charged."),
-    "processing_error": N_(
-        "Your bank could not process the card. Nothing was charged; please try again."
-    ),
-    "authentication_required": N_("Your bank needs you to confirm this payment. Please try again."),
-    "payment_intent_authentication_failure": N_(
-        "The card could not be verified (3-D Secure). Nothing was charged; please try again "
-        "or use another card."
-    ),
-    "canceled": N_("The payment was cancelled. Nothing was charged."),
-    "provider_error": N_(
-        "We could not reach the payment service. Nothing was charged; please try again in a moment."
-    ),
-}
-
-
-def failure_message(code: str | None) -> str:
-    """Human text for a failure ``code`` (a generic sentence for unknown codes): an English
-    catalog text, translated by the page that shows it."""
-    return FAILURE_MESSAGES.get(
-        code or "", N_("The payment did not go through. Nothing was charged.")
-    )
-
 
 class PaymentProviderError(Exception):
     """Stripe could not perform an operation: ``code`` is ``provider_unavailable`` (network,
@@ -145,12 +107,14 @@ class CardDeclined(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CardInfo:
-    """A card on a Stripe Customer: ``ref`` (``card_…``), ``brand`` ("Visa"), ``last4``.
-    Nothing else of the card is ever read."""
+    """A card on a Stripe Customer: ``ref`` (``card_…``), ``brand`` ("Visa"), ``last4`` and
+    ``country``, the issuing country (ISO alpha-2, "" when Stripe gives none: VAT evidence,
+    docs/business-rules.md#vat-evidence). Nothing else of the card is ever read."""
 
     ref: str
     brand: str
     last4: str
+    country: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +318,7 @@ class StripeProvider:
             ref=str(data.get("id")),
             brand=str(data.get("brand") or "")[:32],
             last4=str(data.get("last4") or "")[:4],
+            country=str(data.get("country") or "")[:2].upper(),
         )
 
     async def detach_card(self, customer_id: str, card_ref: str) -> None:

@@ -100,14 +100,20 @@ async def card_for_payment(
         row = await session.get(SavedCard, saved_id)
         if row is None or row.user_id != user.id:
             raise CheckoutError("card_not_found")
-        return CardInfo(ref=row.provider_ref, brand=row.brand, last4=row.last4)
+        return CardInfo(row.provider_ref, row.brand, row.last4, row.country or "")
     return await provider.attach_card(customer_id, choice.token)
 
 
 async def remember(session: AsyncSession, user_id: int, card: CardInfo) -> None:
     """Keep ``card`` for later (a ``SavedCard`` row; committed). Already kept is fine."""
     session.add(
-        SavedCard(user_id=user_id, provider_ref=card.ref, brand=card.brand, last4=card.last4)
+        SavedCard(
+            user_id=user_id,
+            provider_ref=card.ref,
+            brand=card.brand,
+            last4=card.last4,
+            country=card.country or None,
+        )
     )
     try:
         await session.commit()

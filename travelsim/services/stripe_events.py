@@ -54,7 +54,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db, metrics
 from travelsim.db import SessionFactory
 from travelsim.models import AuditLog, Order, Payment, PaymentStatus, StripeEvent, utcnow
-from travelsim.services import checkout_payment, platform
+from travelsim.services import checkout_payment, invoices, platform
 from travelsim.services.order_creation import StartProvisioning
 from travelsim.services.payments import PaymentProvider, PaymentProviderError
 
@@ -382,6 +382,8 @@ async def _refunded(
         if moved.rowcount != 1:
             await s.commit()
             return f"nothing to do: payment is {payment.status}"
+        if order_id:  # the invoice is cancelled by a credit note, in the same transaction
+            await invoices.issue_credit_note(s, order_id)
         s.add(
             _audit(
                 "payment.refunded_at_stripe",

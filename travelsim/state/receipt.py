@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from travelsim import db
 from travelsim.i18n import N_, _
 from travelsim.models import Checkout, Esim, Order
-from travelsim.services import countries, orders
+from travelsim.services import countries, orders, tax
 from travelsim.settings import get_settings
 from travelsim.state.session import SessionState, _uid
 from travelsim.timefmt import local_datetime
@@ -40,11 +40,12 @@ class ReceiptState(SessionState):
         order_id = self.router.url.path.rstrip("/").rsplit("/", 2)[-2][:36]
         settings = get_settings()
         async with db.session() as s:
+            rates = await tax.rates_in_force(s)
             r = await orders.receipt_view(
                 s,
                 order_id=order_id,
                 user_id=_uid(user),
-                vat_rate_percent=f"{settings.vat_rate_percent:g}",
+                fallback_rate_bp=rates[settings.seller_country],
             )
             destination = await _destination_of(s, order_id) if r is not None else ""
         self.found = r is not None
@@ -61,6 +62,15 @@ class ReceiptState(SessionState):
             "vat": r.vat,
             "vat_rate": r.vat_rate,
             "vat_label": _("VAT {rate} %").format(rate=r.vat_rate),
+            "invoice_number": r.invoice_number,
+            "country": r.customer_country,
+            "credit_note": r.credit_note_number,
+            "credit_note_text": _("Refunded in full: {total}, of which VAT {vat}.").format(
+                total=r.total, vat=r.vat
+            )
+            if r.credit_note_number
+            else "",
+            "vat_note": _("Not subject to EU VAT: customer outside the EU") if r.outside_eu else "",
             "total": r.total,
             "payment": r.payment,
             "status": _(ORDER_STATUS[r.status])

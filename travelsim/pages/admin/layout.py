@@ -15,6 +15,7 @@ ORDERS = "/admin/orders"
 TRAVELERS = "/admin/travelers"
 ESIMS = "/admin/esims"
 CATALOGUE = "/admin/catalogue"
+TAX = "/admin/tax"
 OUTBOX = "/admin/outbox"
 AUDIT = "/admin/audit"
 RECONCILIATION = "/admin/reconciliation"
@@ -32,6 +33,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("Travelers", TRAVELERS),
     ("eSIMs", ESIMS),
     ("Catalogue", CATALOGUE),
+    ("VAT", TAX),
     ("Outbox", OUTBOX),
     ("Reconciliation", RECONCILIATION),
     ("Audit log", AUDIT),

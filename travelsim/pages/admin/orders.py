@@ -69,6 +69,7 @@ def _order_facts() -> list[rx.Component]:
             rx.link(rx.code(d["iccid"]), href=ESIM_LINK + d["esim_id"]),
         ),
         kv("Amount", d["amount"]),
+        rx.cond(d["invoice"] != "", kv("Invoice · VAT", d["invoice"], "order-invoice")),
         kv(
             "Payment",
             rx.text(

@@ -13,6 +13,7 @@ One module per admin section, on a shared base:
 * :mod:`.staff_orders`: the zero-amount staff order, used by :mod:`.goodwill` (a free add-on)
   and :mod:`.replacement` (a new eSIM carrying the old one's live plans);
 * :mod:`.catalogue`: plans list, editing a plan;
+* :mod:`.tax`: the VAT rate of each EU member state, editing one;
 * :mod:`.outbox` and :mod:`.audit`: the email outbox and the audit log;
 * :mod:`.simulator`: staff actions on the built-in simulator.
 
@@ -70,6 +71,7 @@ from travelsim.services.admin.simulator import (
     sim_profile_status,
     sim_state,
 )
+from travelsim.services.admin.tax import list_rates, update_rate
 from travelsim.services.admin.travelers import list_travelers, set_staff, traveler_detail
 
 __all__ = [
@@ -96,6 +98,7 @@ __all__ = [
     "list_orders",
     "list_outbox",
     "list_plans",
+    "list_rates",
     "list_travelers",
     "mail_delivery_hint",
     "order_detail",
@@ -119,4 +122,5 @@ __all__ = [
     "staff_user",
     "traveler_detail",
     "update_plan",
+    "update_rate",
 ]

@@ -40,7 +40,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import email, email_messages, gift_claim, ownership, provisioning
+from travelsim.services import email, email_messages, gift_claim, ownership, provisioning, tax
 from travelsim.services.admin.base import (
     DEFAULT_PER_PAGE,
     ActionResult,
@@ -252,11 +252,27 @@ async def order_detail(session: AsyncSession, order_id: str) -> dict[str, Any] |
         "payment_provider": payment.provider if payment else "",
         "payment_ref": (payment.provider_ref or "") if payment else "",
         "card_last4": (payment.card_last4 or "") if payment else "",
+        "invoice": _invoice_text(order),
         "refund_allowed": decision.allowed,
         "refund_reason": decision.reason,
         **_offered(order, payment, esim),
         "steps": [_step_row(st) for st in steps],
     }
+
+
+def _invoice_text(order: Order) -> str:
+    """The invoice line of the order detail: number, VAT, country and rate, the rule and its
+    evidence (docs/business-rules.md#vat-evidence), e.g. "2026-000001 · VAT €1.65 · FR 20 % ·
+    evidence_agree (card FR, stated FR)"; "" for an order without an invoice."""
+    if not order.invoice_number:
+        return ""
+    rate = tax.format_rate(order.tax_rate_bp or 0)
+    return (
+        f"{order.invoice_number} · VAT {_money(order.tax_minor, order.currency)} · "
+        f"{order.tax_country} {rate} % · {order.tax_rule} "
+        f"(card {order.evidence_card_country or '?'}, "
+        f"stated {order.evidence_stated_country or '?'})"
+    )
 
 
 async def _reopen(s: AsyncSession, order: Order) -> None:

@@ -36,6 +36,7 @@ from travelsim.models import (
     PurchaseKind,
     utcnow,
 )
+from travelsim.services import invoices
 from travelsim.services.admin.base import (
     PRIORITY,
     ActionResult,
@@ -178,6 +179,8 @@ async def refund_order(
                 PaymentStatus.VOIDED if held else PaymentStatus.REFUNDED,
                 f"{'hold released' if held else 'refunded'} by staff: {decision.reason}",
             )
+            # The invoice is cancelled by a credit note, in the same transaction.
+            await invoices.issue_credit_note(s, order_id)
             await s.commit()
         await _sync_quietly(client, [esim_id])
         forced = "" if decision.allowed else f"; FORCED ({decision.reason}): {force}"

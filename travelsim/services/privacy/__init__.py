@@ -6,7 +6,7 @@ No Reflex here, and no re-exports: import the module that holds the name.
 with everything the portal holds about the person: the account, linked provider identities,
 sessions (browser, times), eSIMs (ICCID, EID, name, destination, statuses, add-ons with
 volumes and dates, daily usage), replacement requests, purchase attempts, orders and
-payments (amounts, card's last 4 digits), saved cards (brand and last 4 digits),
+payments (amounts, card's last 4 digits and country), saved cards (brand and last 4 digits),
 notifications and the emails sent (kind, subject, dates). Never included: password hashes,
 session or email token hashes, the TOTP secret, ID tokens, Stripe ids, and eSIM
 **activation codes**: an activation code installs the eSIM on any phone, so it stays behind

@@ -108,6 +108,7 @@ async def _account(session: AsyncSession, user: User) -> dict[str, Any]:
         "created_at": _iso(user.created_at),
         "email_verified_at": _iso(user.email_verified_at),
         "is_staff": user.is_staff,
+        "country_of_residence": user.country,
         "two_step_verification": {
             "enabled": totp is not None and totp.confirmed_at is not None,
             "confirmed_at": _iso(totp.confirmed_at) if totp else None,
@@ -222,7 +223,7 @@ def _purchase_attempts(checkouts: Sequence[Checkout], plans: Mapping[str, str]) 
 
 
 async def _payments(session: AsyncSession, checkout_ids: list[str]) -> Section:
-    """Payments of those checkouts, oldest first (card's last 4 digits only)."""
+    """Payments of those checkouts, oldest first (card's last 4 digits and issuing country only)."""
     if not checkout_ids:
         return []
     rows = (
@@ -240,6 +241,7 @@ async def _payments(session: AsyncSession, checkout_ids: list[str]) -> Section:
             "currency": p.currency,
             "status": p.status,
             "card_last4": p.card_last4,
+            "card_country": p.card_country,
             "created_at": _iso(p.created_at),
         }
         for p in rows
@@ -272,6 +274,9 @@ def _orders(
             "amount_minor": o.amount_minor,
             "tax_minor": o.tax_minor,
             "currency": o.currency,
+            "invoice_number": o.invoice_number,
+            "tax_country": o.tax_country,
+            "tax_rate_bp": o.tax_rate_bp,
             "created_at": _iso(o.created_at),
             "delivered_at": _iso(o.delivered_at),
         }
