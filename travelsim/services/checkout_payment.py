@@ -190,7 +190,11 @@ async def pay(
     if order is not None:
         return replayed_order(checkout.id, order, payments)
     if acceptance is not None:
-        consent.apply(checkout, acceptance)  # committed with the payment row below
+        # Its own short transaction: the checkout row is not held locked while the eSIM
+        # row is taken (concurrent pays would lock the two in opposite orders).
+        consent.apply(checkout, acceptance)
+        session.add(checkout)
+        await session.commit()
     _check_payable(checkout, device_confirmed)
     if not off_session:
         consent.require(checkout)  # docs/legal.md#acceptance-at-checkout
