@@ -70,7 +70,7 @@ def test_footer_links_open_each_legal_page(app_url: str, desktop: Page) -> None:
         expect(page).to_have_url(re.compile(rf"/{name}/?$"))
         expect(page.get_by_test_id("content-title")).to_have_text(title_of("en", name))
         body = page.get_by_test_id("content-body")
-        expect(body.locator("h2").first).to_be_visible()
+        expect(body.locator("p").first).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     # The cookie page lists the portal's cookies (the list's completeness is a unit test).
     for cookie in ("travelsim_session", "travelsim_lang", "travelsim_currency"):
@@ -133,7 +133,10 @@ def test_cannot_pay_without_the_boxes_then_pays_with_them(
     _open_checkout(page, app_url)
     box = page.get_by_test_id("consent-box")
     expect(box.get_by_test_id("refund-rules")).to_contain_text("refund an eSIM in full")
-    expect(box.get_by_test_id("accept-terms")).to_contain_text(f"(version {version_of()})")
+    terms_box = f"I have read and accept the terms and conditions (version {version_of()})."
+    expect(box.get_by_role("checkbox", name=terms_box)).to_have_attribute(
+        "data-testid", "accept-terms"
+    )
     expect(box.get_by_test_id("consent-terms-link")).to_have_attribute("href", "/terms")
     fill_card(page, accept=False)
     url = page.url

@@ -31,10 +31,13 @@ def terms_link(label: str) -> rx.Component:
     stays as it is)."""
     return rx.link(
         label,
-        rx.icon("external-link", size=12, margin_left="4px", aria_hidden="true"),
+        rx.icon("external-link", size=12, aria_hidden="true"),
         href=localized("/terms"),
         is_external=True,
         size="2",
+        display="inline-flex",
+        align_items="center",
+        gap="4px",
         data_testid="consent-terms-link",
     )
 
@@ -46,9 +49,13 @@ def consent_box() -> rx.Component:
         rx.vstack(
             rx.heading(_("Before you pay"), size="3", as_="h3"),
             rx.el.ul(
-                *[rx.el.li(rx.text(_(rule), size="2")) for rule in REFUND_RULES],
+                *[
+                    rx.el.li(rx.text(_(rule), size="2"), margin_bottom="4px")
+                    for rule in REFUND_RULES
+                ],
                 padding_left="1.2em",
                 margin="0",
+                list_style_type="disc",
                 data_testid="refund-rules",
             ),
             terms_link(_("Read the terms and conditions")),

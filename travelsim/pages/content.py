@@ -18,6 +18,10 @@ PROSE = {
     "& h3": {"font_size": "1.05rem", "font_weight": "600", "margin": "1.2em 0 0.4em"},
     "& p, & ul, & ol": {"margin": "0 0 0.8em"},
     "& ul, & ol": {"padding_left": "1.4em"},
+    "& ul": {"list_style_type": "disc"},
+    "& ol": {"list_style_type": "decimal"},
+    "& li": {"margin_bottom": "0.3em"},
+    "& blockquote p:last-child": {"margin_bottom": "0"},
     "& a": {"color": rx.color("accent", 11), "text_decoration": "underline"},
     "& blockquote": {
         "margin": "0 0 1em",
@@ -34,6 +38,8 @@ PROSE = {
         "vertical_align": "top",
     },
     "& th": {"background": rx.color("gray", 3)},
+    # A cookie name in a table cell breaks only when it cannot fit on a line of its own.
+    "& td code": {"overflow_wrap": "break-word"},
     "& code": {
         "font_family": "monospace",
         "font_size": "0.9em",
@@ -49,10 +55,10 @@ def content_page() -> rx.Component:
     s = ContentState
     return page(
         rx.vstack(
-            rx.heading(s.title, size="7", as_="h1", data_testid="content-title"),
+            rx.heading(s.title, size="7", data_testid="content-title"),
             rx.cond(
                 s.version != "",
-                rx.text(_("Version"), ": ", s.version, size="2", color=rx.color("gray", 11)),
+                rx.text(s.version_label, size="2", color=rx.color("gray", 11)),
             ),
             rx.cond(
                 s.in_english,
@@ -75,7 +81,7 @@ def content_page() -> rx.Component:
                 rx.html(s.html),
                 width="100%",
                 overflow_x="auto",
-                css=PROSE,
+                style=PROSE,
                 data_testid="content-body",
             ),
             spacing="3",

@@ -30,6 +30,8 @@ class ContentState(SessionState):
     name: str = ""
     title: str = ""
     version: str = ""
+    #: "Version: …" in the page's language.
+    version_label: str = ""
     html: str = ""
     #: The page's language has no file of its own: the English one is shown.
     in_english: bool = False
@@ -47,10 +49,11 @@ class ContentState(SessionState):
             shown = content.load_page(self.name, locale)
         except content.ContentError:
             log.exception("legal page unavailable", extra={"page": name})
-            self.unavailable, self.html, self.version = True, "", ""
+            self.unavailable, self.html, self.version, self.version_label = True, "", "", ""
             self.title = _(DEFAULT_TITLES.get(self.name, N_("Page not found")))
             return
         self.title = shown.title or _(DEFAULT_TITLES[self.name])
         self.version = shown.version
+        self.version_label = _("Version: {version}").format(version=shown.version)
         self.html = shown.html
         self.in_english = shown.locale != locale
