@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         description="The seller's own list of eSIM-capable devices, merged over the shipped "
         "travelsim/seed/devices.json (docs/esim.md#device-compatibility); checked at start-up.",
     )
+    content_dir: Path | None = Field(
+        None,
+        description="The seller's legal pages (terms, privacy, imprint, cookies) as Markdown, "
+        "<dir>/<lang>/<page>.md, English required; unset: the shipped templates in "
+        "travelsim/content (docs/legal.md#content-pages); checked at start-up.",
+    )
     support_email: str = Field(
         "support@travelsim.local",
         description="Seller's support address shown to travelers (e.g. who gives eSIM "

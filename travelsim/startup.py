@@ -6,7 +6,7 @@ Granian worker), ``python -m travelsim.scheduler`` and ``python -m travelsim.cli
 are in docs/architecture.md#security-modes-and-start-up-checks:
 
 * every mode: the device list loads (the shipped one and the seller's ``DEVICES_FILE``:
-  :func:`devices_problem`);
+  :func:`devices_problem`), and so do the legal pages (``CONTENT_DIR``: ``content_problem``);
 * every mode: a ``SFT_CALLBACK_TOKEN`` that is set must be at least
   :data:`MIN_CALLBACK_TOKEN_CHARS` characters (an empty one would let anyone post callbacks);
 * ``demo``/``test``: they serve the demo mailbox (every traveler's links and QR codes), the
@@ -46,7 +46,7 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
-from travelsim.services import devices
+from travelsim.services import content, devices
 from travelsim.settings import Settings, get_settings
 from travelsim.startup_stripe import (
     LIVE_KEY_PREFIXES,
@@ -314,9 +314,7 @@ def problems(settings: Settings) -> list[str]:
                 f"METRICS_TOKEN is set but {length} characters long: at least "
                 f"{MIN_CALLBACK_TOKEN_CHARS} are needed; unset it to turn /metrics off"
             )
-    devices = devices_problem(settings)
-    if devices:
-        found.append(devices)
+    found.extend(p for p in (devices_problem(settings), content.content_problem(settings)) if p)
     if settings.app_env in _DEMO_MODES:
         demo = _demo_url_problem(settings)
         if demo:

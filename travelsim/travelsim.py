@@ -10,6 +10,7 @@ from travelsim.pages.account import account_page
 from travelsim.pages.admin import ADMIN_PAGES
 from travelsim.pages.auth import signin, signup
 from travelsim.pages.buy import buy
+from travelsim.pages.content import content_page
 from travelsim.pages.esim import esim_page
 from travelsim.pages.gift import gift_claim_page
 from travelsim.pages.home import home
@@ -32,7 +33,9 @@ from travelsim.state.account import AccountState
 from travelsim.state.auth_pages import AuthPageState
 from travelsim.state.auto_topup import AutoTopupState
 from travelsim.state.buy import BuyState
+from travelsim.state.buy_consent import BuyConsentState
 from travelsim.state.catalogue import CatalogueState
+from travelsim.state.content import ContentState
 from travelsim.state.currency import CurrencyState
 from travelsim.state.device_check import DeviceCheckState
 from travelsim.state.esim import EsimState
@@ -90,6 +93,7 @@ PAGES = [
             DeviceCheckState.load,
             CheckoutNetworkState.load,
             TaxCountryState.load,
+            BuyConsentState.load,
         ],
     ),
     (order_page, "/orders/[order_ref]", N_("Your order"), [OrderState.load, GiftPanelState.load]),
@@ -120,6 +124,10 @@ PAGES = [
     (delete_account_page, "/account/delete", N_("Delete your account"), DeleteAccountState.load),
     (status_page, "/status", N_("Service status"), StatusState.load),
     (gift_claim_page, urls.GIFT_CLAIM, N_("Claim your gift eSIM"), GiftClaimState.load),
+    (content_page, "/terms", N_("Terms and conditions"), ContentState.load),
+    (content_page, "/privacy", N_("Privacy notice"), ContentState.load),
+    (content_page, "/imprint", N_("Legal notice"), ContentState.load),
+    (content_page, "/cookies", N_("Cookies"), ContentState.load),
 ]
 # Each traveler page once per language: English at its plain route, the others under their
 # prefix, each copy built with its language active so its texts come from that catalog

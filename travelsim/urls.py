@@ -102,4 +102,9 @@ TRAVELER_PAGES: tuple[str, ...] = (
     "/account/delete",
     "/status",
     GIFT_CLAIM,
+    # The seller's legal pages (docs/legal.md#content-pages).
+    "/terms",
+    "/privacy",
+    "/imprint",
+    "/cookies",
 )

@@ -14,6 +14,7 @@ __all__ = [
     "CARD_3DS",
     "CARD_DECLINED",
     "CARD_OK",
+    "accept_terms",
     "fill_card",
     "pay_button",
     "wait_card_ready",
@@ -31,10 +32,31 @@ def wait_card_ready(page: Page) -> None:
     )
 
 
+def accept_terms(page: Page) -> None:
+    """Tick the pay step's two boxes, the terms and the immediate-start request
+    (docs/legal.md#acceptance-at-checkout), unless ticked already; waits until the page shows
+    them ticked (the state mirrors what the checkout records on the server)."""
+    for test_id in ("accept-terms", "accept-immediate-start"):
+        box = page.get_by_test_id(test_id)
+        expect(box).to_be_visible(timeout=20_000)
+        if box.get_attribute("data-state") != "checked":
+            box.click()
+        expect(box).to_have_attribute("data-state", "checked")
+
+
 def fill_card(
-    page: Page, number: str = CARD_OK, *, month: str = "12", year: str = "39", cvc: str = "123"
+    page: Page,
+    number: str = CARD_OK,
+    *,
+    month: str = "12",
+    year: str = "39",
+    cvc: str = "123",
+    accept: bool = True,
 ) -> None:
-    """Type a card into the fake element (expiry ``month``/``year``, 2 digits each)."""
+    """Tick the terms boxes (:func:`accept_terms`; not with ``accept=False``) and type a
+    card into the fake element (expiry ``month``/``year``, 2 digits each)."""
+    if accept:
+        accept_terms(page)
     wait_card_ready(page)
     box = page.get_by_test_id("card-element")
     for field, value in (
@@ -47,5 +69,7 @@ def fill_card(
 
 
 def pay_button(page: Page) -> Locator:
-    """The checkout's Pay button ("Pay €4.50")."""
+    """The checkout's Pay button ("Pay €4.50"), once the terms boxes are ticked
+    (:func:`accept_terms`: a payment without them is refused)."""
+    accept_terms(page)
     return page.get_by_role("button", name=re.compile(r"^Pay"))

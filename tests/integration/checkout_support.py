@@ -21,7 +21,7 @@ from sim_fixtures import SimApi, SimServer, start_sim_server
 from tests import stripe_support
 from travelsim import db
 from travelsim.models import Payment, Plan, User
-from travelsim.services import checkout, checkout_outcome, checkout_payment
+from travelsim.services import checkout, checkout_outcome, checkout_payment, consent
 from travelsim.services.admin import Staff
 from travelsim.services.order_creation import StartProvisioning
 from travelsim.services.payments import (
@@ -210,11 +210,15 @@ async def pay_checkout(
     device_confirmed: bool = True,
     start_provisioning: StartProvisioning | None = None,
     token_base: str | None = None,
+    accept_terms: bool = True,
     **kwargs: Any,
 ) -> checkout_outcome.PayOutcome:
     """``checkout_payment.pay`` of ``checkout_id`` in a fresh session with a new ``card``
     number tokenised on the provider's localstripe (what the browser sends: only the
     token; ``token_base``: the Stripe the browser reaches, default the provider's).
+    ``accept_terms``: the traveler ticked the terms and immediate-start boxes (recorded with
+    this payment; ``False``: only what the checkout already records; an ``acceptance=`` in
+    ``kwargs`` wins).
     ``kwargs`` go to ``pay`` (e.g. ``payment_window_minutes``)."""
     prov = provider or get_provider()
     async with db.session() as s:
@@ -227,7 +231,7 @@ async def pay_checkout(
             device_confirmed=device_confirmed,
             keep_card=keep_card,
             start_provisioning=start_provisioning,
-            **kwargs,
+            **{"acceptance": consent.Acceptance.given_now() if accept_terms else None, **kwargs},
         )
 
 

@@ -40,11 +40,13 @@ from travelsim.models import (
     PurchaseKind,
     User,
 )
+from travelsim.models import Checkout as CheckoutRow
 from travelsim.services import (
     admin,
     auto_topup,
     auto_topup_fire,
     checkout,
+    consent,
     platform,
     provisioning,
     saved_cards,
@@ -390,3 +392,33 @@ async def test_a_top_up_given_up_by_provisioning_stops_the_rule_and_leaves_the_c
         "failed",
         "charged",
     ]
+
+
+async def test_the_acceptance_given_when_turned_on_goes_onto_each_order(
+    setup: tuple[Sim, SFTClient], started: list[str]
+) -> None:
+    """docs/legal.md#automatic-top-up-and-other-orders: "Confirm and turn on" records the
+    terms and the immediate-start request on the rule; the off-session checkout and its order
+    carry that acceptance (its version and time), not a new one."""
+    sim, client = setup
+    user, esim_id, card_id = await delivered(client)
+    given = consent.Acceptance.given_now()
+    await enable(user, esim_id, card_id, acceptance=given)
+    rule = await rule_of(esim_id)
+    assert (rule.terms_version, rule.terms_accepted_at) == (given.terms_version, given.at)
+    assert (rule.withdrawal_version, rule.immediate_start_at) == (
+        consent.WITHDRAWAL_VERSION,
+        given.at,
+    )
+    await use(sim, esim_id, GB - 150 * MB)
+    await sync(client, esim_id)
+    (charge,) = await rows(AutoTopupCharge)
+    assert charge.status == "charged"
+    (order,) = [o for o in await rows(Order) if o.kind == PurchaseKind.TOPUP]
+    (checkout_row,) = [c for c in await rows(CheckoutRow) if c.id == charge.checkout_id]
+    for row in (checkout_row, order):
+        assert (row.terms_version, row.terms_accepted_at) == (given.terms_version, given.at)
+        assert (row.withdrawal_version, row.immediate_start_at) == (
+            given.withdrawal_version,
+            given.at,
+        )

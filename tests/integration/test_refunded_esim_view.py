@@ -77,7 +77,7 @@ async def test_refunded_esim_reads_as_refunded_and_suspended_by_staff(setup: Any
     # The order page reads it too: no "ready, install it" for a withdrawn service.
     assert await _order_refunded(order) is True
     # Nor any install data: the install page says why, QR and install card are gone.
-    assert await _install_data(order) == ("refunded", None, False, False)
+    assert await _install_data(order) == ("withdrawn", None, False, False)
 
 
 async def test_staff_suspension_without_refund_is_not_read_as_refunded(setup: Any) -> None:

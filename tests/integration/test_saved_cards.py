@@ -23,7 +23,7 @@ from sqlmodel import select
 from tests.stripe_support import CARD_DECLINED, CARD_OK, RunningLocalStripe
 from travelsim import db
 from travelsim.models import Order, OrderStatus, SavedCard, User
-from travelsim.services import checkout, checkout_payment, saved_cards
+from travelsim.services import checkout, checkout_payment, consent, saved_cards
 from travelsim.services.payments import PaymentProvider, get_provider
 from travelsim.services.privacy.deletion import delete_account
 from travelsim.services.privacy.export import export_user_data
@@ -59,6 +59,7 @@ async def buy(
             device_confirmed=True,
             keep_card=keep,
             start_provisioning=None,
+            acceptance=consent.Acceptance.given_now(),
         )
 
 

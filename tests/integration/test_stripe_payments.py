@@ -446,7 +446,7 @@ async def test_no_card_number_cvc_or_expiry_anywhere(
             cvc=CVC,
         )
 
-    from travelsim.services import checkout_payment
+    from travelsim.services import checkout_payment, consent
 
     async def pay_with(user: User, checkout_id: str, number: str, keep: bool) -> PayOutcome:
         async with db.session() as s:
@@ -459,6 +459,7 @@ async def test_no_card_number_cvc_or_expiry_anywhere(
                 device_confirmed=True,
                 keep_card=keep,
                 start_provisioning=None,
+                acceptance=consent.Acceptance.given_now(),
             )
 
     # A declined card then a kept 4242, delivered; a 3-D Secure card passed; one failed.

@@ -49,7 +49,7 @@ from travelsim.models import (
 )
 from travelsim.routes.app import build_routes_app
 from travelsim.routes.stripe_webhook import MAX_BODY_BYTES
-from travelsim.services import checkout, checkout_payment, stripe_events
+from travelsim.services import checkout, checkout_payment, consent, stripe_events
 from travelsim.services.admin.orders import list_orders
 from travelsim.services.admin.overview import overview
 from travelsim.services.payment_holds import capture_payment
@@ -142,6 +142,7 @@ async def pay(
             card=checkout_payment.NewCard(w.ls.card_token(card)),
             device_confirmed=True,
             start_provisioning=None,
+            acceptance=consent.Acceptance.given_now(),
             **kw,
         )
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from tests.harness import ROOT, SimProcess, free_port
 from travelsim import db
 from travelsim.models import Checkout, Esim, Order, OutboxEmail, Payment, User
-from travelsim.services import checkout, checkout_outcome, checkout_payment, inventory
+from travelsim.services import checkout, checkout_outcome, checkout_payment, consent, inventory
 from travelsim.services.payments import PaymentProvider
 from travelsim.sft import SFTClient
 
@@ -63,6 +63,7 @@ async def checkout_and_pay(
                 card=checkout_payment.NewCard(token),
                 device_confirmed=True,
                 start_provisioning=None,
+                acceptance=consent.Acceptance.given_now(),
             )
     except checkout.CheckoutError as exc:
         return exc.code

@@ -35,12 +35,11 @@ from typing import Any
 import httpx
 import pytest
 from checkout_support import add_plan, add_user, buy, card_token
-from reflex.istate.data import RouterData
-from reflex.state import State
 from reflex.utils.format import json_dumps
 from sqlmodel import col, func, select
 
 from tests.load.support import PLAN_ID
+from tests.state_tabs import call, tab
 from travelsim import db
 from travelsim import state as state_pkg
 from travelsim.keys import secret_box
@@ -149,17 +148,6 @@ async def world(
 
 
 # --- helpers --------------------------------------------------------------------------------
-def tab(cls: type[SessionState], token: str | None, url: str) -> Any:
-    """A state of ``cls`` whose router carries the session cookie and ``url``, as the
-    websocket handshake and page navigation set them."""
-    root = State(_reflex_internal_init=True)  # type: ignore[call-arg]
-    cookie = f"{sessions.COOKIE_NAME}={token}" if token else ""
-    root.router = RouterData.from_router_data(
-        {"headers": {"cookie": cookie}, "pathname": url.split("?")[0], "asPath": url}
-    )
-    return root.get_substate(cls.get_full_name().split(".")[1:])
-
-
 def traveler_states() -> list[type[SessionState]]:
     """Every traveler-facing state (subclasses of SessionState outside the admin module)."""
     import importlib
@@ -241,15 +229,6 @@ def arguments(fn: Any, v: Traveler) -> list[Any]:
         else:
             values.append(str(v.esim_id))
     return values
-
-
-async def call(handler: Any, state: Any, args: list[Any]) -> None:
-    result = handler.fn(state, *args)
-    if inspect.isasyncgen(result):
-        async for _ in result:
-            pass
-    elif inspect.isawaitable(result):
-        await result
 
 
 async def victim_snapshot(v: Traveler) -> dict[str, Any]:

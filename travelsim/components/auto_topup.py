@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from travelsim.components.consent import auto_topup_consent
 from travelsim.i18n import _
 from travelsim.state.auto_topup import AutoTopupState as S
 
@@ -58,6 +59,7 @@ def _form() -> rx.Component:
             rx.callout(
                 rx.vstack(
                     rx.text(S.statement, data_testid="auto-statement"),
+                    auto_topup_consent(),
                     rx.hstack(
                         rx.button(
                             _("Confirm and turn on"), on_click=S.confirm, data_testid="auto-confirm"

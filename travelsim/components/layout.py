@@ -184,6 +184,31 @@ def header() -> rx.Component:
     )
 
 
+#: The seller's legal pages, linked from every page's footer (docs/legal.md#content-pages).
+LEGAL_LINKS: list[tuple[str, str]] = [
+    (N_("Terms and conditions"), "/terms"),
+    (N_("Privacy notice"), "/privacy"),
+    (N_("Legal notice"), "/imprint"),
+    (N_("Cookies"), "/cookies"),
+]
+
+
+def legal_links() -> rx.Component:
+    return rx.el.nav(
+        rx.flex(
+            *[
+                rx.link(_(label), href=localized(href), size="2", color=rx.color("gray", 11))
+                for label, href in LEGAL_LINKS
+            ],
+            wrap="wrap",
+            spacing="4",
+            padding_top="3",
+        ),
+        aria_label=_("Legal information"),
+        data_testid="legal-links",
+    )
+
+
 def footer() -> rx.Component:
     return rx.el.footer(
         rx.container(
@@ -205,6 +230,7 @@ def footer() -> rx.Component:
                 spacing="2",
                 width="100%",
             ),
+            legal_links(),
             size="4",
             padding_y="5",
         ),

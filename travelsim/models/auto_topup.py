@@ -14,10 +14,11 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from travelsim.models.columns import UTCDateTime, utc_column, utcnow
+from travelsim.models.consent import ConsentFields
 from travelsim.models.statuses import AutoTopupChargeStatus
 
 
-class AutoTopupRule(SQLModel, table=True):
+class AutoTopupRule(ConsentFields, table=True):
     """A traveler's automatic top-up of one eSIM (one row per eSIM, kept when turned off).
 
     ``threshold_kind``: ``bytes`` (``threshold_value`` in bytes of data left) or ``percent``

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from travelsim.models.columns import UTCDateTime, utc_column, utcnow
+from travelsim.models.consent import ConsentFields
 from travelsim.models.statuses import (
     CheckoutStatus,
     OrderStatus,
@@ -27,7 +28,7 @@ from travelsim.models.statuses import (
 # --- commerce -----------------------------------------------------------------------------
 
 
-class Checkout(SQLModel, table=True):
+class Checkout(ConsentFields, table=True):
     """One purchase attempt. Its ``id`` is the idempotency key of everything after it:
     one checkout → at most one successful payment → at most one order.
 
@@ -98,7 +99,7 @@ class Payment(SQLModel, table=True):
     )
 
 
-class Order(SQLModel, table=True):
+class Order(ConsentFields, table=True):
     """A paid purchase and its provisioning.
 
     ``status``: ``paid`` → ``provisioning`` → ``delivered``, or ``needs_attention`` (a step

@@ -8,6 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from travelsim.components.card_element import card_element
+from travelsim.components.consent import consent_box
 from travelsim.components.device_check import device_check
 from travelsim.components.gift import checkout_gift_box
 from travelsim.components.layout import page
@@ -197,6 +198,7 @@ def pay_step() -> rx.Component:
         residence_country(),  # VAT evidence (docs/business-rules.md#vat-evidence)
         rx.cond(BuyState.saved_cards.length() > 0, _card_choice()),
         _new_card(),
+        consent_box(),  # the terms and immediate start (docs/legal.md#acceptance-at-checkout)
         rx.cond(
             BuyState.notice != "",
             rx.callout(

@@ -232,7 +232,7 @@ def install_page() -> rx.Component:
                     width="100%",
                 ),
                 rx.cond(
-                    InstallState.status == "refunded",
+                    InstallState.status == "withdrawn",
                     rx.vstack(
                         rx.heading(_("This eSIM no longer works"), size="6"),
                         rx.text(

@@ -33,7 +33,7 @@ from travelsim.models import (
     SavedCard,
     utcnow,
 )
-from travelsim.services import catalogue, ownership, saved_cards, topup
+from travelsim.services import catalogue, consent, ownership, saved_cards, topup
 from travelsim.services.my_esims import data_state, live_totals
 
 __all__ = [
@@ -199,9 +199,13 @@ async def enable(
     saved_card_id: int,
     monthly_cap: int = DEFAULT_CAP,
     currency: str | None = None,
+    acceptance: consent.Acceptance | None = None,
 ) -> AutoTopupRule:
     """Turn the eSIM's automatic top-up on with these settings (the traveler confirmed the
-    statement); commits. ``kind`` ``bytes`` (``value`` bytes) or ``percent`` (``value`` %);
+    statement); commits. ``acceptance``: the terms and the immediate-start request the
+    confirmation also gave, recorded on the rule and copied onto every checkout it opens
+    (docs/legal.md#automatic-top-up-and-other-orders). ``kind`` ``bytes`` (``value``
+    bytes) or ``percent`` (``value`` %);
     ``currency``: ISO 4217 the checkout is priced in (``None``: the base price). The rule is
     armed unless the add-on its last charge bought is still being delivered; charges made
     before stay listed. Raises :class:`AutoTopupError`."""
@@ -229,6 +233,8 @@ async def enable(
     rule.plan_id, rule.saved_card_id, rule.monthly_cap = plan_id, saved_card_id, monthly_cap
     rule.currency = currency
     rule.enabled, rule.stop_reason, rule.stopped_at = True, None, None
+    if acceptance is not None:
+        consent.apply(rule, acceptance)
     rule.armed = rule.id is None or not await _purchase_in_flight(session, rule.id)
     rule.updated_at = now
     session.add(rule)

@@ -57,6 +57,7 @@ from travelsim.services import (
     auto_topup_emails,
     checkout,
     checkout_payment,
+    consent,
     email,
     figures_hooks,
     live,
@@ -347,6 +348,8 @@ async def _buy(
             device_confirmed=True,
             currency=rule.currency,
         )
+        consent.copy(rule, opened)  # accepted when the rule was turned on
+        s.add(opened)
         charge.checkout_id = opened.id
         charge.amount_minor, charge.currency = opened.amount_minor, opened.currency
         s.add(charge)

@@ -36,6 +36,10 @@ CHECKOUT_MESSAGES: dict[str, str] = {
     ),
     "card_not_found": N_("That saved card is not on your account any more. Please choose a card."),
     "bad_card": N_("Please enter your card details again."),
+    "accept_terms": N_(
+        "Please accept the terms and ask for your eSIM to start now before paying. "
+        "You have not been charged."
+    ),
 }
 
 
@@ -47,7 +51,8 @@ class CheckoutError(Exception):
     ``no_pending_payment``, ``payment_error`` (Stripe unreachable before anything was held),
     ``payment_unconfirmed`` (the outcome of a create is unknown: paying again resends the
     same idempotency key), ``card_not_found`` (a saved card that is not the traveler's),
-    ``bad_card`` (a malformed card token), or a top-up refusal
+    ``bad_card`` (a malformed card token), ``accept_terms`` (the terms or the
+    immediate-start request not recorded: ``services.consent``), or a top-up refusal
     (``topup.check_topup_allowed``); ``message`` is traveler-facing: an English catalog
     text (the page shows it with ``_()``) or a text already translated into the active
     language."""

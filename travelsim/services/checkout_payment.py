@@ -53,7 +53,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import platform, saved_cards
+from travelsim.services import consent, platform, saved_cards
 from travelsim.services.checkout import (
     CheckoutError,
     owned_checkout_and_order,
@@ -145,6 +145,7 @@ async def pay(
     payment_window_minutes: int | None = None,
     start_provisioning: StartProvisioning | None = platform.ensure_provisioning,
     off_session: bool = False,
+    acceptance: consent.Acceptance | None = None,
 ) -> PayOutcome:
     """Hold the checkout's amount on the card once; on success create the order (one
     transaction); commits.
@@ -163,6 +164,9 @@ async def pay(
             starts nothing (callers that run ``provisioning.run_order`` themselves).
         off_session: the traveler is not there (an automatic top-up with a saved card): the
             PaymentIntent is made ``off_session`` (docs/payments.md#off-session-payments).
+            Its checkout carries the acceptance of the rule (when it has one), not checked here.
+        acceptance: the two boxes ticked now (``consent.Acceptance``), recorded on the
+            checkout first; else the checkout must already record them (``consent.record``).
 
     Returns a :class:`PayOutcome`: ``paid`` (held; the order exists), ``requires_action``
     (``client_secret`` for Stripe.js), ``declined`` or ``processing``. Idempotent per
@@ -172,7 +176,9 @@ async def pay(
 
     Raises CheckoutError: ``not_found`` (unknown or another user's checkout),
     ``confirm_device``, ``expired``, ``checkout_closed``, ``unknown_plan``,
-    ``bad_destination``, ``price_changed`` (nothing charged), a top-up refusal, ``sold_out``
+    ``bad_destination``, ``accept_terms`` (the terms or the immediate-start request not
+    recorded, or terms no longer current: nothing charged), ``price_changed`` (nothing
+    charged), a top-up refusal, ``sold_out``
     (nothing charged), ``card_not_found`` (a saved card that is not theirs),
     ``payment_error`` (Stripe failed before anything could be held: nothing was charged),
     ``payment_unconfirmed`` (Stripe failed while the PaymentIntent was being made: paying
@@ -183,7 +189,15 @@ async def pay(
     payments = await payments_for(session, checkout.id)
     if order is not None:
         return replayed_order(checkout.id, order, payments)
+    if acceptance is not None:
+        # Its own short transaction: the checkout row is not held locked while the eSIM
+        # row is taken (concurrent pays would lock the two in opposite orders).
+        consent.apply(checkout, acceptance)
+        session.add(checkout)
+        await session.commit()
     _check_payable(checkout, device_confirmed)
+    if not off_session:
+        consent.require(checkout)  # docs/legal.md#acceptance-at-checkout
     now = utcnow()
     outcome, resend = await _earlier_attempt(
         session, provider, checkout.id, payments, now, start_provisioning

@@ -24,7 +24,13 @@ from travelsim.keys import secret_box
 from travelsim.models import Esim, Order
 from travelsim.services import installation
 
-__all__ = ["html_text", "installation_email", "provider_linked_email", "topup_email"]
+__all__ = [
+    "consent_lines",
+    "html_text",
+    "installation_email",
+    "provider_linked_email",
+    "topup_email",
+]
 
 #: The install guides of the install page, the same texts, per phone (one list: the page's).
 INSTALL_STEPS = installation.INSTALL_STEPS
@@ -60,6 +66,29 @@ def _steps_html() -> str:
         + "</ol>"
         for phone, steps in INSTALL_STEPS
     )
+
+
+#: The confirmation, on a durable medium, of what the traveler agreed to before paying
+#: (Directive 2011/83/EU art. 8(7); docs/legal.md#confirmation-email).
+CONSENT_LINE = N_(
+    "You accepted our terms and conditions (version {version}) on {date} and asked for "
+    "the service to start at once. You acknowledged that you lose your right of withdrawal "
+    "once the eSIM has started downloading or the service has been fully provided; "
+    "withdrawing before then costs the service provided until you do."
+)
+TERMS_LINK = N_("Terms and conditions")
+
+
+def consent_lines(order: Order, lang: str, public_url: str | None) -> tuple[str, str]:
+    """The order's acceptance as a text paragraph and an HTML one (``("", "")`` for an order
+    that records none), with a link to the terms in ``lang`` (the active language)."""
+    if order.terms_accepted_at is None or order.immediate_start_at is None:
+        return "", ""
+    when = timefmt.local_datetime(order.terms_accepted_at, "UTC")
+    line = _(CONSENT_LINE).format(version=order.terms_version or "", date=when)
+    terms = urls.absolute(i18n.localized("/terms", lang), public_url)
+    text = f"{line}\n{_(TERMS_LINK)}: {terms}\n\n"
+    return text, f"<p>{html.escape(line)} {_link(terms, _(TERMS_LINK))}</p>"
 
 
 def installation_email(
@@ -117,12 +146,13 @@ def _installation(
     open_page = _("Open my install page")
     confirm = code.confirmation_code_required
     confirm_text = f"{installation.confirmation_code_text(contact)}\n\n" if confirm else ""
+    consent_text, consent_html = consent_lines(order, lang, public_url)
     text = (
         f"{_(HELLO)}\n\n{_(ready).format(plan=title, reference=ref)}\n"
         f"{_(amount).format(amount=paid)}\n\n{_(install)}\n{link}\n\n"
         f"{_(scan)}\n\n{_steps_text()}\n\n"
         f"{_(smdp).format(address=code.smdp_address)}\n{_(manual)}\n\n"
-        f"{confirm_text}{_(once)}\n\n{SIGNATURE}\n"
+        f"{confirm_text}{_(once)}\n\n{consent_text}{SIGNATURE}\n"
     )
     e = html.escape
     alt = e(_("eSIM installation QR code"), quote=True)
@@ -136,7 +166,7 @@ def _installation(
         f"<p>{html_text(smdp, address=f'<code>{e(code.smdp_address)}</code>')}<br>"
         f"{html_text(manual)}</p>"
         f"{installation.confirmation_code_html(contact) if confirm else ''}"
-        f"<p>{html_text(once)}</p><p>{SIGNATURE}</p>"
+        f"<p>{html_text(once)}</p>{consent_html}<p>{SIGNATURE}</p>"
     )
     # The PNG is rendered when the email is built (email.resolve_attachments), from the
     # encrypted code: the outbox never holds the code in clear, and the purchase does not
@@ -180,11 +210,12 @@ def topup_email(
         )
         balance = _("Balance and validity: {link}").format(link=link)
         see_balance = _("See balance and validity")
+        consent_text, consent_html = consent_lines(order, lang, public_url)
         text = (
             f"{_(HELLO)}\n\n{_(added).format(plan=title, reference=ref)}\n"
             f"{_(amount).format(amount=paid)}\n"
             f"{balance}\n\n"
-            f"{_(resume)}\n\n{SIGNATURE}\n"
+            f"{_(resume)}\n\n{consent_text}{SIGNATURE}\n"
         )
         e = html.escape
         body_html = (
@@ -192,7 +223,7 @@ def topup_email(
             f"<p>{html_text(added, plan=f'<strong>{e(title)}</strong>', reference=e(ref))}"
             f"<br>{html_text(amount, amount=e(paid))}</p>"
             f"<p>{_link(link, see_balance)}</p>"
-            f"<p>{html_text(resume)}</p><p>{SIGNATURE}</p>"
+            f"<p>{html_text(resume)}</p>{consent_html}<p>{SIGNATURE}</p>"
         )
         return {
             "subject": _("Add-on added: order {reference}").format(reference=ref),

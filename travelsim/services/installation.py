@@ -93,7 +93,7 @@ InstallStatus = Literal[
     "deleted",
     "error",
     "needs_attention",
-    "refunded",
+    "withdrawn",
 ]
 #: Once the code is stored: the profile's class → the page's status (an unknown profile
 #: status proves nothing: the code is shown as ready to install).
@@ -218,7 +218,7 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
     Before provisioning stored the code, the code fields are ``None`` and ``status`` is
     ``preparing`` (or ``needs_attention`` when the order failed). When the sale was refunded
     (:func:`~travelsim.services.ownership.sale_refunded`: the eSIM no longer works) the code
-    fields are ``None`` too and ``status`` is ``refunded``.
+    fields are ``None`` too and ``status`` is ``withdrawn``.
     """
     esim = await owned_esim(session, user.id, esim_id)
     if esim is None:
@@ -235,7 +235,7 @@ async def install_view(session: AsyncSession, *, user: User, esim_id: int) -> In
     ).first()
     code = None if refunded else _code(esim)
     status: InstallStatus = (
-        "refunded"
+        "withdrawn"
         if refunded
         else install_status(
             code_stored=code is not None,

@@ -44,7 +44,7 @@ from travelsim.models import (
     User,
     utcnow,
 )
-from travelsim.services import gifts, inventory, invoices, tax
+from travelsim.services import consent, gifts, inventory, invoices, tax
 from travelsim.services.checkout import CheckoutError, order_for_checkout
 from travelsim.services.checkout_outcome import PayOutcome, paid_outcome
 from travelsim.services.checkout_reservation import close_sold_out
@@ -174,6 +174,7 @@ async def create_order(
         created_at=now,
         updated_at=now,
     )
+    consent.copy(checkout, order)  # the terms accepted (docs/legal.md#acceptance-at-checkout)
     session.add(order)
     await session.flush()  # the order row must exist before its steps (foreign key)
     # One executemany; the step rows are loaded by provisioning, not needed here.

@@ -18,7 +18,7 @@ from travelsim import db, i18n, urls
 from travelsim.formatting import format_bytes, format_money
 from travelsim.i18n import N_, _, localized
 from travelsim.models import AutoTopupChargeStatus
-from travelsim.services import auto_topup, catalogue, figures_hooks, live
+from travelsim.services import auto_topup, catalogue, consent, figures_hooks, live
 from travelsim.services.auto_topup_fire import on_figures
 from travelsim.settings import get_settings
 from travelsim.state.currency import traveler_currency
@@ -271,6 +271,7 @@ class AutoTopupState(TimezoneMixin, SessionState):
                     saved_card_id=int(self.card_id) if self.card_id.isdigit() else 0,
                     monthly_cap=int(self.cap),
                     currency=currency,
+                    acceptance=consent.Acceptance.given_now(),
                 )
         except auto_topup.AutoTopupError:
             self.error = _("That rule could not be saved. Check the plan and the card.")

@@ -48,6 +48,10 @@ ERRORS = {
     "declined": N_("The payment did not go through. You have not been charged; try another card."),
     "bad_card": N_("Please enter your card details again."),
     "card_not_found": N_("That saved card is no longer available. Please choose another card."),
+    "accept_terms": N_(
+        "Please accept the terms and ask for your eSIM to start now before paying. "
+        "You have not been charged."
+    ),
     "payment_error": N_(
         "We could not reach our card processor. Nothing was charged; please try again."
     ),
