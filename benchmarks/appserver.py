@@ -154,7 +154,14 @@ async def _populate(n: int, out: Path) -> None:
     from benchmarks.common import card_token
     from travelsim import db
     from travelsim.models import Esim, User, utcnow
-    from travelsim.services import checkout, checkout_payment, inventory, provisioning, usage_sync
+    from travelsim.services import (
+        checkout,
+        checkout_payment,
+        consent,
+        inventory,
+        provisioning,
+        usage_sync,
+    )
     from travelsim.services.auth import passwords
     from travelsim.services.payments import get_provider
     from travelsim.settings import get_settings
@@ -198,6 +205,8 @@ async def _populate(n: int, out: Path) -> None:
                 user=user,
                 card=checkout_payment.NewCard(token),
                 device_confirmed=True,
+                # the terms and immediate-start boxes, recorded with the payment (docs/legal.md)
+                acceptance=consent.Acceptance.given_now(),
                 start_provisioning=None,  # run below
             )
         assert outcome.order_id, outcome

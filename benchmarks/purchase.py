@@ -79,7 +79,14 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
 
     from travelsim import db
     from travelsim.models import Esim, Plan, User
-    from travelsim.services import checkout, checkout_payment, installation, inventory, provisioning
+    from travelsim.services import (
+        checkout,
+        checkout_payment,
+        consent,
+        installation,
+        inventory,
+        provisioning,
+    )
     from travelsim.services.payments import get_provider
     from travelsim.settings import get_settings
     from travelsim.sft import LocalRateBudget, Priority, SFTClient
@@ -183,6 +190,8 @@ async def run(purchases: int, warmup: int, data_dir: object) -> None:
                 user=user,
                 card=checkout_payment.NewCard(token),
                 device_confirmed=True,
+                # the terms and immediate-start boxes, recorded with the payment (docs/legal.md)
+                acceptance=consent.Acceptance.given_now(),
                 start_provisioning=None,  # run below, timed
             )
         assert outcome.order_id, outcome

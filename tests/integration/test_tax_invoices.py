@@ -154,7 +154,7 @@ async def test_outside_the_eu_no_eu_vat(sqlite_db: Settings, client: SFTClient) 
 
 
 async def test_a_saved_card_keeps_its_country(sqlite_db: Settings, client: SFTClient) -> None:
-    from travelsim.services import checkout, checkout_payment, saved_cards
+    from travelsim.services import checkout, checkout_payment, consent, saved_cards
     from travelsim.services.payments import get_provider
 
     user = await traveler("FR")
@@ -175,6 +175,7 @@ async def test_a_saved_card_keeps_its_country(sqlite_db: Settings, client: SFTCl
             user=user,
             card=checkout_payment.SavedCardChoice(kept.id),
             device_confirmed=True,
+            acceptance=consent.Acceptance.given_now(),
         )
     assert outcome.status == "paid", outcome
     order = await order_of(outcome.order_id)

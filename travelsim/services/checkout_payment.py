@@ -165,8 +165,9 @@ async def pay(
         off_session: the traveler is not there (an automatic top-up with a saved card): the
             PaymentIntent is made ``off_session`` (docs/payments.md#off-session-payments).
             Its checkout carries the acceptance of the rule (when it has one), not checked here.
-        acceptance: the two boxes ticked now (``consent.Acceptance``), recorded on the
-            checkout first; else the checkout must already record them (``consent.record``).
+        acceptance: the two boxes ticked now (``consent.Acceptance``), checked and recorded
+            on the checkout in the transaction that claims the payment; else the checkout
+            must already record them (``consent.record``).
 
     Returns a :class:`PayOutcome`: ``paid`` (held; the order exists), ``requires_action``
     (``client_secret`` for Stripe.js), ``declined`` or ``processing``. Idempotent per
@@ -189,15 +190,9 @@ async def pay(
     payments = await payments_for(session, checkout.id)
     if order is not None:
         return replayed_order(checkout.id, order, payments)
-    if acceptance is not None:
-        # Its own short transaction: the checkout row is not held locked while the eSIM
-        # row is taken (concurrent pays would lock the two in opposite orders).
-        consent.apply(checkout, acceptance)
-        session.add(checkout)
-        await session.commit()
     _check_payable(checkout, device_confirmed)
     if not off_session:
-        consent.require(checkout)  # docs/legal.md#acceptance-at-checkout
+        consent.require(checkout, acceptance)  # docs/legal.md#acceptance-at-checkout
     now = utcnow()
     outcome, resend = await _earlier_attempt(
         session, provider, checkout.id, payments, now, start_provisioning
@@ -212,6 +207,11 @@ async def pay(
     if not await hold_esim(session, checkout, now + hold_time(payment_window_minutes)):
         await close_sold_out(session, checkout)
         raise CheckoutError("sold_out")
+    if acceptance is not None:
+        # Written with the hold and the payment's claim (one commit, below), after the eSIM
+        # row: the lock order every pay takes, so concurrent pays cannot deadlock.
+        consent.apply(checkout, acceptance)
+        session.add(checkout)
     if resend is not None:
         payment = resend
         await session.commit()

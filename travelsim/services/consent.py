@@ -95,21 +95,28 @@ def current_terms_version(locale: str | None = None) -> str:
     return content.load_page("terms", locale or i18n.current()).version
 
 
-def is_current(row: ConsentFields) -> bool:
-    """Whether ``row`` records both boxes, on terms that are current in some language and the
-    current immediate-start wording."""
+def is_current(row: ConsentFields | Acceptance) -> bool:
+    """Whether ``row`` records both boxes (an :class:`Acceptance` is both, ticked), on terms
+    that are current in some language and the current immediate-start wording."""
+    terms: str | None
+    withdrawal: str | None
+    if isinstance(row, Acceptance):
+        terms, withdrawal, ticked = row.terms_version, row.withdrawal_version, True
+    else:
+        terms, withdrawal = row.terms_version, row.withdrawal_version
+        ticked = row.terms_accepted_at is not None and row.immediate_start_at is not None
     return (
-        row.terms_accepted_at is not None
-        and row.immediate_start_at is not None
-        and row.withdrawal_version == WITHDRAWAL_VERSION
-        and row.terms_version in set(content.terms_versions().values())
+        ticked
+        and withdrawal == WITHDRAWAL_VERSION
+        and terms in set(content.terms_versions().values())
     )
 
 
-def require(checkout: Checkout) -> None:
-    """Raise CheckoutError ``accept_terms`` unless ``checkout`` records a current acceptance
-    (:func:`is_current`). Nothing is written."""
-    if not is_current(checkout):
+def require(checkout: Checkout, acceptance: Acceptance | None = None) -> None:
+    """Raise CheckoutError ``accept_terms`` unless ``acceptance`` (given with this payment)
+    or, without one, ``checkout`` records a current acceptance (:func:`is_current`). Nothing
+    is written."""
+    if not is_current(acceptance if acceptance is not None else checkout):
         raise CheckoutError("accept_terms")
 
 
