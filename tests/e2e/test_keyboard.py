@@ -100,6 +100,7 @@ def test_keyboard_only_purchase_with_3d_secure(
     expect(skip).to_be_focused()
     assert focus_ring(page)["ok"]
     expect(skip).to_be_in_viewport()
+    shot(page, "a11y-keyboard-skip-link")
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
 
@@ -226,3 +227,23 @@ def test_form_errors_are_announced(app_url: str, browser: Browser) -> None:
         expect(field).to_have_attribute("aria-describedby", "form-error")
     assert_accessible(page, "refused sign-in")
     ctx.close()
+
+
+def test_reduced_motion_stops_the_menu_animation(app_url: str, browser: Browser) -> None:
+    """The language menu opens with Radix's slide-in animation, which lasts 0.01 ms when the
+    browser asks for reduced motion (``assets/a11y.css``)."""
+    durations = {}
+    for motion in ("no-preference", "reduce"):
+        ctx = variant_context(browser, "desktop", "light", reduced_motion=motion)
+        page = ctx.new_page()
+        page.goto(app_url)
+        settle(page, "light")
+        page.locator("[data-testid=language-menu]:visible").focus()  # the desktop header's
+        page.keyboard.press("Enter")
+        menu = page.get_by_role("menu")
+        expect(menu).to_be_visible()
+        seconds = menu.evaluate("el => getComputedStyle(el).animationDuration")
+        durations[motion] = float(str(seconds).removesuffix("s"))
+        ctx.close()
+    assert durations["no-preference"] >= 0.05, durations
+    assert durations["reduce"] <= 0.001, durations
