@@ -5,12 +5,13 @@ The pages are two lists of paths: :data:`PUBLIC_PATHS` (opened signed out) and
 :data:`TRAVELER_PATHS` (opened by a signed-in traveler with one delivered order, the
 ``bought`` fixture of ``tests/e2e/test_flow.py``; ``{order}`` and ``{esim}`` are its ids). A new
 page is one more path in one of them. States a path alone cannot reach (the checkout's card
-form, the sign-up's "check your inbox", a refused sign-in) have their own tests below.
+form, the sign-up's "check your inbox", the second-factor prompt) have their own tests below.
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -21,7 +22,8 @@ from tests.e2e.a11y import VARIANTS, assert_accessible, settle, variant_context
 from tests.e2e.conftest import shot
 from tests.e2e.stripe_card import wait_card_ready
 from tests.e2e.test_flow import bought
-from tests.e2e.test_purchase import buy_france_1gb, sign_up_and_verify
+from tests.e2e.test_purchase import PASSWORD, buy_france_1gb, sign_up_and_verify
+from tests.e2e.test_security_pages import rfc6238
 
 __all__ = ["PUBLIC_PATHS", "TRAVELER_PATHS", "bought"]
 
@@ -38,6 +40,7 @@ PUBLIC_PATHS: list[str] = [
     "/status",
     "/gifts/claim?token=not-a-token",
     "/buy/870101?to=FR",
+    "/auth/verify?token=not-a-token",
     "/no-such-page",
 ]
 #: Pages opened by the signed-in traveler of ``bought`` (``{order}``, ``{esim}``: its ids).
@@ -123,3 +126,38 @@ def test_checkout_card_form_and_sign_up_states(
         shot(signup, f"a11y-signup-sent-{width}-{scheme}")
         assert_accessible(signup, f"sign-up sent ({width}, {scheme})")
         signup_ctx.close()
+
+
+def test_second_factor_prompt(app_url: str, app_env: dict[str, str], browser: Browser) -> None:
+    """Two-step verification turned on, then a sign-in with the password alone: the code
+    prompt (``/security/totp`` while the factor is owed) in every variant."""
+    ctx = variant_context(browser, "desktop", "light")
+    page = ctx.new_page()
+    email = sign_up_and_verify(page, app_url, app_env["DATA_DIR"])
+    page.goto(f"{app_url}/security")
+    page.get_by_role("button", name="Set up two-step verification").click()
+    secret = page.get_by_test_id("totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("6-digit code").fill(rfc6238(secret, time.time()))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("Two-step verification is on.")).to_be_visible()
+    ctx.close()
+
+    ctx = variant_context(browser, "desktop", "light")
+    page = ctx.new_page()
+    page.goto(f"{app_url}/signin")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/security/totp"))
+    pending = ctx.storage_state()  # a session that still owes its second factor
+    ctx.close()
+    for width, scheme in VARIANTS:
+        other = variant_context(browser, width, scheme, pending)
+        prompt = other.new_page()
+        prompt.goto(f"{app_url}/security/totp")
+        expect(prompt.get_by_role("heading", name="Two-step verification")).to_be_visible()
+        expect(prompt.get_by_label("6-digit code")).to_be_visible()
+        settle(prompt, scheme)
+        shot(prompt, f"a11y-second-factor-{width}-{scheme}")
+        assert_accessible(prompt, f"second-factor prompt ({width}, {scheme})")
+        other.close()
