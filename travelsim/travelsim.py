@@ -72,7 +72,11 @@ HEAD = [
     rx.el.script(src="/sw-register.js", defer=True),
 ]
 
-app = rx.App(api_transformer=build_routes_app(), head_components=HEAD)
+#: Contrast, inline-link, skip-link and reduced-motion rules over Radix Themes
+#: (docs/accessibility.md#colours).
+STYLESHEETS = ["/a11y.css"]
+
+app = rx.App(api_transformer=build_routes_app(), head_components=HEAD, stylesheets=STYLESHEETS)
 
 PAGES = [
     (

@@ -210,6 +210,8 @@ const TRAVELSIM_CARD_CSS = `
   border-radius: var(--radius-1); padding: var(--space-1) var(--space-2);
   min-width: 0; box-sizing: border-box; }
 .travelsim-card-host input::placeholder { color: var(--gray-9); }
+.travelsim-card-host input:focus-visible { outline: 2px solid var(--focus-8);
+  outline-offset: 1px; }
 .travelsim-card-host input[placeholder="number"] { flex: 1 1 100%; }
 .travelsim-card-host input:not([placeholder="number"]) { flex: 1 1 4.5em; width: 4.5em; }
 .travelsim-card-host > div, .travelsim-card-host iframe { flex: 1 1 100%; }

@@ -20,9 +20,28 @@ def post_form(*children: rx.Component, action: str, **props: Any) -> rx.Componen
     return native_form(*children, action=action, method="post", **props)
 
 
-def labelled_input(label: str, name: str, type_: str, **props: Any) -> rx.Component:
+#: The ``id`` of a form page's error callout, which the fields it concerns point to.
+FORM_ERROR_ID = "form-error"
+
+
+def error_attrs(error: Any) -> dict[str, Any]:
+    """``aria-invalid`` and ``aria-describedby`` (the :data:`FORM_ERROR_ID` callout) for a
+    field while ``error`` (a state var, "" when none) is shown: a screen reader reads the
+    message with the field (docs/accessibility.md#forms)."""
+    return {
+        "aria-invalid": rx.cond(error != "", "true", "false"),
+        "aria-describedby": rx.cond(error != "", FORM_ERROR_ID, ""),
+    }
+
+
+def labelled_input(
+    label: str, name: str, type_: str, *, error: Any = None, **props: Any
+) -> rx.Component:
     """A full-width input with its visible ``<label for=…>`` above it; ``name`` is also
-    the input's ``id``."""
+    the input's ``id``. With ``error`` (the page's error var) the field points to the error
+    callout while one shows (:func:`error_attrs`)."""
+    if error is not None:
+        props["custom_attrs"] = {**props.get("custom_attrs", {}), **error_attrs(error)}
     return rx.vstack(
         rx.el.label(label, html_for=name, font_weight="500"),
         rx.input(id=name, name=name, type=type_, size="3", width="100%", **props),
@@ -38,11 +57,17 @@ def email_input(label: str | None = None, name: str = "email", **props: Any) -> 
     return labelled_input(label or _("Email"), name, "email", required=True, **props)
 
 
-def new_password_input(label: str, name: str = "password") -> rx.Component:
+def new_password_input(label: str, name: str = "password", *, error: Any = None) -> rx.Component:
     """A required new-password field of at least 10 characters (the password policy's
-    lower bound, checked again by the server)."""
+    lower bound, checked again by the server); ``error`` as for :func:`labelled_input`."""
     return labelled_input(
-        label, name, "password", required=True, min_length=10, auto_complete="new-password"
+        label,
+        name,
+        "password",
+        error=error,
+        required=True,
+        min_length=10,
+        auto_complete="new-password",
     )
 
 
@@ -66,10 +91,13 @@ def form_card(*children: rx.Component, max_width: str) -> rx.Component:
 
 
 def error_callout(message: Any) -> rx.Component:
-    """A red alert with ``message``, shown only when it is not empty."""
+    """A red alert with ``message``, shown only when it is not empty (``role="alert"``,
+    ``id`` :data:`FORM_ERROR_ID`, which the fields given the same var describe themselves by)."""
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert"),
+        rx.callout(
+            message, icon="triangle-alert", color_scheme="red", role="alert", id=FORM_ERROR_ID
+        ),
     )
 
 

@@ -241,14 +241,40 @@ def footer() -> rx.Component:
     )
 
 
+#: The ``id`` of every page's ``<main>``, the skip link's target.
+MAIN_ID = "main-content"
+#: The skip link's click (Enter): the focus moves into ``<main>`` itself (the page's router
+#: would otherwise only change the URL's fragment), so the next Tab is the page's first control.
+_FOCUS_MAIN: Var[Any] = Var(
+    _js_expr=(
+        f"((e) => {{ const m = document.getElementById('{MAIN_ID}');"
+        " if (m) { e.preventDefault(); m.focus(); m.scrollIntoView(); } })"
+    )
+)
+
+
+def skip_link() -> rx.Component:
+    """ "Skip to main content": the first thing the Tab key reaches, shown only while it has
+    the focus (``assets/a11y.css``), jumping past the header to ``<main>``."""
+    return rx.el.a(
+        _("Skip to main content"),
+        href=f"#{MAIN_ID}",
+        class_name="skip-link",
+        custom_attrs={"onClick": _FOCUS_MAIN},
+    )
+
+
 def page(*children: rx.Component, **props: object) -> rx.Component:
     """Wrap page content in header, main area and footer, in the language the page is
     compiled in (``travelsim.i18n.current``)."""
     return rx.flex(
         document_lang(),
+        skip_link(),
         header(),
         rx.el.main(
             rx.container(*children, size="4", padding_x="4", padding_y="6"),
+            id=MAIN_ID,
+            tab_index=-1,  # the skip link moves the keyboard focus here
             width="100%",
             flex="1",
         ),

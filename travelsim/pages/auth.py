@@ -102,11 +102,12 @@ def signin() -> rx.Component:
             _messages(),
             post_form(
                 rx.vstack(
-                    email_input(default_value=AuthPageState.email),
+                    email_input(default_value=AuthPageState.email, error=AuthPageState.error),
                     labelled_input(
                         _("Password"),
                         "password",
                         "password",
+                        error=AuthPageState.error,
                         required=True,
                         auto_complete="current-password",
                     ),
@@ -144,8 +145,10 @@ def signup() -> rx.Component:
             _messages(),
             post_form(
                 rx.vstack(
-                    email_input(default_value=AuthPageState.email),
-                    new_password_input(_("Password (at least 10 characters)")),
+                    email_input(default_value=AuthPageState.email, error=AuthPageState.error),
+                    new_password_input(
+                        _("Password (at least 10 characters)"), error=AuthPageState.error
+                    ),
                     hidden_input("next", AuthPageState.next_path),
                     submit_button(_("Create account")),
                     spacing="3",
