@@ -41,6 +41,11 @@ PUBLIC_PATHS: list[str] = [
     "/gifts/claim?token=not-a-token",
     "/buy/870101?to=FR",
     "/auth/verify?token=not-a-token",
+    "/terms",
+    "/fr/terms",
+    "/privacy",
+    "/imprint",
+    "/cookies",
     "/no-such-page",
 ]
 #: Pages opened by the signed-in traveler of ``bought`` (``{order}``, ``{esim}``: its ids).

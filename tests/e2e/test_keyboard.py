@@ -144,6 +144,12 @@ def test_keyboard_only_purchase_with_3d_secure(
         tab_to(page, box.locator(f"input[placeholder='{field}']"))
         page.keyboard.type(value)
     shot(page, "a11y-keyboard-card-typed")
+    # The terms and the immediate-start request (docs/legal.md#acceptance-at-checkout).
+    for test_id in ("accept-terms", "accept-immediate-start"):
+        consent_box = page.get_by_test_id(test_id)
+        tab_to(page, consent_box)
+        page.keyboard.press("Space")
+        expect(consent_box).to_have_attribute("data-state", "checked")
     pay = page.get_by_role("button", name=re.compile(r"^Pay"))
     tab_to(page, pay)
     page.keyboard.press("Enter")
