@@ -39,23 +39,26 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
 
 
+def _keys(settings: Settings) -> tuple[str, str, str, list[str]]:
+    """The three Stripe settings, stripped (``""`` when unset), and the names of the unset
+    ones: ``(secret, publishable, webhook_secret, unset_names)``."""
+    secret = _secret(settings.stripe_secret_key)
+    publishable = (settings.stripe_publishable_key or "").strip()
+    webhook = _secret(settings.stripe_webhook_secret)
+    named = (
+        ("STRIPE_SECRET_KEY", secret),
+        ("STRIPE_PUBLISHABLE_KEY", publishable),
+        ("STRIPE_WEBHOOK_SECRET", webhook),
+    )
+    return secret, publishable, webhook, [name for name, value in named if not value]
+
+
 def production_stripe_problems(settings: Settings) -> list[str]:
     """Production takes cards through a real Stripe account in live mode
     (https://docs.stripe.com/keys): ``sk_live_``/``rk_live_`` secret key, ``pk_live_``
     publishable key, the ``whsec_`` secret of the webhook endpoint, and the real API."""
     found: list[str] = []
-    secret = _secret(settings.stripe_secret_key)
-    publishable = (settings.stripe_publishable_key or "").strip()
-    webhook = _secret(settings.stripe_webhook_secret)
-    unset = [
-        name
-        for name, value in (
-            ("STRIPE_SECRET_KEY", secret),
-            ("STRIPE_PUBLISHABLE_KEY", publishable),
-            ("STRIPE_WEBHOOK_SECRET", webhook),
-        )
-        if not value
-    ]
+    secret, publishable, webhook, unset = _keys(settings)
     if unset:
         names = ", ".join(unset[:-1]) + " and " + unset[-1] if len(unset) > 1 else unset[0]
         found.append(
@@ -120,18 +123,7 @@ def staging_problems(settings: Settings, on_loopback: Callable[[str], bool]) -> 
     simulator, ``make simulator``); ``on_loopback(url)`` is the start-up checks' loopback
     rule. Every other production rule applies unchanged."""
     found: list[str] = []
-    secret = _secret(settings.stripe_secret_key)
-    publishable = (settings.stripe_publishable_key or "").strip()
-    webhook = _secret(settings.stripe_webhook_secret)
-    unset = [
-        name
-        for name, value in (
-            ("STRIPE_SECRET_KEY", secret),
-            ("STRIPE_PUBLISHABLE_KEY", publishable),
-            ("STRIPE_WEBHOOK_SECRET", webhook),
-        )
-        if not value
-    ]
+    secret, publishable, webhook, unset = _keys(settings)
     if unset:
         found.append(
             f"{', '.join(unset)} unset: staging takes test payments through Stripe's test mode "
