@@ -41,18 +41,29 @@ def format_invoice_number(year: int, number: int, series: str = INVOICE) -> str:
 async def next_invoice_number(session: AsyncSession, year: int, series: str = INVOICE) -> str:
     """The next number of ``series`` (:data:`INVOICE` or :data:`CREDIT_NOTE`) in ``year``,
     taken in the session's open transaction (the caller commits it with what it numbers, or
-    rolls both back). Creates the counter row on first use (``INSERT … ON CONFLICT DO
-    NOTHING``, so two first numbers of a year do not collide), then ``UPDATE … SET
-    last_number = last_number + 1 RETURNING``. Raises ``KeyError`` for another series."""
+    rolls both back): ``UPDATE … SET last_number = last_number + 1 RETURNING``; on the
+    year's first use, when no row answers, the counter row is created (``INSERT … ON
+    CONFLICT DO NOTHING``, so two first numbers of a year do not collide) and the update
+    runs again. Raises ``KeyError`` for another series."""
     if series not in _PREFIX:
         raise KeyError(series)
-    postgres = session.get_bind().dialect.name == "postgresql"
-    insert = pg_insert if postgres else sqlite_insert
-    await session.execute(
-        insert(InvoiceCounter)
-        .values(series=series, year=year, last_number=0)
-        .on_conflict_do_nothing(index_elements=["series", "year"])
-    )
+    number = await _increment(session, series, year)
+    if number is None:  # the year's first number
+        postgres = session.get_bind().dialect.name == "postgresql"
+        insert = pg_insert if postgres else sqlite_insert
+        await session.execute(
+            insert(InvoiceCounter)
+            .values(series=series, year=year, last_number=0)
+            .on_conflict_do_nothing(index_elements=["series", "year"])
+        )
+        number = await _increment(session, series, year)
+    assert number is not None  # the row exists now
+    return format_invoice_number(year, number, series)
+
+
+async def _increment(session: AsyncSession, series: str, year: int) -> int | None:
+    """``last_number + 1`` of the series' row, in the session's transaction (the row stays
+    locked until it ends); ``None`` when the row does not exist yet."""
     number = (
         await session.execute(
             update(InvoiceCounter)
@@ -60,8 +71,8 @@ async def next_invoice_number(session: AsyncSession, year: int, series: str = IN
             .values(last_number=col(InvoiceCounter.last_number) + 1)
             .returning(col(InvoiceCounter.last_number))
         )
-    ).scalar_one()
-    return format_invoice_number(year, int(number), series)
+    ).scalar_one_or_none()
+    return None if number is None else int(number)
 
 
 async def issue_credit_note(session: AsyncSession, order_id: str) -> str | None:

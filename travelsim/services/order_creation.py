@@ -27,6 +27,7 @@ from typing import NoReturn
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.models import (
@@ -95,10 +96,12 @@ included_vat = tax.included_vat
 async def _tax_of(session: AsyncSession, payment: Payment, user_id: int) -> tax.TaxDecision:
     """The order's VAT from its evidence as it stands now (``tax.decide``): the paying card's
     issuing country and the buyer's stated country, at the rates in force."""
-    user = await session.get(User, user_id, populate_existing=True)  # the country as stated now
+    stated = (  # the country as stated now (one column, not the whole account)
+        await session.exec(select(User.country).where(col(User.id) == user_id))
+    ).first()
     return tax.decide(
         payment.card_country,
-        user.country if user is not None else None,
+        stated,
         home_country=get_settings().seller_country,
         rates=await tax.rates_in_force(session),
     )
