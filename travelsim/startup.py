@@ -339,7 +339,8 @@ def serve_problems(
     settings read) the refusal says so and where to put it instead."""
     found: list[str] = []
     workers = (granian_workers or "").strip()
-    if not workers and env_file is not None and _env_file_names(env_file, "GRANIAN_WORKERS"):
+    in_env_file = env_file is not None and _env_file_value(env_file, "GRANIAN_WORKERS")
+    if not workers and in_env_file:
         found.append(
             f"GRANIAN_WORKERS is set in {env_file} only: Granian reads it from the process "
             "environment, never from .env; set it in the service's environment (systemd "
@@ -383,10 +384,6 @@ def _env_file_value(env_file: Path, name: str) -> str | None:
     except OSError:
         return None
     return next((v for k, v in values.items() if k.upper() == name and v), None)
-
-
-def _env_file_names(env_file: Path, name: str) -> bool:
-    return _env_file_value(env_file, name) is not None
 
 
 def listen_host(settings: Settings) -> str:

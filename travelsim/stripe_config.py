@@ -88,6 +88,14 @@ def local_webhook_secret(settings: Settings) -> str:
     return "whsec_" + build_signing_key(settings, "localstripe-webhook").hex()
 
 
+def _js_url(s: Settings, fake_base: str | None) -> str:
+    """``STRIPE_JS_URL`` when set; else a fake Stripe server's own Stripe.js at
+    ``fake_base`` (localstripe serves it there); else the setting's default (real Stripe)."""
+    if fake_base and "stripe_js_url" not in s.model_fields_set:
+        return fake_base + LOCAL_JS_PATH
+    return s.stripe_js_url
+
+
 def stripe_config(settings: Settings | None = None) -> StripeConfig:
     """The Stripe configuration of ``settings`` (default: the process settings).
 
@@ -103,14 +111,10 @@ def stripe_config(settings: Settings | None = None) -> StripeConfig:
                 "STRIPE_SECRET_KEY is set: STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET "
                 "are needed too"
             )
-        # An API override is a localstripe (staging's rehearsal, tests): it serves its own
-        # fake Stripe.js, unless STRIPE_JS_URL says otherwise.
-        js_url = s.stripe_js_url
-        if override and "stripe_js_url" not in s.model_fields_set:
-            js_url = override + LOCAL_JS_PATH
         return StripeConfig(
             api_base=override or STRIPE_API_BASE,
-            js_url=js_url,
+            # An API override is a localstripe (staging's rehearsal, tests).
+            js_url=_js_url(s, override),
             secret_key=s.stripe_secret_key.get_secret_value().strip(),
             publishable_key=s.stripe_publishable_key.strip(),
             webhook_secret=s.stripe_webhook_secret.get_secret_value().strip(),
@@ -122,7 +126,7 @@ def stripe_config(settings: Settings | None = None) -> StripeConfig:
             "STRIPE_SECRET_KEY is unset: production takes payments through a real Stripe account"
         )
     api_base = override or f"http://127.0.0.1:{s.stripe_local_port}"
-    js_url = s.stripe_js_url if "stripe_js_url" in s.model_fields_set else api_base + LOCAL_JS_PATH
+    js_url = _js_url(s, api_base)
     webhook_secret = (
         s.stripe_webhook_secret.get_secret_value()
         if s.stripe_webhook_secret is not None
