@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, ROOT, shot
 from tests.e2e.stripe_card import CARD_3DS, CARD_OK, fill_card, pay_button
@@ -97,6 +97,31 @@ def _refund(app_env: dict[str, str], order_id: str) -> str:
     return done.stdout
 
 
+#: Light and dark at both widths; the first two when fewer are asked for.
+_VARIANTS = (
+    ("desktop-light", DESKTOP, "light"),
+    ("phone-dark", PHONE, "dark"),
+    ("desktop-dark", DESKTOP, "dark"),
+    ("phone-light", PHONE, "light"),
+)
+
+
+def _shots(
+    browser: Browser, ctx: BrowserContext, url: str, test_id: str, name: str, count: int = 4
+) -> None:
+    """Screenshots ``dead-ends-<name>-<variant>`` of ``url`` as ``ctx``'s traveler, each once
+    ``test_id`` shows."""
+    for variant, viewport, scheme in _VARIANTS[:count]:
+        shot_ctx = browser.new_context(
+            viewport=viewport, color_scheme=scheme, storage_state=ctx.storage_state()
+        )
+        p = shot_ctx.new_page()
+        p.goto(url)
+        expect(p.get_by_test_id(test_id)).to_be_visible()
+        shot(p, f"dead-ends-{name}-{variant}")
+        shot_ctx.close()
+
+
 def test_refunded_esim_page_says_so_once_and_names_support(
     app_url: str, app_env: dict[str, str], browser: Browser
 ) -> None:
@@ -150,20 +175,7 @@ def test_refunded_esim_page_says_so_once_and_names_support(
     expect(contact.get_by_role("link", name=app_env["SUPPORT_URL"])).to_have_attribute(
         "href", app_env["SUPPORT_URL"]
     )
-    for name, viewport, scheme in (
-        ("desktop-light", DESKTOP, "light"),
-        ("desktop-dark", DESKTOP, "dark"),
-        ("phone-light", PHONE, "light"),
-        ("phone-dark", PHONE, "dark"),
-    ):
-        shot_ctx = browser.new_context(
-            viewport=viewport, color_scheme=scheme, storage_state=ctx.storage_state()
-        )
-        p = shot_ctx.new_page()
-        p.goto(f"{app_url}/esims/{esim_id}")
-        expect(p.get_by_test_id("esim-suspended")).to_be_visible()
-        shot(p, f"dead-ends-refunded-esim-{name}")
-        shot_ctx.close()
+    _shots(browser, ctx, f"{app_url}/esims/{esim_id}", "esim-suspended", "refunded-esim")
 
     # The order page no longer says "ready, install it": the order was refunded
     # (docs/business-rules.md#voids-and-refunds: its service is withdrawn).
@@ -173,18 +185,14 @@ def test_refunded_esim_page_says_so_once_and_names_support(
     )
     expect(page.get_by_test_id("order-delivered")).to_have_count(0)
     expect(page.get_by_role("button", name="Install your eSIM")).to_have_count(0)
-    for name, viewport, scheme in (
-        ("desktop-light", DESKTOP, "light"),
-        ("phone-dark", PHONE, "dark"),
-    ):
-        shot_ctx = browser.new_context(
-            viewport=viewport, color_scheme=scheme, storage_state=ctx.storage_state()
-        )
-        p = shot_ctx.new_page()
-        p.goto(f"{app_url}/orders/{order_id}")
-        expect(p.get_by_test_id("order-refunded")).to_be_visible()
-        shot(p, f"dead-ends-refunded-order-{name}")
-        shot_ctx.close()
+    _shots(browser, ctx, f"{app_url}/orders/{order_id}", "order-refunded", "refunded-order", 2)
+
+    # Nor does its install page show the activation data any more: it says why.
+    page.goto(f"{app_url}/esims/{esim_id}/install")
+    expect(page.get_by_role("heading", name="This eSIM no longer works")).to_be_visible()
+    expect(page.get_by_test_id("esim-withdrawn")).to_contain_text("Its order was refunded")
+    expect(page.get_by_role("img", name=re.compile("QR", re.I))).to_have_count(0)
+    _shots(browser, ctx, f"{app_url}/esims/{esim_id}/install", "esim-withdrawn", "refunded-install")
 
     # Typing the top-up address anyway: refused, and the refusal names the contact too.
     page.goto(f"{app_url}/esims/{esim_id}/topup")

@@ -242,6 +242,7 @@ def install_page() -> rx.Component:
                             )
                         ),
                         rx.link(_("Back to the eSIM"), href=InstallState.esim_url),
+                        data_testid="esim-withdrawn",
                     ),
                     rx.vstack(
                         rx.heading(_("Your eSIM is being prepared"), size="6"),
