@@ -38,6 +38,7 @@ def main() -> int:
         runs.append(["benchmarks.purchase", *purchases, "--postgres", args.postgres])
     else:
         print(f"(PostgreSQL at {args.postgres} not reachable: SQLite only)")
+    runs.append(["benchmarks.rate_limits", "--hits", "30" if args.quick else "100"])
     runs.append(["benchmarks.sync", "--window", "20" if args.quick else "60"])
     runs.append(["benchmarks.dashboard", "--runs", "10" if args.quick else "30"])
     live = ["--sessions", "50", "--rounds", "1", "--idle", "5"] if args.quick else []

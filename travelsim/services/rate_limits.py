@@ -11,6 +11,12 @@ process's memory (one worker, the demo). If Redis fails mid-call, the call is an
 this process's memory with a warning: the limit still holds per worker, it never fails open.
 Storages are kept per event loop (the Redis client is bound to the loop it was made on;
 tests run many loops).
+
+The memory storage is ``limits``' synchronous one, called directly from the event loop (its
+calls are dictionary work under a lock, with nothing to wait for): the asyncio memory
+storage sweeps expired windows after every hit with one worker-thread hop per key in
+memory, milliseconds of CPU per checkout once a few hundred travelers have windows open
+(docs/architecture.md#rate-limits).
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits import RateLimitItem, parse, storage, strategies
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from travelsim.settings import get_settings
@@ -56,17 +63,20 @@ class Limit:
         return int(self._item.amount)
 
 
-_storages: dict[asyncio.AbstractEventLoop, tuple[Storage, MemoryStorage]] = {}
+#: A storage of the running loop: Redis (asyncio) or this process's memory (synchronous).
+AnyStorage = Storage | storage.MemoryStorage
+
+_storages: dict[asyncio.AbstractEventLoop, tuple[AnyStorage, storage.MemoryStorage]] = {}
 
 
-def _storage() -> tuple[Storage, MemoryStorage]:
+def _storage() -> tuple[AnyStorage, storage.MemoryStorage]:
     """(primary, memory fallback) of the running loop."""
     loop = asyncio.get_running_loop()
     found = _storages.get(loop)
     if found is None:
-        memory = MemoryStorage()
+        memory = storage.MemoryStorage()
         url = get_settings().redis_url
-        primary: Storage = memory
+        primary: AnyStorage = memory
         if url:
             scheme_url = "async+" + url if not url.startswith("async+") else url
             primary = RedisStorage(
@@ -76,19 +86,24 @@ def _storage() -> tuple[Storage, MemoryStorage]:
     return found
 
 
-async def _call(method: str, limit: Limit, keys: tuple[str, ...]) -> object:
-    primary, memory = _storage()
-    try:
-        return await getattr(MovingWindowRateLimiter(primary), method)(
+async def _ask(where: AnyStorage, method: str, limit: Limit, keys: tuple[str, ...]) -> Any:
+    """``method`` of the moving-window limiter on ``where``, for ``limit`` and ``keys``."""
+    if isinstance(where, storage.MemoryStorage):
+        return getattr(strategies.MovingWindowRateLimiter(where), method)(
             limit._item, limit.name, *keys
         )
+    return await getattr(MovingWindowRateLimiter(where), method)(limit._item, limit.name, *keys)
+
+
+async def _call(method: str, limit: Limit, keys: tuple[str, ...]) -> Any:
+    primary, memory = _storage()
+    try:
+        return await _ask(primary, method, limit, keys)
     except Exception as exc:
         if primary is memory:
             raise
         log.warning("rate limit storage failed (%s): answering from memory", exc)
-        return await getattr(MovingWindowRateLimiter(memory), method)(
-            limit._item, limit.name, *keys
-        )
+        return await _ask(memory, method, limit, keys)
 
 
 async def hit(limit: Limit, *keys: str) -> bool:
@@ -104,14 +119,7 @@ async def allowed(limit: Limit, *keys: str) -> bool:
 
 async def retry_after(limit: Limit, *keys: str) -> float:
     """Seconds until the window of ``keys`` has room again (0 when it has now)."""
-    primary, memory = _storage()
-    limiter = MovingWindowRateLimiter(primary)
-    try:
-        stats = await limiter.get_window_stats(limit._item, limit.name, *keys)
-    except Exception:
-        stats = await MovingWindowRateLimiter(memory).get_window_stats(
-            limit._item, limit.name, *keys
-        )
+    stats = await _call("get_window_stats", limit, keys)
     if stats.remaining > 0:
         return 0.0
     return max(0.0, stats.reset_time - time.time())
@@ -120,9 +128,9 @@ async def retry_after(limit: Limit, *keys: str) -> float:
 async def clear(limit: Limit, *keys: str) -> None:
     """Forget the events of ``keys`` under ``limit`` (e.g. after a successful sign-in)."""
     primary, memory = _storage()
-    for storage in {id(primary): primary, id(memory): memory}.values():
+    for where in {id(primary): primary, id(memory): memory}.values():
         try:
-            await MovingWindowRateLimiter(storage).clear(limit._item, limit.name, *keys)
+            await _ask(where, "clear", limit, keys)
         except Exception as exc:
             log.warning("rate limit clear failed (%s)", exc)
 
@@ -130,8 +138,8 @@ async def clear(limit: Limit, *keys: str) -> None:
 async def reset_all() -> None:
     """Forget every count of the running loop's storages (tests)."""
     primary, memory = _storage()
-    await memory.reset()
-    if primary is not memory:
+    memory.reset()
+    if isinstance(primary, Storage):
         try:
             await primary.reset()
         except Exception as exc:
