@@ -9,6 +9,12 @@ behaviour of ``provisioning.run_order``) and undoes only the delivery: the code 
 the simulator stays committed, the order does not read ``delivered``, no email is queued.
 The next run (once the trigger is gone and the lease has lapsed) delivers exactly once
 without fetching the code again.
+
+The deliver step captures the payment's hold in that same transaction
+(docs/payments.md#charged-only-for-a-delivered-esim): the refused delivery leaves the
+PaymentIntent captured at Stripe (localstripe, over HTTP) but the payment row ``authorized``
+(its ``succeeded`` rolled back with the delivery); the next run's capture is answered with the
+captured PaymentIntent and the row records it, once, with the delivery.
 """
 
 # ruff: noqa: F811  (pytest fixtures imported from checkout_support)
@@ -31,9 +37,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
+from tests.stripe_support import RunningLocalStripe
 from travelsim import db
 from travelsim.keys import secret_box
-from travelsim.models import Esim, Order, OutboxEmail, ProvisioningStep
+from travelsim.models import Esim, Order, OutboxEmail, Payment, PaymentStatus, ProvisioningStep
 from travelsim.services import provisioning
 from travelsim.settings import Settings
 from travelsim.sft import SFTClient
@@ -77,8 +84,20 @@ async def _state(order_id: str) -> tuple[Order, Esim, list[ProvisioningStep], li
     return order, esim, list(steps), list(mails)
 
 
+async def _payment(order_id: str) -> Payment:
+    async with db.session() as s:
+        order = await s.get(Order, order_id, populate_existing=True)
+        assert order is not None and order.payment_id is not None
+        payment = await s.get(Payment, order.payment_id, populate_existing=True)
+        assert payment is not None
+    return payment
+
+
 async def test_a_refused_delivery_keeps_the_fetched_code(
-    any_db: Settings, sim_factory: Callable[..., Sim], sft_clients: Callable[..., SFTClient]
+    any_db: Settings,
+    sim_factory: Callable[..., Sim],
+    sft_clients: Callable[..., SFTClient],
+    localstripe: RunningLocalStripe,
 ) -> None:
     sim = sim_factory(esims=3)
     client = sft_clients(sim.url)
@@ -96,6 +115,9 @@ async def test_a_refused_delivery_keeps_the_fetched_code(
     with pytest.raises(DBAPIError, match="delivery refused by the test"):
         await provisioning.run_order(order_id, client=client)
     between = await _state(order_id)
+    held = await _payment(order_id)
+    assert held.provider_ref is not None
+    pi_between = localstripe.client().v1.payment_intents.retrieve(held.provider_ref)
     await _ddl("DROP TRIGGER refuse_delivered" + ("" if any_db.is_sqlite else " ON purchase_order"))
     events: list[tuple[str, str]] = []
 
@@ -147,3 +169,12 @@ async def test_a_refused_delivery_keeps_the_fetched_code(
         ("deliver", "done"),
         ("order", "delivered"),
     ]
+
+    # The payment: captured at Stripe by the refused attempt, recorded only with the delivery.
+    assert held.status == PaymentStatus.AUTHORIZED and held.captured_at is None
+    assert (pi_between.status, pi_between.amount) == ("succeeded", held.amount_minor)
+    paid = await _payment(order_id)
+    assert paid.status == PaymentStatus.SUCCEEDED and paid.captured_at is not None
+    assert paid.captured_at >= order.delivered_at - timedelta(seconds=1)
+    pi_after = localstripe.client().v1.payment_intents.retrieve(held.provider_ref)
+    assert (pi_after.status, pi_after.amount) == ("succeeded", held.amount_minor)

@@ -2,12 +2,17 @@
 honour the payment: sold out after paying, provisioning given up, staff) and
 :func:`capture_payment` (the eSIM was delivered). Both record the outcome on the ``Payment``
 row and never raise for a Stripe failure: a hold that could not be released or captured is
-``flagged`` for staff (docs/payments.md#charged-only-for-a-delivered-esim)."""
+``flagged`` for staff (docs/payments.md#charged-only-for-a-delivered-esim). The deliver step of
+provisioning captures through :func:`capture_with_delivery`, in the transaction that marks the
+order delivered."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.models import Payment, PaymentStatus, utcnow
 from travelsim.services.payments import (
@@ -16,8 +21,9 @@ from travelsim.services.payments import (
     PaymentProviderError,
     get_provider,
 )
+from travelsim.services.saved_cards import CardOwner, payment_buyer_and_card_owner
 
-__all__ = ["capture_payment", "void_payment"]
+__all__ = ["DeliveryCapture", "capture_payment", "capture_with_delivery", "void_payment"]
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +83,51 @@ async def capture_payment(
     payment.failure_reason = None
     payment.updated_at = payment.captured_at
     return True
+
+
+@dataclass
+class DeliveryCapture:
+    """A provisioning run's capture of its order's hold, made by the deliver step:
+    ``provider`` (``None``: the one the payment names); once the step has run,
+    ``payment`` as it left it (``None``: the order has no payment row), its card's
+    ``owner``, whether it found the payment ``held`` (``authorized``: a capture was tried)
+    and whether it ``captured``."""
+
+    provider: PaymentProvider | None = None
+    payment: Payment | None = None
+    owner: CardOwner | None = None
+    held: bool = False
+    captured: bool = False
+
+    @property
+    def settled(self) -> bool:
+        """The hold was there and is not any more (captured, or flagged by the capture):
+        the card can leave the Customer unless the traveler kept it."""
+        return (
+            self.held
+            and self.payment is not None
+            and self.payment.status != PaymentStatus.AUTHORIZED
+        )
+
+
+async def capture_with_delivery(
+    session: AsyncSession, payment_id: int | None, capture: DeliveryCapture
+) -> None:
+    """Read the payment ``payment_id`` with its buyer (now in ``session``, for the
+    delivery email) and card owner, and capture its hold (:func:`capture_payment`),
+    recording the outcome in ``capture``. The payment row is added to ``session``: it is
+    committed with the order's ``delivered``, so a failed commit leaves both undone and the
+    step's next attempt captures again, which Stripe answers with the captured
+    PaymentIntent (``StripeProvider.capture``; docs/payments.md#charged-only-for-a-delivered-esim).
+    Never raises for a provider failure."""
+    capture.payment = capture.owner = None
+    capture.held = capture.captured = False
+    found = await payment_buyer_and_card_owner(session, payment_id) if payment_id else None
+    if found is None:
+        return
+    payment, _buyer, owner = found
+    capture.payment, capture.owner = payment, owner
+    capture.held = payment.status == PaymentStatus.AUTHORIZED
+    if capture.held:
+        capture.captured = await capture_payment(payment, capture.provider)
+        session.add(payment)

@@ -14,8 +14,10 @@ its next automatic retry recorded on the row (:mod:`travelsim.services.provision
 rules; the recovery job runs it when due); a definite refusal, or a transient fault at the end
 of the retry window, gives up: ``needs_attention`` with ``last_error``, and the payment's hold
 released (``payment_holds.void_payment``: ``flagged`` if that fails) — never silently lost
-(docs/business-rules.md#provisioning-retries). A delivered order's hold is captured
-(:func:`capture_order_payment`): the traveler pays only for a delivered eSIM.
+(docs/business-rules.md#provisioning-retries). The deliver step captures the hold in the
+transaction that marks the order delivered (``payment_holds.capture_with_delivery``): the
+traveler pays only for a delivered eSIM; :func:`capture_order_payment` captures a delivered
+order's hold that is still held (Stripe was unreachable then, or the order had no deliver step).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from travelsim import db, logs
 from travelsim.db import SessionFactory
 from travelsim.models import Esim, Order, OrderStatus, Payment, PaymentStatus, StepStatus, utcnow
 from travelsim.services import order_hooks, saved_cards
-from travelsim.services.payment_holds import capture_payment, void_payment
+from travelsim.services.payment_holds import DeliveryCapture, capture_payment, void_payment
 from travelsim.services.payments import PaymentProvider, get_provider
 from travelsim.services.provisioning_retry import next_retry_at
 from travelsim.services.provisioning_runner import (
@@ -154,13 +156,14 @@ async def run_order(
             log.info("provisioning already running elsewhere", extra={"order_id": order_id})
             return await _order_now(session, order_id)
         await progress(on_progress, "order", "provisioning")
+        run.capture.provider = provider
         failed = await run_steps(run, attempts)
         if failed is not None:
             name, failure = failed
             return await _after_failure(
                 session, order_id, name, failure, clock(), window, provider, on_progress
             )
-        return await _delivered(session, run.order, provider, on_progress)
+        return await _delivered(session, run.order, provider, on_progress, run.capture)
 
 
 def _nothing_to_do(order: Order, due_at: datetime | None) -> bool:
@@ -208,9 +211,11 @@ async def _delivered(
     order: Order,
     provider: PaymentProvider | None,
     on_progress: ProgressCallback | None,
+    capture: DeliveryCapture,
 ) -> Order:
     """Every step is done: the order is ``delivered`` (the deliver step normally says so) and
-    its payment's hold is captured (:func:`capture_order_payment`)."""
+    its payment's hold captured: by this run's deliver step (``capture``; then the unkept
+    card is removed from the Customer), else now (:func:`capture_order_payment`)."""
     if order.status != OrderStatus.DELIVERED:  # e.g. an order without a deliver step
         order.status = OrderStatus.DELIVERED
         order.delivered_at = order.delivered_at or utcnow()
@@ -219,7 +224,15 @@ async def _delivered(
         await session.commit()
     await progress(on_progress, "order", "delivered")
     log.info("order delivered", extra={"order_id": order.id})
-    await capture_order_payment(session, order.id, provider, delivered=order)
+    payment = capture.payment
+    if payment is None:  # the deliver step did not run in this run (or found no payment)
+        await capture_order_payment(session, order.id, provider, delivered=order)
+        return order
+    if capture.captured:
+        log.info("payment captured", extra={"order_id": order.id})
+    if capture.settled:
+        prov = provider or get_provider(payment.provider)
+        await saved_cards.release_unkept_card(session, prov, payment, capture.owner)
     return order
 
 

@@ -9,9 +9,9 @@ leaves either "not done" (the step runs again, and its re-reads make that safe) 
 with what precedes it: the claim of the order (first step), or the previous step's ``done``. A
 clean new-eSIM run therefore commits six times: claim + activate running; activate done +
 subscribe running; the add-on baseline; subscribe done + fetch_code running; fetch_code done +
-deliver running; deliver done + order delivered. A failed attempt is retried in place
-(``max_attempts``, ``backoff`` seconds between attempts); refusals that cannot improve (e.g.
-9010 "15 add-ons") fail at once. What each step does is
+deliver running; deliver done + order delivered + the payment's capture. A failed attempt
+is retried in place (``max_attempts``, ``backoff`` seconds between attempts); refusals that
+cannot improve (e.g. 9010 "15 add-ons") fail at once. What each step does is
 :mod:`travelsim.services.provisioning_steps`.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim import metrics
 from travelsim.models import Esim, Order, ProvisioningStep, StepStatus, utcnow
+from travelsim.services.payment_holds import DeliveryCapture
 from travelsim.services.provisioning_retry import is_transient
 from travelsim.services.provisioning_steps import DETAIL_MAX, HANDLERS, StepContext, StepError
 from travelsim.sft.client import SFTClient
@@ -104,6 +105,8 @@ class Run:
     #: A step's commit beats the lease (``Order.updated_at``) only once the last beat is at
     #: least this old: a run's steps usually take seconds, a takeover needs a whole lease.
     beat_every: timedelta = timedelta(0)
+    #: The payment's capture, made by the deliver step (``payment_holds``).
+    capture: DeliveryCapture = field(default_factory=DeliveryCapture)
 
     async def reload(self) -> None:
         """Re-read the order, its eSIM and its steps (after a rollback expired them)."""
@@ -181,7 +184,9 @@ async def _run_step(
         try:
             if handler is None:
                 raise StepError(error, retryable=False)
-            ctx = StepContext(session, run.client, run.order, run.esim, attempts.public_url)
+            ctx = StepContext(
+                session, run.client, run.order, run.esim, attempts.public_url, run.capture
+            )
             detail = await handler(ctx, step)
         except StepError as exc:
             error, retryable, transient = str(exc), exc.retryable, is_transient(exc)

@@ -30,8 +30,10 @@ docs/business-rules.md#provisioning-steps):
     (docs/esim.md#activation-code) → stored encrypted in ``Esim.activation_code_enc`` with the
     confirmation-code flag.
 ``deliver``
-    Queues the installation email (``email_messages``, ``email.enqueue``) and marks the order
-    ``delivered``, in the same transaction as the step's ``done``: exactly one email.
+    Captures the payment's hold (``payment_holds.capture_with_delivery``: the traveler is
+    charged for the delivered eSIM), queues the installation email (``email_messages``,
+    ``email.enqueue``) and marks the order ``delivered``, all in the same transaction as the
+    step's ``done``: exactly one email, and a capture recorded only with the delivery.
 
 Every SFT call uses ``Priority.PROVISIONING``. Logs never carry matching IDs or codes.
 """
@@ -41,7 +43,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import col, select
@@ -62,6 +64,7 @@ from travelsim.models import (
     utcnow,
 )
 from travelsim.services import email, email_messages, gifts, plan_texts
+from travelsim.services.payment_holds import DeliveryCapture, capture_with_delivery
 from travelsim.settings import get_settings
 from travelsim.sft.client import SFTClient
 from travelsim.sft.errors import SFTBusinessError, SFTOutcomeUnknown
@@ -87,14 +90,15 @@ class StepError(Exception):
 @dataclass
 class StepContext:
     """What a step attempt works on: the run's session and client, the order and its eSIM
-    (loaded, written by the step, committed by the runner), and the portal's public origin
-    for email links."""
+    (loaded, written by the step, committed by the runner), the portal's public origin
+    for email links, and the run's capture of the payment (made by the deliver step)."""
 
     session: AsyncSession
     client: SFTClient
     order: Order
     esim: Esim
     public_url: str
+    capture: DeliveryCapture = field(default_factory=DeliveryCapture)
 
 
 #: ``await handler(ctx, step)`` → the step's ``detail`` text (at most :data:`DETAIL_MAX`
@@ -339,15 +343,18 @@ async def _step_fetch_code(ctx: StepContext, step: ProvisioningStep) -> str:
 
 # --- deliver ---------------------------------------------------------------------------------
 async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
-    """Queue the email and mark the order delivered (committed with the step's ``done``)."""
+    """Capture the hold, queue the email and mark the order delivered (committed with the
+    step's ``done``)."""
     order = ctx.order
+    if order.kind == PurchaseKind.NEW_ESIM and not ctx.esim.activation_code_enc:
+        raise StepError("no activation code stored", retryable=False)
+    # First: it reads the buyer too (the get below finds them loaded).
+    await capture_with_delivery(ctx.session, order.payment_id, ctx.capture)
     user = await ctx.session.get(User, order.user_id) if order.user_id is not None else None
     plan = await ctx.session.get(Plan, order.plan_id)
     detail = "no recipient"
     gift = None
     if order.kind == PurchaseKind.NEW_ESIM:
-        if not ctx.esim.activation_code_enc:
-            raise StepError("no activation code stored", retryable=False)
         try:  # a gift: the claim email, not the QR (docs/business-rules.md#gifts)
             if ctx.esim.gift_pending:  # only a gift's eSIM: no query for the others
                 gift = await gifts.deliver(ctx.session, order, public_url=ctx.public_url)
@@ -363,8 +370,6 @@ async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
         texts = await plan_texts.texts_for(ctx.session, [order.plan_id], locale=lang)
         title = plan_texts.plan_title(plan, texts) if plan else order.plan_id
         if order.kind == PurchaseKind.NEW_ESIM:
-            if not ctx.esim.activation_code_enc:
-                raise StepError("no activation code stored", retryable=False)
             message = email_messages.installation_email(
                 order, ctx.esim, title=title, locale=lang, public_url=ctx.public_url
             )

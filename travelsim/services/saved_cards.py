@@ -31,6 +31,7 @@ __all__ = [
     "customer_for",
     "list_cards",
     "payment_and_card_owner",
+    "payment_buyer_and_card_owner",
     "release_unkept_card",
     "remember",
     "remove_card",
@@ -180,6 +181,29 @@ async def payment_and_card_owner(
         return None
     payment, customer_id, kept_id = row
     return payment, CardOwner(customer_id, kept_id)
+
+
+#: The same with the buyer's account row, for the deliver step (its email goes to them).
+_BUYER_QUERY: Any = (
+    select(Payment, User, SavedCard.id)
+    .join(Checkout, col(Checkout.id) == col(Payment.checkout_id))
+    .join(User, col(User.id) == col(Checkout.user_id))
+    .outerjoin(SavedCard, col(SavedCard.provider_ref) == col(Payment.card_ref))
+    .where(col(Payment.id) == bindparam("payment_ref"))
+    .execution_options(populate_existing=True)
+)
+
+
+async def payment_buyer_and_card_owner(
+    session: AsyncSession, payment_id: int
+) -> tuple[Payment, User, CardOwner] | None:
+    """The payment ``payment_id`` and the buyer's ``User`` read afresh, with the card's
+    :class:`CardOwner`, in one query (``None``: no such payment)."""
+    row = (await session.exec(_BUYER_QUERY, params={"payment_ref": payment_id})).first()
+    if row is None:
+        return None
+    payment, buyer, kept_id = row
+    return payment, buyer, CardOwner(buyer.stripe_customer_id, kept_id)
 
 
 async def release_unkept_card(
