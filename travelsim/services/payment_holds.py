@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from travelsim.models import Payment, PaymentStatus, utcnow
+from travelsim.models import Payment, PaymentStatus, User, utcnow
 from travelsim.services.payments import (
     ChargeStatus,
     PaymentProvider,
@@ -89,12 +89,13 @@ async def capture_payment(
 class DeliveryCapture:
     """A provisioning run's capture of its order's hold, made by the deliver step:
     ``provider`` (``None``: the one the payment names); once the step has run,
-    ``payment`` as it left it (``None``: the order has no payment row), its card's
-    ``owner``, whether it found the payment ``held`` (``authorized``: a capture was tried)
-    and whether it ``captured``."""
+    ``payment`` as it left it (``None``: the order has no payment row), the ``buyer``
+    (the paying traveler's row, read with it), its card's ``owner``, whether it found the
+    payment ``held`` (``authorized``: a capture was tried) and whether it ``captured``."""
 
     provider: PaymentProvider | None = None
     payment: Payment | None = None
+    buyer: User | None = None
     owner: CardOwner | None = None
     held: bool = False
     captured: bool = False
@@ -113,20 +114,20 @@ class DeliveryCapture:
 async def capture_with_delivery(
     session: AsyncSession, payment_id: int | None, capture: DeliveryCapture
 ) -> None:
-    """Read the payment ``payment_id`` with its buyer (now in ``session``, for the
-    delivery email) and card owner, and capture its hold (:func:`capture_payment`),
+    """Read the payment ``payment_id`` with its buyer (for the delivery email) and card
+    owner, and capture its hold (:func:`capture_payment`),
     recording the outcome in ``capture``. The payment row is added to ``session``: it is
     committed with the order's ``delivered``, so a failed commit leaves both undone and the
     step's next attempt captures again, which Stripe answers with the captured
     PaymentIntent (``StripeProvider.capture``; docs/payments.md#charged-only-for-a-delivered-esim).
     Never raises for a provider failure."""
-    capture.payment = capture.owner = None
+    capture.payment, capture.buyer, capture.owner = None, None, None
     capture.held = capture.captured = False
     found = await payment_buyer_and_card_owner(session, payment_id) if payment_id else None
     if found is None:
         return
-    payment, _buyer, owner = found
-    capture.payment, capture.owner = payment, owner
+    capture.payment, capture.buyer, capture.owner = found
+    payment = found[0]
     capture.held = payment.status == PaymentStatus.AUTHORIZED
     if capture.held:
         capture.captured = await capture_payment(payment, capture.provider)

@@ -348,9 +348,10 @@ async def _step_deliver(ctx: StepContext, step: ProvisioningStep) -> str:
     order = ctx.order
     if order.kind == PurchaseKind.NEW_ESIM and not ctx.esim.activation_code_enc:
         raise StepError("no activation code stored", retryable=False)
-    # First: it reads the buyer too (the get below finds them loaded).
     await capture_with_delivery(ctx.session, order.payment_id, ctx.capture)
-    user = await ctx.session.get(User, order.user_id) if order.user_id is not None else None
+    user = ctx.capture.buyer  # read with the payment
+    if user is None or user.id != order.user_id:
+        user = await ctx.session.get(User, order.user_id) if order.user_id is not None else None
     plan = await ctx.session.get(Plan, order.plan_id)
     detail = "no recipient"
     gift = None
