@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolResetState
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from travelsim.settings import Settings, get_settings
@@ -65,12 +66,27 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
     if settings.is_sqlite:
         _prepare_sqlite_dir(url)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
     engine = create_async_engine(url, pool_size=10, max_overflow=20)
     _ping_when_idle(engine.sync_engine)
     return engine
+
+
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """The async SQLite pool's reset on return (``pool_reset_on_return=None`` hands it to
+    this event): roll back only a connection still in a transaction. The pool's own reset
+    rolls back every returned connection, and each commit returns one, so every transaction
+    paid a second, empty ROLLBACK: a hop to aiosqlite's thread each
+    (https://docs.sqlalchemy.org/en/20/core/pooling.html#reset-on-return;
+    docs/architecture.md#database-sessions). ``in_transaction`` is sqlite3's own flag
+    (https://docs.python.org/3/library/sqlite3.html#sqlite3.Connection.in_transaction)."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # the pool discards this connection: nothing to reset
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 #: A pooled PostgreSQL connection that sat unused for longer than this is pinged before it
