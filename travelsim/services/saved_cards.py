@@ -160,15 +160,23 @@ class CardOwner:
     kept_id: int | None
 
 
-#: The payment ``:payment_ref`` with its card's owner; built once (one per purchase otherwise).
-_OWNER_QUERY: Any = (
-    select(Payment, User.stripe_customer_id, SavedCard.id)
-    .join(Checkout, col(Checkout.id) == col(Payment.checkout_id))
-    .join(User, col(User.id) == col(Checkout.user_id))
-    .outerjoin(SavedCard, col(SavedCard.provider_ref) == col(Payment.card_ref))
-    .where(col(Payment.id) == bindparam("payment_ref"))
-    .execution_options(populate_existing=True)
-)
+def _payment_with(buyer: Any) -> Any:
+    """The payment ``:payment_ref`` read afresh with ``buyer`` (a column or the whole row of
+    the paying traveler) and the id of the ``SavedCard`` that keeps its card, if any."""
+    return (
+        select(Payment, buyer, SavedCard.id)
+        .join(Checkout, col(Checkout.id) == col(Payment.checkout_id))
+        .join(User, col(User.id) == col(Checkout.user_id))
+        .outerjoin(SavedCard, col(SavedCard.provider_ref) == col(Payment.card_ref))
+        .where(col(Payment.id) == bindparam("payment_ref"))
+        .execution_options(populate_existing=True)
+    )
+
+
+#: The payment with its card's owner; built once (one per purchase otherwise).
+_OWNER_QUERY: Any = _payment_with(User.stripe_customer_id)
+#: The same with the buyer's account row, for the deliver step (its email goes to them).
+_BUYER_QUERY: Any = _payment_with(User)
 
 
 async def payment_and_card_owner(
@@ -181,17 +189,6 @@ async def payment_and_card_owner(
         return None
     payment, customer_id, kept_id = row
     return payment, CardOwner(customer_id, kept_id)
-
-
-#: The same with the buyer's account row, for the deliver step (its email goes to them).
-_BUYER_QUERY: Any = (
-    select(Payment, User, SavedCard.id)
-    .join(Checkout, col(Checkout.id) == col(Payment.checkout_id))
-    .join(User, col(User.id) == col(Checkout.user_id))
-    .outerjoin(SavedCard, col(SavedCard.provider_ref) == col(Payment.card_ref))
-    .where(col(Payment.id) == bindparam("payment_ref"))
-    .execution_options(populate_existing=True)
-)
 
 
 async def payment_buyer_and_card_owner(
