@@ -50,3 +50,23 @@ async def test_parallel_hits_never_pass_more_than_the_limit() -> None:
 )
 def test_forwarded_client(peer: str, header: str | None, hops: int, expected: str) -> None:
     assert forwarded_client(peer, header, hops) == expected
+
+
+async def test_memory_hits_start_no_thread_and_expired_windows_are_swept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    limit = rate_limits.Limit("unit-sweep", "2/second")
+    before = threading.active_count()
+    for i in range(50):  # fifty travelers' windows, as fifty checkout starts make them
+        assert await rate_limits.hit(limit, f"t{i}") is True
+    assert threading.active_count() == before  # limits' own storage starts a timer per hit
+    _, memory = rate_limits._storage()
+    assert len(memory.events) == 50
+    await asyncio.sleep(1.05)  # every window is over; nothing swept yet (not due)
+    assert len(memory.events) == 50
+    assert await rate_limits.hit(limit, "t0") is True  # the counts never wait for a sweep
+    monkeypatch.setattr(rate_limits, "SWEEP_SECONDS", 0.0)
+    assert await rate_limits.hit(limit, "t1") is True  # due now: swept in this call
+    assert sorted(key.split("/")[2] for key in memory.events) == ["t0", "t1"]
