@@ -4,13 +4,13 @@
 
 The portal counts its in-memory limits (no ``REDIS_URL``: one worker, the demo) with
 ``limits``' synchronous ``MemoryStorage``, its sweep of expired windows at most once a minute
-(``travelsim.services.rate_limits.SweptMemoryStorage``; docs/architecture.md#rate-limits). This prints, for 10, 200 and 1,000 windows already open
-(one per traveler, as after that many checkout starts within the hour), the process CPU per
-hit of the portal's ``rate_limits.hit`` and, for comparison, of ``limits``' asyncio
-``MemoryStorage`` (which sweeps every key with a worker-thread hop after each hit). Each hit
-is followed by 12 ms of idle event loop, as between two requests, so the storage's
-background sweep runs and is counted; the CPU of the idle loop alone is measured and
-subtracted.
+(``travelsim.services.rate_limits.SweptMemoryStorage``; docs/architecture.md#rate-limits).
+This prints, for 10, 200 and 1,000 windows already open (one per traveler, as after that many
+checkout starts within the hour), the process CPU per hit of the portal's ``rate_limits.hit``
+and, for comparison, of ``limits``' asyncio ``MemoryStorage`` (which sweeps every key with a
+worker-thread hop after each hit). Each hit is followed by 12 ms of idle event loop, as
+between two requests, so a storage's background sweep runs and is counted; the CPU of the
+idle loop alone is measured and subtracted.
 """
 
 from __future__ import annotations
