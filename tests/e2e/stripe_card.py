@@ -35,12 +35,21 @@ def wait_card_ready(page: Page) -> None:
 def accept_terms(page: Page) -> None:
     """Tick the pay step's two boxes, the terms and the immediate-start request
     (docs/legal.md#acceptance-at-checkout), unless ticked already; waits until the page shows
-    them ticked (the state mirrors what the checkout records on the server)."""
+    them ticked (the state mirrors what the checkout records on the server). A click the page
+    dropped (made while the page that just opened was still connecting, as a traveler's first
+    click can be) is made again, once the box still shows unticked after 5 s."""
     for test_id in ("accept-terms", "accept-immediate-start"):
         box = page.get_by_test_id(test_id)
         expect(box).to_be_visible(timeout=20_000)
-        if box.get_attribute("data-state") != "checked":
+        for _ in range(3):
+            if box.get_attribute("data-state") == "checked":
+                break
             box.click()
+            try:
+                expect(box).to_have_attribute("data-state", "checked", timeout=5_000)
+                break
+            except AssertionError:
+                continue
         expect(box).to_have_attribute("data-state", "checked")
 
 
