@@ -114,13 +114,12 @@ class DeliveryCapture:
 async def capture_with_delivery(
     session: AsyncSession, payment_id: int | None, capture: DeliveryCapture
 ) -> None:
-    """Read the payment ``payment_id`` with its buyer (for the delivery email) and card
-    owner, and capture its hold (:func:`capture_payment`),
-    recording the outcome in ``capture``. The payment row is added to ``session``: it is
-    committed with the order's ``delivered``, so a failed commit leaves both undone and the
-    step's next attempt captures again, which Stripe answers with the captured
-    PaymentIntent (``StripeProvider.capture``; docs/payments.md#charged-only-for-a-delivered-esim).
-    Never raises for a provider failure."""
+    """Read the payment ``payment_id`` of a delivered order with its buyer (for the delivery
+    email) and card owner, and capture its hold (:func:`capture_payment`), recording the
+    outcome in ``capture``; the caller commits. The deliver step commits it with the order's
+    ``delivered``, so a failed commit leaves both undone and the step's next attempt captures
+    again, which Stripe answers with the captured PaymentIntent (``StripeProvider.capture``;
+    docs/payments.md#charged-only-for-a-delivered-esim). Never raises for a provider failure."""
     capture.payment, capture.buyer, capture.owner = None, None, None
     capture.held = capture.captured = False
     found = await payment_buyer_and_card_owner(session, payment_id) if payment_id else None

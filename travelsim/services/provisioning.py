@@ -37,7 +37,11 @@ from travelsim import db, logs
 from travelsim.db import SessionFactory
 from travelsim.models import Esim, Order, OrderStatus, Payment, PaymentStatus, StepStatus, utcnow
 from travelsim.services import order_hooks, saved_cards
-from travelsim.services.payment_holds import DeliveryCapture, capture_payment, void_payment
+from travelsim.services.payment_holds import (
+    DeliveryCapture,
+    capture_with_delivery,
+    void_payment,
+)
 from travelsim.services.payments import PaymentProvider, get_provider
 from travelsim.services.provisioning_retry import next_retry_at
 from travelsim.services.provisioning_runner import (
@@ -224,15 +228,10 @@ async def _delivered(
         await session.commit()
     await progress(on_progress, "order", "delivered")
     log.info("order delivered", extra={"order_id": order.id})
-    payment = capture.payment
-    if payment is None:  # the deliver step did not run in this run (or found no payment)
+    if capture.payment is None:  # the deliver step did not run in this run (or found none)
         await capture_order_payment(session, order.id, provider, delivered=order)
-        return order
-    if capture.captured:
-        log.info("payment captured", extra={"order_id": order.id})
-    if capture.settled:
-        prov = provider or get_provider(payment.provider)
-        await saved_cards.release_unkept_card(session, prov, payment, capture.owner)
+    else:
+        await _after_capture(session, order.id, provider, capture)
     return order
 
 
@@ -254,19 +253,28 @@ async def capture_order_payment(
     order = delivered if delivered is not None else await reread(session, Order, order_id)
     if order is None or order.status != OrderStatus.DELIVERED:
         return False
-    found = await saved_cards.payment_and_card_owner(session, order.payment_id)
-    if found is None or found[0].status != PaymentStatus.AUTHORIZED:
+    capture = DeliveryCapture(provider)
+    await capture_with_delivery(session, order.payment_id, capture)
+    if not capture.held:
         return False
-    payment, owner = found
-    prov = provider or get_provider(payment.provider)
-    captured = await capture_payment(payment, prov)
-    session.add(payment)
     await session.commit()
-    if captured:
+    await _after_capture(session, order_id, provider, capture)
+    return capture.captured
+
+
+async def _after_capture(
+    session: AsyncSession,
+    order_id: str,
+    provider: PaymentProvider | None,
+    capture: DeliveryCapture,
+) -> None:
+    """Once a capture is committed: log it, and remove the card from the traveler's Stripe
+    Customer when the hold is settled (unless they kept the card)."""
+    if capture.captured:
         log.info("payment captured", extra={"order_id": order_id})
-    if payment.status != PaymentStatus.AUTHORIZED:
-        await saved_cards.release_unkept_card(session, prov, payment, owner)
-    return captured
+    if capture.settled and capture.payment is not None:
+        prov = provider or get_provider(capture.payment.provider)
+        await saved_cards.release_unkept_card(session, prov, capture.payment, capture.owner)
 
 
 async def _claim(

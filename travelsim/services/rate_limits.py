@@ -12,8 +12,9 @@ this process's memory with a warning: the limit still holds per worker, it never
 Storages are kept per event loop (the Redis client is bound to the loop it was made on;
 tests run many loops).
 
-The memory storage is ``limits``' synchronous one, called directly from the event loop (its
-calls are dictionary work under a lock, with nothing to wait for): the asyncio memory
+The memory storage is ``limits``' synchronous one (:class:`SweptMemoryStorage`), called
+directly from the event loop (its calls are dictionary work under a lock, with nothing to
+wait for): the asyncio memory
 storage sweeps expired windows after every hit with one worker-thread hop per key in
 memory, milliseconds of CPU per checkout once a few hundred travelers have windows open
 (docs/architecture.md#rate-limits).
